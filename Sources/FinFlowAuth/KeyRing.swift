@@ -1,0 +1,99 @@
+import FinFlowCore
+import Foundation
+import JWTKit
+import SQLKit
+
+/// The auth service's signing keys (Ed25519), kept in its database so every replica signs with the same key.
+/// The newest key signs; a rotated-out key keeps verifying until every token it signed has expired.
+actor KeyRing {
+    private struct KeyRow: Decodable {
+        let kid: String
+        let private_key: String
+        let created_at_ms: Int64
+        let retired_at_ms: Int64?
+    }
+
+    private let database: any Database
+    private let clock: any FinFlowClock
+    private let ids: IdentifierGenerator
+    private let accessTokenTTLSeconds: Int
+    private var signers = JWTKeyCollection()
+    private var activeKid: String?
+    private var publicKeys: [(kid: String, x: String)] = []
+
+    init(database: any Database, clock: any FinFlowClock, ids: IdentifierGenerator, accessTokenTTLSeconds: Int) {
+        self.database = database
+        self.clock = clock
+        self.ids = ids
+        self.accessTokenTTLSeconds = accessTokenTTLSeconds
+    }
+
+    /// Loads the keys, creating the first one on first start.
+    func load() async throws {
+        let now = self.clock.nowMillis()
+        var rows = try await self.liveKeys(now: now)
+        if rows.isEmpty {
+            try await self.insertNewKey(now: now)
+            rows = try await self.liveKeys(now: now)
+        }
+        let collection = JWTKeyCollection()
+        var publicKeys: [(kid: String, x: String)] = []
+        for row in rows {
+            let key = try EdDSA.PrivateKey(pem: row.private_key)
+            await collection.add(eddsa: key, kid: JWKIdentifier(string: row.kid))
+            publicKeys.append((row.kid, Digest.base64URL(key.publicKey.rawRepresentation)))
+        }
+        self.signers = collection
+        self.activeKid = rows.filter { $0.retired_at_ms == nil }.max { $0.created_at_ms < $1.created_at_ms }?.kid
+            ?? rows.last?.kid
+        self.publicKeys = publicKeys
+    }
+
+    /// Starts signing with a new key; older keys retire once their tokens have expired.
+    func rotate() async throws {
+        let now = self.clock.nowMillis()
+        let retireAt = now + Int64(self.accessTokenTTLSeconds) * 1000
+        try await self.database.transaction { db in
+            try await db.raw("UPDATE signing_keys SET retired_at_ms = \(bind: retireAt) WHERE retired_at_ms IS NULL").run()
+        }
+        try await self.insertNewKey(now: now)
+        try await self.load()
+    }
+
+    /// Signs access-token claims with the active key.
+    func sign(_ claims: AccessClaims) async throws -> String {
+        guard let kid = self.activeKid else { preconditionFailure("the key ring was used before it was loaded") }
+        return try await self.signers.sign(claims, kid: JWKIdentifier(string: kid))
+    }
+
+    /// The public keys as a JWKS document.
+    func jwks() -> JWKS {
+        JWKS(keys: self.publicKeys.map { key in
+            JWK.octetKeyPair(.eddsa, identifier: JWKIdentifier(string: key.kid), x: key.x, y: nil, curve: .ed25519)
+        })
+    }
+
+    /// The public keys as the fields the JWKS endpoint serves.
+    func publicKeyList() -> [(kid: String, x: String)] { self.publicKeys }
+
+    private func liveKeys(now: Int64) async throws -> [KeyRow] {
+        try await self.database.read { db in
+            try await db.raw("""
+                SELECT kid, private_key, created_at_ms, retired_at_ms FROM signing_keys
+                WHERE retired_at_ms IS NULL OR retired_at_ms > \(bind: now) ORDER BY created_at_ms
+                """).all(decoding: KeyRow.self)
+        }
+    }
+
+    private func insertNewKey(now: Int64) async throws {
+        let key = try EdDSA.PrivateKey()
+        let kid = self.ids.nextString()
+        let pem = key.pemRepresentation
+        try await self.database.read { db in
+            try await db.raw("""
+                INSERT INTO signing_keys (kid, algorithm, private_key, created_at_ms) VALUES
+                (\(bind: kid), 'EdDSA', \(bind: pem), \(bind: now))
+                """).run()
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Configuration
+import Foundation
+
+/// Every setting of a FinFlow process, read once at start through swift-configuration (command-line flags first,
+/// then `FINFLOW_*` environment variables, then these defaults) and validated: a bad value stops the start with a
+/// message naming the setting.
+public struct Settings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Service names to run; empty means all built services.
+    public var services: [String] = []
+    /// Where embedded mode keeps its SQLite files and keys.
+    public var dataDirectory = ".finflow"
+    /// `postgres://…`; nil runs on SQLite files in `dataDirectory`.
+    public var databaseURL: String?
+    public var databasePoolSizeMax = 10
+    /// Apply pending PostgreSQL migrations at start instead of refusing to start.
+    public var migrateOnStart = false
+    /// `json`, `text`, or `auto` (JSON unless the output is a terminal).
+    public var logFormat = "auto"
+    public var logLevel = "info"
+    public var requestBodyBytesMax = 1 << 20
+    /// The `iss` of access tokens.
+    public var tokenIssuer = "urn:finflow:auth"
+    /// The `aud` of access tokens.
+    public var tokenAudience = "urn:finflow:api"
+    public var accessTokenTTLSeconds = 900
+    public var refreshTokenTTLSeconds = 30 * 86_400
+    public var bcryptCost = 12
+    public var lockoutThreshold = 5
+    public var lockoutWindowSeconds = 900
+    public var lockoutBaseSeconds = 900
+    public var lockoutMaxSeconds = 86_400
+    /// Sign-in attempts allowed per client address per minute.
+    public var signInAttemptsPerAddressPerMinute = 30
+    /// Where the auth service's public keys are fetched when auth runs in another process.
+    public var jwksURL: String?
+    /// The public address of this deployment, used in links sent by mail.
+    public var publicBaseURL: String?
+
+    /// Defaults only.
+    public init() {}
+
+    /// The configuration keys, with the flag and environment variable each is read from.
+    enum Key: String, CaseIterable {
+        case host, port, services, dataDirectory, databaseUrl, databasePoolSizeMax, migrate, logFormat, logLevel,
+            requestBodyBytesMax, tokenIssuer, tokenAudience, accessTokenTtlSeconds, refreshTokenTtlSeconds, bcryptCost,
+            lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
+            signInAttemptsPerAddressPerMinute, jwksUrl, publicBaseUrl
+
+        var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
+
+        /// `FINFLOW_DATABASE_URL`.
+        var environmentName: String {
+            "FINFLOW_" + self.rawValue.reduce(into: "") { name, character in
+                if character.isUppercase { name += "_" }
+                name += character.uppercased()
+            }
+        }
+
+        /// `--database-url`.
+        var flagName: String {
+            "--" + self.rawValue.reduce(into: "") { name, character in
+                if character.isUppercase { name += "-" }
+                name += character.lowercased()
+            }
+        }
+    }
+
+    /// Reads the settings: `flags` (already parsed from the command line, keyed by setting) over `environment`.
+    public static func load(flags: [String: String], environment: [String: String]) throws -> Settings {
+        var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (name, value) in flags {
+            guard let key = Key(rawValue: name) else { continue }
+            flagValues[AbsoluteConfigKey(key.configKey)] = ConfigValue(.string(value), isSecret: key == .databaseUrl)
+        }
+        let reader = ConfigReader(providers: [
+            InMemoryProvider(name: "command line", values: flagValues),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL"])),
+        ])
+        var settings = Settings()
+        func text(_ key: Key) -> String? {
+            reader.string(forKey: key.configKey, isSecret: key == .databaseUrl)?.trimmingCharacters(in: .whitespaces)
+        }
+        func integer(_ key: Key, _ range: ClosedRange<Int>, into value: inout Int) throws {
+            guard let raw = text(key) else { return }
+            guard let parsed = Int(raw), range.contains(parsed) else {
+                throw SettingError(key: key, message: "'\(raw)' is not a whole number in \(range.lowerBound)…\(range.upperBound)")
+            }
+            value = parsed
+        }
+        if let host = text(.host) {
+            guard !host.isEmpty, host.allSatisfy({ $0.isLetter || $0.isNumber || ".:-".contains($0) }) else {
+                throw SettingError(key: .host, message: "'\(host)' is not a host name or address")
+            }
+            settings.host = host
+        }
+        try integer(.port, 0...65_535, into: &settings.port)
+        if let services = text(.services) {
+            settings.services = services.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                .filter { !$0.isEmpty }
+        }
+        if let directory = text(.dataDirectory) {
+            guard !directory.isEmpty else { throw SettingError(key: .dataDirectory, message: "must not be empty") }
+            settings.dataDirectory = directory
+        }
+        if let url = text(.databaseUrl), !url.isEmpty {
+            guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"), URLComponents(string: url)?.host != nil
+            else {
+                throw SettingError(key: .databaseUrl, message: "expected postgres://user:password@host:port/database")
+            }
+            settings.databaseURL = url
+        }
+        try integer(.databasePoolSizeMax, 1...200, into: &settings.databasePoolSizeMax)
+        if let migrate = text(.migrate) {
+            guard let flag = ["true": true, "1": true, "yes": true, "false": false, "0": false, "no": false][migrate.lowercased()]
+            else { throw SettingError(key: .migrate, message: "'\(migrate)' is not true or false") }
+            settings.migrateOnStart = flag
+        }
+        if let format = text(.logFormat) {
+            guard ["auto", "json", "text"].contains(format) else {
+                throw SettingError(key: .logFormat, message: "'\(format)' is not one of auto, json, text")
+            }
+            settings.logFormat = format
+        }
+        if let level = text(.logLevel) {
+            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(level) else {
+                throw SettingError(key: .logLevel, message: "'\(level)' is not a log level (trace … critical)")
+            }
+            settings.logLevel = level
+        }
+        try integer(.requestBodyBytesMax, 1_024...(64 << 20), into: &settings.requestBodyBytesMax)
+        if let issuer = text(.tokenIssuer), !issuer.isEmpty { settings.tokenIssuer = issuer }
+        if let audience = text(.tokenAudience), !audience.isEmpty { settings.tokenAudience = audience }
+        try integer(.accessTokenTtlSeconds, 60...86_400, into: &settings.accessTokenTTLSeconds)
+        try integer(.refreshTokenTtlSeconds, 300...(365 * 86_400), into: &settings.refreshTokenTTLSeconds)
+        try integer(.bcryptCost, 4...31, into: &settings.bcryptCost)
+        try integer(.lockoutThreshold, 1...100, into: &settings.lockoutThreshold)
+        try integer(.lockoutWindowSeconds, 1...86_400, into: &settings.lockoutWindowSeconds)
+        try integer(.lockoutBaseSeconds, 1...86_400, into: &settings.lockoutBaseSeconds)
+        try integer(.lockoutMaxSeconds, 1...(30 * 86_400), into: &settings.lockoutMaxSeconds)
+        try integer(.signInAttemptsPerAddressPerMinute, 1...100_000, into: &settings.signInAttemptsPerAddressPerMinute)
+        if let jwks = text(.jwksUrl), !jwks.isEmpty {
+            guard let url = URL(string: jwks), ["http", "https"].contains(url.scheme ?? "") else {
+                throw SettingError(key: .jwksUrl, message: "'\(jwks)' is not an http(s) URL")
+            }
+            settings.jwksURL = jwks
+        }
+        if let base = text(.publicBaseUrl), !base.isEmpty { settings.publicBaseURL = base }
+        guard settings.lockoutBaseSeconds <= settings.lockoutMaxSeconds else {
+            throw SettingError(key: .lockoutBaseSeconds, message: "must not exceed lockout-max-seconds")
+        }
+        return settings
+    }
+
+    /// The SQLite file of a service in embedded mode.
+    public func sqlitePath(service: String) -> String {
+        (self.dataDirectory as NSString).appendingPathComponent("\(service).sqlite")
+    }
+
+    /// Every setting with its flag and environment variable, for `--help` texts and the README.
+    public static var reference: [(flag: String, environment: String)] {
+        Key.allCases.map { ($0.flagName, $0.environmentName) }
+    }
+}
+
+/// A setting whose value cannot be used; its message names the flag and the environment variable.
+public struct SettingError: Error, CustomStringConvertible {
+    let key: Settings.Key
+    let message: String
+
+    public var description: String {
+        "invalid setting \(self.key.flagName) (\(self.key.environmentName)): \(self.message)"
+    }
+}

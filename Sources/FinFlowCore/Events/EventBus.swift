@@ -1,0 +1,100 @@
+import Logging
+import SQLKit
+import Synchronization
+
+/// Carries published events to consumers. In-process when embedded; Kafka when distributed.
+public protocol EventBus: Sendable {
+    /// Hands `event` to every consumer of its topic; returns once they have all applied it (in-process) or the
+    /// broker has acknowledged it (Kafka). Throws when delivery must be retried.
+    func publish(_ event: PublishedEvent) async throws
+
+    /// Registers a consumer.
+    func subscribe(_ consumer: EventConsumer)
+}
+
+/// A handler of one topic for one service. Delivery goes through the consumer's inbox: an event id already
+/// recorded is skipped, so a redelivered event has no second effect.
+public struct EventConsumer: Sendable {
+    /// Unique name of this consumer (`tenancy.user-registered`), the inbox key.
+    public let name: String
+    /// The topic consumed.
+    public let topic: String
+    /// Where the inbox lives; nil for consumers whose effect is idempotent by itself (in-memory caches).
+    let database: (any Database)?
+    let apply: @Sendable (PublishedEvent, (any SQLDatabase)?) async throws -> Void
+
+    /// A consumer applying events of `topic` inside a transaction of `database` (nil: no database, no inbox).
+    public init(
+        name: String, topic: String, database: (any Database)?,
+        apply: @escaping @Sendable (PublishedEvent, (any SQLDatabase)?) async throws -> Void
+    ) {
+        self.name = name
+        self.topic = topic
+        self.database = database
+        self.apply = apply
+    }
+
+    /// A consumer of a typed contract.
+    public static func of<Contract: EventContract>(
+        _ contract: Contract.Type, name: String, database: any Database,
+        apply: @escaping @Sendable (CloudEvent<Contract>, any SQLDatabase) async throws -> Void
+    ) -> EventConsumer {
+        EventConsumer(name: name, topic: Contract.topic, database: database) { event, db in
+            guard let db else { preconditionFailure("a database consumer was called without its transaction") }
+            try await apply(try event.decode(Contract.self), db)
+        }
+    }
+
+    /// A consumer of a typed contract that keeps no database state (an in-memory cache); its effect must be
+    /// idempotent by itself, as it has no inbox.
+    public static func inMemory<Contract: EventContract>(
+        _ contract: Contract.Type, name: String, apply: @escaping @Sendable (CloudEvent<Contract>) async throws -> Void
+    ) -> EventConsumer {
+        EventConsumer(name: name, topic: Contract.topic, database: nil) { event, _ in
+            try await apply(try event.decode(Contract.self))
+        }
+    }
+
+    /// Applies `event` once: records its id in the inbox and applies it in the same transaction.
+    /// Returns false when the event had been applied before.
+    @discardableResult
+    public func deliver(_ event: PublishedEvent, clock: any FinFlowClock) async throws -> Bool {
+        let now = clock.nowMillis()
+        guard let database = self.database else {
+            try await self.apply(event, nil)
+            return true
+        }
+        return try await database.transaction { db in
+            let inserted = try await db.raw("""
+                INSERT INTO inbox (consumer, event_id, processed_at_ms) VALUES (\(bind: self.name), \(bind: event.id), \(bind: now))
+                ON CONFLICT DO NOTHING RETURNING event_id
+                """).first()
+            guard inserted != nil else { return false }
+            try await self.apply(event, db)
+            return true
+        }
+    }
+}
+
+/// The event bus of one process: publishing calls each consumer of the topic in turn.
+public final class InProcessEventBus: EventBus {
+    private let consumers = Mutex<[String: [EventConsumer]]>([:])
+    private let clock: any FinFlowClock
+
+    /// A bus whose inboxes are stamped with `clock`.
+    public init(clock: any FinFlowClock) {
+        self.clock = clock
+    }
+
+    public func subscribe(_ consumer: EventConsumer) {
+        self.consumers.withLock { $0[consumer.topic, default: []].append(consumer) }
+    }
+
+    public func publish(_ event: PublishedEvent) async throws {
+        let targets = self.consumers.withLock { $0[event.topic] ?? [] }
+        for consumer in targets {
+            try await consumer.deliver(event, clock: self.clock)
+        }
+    }
+}
+

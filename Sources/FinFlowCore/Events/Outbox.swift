@@ -1,0 +1,37 @@
+import Foundation
+import SQLKit
+
+/// Writes a service's events into its outbox table, inside the transaction that makes the change they report.
+public struct Outbox: Sendable {
+    /// The producing service, for the CloudEvents `source`.
+    public let serviceName: String
+    let ids: IdentifierGenerator
+    let clock: any FinFlowClock
+
+    /// An outbox for `serviceName`.
+    public init(serviceName: String, ids: IdentifierGenerator, clock: any FinFlowClock) {
+        self.serviceName = serviceName
+        self.ids = ids
+        self.clock = clock
+    }
+
+    /// Appends `payload` as an event of its contract, on `db`, which must be the change's open transaction.
+    @discardableResult
+    public func enqueue<Contract: EventContract>(
+        _ payload: Contract, subject: String?, tenantId: String?, on db: any SQLDatabase
+    ) async throws -> PublishedEvent {
+        let id = self.ids.nextString()
+        let envelope = CloudEvent(
+            id: id, source: "urn:finflow:service:\(self.serviceName)", type: Contract.eventType, time: self.clock.now(),
+            subject: subject, tenantid: tenantId,
+            dataschema: "urn:finflow:schema:\(Contract.eventType):\(Contract.schemaVersion)", data: payload)
+        let json = try CloudEvent<Contract>.encoder.encode(envelope)
+        let event = PublishedEvent(id: id, topic: Contract.topic, type: Contract.eventType, tenantId: tenantId, json: json)
+        try await db.raw("""
+            INSERT INTO outbox (id, topic, tenant_id, payload, created_at_ms, attempts)
+            VALUES (\(bind: id), \(bind: event.topic), \(bind: tenantId), \(bind: String(decoding: json, as: UTF8.self)),
+                    \(bind: self.clock.nowMillis()), 0)
+            """).run()
+        return event
+    }
+}

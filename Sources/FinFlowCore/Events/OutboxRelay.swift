@@ -1,0 +1,132 @@
+import Foundation
+import Logging
+import SQLKit
+import ServiceLifecycle
+
+/// Publishes a service's outbox to the bus, oldest first, marking each event once the bus has taken it: delivery is
+/// at least once, and consumers' inboxes make it at most once in effect. An event that keeps failing is set aside
+/// (dead-lettered) after `deadLetterAfterAttempts` so the rest flow on.
+public final class OutboxRelay: Service {
+    private struct Row: Decodable {
+        let id: String
+        let topic: String
+        let tenant_id: String?
+        let payload: String
+        let attempts: Int
+    }
+
+    let database: any Database
+    let bus: any EventBus
+    let clock: any FinFlowClock
+    let logger: Logger
+    /// Events read per round.
+    public let batchSize: Int
+    /// Pause between rounds when the outbox is empty, in milliseconds.
+    public let pollIntervalMillis: Int
+    /// Failed attempts after which an event is dead-lettered.
+    public let deadLetterAfterAttempts: Int
+    /// How long a PostgreSQL replica holds its claim on a batch, in milliseconds.
+    static let leaseMillis: Int64 = 30_000
+    private let lock = AsyncLock()
+
+    /// A relay from `database`'s outbox to `bus`.
+    public init(
+        database: any Database, bus: any EventBus, clock: any FinFlowClock, logger: Logger, batchSize: Int = 100,
+        pollIntervalMillis: Int = 100, deadLetterAfterAttempts: Int = 10
+    ) {
+        self.database = database
+        self.bus = bus
+        self.clock = clock
+        self.logger = logger
+        self.batchSize = batchSize
+        self.pollIntervalMillis = pollIntervalMillis
+        self.deadLetterAfterAttempts = deadLetterAfterAttempts
+    }
+
+    /// Publishes everything waiting now; returns how many events were published.
+    @discardableResult
+    public func drain() async throws -> Int {
+        try await self.lock.withLock {
+            var published = 0
+            while true {
+                let rows = try await self.claimBatch()
+                if rows.isEmpty { return published }
+                for row in rows {
+                    guard try await self.publish(row) else { return published }
+                    published += 1
+                }
+            }
+        }
+    }
+
+    /// Relays until the service group shuts down.
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await self.drain()
+            } catch {
+                self.logger.error("outbox relay round failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .milliseconds(self.pollIntervalMillis))
+        }
+    }
+
+    private func claimBatch() async throws -> [Row] {
+        let now = self.clock.nowMillis()
+        let limit = self.batchSize
+        switch self.database.kind {
+        case .sqlite:
+            return try await self.database.read { db in
+                try await db.raw("""
+                    SELECT id, topic, tenant_id, payload, attempts FROM outbox
+                    WHERE published_at_ms IS NULL AND dead_lettered_at_ms IS NULL
+                    ORDER BY created_at_ms, id LIMIT \(bind: limit)
+                    """).all(decoding: Row.self)
+            }
+        case .postgres:
+            // Replicas claim disjoint batches; a claim lapses if its holder dies.
+            let leaseUntil = now + Self.leaseMillis
+            return try await self.database.transaction { db in
+                try await db.raw("""
+                    UPDATE outbox SET lease_until_ms = \(bind: leaseUntil) WHERE id IN (
+                        SELECT id FROM outbox
+                        WHERE published_at_ms IS NULL AND dead_lettered_at_ms IS NULL
+                          AND (lease_until_ms IS NULL OR lease_until_ms < \(bind: now))
+                        ORDER BY created_at_ms, id LIMIT \(bind: limit) FOR UPDATE SKIP LOCKED)
+                    RETURNING id, topic, tenant_id, payload, attempts
+                    """).all(decoding: Row.self).sorted { $0.id < $1.id }
+            }
+        }
+    }
+
+    /// Publishes one row; false when it failed and the round should stop to keep order.
+    private func publish(_ row: Row) async throws -> Bool {
+        let event = PublishedEvent(
+            id: row.id, topic: row.topic, type: row.topic.split(separator: ".").dropLast().joined(separator: "."), tenantId: row.tenant_id,
+            json: Data(row.payload.utf8))
+        do {
+            try await self.bus.publish(event)
+            let now = self.clock.nowMillis()
+            try await self.database.read { db in
+                try await db.raw("UPDATE outbox SET published_at_ms = \(bind: now) WHERE id = \(bind: row.id)").run()
+            }
+            return true
+        } catch {
+            let attempts = row.attempts + 1
+            let message = String(String(describing: error).prefix(1000))
+            let deadLetter = attempts >= self.deadLetterAfterAttempts
+            let now = self.clock.nowMillis()
+            try await self.database.read { db in
+                try await db.raw("""
+                    UPDATE outbox SET attempts = \(bind: attempts), last_error = \(bind: message),
+                        dead_lettered_at_ms = \(bind: deadLetter ? now : nil), lease_until_ms = NULL
+                    WHERE id = \(bind: row.id)
+                    """).run()
+            }
+            self.logger.error(
+                deadLetter ? "event dead-lettered" : "event delivery failed; will retry",
+                metadata: ["event_id": "\(row.id)", "topic": "\(row.topic)", "attempts": "\(attempts)", "error": "\(message)"])
+            return deadLetter
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import HTTPTypes
+import Hummingbird
+
+/// Verifies a `Bearer` access token when one is sent and puts its principal in the request scope. A request with
+/// no token goes on unauthenticated (each route decides); a bad token is refused at once.
+public struct AuthenticationMiddleware: RouterMiddleware {
+    public typealias Context = FinFlowRequestContext
+    let verifier: TokenVerifier
+
+    /// A middleware verifying with `verifier`.
+    public init(verifier: TokenVerifier) {
+        self.verifier = verifier
+    }
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard let header = request.headers[.authorization] else { return try await next(request, context) }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty, parts[1].count <= 8192 else {
+            throw AppError.unauthenticated(code: "invalid-token", "the Authorization header must be 'Bearer <token>'")
+        }
+        let principal = try await self.verifier.verify(String(parts[1]))
+        var scope = RequestScope.current ?? RequestScope(requestId: "unknown")
+        scope.principal = principal
+        return try await RequestScope.$current.withValue(scope) {
+            try await next(request, context)
+        }
+    }
+}

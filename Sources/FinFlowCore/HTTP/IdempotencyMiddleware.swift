@@ -1,0 +1,149 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+/// `Idempotency-Key` for any POST of a service: the first request with a key runs and its response is stored with a
+/// hash of the request; a replay gets the stored response with `Idempotency-Replayed: true`; the same key with a
+/// different request is a 422; a key whose first request is still running is a 409. A unique constraint, not a
+/// read-then-write, decides which request runs.
+public struct IdempotencyMiddleware: RouterMiddleware {
+    public typealias Context = FinFlowRequestContext
+    let database: any Database
+    let clock: any FinFlowClock
+    /// Longest accepted key, in characters.
+    public static let keyLengthMax = 255
+    /// Largest response stored for replay, in bytes.
+    public static let storedResponseBytesMax = 1 << 20
+    /// After this many milliseconds a key still marked running is taken to belong to a crashed request.
+    public static let staleRunningMillis: Int64 = 60_000
+    /// Keys are kept this long (24 hours, as Stripe does); an older key may be used afresh.
+    public static let retentionMillis: Int64 = 86_400_000
+
+    /// Idempotency backed by `database`'s `idempotency_keys` table.
+    public init(database: any Database, clock: any FinFlowClock) {
+        self.database = database
+        self.clock = clock
+    }
+
+    private struct StoredRow: Decodable {
+        let request_hash: String
+        let state: String
+        let status_code: Int?
+        let content_type: String?
+        let response_body: String?
+        let created_at_ms: Int64
+    }
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard request.method == .post, let key = request.headers[.idempotencyKey] else {
+            return try await next(request, context)
+        }
+        guard (1...Self.keyLengthMax).contains(key.count), key.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw AppError.invalid(
+                code: "invalid-idempotency-key", "Idempotency-Key must be 1–\(Self.keyLengthMax) visible ASCII characters")
+        }
+        var request = request
+        let body = try await request.body.collect(upTo: .max)
+        request.body = .init(buffer: body)
+        let principal = RequestScope.current?.principal
+        let scope = principal.map { "\($0.tenantId):\($0.subject)" } ?? "anonymous"
+        var hasher = SHA256()
+        hasher.update(data: Data("\(request.method.rawValue) \(request.uri.path)\n".utf8))
+        hasher.update(data: Data(body.readableBytesView))
+        let requestHash = Digest.hex(hasher.finalize())
+
+        if let stored = try await self.claim(scope: scope, key: key, requestHash: requestHash) {
+            return try self.replay(stored, requestHash: requestHash)
+        }
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            // A refused request is stored like any answer, so its replay is refused the same way.
+            guard let appError = ProblemMiddleware.clientError(from: error) else {
+                try await self.release(scope: scope, key: key)
+                throw error
+            }
+            let problem = Problem.response(
+                for: appError, requestId: RequestScope.current?.requestId ?? "", instance: request.uri.path)
+            return try await self.store(problem, scope: scope, key: key)
+        }
+        if response.status.code >= 500 {
+            try await self.release(scope: scope, key: key)
+            return response
+        }
+        return try await self.store(response, scope: scope, key: key)
+    }
+
+    /// Inserts a running marker for the key; returns the stored row when the key was already taken.
+    private func claim(scope: String, key: String, requestHash: String) async throws -> StoredRow? {
+        let now = self.clock.nowMillis()
+        return try await self.database.transaction { db in
+            let inserted = try await db.raw("""
+                INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, state, created_at_ms)
+                VALUES (\(bind: scope), \(bind: key), \(bind: requestHash), 'running', \(bind: now))
+                ON CONFLICT DO NOTHING RETURNING idempotency_key
+                """).first()
+            if inserted != nil { return nil }
+            guard let existing = try await db.raw("""
+                SELECT request_hash, state, status_code, content_type, response_body, created_at_ms FROM idempotency_keys
+                WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
+                """).first(decoding: StoredRow.self)
+            else { return nil }
+            let expired = now - existing.created_at_ms > Self.retentionMillis
+            let abandoned = existing.state == "running" && now - existing.created_at_ms > Self.staleRunningMillis
+            guard expired || abandoned else { return existing }
+            try await db.raw("""
+                UPDATE idempotency_keys SET request_hash = \(bind: requestHash), state = 'running', status_code = NULL,
+                    content_type = NULL, response_body = NULL, created_at_ms = \(bind: now)
+                WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
+                """).run()
+            return nil
+        }
+    }
+
+    private func replay(_ stored: StoredRow, requestHash: String) throws -> Response {
+        guard stored.request_hash == requestHash else {
+            throw AppError(
+                .rejected, code: "idempotency-key-reused",
+                "this Idempotency-Key was used with a different request; use a new key for a new request")
+        }
+        guard stored.state == "done", let status = stored.status_code else {
+            throw AppError.conflict(
+                code: "idempotency-request-in-progress", "a request with this Idempotency-Key is still being processed")
+        }
+        var headers: HTTPFields = [.idempotencyReplayed: "true"]
+        if let contentType = stored.content_type { headers[.contentType] = contentType }
+        let body = Data(base64Encoded: stored.response_body ?? "") ?? Data()
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    private func store(_ response: Response, scope: String, key: String) async throws -> Response {
+        var response = response
+        let body = try await response.body.collected(upTo: Self.storedResponseBytesMax)
+        let encoded = Data(body.readableBytesView).base64EncodedString()
+        let status = response.status.code
+        let contentType = response.headers[.contentType]
+        try await self.database.read { db in
+            try await db.raw("""
+                UPDATE idempotency_keys SET state = 'done', status_code = \(bind: status),
+                    content_type = \(bind: contentType), response_body = \(bind: encoded)
+                WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
+                """).run()
+        }
+        response.body = .init(byteBuffer: body)
+        return response
+    }
+
+    private func release(scope: String, key: String) async throws {
+        try await self.database.read { db in
+            try await db.raw("""
+                DELETE FROM idempotency_keys WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key) AND state = 'running'
+                """).run()
+        }
+    }
+}

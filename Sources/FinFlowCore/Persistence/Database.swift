@@ -1,0 +1,30 @@
+import SQLKit
+
+/// Which SQL engine a database runs on; the one place dialect differences are decided.
+public enum DatabaseKind: String, Sendable {
+    case sqlite, postgres
+}
+
+/// A service's database: SQLite when embedded, PostgreSQL (one schema per service) when distributed.
+/// Repositories write their SQL once against SQLKit and run it through these two calls.
+public protocol Database: Sendable {
+    /// The engine behind this database.
+    var kind: DatabaseKind { get }
+
+    /// Runs `body` with a connection for reads and single-statement writes.
+    func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    /// On SQLite the transaction takes the write lock at its start (`BEGIN IMMEDIATE`).
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+
+    /// Closes every connection.
+    func shutdown() async throws
+}
+
+extension Database {
+    /// Checks that the database answers a query; used by `/health/ready`.
+    public func ping() async throws {
+        try await self.read { db in try await db.raw("SELECT 1 AS one").run() }
+    }
+}

@@ -1,0 +1,60 @@
+/// The tables every service database carries for the platform: outbox, inbox, idempotency keys and audit log.
+/// They are their own migration track (`platform`), applied before the service's own.
+public enum PlatformMigrations {
+    /// The platform track.
+    public static let all: [Migration] = [
+        Migration(1, "create outbox and inbox", [
+            """
+            CREATE TABLE outbox (
+                id TEXT PRIMARY KEY, topic TEXT NOT NULL, tenant_id TEXT, payload TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL, published_at_ms BIGINT, attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT, dead_lettered_at_ms BIGINT, lease_until_ms BIGINT)
+            """,
+            "CREATE INDEX outbox_pending ON outbox (created_at_ms, id) WHERE published_at_ms IS NULL",
+            """
+            CREATE TABLE inbox (
+                consumer TEXT NOT NULL, event_id TEXT NOT NULL, processed_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (consumer, event_id))
+            """,
+        ]),
+        Migration(2, "create idempotency keys", [
+            """
+            CREATE TABLE idempotency_keys (
+                scope TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_hash TEXT NOT NULL,
+                state TEXT NOT NULL, status_code INTEGER, content_type TEXT, response_body TEXT,
+                created_at_ms BIGINT NOT NULL, PRIMARY KEY (scope, idempotency_key))
+            """
+        ]),
+        Migration(3, "create audit log", [
+            """
+            CREATE TABLE audit_log (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, seq BIGINT NOT NULL, occurred_at_ms BIGINT NOT NULL,
+                actor_id TEXT, action TEXT NOT NULL, target TEXT, outcome TEXT NOT NULL, client_address TEXT,
+                details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE (tenant_id, seq))
+            """,
+            """
+            CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+            """,
+            """
+            CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+            """,
+        ], postgres: [
+            """
+            CREATE TABLE audit_log (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, seq BIGINT NOT NULL, occurred_at_ms BIGINT NOT NULL,
+                actor_id TEXT, action TEXT NOT NULL, target TEXT, outcome TEXT NOT NULL, client_address TEXT,
+                details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE (tenant_id, seq))
+            """,
+            """
+            CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$
+            """,
+            """
+            CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
+            """,
+        ]),
+    ]
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import PostgresKit
+import PostgresNIO
+import SQLKit
+
+/// A service database in its own PostgreSQL schema, over a pooled `PostgresClient` whose connections have the
+/// schema as their search path, so the same unqualified SQL serves SQLite and PostgreSQL.
+public final class PostgresDatabase: Database {
+    public let kind = DatabaseKind.postgres
+    /// The schema this service's tables live in.
+    public let schema: String
+    private let client: PostgresClient
+    private let runTask: Task<Void, Never>
+    private let logger: Logger
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`) with tables in `schema`.
+    /// The pool runs in a task of its own until `shutdown`.
+    public init(url: String, schema: String, poolSizeMax: Int, logger: Logger) throws {
+        guard schema.allSatisfy({ $0.isLetter || $0 == "_" }) else {
+            throw AppError.invalid(code: "invalid-schema", "schema name '\(schema)' must be letters and underscores")
+        }
+        var configuration = try PostgresDatabase.configuration(url: url)
+        configuration.options.maximumConnections = poolSizeMax
+        configuration.options.minimumConnections = 0
+        configuration.options.additionalStartupParameters = [("search_path", schema)]
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.schema = schema
+        self.logger = logger
+        self.runTask = Task { await client.run() }
+    }
+
+    /// Parses a `postgres://` URL into a client configuration; TLS is used when `sslmode=require`.
+    static func configuration(url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), let scheme = components.scheme,
+            ["postgres", "postgresql"].contains(scheme), let host = components.host, !host.isEmpty,
+            let user = components.user
+        else {
+            throw AppError.invalid(code: "invalid-database-url", "expected postgres://user:password@host:port/database")
+        }
+        let database = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value
+        let tls: PostgresClient.Configuration.TLS =
+            sslMode == "require" ? .require(.makeClientConfiguration()) : .disable
+        return PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user, password: components.password,
+            database: database.isEmpty ? nil : database, tls: tls)
+    }
+
+    public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await self.client.withConnection { connection in
+            try await body(connection.sql())
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await self.client.withConnection { connection in
+            let sql = connection.sql()
+            try await sql.raw("BEGIN").run()
+            do {
+                let result = try await body(sql)
+                try await sql.raw("COMMIT").run()
+                return result
+            } catch {
+                do { try await sql.raw("ROLLBACK").run() } catch {
+                    self.logger.error("rollback failed", metadata: ["error": "\(error)"])
+                }
+                throw error
+            }
+        }
+    }
+
+    public func shutdown() async throws {
+        self.runTask.cancel()
+        await self.runTask.value
+    }
+}

@@ -1,0 +1,64 @@
+/// FinFlow's permissions (`resource:action`) and built-in roles. Every route declares the permission it needs; a
+/// role is a named set of them. The table is documented in `docs/rbac.md` and served at `GET /v1/auth/roles`.
+public enum Roles {
+    /// Every permission any service checks.
+    public static let allPermissions: [String] = [
+        "tenant:read", "tenant:update", "tenant:suspend",
+        "members:read", "members:manage",
+        "roles:read", "roles:manage",
+        "audit:read",
+        "accounts:read", "accounts:manage", "journal:read", "journal:post", "journal:approve", "periods:close",
+        "statements:read",
+        "transactions:read", "transactions:create", "transactions:reverse",
+        "payments:read", "payments:create", "payments:refund",
+        "credit:read", "credit:score", "credit:offer",
+        "forecasts:read",
+        "compliance:read", "compliance:manage",
+        "tax:read", "tax:manage",
+        "integrations:read", "integrations:manage",
+        "analytics:read",
+        "monitoring:read",
+    ]
+
+    /// A built-in role.
+    public struct Role: Sendable {
+        public let name: String
+        public let description: String
+        public let permissions: [String]
+    }
+
+    private static func reads(_ extra: [String] = []) -> [String] {
+        allPermissions.filter { $0.hasSuffix(":read") && $0 != "audit:read" } + extra
+    }
+
+    /// The built-in roles, from most to least powerful.
+    public static let builtIn: [Role] = [
+        Role(name: "owner", description: "Everything, including suspending the tenant", permissions: allPermissions),
+        Role(
+            name: "admin", description: "Everything but suspending the tenant",
+            permissions: allPermissions.filter { $0 != "tenant:suspend" }),
+        Role(
+            name: "accountant", description: "Keeps the books: accounts, journal, transactions, payments, tax",
+            permissions: reads([
+                "accounts:manage", "journal:post", "periods:close", "transactions:create", "transactions:reverse",
+                "payments:create", "payments:refund", "tax:manage", "integrations:manage", "credit:score",
+            ])),
+        Role(
+            name: "approver", description: "Approves manual journal entries above the tenant's threshold",
+            permissions: reads(["journal:approve"])),
+        Role(name: "analyst", description: "Reads everything financial and scores credit", permissions: reads(["credit:score"])),
+        Role(name: "auditor", description: "Reads everything, including the audit trail", permissions: reads(["audit:read"])),
+        Role(name: "viewer", description: "Reads the books and reports", permissions: reads()),
+    ]
+
+    /// The union of the permissions of `roles`; unknown role names grant nothing.
+    public static func permissions(of roles: [String]) -> [String] {
+        let granted = Set(roles.flatMap { name in builtIn.first { $0.name == name }?.permissions ?? [] })
+        return allPermissions.filter(granted.contains)
+    }
+
+    /// Whether `name` is a built-in role.
+    public static func isBuiltIn(_ name: String) -> Bool {
+        builtIn.contains { $0.name == name }
+    }
+}

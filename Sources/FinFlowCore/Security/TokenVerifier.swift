@@ -1,0 +1,111 @@
+import Foundation
+import JWTKit
+import Synchronization
+
+/// Verifies access tokens against a set of public keys (a JWKS), with issuer, audience and expiry checks against
+/// the injected clock. Holds public keys only, so any service in any process can verify without calling auth.
+public final class TokenVerifier: Sendable {
+    private let keys: Mutex<JWTKeyCollection>
+    private let issuer: String
+    private let audience: String
+    private let clock: any FinFlowClock
+    private let revocations: RevocationList
+    /// Seconds of clock skew tolerated on `exp`.
+    public static let leewaySeconds: TimeInterval = 30
+
+    /// A verifier expecting tokens from `issuer` for `audience`.
+    public init(issuer: String, audience: String, clock: any FinFlowClock, revocations: RevocationList) {
+        self.keys = Mutex(JWTKeyCollection())
+        self.issuer = issuer
+        self.audience = audience
+        self.clock = clock
+        self.revocations = revocations
+    }
+
+    /// Replaces the trusted keys with those of a JWKS document.
+    public func trust(jwks: JWKS) async throws {
+        let collection = JWTKeyCollection()
+        try await collection.add(jwks: jwks)
+        self.keys.withLock { $0 = collection }
+    }
+
+    /// The principal of a valid token; a 401 problem for any failure, without saying which check failed.
+    public func verify(_ token: String) async throws -> Principal {
+        let collection = self.keys.withLock { $0 }
+        let claims: AccessClaims
+        do {
+            claims = try await collection.verify(token, as: AccessClaims.self)
+        } catch {
+            throw AppError.unauthenticated(code: "invalid-token", "the access token is invalid")
+        }
+        let now = self.clock.now()
+        guard claims.iss.value == self.issuer, claims.aud.value.contains(self.audience),
+            claims.exp.value.addingTimeInterval(Self.leewaySeconds) > now,
+            claims.iat.value <= now.addingTimeInterval(Self.leewaySeconds)
+        else {
+            throw AppError.unauthenticated(code: "invalid-token", "the access token is invalid or expired")
+        }
+        if self.revocations.isTenantSuspended(claims.tid) {
+            throw AppError.forbidden(code: "tenant-suspended", "the tenant of this token is suspended")
+        }
+        if let sessionId = claims.sid, self.revocations.isSessionRevoked(sessionId, at: now) {
+            throw AppError.unauthenticated(code: "session-revoked", "the session of this token has ended")
+        }
+        return claims.principal
+    }
+}
+
+/// Sessions ended and tenants suspended, learnt from events, so tokens already issued stop working at once in
+/// every process instead of at their expiry.
+public final class RevocationList: Sendable {
+    private struct State {
+        var revokedSessions: [String: Date] = [:]
+        var suspendedTenants: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+    /// How long a revoked session is remembered: longer than any access token lives.
+    public let sessionMemorySeconds: TimeInterval
+    /// Upper bound on remembered sessions; the oldest are forgotten first.
+    public static let revokedSessionsMax = 100_000
+
+    /// A list that remembers revoked sessions for `sessionMemorySeconds`.
+    public init(sessionMemorySeconds: TimeInterval) {
+        self.sessionMemorySeconds = sessionMemorySeconds
+    }
+
+    /// Records that `sessionId` ended at `at`.
+    public func revokeSession(_ sessionId: String, at: Date) {
+        self.state.withLock { state in
+            state.revokedSessions[sessionId] = at.addingTimeInterval(self.sessionMemorySeconds)
+            if state.revokedSessions.count > Self.revokedSessionsMax {
+                let cutoff = state.revokedSessions.values.sorted()[state.revokedSessions.count / 2]
+                state.revokedSessions = state.revokedSessions.filter { $0.value > cutoff }
+            }
+        }
+    }
+
+    /// Whether `sessionId` was revoked (and is still remembered) at `now`.
+    public func isSessionRevoked(_ sessionId: String, at now: Date) -> Bool {
+        self.state.withLock { state in
+            guard let until = state.revokedSessions[sessionId] else { return false }
+            if until < now {
+                state.revokedSessions[sessionId] = nil
+                return false
+            }
+            return true
+        }
+    }
+
+    /// Marks a tenant suspended or active.
+    public func setTenant(_ tenantId: String, suspended: Bool) {
+        self.state.withLock { state in
+            if suspended { state.suspendedTenants.insert(tenantId) } else { state.suspendedTenants.remove(tenantId) }
+        }
+    }
+
+    /// Whether the tenant is suspended.
+    public func isTenantSuspended(_ tenantId: String) -> Bool {
+        self.state.withLock { $0.suspendedTenants.contains(tenantId) }
+    }
+}

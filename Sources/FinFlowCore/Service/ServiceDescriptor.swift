@@ -1,0 +1,79 @@
+import Logging
+import ServiceLifecycle
+
+/// What a service is built from: its database, the shared clock, ids, bus and token verifier.
+public struct ServiceEnvironment: Sendable {
+    public let settings: Settings
+    public let database: any Database
+    public let clock: any FinFlowClock
+    public let ids: IdentifierGenerator
+    public let bus: any EventBus
+    public let verifier: TokenVerifier
+    public let revocations: RevocationList
+    public let logger: Logger
+
+    /// An environment for one service.
+    public init(
+        settings: Settings, database: any Database, clock: any FinFlowClock, ids: IdentifierGenerator,
+        bus: any EventBus, verifier: TokenVerifier, revocations: RevocationList, logger: Logger
+    ) {
+        self.settings = settings
+        self.database = database
+        self.clock = clock
+        self.ids = ids
+        self.bus = bus
+        self.verifier = verifier
+        self.revocations = revocations
+        self.logger = logger
+    }
+
+    /// The outbox of the service named `serviceName`.
+    public func outbox(serviceName: String) -> Outbox {
+        Outbox(serviceName: serviceName, ids: self.ids, clock: self.clock)
+    }
+
+    /// The audit log of this service's database.
+    public var audit: AuditLog { AuditLog(ids: self.ids, clock: self.clock) }
+}
+
+/// A running service: the routes, consumers and background work it contributes to the process.
+public protocol FinFlowService: Sendable {
+    /// Registers the service's routes; `api` carries the service's idempotency middleware, `root` has none.
+    func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws
+    /// The event consumers this service runs.
+    var consumers: [EventConsumer] { get }
+    /// Long-running work besides the HTTP server (timers, caches).
+    var backgroundServices: [any Service] { get }
+}
+
+extension FinFlowService {
+    public var consumers: [EventConsumer] { [] }
+    public var backgroundServices: [any Service] { [] }
+}
+
+/// How the composition root knows a service: name, migrations, HTTP contract and how to build it.
+/// Adding a service to FinFlow is writing one of these and listing it in `FinFlowServer`.
+public struct ServiceDescriptor: Sendable {
+    /// Short name, used in `--services`, the SQLite file name and the PostgreSQL schema (`auth`).
+    public let name: String
+    /// Product name (`auth-service`).
+    public let title: String
+    /// The service's own migration track.
+    public let migrations: [Migration]
+    /// The service's OpenAPI document, as YAML text.
+    public let openAPIDocument: @Sendable () throws -> String
+    /// Builds the service.
+    public let make: @Sendable (ServiceEnvironment) async throws -> any FinFlowService
+
+    /// A descriptor.
+    public init(
+        name: String, title: String, migrations: [Migration], openAPIDocument: @escaping @Sendable () throws -> String,
+        make: @escaping @Sendable (ServiceEnvironment) async throws -> any FinFlowService
+    ) {
+        self.name = name
+        self.title = title
+        self.migrations = migrations
+        self.openAPIDocument = openAPIDocument
+        self.make = make
+    }
+}

@@ -1,0 +1,33 @@
+import Crypto
+import Foundation
+
+/// Hashing and random tokens, in the text forms FinFlow stores.
+public enum Digest {
+    /// Lower-case hex SHA-256 of `data`.
+    public static func sha256Hex(_ data: some DataProtocol) -> String {
+        hex(SHA256.hash(data: data))
+    }
+
+    /// Lower-case hex of `bytes` (a finished digest).
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Lower-case hex SHA-256 of the UTF-8 bytes of `text`.
+    public static func sha256Hex(_ text: String) -> String {
+        sha256Hex(Data(text.utf8))
+    }
+
+    /// `byteCount` random bytes in unpadded base64url: an opaque token for links and refresh tokens.
+    public static func randomToken(byteCount: Int = 32) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<byteCount).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return base64URL(Data(bytes))
+    }
+
+    /// Unpadded base64url text of `data`.
+    public static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
