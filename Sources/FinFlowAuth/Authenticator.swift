@@ -202,19 +202,20 @@ struct Authenticator: Sendable {
             failures = 0
             windowStart = nil
         }
+        let (failureCount, windowStarted, lockedUntilMs, lockoutCount) = (failures, windowStart, lockedUntil, lockouts)
         try await self.database.transaction { db in
             try await self.store.recordFailure(
-                userId: user.id, failures: failures, windowStart: windowStart, lockedUntil: lockedUntil,
-                lockouts: lockouts, on: db)
+                userId: user.id, failures: failureCount, windowStart: windowStarted, lockedUntil: lockedUntilMs,
+                lockouts: lockoutCount, on: db)
             try await self.audit.append(
                 AuditEntry(tenantId: AuditLog.platformTenant, actorId: user.id, action: "auth.sign-in", target: user.id,
                            outcome: "failure", clientAddress: RequestScope.current?.clientAddress,
                            details: ["reason": "wrong-password"]), on: db, kind: self.database.kind)
-            if let lockedUntil {
+            if let lockedUntil = lockedUntilMs {
                 try await self.audit.append(
                     AuditEntry(tenantId: AuditLog.platformTenant, actorId: user.id, action: "auth.lockout",
                                target: user.id, clientAddress: RequestScope.current?.clientAddress,
-                               details: ["lockedUntilMs": String(lockedUntil), "lockouts": String(lockouts)]),
+                               details: ["lockedUntilMs": String(lockedUntil), "lockouts": String(lockoutCount)]),
                     on: db, kind: self.database.kind)
             }
         }

@@ -28,3 +28,19 @@ extension Database {
         try await self.read { db in try await db.raw("SELECT 1 AS one").run() }
     }
 }
+
+extension Database {
+    /// A transaction limited to one tenant: on PostgreSQL the connection names the tenant (`app.tenant_id`), so
+    /// row-level security policies hide every other tenant's rows as a second line of defence.
+    public func tenantTransaction<T: Sendable>(
+        tenantId: String, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        let kind = self.kind
+        return try await self.transaction { db in
+            if kind == .postgres {
+                try await db.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
+            }
+            return try await body(db)
+        }
+    }
+}

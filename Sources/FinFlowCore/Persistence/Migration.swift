@@ -47,15 +47,18 @@ public struct Migrator: Sendable {
     }
 
     let database: any Database
+    /// The sequence these migrations belong to (`platform`, or the service name).
+    let track: String
     let migrations: [Migration]
     let clock: any FinFlowClock
 
-    /// A migrator of `migrations` (validated: numbered 1…n in order).
-    public init(database: any Database, migrations: [Migration], clock: any FinFlowClock) {
+    /// A migrator of the `track` sequence `migrations` (validated: numbered 1…n in order).
+    public init(database: any Database, track: String, migrations: [Migration], clock: any FinFlowClock) {
         for (index, migration) in migrations.enumerated() {
             precondition(migration.version == index + 1, "migrations must be numbered 1…n without gaps")
         }
         self.database = database
+        self.track = track
         self.migrations = migrations
         self.clock = clock
     }
@@ -64,19 +67,19 @@ public struct Migrator: Sendable {
     public func pending() async throws -> [Migration] {
         try await self.ensureTable()
         let applied = try await self.database.read { db in
-            try await db.raw("SELECT version, checksum FROM schema_migrations ORDER BY version")
+            try await db.raw("SELECT version, checksum FROM schema_migrations WHERE track = \(bind: self.track) ORDER BY version")
                 .all(decoding: AppliedRow.self)
         }
         for row in applied {
             guard let known = self.migrations.first(where: { $0.version == row.version }) else {
                 throw AppError(
                     .conflict, code: "unknown-migration",
-                    "the database has migration \(row.version), which this build does not know: it is newer than the code")
+                    "the database has \(self.track) migration \(row.version), which this build does not know: it is newer than the code")
             }
             guard known.checksum == row.checksum else {
                 throw AppError(
                     .conflict, code: "migration-edited",
-                    "migration \(row.version) '\(known.name)' was changed after it was applied; add a new migration instead")
+                    "\(self.track) migration \(row.version) '\(known.name)' was changed after it was applied; add a new migration instead")
             }
         }
         let appliedVersions = Set(applied.map(\.version))
@@ -95,8 +98,8 @@ public struct Migrator: Sendable {
                     try await db.raw("\(unsafeRaw: statement)").run()
                 }
                 try await db.raw("""
-                    INSERT INTO schema_migrations (version, name, checksum, applied_at_ms)
-                    VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: migration.checksum), \(bind: appliedAt))
+                    INSERT INTO schema_migrations (track, version, name, checksum, applied_at_ms)
+                    VALUES (\(bind: self.track), \(bind: migration.version), \(bind: migration.name), \(bind: migration.checksum), \(bind: appliedAt))
                     """).run()
             }
         }
@@ -111,7 +114,8 @@ public struct Migrator: Sendable {
             }
             try await db.raw("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)
+                    track TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, checksum TEXT NOT NULL,
+                    applied_at_ms BIGINT NOT NULL, PRIMARY KEY (track, version))
                 """).run()
         }
     }

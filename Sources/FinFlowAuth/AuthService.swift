@@ -1,0 +1,73 @@
+import FinFlowCore
+import Foundation
+import Logging
+import OpenAPIHummingbird
+import SQLKit
+
+/// auth-service: users, credentials, sessions, tokens, MFA and roles.
+public enum AuthService {
+    /// The descriptor `FinFlowServer` lists.
+    public static let descriptor = ServiceDescriptor(
+        name: "auth", title: "auth-service", migrations: AuthMigrations.all,
+        openAPIDocument: { try openAPIDocument() },
+        make: { env in try await Running.make(env: env) })
+
+    static func openAPIDocument() throws -> String {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
+            preconditionFailure("openapi.yaml is missing from the auth bundle")
+        }
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
+    /// The auth service of a running process.
+    struct Running: FinFlowService {
+        let authenticator: Authenticator
+        let env: ServiceEnvironment
+
+        static func make(env: ServiceEnvironment) async throws -> Running {
+            let keys = KeyRing(
+                database: env.database, clock: env.clock, ids: env.ids,
+                accessTokenTTLSeconds: env.settings.accessTokenTTLSeconds)
+            try await keys.load()
+            // In this process, tokens are verified with the keys the ring holds.
+            try await env.verifier.trust(jwks: await keys.jwks())
+            let authenticator = await Authenticator(env: env, keys: keys, policy: .standard)
+            return Running(authenticator: authenticator, env: env)
+        }
+
+        func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
+            try AuthAPI(auth: self.authenticator).registerHandlers(on: api)
+        }
+
+        var consumers: [EventConsumer] {
+            let database = self.env.database
+            let logger = self.env.logger
+            return [
+                .of(MembershipChanged.self, name: "auth.membership-changed", database: database) { event, db in
+                    let change = event.data
+                    try await db.raw("""
+                        INSERT INTO memberships (tenant_id, user_id, roles, status, changed_at_ms)
+                        VALUES (\(bind: change.tenantId), \(bind: change.userId), \(bind: change.roles.joined(separator: ",")),
+                                \(bind: change.status), \(bind: change.changedAtMillis))
+                        ON CONFLICT (tenant_id, user_id) DO UPDATE SET roles = excluded.roles, status = excluded.status,
+                            changed_at_ms = excluded.changed_at_ms
+                        WHERE memberships.changed_at_ms <= excluded.changed_at_ms
+                        """).run()
+                },
+                .of(TenantStatusChanged.self, name: "auth.tenant-status", database: database) { event, db in
+                    try await db.raw("""
+                        INSERT INTO tenant_status (tenant_id, status) VALUES (\(bind: event.data.tenantId), \(bind: event.data.status))
+                        ON CONFLICT (tenant_id) DO UPDATE SET status = excluded.status
+                        """).run()
+                },
+                .of(MailRequested.self, name: "auth.mail-channel", database: database) { event, _ in
+                    // The development mail channel: the message goes to the log.
+                    logger.notice("mail", metadata: [
+                        "to": "\(event.data.to)", "subject": "\(event.data.subject)", "purpose": "\(event.data.purpose)",
+                        "body": "\(event.data.body)",
+                    ])
+                },
+            ]
+        }
+    }
+}

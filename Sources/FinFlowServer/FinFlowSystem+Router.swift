@@ -1,0 +1,93 @@
+import FinFlowCore
+import Foundation
+import Hummingbird
+import NIOCore
+import JWTKit
+import Metrics
+import Prometheus
+
+extension FinFlowSystem {
+    /// One router: health, metrics and docs, then each service's routes behind its idempotency middleware.
+    static func router(
+        settings: Settings, descriptors: [ServiceDescriptor], services: [any FinFlowService],
+        databases: [String: any Database], ids: IdentifierGenerator, verifier: TokenVerifier, clock: any FinFlowClock
+    ) throws -> FinFlowRouter {
+        let router = FinFlowRouter(context: FinFlowRequestContext.self)
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ProblemMiddleware(ids: ids))
+        router.add(middleware: BodyLimitMiddleware(requestBodyBytesMax: settings.requestBodyBytesMax))
+        router.add(middleware: AuthenticationMiddleware(verifier: verifier))
+
+        router.get("/health/live") { _, _ in HealthStatus(status: "ok", checks: [:]) }
+        router.get("/health/ready") { _, _ -> Response in
+            var checks: [String: String] = [:]
+            for (name, database) in databases {
+                do { try await database.ping(); checks[name] = "ok" } catch { checks[name] = "unavailable" }
+            }
+            let ready = checks.values.allSatisfy { $0 == "ok" }
+            let body = try JSONEncoder().encode(HealthStatus(status: ready ? "ok" : "unavailable", checks: checks))
+            return Response(
+                status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        router.get("/metrics") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: PrometheusSetup.registry.emitToBuffer())))
+        }
+
+        let docs = try APIDocumentation(descriptors: descriptors)
+        router.get("/openapi.json") { _, _ in Self.json(docs.merged) }
+        router.get("/openapi/{service}") { _, context -> Response in
+            let file = context.parameters.get("service") ?? ""
+            guard file.hasSuffix(".json"), let document = docs.perService[String(file.dropLast(5))] else {
+                throw AppError.notFound("service document")
+            }
+            return Self.json(document)
+        }
+        router.get("/docs") { _, _ in Self.html(APIDocumentation.swaggerHTML) }
+        router.get("/redoc") { _, _ in Self.html(APIDocumentation.redocHTML) }
+
+        for (descriptor, service) in zip(descriptors, services) {
+            guard let database = databases[descriptor.name] else { continue }
+            let api = router.group().add(middleware: IdempotencyMiddleware(database: database, clock: clock))
+            try service.registerRoutes(api: api, root: router)
+        }
+        return router
+    }
+
+    static func json(_ data: Data) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func html(_ text: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// The body of the health routes.
+struct HealthStatus: ResponseCodable {
+    let status: String
+    let checks: [String: String]
+}
+
+/// A JWKS document as served by auth.
+struct JWKSDocument: Decodable {
+    let jwks: JWKS
+
+    init(from decoder: any Decoder) throws {
+        self.jwks = try JWKS(from: decoder)
+    }
+}
+
+/// The process's Prometheus registry; swift-metrics is bootstrapped onto it once.
+public enum PrometheusSetup {
+    public static let registry = PrometheusCollectorRegistry()
+
+    /// Routes swift-metrics (request counts and latency histograms by route and status) to `/metrics`.
+    public static func bootstrap() {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    }
+}

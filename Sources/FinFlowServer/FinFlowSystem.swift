@@ -1,0 +1,133 @@
+import FinFlowCore
+import Foundation
+import JWTKit
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The composition root: the chosen services with their databases, bus, relays and one HTTP router.
+public final class FinFlowSystem {
+    public let settings: Settings
+    public let router: FinFlowRouter
+    public let bus: InProcessEventBus
+    public let clock: any FinFlowClock
+    /// Service name → its database.
+    public let databases: [String: any Database]
+    public let relays: [OutboxRelay]
+    let background: [any Service]
+    let logger: Logger
+
+    /// Opens, migrates (SQLite, or PostgreSQL when allowed) and wires the services `settings` name.
+    public static func build(settings: Settings, clock: any FinFlowClock = SystemClock(), logger: Logger) async throws
+        -> FinFlowSystem
+    {
+        let descriptors = try ServiceCatalog.select(settings.services)
+        let ids = IdentifierGenerator(clock: clock)
+        let bus = InProcessEventBus(clock: clock)
+        let revocations = RevocationList(sessionMemorySeconds: TimeInterval(settings.accessTokenTTLSeconds) * 2)
+        let verifier = TokenVerifier(
+            issuer: settings.tokenIssuer, audience: settings.tokenAudience, clock: clock, revocations: revocations)
+        var databases: [String: any Database] = [:]
+        var services: [any FinFlowService] = []
+        var relays: [OutboxRelay] = []
+        for descriptor in descriptors {
+            let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: logger)
+            databases[descriptor.name] = database
+            let pending = try await ServiceDatabases.pending(descriptor, database: database, clock: clock)
+            if !pending.isEmpty {
+                guard database.kind == .sqlite || settings.migrateOnStart else {
+                    throw AppError.conflict(
+                        code: "pending-migrations",
+                        "the database has pending migrations (\(pending.joined(separator: "; "))): run `finflow migrate` or start with --migrate")
+                }
+                try await ServiceDatabases.migrate(descriptor, database: database, clock: clock)
+            }
+            let env = ServiceEnvironment(
+                settings: settings, database: database, clock: clock, ids: ids, bus: bus, verifier: verifier,
+                revocations: revocations, logger: logger.with(service: descriptor.name))
+            services.append(try await descriptor.make(env))
+            relays.append(OutboxRelay(database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name)))
+        }
+        if !descriptors.contains(where: { $0.name == "auth" }) {
+            try await Self.trustRemoteKeys(settings: settings, verifier: verifier)
+        }
+        for service in services { for consumer in service.consumers { bus.subscribe(consumer) } }
+        bus.subscribe(.inMemory(SessionRevoked.self, name: "process.session-revoked") { event in
+            revocations.revokeSession(event.data.sessionId, at: event.time)
+        })
+        bus.subscribe(.inMemory(TenantStatusChanged.self, name: "process.tenant-status") { event in
+            revocations.setTenant(event.data.tenantId, suspended: event.data.status == "suspended")
+        })
+        let router = try Self.router(
+            settings: settings, descriptors: descriptors, services: services, databases: databases, ids: ids,
+            verifier: verifier, clock: clock)
+        return FinFlowSystem(
+            settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays,
+            background: services.flatMap(\.backgroundServices), logger: logger)
+    }
+
+    private init(
+        settings: Settings, router: FinFlowRouter, bus: InProcessEventBus, clock: any FinFlowClock,
+        databases: [String: any Database], relays: [OutboxRelay], background: [any Service], logger: Logger
+    ) {
+        self.settings = settings
+        self.router = router
+        self.bus = bus
+        self.clock = clock
+        self.databases = databases
+        self.relays = relays
+        self.background = background
+        self.logger = logger
+    }
+
+    /// Publishes every waiting outbox event until all outboxes are empty (events can cause events).
+    public func deliverEvents() async throws {
+        var rounds = 0
+        while rounds < 100 {
+            var published = 0
+            for relay in self.relays { published += try await relay.drain() }
+            if published == 0 { return }
+            rounds += 1
+        }
+    }
+
+    /// The HTTP application with the relays and background services beside it.
+    public func application(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in })
+        -> some ApplicationProtocol
+    {
+        Application(
+            router: self.router,
+            configuration: .init(address: .hostname(self.settings.host, port: self.settings.port), serverName: "FinFlow"),
+            services: self.relays.map { $0 as any Service } + self.background,
+            onServerRunning: onServerRunning,
+            logger: self.logger)
+    }
+
+    /// Closes every database.
+    public func shutdown() async throws {
+        for database in self.databases.values { try await database.shutdown() }
+    }
+
+    /// Fetches the auth service's public keys when it runs in another process.
+    static func trustRemoteKeys(settings: Settings, verifier: TokenVerifier) async throws {
+        guard let jwksURL = settings.jwksURL, let url = URL(string: jwksURL) else { return }
+        let (data, _) = try await URLSession.shared.data(from: url)
+        try await verifier.trust(jwks: try JSONDecoder().decode(JWKSDocument.self, from: data).jwks)
+    }
+}
+
+extension Logger {
+    /// This logger with the service name in its metadata.
+    func with(service: String) -> Logger {
+        var logger = self
+        logger[metadataKey: "service"] = .string(service)
+        return logger
+    }
+}

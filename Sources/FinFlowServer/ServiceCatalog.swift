@@ -1,0 +1,24 @@
+import FinFlowAuth
+import FinFlowCore
+import FinFlowTenancy
+
+/// Every service this build contains. Adding a service to FinFlow: write its descriptor, list it here.
+public enum ServiceCatalog {
+    public static let all: [ServiceDescriptor] = [
+        AuthService.descriptor,
+        TenancyService.descriptor,
+    ]
+
+    /// The descriptors named in `names` (all when empty); an unknown name is a setting error.
+    public static func select(_ names: [String]) throws -> [ServiceDescriptor] {
+        guard !names.isEmpty else { return all }
+        return try names.map { name in
+            guard let descriptor = all.first(where: { $0.name == name }) else {
+                throw AppError.invalid(
+                    code: "unknown-service",
+                    "invalid setting --services (FINFLOW_SERVICES): '\(name)' is not a service of this build; known: \(all.map(\.name).joined(separator: ", "))")
+            }
+            return descriptor
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import FinFlowCore
+import Foundation
+import OpenAPIRuntime
+
+/// The tenancy HTTP contract (generated from `openapi.yaml`) implemented.
+struct TenancyAPI: APIProtocol {
+    let directory: TenantDirectory
+
+    func createTenant(_ input: Operations.CreateTenant.Input) async throws -> Operations.CreateTenant.Output {
+        let principal = try RequestScope.authenticated()
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        let settings = try TenantSettingsValue.defaults.applying(
+            baseCurrency: body.baseCurrency, fiscalYearStartMonth: body.fiscalYearStartMonth, timeZone: body.timeZone,
+            locale: body.locale)
+        let tenant = try await self.directory.createTenant(principal: principal, name: body.name, settings: settings)
+        return .created(.init(body: .json(Self.dto(tenant))))
+    }
+
+    func listMyTenants(_ input: Operations.ListMyTenants.Input) async throws -> Operations.ListMyTenants.Output {
+        let principal = try RequestScope.authenticated()
+        return .ok(.init(body: .json(.init(items: try await self.directory.myTenants(principal: principal).map(Self.dto)))))
+    }
+
+    func getCurrentTenant(_ input: Operations.GetCurrentTenant.Input) async throws -> Operations.GetCurrentTenant.Output {
+        let principal = try RequestScope.require("tenant:read")
+        return .ok(.init(body: .json(Self.dto(try await self.directory.currentTenant(principal: principal)))))
+    }
+
+    func updateCurrentTenant(_ input: Operations.UpdateCurrentTenant.Input) async throws
+        -> Operations.UpdateCurrentTenant.Output
+    {
+        let principal = try RequestScope.require("tenant:update")
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        let tenant = try await self.directory.updateTenant(
+            principal: principal, name: body.name, baseCurrency: body.baseCurrency,
+            fiscalYearStartMonth: body.fiscalYearStartMonth, timeZone: body.timeZone, locale: body.locale)
+        return .ok(.init(body: .json(Self.dto(tenant))))
+    }
+
+    func suspendCurrentTenant(_ input: Operations.SuspendCurrentTenant.Input) async throws
+        -> Operations.SuspendCurrentTenant.Output
+    {
+        let principal = try RequestScope.require("tenant:suspend")
+        return .ok(.init(body: .json(Self.dto(try await self.directory.suspend(principal: principal)))))
+    }
+
+    func listMembers(_ input: Operations.ListMembers.Input) async throws -> Operations.ListMembers.Output {
+        let principal = try RequestScope.require("members:read")
+        let page = try PageRequest(limit: input.query.limit, cursor: input.query.cursor)
+        let result = try await self.directory.members(principal: principal, page: page)
+        return .ok(.init(body: .json(.init(items: result.items.map(Self.dto), nextCursor: result.nextCursor))))
+    }
+
+    func getMember(_ input: Operations.GetMember.Input) async throws -> Operations.GetMember.Output {
+        let principal = try RequestScope.require("members:read")
+        try Self.requireUUID(input.path.userId)
+        return .ok(.init(body: .json(Self.dto(try await self.directory.member(principal: principal, userId: input.path.userId)))))
+    }
+
+    func updateMember(_ input: Operations.UpdateMember.Input) async throws -> Operations.UpdateMember.Output {
+        let principal = try RequestScope.require("members:manage")
+        try Self.requireUUID(input.path.userId)
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        let member = try await self.directory.updateMember(principal: principal, userId: input.path.userId, roles: body.roles)
+        return .ok(.init(body: .json(Self.dto(member))))
+    }
+
+    func removeMember(_ input: Operations.RemoveMember.Input) async throws -> Operations.RemoveMember.Output {
+        let principal = try RequestScope.require("members:manage")
+        try Self.requireUUID(input.path.userId)
+        try await self.directory.removeMember(principal: principal, userId: input.path.userId)
+        return .noContent(.init())
+    }
+
+    static func requireUUID(_ value: String) throws {
+        guard UUID(uuidString: value) != nil else { throw AppError.validation([.init(field: "userId", message: "is not a UUID")]) }
+    }
+
+    static func dto(_ tenant: TenantRecord) -> Components.Schemas.Tenant {
+        .init(
+            id: tenant.id, name: tenant.name, status: tenant.status == "suspended" ? .suspended : .active,
+            settings: .init(
+                baseCurrency: tenant.base_currency, fiscalYearStartMonth: tenant.fiscal_year_start_month,
+                timeZone: tenant.time_zone, locale: tenant.locale),
+            createdAt: Date(unixMillis: tenant.created_at_ms))
+    }
+
+    static func dto(_ member: MemberRecord) -> Components.Schemas.Member {
+        .init(
+            userId: member.user_id, email: member.email, displayName: member.display_name, roles: member.roleList,
+            joinedAt: Date(unixMillis: member.joined_at_ms))
+    }
+}

@@ -1,0 +1,34 @@
+import FinFlowCore
+import Foundation
+import OpenAPIHummingbird
+
+/// multi-tenant-service: tenants, settings and memberships.
+public enum TenancyService {
+    /// The descriptor `FinFlowServer` lists.
+    public static let descriptor = ServiceDescriptor(
+        name: "tenancy", title: "multi-tenant-service", migrations: TenancyMigrations.all,
+        openAPIDocument: {
+            guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
+                preconditionFailure("openapi.yaml is missing from the tenancy bundle")
+            }
+            return try String(contentsOf: url, encoding: .utf8)
+        },
+        make: { env in Running(directory: TenantDirectory(env: env)) })
+
+    struct Running: FinFlowService {
+        let directory: TenantDirectory
+
+        func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
+            try TenancyAPI(directory: self.directory).registerHandlers(on: api)
+        }
+
+        var consumers: [EventConsumer] {
+            let directory = self.directory
+            return [
+                .of(UserRegistered.self, name: "tenancy.user-registered", database: directory.database) { event, db in
+                    try await directory.provision(event.data, on: db)
+                }
+            ]
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import FinFlowCore
+import FinFlowServer
+import Foundation
+import Hummingbird
+import Logging
+
+/// The `finflow` command line.
+@main
+struct FinFlowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finflow",
+        abstract: "FinFlow: a financial-operations backend.",
+        subcommands: [Serve.self, Migrate.self, Audit.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Options every command that opens databases shares; each falls back to its `FINFLOW_*` variable.
+struct StorageOptions: ParsableArguments {
+    @Option(help: "Comma-separated services to run (default: all). Env: FINFLOW_SERVICES")
+    var services: String?
+    @Option(help: "PostgreSQL URL postgres://user:password@host:port/db (default: SQLite files). Env: FINFLOW_DATABASE_URL")
+    var databaseUrl: String?
+    @Option(help: "Directory of the SQLite files and keys (default: .finflow). Env: FINFLOW_DATA_DIRECTORY")
+    var dataDirectory: String?
+    @Option(help: "Log format: auto, json or text. Env: FINFLOW_LOG_FORMAT")
+    var logFormat: String?
+    @Option(help: "Log level: trace … critical (default: info). Env: FINFLOW_LOG_LEVEL")
+    var logLevel: String?
+
+    var flags: [String: String] {
+        var flags: [String: String] = [:]
+        flags["services"] = self.services
+        flags["databaseUrl"] = self.databaseUrl
+        flags["dataDirectory"] = self.dataDirectory
+        flags["logFormat"] = self.logFormat
+        flags["logLevel"] = self.logLevel
+        return flags
+    }
+}
+
+/// Loads settings or stops with a message naming the bad setting.
+func loadSettings(_ flags: [String: String]) throws -> Settings {
+    do {
+        return try Settings.load(flags: flags, environment: ProcessInfo.processInfo.environment)
+    } catch let error as SettingError {
+        throw ValidationError(error.description)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the services over HTTP (all of them on SQLite by default).")
+
+    @OptionGroup var storage: StorageOptions
+    @Option(help: "Address to listen on (default: 127.0.0.1). Env: FINFLOW_HOST")
+    var host: String?
+    @Option(help: "Port to listen on (default: 8080). Env: FINFLOW_PORT")
+    var port: String?
+    @Flag(help: "Apply pending PostgreSQL migrations before starting. Env: FINFLOW_MIGRATE")
+    var migrate = false
+
+    func run() async throws {
+        var flags = self.storage.flags
+        flags["host"] = self.host
+        flags["port"] = self.port
+        if self.migrate { flags["migrate"] = "true" }
+        let settings = try loadSettings(flags)
+        JSONLogHandler.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        PrometheusSetup.bootstrap()
+        let logger = Logger(label: "finflow")
+        let system: FinFlowSystem
+        do {
+            system = try await FinFlowSystem.build(settings: settings, logger: logger)
+        } catch let error as AppError {
+            throw ValidationError(error.message)
+        }
+        let services = settings.services.isEmpty ? ServiceCatalog.all.map(\.name) : settings.services
+        let storageText = settings.databaseURL == nil ? "SQLite files in \(settings.dataDirectory)/" : "PostgreSQL"
+        let app = system.application { channel in
+            let port = channel.localAddress?.port ?? settings.port
+            let base = "http://\(settings.host):\(port)"
+            print("""
+                FinFlow is listening on \(base) (services: \(services.joined(separator: ", ")); storage: \(storageText))
+                API docs: \(base)/docs (Swagger UI), \(base)/redoc, \(base)/openapi.json
+                """)
+        }
+        try await app.runService()
+        try await system.shutdown()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations of the services.")
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() async throws {
+        let settings = try loadSettings(self.storage.flags)
+        JSONLogHandler.bootstrap(format: "text", level: settings.logLevel)
+        let logger = Logger(label: "finflow.migrate")
+        for descriptor in try ServiceCatalog.select(settings.services) {
+            let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: logger)
+            let applied = try await ServiceDatabases.migrate(descriptor, database: database, clock: SystemClock())
+            print("\(descriptor.name): \(applied) migration(s) applied")
+            try await database.shutdown()
+        }
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work with the audit trail.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every tenant's audit hash chain; exits 1 and names the first broken record if any.")
+
+        @OptionGroup var storage: StorageOptions
+
+        func run() async throws {
+            let settings = try loadSettings(self.storage.flags)
+            JSONLogHandler.bootstrap(format: "text", level: settings.logLevel)
+            let logger = Logger(label: "finflow.audit")
+            var broken = false
+            for descriptor in try ServiceCatalog.select(settings.services) {
+                let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: logger)
+                let result = try await AuditVerifier(database: database).verify()
+                if let firstBreak = result.firstBreak {
+                    print("\(descriptor.name): BROKEN at \(firstBreak)")
+                    broken = true
+                } else {
+                    print("\(descriptor.name): intact (\(result.recordsChecked) records in \(result.chains) chains)")
+                }
+                try await database.shutdown()
+            }
+            if broken { throw ExitCode(1) }
+        }
+    }
+}
