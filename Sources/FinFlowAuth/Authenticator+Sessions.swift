@@ -166,7 +166,7 @@ extension Authenticator {
                 expiresAt: now + Self.resetTTLMillis, on: db)
             try await self.outbox.enqueue(
                 MailRequested(to: email, subject: "Reset your FinFlow password",
-                              body: "Reset your password with this token within an hour: \(token)\n\(self.link("reset-password", token))",
+                              body: "Reset your password within an hour with this token: \(token)\n\(self.link("reset-password", token))",
                               purpose: "reset-password"),
                 subject: user.id, tenantId: nil, on: db)
         }

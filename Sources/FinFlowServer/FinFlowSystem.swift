@@ -13,7 +13,8 @@ import FoundationNetworking
 #endif
 
 /// The composition root: the chosen services with their databases, bus, relays and one HTTP router.
-public final class FinFlowSystem {
+/// Unchecked sendability: the router is complete when `build` returns and only read after that.
+public final class FinFlowSystem: @unchecked Sendable {
     public let settings: Settings
     public let router: FinFlowRouter
     public let bus: InProcessEventBus

@@ -1,0 +1,129 @@
+import FinFlowCore
+import Foundation
+import Logging
+import SQLKit
+import Testing
+
+@Suite("core building blocks")
+struct CoreTests {
+    @Test("ISO 4217 exponents and overflow-checked money")
+    func money() throws {
+        #expect(Currency.all.count > 170)
+        #expect(Currency(code: "JPY")?.exponent == 0)
+        #expect(Currency(code: "BHD")?.exponent == 3)
+        #expect(Currency(code: "usd")?.exponent == 2)
+        #expect(Currency(code: "XAU")?.exponent == nil)
+        #expect(Currency(code: "ABC") == nil)
+        let eur = try #require(Currency(code: "EUR"))
+        let a = try Money(amountMinor: 1250, currency: eur)
+        #expect(a.description == "12.50 EUR")
+        #expect(try a.adding(a).amountMinor == 2500)
+        #expect(throws: AppError.self) { try Money(amountMinor: .max, currency: eur).adding(a) }
+        #expect(throws: AppError.self) { try a.adding(Money(amountMinor: 1, currency: Currency(code: "USD")!)) }
+        #expect(throws: AppError.self) { try Money(amountMinor: 1, currency: Currency(code: "XAU")!) }
+        let bhd = try Money(amountMinor: -1005, currency: Currency(code: "BHD")!)
+        #expect(bhd.description == "-1.005 BHD")
+    }
+
+    @Test("UUIDv7 ids carry version 7 and sort by creation even when the clock stands still")
+    func identifiers() {
+        let ids = IdentifierGenerator(clock: ManualClock())
+        let made = (0..<1000).map { _ in ids.nextString() }
+        #expect(made == made.sorted())
+        #expect(Set(made).count == made.count)
+        #expect(made.allSatisfy { $0[$0.index($0.startIndex, offsetBy: 14)] == "7" })
+    }
+
+    @Test("a bad setting stops the start and names the flag and the variable")
+    func settings() throws {
+        #expect(try Settings.load(flags: [:], environment: [:]).port == 8080)
+        #expect(try Settings.load(flags: [:], environment: ["FINFLOW_PORT": "9000"]).port == 9000)
+        #expect(try Settings.load(flags: ["port": "9100"], environment: ["FINFLOW_PORT": "9000"]).port == 9100)
+        do {
+            _ = try Settings.load(flags: [:], environment: ["FINFLOW_PORT": "eighty"])
+            Issue.record("a bad port was accepted")
+        } catch let error as SettingError {
+            #expect(error.description.contains("--port"))
+            #expect(error.description.contains("FINFLOW_PORT"))
+        }
+        #expect(throws: SettingError.self) { try Settings.load(flags: [:], environment: ["FINFLOW_BCRYPT_COST": "3"]) }
+        #expect(throws: SettingError.self) { try Settings.load(flags: [:], environment: ["FINFLOW_DATABASE_URL": "mysql://x"]) }
+    }
+
+    static func database() async throws -> any Database {
+        let database = try await SQLiteDatabase.open(path: nil, logger: Logger(label: "test"))
+        try await Migrator(database: database, track: "platform", migrations: PlatformMigrations.all, clock: SystemClock()).migrate()
+        return database
+    }
+
+    @Test("the audit chain verifies, and an edited record is named")
+    func auditChain() async throws {
+        let database = try await Self.database()
+        let clock = ManualClock()
+        let log = AuditLog(ids: IdentifierGenerator(clock: clock), clock: clock)
+        for index in 0..<20 {
+            try await database.transaction { db in
+                try await log.append(
+                    AuditEntry(tenantId: index % 2 == 0 ? "t1" : "t2", actorId: "u", action: "test.\(index)", target: nil),
+                    on: db, kind: .sqlite)
+            }
+        }
+        let intact = try await AuditVerifier(database: database).verify()
+        #expect(intact.firstBreak == nil)
+        #expect(intact.recordsChecked == 20)
+        #expect(intact.chains == 2)
+        await #expect(throws: (any Error).self) {
+            try await database.read { db in try await db.raw("UPDATE audit_log SET action = 'x'").run() }
+        }
+        // Someone with raw access to the file drops the guard and edits record #4 of t1.
+        try await database.read { db in
+            try await db.raw("DROP TRIGGER audit_log_no_update").run()
+            try await db.raw("UPDATE audit_log SET action = 'auth.innocent' WHERE tenant_id = 't1' AND seq = 4").run()
+        }
+        let broken = try #require(try await AuditVerifier(database: database).verify().firstBreak)
+        #expect(broken.tenantId == "t1")
+        #expect(broken.seq == 4)
+        try await database.shutdown()
+    }
+
+    @Test("editing an applied migration is refused")
+    func migrationChecksum() async throws {
+        let database = try await SQLiteDatabase.open(path: nil, logger: Logger(label: "test"))
+        let original = [Migration(1, "create t", ["CREATE TABLE t (id TEXT)"])]
+        try await Migrator(database: database, track: "x", migrations: original, clock: SystemClock()).migrate()
+        #expect(try await Migrator(database: database, track: "x", migrations: original, clock: SystemClock()).pending().isEmpty)
+        let edited = [Migration(1, "create t", ["CREATE TABLE t (id TEXT, name TEXT)"])]
+        await #expect(throws: AppError.self) {
+            try await Migrator(database: database, track: "x", migrations: edited, clock: SystemClock()).pending()
+        }
+        try await database.shutdown()
+    }
+
+    struct Ping: EventContract {
+        static let eventType = "finflow.test.ping"
+        static let schemaVersion = 1
+        let n: Int
+    }
+
+    @Test("an event is applied once however often it is delivered")
+    func inboxDeduplicates() async throws {
+        let database = try await Self.database()
+        try await database.read { db in try await db.raw("CREATE TABLE hits (n INTEGER)").run() }
+        let clock = SystemClock()
+        let bus = InProcessEventBus(clock: clock)
+        bus.subscribe(.of(Ping.self, name: "test.ping", database: database) { event, db in
+            try await db.raw("INSERT INTO hits (n) VALUES (\(bind: event.data.n))").run()
+        })
+        let outbox = Outbox(serviceName: "test", ids: IdentifierGenerator(clock: clock), clock: clock)
+        let event = try await database.transaction { db in try await outbox.enqueue(Ping(n: 7), subject: nil, tenantId: "t", on: db) }
+        let relay = OutboxRelay(database: database, bus: bus, clock: clock, logger: Logger(label: "test"))
+        #expect(try await relay.drain() == 1)
+        #expect(try await relay.drain() == 0)
+        try await bus.publish(event)
+        try await bus.publish(event)
+        struct Count: Decodable { let c: Int }
+        let hits = try await database.read { db in try await db.raw("SELECT COUNT(*) AS c FROM hits").first(decoding: Count.self) }
+        #expect(hits?.c == 1)
+        try await database.shutdown()
+    }
+}

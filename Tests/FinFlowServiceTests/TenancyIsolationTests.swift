@@ -1,0 +1,76 @@
+import FinFlowCore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@Suite("multi-tenant-service")
+struct TenancyIsolationTests {
+    @Test("registration provisions a tenant; settings are validated field by field")
+    func settings() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let user = try await Fixtures.signUp(client, sut)
+            let tenant = try await client.send(.get, "/v1/tenants/current", token: user.accessToken)
+            #expect(tenant.status == 200)
+            #expect(tenant.body["id"] as? String == user.tenantId)
+            let bad = try await client.send(
+                .patch, "/v1/tenants/current",
+                json: #"{"baseCurrency":"XAU","fiscalYearStartMonth":13,"timeZone":"Mars/Olympus","locale":"english"}"#,
+                token: user.accessToken)
+            #expect(bad.status == 400)
+            let fields = Set(((bad.body["errors"] as? [[String: Any]]) ?? []).compactMap { $0["field"] as? String })
+            #expect(fields == ["baseCurrency", "fiscalYearStartMonth", "timeZone", "locale"])
+            let unchanged = try await client.send(.get, "/v1/tenants/current", token: user.accessToken)
+            #expect((unchanged.body["settings"] as? [String: Any])?["baseCurrency"] as? String == "USD")
+            let good = try await client.send(
+                .patch, "/v1/tenants/current",
+                json: #"{"baseCurrency":"EUR","fiscalYearStartMonth":4,"timeZone":"Europe/Berlin","locale":"de-DE"}"#,
+                token: user.accessToken)
+            #expect(good.status == 200)
+            #expect((good.body["settings"] as? [String: Any])?["fiscalYearStartMonth"] as? Int == 4)
+        }
+    }
+
+    @Test("every tenancy route with another tenant's ids answers 404, never the data")
+    func crossTenantIsolation() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let alice = try await Fixtures.signUp(client, sut, tag: "alice")
+            let bob = try await Fixtures.signUp(client, sut, tag: "bob")
+            #expect(alice.tenantId != bob.tenantId)
+            let probes: [(HTTPRequest.Method, String, String?)] = [
+                (.get, "/v1/tenants/current/members/\(bob.userId)", nil),
+                (.patch, "/v1/tenants/current/members/\(bob.userId)", #"{"roles":["viewer"]}"#),
+                (.delete, "/v1/tenants/current/members/\(bob.userId)", nil),
+            ]
+            for (method, path, body) in probes {
+                let response = try await client.send(method, path, json: body, token: alice.accessToken)
+                #expect(response.status == 404, "\(method) \(path) gave \(response.status)")
+            }
+            let members = try await client.send(.get, "/v1/tenants/current/members", token: alice.accessToken)
+            let ids = ((members.body["items"] as? [[String: Any]]) ?? []).compactMap { $0["userId"] as? String }
+            #expect(ids == [alice.userId])
+            let switched = try await client.send(
+                .post, "/v1/auth/token/switch-tenant", json: #"{"tenantId":"\#(bob.tenantId)"}"#, token: alice.accessToken)
+            #expect(switched.status == 403)
+            let bobStill = try await client.send(.get, "/v1/tenants/current/members/\(bob.userId)", token: bob.accessToken)
+            #expect(bobStill.status == 200)
+        }
+    }
+
+    @Test("suspending a tenant blocks its tokens at once")
+    func suspension() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let user = try await Fixtures.signUp(client, sut)
+            #expect(try await client.send(.post, "/v1/tenants/current/suspend", token: user.accessToken).status == 200)
+            let after = try await client.send(.get, "/v1/tenants/current", token: user.accessToken)
+            #expect(after.status == 403)
+            #expect(after.body["code"] as? String == "tenant-suspended")
+            try await sut.deliver()
+            let login = try await client.send(.post, "/v1/auth/login", json: #"{"email":"\#(user.email)","password":"\#(user.password)"}"#)
+            #expect(login.status == 403)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import FinFlowCore
+import FinFlowServer
+import Foundation
+import Hummingbird
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+
+/// A whole FinFlow process for one test: every service, its own SQLite directory (or its own PostgreSQL
+/// database when FINFLOW_TEST_POSTGRES_URL is set), a manual clock and cheap bcrypt.
+struct TestSystem: Sendable {
+    let system: FinFlowSystem
+    let clock: ManualClock
+
+    static func make(_ adjust: (inout Settings) -> Void = { _ in }) async throws -> TestSystem {
+        var settings = Settings()
+        settings.bcryptCost = 4
+        settings.dataDirectory = NSTemporaryDirectory() + "finflow-test-" + UUID().uuidString
+        if let base = ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"], !base.isEmpty {
+            settings.databaseURL = try await freshPostgresDatabase(base: base)
+            settings.migrateOnStart = true
+        }
+        adjust(&settings)
+        let clock = ManualClock(start: Date())
+        let logger = Logger(label: "finflow.test")
+        let system = try await FinFlowSystem.build(settings: settings, clock: clock, logger: logger)
+        return TestSystem(system: system, clock: clock)
+    }
+
+    /// Creates an empty database beside the one `base` names and returns its URL.
+    static func freshPostgresDatabase(base: String) async throws -> String {
+        let name = "finflow_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let admin = try PostgresDatabase(url: base, schema: "public", poolSizeMax: 1, logger: Logger(label: "test.admin"))
+        try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: String(name))").run() }
+        try await admin.shutdown()
+        var components = URLComponents(string: base)!
+        components.path = "/" + name
+        return components.string!
+    }
+
+    /// Runs `body` against the router, then closes the databases.
+    func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = Application(router: self.system.router)
+        do {
+            try await app.test(.router, body)
+        } catch {
+            try? await self.system.shutdown()
+            throw error
+        }
+        try await self.system.shutdown()
+    }
+
+    func deliver() async throws { try await self.system.deliverEvents() }
+}
+
+/// JSON helpers for the test client.
+extension TestClientProtocol {
+    @discardableResult
+    func send(
+        _ method: HTTPRequest.Method, _ path: String, json: String? = nil, token: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> (status: Int, body: [String: Any], headers: HTTPFields) {
+        var headers = extra
+        if json != nil { headers[.contentType] = "application/json" }
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await self.execute(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) { response in
+            let data = Data(buffer: response.body)
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            return (Int(response.status.code), object, response.headers)
+        }
+    }
+}
+
+/// A registered, verified user with a tenant, signed in.
+struct SignedIn {
+    let userId: String
+    let email: String
+    let password: String
+    let accessToken: String
+    let refreshToken: String
+    let tenantId: String
+}
+
+enum Fixtures {
+    static let password = "violet-Harbour-42-kite"
+
+    static func email(_ tag: String) -> String { "\(tag)-\(UUID().uuidString.prefix(8).lowercased())@example.com" }
+
+    /// Registers, verifies (reading the token from the outbox mail) and signs in.
+    static func signUp(_ client: any TestClientProtocol, _ sut: TestSystem, tag: String = "user") async throws -> SignedIn {
+        let email = Self.email(tag)
+        let registered = try await client.send(
+            .post, "/v1/auth/register",
+            json: #"{"email":"\#(email)","password":"\#(password)","displayName":"\#(tag)"}"#)
+        try #require(registered.status == 201, "register: \(registered.body)")
+        let userId = try #require(registered.body["userId"] as? String)
+        let token = try await Self.mailedToken(sut, to: email, purpose: "verify-email")
+        try await sut.deliver()
+        let verified = try await client.send(.post, "/v1/auth/verify-email", json: #"{"token":"\#(token)"}"#)
+        try #require(verified.status == 204, "verify: \(verified.body)")
+        let login = try await client.send(.post, "/v1/auth/login", json: #"{"email":"\#(email)","password":"\#(password)"}"#)
+        try #require(login.status == 200, "login: \(login.body)")
+        let tokens = try #require(login.body["tokens"] as? [String: Any])
+        return SignedIn(
+            userId: userId, email: email, password: password, accessToken: tokens["accessToken"] as! String,
+            refreshToken: tokens["refreshToken"] as! String, tenantId: tokens["tenantId"] as! String)
+    }
+
+    /// The token in the newest mail of `purpose` to `email`, read from the auth outbox.
+    static func mailedToken(_ sut: TestSystem, to email: String, purpose: String) async throws -> String {
+        struct Row: Decodable { let payload: String }
+        let database = try #require(sut.system.databases["auth"])
+        let rows = try await database.read { db in
+            try await db.raw("SELECT payload FROM outbox WHERE topic = 'finflow.mail.requested.v1' ORDER BY created_at_ms, id")
+                .all(decoding: Row.self)
+        }
+        for row in rows.reversed() {
+            let event = try CloudEvent<MailRequested>.decoder.decode(CloudEvent<MailRequested>.self, from: Data(row.payload.utf8))
+            if event.data.to == email, event.data.purpose == purpose {
+                let text = event.data.body
+                let start = try #require(text.range(of: "token: ")?.upperBound ?? text.range(of: "minute: ")?.upperBound)
+                return String(text[start...].prefix { !$0.isWhitespace })
+            }
+        }
+        Issue.record("no \(purpose) mail to \(email)")
+        return ""
+    }
+}
