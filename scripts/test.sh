@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# FinFlow's one test command: builds, starts a throwaway PostgreSQL on 127.0.0.1, and runs the whole suite twice,
+# on SQLite and on PostgreSQL. Installs PostgreSQL from Debian's packages when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_bin=""
+for candidate in /usr/lib/postgresql/*/bin; do [ -x "$candidate/initdb" ] && pg_bin="$candidate"; done
+if [ -z "$pg_bin" ]; then
+  echo "== installing PostgreSQL (Debian packages)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  for candidate in /usr/lib/postgresql/*/bin; do [ -x "$candidate/initdb" ] && pg_bin="$candidate"; done
+fi
+
+pg_dir=$(mktemp -d /tmp/finflow-pg.XXXXXX)
+pg_port=${FINFLOW_TEST_PG_PORT:-$((20000 + RANDOM % 20000))}
+run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
+cleanup() {
+  run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$pg_dir"
+}
+trap cleanup EXIT
+
+echo "== starting PostgreSQL on 127.0.0.1:$pg_port"
+run_pg "$pg_bin/initdb" -D "$pg_dir/data" -U finflow --auth=trust -E UTF8 >/dev/null
+run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=off -c max_connections=300" start >/dev/null
+
+echo "== building"
+swift build --build-tests
+
+echo "== tests on SQLite"
+swift test --skip-build
+
+echo "== tests on PostgreSQL"
+FINFLOW_TEST_POSTGRES_URL="postgres://finflow@127.0.0.1:$pg_port/postgres" swift test --skip-build
