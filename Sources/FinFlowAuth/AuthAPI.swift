@@ -159,3 +159,53 @@ struct AuthAPI: APIProtocol {
         }
     }
 }
+
+extension AuthAPI {
+    func issueClientToken(_ input: Operations.IssueClientToken.Input) async throws -> Operations.IssueClientToken.Output {
+        guard case .urlEncodedForm(let form) = input.body else { throw AppError.invalid("expected a form body") }
+        var clientId = form.clientId
+        var secret = form.clientSecret
+        if clientId == nil, let basic = Self.basicCredentials() {
+            (clientId, secret) = (basic.0, basic.1)
+        }
+        let issued = try await self.auth.clientToken(
+            grantType: form.grantType, clientId: clientId, secret: secret, scope: form.scope)
+        return .ok(.init(body: .json(.init(
+            accessToken: issued.token, tokenType: .bearer, expiresIn: self.auth.settings.accessTokenTTLSeconds,
+            scope: issued.scopes.joined(separator: " ")))))
+    }
+
+    /// HTTP Basic client credentials (RFC 6749 §2.3.1), from the request scope's Authorization header.
+    static func basicCredentials() -> (String, String)? {
+        guard let header = RequestScope.current?.authorization, header.lowercased().hasPrefix("basic "),
+            let data = Data(base64Encoded: String(header.dropFirst(6))), let text = String(data: data, encoding: .utf8),
+            let colon = text.firstIndex(of: ":")
+        else { return nil }
+        let decode = { (part: Substring) in String(part).removingPercentEncoding ?? String(part) }
+        return (decode(text[..<colon]), decode(text[text.index(after: colon)...]))
+    }
+
+    func createClient(_ input: Operations.CreateClient.Input) async throws -> Operations.CreateClient.Output {
+        let principal = try RequestScope.require("clients:manage")
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        let created = try await self.auth.createClient(principal: principal, name: body.name, scopes: body.scopes)
+        return .created(.init(body: .json(.init(
+            clientId: created.client.id, clientSecret: created.secret, name: created.client.name,
+            scopes: created.client.scopeList, createdAt: Date(unixMillis: created.client.created_at_ms)))))
+    }
+
+    func listClients(_ input: Operations.ListClients.Input) async throws -> Operations.ListClients.Output {
+        let principal = try RequestScope.require("clients:manage")
+        let clients = try await self.auth.clients(principal: principal)
+        return .ok(.init(body: .json(.init(items: clients.map {
+            .init(clientId: $0.id, name: $0.name, scopes: $0.scopeList, createdAt: Date(unixMillis: $0.created_at_ms))
+        }))))
+    }
+
+    func revokeClient(_ input: Operations.RevokeClient.Input) async throws -> Operations.RevokeClient.Output {
+        let principal = try RequestScope.require("clients:manage")
+        try Self.requireUUID(input.path.clientId, field: "clientId")
+        try await self.auth.revokeClient(principal: principal, clientId: input.path.clientId)
+        return .noContent(.init())
+    }
+}

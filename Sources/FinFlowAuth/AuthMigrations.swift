@@ -50,5 +50,13 @@ enum AuthMigrations {
             "CREATE INDEX memberships_user ON memberships (user_id, changed_at_ms)",
             "CREATE TABLE tenant_status (tenant_id TEXT PRIMARY KEY, status TEXT NOT NULL)",
         ]),
+        Migration(3, "create API clients", [
+            """
+            CREATE TABLE api_clients (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL, secret_hash TEXT NOT NULL,
+                scopes TEXT NOT NULL, created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL, revoked_at_ms BIGINT)
+            """,
+            "CREATE INDEX api_clients_tenant ON api_clients (tenant_id, created_at_ms)",
+        ]),
     ]
 }

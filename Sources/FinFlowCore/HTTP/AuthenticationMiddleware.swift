@@ -17,6 +17,12 @@ public struct AuthenticationMiddleware: RouterMiddleware {
     ) async throws -> Response {
         guard let header = request.headers[.authorization] else { return try await next(request, context) }
         let parts = header.split(separator: " ", maxSplits: 1)
+        if parts.count == 2, parts[0].lowercased() == "basic", header.count <= 1024 {
+            // HTTP Basic is for client credentials at the token endpoint; the route reads it from the scope.
+            var scope = RequestScope.current ?? RequestScope(requestId: "unknown")
+            scope.authorization = header
+            return try await RequestScope.$current.withValue(scope) { try await next(request, context) }
+        }
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty, parts[1].count <= 8192 else {
             throw AppError.unauthenticated(code: "invalid-token", "the Authorization header must be 'Bearer <token>'")
         }

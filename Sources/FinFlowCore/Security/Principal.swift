@@ -37,13 +37,19 @@ public struct RequestScope: Sendable {
     public var clientAddress: String?
     /// The client's `User-Agent`.
     public var userAgent: String?
+    /// The raw `Authorization` header when it is not a bearer token (HTTP Basic client credentials).
+    public var authorization: String?
 
     /// A scope for a new request.
-    public init(requestId: String, principal: Principal? = nil, clientAddress: String? = nil, userAgent: String? = nil) {
+    public init(
+        requestId: String, principal: Principal? = nil, clientAddress: String? = nil, userAgent: String? = nil,
+        authorization: String? = nil
+    ) {
         self.requestId = requestId
         self.principal = principal
         self.clientAddress = clientAddress
         self.userAgent = userAgent
+        self.authorization = authorization
     }
 
     @TaskLocal public static var current: RequestScope?

@@ -5,7 +5,7 @@ public enum Roles {
     public static let allPermissions: [String] = [
         "tenant:read", "tenant:update", "tenant:suspend",
         "members:read", "members:manage",
-        "roles:read", "roles:manage",
+        "roles:read", "roles:manage", "clients:manage",
         "audit:read",
         "accounts:read", "accounts:manage", "journal:read", "journal:post", "journal:approve", "periods:close",
         "statements:read",
