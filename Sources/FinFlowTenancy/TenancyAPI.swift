@@ -91,3 +91,39 @@ struct TenancyAPI: APIProtocol {
             joinedAt: Date(unixMillis: member.joined_at_ms))
     }
 }
+
+extension TenancyAPI {
+    func createInvitation(_ input: Operations.CreateInvitation.Input) async throws -> Operations.CreateInvitation.Output {
+        let principal = try RequestScope.require("members:manage")
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        let invitation = try await self.directory.invite(principal: principal, email: body.email, roles: body.roles)
+        return .created(.init(body: .json(Self.dto(invitation))))
+    }
+
+    func listInvitations(_ input: Operations.ListInvitations.Input) async throws -> Operations.ListInvitations.Output {
+        let principal = try RequestScope.require("members:read")
+        return .ok(.init(body: .json(.init(items: try await self.directory.openInvitations(principal: principal).map(Self.dto)))))
+    }
+
+    func revokeInvitation(_ input: Operations.RevokeInvitation.Input) async throws -> Operations.RevokeInvitation.Output {
+        let principal = try RequestScope.require("members:manage")
+        guard UUID(uuidString: input.path.invitationId) != nil else {
+            throw AppError.validation([.init(field: "invitationId", message: "is not a UUID")])
+        }
+        try await self.directory.revokeInvitation(principal: principal, id: input.path.invitationId)
+        return .noContent(.init())
+    }
+
+    func acceptInvitation(_ input: Operations.AcceptInvitation.Input) async throws -> Operations.AcceptInvitation.Output {
+        let principal = try RequestScope.authenticated()
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        let joined = try await self.directory.accept(principal: principal, token: body.token)
+        return .ok(.init(body: .json(.init(tenantId: joined.tenantId, userId: principal.subject, roles: joined.roles))))
+    }
+
+    static func dto(_ invitation: InvitationRecord) -> Components.Schemas.Invitation {
+        .init(
+            id: invitation.id, email: invitation.email, roles: invitation.roleList,
+            createdAt: Date(unixMillis: invitation.created_at_ms), expiresAt: Date(unixMillis: invitation.expires_at_ms))
+    }
+}

@@ -46,5 +46,28 @@ enum TenancyMigrations {
                 coalesce(current_setting('app.tenant_id', true), '') = '' OR tenant_id = current_setting('app.tenant_id', true))
             """,
         ]),
+        Migration(2, "create invitations", [
+            """
+            CREATE TABLE invitations (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), email TEXT NOT NULL, roles TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE, invited_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL, accepted_at_ms BIGINT, accepted_by TEXT, revoked_at_ms BIGINT)
+            """,
+            "CREATE INDEX invitations_tenant ON invitations (tenant_id, created_at_ms)",
+        ], postgres: [
+            """
+            CREATE TABLE invitations (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), email TEXT NOT NULL, roles TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE, invited_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL, accepted_at_ms BIGINT, accepted_by TEXT, revoked_at_ms BIGINT)
+            """,
+            "CREATE INDEX invitations_tenant ON invitations (tenant_id, created_at_ms)",
+            "ALTER TABLE invitations ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE invitations FORCE ROW LEVEL SECURITY",
+            """
+            CREATE POLICY invitations_tenant ON invitations USING (
+                coalesce(current_setting('app.tenant_id', true), '') = '' OR tenant_id = current_setting('app.tenant_id', true))
+            """,
+        ]),
     ]
 }

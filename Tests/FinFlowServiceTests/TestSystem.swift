@@ -109,9 +109,11 @@ enum Fixtures {
     }
 
     /// The token in the newest mail of `purpose` to `email`, read from the auth outbox.
-    static func mailedToken(_ sut: TestSystem, to email: String, purpose: String) async throws -> String {
+    static func mailedToken(_ sut: TestSystem, to email: String, purpose: String, service: String = "auth") async throws
+        -> String
+    {
         struct Row: Decodable { let payload: String }
-        let database = try #require(sut.system.databases["auth"])
+        let database = try #require(sut.system.databases[service])
         let rows = try await database.read { db in
             try await db.raw("SELECT payload FROM outbox WHERE topic = 'finflow.mail.requested.v1' ORDER BY created_at_ms, id")
                 .all(decoding: Row.self)
@@ -120,7 +122,7 @@ enum Fixtures {
             let event = try CloudEvent<MailRequested>.decoder.decode(CloudEvent<MailRequested>.self, from: Data(row.payload.utf8))
             if event.data.to == email, event.data.purpose == purpose {
                 let text = event.data.body
-                let start = try #require(text.range(of: "token: ")?.upperBound ?? text.range(of: "minute: ")?.upperBound)
+                let start = try #require(text.range(of: "token: ")?.upperBound)
                 return String(text[start...].prefix { !$0.isWhitespace })
             }
         }
