@@ -42,6 +42,7 @@ public enum AuthService {
         var consumers: [EventConsumer] {
             let database = self.env.database
             let logger = self.env.logger
+            let authenticator = self.authenticator
             return [
                 .of(MembershipChanged.self, name: "auth.membership-changed", database: database) { event, db in
                     let change = event.data
@@ -53,6 +54,10 @@ public enum AuthService {
                             changed_at_ms = excluded.changed_at_ms
                         WHERE memberships.changed_at_ms <= excluded.changed_at_ms
                         """).run()
+                    if change.status == "removed" {
+                        // A removed member's sessions in that tenant end now, not when their tokens expire.
+                        try await authenticator.endSessions(userId: change.userId, tenantId: change.tenantId, reason: "membership-ended", on: db)
+                    }
                 },
                 .of(TenantStatusChanged.self, name: "auth.tenant-status", database: database) { event, db in
                     try await db.raw("""

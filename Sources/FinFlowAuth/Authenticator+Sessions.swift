@@ -115,6 +115,16 @@ extension Authenticator {
         return ended.count
     }
 
+    /// Ends every live session of `userId` in `tenantId`, inside the caller's transaction.
+    func endSessions(userId: String, tenantId: String, reason: String, on db: any SQLDatabase) async throws {
+        let now = self.clock.nowMillis()
+        let sessions = try await self.store.activeSessions(userId: userId, now: now, on: db).filter { $0.tenant_id == tenantId }
+        for session in sessions {
+            try await self.endSession(session, reason: reason, now: now, on: db)
+            self.env.revocations.revokeSession(session.id, at: self.clock.now())
+        }
+    }
+
     func sessions(userId: String) async throws -> [SessionRecord] {
         let now = self.clock.nowMillis()
         return try await self.database.read { db in try await self.store.activeSessions(userId: userId, now: now, on: db) }

@@ -47,9 +47,11 @@ struct InvitationTests {
             let tenants = try await client.send(.get, "/v1/tenants", token: bob.accessToken)
             #expect(((tenants.body["items"] as? [[String: Any]]) ?? []).count == 2)
 
-            // Removing bob ends his access to alice's tenant at his next refresh.
+            // Removing bob ends his sessions in alice's tenant at once.
             #expect(try await client.send(.delete, "/v1/tenants/current/members/\(bob.userId)", token: alice.accessToken).status == 204)
             try await sut.deliver()
+            #expect(try await client.send(.get, "/v1/auth/me", token: bobInAlice).status == 401)
+            #expect(try await client.send(.get, "/v1/auth/me", token: bob.accessToken).status == 200)
             let refresh = try #require(switched.body["refreshToken"] as? String)
             #expect(try await client.send(.post, "/v1/auth/token/refresh", json: #"{"refreshToken":"\#(refresh)"}"#).status == 401)
         }
