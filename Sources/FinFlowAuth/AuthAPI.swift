@@ -209,3 +209,20 @@ extension AuthAPI {
         return .noContent(.init())
     }
 }
+
+extension AuthAPI {
+    func startOidcSignIn(_ input: Operations.StartOidcSignIn.Input) async throws -> Operations.StartOidcSignIn.Output {
+        let started = try await self.auth.startOidc()
+        return .ok(.init(body: .json(.init(authorizationUrl: started.url, state: started.state))))
+    }
+
+    func completeOidcSignIn(_ input: Operations.CompleteOidcSignIn.Input) async throws -> Operations.CompleteOidcSignIn.Output {
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        switch try await self.auth.completeOidc(code: body.code, state: body.state) {
+        case .authenticated(let tokens):
+            return .ok(.init(body: .json(.init(status: .authenticated, tokens: Self.pair(tokens)))))
+        case .mfaRequired(let challenge):
+            return .ok(.init(body: .json(.init(status: .mfaRequired, mfaToken: challenge))))
+        }
+    }
+}

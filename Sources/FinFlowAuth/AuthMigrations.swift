@@ -58,5 +58,17 @@ enum AuthMigrations {
             """,
             "CREATE INDEX api_clients_tenant ON api_clients (tenant_id, created_at_ms)",
         ]),
+        Migration(4, "create OpenID Connect requests and identities", [
+            """
+            CREATE TABLE oidc_requests (
+                state_hash TEXT PRIMARY KEY, code_verifier TEXT NOT NULL, nonce TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL, expires_at_ms BIGINT NOT NULL, used_at_ms BIGINT)
+            """,
+            """
+            CREATE TABLE external_identities (
+                issuer TEXT NOT NULL, subject TEXT NOT NULL, user_id TEXT NOT NULL REFERENCES users(id), email TEXT NOT NULL,
+                linked_at_ms BIGINT NOT NULL, PRIMARY KEY (issuer, subject))
+            """,
+        ]),
     ]
 }

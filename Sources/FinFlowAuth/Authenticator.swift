@@ -29,6 +29,8 @@ struct Authenticator: Sendable {
     let limiter: AttemptLimiter
     /// A bcrypt hash of a random password, verified against when the email is unknown so both cases cost the same.
     let decoyHash: String
+    /// The external OpenID Connect provider, when one is configured.
+    let oidc: OIDCClient?
     static let serviceName = "auth"
     static let verificationTTLMillis: Int64 = 48 * 3_600_000
     static let resetTTLMillis: Int64 = 3_600_000
@@ -47,6 +49,14 @@ struct Authenticator: Sendable {
         self.limiter = AttemptLimiter(limitPerMinute: env.settings.signInAttemptsPerAddressPerMinute)
         let cost = UInt8(env.settings.bcryptCost)
         self.decoyHash = await Self.hashPassword(Digest.randomToken(), cost: cost)
+        let settings = env.settings
+        if let issuer = settings.oidcIssuer, let clientId = settings.oidcClientId, let redirect = settings.oidcRedirectURI {
+            self.oidc = OIDCClient(
+                configuration: .init(issuer: issuer, clientId: clientId, clientSecret: settings.oidcClientSecret, redirectURI: redirect),
+                clock: env.clock)
+        } else {
+            self.oidc = nil
+        }
     }
 
     // MARK: Passwords off the event loop
@@ -169,10 +179,16 @@ struct Authenticator: Sendable {
         guard user.email_verified_at_ms != nil else {
             throw AppError.forbidden(code: "email-not-verified", "confirm the email address before signing in")
         }
-        let membership = try await self.membership(userId: user.id, tenantId: tenantId)
         try await self.database.transaction { db in
             try await self.store.clearFailures(userId: user.id, on: db)
         }
+        return try await self.finishSignIn(user: user, tenantId: tenantId, method: "password")
+    }
+
+    /// After the first factor: the tenant to enter, then a second-factor challenge or a session.
+    func finishSignIn(user: UserRecord, tenantId: String?, method: String) async throws -> SignInResult {
+        let now = self.clock.nowMillis()
+        let membership = try await self.membership(userId: user.id, tenantId: tenantId)
         if user.mfaEnabled {
             let challenge = Digest.randomToken()
             try await self.database.transaction { db in
@@ -182,7 +198,7 @@ struct Authenticator: Sendable {
             }
             return .mfaRequired(challenge: challenge)
         }
-        return .authenticated(try await self.startSession(user: user, membership: membership, method: "password"))
+        return .authenticated(try await self.startSession(user: user, membership: membership, method: method))
     }
 
     /// Counts a failed password; locks the account at the threshold, for a period that doubles with each lockout.

@@ -73,15 +73,6 @@ struct HealthStatus: ResponseCodable {
     let checks: [String: String]
 }
 
-/// A JWKS document as served by auth.
-struct JWKSDocument: Decodable {
-    let jwks: JWKS
-
-    init(from decoder: any Decoder) throws {
-        self.jwks = try JWKS(from: decoder)
-    }
-}
-
 /// The process's Prometheus registry; swift-metrics is bootstrapped onto it once.
 public enum PrometheusSetup {
     public static let registry = PrometheusCollectorRegistry()

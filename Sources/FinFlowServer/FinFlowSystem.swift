@@ -1,4 +1,6 @@
 import FinFlowCore
+import AsyncHTTPClient
+import NIOHTTP1
 import Foundation
 import JWTKit
 import Hummingbird
@@ -8,9 +10,6 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// The composition root: the chosen services with their databases, bus, relays and one HTTP router.
 /// Unchecked sendability: the router is complete when `build` returns and only read after that.
@@ -56,8 +55,11 @@ public final class FinFlowSystem: @unchecked Sendable {
             services.append(try await descriptor.make(env))
             relays.append(OutboxRelay(database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name)))
         }
-        if !descriptors.contains(where: { $0.name == "auth" }) {
-            try await Self.trustRemoteKeys(settings: settings, verifier: verifier)
+        var background: [any Service] = []
+        if !descriptors.contains(where: { $0.name == "auth" }), let jwksURL = settings.jwksURL {
+            let refresher = RemoteKeysRefresher(url: jwksURL, verifier: verifier, logger: logger)
+            try await refresher.refresh()
+            background.append(refresher)
         }
         for service in services { for consumer in service.consumers { bus.subscribe(consumer) } }
         bus.subscribe(.inMemory(SessionRevoked.self, name: "process.session-revoked") { event in
@@ -71,7 +73,7 @@ public final class FinFlowSystem: @unchecked Sendable {
             verifier: verifier, clock: clock)
         return FinFlowSystem(
             settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays,
-            background: services.flatMap(\.backgroundServices), logger: logger)
+            background: background + services.flatMap(\.backgroundServices), logger: logger)
     }
 
     private init(
@@ -115,13 +117,6 @@ public final class FinFlowSystem: @unchecked Sendable {
     public func shutdown() async throws {
         for database in self.databases.values { try await database.shutdown() }
     }
-
-    /// Fetches the auth service's public keys when it runs in another process.
-    static func trustRemoteKeys(settings: Settings, verifier: TokenVerifier) async throws {
-        guard let jwksURL = settings.jwksURL, let url = URL(string: jwksURL) else { return }
-        let (data, _) = try await URLSession.shared.data(from: url)
-        try await verifier.trust(jwks: try JSONDecoder().decode(JWKSDocument.self, from: data).jwks)
-    }
 }
 
 extension Logger {
@@ -130,5 +125,39 @@ extension Logger {
         var logger = self
         logger[metadataKey: "service"] = .string(service)
         return logger
+    }
+}
+
+/// Keeps a process without the auth service trusting auth's current public keys, fetched from its JWKS URL at
+/// start and every `intervalSeconds`, so rotated keys are picked up.
+final class RemoteKeysRefresher: Service {
+    let url: String
+    let verifier: TokenVerifier
+    let logger: Logger
+    static let intervalSeconds = 300
+    static let responseBytesMax = 1 << 20
+
+    init(url: String, verifier: TokenVerifier, logger: Logger) {
+        self.url = url
+        self.verifier = verifier
+        self.logger = logger
+    }
+
+    func refresh() async throws {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: self.url), timeout: .seconds(10))
+        guard response.status == .ok else {
+            throw AppError(.unavailable, code: "jwks-unavailable", "the JWKS at \(self.url) answered \(response.status.code)")
+        }
+        let body = try await response.body.collect(upTo: Self.responseBytesMax)
+        try await self.verifier.trust(jwks: try JSONDecoder().decode(JWKS.self, from: Data(body.readableBytesView)))
+    }
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .seconds(Self.intervalSeconds))
+            do { try await self.refresh() } catch {
+                self.logger.warning("could not refresh the auth service's keys", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }

@@ -37,6 +37,12 @@ public struct Settings: Sendable {
     public var jwksURL: String?
     /// The public address of this deployment, used in links sent by mail.
     public var publicBaseURL: String?
+    /// An external OpenID Connect provider for sign-in (its issuer URL); none when nil.
+    public var oidcIssuer: String?
+    public var oidcClientId: String?
+    public var oidcClientSecret: String?
+    /// Where the provider sends the browser back with the code (the front end's callback page).
+    public var oidcRedirectURI: String?
 
     /// Defaults only.
     public init() {}
@@ -46,7 +52,8 @@ public struct Settings: Sendable {
         case host, port, services, dataDirectory, databaseUrl, databasePoolSizeMax, migrate, logFormat, logLevel,
             requestBodyBytesMax, tokenIssuer, tokenAudience, accessTokenTtlSeconds, refreshTokenTtlSeconds, bcryptCost,
             lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
-            signInAttemptsPerAddressPerMinute, jwksUrl, publicBaseUrl
+            signInAttemptsPerAddressPerMinute, jwksUrl, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
+            oidcRedirectUri
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -76,7 +83,7 @@ public struct Settings: Sendable {
         }
         let reader = ConfigReader(providers: [
             InMemoryProvider(name: "command line", values: flagValues),
-            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL"])),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET"])),
         ])
         var settings = Settings()
         func text(_ key: Key) -> String? {
@@ -147,6 +154,18 @@ public struct Settings: Sendable {
             settings.jwksURL = jwks
         }
         if let base = text(.publicBaseUrl), !base.isEmpty { settings.publicBaseURL = base }
+        for (key, path) in [(Key.oidcIssuer, \Settings.oidcIssuer), (.oidcRedirectUri, \Settings.oidcRedirectURI)] {
+            guard let value = text(key), !value.isEmpty else { continue }
+            guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw SettingError(key: key, message: "'\(value)' is not an http(s) URL")
+            }
+            settings[keyPath: path] = value
+        }
+        if let id = text(.oidcClientId), !id.isEmpty { settings.oidcClientId = id }
+        if let secret = text(.oidcClientSecret), !secret.isEmpty { settings.oidcClientSecret = secret }
+        if settings.oidcIssuer != nil, settings.oidcClientId == nil || settings.oidcRedirectURI == nil {
+            throw SettingError(key: .oidcIssuer, message: "needs FINFLOW_OIDC_CLIENT_ID and FINFLOW_OIDC_REDIRECT_URI too")
+        }
         guard settings.lockoutBaseSeconds <= settings.lockoutMaxSeconds else {
             throw SettingError(key: .lockoutBaseSeconds, message: "must not exceed lockout-max-seconds")
         }
