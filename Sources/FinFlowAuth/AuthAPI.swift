@@ -32,7 +32,8 @@ struct AuthAPI: APIProtocol {
         if let tenantId = body.tenantId { try Self.requireUUID(tenantId, field: "tenantId") }
         switch try await self.auth.signIn(email: body.email, password: body.password, tenantId: body.tenantId) {
         case .authenticated(let tokens):
-            return .ok(.init(body: .json(.init(status: .authenticated, tokens: Self.pair(tokens)))))
+            return .ok(.init(body: .json(.init(
+                status: tokens.mfaEnrollmentRequired ? .mfaEnrollmentRequired : .authenticated, tokens: Self.pair(tokens)))))
         case .mfaRequired(let challenge):
             return .ok(.init(body: .json(.init(status: .mfaRequired, mfaToken: challenge))))
         }
@@ -220,7 +221,8 @@ extension AuthAPI {
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
         switch try await self.auth.completeOidc(code: body.code, state: body.state) {
         case .authenticated(let tokens):
-            return .ok(.init(body: .json(.init(status: .authenticated, tokens: Self.pair(tokens)))))
+            return .ok(.init(body: .json(.init(
+                status: tokens.mfaEnrollmentRequired ? .mfaEnrollmentRequired : .authenticated, tokens: Self.pair(tokens)))))
         case .mfaRequired(let challenge):
             return .ok(.init(body: .json(.init(status: .mfaRequired, mfaToken: challenge))))
         }

@@ -70,5 +70,8 @@ enum AuthMigrations {
                 linked_at_ms BIGINT NOT NULL, PRIMARY KEY (issuer, subject))
             """,
         ]),
+        Migration(5, "add tenants' MFA policy to the read model", [
+            "ALTER TABLE tenant_status ADD COLUMN mfa_required_roles TEXT NOT NULL DEFAULT ''",
+        ]),
     ]
 }

@@ -65,6 +65,13 @@ public enum AuthService {
                         ON CONFLICT (tenant_id) DO UPDATE SET status = excluded.status
                         """).run()
                 },
+.of(TenantPolicyChanged.self, name: "auth.tenant-policy", database: database) { event, db in
+                    try await db.raw("""
+                        INSERT INTO tenant_status (tenant_id, status, mfa_required_roles)
+                        VALUES (\(bind: event.data.tenantId), 'active', \(bind: event.data.mfaRequiredRoles.joined(separator: ",")))
+                        ON CONFLICT (tenant_id) DO UPDATE SET mfa_required_roles = excluded.mfa_required_roles
+                        """).run()
+                },
                 .of(MailRequested.self, name: "auth.mail-channel", database: database) { event, _ in
                     // The development mail channel: the message goes to the log.
                     logger.notice("mail", metadata: [

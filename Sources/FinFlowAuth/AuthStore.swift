@@ -202,6 +202,14 @@ struct AuthStore: Sendable {
             .first(decoding: Row.self)?.status == "suspended"
     }
 
+    /// The roles the tenant's policy makes sign in with a second factor.
+    func mfaRequiredRoles(tenantId: String, on db: any SQLDatabase) async throws -> Set<String> {
+        struct Row: Decodable { let mfa_required_roles: String }
+        let row = try await db.raw("SELECT mfa_required_roles FROM tenant_status WHERE tenant_id = \(bind: tenantId)")
+            .first(decoding: Row.self)
+        return Set((row?.mfa_required_roles ?? "").split(separator: ",").map(String.init))
+    }
+
     // MARK: Recovery codes
 
     func replaceRecoveryCodes(userId: String, hashes: [String], on db: any SQLDatabase) async throws {

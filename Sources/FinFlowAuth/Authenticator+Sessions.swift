@@ -28,7 +28,13 @@ extension Authenticator {
         -> IssuedTokens
     {
         let now = self.clock.now()
-        let roles = membership.roleList
+        var roles = membership.roleList
+        let (mfaRoles, user) = try await self.database.read { db in
+            (try await self.store.mfaRequiredRoles(tenantId: membership.tenant_id, on: db), try await self.store.user(id: userId, on: db))
+        }
+        // The tenant's policy: until the user enrols a second factor, the token carries no role.
+        let restricted = !(user?.mfaEnabled ?? false) && !mfaRoles.isDisjoint(with: roles)
+        if restricted { roles = [] }
         let claims = AccessClaims(
             issuer: self.settings.tokenIssuer, audience: self.settings.tokenAudience, subject: userId,
             expiresAt: now.addingTimeInterval(TimeInterval(self.settings.accessTokenTTLSeconds)), issuedAt: now,
@@ -36,7 +42,8 @@ extension Authenticator {
             permissions: Roles.permissions(of: roles), sessionId: sessionId)
         return IssuedTokens(
             accessToken: try await self.keys.sign(claims), refreshToken: refresh,
-            expiresInSeconds: self.settings.accessTokenTTLSeconds, tenantId: membership.tenant_id, sessionId: sessionId)
+            expiresInSeconds: self.settings.accessTokenTTLSeconds, tenantId: membership.tenant_id, sessionId: sessionId,
+            mfaEnrollmentRequired: restricted)
     }
 
     /// Rotates a refresh token. A token already spent means it was stolen or replayed: its whole session ends.

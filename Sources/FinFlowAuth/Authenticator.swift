@@ -12,6 +12,8 @@ struct IssuedTokens: Sendable {
     let expiresInSeconds: Int
     let tenantId: String
     let sessionId: String
+    /// The tenant requires a second factor of this user, who has none yet: the token grants no permissions.
+    let mfaEnrollmentRequired: Bool
 }
 
 /// The outcome of a password sign-in: tokens, or a challenge for the second factor.

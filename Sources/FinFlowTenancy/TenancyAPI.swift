@@ -33,7 +33,8 @@ struct TenancyAPI: APIProtocol {
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
         let tenant = try await self.directory.updateTenant(
             principal: principal, name: body.name, baseCurrency: body.baseCurrency,
-            fiscalYearStartMonth: body.fiscalYearStartMonth, timeZone: body.timeZone, locale: body.locale)
+            fiscalYearStartMonth: body.fiscalYearStartMonth, timeZone: body.timeZone, locale: body.locale,
+            mfaRequiredRoles: body.mfaRequiredRoles)
         return .ok(.init(body: .json(Self.dto(tenant))))
     }
 
@@ -81,7 +82,7 @@ struct TenancyAPI: APIProtocol {
             id: tenant.id, name: tenant.name, status: tenant.status == "suspended" ? .suspended : .active,
             settings: .init(
                 baseCurrency: tenant.base_currency, fiscalYearStartMonth: tenant.fiscal_year_start_month,
-                timeZone: tenant.time_zone, locale: tenant.locale),
+                timeZone: tenant.time_zone, locale: tenant.locale, mfaRequiredRoles: tenant.mfaRequiredRoles),
             createdAt: Date(unixMillis: tenant.created_at_ms))
     }
 

@@ -69,5 +69,8 @@ enum TenancyMigrations {
                 coalesce(current_setting('app.tenant_id', true), '') = '' OR tenant_id = current_setting('app.tenant_id', true))
             """,
         ]),
+        Migration(3, "add the MFA policy", [
+            "ALTER TABLE tenants ADD COLUMN mfa_required_roles TEXT NOT NULL DEFAULT ''",
+        ]),
     ]
 }

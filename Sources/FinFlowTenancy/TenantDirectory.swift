@@ -11,7 +11,10 @@ struct TenantRecord: Decodable, Sendable {
     let fiscal_year_start_month: Int
     let time_zone: String
     let locale: String
+    let mfa_required_roles: String
     let created_at_ms: Int64
+
+    var mfaRequiredRoles: [String] { self.mfa_required_roles.split(separator: ",").map(String.init) }
 
     var settings: TenantSettingsValue {
         TenantSettingsValue(
@@ -103,7 +106,7 @@ struct TenantDirectory: Sendable {
 
     func tenant(id: String, on db: any SQLDatabase) async throws -> TenantRecord? {
         try await db.raw("""
-            SELECT id, name, status, base_currency, fiscal_year_start_month, time_zone, locale, created_at_ms
+            SELECT id, name, status, base_currency, fiscal_year_start_month, time_zone, locale, mfa_required_roles, created_at_ms
             FROM tenants WHERE id = \(bind: id)
             """).first(decoding: TenantRecord.self)
     }
@@ -120,7 +123,7 @@ struct TenantDirectory: Sendable {
     func myTenants(principal: Principal) async throws -> [TenantRecord] {
         try await self.database.read { db in
             try await db.raw("""
-                SELECT t.id, t.name, t.status, t.base_currency, t.fiscal_year_start_month, t.time_zone, t.locale, t.created_at_ms
+                SELECT t.id, t.name, t.status, t.base_currency, t.fiscal_year_start_month, t.time_zone, t.locale, t.mfa_required_roles, t.created_at_ms
                 FROM tenants t JOIN memberships m ON m.tenant_id = t.id
                 WHERE m.user_id = \(bind: principal.subject) ORDER BY m.joined_at_ms LIMIT \(bind: PageRequest.pageSizeMax)
                 """).all(decoding: TenantRecord.self)
@@ -129,12 +132,21 @@ struct TenantDirectory: Sendable {
 
     func updateTenant(
         principal: Principal, name: String?, baseCurrency: String?, fiscalYearStartMonth: Int?, timeZone: String?,
-        locale: String?
+        locale: String?, mfaRequiredRoles: [String]? = nil
     ) async throws -> TenantRecord {
         let current = try await self.currentTenant(principal: principal)
         var validator = Validator()
         let trimmedName = name?.trimmingCharacters(in: .whitespacesAndNewlines)
         if let trimmedName { validator.check((1...120).contains(trimmedName.count), "name", "must be 1–120 characters") }
+        var mfaRoles = current.mfaRequiredRoles
+        if let requested = mfaRequiredRoles {
+            mfaRoles = Array(Set(requested.map { $0.lowercased() })).sorted()
+            for (index, role) in mfaRoles.enumerated() where !Roles.isBuiltIn(role) {
+                validator.fail("mfaRequiredRoles[\(index)]", "'\(role.prefix(32))' is not a role")
+            }
+        }
+        let policyChanged = mfaRoles != current.mfaRequiredRoles
+        let newMfaRoles = mfaRoles
         let settings: TenantSettingsValue
         do {
             settings = try current.settings.applying(
@@ -148,9 +160,15 @@ struct TenantDirectory: Sendable {
             try await db.raw("""
                 UPDATE tenants SET name = \(bind: trimmedName ?? current.name), base_currency = \(bind: settings.baseCurrency),
                     fiscal_year_start_month = \(bind: settings.fiscalYearStartMonth), time_zone = \(bind: settings.timeZone),
-                    locale = \(bind: settings.locale), updated_at_ms = \(bind: now)
+                    locale = \(bind: settings.locale), mfa_required_roles = \(bind: newMfaRoles.joined(separator: ",")),
+                    updated_at_ms = \(bind: now)
                 WHERE id = \(bind: principal.tenantId)
                 """).run()
+            if policyChanged {
+                try await self.outbox.enqueue(
+                    TenantPolicyChanged(tenantId: principal.tenantId, mfaRequiredRoles: newMfaRoles),
+                    subject: principal.tenantId, tenantId: principal.tenantId, on: db)
+            }
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "tenancy.tenant.updated",
                            target: principal.tenantId, clientAddress: RequestScope.current?.clientAddress),

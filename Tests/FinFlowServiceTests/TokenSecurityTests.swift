@@ -107,6 +107,43 @@ struct TokenSecurityTests {
             #expect(try await client.send(.post, "/v1/auth/login/mfa", json: reused).status == 401)
         }
     }
+
+    @Test("a tenant policy requiring MFA for a role withholds permissions until the member enrols")
+    func tenantMfaPolicy() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let user = try await Fixtures.signUp(client, sut)
+            let bad = try await client.send(.patch, "/v1/tenants/current", json: #"{"mfaRequiredRoles":["wizard"]}"#, token: user.accessToken)
+            #expect(bad.status == 400)
+            let set = try await client.send(.patch, "/v1/tenants/current", json: #"{"mfaRequiredRoles":["owner"]}"#, token: user.accessToken)
+            #expect(set.status == 200)
+            try await sut.deliver()
+            let credentials = #"{"email":"\#(user.email)","password":"\#(user.password)"}"#
+            let login = try await client.send(.post, "/v1/auth/login", json: credentials)
+            #expect(login.body["status"] as? String == "mfa_enrollment_required")
+            let restricted = try #require((login.body["tokens"] as? [String: Any])?["accessToken"] as? String)
+            #expect(try await client.send(.get, "/v1/tenants/current", token: restricted).status == 403)
+            let me = try await client.send(.get, "/v1/auth/me", token: restricted)
+            #expect((me.body["permissions"] as? [String]) == [])
+
+            _ = try await client.send(.post, "/v1/auth/mfa/totp/enroll", token: restricted)
+            struct Row: Decodable { let totp_secret: String }
+            let database = try #require(sut.system.databases["auth"])
+            let secret = try #require(await database.read { db in
+                try await db.raw("SELECT totp_secret FROM users WHERE id = \(bind: user.userId)").first(decoding: Row.self)
+            }).totp_secret
+            let code = String(format: "%06d", TOTP(secret: secret).compute(date: sut.clock.now()))
+            #expect(try await client.send(.post, "/v1/auth/mfa/totp/confirm", json: #"{"code":"\#(code)"}"#, token: restricted).status == 200)
+            let again = try await client.send(.post, "/v1/auth/login", json: credentials)
+            #expect(again.body["status"] as? String == "mfa_required")
+            let challenge = try #require(again.body["mfaToken"] as? String)
+            sut.clock.advance(seconds: 30)
+            let next = String(format: "%06d", TOTP(secret: secret).compute(date: sut.clock.now()))
+            let full = try await client.send(.post, "/v1/auth/login/mfa", json: #"{"mfaToken":"\#(challenge)","code":"\#(next)"}"#)
+            let token = try #require(full.body["accessToken"] as? String)
+            #expect(try await client.send(.get, "/v1/tenants/current", token: token).status == 200)
+        }
+    }
 }
 
 extension Data {

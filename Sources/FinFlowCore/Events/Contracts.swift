@@ -104,3 +104,16 @@ public struct MailRequested: EventContract, Equatable {
         self.purpose = purpose
     }
 }
+
+/// A tenant's security policy changed (tenancy → auth): which roles must sign in with a second factor.
+public struct TenantPolicyChanged: EventContract, Equatable {
+    public static let eventType = "finflow.tenant.policy-changed"
+    public static let schemaVersion = 1
+    public let tenantId: String
+    public let mfaRequiredRoles: [String]
+
+    public init(tenantId: String, mfaRequiredRoles: [String]) {
+        self.tenantId = tenantId
+        self.mfaRequiredRoles = mfaRequiredRoles
+    }
+}
