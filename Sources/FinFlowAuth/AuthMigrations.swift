@@ -73,5 +73,8 @@ enum AuthMigrations {
         Migration(5, "add tenants' MFA policy to the read model", [
             "ALTER TABLE tenant_status ADD COLUMN mfa_required_roles TEXT NOT NULL DEFAULT ''",
         ]),
+        Migration(6, "remember the last TOTP step used", [
+            "ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0",
+        ]),
     ]
 }

@@ -238,11 +238,18 @@ extension Authenticator {
         return (base32, uri)
     }
 
-    /// Whether `code` is the TOTP code of the current, previous or next 30-second step (RFC 6238 §5.2 drift).
-    func totpMatches(secret: String, code: String) -> Bool {
-        guard code.count == 6, code.allSatisfy(\.isNumber), let value = Int(code) else { return false }
+    /// The 30-second step whose TOTP code `code` is, among the current, previous and next (RFC 6238 §5.2 drift).
+    func totpStep(secret: String, code: String) -> Int64? {
+        guard code.count == 6, code.allSatisfy(\.isNumber), let value = Int(code) else { return nil }
         let now = self.clock.now()
-        return [-30.0, 0, 30].contains { TOTP(secret: secret).compute(date: now.addingTimeInterval($0)) == value }
+        for offset in [-30.0, 0, 30] where TOTP(secret: secret).compute(date: now.addingTimeInterval(offset)) == value {
+            return Int64((now.timeIntervalSince1970 + offset) / 30)
+        }
+        return nil
+    }
+
+    func totpMatches(secret: String, code: String) -> Bool {
+        self.totpStep(secret: secret, code: code) != nil
     }
 
     /// Turns TOTP on after checking a code; returns ten single-use recovery codes (stored hashed).
@@ -287,7 +294,15 @@ extension Authenticator {
 
     /// A TOTP code, or a recovery code (spent on use).
     func checkSecondFactor(user: UserRecord, code: String) async throws -> Bool {
-        if let secret = user.totp_secret, self.totpMatches(secret: secret, code: code) { return true }
+        if let secret = user.totp_secret, let step = self.totpStep(secret: secret, code: code) {
+            // A code is accepted once (RFC 6238 §5.2): its step must be newer than the last one used.
+            return try await self.database.transaction { db in
+                try await db.raw("""
+                    UPDATE users SET totp_last_step = \(bind: step) WHERE id = \(bind: user.id) AND totp_last_step < \(bind: step)
+                    RETURNING id
+                    """).first() != nil
+            }
+        }
         let normalized = code.uppercased().filter { $0.isLetter || $0.isNumber }
         guard normalized.count == 10 else { return false }
         let now = self.clock.nowMillis()

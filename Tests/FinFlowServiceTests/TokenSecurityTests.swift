@@ -98,6 +98,9 @@ struct TokenSecurityTests {
             let previousStep = try await client.send(
                 .post, "/v1/auth/login/mfa", json: #"{"mfaToken":"\#(try await challenge())","code":"\#(code(-30))"}"#)
             #expect(previousStep.status == 200)
+            let replayedCode = try await client.send(
+                .post, "/v1/auth/login/mfa", json: #"{"mfaToken":"\#(try await challenge())","code":"\#(code(-30))"}"#)
+            #expect(replayedCode.status == 401)
             let stale = try await client.send(
                 .post, "/v1/auth/login/mfa", json: #"{"mfaToken":"\#(try await challenge())","code":"\#(code(-95))"}"#)
             #expect(stale.status == 401)
