@@ -72,6 +72,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Resources"), .copy("openapi.yaml")],
@@ -109,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "finflow",
             dependencies: [
-                "FinFlowServer", "FinFlowCore",
+                "FinFlowServer", "FinFlowCore", "FinFlowAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -129,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "FinFlowServiceTests",
             dependencies: [
-                "FinFlowServer", "FinFlowCore",
+                "FinFlowServer", "FinFlowCore", "FinFlowAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),

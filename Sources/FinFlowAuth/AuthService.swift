@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OpenAPIHummingbird
 import SQLKit
+import ServiceLifecycle
 
 /// auth-service: users, credentials, sessions, tokens, MFA and roles.
 public enum AuthService {
@@ -11,6 +12,18 @@ public enum AuthService {
         name: "auth", title: "auth-service", migrations: AuthMigrations.all,
         openAPIDocument: { try openAPIDocument() },
         make: { env in try await Running.make(env: env) })
+
+    /// Starts signing with a new key; the old ones keep verifying until every token they signed has expired.
+    /// Running processes pick the new key up within `KeyReloader.intervalSeconds`. Returns the new key id.
+    public static func rotateSigningKey(database: any Database, settings: Settings, clock: any FinFlowClock) async throws
+        -> String
+    {
+        let keys = KeyRing(
+            database: database, clock: clock, ids: IdentifierGenerator(clock: clock),
+            accessTokenTTLSeconds: settings.accessTokenTTLSeconds)
+        try await keys.rotate()
+        return await keys.activeKeyId() ?? ""
+    }
 
     static func openAPIDocument() throws -> String {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
@@ -33,6 +46,10 @@ public enum AuthService {
             try await env.verifier.trust(jwks: await keys.jwks())
             let authenticator = await Authenticator(env: env, keys: keys, policy: .standard)
             return Running(authenticator: authenticator, env: env)
+        }
+
+        var backgroundServices: [any Service] {
+            [KeyReloader(keys: self.authenticator.keys, verifier: self.env.verifier, logger: self.env.logger)]
         }
 
         func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
@@ -80,6 +97,27 @@ public enum AuthService {
                     ])
                 },
             ]
+        }
+    }
+}
+
+/// Reloads the signing keys from the database now and then, so keys rotated by another replica or by
+/// `finflow auth rotate-key` are used and trusted here too.
+struct KeyReloader: Service {
+    let keys: KeyRing
+    let verifier: TokenVerifier
+    let logger: Logger
+    static let intervalSeconds = 60
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .seconds(Self.intervalSeconds))
+            do {
+                try await self.keys.load()
+                try await self.verifier.trust(jwks: await self.keys.jwks())
+            } catch {
+                self.logger.warning("could not reload the signing keys", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

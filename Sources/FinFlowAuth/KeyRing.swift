@@ -73,6 +73,9 @@ actor KeyRing {
         })
     }
 
+    /// The key id new tokens are signed with.
+    func activeKeyId() -> String? { self.activeKid }
+
     /// The public keys as the fields the JWKS endpoint serves.
     func publicKeyList() -> [(kid: String, x: String)] { self.publicKeys }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FinFlowAuth
 import FinFlowCore
 import FinFlowServer
 import Foundation
@@ -11,7 +12,7 @@ struct FinFlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finflow",
         abstract: "FinFlow: a financial-operations backend.",
-        subcommands: [Serve.self, Migrate.self, Audit.self],
+        subcommands: [Serve.self, Migrate.self, Audit.self, AuthCommand.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -134,6 +135,29 @@ struct Audit: AsyncParsableCommand {
                 try await database.shutdown()
             }
             if broken { throw ExitCode(1) }
+        }
+    }
+}
+
+struct AuthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "auth", abstract: "Operate the auth service.", subcommands: [RotateKey.self])
+
+    struct RotateKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign new access tokens with a new key; old keys verify until their tokens expire.")
+
+        @OptionGroup var storage: StorageOptions
+
+        func run() async throws {
+            let settings = try loadSettings(self.storage.flags)
+            JSONLogHandler.bootstrap(format: "text", level: settings.logLevel)
+            let database = try await ServiceDatabases.open(AuthService.descriptor, settings: settings, logger: Logger(label: "finflow.auth"))
+            let pending = try await ServiceDatabases.pending(AuthService.descriptor, database: database, clock: SystemClock())
+            guard pending.isEmpty else { throw ValidationError("the auth database has pending migrations: run `finflow migrate` first") }
+            let kid = try await AuthService.rotateSigningKey(database: database, settings: settings, clock: SystemClock())
+            print("auth: new signing key \(kid); running services switch to it within a minute")
+            try await database.shutdown()
         }
     }
 }

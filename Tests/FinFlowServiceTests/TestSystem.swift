@@ -74,7 +74,7 @@ extension TestClientProtocol {
 }
 
 /// A registered, verified user with a tenant, signed in.
-struct SignedIn {
+struct SignedIn: Sendable {
     let userId: String
     let email: String
     let password: String
