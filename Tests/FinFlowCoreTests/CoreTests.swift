@@ -50,8 +50,22 @@ struct CoreTests {
         #expect(throws: SettingError.self) { try Settings.load(flags: [:], environment: ["FINFLOW_DATABASE_URL": "mysql://x"]) }
     }
 
+    /// An empty database: in-memory SQLite, or a fresh PostgreSQL database when FINFLOW_TEST_POSTGRES_URL is set.
+    static func emptyDatabase() async throws -> any Database {
+        guard let base = ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"], !base.isEmpty else {
+            return try await SQLiteDatabase.open(path: nil, logger: Logger(label: "test"))
+        }
+        let name = "finflow_core_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let admin = try PostgresDatabase(url: base, schema: "public", poolSizeMax: 1, logger: Logger(label: "test"))
+        try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: String(name))").run() }
+        try await admin.shutdown()
+        var components = try #require(URLComponents(string: base))
+        components.path = "/" + name
+        return try PostgresDatabase(url: try #require(components.string), schema: "core", poolSizeMax: 4, logger: Logger(label: "test"))
+    }
+
     static func database() async throws -> any Database {
-        let database = try await SQLiteDatabase.open(path: nil, logger: Logger(label: "test"))
+        let database = try await Self.emptyDatabase()
         try await Migrator(database: database, track: "platform", migrations: PlatformMigrations.all, clock: SystemClock()).migrate()
         return database
     }
@@ -75,9 +89,13 @@ struct CoreTests {
         await #expect(throws: (any Error).self) {
             try await database.read { db in try await db.raw("UPDATE audit_log SET action = 'x'").run() }
         }
-        // Someone with raw access to the file drops the guard and edits record #4 of t1.
+        // Someone with raw access to the database drops the guard and edits record #4 of t1.
         try await database.read { db in
-            try await db.raw("DROP TRIGGER audit_log_no_update").run()
+            if database.kind == .postgres {
+                try await db.raw("DROP TRIGGER audit_log_no_change ON audit_log").run()
+            } else {
+                try await db.raw("DROP TRIGGER audit_log_no_update").run()
+            }
             try await db.raw("UPDATE audit_log SET action = 'auth.innocent' WHERE tenant_id = 't1' AND seq = 4").run()
         }
         let broken = try #require(try await AuditVerifier(database: database).verify().firstBreak)
@@ -88,7 +106,7 @@ struct CoreTests {
 
     @Test("editing an applied migration is refused")
     func migrationChecksum() async throws {
-        let database = try await SQLiteDatabase.open(path: nil, logger: Logger(label: "test"))
+        let database = try await Self.emptyDatabase()
         let original = [Migration(1, "create t", ["CREATE TABLE t (id TEXT)"])]
         try await Migrator(database: database, track: "x", migrations: original, clock: SystemClock()).migrate()
         #expect(try await Migrator(database: database, track: "x", migrations: original, clock: SystemClock()).pending().isEmpty)

@@ -2,6 +2,7 @@ import FinFlowCore
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import SQLKit
 import Testing
 
 @Suite("multi-tenant-service")
@@ -71,6 +72,26 @@ struct TenancyIsolationTests {
             try await sut.deliver()
             let login = try await client.send(.post, "/v1/auth/login", json: #"{"email":"\#(user.email)","password":"\#(user.password)"}"#)
             #expect(login.status == 403)
+        }
+    }
+
+    @Test("on PostgreSQL, row-level security hides other tenants' rows from a tenant's transaction")
+    func rowLevelSecurity() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let alice = try await Fixtures.signUp(client, sut, tag: "alice")
+            let bob = try await Fixtures.signUp(client, sut, tag: "bob")
+            let database = try #require(sut.system.databases["tenancy"])
+            guard database.kind == .postgres else { return }
+            struct Count: Decodable { let n: Int }
+            let asAlice = try await database.tenantTransaction(tenantId: alice.tenantId) { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM memberships WHERE tenant_id = \(bind: bob.tenantId)").first(decoding: Count.self)
+            }
+            #expect(asAlice?.n == 0)
+            let unscoped = try await database.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM memberships WHERE tenant_id = \(bind: bob.tenantId)").first(decoding: Count.self)
+            }
+            #expect(unscoped?.n == 1)
         }
     }
 }
