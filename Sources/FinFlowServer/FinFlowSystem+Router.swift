@@ -77,8 +77,11 @@ struct HealthStatus: ResponseCodable {
 public enum PrometheusSetup {
     public static let registry = PrometheusCollectorRegistry()
 
-    /// Routes swift-metrics (request counts and latency histograms by route and status) to `/metrics`.
+    private static let once: Void = MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+    /// Routes swift-metrics (request counts and latency histograms by route and status) to `/metrics`; once per
+    /// process, however often it is called.
     public static func bootstrap() {
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        _ = self.once
     }
 }

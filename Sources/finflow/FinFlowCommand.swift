@@ -12,7 +12,7 @@ struct FinFlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finflow",
         abstract: "FinFlow: a financial-operations backend.",
-        subcommands: [Serve.self, Migrate.self, Audit.self, AuthCommand.self],
+        subcommands: [Serve.self, Migrate.self, Audit.self, AuthCommand.self, RolesCommand.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -159,5 +159,14 @@ struct AuthCommand: AsyncParsableCommand {
             print("auth: new signing key \(kid); running services switch to it within a minute")
             try await database.shutdown()
         }
+    }
+}
+
+struct RolesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "roles", abstract: "Print the built-in roles and their permissions as a Markdown table.")
+
+    func run() async throws {
+        print(Roles.markdownTable())
     }
 }

@@ -62,3 +62,16 @@ public enum Roles {
         builtIn.contains { $0.name == name }
     }
 }
+
+extension Roles {
+    /// The permission table as Markdown: a row per permission, a column per built-in role.
+    public static func markdownTable() -> String {
+        var lines = ["| permission | " + builtIn.map(\.name).joined(separator: " | ") + " |"]
+        lines.append("| --- |" + String(repeating: " :-: |", count: builtIn.count))
+        for permission in allPermissions {
+            let marks = builtIn.map { $0.permissions.contains(permission) ? "✓" : "" }
+            lines.append("| `\(permission)` | " + marks.joined(separator: " | ") + " |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
