@@ -76,5 +76,8 @@ enum AuthMigrations {
         Migration(6, "remember the last TOTP step used", [
             "ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0",
         ]),
+        Migration(7, "keep the permissions a membership grants", [
+            "ALTER TABLE memberships ADD COLUMN permissions TEXT",
+        ]),
     ]
 }

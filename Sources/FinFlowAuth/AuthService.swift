@@ -64,11 +64,12 @@ public enum AuthService {
                 .of(MembershipChanged.self, name: "auth.membership-changed", database: database) { event, db in
                     let change = event.data
                     try await db.raw("""
-                        INSERT INTO memberships (tenant_id, user_id, roles, status, changed_at_ms)
+                        INSERT INTO memberships (tenant_id, user_id, roles, status, changed_at_ms, permissions)
                         VALUES (\(bind: change.tenantId), \(bind: change.userId), \(bind: change.roles.joined(separator: ",")),
-                                \(bind: change.status), \(bind: change.changedAtMillis))
+                                \(bind: change.status), \(bind: change.changedAtMillis),
+                                \(bind: change.permissions?.joined(separator: " ")))
                         ON CONFLICT (tenant_id, user_id) DO UPDATE SET roles = excluded.roles, status = excluded.status,
-                            changed_at_ms = excluded.changed_at_ms
+                            changed_at_ms = excluded.changed_at_ms, permissions = excluded.permissions
                         WHERE memberships.changed_at_ms <= excluded.changed_at_ms
                         """).run()
                     if change.status == "removed" {

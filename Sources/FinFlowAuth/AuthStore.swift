@@ -39,8 +39,14 @@ struct MembershipRecord: Decodable, Sendable {
     let user_id: String
     let roles: String
     let status: String
+    let permissions: String?
 
     var roleList: [String] { self.roles.split(separator: ",").map(String.init) }
+
+    /// What the roles grant in this tenant, as the tenancy service resolved them (custom roles included).
+    var permissionList: [String] {
+        self.permissions.map { $0.split(separator: " ").map(String.init) } ?? Roles.permissions(of: self.roleList)
+    }
 }
 
 /// The auth service's SQL, one implementation for SQLite and PostgreSQL.
@@ -191,7 +197,7 @@ struct AuthStore: Sendable {
 
     func memberships(userId: String, on db: any SQLDatabase) async throws -> [MembershipRecord] {
         try await db.raw("""
-            SELECT tenant_id, user_id, roles, status FROM memberships
+            SELECT tenant_id, user_id, roles, status, permissions FROM memberships
             WHERE user_id = \(bind: userId) AND status = 'active' ORDER BY changed_at_ms, tenant_id
             """).all(decoding: MembershipRecord.self)
     }

@@ -39,7 +39,7 @@ extension Authenticator {
             issuer: self.settings.tokenIssuer, audience: self.settings.tokenAudience, subject: userId,
             expiresAt: now.addingTimeInterval(TimeInterval(self.settings.accessTokenTTLSeconds)), issuedAt: now,
             tokenId: self.env.ids.nextString(), tenantId: membership.tenant_id, roles: roles,
-            permissions: Roles.permissions(of: roles), sessionId: sessionId)
+            permissions: restricted ? [] : membership.permissionList, sessionId: sessionId)
         return IssuedTokens(
             accessToken: try await self.keys.sign(claims), refreshToken: refresh,
             expiresInSeconds: self.settings.accessTokenTTLSeconds, tenantId: membership.tenant_id, sessionId: sessionId,

@@ -128,3 +128,32 @@ extension TenancyAPI {
             createdAt: Date(unixMillis: invitation.created_at_ms), expiresAt: Date(unixMillis: invitation.expires_at_ms))
     }
 }
+
+extension TenancyAPI {
+    func listTenantRoles(_ input: Operations.ListTenantRoles.Input) async throws -> Operations.ListTenantRoles.Output {
+        let principal = try RequestScope.require("roles:read")
+        let roles = try await self.directory.listRoles(principal: principal)
+        let builtIn = roles.builtIn.map {
+            Components.Schemas.TenantRole(name: $0.name, description: $0.description, permissions: $0.permissions, builtIn: true)
+        }
+        let custom = roles.custom.map {
+            Components.Schemas.TenantRole(name: $0.name, description: $0.description, permissions: $0.permissionList, builtIn: false)
+        }
+        return .ok(.init(body: .json(.init(items: builtIn + custom))))
+    }
+
+    func createTenantRole(_ input: Operations.CreateTenantRole.Input) async throws -> Operations.CreateTenantRole.Output {
+        let principal = try RequestScope.require("roles:manage")
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        let role = try await self.directory.createRole(
+            principal: principal, name: body.name, description: body.description, permissions: body.permissions)
+        return .created(.init(body: .json(.init(
+            name: role.name, description: role.description, permissions: role.permissionList, builtIn: false))))
+    }
+
+    func deleteTenantRole(_ input: Operations.DeleteTenantRole.Input) async throws -> Operations.DeleteTenantRole.Output {
+        let principal = try RequestScope.require("roles:manage")
+        try await self.directory.deleteRole(principal: principal, name: input.path.roleName)
+        return .noContent(.init())
+    }
+}

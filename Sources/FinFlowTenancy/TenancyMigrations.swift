@@ -72,5 +72,24 @@ enum TenancyMigrations {
         Migration(3, "add the MFA policy", [
             "ALTER TABLE tenants ADD COLUMN mfa_required_roles TEXT NOT NULL DEFAULT ''",
         ]),
+        Migration(4, "create custom roles", [
+            """
+            CREATE TABLE custom_roles (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL, description TEXT NOT NULL,
+                permissions TEXT NOT NULL, created_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, name))
+            """,
+        ], postgres: [
+            """
+            CREATE TABLE custom_roles (
+                tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL, description TEXT NOT NULL,
+                permissions TEXT NOT NULL, created_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, name))
+            """,
+            "ALTER TABLE custom_roles ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE custom_roles FORCE ROW LEVEL SECURITY",
+            """
+            CREATE POLICY custom_roles_tenant ON custom_roles USING (
+                coalesce(current_setting('app.tenant_id', true), '') = '' OR tenant_id = current_setting('app.tenant_id', true))
+            """,
+        ]),
     ]
 }

@@ -23,23 +23,17 @@ extension TenantDirectory {
 
     /// Invites `email` with `roles`; the token goes out by mail and only its hash is kept.
     func invite(principal: Principal, email rawEmail: String, roles rawRoles: [String]) async throws -> InvitationRecord {
-        var validator = Validator()
-        let email = EmailAddress.normalized(rawEmail)
-        validator.check(email != nil, "email", "is not a valid email address")
-        var validRoles: [String] = []
-        do { validRoles = try Self.validatedRoles(rawRoles) } catch let error as AppError {
-            for field in error.fieldErrors { validator.fail(field.field, field.message) }
-        }
-        try validator.throwIfInvalid()
-        let roles = validRoles
-        guard let email else { preconditionFailure("validated above") }
-        if roles.contains("owner"), !principal.roles.contains("owner") {
-            throw AppError.forbidden(code: "owner-required", "only an owner can invite an owner")
+        guard let email = EmailAddress.normalized(rawEmail) else {
+            throw AppError.validation([.init(field: "email", message: "is not a valid email address")])
         }
         let token = Digest.randomToken()
         let id = self.env.ids.nextString()
         let now = self.env.clock.nowMillis()
         return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+            let roles = try await self.validatedRoles(rawRoles, tenantId: principal.tenantId, on: db)
+            if roles.contains("owner"), !principal.roles.contains("owner") {
+                throw AppError.forbidden(code: "owner-required", "only an owner can invite an owner")
+            }
             struct Count: Decodable { let n: Int }
             let open = try await db.raw("""
                 SELECT COUNT(*) AS n FROM invitations WHERE tenant_id = \(bind: principal.tenantId)

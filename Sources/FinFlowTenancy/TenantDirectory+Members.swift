@@ -35,8 +35,8 @@ extension TenantDirectory {
 
     /// Replaces a member's roles. Only an owner grants or removes `owner`, and the last owner stays one.
     func updateMember(principal: Principal, userId: String, roles rawRoles: [String]) async throws -> MemberRecord {
-        let roles = try Self.validatedRoles(rawRoles)
-        return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+        try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+            let roles = try await self.validatedRoles(rawRoles, tenantId: principal.tenantId, on: db)
             let current = try await self.member(principal: principal, userId: userId, on: db)
             let touchesOwner = current.roleList.contains("owner") != roles.contains("owner")
             if touchesOwner {
@@ -78,19 +78,6 @@ extension TenantDirectory {
                            target: current.user_id, clientAddress: RequestScope.current?.clientAddress),
                 on: db, kind: self.database.kind)
         }
-    }
-
-    /// Distinct, known role names (one to ten), or a validation error naming each bad one.
-    static func validatedRoles(_ rawRoles: [String]) throws -> [String] {
-        let roles = Array(Set(rawRoles.map { $0.lowercased() })).sorted()
-        var validator = Validator()
-        validator.check(!roles.isEmpty, "roles", "must name at least one role")
-        validator.check(roles.count <= 10, "roles", "at most 10 roles")
-        for (index, role) in roles.enumerated() where !Roles.isBuiltIn(role) {
-            validator.fail("roles[\(index)]", "'\(role.prefix(32))' is not a role")
-        }
-        try validator.throwIfInvalid()
-        return roles
     }
 
     private func requireAnotherOwner(principal: Principal, userId: String, on db: any SQLDatabase) async throws {

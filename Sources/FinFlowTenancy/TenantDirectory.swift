@@ -84,9 +84,10 @@ struct TenantDirectory: Sendable {
     func announceMembership(tenantId: String, userId: String, roles: [String], status: String, on db: any SQLDatabase)
         async throws
     {
+        let permissions = try await self.permissions(of: roles, tenantId: tenantId, on: db)
         try await self.outbox.enqueue(
             MembershipChanged(tenantId: tenantId, userId: userId, roles: roles, status: status,
-                              changedAtMillis: self.env.clock.nowMillis()),
+                              changedAtMillis: self.env.clock.nowMillis(), permissions: permissions),
             subject: userId, tenantId: tenantId, on: db)
     }
 
@@ -141,8 +142,11 @@ struct TenantDirectory: Sendable {
         var mfaRoles = current.mfaRequiredRoles
         if let requested = mfaRequiredRoles {
             mfaRoles = Array(Set(requested.map { $0.lowercased() })).sorted()
-            for (index, role) in mfaRoles.enumerated() where !Roles.isBuiltIn(role) {
-                validator.fail("mfaRequiredRoles[\(index)]", "'\(role.prefix(32))' is not a role")
+            let custom = Set(try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+                try await self.customRoles(tenantId: principal.tenantId, on: db).map(\.name)
+            })
+            for (index, role) in mfaRoles.enumerated() where !Roles.isBuiltIn(role) && !custom.contains(role) {
+                validator.fail("mfaRequiredRoles[\(index)]", "'\(role.prefix(32))' is not a role of this tenant")
             }
         }
         let policyChanged = mfaRoles != current.mfaRequiredRoles

@@ -29,13 +29,20 @@ public struct MembershipChanged: EventContract, Equatable {
     public let status: String
     /// Unix milliseconds of the change, so an older change never overwrites a newer one.
     public let changedAtMillis: Int64
+    /// The permissions the roles grant in this tenant (custom roles included); absent from older producers,
+    /// in which case the built-in role table applies.
+    public let permissions: [String]?
 
-    public init(tenantId: String, userId: String, roles: [String], status: String, changedAtMillis: Int64) {
+    public init(
+        tenantId: String, userId: String, roles: [String], status: String, changedAtMillis: Int64,
+        permissions: [String]? = nil
+    ) {
         self.tenantId = tenantId
         self.userId = userId
         self.roles = roles
         self.status = status
         self.changedAtMillis = changedAtMillis
+        self.permissions = permissions
     }
 }
 
