@@ -1,0 +1,80 @@
+import FinFlowCore
+import FinFlowServer
+import Foundation
+import Logging
+import Testing
+
+@Suite("the finflow command line")
+struct CommandLineTests {
+    /// The `finflow` binary built beside the test bundle.
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("finflow")
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = self.binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FINFLOW_") }
+            .merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("a bad setting stops the start with a message naming it", arguments: [
+        (["serve", "--port", "eighty"], [String: String](), "--port"),
+        (["serve"], ["FINFLOW_BCRYPT_COST": "99"], "FINFLOW_BCRYPT_COST"),
+        (["serve", "--services", "auth,ledgerz"], [String: String](), "ledgerz"),
+        (["migrate", "--database-url", "mysql://nope"], [String: String](), "--database-url"),
+    ])
+    func badSettings(arguments: [String], environment: [String: String], named: String) throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the finflow executable first")
+        let result = try Self.run(arguments + ["--data-directory", NSTemporaryDirectory() + "ff-cli-" + UUID().uuidString], environment: environment)
+        #expect(result.status != 0)
+        #expect(result.output.contains(named), "\(result.output)")
+    }
+
+    @Test("audit verify reports intact chains, then names the first broken record")
+    func auditVerify() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the finflow executable first")
+        let sut = try await TestSystem.make()
+        guard sut.system.settings.databaseURL == nil else { return }
+        try await sut.test { client in _ = try await Fixtures.signUp(client, sut) }
+        let directory = sut.system.settings.dataDirectory
+        let intact = try Self.run(["audit", "verify", "--data-directory", directory])
+        #expect(intact.status == 0, "\(intact.output)")
+        #expect(intact.output.contains("auth: intact"))
+        let database = try await SQLiteDatabase.open(path: sut.system.settings.sqlitePath(service: "auth"), logger: Logger(label: "test"))
+        try await database.read { db in
+            try await db.raw("DROP TRIGGER audit_log_no_update").run()
+            try await db.raw("UPDATE audit_log SET outcome = 'failure' WHERE seq = 1").run()
+        }
+        try await database.shutdown()
+        let broken = try Self.run(["audit", "verify", "--data-directory", directory])
+        #expect(broken.status == 1)
+        #expect(broken.output.contains("auth: BROKEN at tenant"), "\(broken.output)")
+    }
+
+    @Test("on PostgreSQL, start refuses pending migrations unless told to migrate")
+    func pendingMigrations() async throws {
+        guard let base = ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"], !base.isEmpty else { return }
+        var settings = Settings()
+        settings.databaseURL = try await TestSystem.freshPostgresDatabase(base: base)
+        settings.bcryptCost = 4
+        do {
+            _ = try await FinFlowSystem.build(settings: settings, logger: Logger(label: "test"))
+            Issue.record("started with pending migrations")
+        } catch let error as AppError {
+            #expect(error.code == "pending-migrations")
+        }
+        let migrated = try Self.run(["migrate", "--database-url", try #require(settings.databaseURL)])
+        #expect(migrated.status == 0, "\(migrated.output)")
+        let system = try await FinFlowSystem.build(settings: settings, logger: Logger(label: "test"))
+        try await system.shutdown()
+    }
+}
