@@ -22,6 +22,24 @@ public struct Migration: Sendable {
         self.postgresStatements = postgres
     }
 
+    /// A migration whose PostgreSQL form is the common statements followed by `postgresAfter`.
+    public init(_ version: Int, _ name: String, _ statements: [String], postgresAfter: [String]) {
+        self.init(version, name, statements, postgres: statements + postgresAfter)
+    }
+
+    /// Row-level security on a tenant-owned table: when a connection names its tenant (`app.tenant_id`, set by
+    /// `Database.tenantTransaction`), it sees only that tenant's rows, even as the table's owner.
+    public static func rowLevelSecurity(table: String) -> [String] {
+        [
+            "ALTER TABLE \(table) ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE \(table) FORCE ROW LEVEL SECURITY",
+            """
+            CREATE POLICY \(table)_tenant ON \(table) USING (
+                coalesce(current_setting('app.tenant_id', true), '') = '' OR tenant_id = current_setting('app.tenant_id', true))
+            """,
+        ]
+    }
+
     /// The statements for `kind`.
     public func statements(for kind: DatabaseKind) -> [String] {
         kind == .postgres ? (self.postgresStatements ?? self.statements) : self.statements
