@@ -80,10 +80,12 @@ struct Serve: AsyncParsableCommand {
         let app = system.application { channel in
             let port = channel.localAddress?.port ?? settings.port
             let base = "http://\(settings.host):\(port)"
-            print("""
+            // Written unbuffered, so it shows at once even when the output is a pipe.
+            FileHandle.standardOutput.write(Data("""
                 FinFlow is listening on \(base) (services: \(services.joined(separator: ", ")); storage: \(storageText))
                 API docs: \(base)/docs (Swagger UI), \(base)/redoc, \(base)/openapi.json
-                """)
+
+                """.utf8))
         }
         try await app.runService()
         try await system.shutdown()

@@ -6,12 +6,14 @@ import Logging
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
+    public var metadataProvider: Logger.MetadataProvider?
     let label: String
 
     /// A handler for `label` logging at `level` and above.
-    public init(label: String, level: Logger.Level) {
+    public init(label: String, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.logLevel = level
+        self.metadataProvider = metadataProvider
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -26,7 +28,8 @@ public struct JSONLogHandler: LogHandler {
             "logger": self.label,
             "message": event.message.description,
         ]
-        let merged = self.metadata.merging(event.metadata ?? [:]) { _, new in new }
+        let provided = self.metadataProvider?.get() ?? [:]
+        let merged = provided.merging(self.metadata) { _, new in new }.merging(event.metadata ?? [:]) { _, new in new }
         for (key, value) in merged { object[key] = Self.json(value) }
         guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
         data.append(0x0A)
@@ -46,11 +49,17 @@ public struct JSONLogHandler: LogHandler {
     public static func bootstrap(format: String, level: String) {
         let logLevel = Logger.Level(rawValue: level) ?? .info
         let json = format == "json" || (format == "auto" && isatty(STDERR_FILENO) == 0)
-        LoggingSystem.bootstrap { label in
-            if json { return JSONLogHandler(label: label, level: logLevel) }
-            var handler = StreamLogHandler.standardError(label: label)
+        LoggingSystem.bootstrap({ label, provider in
+            if json { return JSONLogHandler(label: label, level: logLevel, metadataProvider: provider) }
+            var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
             handler.logLevel = logLevel
             return handler
-        }
+        }, metadataProvider: Self.requestIdProvider)
+    }
+
+    /// Adds the request id of the request being handled to every log line written while handling it.
+    public static let requestIdProvider = Logger.MetadataProvider {
+        guard let scope = RequestScope.current else { return [:] }
+        return ["request_id": .string(scope.requestId)]
     }
 }
