@@ -5,17 +5,24 @@ import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import Synchronization
 
-/// A service database in one SQLite file (WAL mode). SQLite admits one writer at a time, so every use of the
-/// connection is serialised; transactions start with `BEGIN IMMEDIATE` so they never fail half way for a lock.
+/// A service database in one SQLite file (WAL mode). SQLite admits one writer at a time: transactions run on the
+/// writer connection, one at a time, and start with `BEGIN IMMEDIATE` so they never fail half way for a lock.
+/// Reads run on a small pool of reader connections, which WAL lets proceed beside the writer.
 public final class SQLiteDatabase: Database {
     public let kind = DatabaseKind.sqlite
     private let connection: SQLiteConnection
     private let lock = AsyncLock()
+    private let readers: [(connection: SQLiteConnection, lock: AsyncLock)]
+    private let nextReader = Mutex(0)
     private let logger: Logger
+    /// Reader connections of a file database (an in-memory one has only its writer).
+    public static let readerCount = 4
 
-    private init(connection: SQLiteConnection, logger: Logger) {
+    private init(connection: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.connection = connection
+        self.readers = readers.map { ($0, AsyncLock()) }
         self.logger = logger
     }
 
@@ -28,18 +35,34 @@ public final class SQLiteDatabase: Database {
             }
         }
         let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
+        let connection = try await Self.connect(storage: storage, logger: logger)
+        if path != nil { try await connection.sql().raw("PRAGMA journal_mode = WAL").run() }
+        var readers: [SQLiteConnection] = []
+        if path != nil {
+            for _ in 0..<Self.readerCount { readers.append(try await Self.connect(storage: storage, logger: logger)) }
+        }
+        return SQLiteDatabase(connection: connection, readers: readers, logger: logger)
+    }
+
+    private static func connect(storage: SQLiteConnection.Storage, logger: Logger) async throws -> SQLiteConnection {
         let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
-        let database = SQLiteDatabase(connection: connection, logger: logger)
         let sql = connection.sql()
-        if path != nil { try await sql.raw("PRAGMA journal_mode = WAL").run() }
         try await sql.raw("PRAGMA synchronous = FULL").run()
         try await sql.raw("PRAGMA foreign_keys = ON").run()
         try await sql.raw("PRAGMA busy_timeout = 5000").run()
-        return database
+        return connection
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await self.lock.withLock { try await body(self.connection.sql()) }
+        guard !self.readers.isEmpty else {
+            return try await self.lock.withLock { try await body(self.connection.sql()) }
+        }
+        let index = self.nextReader.withLock { next in
+            defer { next = (next + 1) % self.readers.count }
+            return next
+        }
+        let reader = self.readers[index]
+        return try await reader.lock.withLock { try await body(reader.connection.sql()) }
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -60,6 +83,7 @@ public final class SQLiteDatabase: Database {
     }
 
     public func shutdown() async throws {
+        for reader in self.readers { try await reader.connection.close() }
         try await self.connection.close()
     }
 }

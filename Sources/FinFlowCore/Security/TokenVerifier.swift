@@ -10,6 +10,11 @@ public final class TokenVerifier: Sendable {
     private let audience: String
     private let clock: any FinFlowClock
     private let revocations: RevocationList
+    /// Tokens whose signature has been checked, so a busy client's token is verified once, not per request.
+    /// Expiry, revocation and suspension are still checked on every request.
+    private let verified = Mutex<[String: AccessClaims]>([:])
+    /// The most verified tokens remembered; the memory is cleared when it fills.
+    public static let verifiedTokensMax = 10_000
     /// Seconds of clock skew tolerated on `exp`.
     public static let leewaySeconds: TimeInterval = 30
 
@@ -27,16 +32,28 @@ public final class TokenVerifier: Sendable {
         let collection = JWTKeyCollection()
         try await collection.add(jwks: jwks)
         self.keys.withLock { $0 = collection }
+        // A key may have gone: tokens must be checked again against the new set.
+        self.verified.withLock { $0.removeAll() }
     }
 
     /// The principal of a valid token; a 401 problem for any failure, without saying which check failed.
     public func verify(_ token: String) async throws -> Principal {
-        let collection = self.keys.withLock { $0 }
         let claims: AccessClaims
-        do {
-            claims = try await collection.verify(token, as: AccessClaims.self)
-        } catch {
-            throw AppError.unauthenticated(code: "invalid-token", "the access token is invalid")
+        if let known = self.verified.withLock({ $0[token] }) {
+            claims = known
+        } else {
+            let collection = self.keys.withLock { $0 }
+            do {
+                claims = try await collection.verify(token, as: AccessClaims.self)
+            } catch {
+                throw AppError.unauthenticated(code: "invalid-token", "the access token is invalid")
+            }
+            if claims.iss.value == self.issuer, claims.aud.value.contains(self.audience) {
+                self.verified.withLock { cache in
+                    if cache.count >= Self.verifiedTokensMax { cache.removeAll(keepingCapacity: true) }
+                    cache[token] = claims
+                }
+            }
         }
         let now = self.clock.now()
         guard claims.iss.value == self.issuer, claims.aud.value.contains(self.audience),
