@@ -66,7 +66,7 @@ extension TenantDirectory {
 
     func openInvitations(principal: Principal) async throws -> [InvitationRecord] {
         let now = self.env.clock.nowMillis()
-        return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+        return try await self.database.tenantRead(tenantId: principal.tenantId) { db in
             try await db.raw("""
                 SELECT \(unsafeRaw: Self.invitationColumns) FROM invitations WHERE tenant_id = \(bind: principal.tenantId)
                 AND accepted_at_ms IS NULL AND revoked_at_ms IS NULL AND expires_at_ms > \(bind: now)

@@ -8,7 +8,7 @@ extension TenantDirectory {
     /// A page of the tenant's members, ordered by user id.
     func members(principal: Principal, page: PageRequest) async throws -> (items: [MemberRecord], nextCursor: String?) {
         let after = page.after ?? ""
-        let rows = try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+        let rows = try await self.database.tenantRead(tenantId: principal.tenantId) { db in
             try await db.raw("""
                 SELECT \(unsafeRaw: Self.memberColumns) FROM memberships m JOIN users u ON u.id = m.user_id
                 WHERE m.tenant_id = \(bind: principal.tenantId) AND m.user_id > \(bind: after)
@@ -28,7 +28,7 @@ extension TenantDirectory {
     }
 
     func member(principal: Principal, userId: String) async throws -> MemberRecord {
-        try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+        try await self.database.tenantRead(tenantId: principal.tenantId) { db in
             try await self.member(principal: principal, userId: userId, on: db)
         }
     }

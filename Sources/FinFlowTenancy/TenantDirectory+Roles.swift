@@ -45,7 +45,7 @@ extension TenantDirectory {
     }
 
     func listRoles(principal: Principal) async throws -> (builtIn: [Roles.Role], custom: [CustomRoleRecord]) {
-        let custom = try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+        let custom = try await self.database.tenantRead(tenantId: principal.tenantId) { db in
             try await self.customRoles(tenantId: principal.tenantId, on: db)
         }
         return (Roles.builtIn, custom)

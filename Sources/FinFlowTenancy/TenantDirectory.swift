@@ -113,7 +113,7 @@ struct TenantDirectory: Sendable {
     }
 
     func currentTenant(principal: Principal) async throws -> TenantRecord {
-        try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+        try await self.database.tenantRead(tenantId: principal.tenantId) { db in
             guard let tenant = try await self.tenant(id: principal.tenantId, on: db) else {
                 throw AppError.notFound("tenant")
             }
@@ -142,7 +142,7 @@ struct TenantDirectory: Sendable {
         var mfaRoles = current.mfaRequiredRoles
         if let requested = mfaRequiredRoles {
             mfaRoles = Array(Set(requested.map { $0.lowercased() })).sorted()
-            let custom = Set(try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+            let custom = Set(try await self.database.tenantRead(tenantId: principal.tenantId) { db in
                 try await self.customRoles(tenantId: principal.tenantId, on: db).map(\.name)
             })
             for (index, role) in mfaRoles.enumerated() where !Roles.isBuiltIn(role) && !custom.contains(role) {

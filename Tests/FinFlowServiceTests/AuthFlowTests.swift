@@ -32,6 +32,19 @@ struct AuthFlowTests {
         }
     }
 
+    @Test("an access token stops working at its expiry even after it was accepted")
+    func expiry() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let user = try await Fixtures.signUp(client, sut)
+            #expect(try await client.send(.get, "/v1/auth/me", token: user.accessToken).status == 200)
+            sut.clock.advance(seconds: 900 + 31)
+            let expired = try await client.send(.get, "/v1/auth/me", token: user.accessToken)
+            #expect(expired.status == 401)
+            #expect(expired.headers[.wwwAuthenticate] == "Bearer")
+        }
+    }
+
     @Test("five failed sign-ins lock the account; the lock lifts after its time and doubles on the next lockout")
     func lockoutAndUnlock() async throws {
         let sut = try await TestSystem.make()

@@ -19,8 +19,11 @@ public struct BodyLimitMiddleware: RouterMiddleware {
         let tooLarge = AppError(
             .payloadTooLarge, code: "body-too-large",
             "the request body exceeds the limit of \(self.requestBodyBytesMax) bytes")
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > self.requestBodyBytesMax {
-            throw tooLarge
+        let declared = request.headers[.contentLength].flatMap(Int.init)
+        if let declared, declared > self.requestBodyBytesMax { throw tooLarge }
+        // Nothing to read: no length and no chunked body (most GETs).
+        if declared == 0 || (declared == nil && request.headers[.transferEncoding] == nil) {
+            return try await next(request, context)
         }
         var request = request
         do {

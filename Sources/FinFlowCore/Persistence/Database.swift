@@ -44,3 +44,16 @@ extension Database {
         }
     }
 }
+
+extension Database {
+    /// A read limited to one tenant: on PostgreSQL a short transaction naming the tenant, so row-level security
+    /// applies; on SQLite a plain read beside the writer.
+    public func tenantRead<T: Sendable>(
+        tenantId: String, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        switch self.kind {
+        case .postgres: return try await self.tenantTransaction(tenantId: tenantId, body)
+        case .sqlite: return try await self.read(body)
+        }
+    }
+}
