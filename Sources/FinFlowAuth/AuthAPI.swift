@@ -30,12 +30,17 @@ struct AuthAPI: APIProtocol {
     func login(_ input: Operations.Login.Input) async throws -> Operations.Login.Output {
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
         if let tenantId = body.tenantId { try Self.requireUUID(tenantId, field: "tenantId") }
-        switch try await self.auth.signIn(email: body.email, password: body.password, tenantId: body.tenantId) {
+        let result = try await self.auth.signIn(email: body.email, password: body.password, tenantId: body.tenantId)
+        return .ok(.init(body: .json(Self.loginResult(result))))
+    }
+
+    /// The wire form of a sign-in outcome.
+    static func loginResult(_ result: SignInResult) -> Components.Schemas.LoginResult {
+        switch result {
         case .authenticated(let tokens):
-            return .ok(.init(body: .json(.init(
-                status: tokens.mfaEnrollmentRequired ? .mfaEnrollmentRequired : .authenticated, tokens: Self.pair(tokens)))))
+            .init(status: tokens.mfaEnrollmentRequired ? .mfaEnrollmentRequired : .authenticated, tokens: Self.pair(tokens))
         case .mfaRequired(let challenge):
-            return .ok(.init(body: .json(.init(status: .mfaRequired, mfaToken: challenge))))
+            .init(status: .mfaRequired, mfaToken: challenge)
         }
     }
 
@@ -67,9 +72,7 @@ struct AuthAPI: APIProtocol {
 
     func getMe(_ input: Operations.GetMe.Input) async throws -> Operations.GetMe.Output {
         let principal = try RequestScope.authenticated()
-        guard let user = try await self.auth.database.read({ db in
-            try await self.auth.store.user(id: principal.subject, on: db)
-        }) else { throw AppError.unauthenticated() }
+        guard let user = try await self.auth.profile(userId: principal.subject) else { throw AppError.unauthenticated() }
         return .ok(.init(body: .json(.init(
             userId: user.id, email: user.email, displayName: user.display_name,
             emailVerified: user.email_verified_at_ms != nil, mfaEnabled: user.mfaEnabled, tenantId: principal.tenantId,
@@ -219,12 +222,7 @@ extension AuthAPI {
 
     func completeOidcSignIn(_ input: Operations.CompleteOidcSignIn.Input) async throws -> Operations.CompleteOidcSignIn.Output {
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
-        switch try await self.auth.completeOidc(code: body.code, state: body.state) {
-        case .authenticated(let tokens):
-            return .ok(.init(body: .json(.init(
-                status: tokens.mfaEnrollmentRequired ? .mfaEnrollmentRequired : .authenticated, tokens: Self.pair(tokens)))))
-        case .mfaRequired(let challenge):
-            return .ok(.init(body: .json(.init(status: .mfaRequired, mfaToken: challenge))))
-        }
+        let result = try await self.auth.completeOidc(code: body.code, state: body.state)
+        return .ok(.init(body: .json(Self.loginResult(result))))
     }
 }

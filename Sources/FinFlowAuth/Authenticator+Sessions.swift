@@ -2,6 +2,7 @@ import FinFlowCore
 import Foundation
 import HummingbirdOTP
 import SQLKit
+import Synchronization
 
 extension Authenticator {
     /// Opens a session and issues its first token pair.
@@ -272,6 +273,7 @@ extension Authenticator {
                 AuditEntry(tenantId: principal.tenantId, actorId: user.id, action: "auth.mfa.enabled", target: user.id,
                            clientAddress: RequestScope.current?.clientAddress), on: db, kind: self.database.kind)
         }
+        self.profiles.forget(user.id)
         return codes
     }
 
@@ -290,6 +292,7 @@ extension Authenticator {
                 AuditEntry(tenantId: principal.tenantId, actorId: user.id, action: "auth.mfa.disabled", target: user.id,
                            clientAddress: RequestScope.current?.clientAddress), on: db, kind: self.database.kind)
         }
+        self.profiles.forget(user.id)
     }
 
     /// A TOTP code, or a recovery code (spent on use).
@@ -317,5 +320,44 @@ extension Authenticator {
         var generator = SystemRandomNumberGenerator()
         let characters = (0..<10).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
         return String(characters)
+    }
+}
+
+/// A bounded, short-lived memory of user profiles for `GET /v1/auth/me`. Changes made in this process forget
+/// the entry at once; changes made by another replica show within `ttlSeconds`.
+final class ProfileCache: Sendable {
+    private let entries = Mutex<[String: (user: UserRecord, until: Date)]>([:])
+    static let ttlSeconds: TimeInterval = 5
+    static let entriesMax = 10_000
+
+    func get(_ userId: String, now: Date) -> UserRecord? {
+        self.entries.withLock { entries in
+            guard let entry = entries[userId], entry.until > now else { return nil }
+            return entry.user
+        }
+    }
+
+    func put(_ user: UserRecord, now: Date) {
+        self.entries.withLock { entries in
+            if entries.count >= Self.entriesMax { entries.removeAll(keepingCapacity: true) }
+            entries[user.id] = (user, now.addingTimeInterval(Self.ttlSeconds))
+        }
+    }
+
+    func forget(_ userId: String) {
+        _ = self.entries.withLock { $0.removeValue(forKey: userId) }
+    }
+}
+
+extension Authenticator {
+    /// The caller's profile, from the short-lived cache or the database.
+    func profile(userId: String) async throws -> UserRecord? {
+        let now = self.clock.now()
+        if let cached = self.profiles.get(userId, now: now) { return cached }
+        guard let user = try await self.database.read({ db in try await self.store.user(id: userId, on: db) }) else {
+            return nil
+        }
+        self.profiles.put(user, now: now)
+        return user
     }
 }

@@ -33,6 +33,8 @@ struct Authenticator: Sendable {
     let decoyHash: String
     /// The external OpenID Connect provider, when one is configured.
     let oidc: OIDCClient?
+    /// Profiles read for `GET /v1/auth/me`, kept briefly because front ends ask for them on every page.
+    let profiles = ProfileCache()
     static let serviceName = "auth"
     static let verificationTTLMillis: Int64 = 48 * 3_600_000
     static let resetTTLMillis: Int64 = 3_600_000
@@ -132,7 +134,7 @@ struct Authenticator: Sendable {
     /// Confirms an email with a verification token (single use, expiring).
     func verifyEmail(token: String) async throws {
         let now = self.clock.nowMillis()
-        try await self.database.transaction { db in
+        let userId = try await self.database.transaction { db in
             guard let spent = try await self.store.spendToken(
                 hash: Digest.sha256Hex(token), purpose: "verify-email", now: now, on: db)
             else { throw AppError(.rejected, code: "invalid-token", "the verification token is invalid, used or expired") }
@@ -142,7 +144,9 @@ struct Authenticator: Sendable {
             try await self.audit.append(
                 AuditEntry(tenantId: AuditLog.platformTenant, actorId: spent.user_id, action: "auth.email.verified",
                            target: spent.user_id), on: db, kind: self.database.kind)
+            return spent.user_id
         }
+        self.profiles.forget(userId)
     }
 
     // MARK: Sign-in

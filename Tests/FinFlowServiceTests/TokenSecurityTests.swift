@@ -73,6 +73,8 @@ struct TokenSecurityTests {
         let sut = try await TestSystem.make()
         try await sut.test { client in
             let user = try await Fixtures.signUp(client, sut)
+            let before = try await client.send(.get, "/v1/auth/me", token: user.accessToken)
+            #expect(before.body["mfaEnabled"] as? Bool == false)
             let enrolment = try await client.send(.post, "/v1/auth/mfa/totp/enroll", token: user.accessToken)
             #expect(enrolment.status == 200)
             let uri = try #require(enrolment.body["otpauthUri"] as? String)
@@ -88,6 +90,8 @@ struct TokenSecurityTests {
             #expect(confirmed.status == 200)
             let recovery = try #require(confirmed.body["recoveryCodes"] as? [String])
             #expect(recovery.count == 10)
+            let after = try await client.send(.get, "/v1/auth/me", token: user.accessToken)
+            #expect(after.body["mfaEnabled"] as? Bool == true)
 
             func challenge() async throws -> String {
                 let login = try await client.send(.post, "/v1/auth/login", json: #"{"email":"\#(user.email)","password":"\#(user.password)"}"#)
