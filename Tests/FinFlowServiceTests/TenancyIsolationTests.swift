@@ -49,6 +49,10 @@ struct TenancyIsolationTests {
                 let response = try await client.send(method, path, json: body, token: alice.accessToken)
                 #expect(response.status == 404, "\(method) \(path) gave \(response.status)")
             }
+            let bobSessions = try await client.send(.get, "/v1/auth/sessions", token: bob.accessToken)
+            let bobSession = try #require(((bobSessions.body["items"] as? [[String: Any]]) ?? []).first?["id"] as? String)
+            #expect(try await client.send(.delete, "/v1/auth/sessions/\(bobSession)", token: alice.accessToken).status == 404)
+            #expect(try await client.send(.get, "/v1/auth/me", token: bob.accessToken).status == 200)
             let members = try await client.send(.get, "/v1/tenants/current/members", token: alice.accessToken)
             let ids = ((members.body["items"] as? [[String: Any]]) ?? []).compactMap { $0["userId"] as? String }
             #expect(ids == [alice.userId])
