@@ -18,7 +18,10 @@ struct AuthAPI: APIProtocol {
         let user = try await self.auth.register(
             email: body.email, password: body.password, displayName: body.displayName,
             organizationName: body.organizationName)
-        return .created(.init(body: .json(.init(userId: user.id, email: user.email, emailVerified: false))))
+        // A taken email gets the same answer, with an id that names no account.
+        let userId = user?.id ?? self.auth.env.ids.nextString()
+        let email = user?.email ?? EmailAddress.normalized(body.email) ?? body.email
+        return .created(.init(body: .json(.init(userId: userId, email: email, emailVerified: false))))
     }
 
     func verifyEmail(_ input: Operations.VerifyEmail.Input) async throws -> Operations.VerifyEmail.Output {

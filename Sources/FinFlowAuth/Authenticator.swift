@@ -80,8 +80,9 @@ struct Authenticator: Sendable {
     // MARK: Registration and email verification
 
     /// Registers a user, mails the verification link and announces `UserRegistered`, all in one transaction.
+    /// Returns the new user, or nil when the email was taken (the caller answers alike, so as not to tell).
     func register(email rawEmail: String, password: String, displayName rawName: String, organizationName: String?)
-        async throws -> UserRecord
+        async throws -> UserRecord?
     {
         var validator = Validator()
         let email = EmailAddress.normalized(rawEmail)
@@ -100,11 +101,22 @@ struct Authenticator: Sendable {
         let token = Digest.randomToken()
         let now = self.clock.nowMillis()
         let scope = RequestScope.current
-        return try await self.database.transaction { db in
+        return try await self.database.transaction { db -> UserRecord? in
             guard try await self.store.insertUser(
                 id: id, email: email, displayName: displayName, passwordHash: passwordHash, now: now, on: db)
             else {
-                throw AppError.conflict(code: "email-taken", "an account with this email exists; sign in or reset the password")
+                // The answer must not reveal that the account exists: the owner is told by mail instead.
+                try await self.outbox.enqueue(
+                    MailRequested(
+                        to: email, subject: "Someone tried to register with your email",
+                        body: "An account with this address already exists. Sign in, or reset your password if you lost it.",
+                        purpose: "registration-attempt"),
+                    subject: nil, tenantId: nil, on: db)
+                try await self.audit.append(
+                    AuditEntry(tenantId: AuditLog.platformTenant, actorId: nil, action: "auth.user.register-existing",
+                               target: nil, outcome: "failure", clientAddress: scope?.clientAddress), on: db,
+                    kind: self.database.kind)
+                return nil
             }
             try await self.store.insertToken(
                 hash: Digest.sha256Hex(token), userId: id, purpose: "verify-email", context: nil, now: now,

@@ -83,6 +83,21 @@ struct AuthFlowTests {
             #expect(unknown.status == 401 && wrong.status == 401)
             #expect(unknown.body["code"] as? String == wrong.body["code"] as? String)
             #expect(unknown.body["detail"] as? String == wrong.body["detail"] as? String)
+
+            // Registering a taken email answers like a new registration and tells the owner by mail.
+            let again = try await client.send(
+                .post, "/v1/auth/register",
+                json: #"{"email":"\#(user.email)","password":"another-Quiet-58-river","displayName":"Impostor"}"#)
+            #expect(again.status == 201)
+            #expect(again.body["userId"] as? String != user.userId)
+            struct Count: Decodable { let n: Int }
+            let database = try #require(sut.system.databases["auth"])
+            let attempts = try await database.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM outbox WHERE payload LIKE '%registration-attempt%'").first(decoding: Count.self)
+            }
+            #expect(attempts?.n == 1)
+            let login = try await client.send(.post, "/v1/auth/login", json: #"{"email":"\#(user.email)","password":"\#(user.password)"}"#)
+            #expect(login.status == 200)
         }
     }
 
