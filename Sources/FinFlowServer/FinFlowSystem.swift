@@ -37,6 +37,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         var databases: [String: any Database] = [:]
         var services: [any FinFlowService] = []
         var relays: [OutboxRelay] = []
+        var housekeeping: [any Service] = []
         for descriptor in descriptors {
             let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: logger)
             databases[descriptor.name] = database
@@ -54,6 +55,7 @@ public final class FinFlowSystem: @unchecked Sendable {
                 revocations: revocations, logger: logger.with(service: descriptor.name))
             services.append(try await descriptor.make(env))
             relays.append(OutboxRelay(database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name)))
+            housekeeping.append(Housekeeping(database: database, clock: clock, logger: logger.with(service: descriptor.name)))
         }
         var background: [any Service] = []
         if !descriptors.contains(where: { $0.name == "auth" }), let jwksURL = settings.jwksURL {
@@ -73,7 +75,7 @@ public final class FinFlowSystem: @unchecked Sendable {
             verifier: verifier, clock: clock)
         return FinFlowSystem(
             settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays,
-            background: background + services.flatMap(\.backgroundServices), logger: logger)
+            background: background + housekeeping + services.flatMap(\.backgroundServices), logger: logger)
     }
 
     private init(

@@ -144,4 +144,30 @@ struct CoreTests {
         #expect(hits?.c == 1)
         try await database.shutdown()
     }
+
+    @Test("housekeeping removes only what has expired")
+    func housekeeping() async throws {
+        let database = try await Self.database()
+        let clock = ManualClock()
+        let now = clock.nowMillis()
+        let old = now - 40 * 86_400_000
+        try await database.transaction { db in
+            try await db.raw("""
+                INSERT INTO outbox (id, topic, payload, created_at_ms, published_at_ms, attempts) VALUES
+                ('a', 't', '{}', \(bind: old), \(bind: old), 0), ('b', 't', '{}', \(bind: old), NULL, 0),
+                ('c', 't', '{}', \(bind: now), \(bind: now), 0)
+                """).run()
+            try await db.raw("INSERT INTO inbox (consumer, event_id, processed_at_ms) VALUES ('x', 'a', \(bind: old)), ('x', 'c', \(bind: now))").run()
+            try await db.raw("""
+                INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, state, created_at_ms) VALUES
+                ('s', 'old', 'h', 'done', \(bind: old)), ('s', 'new', 'h', 'done', \(bind: now))
+                """).run()
+        }
+        let removed = try await Housekeeping(database: database, clock: clock, logger: Logger(label: "test")).sweep()
+        #expect(removed == 3)
+        struct Row: Decodable { let id: String }
+        let left = try await database.read { db in try await db.raw("SELECT id FROM outbox ORDER BY id").all(decoding: Row.self) }
+        #expect(left.map(\.id) == ["b", "c"])
+        try await database.shutdown()
+    }
 }
