@@ -53,7 +53,7 @@ extension Authenticator {
                 """).run()
             try await self.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "auth.client.created",
-                           target: id, clientAddress: RequestScope.current?.clientAddress,
+                           target: id,
                            details: ["scopes": scopes.joined(separator: " ")]), on: db, kind: self.database.kind)
             guard let client = try await self.client(id: id, on: db) else { preconditionFailure("client just inserted") }
             return client
@@ -90,7 +90,7 @@ extension Authenticator {
                 tenantId: client.tenant_id, on: db)
             try await self.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "auth.client.revoked",
-                           target: client.id, clientAddress: RequestScope.current?.clientAddress), on: db,
+                           target: client.id), on: db,
                 kind: self.database.kind)
         }
         self.env.revocations.revokeSession(clientId.lowercased(), at: self.clock.now())

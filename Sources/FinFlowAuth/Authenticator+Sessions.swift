@@ -94,8 +94,7 @@ extension Authenticator {
             tenantId: session.tenant_id, on: db)
         try await self.audit.append(
             AuditEntry(tenantId: session.tenant_id, actorId: RequestScope.current?.principal?.subject ?? session.user_id,
-                       action: "auth.session.revoked", target: session.id,
-                       clientAddress: RequestScope.current?.clientAddress, details: ["reason": reason]),
+                       action: "auth.session.revoked", target: session.id, details: ["reason": reason]),
             on: db, kind: self.database.kind)
     }
 
@@ -164,7 +163,7 @@ extension Authenticator {
             try await self.store.setPassword(userId: user.id, hash: hash, now: now, on: db)
             try await self.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: user.id, action: "auth.password.changed",
-                           target: user.id, clientAddress: RequestScope.current?.clientAddress),
+                           target: user.id),
                 on: db, kind: self.database.kind)
         }
         _ = try await self.revokeAll(userId: user.id, except: principal.sessionId, reason: "password-changed")
@@ -214,7 +213,7 @@ extension Authenticator {
             try await self.store.clearFailures(userId: user.id, on: db)
             try await self.audit.append(
                 AuditEntry(tenantId: AuditLog.platformTenant, actorId: user.id, action: "auth.password.reset",
-                           target: user.id, clientAddress: RequestScope.current?.clientAddress),
+                           target: user.id),
                 on: db, kind: self.database.kind)
         }
         _ = try await self.revokeAll(userId: user.id, except: nil, reason: "password-reset")
@@ -270,8 +269,7 @@ extension Authenticator {
             try await db.raw("UPDATE users SET totp_enabled_at_ms = \(bind: now) WHERE id = \(bind: user.id)").run()
             try await self.store.replaceRecoveryCodes(userId: user.id, hashes: codes.map(Digest.sha256Hex), on: db)
             try await self.audit.append(
-                AuditEntry(tenantId: principal.tenantId, actorId: user.id, action: "auth.mfa.enabled", target: user.id,
-                           clientAddress: RequestScope.current?.clientAddress), on: db, kind: self.database.kind)
+                AuditEntry(tenantId: principal.tenantId, actorId: user.id, action: "auth.mfa.enabled", target: user.id), on: db, kind: self.database.kind)
         }
         self.profiles.forget(user.id)
         return codes
@@ -289,8 +287,7 @@ extension Authenticator {
             try await db.raw("UPDATE users SET totp_secret = NULL, totp_enabled_at_ms = NULL WHERE id = \(bind: user.id)").run()
             try await self.store.replaceRecoveryCodes(userId: user.id, hashes: [], on: db)
             try await self.audit.append(
-                AuditEntry(tenantId: principal.tenantId, actorId: user.id, action: "auth.mfa.disabled", target: user.id,
-                           clientAddress: RequestScope.current?.clientAddress), on: db, kind: self.database.kind)
+                AuditEntry(tenantId: principal.tenantId, actorId: user.id, action: "auth.mfa.disabled", target: user.id), on: db, kind: self.database.kind)
         }
         self.profiles.forget(user.id)
     }

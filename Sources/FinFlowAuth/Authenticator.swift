@@ -197,8 +197,11 @@ struct Authenticator: Sendable {
         guard user.email_verified_at_ms != nil else {
             throw AppError.forbidden(code: "email-not-verified", "confirm the email address before signing in")
         }
-        try await self.database.transaction { db in
-            try await self.store.clearFailures(userId: user.id, on: db)
+        // Most sign-ins follow no failure: only write when there is something to clear.
+        if user.failed_sign_ins > 0 || user.locked_until_ms != nil || user.lockouts > 0 {
+            try await self.database.transaction { db in
+                try await self.store.clearFailures(userId: user.id, on: db)
+            }
         }
         return try await self.finishSignIn(user: user, tenantId: tenantId, method: "password")
     }
@@ -243,12 +246,12 @@ struct Authenticator: Sendable {
                 lockouts: lockoutCount, on: db)
             try await self.audit.append(
                 AuditEntry(tenantId: AuditLog.platformTenant, actorId: user.id, action: "auth.sign-in", target: user.id,
-                           outcome: "failure", clientAddress: RequestScope.current?.clientAddress,
+                           outcome: "failure",
                            details: ["reason": "wrong-password"]), on: db, kind: self.database.kind)
             if let lockedUntil = lockedUntilMs {
                 try await self.audit.append(
                     AuditEntry(tenantId: AuditLog.platformTenant, actorId: user.id, action: "auth.lockout",
-                               target: user.id, clientAddress: RequestScope.current?.clientAddress,
+                               target: user.id,
                                details: ["lockedUntilMs": String(lockedUntil), "lockouts": String(lockoutCount)]),
                     on: db, kind: self.database.kind)
             }
@@ -295,8 +298,7 @@ struct Authenticator: Sendable {
     ) async throws {
         try await self.database.transaction { db in
             try await self.audit.append(
-                AuditEntry(tenantId: tenantId, actorId: actor, action: action, target: target, outcome: outcome,
-                           clientAddress: RequestScope.current?.clientAddress, details: details),
+                AuditEntry(tenantId: tenantId, actorId: actor, action: action, target: target, outcome: outcome, details: details),
                 on: db, kind: self.database.kind)
         }
     }

@@ -55,7 +55,7 @@ extension TenantDirectory {
                 subject: id, tenantId: principal.tenantId, on: db)
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "tenancy.invitation.created",
-                           target: id, clientAddress: RequestScope.current?.clientAddress,
+                           target: id,
                            details: ["roles": roles.joined(separator: ",")]), on: db, kind: self.database.kind)
             guard let invitation = try await db.raw("SELECT \(unsafeRaw: Self.invitationColumns) FROM invitations WHERE id = \(bind: id)")
                 .first(decoding: InvitationRecord.self)
@@ -86,7 +86,7 @@ extension TenantDirectory {
             else { throw AppError.notFound("invitation") }
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "tenancy.invitation.revoked",
-                           target: id.lowercased(), clientAddress: RequestScope.current?.clientAddress),
+                           target: id.lowercased()),
                 on: db, kind: self.database.kind)
         }
     }
@@ -119,7 +119,7 @@ extension TenantDirectory {
                 tenantId: invitation.tenant_id, userId: principal.subject, roles: invitation.roleList, status: "active", on: db)
             try await self.env.audit.append(
                 AuditEntry(tenantId: invitation.tenant_id, actorId: principal.subject, action: "tenancy.membership.joined",
-                           target: principal.subject, clientAddress: RequestScope.current?.clientAddress,
+                           target: principal.subject,
                            details: ["invitation": invitation.id, "roles": invitation.roles]), on: db, kind: self.database.kind)
             return (invitation.tenant_id, invitation.roleList)
         }

@@ -52,7 +52,7 @@ extension TenantDirectory {
             try await self.announceMembership(tenantId: principal.tenantId, userId: current.user_id, roles: roles, status: "active", on: db)
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "tenancy.membership.roles-changed",
-                           target: current.user_id, clientAddress: RequestScope.current?.clientAddress,
+                           target: current.user_id,
                            details: ["from": current.roles, "to": roles.joined(separator: ",")]),
                 on: db, kind: self.database.kind)
             return try await self.member(principal: principal, userId: current.user_id, on: db)
@@ -75,7 +75,7 @@ extension TenantDirectory {
             try await self.announceMembership(tenantId: principal.tenantId, userId: current.user_id, roles: [], status: "removed", on: db)
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "tenancy.membership.removed",
-                           target: current.user_id, clientAddress: RequestScope.current?.clientAddress),
+                           target: current.user_id),
                 on: db, kind: self.database.kind)
         }
     }

@@ -75,8 +75,7 @@ struct TenantDirectory: Sendable {
             subject: id, tenantId: id, on: db)
         try await self.announceMembership(tenantId: id, userId: owner, roles: ["owner"], status: "active", on: db)
         try await self.env.audit.append(
-            AuditEntry(tenantId: id, actorId: owner, action: "tenancy.tenant.created", target: id,
-                       clientAddress: RequestScope.current?.clientAddress, details: ["name": name]),
+            AuditEntry(tenantId: id, actorId: owner, action: "tenancy.tenant.created", target: id, details: ["name": name]),
             on: db, kind: self.database.kind)
         return id
     }
@@ -175,7 +174,7 @@ struct TenantDirectory: Sendable {
             }
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "tenancy.tenant.updated",
-                           target: principal.tenantId, clientAddress: RequestScope.current?.clientAddress),
+                           target: principal.tenantId),
                 on: db, kind: self.database.kind)
             guard let tenant = try await self.tenant(id: principal.tenantId, on: db) else { throw AppError.notFound("tenant") }
             return tenant
@@ -191,7 +190,7 @@ struct TenantDirectory: Sendable {
                 tenantId: principal.tenantId, on: db)
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "tenancy.tenant.suspended",
-                           target: principal.tenantId, clientAddress: RequestScope.current?.clientAddress),
+                           target: principal.tenantId),
                 on: db, kind: self.database.kind)
             guard let tenant = try await self.tenant(id: principal.tenantId, on: db) else { throw AppError.notFound("tenant") }
             return tenant

@@ -93,7 +93,6 @@ extension Authenticator {
                 """).run()
             try await self.audit.append(
                 AuditEntry(tenantId: AuditLog.platformTenant, actorId: user.id, action: "auth.identity.linked", target: user.id,
-                           clientAddress: RequestScope.current?.clientAddress,
                            details: ["issuer": issuer, "created": String(created)]), on: db, kind: self.database.kind)
             return (user, created)
         }

@@ -17,10 +17,10 @@ public struct AuditEntry: Sendable {
     /// Extra facts, as text pairs.
     public var details: [String: String]
 
-    /// An entry to append.
+    /// An entry to append; the client address defaults to that of the request being handled.
     public init(
         tenantId: String, actorId: String?, action: String, target: String?, outcome: String = "success",
-        clientAddress: String? = nil, details: [String: String] = [:]
+        clientAddress: String? = RequestScope.current?.clientAddress, details: [String: String] = [:]
     ) {
         self.tenantId = tenantId
         self.actorId = actorId
