@@ -59,9 +59,7 @@ extension TenantDirectory {
         let permissions = Array(Set(rawPermissions)).sorted()
         let text = (description ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         var validator = Validator()
-        validator.check(
-            (2...32).contains(name.count) && name.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" },
-            "name", "must be 2–32 lower-case letters, digits or hyphens")
+        validator.check(Self.isRoleName(name), "name", "must be 2–32 lower-case letters, digits or hyphens")
         validator.check(!Roles.isBuiltIn(name), "name", "is a built-in role")
         validator.check(text.count <= 200, "description", "at most 200 characters")
         validator.check(!permissions.isEmpty && permissions.count <= 64, "permissions", "must name 1–64 permissions")
@@ -86,15 +84,22 @@ extension TenantDirectory {
             else { throw AppError.conflict(code: "role-exists", "the tenant already has a role named '\(name)'") }
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "tenancy.role.created",
-                           target: name, clientAddress: RequestScope.current?.clientAddress,
+                           target: name,
                            details: ["permissions": permissions.joined(separator: " ")]), on: db, kind: self.database.kind)
             return CustomRoleRecord(name: name, description: text, permissions: permissions.joined(separator: " "))
         }
     }
 
+    /// Whether `name` can name a custom role: 2–32 lower-case letters, digits or hyphens.
+    static func isRoleName(_ name: String) -> Bool {
+        (2...32).contains(name.count) && name.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }
+    }
+
     /// Deletes a custom role that no member holds.
     func deleteRole(principal: Principal, name: String) async throws {
         let name = name.lowercased()
+        // Anything else cannot exist, and must not reach the LIKE pattern below as a wildcard.
+        guard Self.isRoleName(name) else { throw AppError.notFound("role") }
         try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
             struct Count: Decodable { let n: Int }
             let holders = try await db.raw("""
@@ -110,7 +115,7 @@ extension TenantDirectory {
             else { throw AppError.notFound("role") }
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "tenancy.role.deleted",
-                           target: name, clientAddress: RequestScope.current?.clientAddress), on: db, kind: self.database.kind)
+                           target: name), on: db, kind: self.database.kind)
         }
     }
 }
