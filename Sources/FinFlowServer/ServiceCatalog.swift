@@ -1,3 +1,4 @@
+import FinFlowAccounting
 import FinFlowAuth
 import FinFlowCore
 import FinFlowTenancy
@@ -7,6 +8,7 @@ public enum ServiceCatalog {
     public static let all: [ServiceDescriptor] = [
         AuthService.descriptor,
         TenancyService.descriptor,
+        AccountingService.descriptor,
     ]
 
     /// The descriptors named in `names` (all when empty); an unknown name is a setting error.

@@ -124,3 +124,167 @@ public struct TenantPolicyChanged: EventContract, Equatable {
         self.mfaRequiredRoles = mfaRequiredRoles
     }
 }
+
+/// A business transaction was accepted and awaits posting (transactions → accounting, analytics, realtime).
+/// The accounting service debits `destinationAccountId` and credits `sourceAccountId` and answers with
+/// `JournalEntryPosted` or `JournalEntryRejected` naming the transaction.
+public struct TransactionCreated: EventContract, Equatable {
+    public static let eventType = "finflow.transaction.created"
+    public static let schemaVersion = 1
+    public let transactionId: String
+    public let tenantId: String
+    /// transfer, payment, receipt, expense, income, refund, fee, adjustment.
+    public let kind: String
+    public let amountMinor: Int64
+    public let currency: String
+    /// The accounting date, `YYYY-MM-DD`.
+    public let valueDate: String
+    /// The ledger account the money leaves (credited).
+    public let sourceAccountId: String
+    /// The ledger account the money reaches (debited).
+    public let destinationAccountId: String
+    public let counterparty: String?
+    public let category: String?
+    public let description: String?
+    public let externalReference: String?
+
+    public init(
+        transactionId: String, tenantId: String, kind: String, amountMinor: Int64, currency: String, valueDate: String,
+        sourceAccountId: String, destinationAccountId: String, counterparty: String? = nil, category: String? = nil,
+        description: String? = nil, externalReference: String? = nil
+    ) {
+        self.transactionId = transactionId
+        self.tenantId = tenantId
+        self.kind = kind
+        self.amountMinor = amountMinor
+        self.currency = currency
+        self.valueDate = valueDate
+        self.sourceAccountId = sourceAccountId
+        self.destinationAccountId = destinationAccountId
+        self.counterparty = counterparty
+        self.category = category
+        self.description = description
+        self.externalReference = externalReference
+    }
+}
+
+/// A payment reached a final state at its gateway (payments → accounting, credit engine).
+public struct PaymentProcessed: EventContract, Equatable {
+    public static let eventType = "finflow.payment.processed"
+    public static let schemaVersion = 1
+    public let paymentId: String
+    public let tenantId: String
+    /// `succeeded`, `failed` or `refunded`.
+    public let status: String
+    /// The gross amount moved (the refunded amount for a refund), in minor units.
+    public let amountMinor: Int64
+    public let currency: String
+    /// The gateway's fee in the same currency, when the gateway reports it.
+    public let feeMinor: Int64?
+    /// stripe, paypal, square.
+    public let gateway: String
+    public let gatewayReference: String?
+    public let customerId: String?
+    /// The receivable invoice the payment settles, if any.
+    public let invoiceId: String?
+    /// Unix milliseconds at which the gateway processed it.
+    public let processedAtMillis: Int64
+    /// Distinguishes several refunds of one payment (the refund id); nil for the payment itself.
+    public let refundId: String?
+
+    public init(
+        paymentId: String, tenantId: String, status: String, amountMinor: Int64, currency: String, feeMinor: Int64?,
+        gateway: String, gatewayReference: String?, customerId: String?, invoiceId: String?, processedAtMillis: Int64,
+        refundId: String? = nil
+    ) {
+        self.paymentId = paymentId
+        self.tenantId = tenantId
+        self.status = status
+        self.amountMinor = amountMinor
+        self.currency = currency
+        self.feeMinor = feeMinor
+        self.gateway = gateway
+        self.gatewayReference = gatewayReference
+        self.customerId = customerId
+        self.invoiceId = invoiceId
+        self.processedAtMillis = processedAtMillis
+        self.refundId = refundId
+    }
+}
+
+/// The accounting service posted an entry for another service's record (accounting → its producer).
+public struct JournalEntryPosted: EventContract, Equatable {
+    public static let eventType = "finflow.journal-entry.posted"
+    public static let schemaVersion = 1
+    public let entryId: String
+    public let tenantId: String
+    /// manual, transaction, payment, invoice, close, revaluation.
+    public let source: String
+    /// The producer's record (a transaction id, a payment id), when the entry answers one.
+    public let sourceId: String?
+    public let accountingDate: String
+    public let reversesEntryId: String?
+
+    public init(
+        entryId: String, tenantId: String, source: String, sourceId: String?, accountingDate: String,
+        reversesEntryId: String?
+    ) {
+        self.entryId = entryId
+        self.tenantId = tenantId
+        self.source = source
+        self.sourceId = sourceId
+        self.accountingDate = accountingDate
+        self.reversesEntryId = reversesEntryId
+    }
+}
+
+/// The accounting service refused to post another service's record (accounting → its producer), with the
+/// problem code (`balance-constraint`, `period-closed`, `unknown-account`…) and its explanation.
+public struct JournalEntryRejected: EventContract, Equatable {
+    public static let eventType = "finflow.journal-entry.rejected"
+    public static let schemaVersion = 1
+    public let tenantId: String
+    public let source: String
+    public let sourceId: String
+    public let code: String
+    public let reason: String
+
+    public init(tenantId: String, source: String, sourceId: String, code: String, reason: String) {
+        self.tenantId = tenantId
+        self.source = source
+        self.sourceId = sourceId
+        self.code = code
+        self.reason = reason
+    }
+}
+
+/// A ledger account was opened or changed (accounting → transactions' read model of accounts).
+public struct LedgerAccountChanged: EventContract, Equatable {
+    public static let eventType = "finflow.ledger-account.changed"
+    public static let schemaVersion = 1
+    public let accountId: String
+    public let tenantId: String
+    public let code: String
+    public let name: String
+    /// asset, liability, equity, revenue, expense.
+    public let type: String
+    public let currency: String
+    /// `active` or `archived`.
+    public let status: String
+    /// Unix milliseconds of the change, so an older change never overwrites a newer one.
+    public let changedAtMillis: Int64
+
+    public init(
+        accountId: String, tenantId: String, code: String, name: String, type: String, currency: String, status: String,
+        changedAtMillis: Int64
+    ) {
+        self.accountId = accountId
+        self.tenantId = tenantId
+        self.code = code
+        self.name = name
+        self.type = type
+        self.currency = currency
+        self.status = status
+        self.changedAtMillis = changedAtMillis
+    }
+}

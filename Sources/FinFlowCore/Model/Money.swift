@@ -51,15 +51,18 @@ public struct Money: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// The amount written in major units with the currency's decimals (`12.50 EUR`).
-    public var description: String {
+    public var description: String { "\(self.decimalText) \(self.currency.code)" }
+
+    /// The amount in major units with the currency's decimals and no code (`-12.50`), as spreadsheets read it.
+    public var decimalText: String {
         let exponent = self.currency.exponent ?? 0
         let magnitude = self.amountMinor.magnitude
         let factor = UInt64(self.currency.minorUnitsPerMajor)
         let sign = self.amountMinor < 0 ? "-" : ""
-        guard exponent > 0 else { return "\(sign)\(magnitude) \(self.currency.code)" }
+        guard exponent > 0 else { return "\(sign)\(magnitude)" }
         let fraction = String(magnitude % factor)
         let padded = String(repeating: "0", count: exponent - fraction.count) + fraction
-        return "\(sign)\(magnitude / factor).\(padded) \(self.currency.code)"
+        return "\(sign)\(magnitude / factor).\(padded)"
     }
 
     enum CodingKeys: String, CodingKey {

@@ -7,7 +7,7 @@ public enum Roles {
         "members:read", "members:manage",
         "roles:read", "roles:manage", "clients:manage",
         "audit:read",
-        "accounts:read", "accounts:manage", "journal:read", "journal:post", "journal:approve", "periods:close",
+        "accounts:read", "accounts:manage", "journal:read", "journal:post", "journal:approve", "periods:close", "periods:reopen",
         "statements:read",
         "transactions:read", "transactions:create", "transactions:reverse",
         "payments:read", "payments:create", "payments:refund",

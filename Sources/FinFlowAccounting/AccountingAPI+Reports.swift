@@ -1,0 +1,163 @@
+import FinFlowCore
+import Foundation
+import OpenAPIRuntime
+
+extension AccountingAPI {
+    func listPeriods(_ input: Operations.ListPeriods.Input) async throws -> Operations.ListPeriods.Output {
+        let principal = try RequestScope.require(Permissions.readJournal)
+        let periods = try await self.ledger.periods(principal: principal, fiscalYear: input.query.fiscalYear)
+        return .ok(.init(body: .json(.init(items: periods.map(Self.dto)))))
+    }
+
+    func closePeriod(_ input: Operations.ClosePeriod.Input) async throws -> Operations.ClosePeriod.Output {
+        let principal = try RequestScope.require(Permissions.closePeriods)
+        return .ok(.init(body: .json(Self.dto(try await self.ledger.setPeriod(principal: principal, key: input.path.period, to: .closed)))))
+    }
+
+    func reopenPeriod(_ input: Operations.ReopenPeriod.Input) async throws -> Operations.ReopenPeriod.Output {
+        let principal = try RequestScope.require(Permissions.reopenPeriods)
+        return .ok(.init(body: .json(Self.dto(try await self.ledger.setPeriod(principal: principal, key: input.path.period, to: .open)))))
+    }
+
+    func lockPeriod(_ input: Operations.LockPeriod.Input) async throws -> Operations.LockPeriod.Output {
+        let principal = try RequestScope.require(Permissions.reopenPeriods)
+        return .ok(.init(body: .json(Self.dto(try await self.ledger.setPeriod(principal: principal, key: input.path.period, to: .locked)))))
+    }
+
+    func getTrialBalance(_ input: Operations.GetTrialBalance.Input) async throws -> Operations.GetTrialBalance.Output {
+        let principal = try RequestScope.require(Permissions.readStatements)
+        let range = try self.range(from: input.query.from, to: input.query.to, fromField: "from", toField: "to")
+        let balances = try await self.ledger.trialBalance(principal: principal, range: range)
+        if input.query.format == .csv {
+            var csv = CSVWriter(header: ["currency", "code", "name", "type", "opening", "debits", "credits", "closing"])
+            for balance in balances {
+                for row in balance.rows {
+                    csv.row([balance.currency, row.account.code, row.account.name, row.account.type,
+                             CSVWriter.amount(row.openingMinor, balance.currency), CSVWriter.amount(row.debitsMinor, balance.currency),
+                             CSVWriter.amount(row.creditsMinor, balance.currency), CSVWriter.amount(row.closingMinor, balance.currency)])
+                }
+                csv.row([balance.currency, "", "Total", "", "", CSVWriter.amount(balance.totalDebitsMinor, balance.currency),
+                         CSVWriter.amount(balance.totalCreditsMinor, balance.currency), CSVWriter.amount(0, balance.currency)])
+            }
+            return .ok(.init(body: .csv(HTTPBody(csv.text))))
+        }
+        return .ok(.init(body: .json(.init(
+            from: range.from?.description, to: range.to.description,
+            currencies: balances.map { balance in
+                .init(currency: balance.currency, totalDebits: balance.totalDebitsMinor, totalCredits: balance.totalCreditsMinor,
+                      closingDebits: balance.closingDebitsMinor, closingCredits: balance.closingCreditsMinor,
+                      rows: balance.rows.map {
+                          .init(accountId: $0.account.id, code: $0.account.code, name: $0.account.name,
+                                _type: Components.Schemas.AccountType(rawValue: $0.account.type) ?? .asset,
+                                opening: $0.openingMinor, debits: $0.debitsMinor, credits: $0.creditsMinor, closing: $0.closingMinor)
+                      })
+            }))))
+    }
+
+    func getBalanceSheet(_ input: Operations.GetBalanceSheet.Input) async throws -> Operations.GetBalanceSheet.Output {
+        let principal = try RequestScope.require(Permissions.readStatements)
+        var validator = Validator()
+        let asOf = LedgerDate.parse(input.query.asOf, field: "asOf", into: &validator) ?? self.today
+        let compare = LedgerDate.parse(input.query.compareAsOf, field: "compareAsOf", into: &validator)
+        try validator.throwIfInvalid()
+        let reports = try await self.ledger.balanceSheet(principal: principal, asOf: asOf, compareAsOf: compare)
+        if input.query.format == .csv { return .ok(.init(body: .csv(HTTPBody(Self.csv(reports))))) }
+        return .ok(.init(body: .json(Self.dto(reports, kind: .balanceSheet, from: nil, to: asOf, compareFrom: nil, compareTo: compare))))
+    }
+
+    func getIncomeStatement(_ input: Operations.GetIncomeStatement.Input) async throws -> Operations.GetIncomeStatement.Output {
+        let principal = try RequestScope.require(Permissions.readStatements)
+        let range = try self.range(from: input.query.from, to: input.query.to, fromField: "from", toField: "to")
+        var compare: ReportRange?
+        if input.query.compareFrom != nil || input.query.compareTo != nil {
+            guard input.query.compareTo != nil else {
+                throw AppError.validation([.init(field: "compareTo", message: "is needed with compareFrom")])
+            }
+            compare = try self.range(from: input.query.compareFrom, to: input.query.compareTo, fromField: "compareFrom", toField: "compareTo")
+        }
+        let reports = try await self.ledger.incomeStatement(principal: principal, range: range, compare: compare)
+        if input.query.format == .csv { return .ok(.init(body: .csv(HTTPBody(Self.csv(reports))))) }
+        return .ok(.init(body: .json(Self.dto(
+            reports, kind: .incomeStatement, from: range.from, to: range.to, compareFrom: compare?.from, compareTo: compare?.to))))
+    }
+
+    var today: LedgerDate { LedgerDate(instant: self.ledger.env.clock.now()) }
+
+    func range(from: String?, to: String?, fromField: String, toField: String) throws -> ReportRange {
+        var validator = Validator()
+        let start = LedgerDate.parse(from, field: fromField, into: &validator)
+        let end = LedgerDate.parse(to, field: toField, into: &validator) ?? self.today
+        if let start { validator.check(start <= end, fromField, "must not be after \(toField)") }
+        try validator.throwIfInvalid()
+        return ReportRange(from: start, to: end)
+    }
+
+    static func dto(_ period: PeriodView) -> Components.Schemas.Period {
+        .init(period: period.key, fiscalYear: period.fiscalYear, start: period.start.description, end: period.end.description,
+              status: Components.Schemas.Period.StatusPayload(rawValue: period.status.rawValue) ?? .open)
+    }
+
+    static func dto(
+        _ reports: [CurrencyReport], kind: Components.Schemas.FinancialReport.KindPayload, from: LedgerDate?, to: LedgerDate,
+        compareFrom: LedgerDate?, compareTo: LedgerDate?
+    ) -> Components.Schemas.FinancialReport {
+        .init(
+            kind: kind, from: from?.description, to: to.description, compareFrom: compareFrom?.description,
+            compareTo: compareTo?.description,
+            currencies: reports.map { report in
+                .init(currency: report.currency, result: report.resultMinor, compareResult: report.compareResultMinor,
+                      sections: report.sections.map { section in
+                          .init(name: section.name, total: section.totalMinor, compareTotal: section.compareTotalMinor,
+                                items: section.items.map {
+                                    .init(accountId: $0.accountId, code: $0.code, name: $0.name, level: $0.level,
+                                          amount: $0.amountMinor, compareAmount: $0.compareAmountMinor)
+                                })
+                      })
+            })
+    }
+
+    static func csv(_ reports: [CurrencyReport]) -> String {
+        var csv = CSVWriter(header: ["currency", "section", "code", "name", "level", "amount", "compare_amount"])
+        for report in reports {
+            for section in report.sections {
+                for item in section.items {
+                    csv.row([report.currency, section.name, item.code ?? "", item.name, String(item.level),
+                             CSVWriter.amount(item.amountMinor, report.currency),
+                             item.compareAmountMinor.map { CSVWriter.amount($0, report.currency) } ?? ""])
+                }
+                csv.row([report.currency, section.name, "", "Total \(section.name)", "", CSVWriter.amount(section.totalMinor, report.currency),
+                         section.compareTotalMinor.map { CSVWriter.amount($0, report.currency) } ?? ""])
+            }
+            csv.row([report.currency, "result", "", "Result", "", CSVWriter.amount(report.resultMinor, report.currency),
+                     report.compareResultMinor.map { CSVWriter.amount($0, report.currency) } ?? ""])
+        }
+        return csv.text
+    }
+}
+
+/// RFC 4180 CSV with amounts in major units, as spreadsheets read them.
+struct CSVWriter {
+    private(set) var text: String
+
+    init(header: [String]) {
+        self.text = ""
+        self.row(header)
+    }
+
+    mutating func row(_ fields: [String]) {
+        self.text += fields.map(Self.escape).joined(separator: ",") + "\r\n"
+    }
+
+    static func escape(_ field: String) -> String {
+        // A leading =, +, - or @ makes spreadsheets evaluate a cell; names are prefixed so they stay text.
+        var value = field
+        if let first = value.first, "=+@\t\r".contains(first) { value = "'" + value }
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    static func amount(_ minor: Int64, _ currency: String) -> String {
+        guard let code = Currency(code: currency), let money = try? Money(amountMinor: minor, currency: code) else { return String(minor) }
+        return money.decimalText
+    }
+}

@@ -1,0 +1,133 @@
+import FinFlowCore
+
+/// The accounting service's schema, forward-only. Integrity lives in the database as well as in the code: lines
+/// are one-sided positive amounts, the balance constraints are `CHECK`s on the running totals, and posted lines
+/// and entries cannot be changed or deleted (triggers), so no bug above can quietly rewrite the books.
+enum AccountingMigrations {
+    static let all: [Migration] = [
+        Migration(1, "create ledgers, accounts, entries, lines, periods", Self.tables + Self.immutabilitySQLite,
+                  postgres: Self.tables + Self.immutabilityPostgres
+                    + ["ledgers", "accounts", "journal_entries", "journal_lines", "fiscal_periods"]
+                    .flatMap(Migration.rowLevelSecurity(table:))),
+    ]
+
+    static let tables = [
+        """
+            CREATE TABLE ledgers (
+                tenant_id TEXT PRIMARY KEY, base_currency TEXT NOT NULL, fiscal_year_start_month INTEGER NOT NULL,
+                approval_threshold_minor BIGINT, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE accounts (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+                contra INTEGER NOT NULL, normal_side TEXT NOT NULL, parent_id TEXT, currency TEXT NOT NULL,
+                cash_flow_tag TEXT, balance_constraint TEXT NOT NULL, status TEXT NOT NULL, system_role TEXT,
+                posted_debits_minor BIGINT NOT NULL DEFAULT 0, posted_credits_minor BIGINT NOT NULL DEFAULT 0,
+                pending_debits_minor BIGINT NOT NULL DEFAULT 0, pending_credits_minor BIGINT NOT NULL DEFAULT 0,
+                created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL,
+                UNIQUE (tenant_id, code),
+                CHECK (posted_debits_minor >= 0 AND posted_credits_minor >= 0 AND pending_debits_minor >= 0
+                       AND pending_credits_minor >= 0),
+                CHECK (balance_constraint <> 'debits_must_not_exceed_credits'
+                       OR posted_debits_minor + pending_debits_minor <= posted_credits_minor),
+                CHECK (balance_constraint <> 'credits_must_not_exceed_debits'
+                       OR posted_credits_minor + pending_credits_minor <= posted_debits_minor))
+            """,
+            "CREATE UNIQUE INDEX accounts_system_role ON accounts (tenant_id, system_role) WHERE system_role IS NOT NULL",
+            """
+            CREATE TABLE journal_entries (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, status TEXT NOT NULL, source TEXT NOT NULL, source_id TEXT,
+                accounting_date TEXT NOT NULL, description TEXT NOT NULL, reference TEXT, metadata TEXT NOT NULL,
+                request_hash TEXT NOT NULL, reverses_id TEXT, reversed_by_id TEXT, pending_id TEXT, resolved_by_id TEXT,
+                timeout_at_ms BIGINT, batch_id TEXT, created_by TEXT, approved_by TEXT, created_at_ms BIGINT NOT NULL,
+                posted_at_ms BIGINT, resolved_at_ms BIGINT)
+            """,
+            """
+            CREATE UNIQUE INDEX journal_entries_source ON journal_entries (tenant_id, source, source_id)
+            WHERE source_id IS NOT NULL
+            """,
+            "CREATE INDEX journal_entries_listing ON journal_entries (tenant_id, accounting_date, id)",
+            "CREATE INDEX journal_entries_pending ON journal_entries (status, timeout_at_ms) WHERE status = 'pending'",
+            """
+            CREATE TABLE journal_lines (
+                entry_id TEXT NOT NULL, line_no INTEGER NOT NULL, tenant_id TEXT NOT NULL, account_id TEXT NOT NULL,
+                state TEXT NOT NULL, accounting_date TEXT NOT NULL, posted_at_ms BIGINT NOT NULL,
+                debit_minor BIGINT NOT NULL, credit_minor BIGINT NOT NULL, currency TEXT NOT NULL, memo TEXT,
+                PRIMARY KEY (entry_id, line_no),
+                CHECK (debit_minor >= 0 AND credit_minor >= 0 AND (debit_minor = 0 OR credit_minor = 0)
+                       AND debit_minor + credit_minor > 0))
+            """,
+            """
+            CREATE INDEX journal_lines_account
+            ON journal_lines (tenant_id, account_id, state, accounting_date, posted_at_ms, entry_id, line_no)
+            """,
+            """
+            CREATE INDEX journal_lines_date
+            ON journal_lines (tenant_id, state, accounting_date, account_id, debit_minor, credit_minor)
+            """,
+            """
+            CREATE TABLE fiscal_periods (
+                tenant_id TEXT NOT NULL, period TEXT NOT NULL, status TEXT NOT NULL, changed_at_ms BIGINT NOT NULL,
+                changed_by TEXT, PRIMARY KEY (tenant_id, period))
+            """,
+    ]
+
+    /// Posted lines never change; a posted entry may only gain the link to its reversal.
+    static let immutabilitySQLite = [
+        """
+        CREATE TRIGGER journal_lines_posted_immutable BEFORE UPDATE ON journal_lines WHEN OLD.state = 'posted'
+        BEGIN SELECT RAISE(ABORT, 'posted journal lines are immutable'); END
+        """,
+        """
+        CREATE TRIGGER journal_lines_posted_kept BEFORE DELETE ON journal_lines WHEN OLD.state = 'posted'
+        BEGIN SELECT RAISE(ABORT, 'posted journal lines are immutable'); END
+        """,
+        """
+        CREATE TRIGGER journal_entries_posted_immutable BEFORE UPDATE ON journal_entries
+        WHEN OLD.status = 'posted' AND (NEW.status IS NOT OLD.status OR NEW.accounting_date IS NOT OLD.accounting_date
+            OR NEW.description IS NOT OLD.description OR NEW.posted_at_ms IS NOT OLD.posted_at_ms
+            OR NEW.reversed_by_id IS NOT OLD.reversed_by_id AND OLD.reversed_by_id IS NOT NULL)
+        BEGIN SELECT RAISE(ABORT, 'posted journal entries are immutable'); END
+        """,
+        """
+        CREATE TRIGGER journal_entries_posted_kept BEFORE DELETE ON journal_entries WHEN OLD.status = 'posted'
+        BEGIN SELECT RAISE(ABORT, 'posted journal entries are immutable'); END
+        """,
+    ]
+
+    /// The same guarantees in PL/pgSQL.
+    static let immutabilityPostgres = [
+        """
+        CREATE OR REPLACE FUNCTION journal_lines_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.state = 'posted' THEN RAISE EXCEPTION 'posted journal lines are immutable'; END IF;
+            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+            RETURN NEW;
+        END $$
+        """,
+        """
+        CREATE TRIGGER journal_lines_guard BEFORE UPDATE OR DELETE ON journal_lines
+        FOR EACH ROW EXECUTE FUNCTION journal_lines_guard()
+        """,
+        """
+        CREATE OR REPLACE FUNCTION journal_entries_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.status = 'posted' THEN
+                IF TG_OP = 'DELETE' OR NEW.status IS DISTINCT FROM OLD.status
+                   OR NEW.accounting_date IS DISTINCT FROM OLD.accounting_date
+                   OR NEW.description IS DISTINCT FROM OLD.description
+                   OR NEW.posted_at_ms IS DISTINCT FROM OLD.posted_at_ms
+                   OR (OLD.reversed_by_id IS NOT NULL AND NEW.reversed_by_id IS DISTINCT FROM OLD.reversed_by_id) THEN
+                    RAISE EXCEPTION 'posted journal entries are immutable';
+                END IF;
+            END IF;
+            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+            RETURN NEW;
+        END $$
+        """,
+        """
+        CREATE TRIGGER journal_entries_guard BEFORE UPDATE OR DELETE ON journal_entries
+        FOR EACH ROW EXECUTE FUNCTION journal_entries_guard()
+        """,
+    ]
+}

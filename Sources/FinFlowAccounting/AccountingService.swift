@@ -1,0 +1,67 @@
+import FinFlowCore
+import Foundation
+import Logging
+import OpenAPIHummingbird
+import SQLKit
+import ServiceLifecycle
+
+/// accounting-service: the book of record.
+public enum AccountingService {
+    /// The descriptor `FinFlowServer` lists.
+    public static let descriptor = ServiceDescriptor(
+        name: "accounting", title: "accounting-service", migrations: AccountingMigrations.all,
+        openAPIDocument: {
+            guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
+                preconditionFailure("openapi.yaml is missing from the accounting bundle")
+            }
+            return try String(contentsOf: url, encoding: .utf8)
+        },
+        make: { env in Running(ledger: Ledger(env: env)) })
+
+    struct Running: FinFlowService {
+        let ledger: Ledger
+
+        func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
+            try AccountingAPI(ledger: self.ledger).registerHandlers(on: api)
+        }
+
+        var consumers: [EventConsumer] {
+            let ledger = self.ledger
+            let database = ledger.database
+            return [
+                .of(TenantCreated.self, name: "accounting.tenant-created", database: database) { event, db in
+                    try await ledger.open(tenant: event.data, on: db)
+                },
+                .of(TransactionCreated.self, name: "accounting.transaction-created", database: database) { event, db in
+                    try await ledger.post(transaction: event.data, on: db)
+                },
+                .of(PaymentProcessed.self, name: "accounting.payment-processed", database: database) { event, db in
+                    try await ledger.post(payment: event.data, on: db)
+                },
+            ]
+        }
+
+        var backgroundServices: [any Service] {
+            [PendingExpiry(ledger: self.ledger, logger: self.ledger.env.logger)]
+        }
+    }
+}
+
+/// Releases pending entries whose timeout has passed, every few seconds.
+struct PendingExpiry: Service {
+    let ledger: Ledger
+    let logger: Logger
+    static let intervalSeconds = 5
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .seconds(Self.intervalSeconds))
+            do {
+                let expired = try await self.ledger.expirePending()
+                if expired > 0 { self.logger.info("pending entries expired", metadata: ["count": "\(expired)"]) }
+            } catch {
+                self.logger.warning("pending expiry failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

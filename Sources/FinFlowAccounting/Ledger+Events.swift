@@ -1,0 +1,95 @@
+import FinFlowCore
+import Foundation
+import SQLKit
+
+extension Ledger {
+    /// Posts a business transaction: debit its destination, credit its source. A refusal (closed period, balance
+    /// constraint, unknown account…) is answered with `JournalEntryRejected`; a ledger not yet open is retried.
+    func post(transaction: TransactionCreated, on db: any SQLDatabase) async throws {
+        let principal = Principal.system(tenantId: transaction.tenantId)
+        try await self.postAnswering(source: .transaction, sourceId: transaction.transactionId, principal: principal, on: db) {
+            try EntryRequest.validated(
+                id: nil, date: transaction.valueDate,
+                description: String((transaction.description ?? "\(transaction.kind) \(transaction.counterparty ?? "")")
+                    .trimmingCharacters(in: .whitespaces).prefix(LedgerLimits.descriptionLengthMax)).nonEmpty ?? transaction.kind,
+                reference: transaction.externalReference.map { String($0.prefix(LedgerLimits.referenceLengthMax)) },
+                metadata: ["transactionId": transaction.transactionId, "kind": String(transaction.kind.prefix(64))],
+                lines: [
+                    LineRequest(accountId: transaction.destinationAccountId.lowercased(), side: .debit,
+                                amountMinor: transaction.amountMinor, currency: transaction.currency, memo: nil),
+                    LineRequest(accountId: transaction.sourceAccountId.lowercased(), side: .credit,
+                                amountMinor: transaction.amountMinor, currency: transaction.currency, memo: nil),
+                ],
+                source: .transaction, sourceId: transaction.transactionId, mode: .post, timeoutSeconds: nil)
+        }
+    }
+
+    /// Posts a payment's effect: a success puts the net amount in the processor balance and the fee in expenses,
+    /// against the receivable (or revenue without an invoice); a refund takes it back out. Failures post nothing.
+    func post(payment: PaymentProcessed, on db: any SQLDatabase) async throws {
+        guard payment.status == "succeeded" || payment.status == "refunded" else { return }
+        let principal = Principal.system(tenantId: payment.tenantId)
+        let refund = payment.status == "refunded"
+        let sourceId = refund ? "refund:\(payment.refundId ?? payment.paymentId)" : payment.paymentId
+        try await self.postAnswering(source: .payment, sourceId: sourceId, principal: principal, on: db) {
+            func role(_ role: SystemRole) async throws -> String {
+                guard let account = try await LedgerStore.accountBySystemRole(tenantId: payment.tenantId, role: role.rawValue, db: db) else {
+                    throw AppError(.rejected, code: "system-account-missing", "the chart has no account with the role \(role.rawValue)")
+                }
+                return account.id
+            }
+            let clearing = try await role(.paymentClearing)
+            let counter = try await role(payment.invoiceId == nil ? .revenue : .receivables)
+            let fee = refund ? 0 : max(payment.feeMinor ?? 0, 0)
+            var lines: [LineRequest]
+            if refund {
+                lines = [
+                    LineRequest(accountId: counter, side: .debit, amountMinor: payment.amountMinor, currency: payment.currency, memo: nil),
+                    LineRequest(accountId: clearing, side: .credit, amountMinor: payment.amountMinor, currency: payment.currency, memo: nil),
+                ]
+            } else {
+                lines = [
+                    LineRequest(accountId: clearing, side: .debit, amountMinor: payment.amountMinor - fee, currency: payment.currency, memo: nil),
+                    LineRequest(accountId: counter, side: .credit, amountMinor: payment.amountMinor, currency: payment.currency, memo: nil),
+                ]
+                if fee > 0 {
+                    lines.append(LineRequest(accountId: try await role(.paymentFees), side: .debit, amountMinor: fee,
+                                             currency: payment.currency, memo: "\(payment.gateway) fee"))
+                }
+            }
+            var metadata = ["paymentId": payment.paymentId, "gateway": String(payment.gateway.prefix(64))]
+            if let invoiceId = payment.invoiceId { metadata["invoiceId"] = invoiceId }
+            if let reference = payment.gatewayReference { metadata["gatewayReference"] = String(reference.prefix(200)) }
+            return try EntryRequest.validated(
+                id: nil, date: LedgerDate(instant: Date(unixMillis: payment.processedAtMillis)).description,
+                description: "\(refund ? "Refund" : "Payment") via \(payment.gateway.prefix(64))",
+                reference: payment.gatewayReference.map { String($0.prefix(LedgerLimits.referenceLengthMax)) },
+                metadata: metadata, lines: lines, source: .payment, sourceId: sourceId, mode: .post, timeoutSeconds: nil)
+        }
+    }
+
+    /// Posts the entry `build` makes for another service's record once; answers a refusal with an event.
+    private func postAnswering(
+        source: EntrySource, sourceId: String, principal: Principal, on db: any SQLDatabase,
+        _ build: () async throws -> EntryRequest
+    ) async throws {
+        let posted = try await db.raw("""
+            SELECT COUNT(*) AS n FROM journal_entries WHERE tenant_id = \(bind: principal.tenantId) AND source = \(bind: source.rawValue)
+            AND source_id = \(bind: sourceId)
+            """).first(decoding: CountRow.self)?.n ?? 0
+        guard posted == 0 else { return }
+        do {
+            _ = try await self.submit([try await build()], principal: principal, batchId: nil, on: db)
+        } catch let error as AppError where error.kind != .unavailable {
+            let detail = ([error.message] + error.fieldErrors.map { "\($0.field) \($0.message)" }).joined(separator: "; ")
+            try await self.outbox.enqueue(
+                JournalEntryRejected(tenantId: principal.tenantId, source: source.rawValue, sourceId: sourceId, code: error.code, reason: detail),
+                subject: sourceId, tenantId: principal.tenantId, on: db)
+        }
+    }
+}
+
+extension String {
+    /// The string, or nil when it is empty.
+    var nonEmpty: String? { self.isEmpty ? nil : self }
+}

@@ -1,0 +1,124 @@
+import FinFlowCore
+import Foundation
+import SQLKit
+
+/// The accounting service's SQL, written once for SQLite and PostgreSQL. Every query names the tenant.
+enum LedgerStore {
+    static func ledger(tenantId: String, db: any SQLDatabase) async throws -> LedgerRow {
+        guard let row = try await self.ledgerIfAny(tenantId: tenantId, db: db) else { throw AccountingError.ledgerNotReady() }
+        return row
+    }
+
+    static func ledgerIfAny(tenantId: String, db: any SQLDatabase) async throws -> LedgerRow? {
+        try await db.raw("SELECT * FROM ledgers WHERE tenant_id = \(bind: tenantId)").first(decoding: LedgerRow.self)
+    }
+
+    /// The accounts among `ids` (sorted), locked for update when asked (PostgreSQL).
+    static func accounts(tenantId: String, ids: [String], forUpdate: Bool, db: any SQLDatabase) async throws -> [AccountRow] {
+        var result: [AccountRow] = []
+        for chunk in ids.chunked(LedgerLimits.insertChunkRows) {
+            result += try await db.raw("""
+                SELECT \(unsafeRaw: AccountRow.columns) FROM accounts
+                WHERE tenant_id = \(bind: tenantId) AND id IN (\(binds: Array(chunk))) ORDER BY id\(unsafeRaw: forUpdate ? " FOR UPDATE" : "")
+                """).all(decoding: AccountRow.self)
+        }
+        return result
+    }
+
+    static func account(tenantId: String, id: String, db: any SQLDatabase) async throws -> AccountRow {
+        guard let row = try await db.raw("""
+            SELECT \(unsafeRaw: AccountRow.columns) FROM accounts WHERE tenant_id = \(bind: tenantId) AND id = \(bind: id)
+            """).first(decoding: AccountRow.self)
+        else { throw AppError.notFound("account") }
+        return row
+    }
+
+    static func allAccounts(tenantId: String, db: any SQLDatabase) async throws -> [AccountRow] {
+        try await db.raw("""
+            SELECT \(unsafeRaw: AccountRow.columns) FROM accounts WHERE tenant_id = \(bind: tenantId) ORDER BY code
+            """).all(decoding: AccountRow.self)
+    }
+
+    static func accountBySystemRole(tenantId: String, role: String, db: any SQLDatabase) async throws -> AccountRow? {
+        try await db.raw("""
+            SELECT \(unsafeRaw: AccountRow.columns) FROM accounts WHERE tenant_id = \(bind: tenantId) AND system_role = \(bind: role)
+            """).first(decoding: AccountRow.self)
+    }
+
+    static func insert(account: AccountRow, db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO accounts (\(unsafeRaw: AccountRow.columns)) VALUES (
+                \(bind: account.id), \(bind: account.tenant_id), \(bind: account.code), \(bind: account.name),
+                \(bind: account.type), \(bind: account.contra), \(bind: account.normal_side), \(bind: account.parent_id),
+                \(bind: account.currency), \(bind: account.cash_flow_tag), \(bind: account.balance_constraint),
+                \(bind: account.status), \(bind: account.system_role), 0, 0, 0, 0, \(bind: account.created_at_ms),
+                \(bind: account.updated_at_ms))
+            """).run()
+    }
+
+    static func entry(tenantId: String, id: String, forUpdate: Bool, db: any SQLDatabase) async throws -> EntryRow? {
+        try await db.raw("""
+            SELECT * FROM journal_entries WHERE tenant_id = \(bind: tenantId) AND id = \(bind: id)\(unsafeRaw: forUpdate ? " FOR UPDATE" : "")
+            """).first(decoding: EntryRow.self)
+    }
+
+    static func lines(entryIds: [String], db: any SQLDatabase) async throws -> [String: [LineRow]] {
+        var result: [String: [LineRow]] = [:]
+        for chunk in entryIds.chunked(LedgerLimits.insertChunkRows) {
+            let rows = try await db.raw("""
+                SELECT * FROM journal_lines WHERE entry_id IN (\(binds: Array(chunk))) ORDER BY entry_id, line_no
+                """).all(decoding: LineRow.self)
+            for row in rows { result[row.entry_id, default: []].append(row) }
+        }
+        return result
+    }
+
+    static func record(tenantId: String, id: String, db: any SQLDatabase) async throws -> EntryRecord {
+        guard let entry = try await self.entry(tenantId: tenantId, id: id, forUpdate: false, db: db) else {
+            throw AppError.notFound("journal entry")
+        }
+        return EntryRecord(entry: entry, lines: try await self.lines(entryIds: [id], db: db)[id] ?? [])
+    }
+
+    /// Inserts entry headers; returns the ids that were new (an id already present is left alone).
+    static func insert(entries: [EntryRow], db: any SQLDatabase) async throws -> Set<String> {
+        var inserted: Set<String> = []
+        for chunk in entries.chunked(LedgerLimits.insertChunkRows / 4) {
+            var builder = db.insert(into: "journal_entries").columns(
+                "id", "tenant_id", "status", "source", "source_id", "accounting_date", "description", "reference",
+                "metadata", "request_hash", "reverses_id", "reversed_by_id", "pending_id", "resolved_by_id", "timeout_at_ms",
+                "batch_id", "created_by", "approved_by", "created_at_ms", "posted_at_ms", "resolved_at_ms")
+            for e in chunk {
+                builder = builder.values([
+                    e.id, e.tenant_id, e.status, e.source, e.source_id, e.accounting_date, e.description, e.reference,
+                    e.metadata, e.request_hash, e.reverses_id, e.reversed_by_id, e.pending_id, e.resolved_by_id,
+                    e.timeout_at_ms, e.batch_id, e.created_by, e.approved_by, e.created_at_ms, e.posted_at_ms, e.resolved_at_ms,
+                ] as [any Encodable & Sendable])
+            }
+            let rows = try await builder.ignoringConflicts(with: ["id"]).returning("id").all()
+            for row in rows { inserted.insert(try row.decode(column: "id", as: String.self)) }
+        }
+        return inserted
+    }
+
+    static func insert(lines: [LineRow], db: any SQLDatabase) async throws {
+        for chunk in lines.chunked(LedgerLimits.insertChunkRows) {
+            var builder = db.insert(into: "journal_lines").columns(
+                "entry_id", "line_no", "tenant_id", "account_id", "state", "accounting_date", "posted_at_ms",
+                "debit_minor", "credit_minor", "currency", "memo")
+            for l in chunk {
+                builder = builder.values([
+                    l.entry_id, l.line_no, l.tenant_id, l.account_id, l.state, l.accounting_date, l.posted_at_ms,
+                    l.debit_minor, l.credit_minor, l.currency, l.memo,
+                ] as [any Encodable & Sendable])
+            }
+            try await builder.run()
+        }
+    }
+
+    static func periodStatuses(tenantId: String, db: any SQLDatabase) async throws -> [String: PeriodStatus] {
+        let rows = try await db.raw("SELECT period, status FROM fiscal_periods WHERE tenant_id = \(bind: tenantId)")
+            .all(decoding: PeriodRow.self)
+        return Dictionary(rows.map { ($0.period, PeriodStatus(rawValue: $0.status) ?? .open) }, uniquingKeysWith: { a, _ in a })
+    }
+}

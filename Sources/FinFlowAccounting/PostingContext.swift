@@ -1,0 +1,163 @@
+import FinFlowCore
+import SQLKit
+
+/// Everything one posting transaction decides with: the tenant's ledger settings, the touched accounts (locked on
+/// PostgreSQL in id order, so concurrent posters never deadlock; SQLite's write lock serialises writers) and the
+/// status of the touched periods. Totals change in memory as entries apply and are written once at the end.
+final class PostingContext {
+    let ledger: LedgerRow
+    let principal: Principal
+    private(set) var accounts: [String: AccountRow]
+    private let original: [String: AccountRow]
+    private let periods: [String: PeriodStatus]
+    /// Closed periods posted into by a holder of `periods:reopen`, for the audit log.
+    private(set) var closedPeriodsUsed: Set<String> = []
+
+    var tenantId: String { self.ledger.tenant_id }
+
+    private init(ledger: LedgerRow, principal: Principal, accounts: [String: AccountRow], periods: [String: PeriodStatus]) {
+        self.ledger = ledger
+        self.principal = principal
+        self.accounts = accounts
+        self.original = accounts
+        self.periods = periods
+    }
+
+    /// Loads (and on PostgreSQL locks) `accountIds` and the status of the months of `dates`.
+    static func load(
+        principal: Principal, accountIds: Set<String>, dates: Set<LedgerDate>, db: any SQLDatabase, kind: DatabaseKind
+    ) async throws -> PostingContext {
+        let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, db: db)
+        let accounts = try await LedgerStore.accounts(
+            tenantId: principal.tenantId, ids: accountIds.sorted(), forUpdate: kind == .postgres, db: db)
+        let months = Set(dates.map(FiscalCalendar.periodKey)).sorted()
+        var periods: [String: PeriodStatus] = [:]
+        for chunk in months.chunked(LedgerLimits.insertChunkRows) {
+            let rows = try await db.raw("""
+                SELECT period, status FROM fiscal_periods WHERE tenant_id = \(bind: principal.tenantId) AND period IN (\(binds: Array(chunk)))
+                """).all(decoding: PeriodRow.self)
+            for row in rows { periods[row.period] = PeriodStatus(rawValue: row.status) ?? .open }
+        }
+        return PostingContext(
+            ledger: ledger, principal: principal, accounts: Dictionary(uniqueKeysWithValues: accounts.map { ($0.id, $0) }),
+            periods: periods)
+    }
+
+    /// Checks that every line names an existing account in its currency (active unless `allowArchived`) and that
+    /// the lines balance in each currency.
+    func check(lines: [LineRequest], prefix: String, allowArchived: Bool = false) throws {
+        var net: [String: Int64] = [:]
+        for (index, line) in lines.enumerated() {
+            let field = prefix + "lines[\(index)]"
+            guard let account = self.accounts[line.accountId.lowercased()] else {
+                throw AccountingError.unknownAccount(field: field + ".accountId")
+            }
+            if !allowArchived && !account.isActive { throw AccountingError.archivedAccount(field: field + ".accountId", code: account.code) }
+            if let currency = line.currency, currency != account.currency {
+                throw AccountingError.currencyMismatch(field: field + ".currency", expected: account.currency, got: currency)
+            }
+            let signed = line.side == .debit ? line.amountMinor : -line.amountMinor
+            let (sum, overflow) = net[account.currency, default: 0].addingReportingOverflow(signed)
+            if overflow { throw AppError.invalid(code: "amount-overflow", "the entry's amounts exceed the representable range") }
+            net[account.currency] = sum
+        }
+        let off = net.filter { $0.value != 0 }.sorted { $0.key < $1.key }
+        if !off.isEmpty {
+            throw AccountingError.unbalanced(off.map { "\($0.key) debits exceed credits by \($0.value) minor units" }.joined(separator: "; "))
+        }
+    }
+
+    /// Refuses a date in a locked period, or in a closed one unless the principal may reopen periods.
+    func checkPeriod(_ date: LedgerDate) throws {
+        let key = FiscalCalendar.periodKey(date)
+        switch self.periods[key] ?? .open {
+        case .open: return
+        case .locked: throw AccountingError.periodLocked(key)
+        case .closed:
+            guard self.principal.has(Permissions.reopenPeriods) else { throw AccountingError.periodClosed(key) }
+            self.closedPeriodsUsed.insert(key)
+        }
+    }
+
+    /// How lines change the running totals.
+    enum Phase {
+        case post, reserve, release
+    }
+
+    /// Applies `lines` to the totals in memory, then checks the touched accounts' balance constraints.
+    func apply(_ lines: [(accountId: String, side: Side, amountMinor: Int64)], phase: Phase) throws {
+        for line in lines {
+            guard var account = self.accounts[line.accountId] else {
+                preconditionFailure("a checked line names an account the context did not load")
+            }
+            func add(_ value: inout Int64, _ amount: Int64) throws {
+                let (sum, overflow) = value.addingReportingOverflow(amount)
+                guard !overflow else { throw AppError.invalid(code: "amount-overflow", "the account's totals would overflow") }
+                value = sum
+            }
+            switch (phase, line.side) {
+            case (.post, .debit): try add(&account.posted_debits_minor, line.amountMinor)
+            case (.post, .credit): try add(&account.posted_credits_minor, line.amountMinor)
+            case (.reserve, .debit): try add(&account.pending_debits_minor, line.amountMinor)
+            case (.reserve, .credit): try add(&account.pending_credits_minor, line.amountMinor)
+            case (.release, .debit): try add(&account.pending_debits_minor, -line.amountMinor)
+            case (.release, .credit): try add(&account.pending_credits_minor, -line.amountMinor)
+            }
+            precondition(account.pending_debits_minor >= 0 && account.pending_credits_minor >= 0,
+                         "released more than was pending")
+            self.accounts[line.accountId] = account
+        }
+        guard phase != .release else { return }
+        for accountId in Set(lines.map(\.accountId)) {
+            try Self.checkConstraint(self.accounts[accountId]!)
+        }
+    }
+
+    static func checkConstraint(_ account: AccountRow) throws {
+        switch account.constraint {
+        case .none: return
+        case .debitsMustNotExceedCredits:
+            if account.posted_debits_minor.addingReportingOverflow(account.pending_debits_minor).partialValue > account.posted_credits_minor {
+                throw account.normalSide == .credit
+                    ? AccountingError.insufficientFunds(code: account.code) : AccountingError.balanceConstraint(code: account.code)
+            }
+        case .creditsMustNotExceedDebits:
+            if account.posted_credits_minor.addingReportingOverflow(account.pending_credits_minor).partialValue > account.posted_debits_minor {
+                throw account.normalSide == .debit
+                    ? AccountingError.insufficientFunds(code: account.code) : AccountingError.balanceConstraint(code: account.code)
+            }
+        }
+    }
+
+    /// Writes the totals of every account that changed.
+    func flush(db: any SQLDatabase, nowMillis: Int64) async throws {
+        for (id, account) in self.accounts.sorted(by: { $0.key < $1.key }) {
+            guard let before = self.original[id],
+                before.posted_debits_minor != account.posted_debits_minor
+                    || before.posted_credits_minor != account.posted_credits_minor
+                    || before.pending_debits_minor != account.pending_debits_minor
+                    || before.pending_credits_minor != account.pending_credits_minor
+            else { continue }
+            try await db.raw("""
+                UPDATE accounts SET posted_debits_minor = \(bind: account.posted_debits_minor),
+                    posted_credits_minor = \(bind: account.posted_credits_minor),
+                    pending_debits_minor = \(bind: account.pending_debits_minor),
+                    pending_credits_minor = \(bind: account.pending_credits_minor), updated_at_ms = \(bind: nowMillis)
+                WHERE id = \(bind: id) AND tenant_id = \(bind: self.tenantId)
+                """).run()
+        }
+    }
+}
+
+/// A period's stored status.
+struct PeriodRow: Codable, Sendable {
+    let period: String
+    let status: String
+}
+
+extension Array {
+    /// The array cut into runs of at most `size` elements.
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: self.count, by: size).map { self[$0..<Swift.min($0 + size, self.count)] }
+    }
+}
