@@ -16,6 +16,7 @@ extension FinFlowSystem {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware(ids: ids))
         router.add(middleware: BodyLimitMiddleware(requestBodyBytesMax: settings.requestBodyBytesMax))
+        router.add(middleware: EmptyBodyMiddleware())
         router.add(middleware: AuthenticationMiddleware(verifier: verifier))
 
         router.get("/health/live") { _, _ in HealthStatus(status: "ok", checks: [:]) }
