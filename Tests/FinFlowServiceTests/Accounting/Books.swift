@@ -73,3 +73,24 @@ struct Books {
         return result
     }
 }
+
+extension Fixtures {
+    /// Signs up a second person, invites them into `owner`'s tenant with `roles`, and returns their token there.
+    static func member(
+        of owner: SignedIn, roles: [String], _ client: any TestClientProtocol, _ sut: TestSystem, tag: String
+    ) async throws -> String {
+        let person = try await Self.signUp(client, sut, tag: tag)
+        let rolesJSON = roles.map { "\"\($0)\"" }.joined(separator: ",")
+        let invited = try await client.send(
+            .post, "/v1/tenants/current/invitations", json: #"{"email":"\#(person.email)","roles":[\#(rolesJSON)]}"#,
+            token: owner.accessToken)
+        try #require(invited.status == 201, "invite: \(invited.body)")
+        let token = try await Self.mailedToken(sut, to: person.email, purpose: "invitation", service: "tenancy")
+        let accepted = try await client.send(.post, "/v1/invitations/accept", json: #"{"token":"\#(token)"}"#, token: person.accessToken)
+        try #require(accepted.status == 200, "accept: \(accepted.body)")
+        try await sut.deliver()
+        let switched = try await client.send(
+            .post, "/v1/auth/token/switch-tenant", json: #"{"tenantId":"\#(owner.tenantId)"}"#, token: person.accessToken)
+        return try #require(switched.body["accessToken"] as? String)
+    }
+}
