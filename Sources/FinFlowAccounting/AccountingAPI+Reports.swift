@@ -161,3 +161,24 @@ struct CSVWriter {
         return money.decimalText
     }
 }
+
+extension AccountingAPI {
+    func closeFiscalYear(_ input: Operations.CloseFiscalYear.Input) async throws -> Operations.CloseFiscalYear.Output {
+        let principal = try RequestScope.require(Permissions.closePeriods)
+        return .ok(.init(body: .json(Self.dto(try await self.ledger.closeYear(principal: principal, year: input.path.fiscalYear)))))
+    }
+
+    func reopenFiscalYear(_ input: Operations.ReopenFiscalYear.Input) async throws -> Operations.ReopenFiscalYear.Output {
+        let principal = try RequestScope.require(Permissions.reopenPeriods)
+        return .ok(.init(body: .json(Self.dto(try await self.ledger.reopenYear(principal: principal, year: input.path.fiscalYear)))))
+    }
+
+    static func dto(_ close: YearClose) -> Components.Schemas.FiscalYearClose {
+        .init(
+            fiscalYear: close.fiscalYear, status: close.status == "closed" ? .closed : .open, closingEntry: close.closingEntry.map(Self.dto),
+            openingBalances: close.openingBalances.map {
+                .init(accountId: $0.account.id, code: $0.account.code, name: $0.account.name, currency: $0.account.currency,
+                      balance: $0.balanceMinor)
+            })
+    }
+}

@@ -7,7 +7,7 @@ enum AccountingMigrations {
     static let all: [Migration] = [
         Migration(1, "create ledgers, accounts, entries, lines, periods", Self.tables + Self.immutabilitySQLite,
                   postgres: Self.tables + Self.immutabilityPostgres
-                    + ["ledgers", "accounts", "journal_entries", "journal_lines", "fiscal_periods"]
+                    + ["ledgers", "accounts", "journal_entries", "journal_lines", "fiscal_periods", "fiscal_years"]
                     .flatMap(Migration.rowLevelSecurity(table:))),
     ]
 
@@ -51,7 +51,7 @@ enum AccountingMigrations {
             """
             CREATE TABLE journal_lines (
                 entry_id TEXT NOT NULL, line_no INTEGER NOT NULL, tenant_id TEXT NOT NULL, account_id TEXT NOT NULL,
-                state TEXT NOT NULL, accounting_date TEXT NOT NULL, posted_at_ms BIGINT NOT NULL,
+                state TEXT NOT NULL, source TEXT NOT NULL, accounting_date TEXT NOT NULL, posted_at_ms BIGINT NOT NULL,
                 debit_minor BIGINT NOT NULL, credit_minor BIGINT NOT NULL, currency TEXT NOT NULL, memo TEXT,
                 PRIMARY KEY (entry_id, line_no),
                 CHECK (debit_minor >= 0 AND credit_minor >= 0 AND (debit_minor = 0 OR credit_minor = 0)
@@ -64,6 +64,11 @@ enum AccountingMigrations {
             """
             CREATE INDEX journal_lines_date
             ON journal_lines (tenant_id, state, accounting_date, account_id, debit_minor, credit_minor)
+            """,
+            """
+            CREATE TABLE fiscal_years (
+                tenant_id TEXT NOT NULL, fiscal_year INTEGER NOT NULL, status TEXT NOT NULL, closing_entry_id TEXT,
+                changed_at_ms BIGINT NOT NULL, changed_by TEXT, PRIMARY KEY (tenant_id, fiscal_year))
             """,
             """
             CREATE TABLE fiscal_periods (

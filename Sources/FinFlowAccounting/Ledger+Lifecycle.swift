@@ -78,39 +78,46 @@ extension Ledger {
         if let newId { validator.check(UUID(uuidString: newId) != nil, "id", "must be a UUID") }
         try validator.throwIfInvalid()
         return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
-            let original = try await self.lockedEntry(principal: principal, id: id, db: db)
-            guard original.entryStatus == .posted else { throw AccountingError.wrongStatus(original.status, "reversed") }
-            guard original.reversed_by_id == nil else {
-                throw AppError.conflict(code: "already-reversed", "the entry was reversed by \(original.reversed_by_id!)")
-            }
-            let lines = try await LedgerStore.lines(entryIds: [original.id], db: db)[original.id] ?? []
-            let reversalDate = date ?? LedgerDate(original.accounting_date)!
-            let context = try await PostingContext.load(
-                principal: principal, accountIds: Set(lines.map(\.account_id)), dates: [reversalDate], db: db, kind: self.kind)
-            try context.checkPeriod(reversalDate)
-            let swapped = lines.map { ($0.account_id, $0.side.opposite, $0.amountMinor) }
-            try context.apply(swapped, phase: .post)
-            let now = self.now
-            let entry = EntryRow(
-                id: newId?.lowercased() ?? self.env.ids.nextString(), tenant_id: principal.tenantId, status: EntryStatus.posted.rawValue,
-                source: original.source, source_id: nil, accounting_date: reversalDate.description,
-                description: description ?? "Reversal of \(original.description)".prefix(LedgerLimits.descriptionLengthMax).description,
-                reference: original.reference, metadata: original.metadata, request_hash: "reversal:\(original.id)",
-                reverses_id: original.id, reversed_by_id: nil, pending_id: nil, resolved_by_id: nil, timeout_at_ms: nil,
-                batch_id: nil, created_by: principal.subject, approved_by: nil, created_at_ms: now, posted_at_ms: now,
-                resolved_at_ms: nil)
-            let rows = self.lineRows(
-                lines.map { ($0.account_id, $0.side.opposite, $0.amountMinor, $0.memo) }, entry: entry, state: "posted",
-                context: context, now: now)
-            guard try await LedgerStore.insert(entries: [entry], db: db).count == 1 else { throw AccountingError.idReused() }
-            try await LedgerStore.insert(lines: rows, db: db)
-            try await db.raw("""
-                UPDATE journal_entries SET reversed_by_id = \(bind: entry.id)
-                WHERE tenant_id = \(bind: principal.tenantId) AND id = \(bind: original.id)
-                """).run()
-            try await self.finish(context: context, posted: [entry], db: db)
-            return EntryRecord(entry: entry, lines: rows)
+            try await self.reverseInTransaction(principal: principal, id: id, date: date, description: description, newId: newId, db: db)
         }
+    }
+
+    /// `reverse` inside the caller's transaction.
+    func reverseInTransaction(
+        principal: Principal, id: String, date: LedgerDate?, description: String?, newId: String?, db: any SQLDatabase
+    ) async throws -> EntryRecord {
+        let original = try await self.lockedEntry(principal: principal, id: id, db: db)
+        guard original.entryStatus == .posted else { throw AccountingError.wrongStatus(original.status, "reversed") }
+        guard original.reversed_by_id == nil else {
+            throw AppError.conflict(code: "already-reversed", "the entry was reversed by \(original.reversed_by_id!)")
+        }
+        let lines = try await LedgerStore.lines(entryIds: [original.id], db: db)[original.id] ?? []
+        let reversalDate = date ?? LedgerDate(original.accounting_date)!
+        let context = try await PostingContext.load(
+            principal: principal, accountIds: Set(lines.map(\.account_id)), dates: [reversalDate], db: db, kind: self.kind)
+        try context.checkPeriod(reversalDate)
+        let swapped = lines.map { ($0.account_id, $0.side.opposite, $0.amountMinor) }
+        try context.apply(swapped, phase: .post)
+        let now = self.now
+        let entry = EntryRow(
+            id: newId?.lowercased() ?? self.env.ids.nextString(), tenant_id: principal.tenantId, status: EntryStatus.posted.rawValue,
+            source: original.source, source_id: nil, accounting_date: reversalDate.description,
+            description: description ?? "Reversal of \(original.description)".prefix(LedgerLimits.descriptionLengthMax).description,
+            reference: original.reference, metadata: original.metadata, request_hash: "reversal:\(original.id)",
+            reverses_id: original.id, reversed_by_id: nil, pending_id: nil, resolved_by_id: nil, timeout_at_ms: nil,
+            batch_id: nil, created_by: principal.subject, approved_by: nil, created_at_ms: now, posted_at_ms: now,
+            resolved_at_ms: nil)
+        let rows = self.lineRows(
+            lines.map { ($0.account_id, $0.side.opposite, $0.amountMinor, $0.memo) }, entry: entry, state: "posted",
+            context: context, now: now)
+        guard try await LedgerStore.insert(entries: [entry], db: db).count == 1 else { throw AccountingError.idReused() }
+        try await LedgerStore.insert(lines: rows, db: db)
+        try await db.raw("""
+            UPDATE journal_entries SET reversed_by_id = \(bind: entry.id)
+            WHERE tenant_id = \(bind: principal.tenantId) AND id = \(bind: original.id)
+            """).run()
+        try await self.finish(context: context, posted: [entry], db: db)
+        return EntryRecord(entry: entry, lines: rows)
     }
 
     func lockedEntry(principal: Principal, id: String, db: any SQLDatabase) async throws -> EntryRow {

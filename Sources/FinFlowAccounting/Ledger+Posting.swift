@@ -110,6 +110,7 @@ extension Ledger {
         lines.enumerated().map { index, line in
             LineRow(
                 entry_id: entry.id, line_no: index + 1, tenant_id: entry.tenant_id, account_id: line.accountId, state: state,
+                source: entry.source,
                 accounting_date: entry.accounting_date, posted_at_ms: now,
                 debit_minor: line.side == .debit ? line.amountMinor : 0, credit_minor: line.side == .credit ? line.amountMinor : 0,
                 currency: context.accounts[line.accountId]!.currency, memo: line.memo)

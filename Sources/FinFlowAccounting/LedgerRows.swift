@@ -90,6 +90,7 @@ struct LineRow: Codable, Sendable {
     let tenant_id: String
     let account_id: String
     let state: String
+    let source: String
     let accounting_date: String
     let posted_at_ms: Int64
     let debit_minor: Int64

@@ -104,11 +104,11 @@ enum LedgerStore {
     static func insert(lines: [LineRow], db: any SQLDatabase) async throws {
         for chunk in lines.chunked(LedgerLimits.insertChunkRows) {
             var builder = db.insert(into: "journal_lines").columns(
-                "entry_id", "line_no", "tenant_id", "account_id", "state", "accounting_date", "posted_at_ms",
+                "entry_id", "line_no", "tenant_id", "account_id", "state", "source", "accounting_date", "posted_at_ms",
                 "debit_minor", "credit_minor", "currency", "memo")
             for l in chunk {
                 builder = builder.values([
-                    l.entry_id, l.line_no, l.tenant_id, l.account_id, l.state, l.accounting_date, l.posted_at_ms,
+                    l.entry_id, l.line_no, l.tenant_id, l.account_id, l.state, l.source, l.accounting_date, l.posted_at_ms,
                     l.debit_minor, l.credit_minor, l.currency, l.memo,
                 ] as [any Encodable & Sendable])
             }

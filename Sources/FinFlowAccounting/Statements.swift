@@ -56,8 +56,8 @@ struct ReportRange: Sendable {
 
 extension Ledger {
     /// Posted debit and credit sums per account over a range.
-    static func movements(tenantId: String, from: LedgerDate?, to: LedgerDate, db: any SQLDatabase) async throws
-        -> [String: (debits: Int64, credits: Int64)]
+    static func movements(tenantId: String, from: LedgerDate?, to: LedgerDate, excludingClose: Bool = false, db: any SQLDatabase)
+        async throws -> [String: (debits: Int64, credits: Int64)]
     {
         var query = SQLQueryString("""
             SELECT account_id, CAST(SUM(debit_minor) AS BIGINT) AS debits, CAST(SUM(credit_minor) AS BIGINT) AS credits FROM journal_lines
@@ -67,6 +67,7 @@ extension Ledger {
             query.appendInterpolation(unsafeRaw: " AND accounting_date >= ")
             query.appendInterpolation(bind: from.description)
         }
+        if excludingClose { query.appendInterpolation(unsafeRaw: " AND source <> 'close'") }
         query.appendInterpolation(unsafeRaw: " GROUP BY account_id")
         let rows = try await db.raw(query).all(decoding: MovementRow.self)
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.account_id, ($0.debits ?? 0, $0.credits ?? 0)) })
@@ -151,10 +152,11 @@ extension Ledger {
         try await self.database.tenantRead(tenantId: principal.tenantId) { db in
             let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, db: db)
             let accounts = try await LedgerStore.allAccounts(tenantId: principal.tenantId, db: db)
-            let main = try await Self.movements(tenantId: principal.tenantId, from: range.from, to: range.to, db: db)
+            let main = try await Self.movements(tenantId: principal.tenantId, from: range.from, to: range.to, excludingClose: true, db: db)
                 .mapValues { $0.debits - $0.credits }
             let other = try await compare.asyncMap {
-                try await Self.movements(tenantId: principal.tenantId, from: $0.from, to: $0.to, db: db).mapValues { $0.debits - $0.credits }
+                try await Self.movements(tenantId: principal.tenantId, from: $0.from, to: $0.to, excludingClose: true, db: db)
+                    .mapValues { $0.debits - $0.credits }
             }
             return Set(accounts.map(\.currency)).sorted().compactMap { currency -> CurrencyReport? in
                 let inCurrency = accounts.filter { $0.currency == currency }

@@ -23,7 +23,7 @@ struct LedgerInvariantTests {
         var posted: [String] = []
         var pending: [String] = []
         var rejected = 0
-        let days = ["2026-01-15", "2026-02-10", "2026-03-05", "2026-04-20"]
+        let days = ["2025-11-20", "2026-01-15", "2026-02-10", "2026-03-05", "2026-04-20"]
         for step in 0..<160 {
             let choice = Int.random(in: 0..<100, using: &random)
             let date = days.randomElement(using: &random)!
@@ -71,7 +71,13 @@ struct LedgerInvariantTests {
                 case 80..<90:
                     guard let id = posted.randomElement(using: &random) else { continue }
                     posted.append(try await ledger.reverse(principal: principal, id: id, date: LedgerDate("2026-04-30"), description: nil, newId: nil).entry.id)
-                case 90..<95:
+                case 94..<97:
+                    if Bool.random(using: &random) {
+                        _ = try await ledger.closeYear(principal: principal, year: 2025)
+                    } else {
+                        _ = try await ledger.reopenYear(principal: principal, year: 2025)
+                    }
+                case 90..<94:
                     let period = String(days.randomElement(using: &random)!.prefix(7))
                     let status: PeriodStatus = Bool.random(using: &random) ? .closed : .open
                     _ = try await ledger.setPeriod(principal: principal, key: period, to: status)
