@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "finflow",
             dependencies: [
-                "FinFlowServer", "FinFlowCore", "FinFlowAuth",
+                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

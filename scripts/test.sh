@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # FinFlow's one test command: builds, starts a throwaway PostgreSQL on 127.0.0.1, and runs the whole suite twice,
-# on SQLite and on PostgreSQL. Installs PostgreSQL from Debian's packages when it is missing.
+# on SQLite and on PostgreSQL. Installs PostgreSQL and hledger from Debian's packages when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,12 @@ if [ -z "$pg_bin" ]; then
   echo "== installing PostgreSQL (Debian packages)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   for candidate in /usr/lib/postgresql/*/bin; do [ -x "$candidate/initdb" ] && pg_bin="$candidate"; done
+fi
+
+# hledger is the oracle the accounting tests compare their statements with.
+if ! command -v hledger >/dev/null 2>&1; then
+  echo "== installing hledger (Debian package)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hledger >/dev/null
 fi
 
 pg_dir=$(mktemp -d /tmp/finflow-pg.XXXXXX)

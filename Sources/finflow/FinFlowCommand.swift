@@ -12,7 +12,7 @@ struct FinFlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finflow",
         abstract: "FinFlow: a financial-operations backend.",
-        subcommands: [Serve.self, Migrate.self, Audit.self, AuthCommand.self, RolesCommand.self],
+        subcommands: [Serve.self, Migrate.self, Audit.self, AuthCommand.self, AccountingCommand.self, RolesCommand.self],
         defaultSubcommand: Serve.self)
 }
 
