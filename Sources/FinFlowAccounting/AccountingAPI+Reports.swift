@@ -182,3 +182,56 @@ extension AccountingAPI {
             })
     }
 }
+
+extension AccountingAPI {
+    func getCashFlowStatement(_ input: Operations.GetCashFlowStatement.Input) async throws -> Operations.GetCashFlowStatement.Output {
+        let principal = try RequestScope.require(Permissions.readStatements)
+        let range = try self.range(from: input.query.from, to: input.query.to, fromField: "from", toField: "to")
+        var compare: ReportRange?
+        if input.query.compareFrom != nil || input.query.compareTo != nil {
+            guard input.query.compareTo != nil else { throw AppError.validation([.init(field: "compareTo", message: "is needed with compareFrom")]) }
+            compare = try self.range(from: input.query.compareFrom, to: input.query.compareTo, fromField: "compareFrom", toField: "compareTo")
+        }
+        let reports = try await self.ledger.cashFlow(principal: principal, range: range, compare: compare)
+        if input.query.format == .csv { return .ok(.init(body: .csv(HTTPBody(Self.csv(reports))))) }
+        return .ok(.init(body: .json(Self.dto(
+            reports, kind: .cashFlow, from: range.from, to: range.to, compareFrom: compare?.from, compareTo: compare?.to))))
+    }
+
+    func getGeneralLedger(_ input: Operations.GetGeneralLedger.Input) async throws -> Operations.GetGeneralLedger.Output {
+        let principal = try RequestScope.require(Permissions.readStatements)
+        let range = try self.range(from: input.query.from, to: input.query.to, fromField: "from", toField: "to")
+        if let accountId = input.query.accountId, UUID(uuidString: accountId) == nil {
+            throw AppError.validation([.init(field: "accountId", message: "must be a UUID")])
+        }
+        let blocks = try await self.ledger.generalLedger(principal: principal, range: range, accountId: input.query.accountId)
+        if input.query.format == .csv {
+            var csv = CSVWriter(header: ["code", "name", "currency", "date", "entry", "description", "debit", "credit", "balance"])
+            for block in blocks {
+                let currency = block.account.currency
+                csv.row([block.account.code, block.account.name, currency, range.from?.description ?? "", "", "Opening balance", "", "",
+                         CSVWriter.amount(block.openingMinor, currency)])
+                for item in block.lines {
+                    csv.row([block.account.code, block.account.name, currency, item.line.accounting_date, item.line.entry_id, item.description,
+                             item.line.debit_minor > 0 ? CSVWriter.amount(item.line.debit_minor, currency) : "",
+                             item.line.credit_minor > 0 ? CSVWriter.amount(item.line.credit_minor, currency) : "",
+                             CSVWriter.amount(item.runningBalanceMinor, currency)])
+                }
+                csv.row([block.account.code, block.account.name, currency, range.to.description, "", "Closing balance", "", "",
+                         CSVWriter.amount(block.closingMinor, currency)])
+            }
+            return .ok(.init(body: .csv(HTTPBody(csv.text))))
+        }
+        return .ok(.init(body: .json(.init(
+            from: range.from?.description, to: range.to.description,
+            accounts: blocks.map { block in
+                .init(accountId: block.account.id, code: block.account.code, name: block.account.name, currency: block.account.currency,
+                      opening: block.openingMinor, closing: block.closingMinor,
+                      lines: block.lines.map {
+                          .init(entryId: $0.line.entry_id, line: $0.line.line_no, accountingDate: $0.line.accounting_date,
+                                side: $0.line.side == .debit ? .debit : .credit, amount: $0.line.amountMinor, description: $0.description,
+                                reference: $0.reference, memo: $0.line.memo, runningBalance: $0.runningBalanceMinor)
+                      })
+            }))))
+    }
+}

@@ -89,6 +89,34 @@ struct StatementTests {
             #expect(balances == [1_000_000, 880_000, 1_130_000, 890_000, 1_290_000])
             let ranged = try await client.send(.get, "/v1/accounting/accounts/\(a["1020"]!)/statement?from=2026-02-01", token: books.token)
             #expect(Self.amount(ranged.body["openingBalance"]) == 880_000)
+
+            // Cash flow by the indirect method reconciles to the change in cash.
+            let flow = try await client.send(
+                .get, "/v1/accounting/statements/cash-flow?from=2026-01-01&to=2026-12-31&compareFrom=2025-01-01&compareTo=2025-12-31",
+                token: books.token)
+            #expect(flow.status == 200, "\(flow.body)")
+            let operating = Self.section(flow.body, "operating")
+            let operatingItems = operating["items"] as? [[String: Any]] ?? []
+            #expect(operatingItems.first { $0["name"] as? String == "Net income" }.map { Self.amount($0["amount"]) } == 170_000)
+            #expect(operatingItems.first { $0["code"] as? String == "1590" }.map { Self.amount($0["amount"]) } == 10_000)
+            #expect(operatingItems.first { $0["code"] as? String == "1100" }.map { Self.amount($0["amount"]) } == -50_000)
+            #expect(Self.amount(operating["total"]) == 130_000)
+            #expect(Self.amount(Self.section(flow.body, "investing")["total"]) == -240_000)
+            #expect(Self.amount(Self.section(flow.body, "financing")["total"]) == 400_000)
+            #expect(Self.amount(Self.section(flow.body, "financing")["compareTotal"]) == 1_000_000)
+            let cashItems = Self.section(flow.body, "cash")["items"] as? [[String: Any]] ?? []
+            #expect(cashItems.map { Self.amount($0["amount"]) } == [1_000_000, 290_000, 1_290_000])
+            #expect(Self.amount((flow.body["currencies"] as? [[String: Any]])?.first?["compareResult"]) == 1_000_000)
+
+            // The general ledger of one account over a range.
+            let ledger = try await client.send(
+                .get, "/v1/accounting/statements/general-ledger?from=2026-01-01&to=2026-12-31&accountId=\(a["1020"]!)", token: books.token)
+            let block = try #require((ledger.body["accounts"] as? [[String: Any]])?.first)
+            #expect(Self.amount(block["opening"]) == 1_000_000 && Self.amount(block["closing"]) == 1_290_000)
+            #expect((block["lines"] as? [[String: Any]])?.count == 4)
+            let everything = try await client.send(.get, "/v1/accounting/statements/general-ledger?to=2026-12-31", token: books.token)
+            #expect((everything.body["accounts"] as? [[String: Any]])?.count == 10)
+            #expect(try await client.send(.get, "/v1/accounting/statements/general-ledger?accountId=nope", token: books.token).status == 400)
         }
     }
 }
