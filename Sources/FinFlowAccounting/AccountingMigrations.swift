@@ -9,6 +9,40 @@ enum AccountingMigrations {
                   postgres: Self.tables + Self.immutabilityPostgres
                     + ["ledgers", "accounts", "journal_entries", "journal_lines", "fiscal_periods", "fiscal_years"]
                     .flatMap(Migration.rowLevelSecurity(table:))),
+        Migration(2, "create invoices, their lines and payments", Self.invoiceTables,
+                  postgres: Self.invoiceTables
+                    + ["invoices", "invoice_lines", "invoice_payments", "document_sequences"].flatMap(Migration.rowLevelSecurity(table:))),
+    ]
+
+    static let invoiceTables = [
+        """
+        CREATE TABLE invoices (
+            id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, number TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+            customer_id TEXT NOT NULL, customer_name TEXT NOT NULL, currency TEXT NOT NULL, issue_date TEXT NOT NULL,
+            due_date TEXT NOT NULL, subtotal_minor BIGINT NOT NULL, tax_minor BIGINT NOT NULL, total_minor BIGINT NOT NULL,
+            paid_minor BIGINT NOT NULL DEFAULT 0, credited_minor BIGINT NOT NULL DEFAULT 0, credited_invoice_id TEXT,
+            receivable_account_id TEXT NOT NULL, entry_id TEXT, void_entry_id TEXT, memo TEXT, request_hash TEXT NOT NULL,
+            created_by TEXT, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL,
+            UNIQUE (tenant_id, number),
+            CHECK (total_minor >= 0 AND paid_minor >= 0 AND credited_minor >= 0 AND paid_minor + credited_minor <= total_minor))
+        """,
+        "CREATE INDEX invoices_customer ON invoices (tenant_id, customer_id, issue_date)",
+        """
+        CREATE TABLE invoice_lines (
+            invoice_id TEXT NOT NULL, line_no INTEGER NOT NULL, tenant_id TEXT NOT NULL, description TEXT NOT NULL,
+            quantity TEXT NOT NULL, unit_price_minor BIGINT NOT NULL, tax_rate TEXT NOT NULL, revenue_account_id TEXT NOT NULL,
+            net_minor BIGINT NOT NULL, tax_minor BIGINT NOT NULL, PRIMARY KEY (invoice_id, line_no))
+        """,
+        """
+        CREATE TABLE invoice_payments (
+            id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, invoice_id TEXT NOT NULL, kind TEXT NOT NULL, amount_minor BIGINT NOT NULL,
+            payment_date TEXT NOT NULL, entry_id TEXT, source_id TEXT, created_at_ms BIGINT NOT NULL)
+        """,
+        "CREATE INDEX invoice_payments_invoice ON invoice_payments (tenant_id, invoice_id, payment_date)",
+        """
+        CREATE TABLE document_sequences (
+            tenant_id TEXT NOT NULL, kind TEXT NOT NULL, next_value BIGINT NOT NULL, PRIMARY KEY (tenant_id, kind))
+        """,
     ]
 
     static let tables = [

@@ -31,7 +31,7 @@ extension Ledger {
         let principal = Principal.system(tenantId: payment.tenantId)
         let refund = payment.status == "refunded"
         let sourceId = refund ? "refund:\(payment.refundId ?? payment.paymentId)" : payment.paymentId
-        try await self.postAnswering(source: .payment, sourceId: sourceId, principal: principal, on: db) {
+        let posted = try await self.postAnswering(source: .payment, sourceId: sourceId, principal: principal, on: db) {
             func role(_ role: SystemRole) async throws -> String {
                 guard let account = try await LedgerStore.accountBySystemRole(tenantId: payment.tenantId, role: role.rawValue, db: db) else {
                     throw AppError(.rejected, code: "system-account-missing", "the chart has no account with the role \(role.rawValue)")
@@ -66,25 +66,28 @@ extension Ledger {
                 reference: payment.gatewayReference.map { String($0.prefix(LedgerLimits.referenceLengthMax)) },
                 metadata: metadata, lines: lines, source: .payment, sourceId: sourceId, mode: .post, timeoutSeconds: nil)
         }
+        if let posted { try await self.applyGatewayPayment(payment, entryId: posted.entry.id, on: db) }
     }
 
     /// Posts the entry `build` makes for another service's record once; answers a refusal with an event.
+    @discardableResult
     private func postAnswering(
         source: EntrySource, sourceId: String, principal: Principal, on db: any SQLDatabase,
         _ build: () async throws -> EntryRequest
-    ) async throws {
+    ) async throws -> EntryRecord? {
         let posted = try await db.raw("""
             SELECT COUNT(*) AS n FROM journal_entries WHERE tenant_id = \(bind: principal.tenantId) AND source = \(bind: source.rawValue)
             AND source_id = \(bind: sourceId)
             """).first(decoding: CountRow.self)?.n ?? 0
-        guard posted == 0 else { return }
+        guard posted == 0 else { return nil }
         do {
-            _ = try await self.submit([try await build()], principal: principal, batchId: nil, on: db)
+            return try await self.submit([try await build()], principal: principal, batchId: nil, on: db).first
         } catch let error as AppError where error.kind != .unavailable {
             let detail = ([error.message] + error.fieldErrors.map { "\($0.field) \($0.message)" }).joined(separator: "; ")
             try await self.outbox.enqueue(
                 JournalEntryRejected(tenantId: principal.tenantId, source: source.rawValue, sourceId: sourceId, code: error.code, reason: detail),
                 subject: sourceId, tenantId: principal.tenantId, on: db)
+            return nil
         }
     }
 }
