@@ -60,7 +60,9 @@ extension AccountingAPI {
         let asOf = LedgerDate.parse(input.query.asOf, field: "asOf", into: &validator) ?? self.today
         let compare = LedgerDate.parse(input.query.compareAsOf, field: "compareAsOf", into: &validator)
         try validator.throwIfInvalid()
-        let reports = try await self.ledger.balanceSheet(principal: principal, asOf: asOf, compareAsOf: compare)
+        let reports = input.query.translate == true
+            ? [try await self.ledger.translatedBalanceSheet(principal: principal, asOf: asOf, compareAsOf: compare)]
+            : try await self.ledger.balanceSheet(principal: principal, asOf: asOf, compareAsOf: compare)
         if input.query.format == .csv { return .ok(.init(body: .csv(HTTPBody(Self.csv(reports))))) }
         return .ok(.init(body: .json(Self.dto(reports, kind: .balanceSheet, from: nil, to: asOf, compareFrom: nil, compareTo: compare))))
     }
@@ -75,7 +77,9 @@ extension AccountingAPI {
             }
             compare = try self.range(from: input.query.compareFrom, to: input.query.compareTo, fromField: "compareFrom", toField: "compareTo")
         }
-        let reports = try await self.ledger.incomeStatement(principal: principal, range: range, compare: compare)
+        let reports = input.query.translate == true
+            ? [try await self.ledger.translatedIncomeStatement(principal: principal, range: range, compare: compare)]
+            : try await self.ledger.incomeStatement(principal: principal, range: range, compare: compare)
         if input.query.format == .csv { return .ok(.init(body: .csv(HTTPBody(Self.csv(reports))))) }
         return .ok(.init(body: .json(Self.dto(
             reports, kind: .incomeStatement, from: range.from, to: range.to, compareFrom: compare?.from, compareTo: compare?.to))))

@@ -12,6 +12,13 @@ enum AccountingMigrations {
         Migration(2, "create invoices, their lines and payments", Self.invoiceTables,
                   postgres: Self.invoiceTables
                     + ["invoices", "invoice_lines", "invoice_payments", "document_sequences"].flatMap(Migration.rowLevelSecurity(table:))),
+        Migration(3, "create exchange rates", [
+            """
+            CREATE TABLE exchange_rates (
+                tenant_id TEXT NOT NULL, currency TEXT NOT NULL, rate_date TEXT NOT NULL, rate TEXT NOT NULL,
+                updated_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, currency, rate_date))
+            """,
+        ], postgresAfter: Migration.rowLevelSecurity(table: "exchange_rates")),
     ]
 
     static let invoiceTables = [
