@@ -49,19 +49,29 @@ extension Ledger {
                 """).first(decoding: CountRow.self)?.n ?? 0
             guard pending == 0 else { throw AppError.conflict(code: "pending-entries", "\(pending) pending entries must be posted or voided first") }
             let totals = try await Self.movements(tenantId: principal.tenantId, from: nil, to: end, db: db)
+            let book = try await Self.rateBook(tenantId: principal.tenantId, base: ledger.base_currency, db: db)
             var lines: [LineRequest] = []
+            // Debit-positive earnings to move, in the base currency (foreign ones at the year's average rate).
             var net: Int64 = 0
+            var foreignNet: [String: Int64] = [:]
             for account in earnings.sorted(by: { $0.code < $1.code }) {
                 let debitPositive = totals[account.id].map { $0.debits - $0.credits } ?? 0
                 guard debitPositive != 0 else { continue }
-                guard account.currency == ledger.base_currency else {
-                    throw AppError.conflict(code: "foreign-currency-earnings",
-                                            "account \(account.code) holds \(account.currency) earnings; close needs them in \(ledger.base_currency)")
-                }
-                lines.append(LineRequest(accountId: account.id, side: debitPositive > 0 ? .credit : .debit,
-                                         amountMinor: debitPositive.magnitude > Int64.max.magnitude ? Int64.max : abs(debitPositive),
+                lines.append(LineRequest(accountId: account.id, side: debitPositive > 0 ? .credit : .debit, amountMinor: abs(debitPositive),
                                          currency: nil, memo: nil))
-                net += debitPositive
+                if account.currency == ledger.base_currency { net += debitPositive } else { foreignNet[account.currency, default: 0] += debitPositive }
+            }
+            // Foreign earnings close through the currency's trading accounts: the foreign side in the currency, the
+            // base side at the year's average rate, so retained earnings receive what the income statement showed.
+            for (currency, amount) in foreignNet.sorted(by: { $0.key < $1.key }) where amount != 0 {
+                let trading = try await self.tradingAccounts(currency: currency, ledger: ledger, principal: principal, db: db)
+                lines.append(LineRequest(accountId: trading.foreign, side: amount > 0 ? .debit : .credit, amountMinor: abs(amount), currency: nil, memo: nil))
+                let translated = book.translate(amount, from: currency, at: try book.average(currency, over: ReportRange(from: start, to: end)))
+                if translated != 0 {
+                    lines.append(LineRequest(accountId: trading.base, side: translated > 0 ? .credit : .debit, amountMinor: abs(translated),
+                                             currency: nil, memo: nil))
+                }
+                net += translated
             }
             var closing: EntryRecord?
             if !lines.isEmpty {

@@ -15,9 +15,10 @@ extension Ledger {
     static let generalLedgerLinesMax = 50_000
 
     /// The cash-flow statement over `range` by the indirect method, per currency: net income, non-cash items and
-    /// working-capital changes (operating), investing and financing from the accounts' cash-flow tags; balance-sheet
-    /// accounts without a tag show as other operating items, so the statement always reconciles to the change in
-    /// cash. Closing entries are left out on both sides.
+    /// working-capital changes (operating), investing and financing from the accounts' cash-flow tags, and money
+    /// converted from or into other currencies (the trading accounts); balance-sheet accounts without a tag show as
+    /// other operating items, so the statement always reconciles to the change in cash. Closing entries are left
+    /// out on both sides.
     func cashFlow(principal: Principal, range: ReportRange, compare: ReportRange?) async throws -> [CurrencyReport] {
         try await self.database.tenantRead(tenantId: principal.tenantId) { db in
             let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, db: db)
@@ -50,8 +51,9 @@ extension Ledger {
                 let earnings = inCurrency.filter { !$0.accountType.isBalanceSheet }.map(\.id)
                 let netIncome = item("Net income") { moves in -earnings.reduce(0) { $0 + (moves[$1] ?? 0) } }
                 let tag = { (account: AccountRow) in account.cash_flow_tag.flatMap(CashFlowTag.init(rawValue:)) }
+                let trading = { (account: AccountRow) in account.code.hasPrefix("FXT-") && tag(account) == nil }
                 let operating = [netIncome] + accountItems { tag($0) == .noncash } + accountItems { tag($0) == .operating }
-                    + accountItems { tag($0) == nil }
+                    + accountItems { tag($0) == nil && !trading($0) }
                 let investing = accountItems { tag($0) == .investing }
                 let financing = accountItems { tag($0) == .financing }
                 func section(_ name: String, _ items: [ReportItem]) -> ReportSection {
@@ -61,7 +63,8 @@ extension Ledger {
                 }
                 let cash = inCurrency.filter { tag($0) == .cash }.map(\.id)
                 let cashChange = { (moves: [String: Int64]) in cash.reduce(Int64(0)) { $0 + (moves[$1] ?? 0) } }
-                let sections = [section("operating", operating), section("investing", investing), section("financing", financing)]
+                let sections = [section("operating", operating), section("investing", investing), section("financing", financing),
+                                section("currency-conversions", accountItems(trading))]
                 let change = sections.reduce(0) { $0 + $1.totalMinor }
                 precondition(change == cashChange(main.moves), "the cash-flow statement of \(currency) does not reconcile")
                 let openingCash = cashChange(main.opening)

@@ -12,7 +12,7 @@ struct FinFlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finflow",
         abstract: "FinFlow: a financial-operations backend.",
-        subcommands: [Serve.self, Migrate.self, Audit.self, AuthCommand.self, AccountingCommand.self, RolesCommand.self],
+        subcommands: [Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, RolesCommand.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -59,6 +59,8 @@ struct Serve: AsyncParsableCommand {
     var port: String?
     @Flag(help: "Apply pending PostgreSQL migrations before starting. Env: FINFLOW_MIGRATE")
     var migrate = false
+    @Flag(help: "Create a demo tenant with a year of books before serving, and print its sign-in.")
+    var demo = false
 
     func run() async throws {
         var flags = self.storage.flags
@@ -75,6 +77,7 @@ struct Serve: AsyncParsableCommand {
         } catch let error as AppError {
             throw ValidationError(error.message)
         }
+        let demoText = self.demo ? try await DemoCommand.create(system) : ""
         let services = settings.services.isEmpty ? ServiceCatalog.all.map(\.name) : settings.services
         let storageText = settings.databaseURL == nil ? "SQLite files in \(settings.dataDirectory)/" : "PostgreSQL"
         let app = system.application { channel in
@@ -84,7 +87,7 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("""
                 FinFlow is listening on \(base) (services: \(services.joined(separator: ", ")); storage: \(storageText))
                 API docs: \(base)/docs (Swagger UI), \(base)/redoc, \(base)/openapi.json
-
+                \(demoText)
                 """.utf8))
         }
         try await app.runService()

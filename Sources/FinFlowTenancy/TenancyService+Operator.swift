@@ -1,0 +1,16 @@
+import FinFlowCore
+import Foundation
+import SQLKit
+
+extension TenancyService {
+    /// The tenants `userId` owns, oldest first (for operator tools such as the demo).
+    public static func tenantsOwned(by userId: String, database: any Database) async throws -> [String] {
+        struct Row: Decodable { let tenant_id: String }
+        return try await database.read { db in
+            try await db.raw("""
+                SELECT m.tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+                WHERE m.user_id = \(bind: userId) AND m.roles LIKE '%owner%' ORDER BY t.created_at_ms
+                """).all(decoding: Row.self).map(\.tenant_id)
+        }
+    }
+}
