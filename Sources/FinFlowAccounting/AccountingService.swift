@@ -54,8 +54,7 @@ struct PendingExpiry: Service {
     static let intervalSeconds = 5
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .seconds(Self.intervalSeconds))
+        while await Periodic.wait(.seconds(Self.intervalSeconds)) {
             do {
                 let expired = try await self.ledger.expirePending()
                 if expired > 0 { self.logger.info("pending entries expired", metadata: ["count": "\(expired)"]) }

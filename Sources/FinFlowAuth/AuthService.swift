@@ -111,8 +111,7 @@ struct KeyReloader: Service {
     static let intervalSeconds = 60
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .seconds(Self.intervalSeconds))
+        while await Periodic.wait(.seconds(Self.intervalSeconds)) {
             do {
                 try await self.keys.load()
                 try await self.verifier.trust(jwks: await self.keys.jwks())

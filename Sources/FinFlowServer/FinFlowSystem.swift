@@ -155,8 +155,7 @@ final class RemoteKeysRefresher: Service {
     }
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .seconds(Self.intervalSeconds))
+        while await Periodic.wait(.seconds(Self.intervalSeconds)) {
             do { try await self.refresh() } catch {
                 self.logger.warning("could not refresh the auth service's keys", metadata: ["error": "\(error)"])
             }

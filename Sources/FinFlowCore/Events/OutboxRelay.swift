@@ -61,14 +61,13 @@ public final class OutboxRelay: Service {
 
     /// Relays until the service group shuts down.
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        repeat {
             do {
                 try await self.drain()
             } catch {
                 self.logger.error("outbox relay round failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: .milliseconds(self.pollIntervalMillis))
-        }
+        } while await Periodic.wait(.milliseconds(self.pollIntervalMillis))
     }
 
     private func claimBatch() async throws -> [Row] {

@@ -45,8 +45,7 @@ public struct Housekeeping: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .seconds(Self.intervalSeconds))
+        while await Periodic.wait(.seconds(Self.intervalSeconds)) {
             do {
                 let removed = try await self.sweep()
                 if removed > 0 { self.logger.info("housekeeping removed expired rows", metadata: ["rows": "\(removed)"]) }
