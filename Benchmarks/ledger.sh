@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Ledger figures on a release build: batched posting (lines/s of `finflow accounting import`, which posts in
+# all-or-nothing batches through the ledger) next to a raw INSERT of as many rows into the same database, on SQLite
+# and (when PostgreSQL is installed) PostgreSQL; single-entry HTTP posting latency at a fixed 500 requests/s; and
+# trial balance and balance sheet over the whole journal next to hledger on the same journal (its export).
+# Needs python3, curl and hledger (apt-get install hledger).
+# Usage: Benchmarks/ledger.sh [journal lines, default 1000000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=${1:-1000000}
+command -v hledger >/dev/null || { echo "hledger is needed: apt-get install hledger" >&2; exit 1; }
+swift build -c release --scratch-path .build-release --product finflow >/dev/null
+bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+work=$(mktemp -d /tmp/finflow-ledger-bench.XXXXXX)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+now() { date +%s.%N; }
+rate() { python3 -c "print(f'{$1 / ($3 - $2):.0f}')"; }
+millis() { python3 -c "print(f'{($2 - $1) * 1000:.0f}')"; }
+
+echo "== generating a journal of $lines lines"
+entries=$(python3 Benchmarks/support/make_journal.py "$lines" "$work/journal")
+
+# Posts the journal into a demo tenant of the given storage and prints the figures.
+run() {
+  local label=$1; shift
+  local demo tenant email password
+  demo=$("$bin" demo "$@" 2>&1)
+  tenant=$(printf '%s' "$demo" | sed -n 's/^Demo tenant \([0-9a-f-]*\) holds.*/\1/p')
+  email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
+  password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+  local start end
+  start=$(now)
+  for file in "$work"/journal/part-*.journal; do
+    "$bin" accounting import --tenant "$tenant" --file "$file" "$@" >/dev/null
+  done
+  end=$(now)
+  echo "$label: batched posting $(rate "$lines" "$start" "$end") lines/s ($lines lines, $entries entries, including process starts)"
+  echo "$label: raw INSERT of as many rows $("${raw[@]}") lines/s"
+
+  local port=$((30000 + RANDOM % 20000))
+  FINFLOW_LOG_LEVEL=error "$bin" serve --port "$port" "$@" >/dev/null 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
+  local token accounts debit credit
+  token=$(curl -fs "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
+  accounts=$(curl -fs "http://127.0.0.1:$port/v1/accounting/accounts" -H "authorization: Bearer $token")
+  debit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="6300"][0])')
+  credit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="1010"][0])')
+  for report in trial-balance balance-sheet; do
+    local best=999999
+    for _ in 1 2 3; do
+      start=$(now); curl -fs "http://127.0.0.1:$port/v1/accounting/statements/$report?to=2999-12-31&asOf=2999-12-31" -H "authorization: Bearer $token" >/dev/null; end=$(now)
+      best=$(python3 -c "print(min($best, ($end - $start) * 1000))")
+    done
+    echo "$label: $report over the journal $(printf '%.0f' "$best") ms (best of 3, over HTTP)"
+  done
+  echo "$label: single-entry posting $(python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" 500 10)"
+  "$bin" accounting export --tenant "$tenant" --output "$work/export-$label.journal" "$@"
+  if [ "$label" = SQLite ]; then
+    for command in "bal -N" "bse"; do
+      start=$(now); hledger -f "$work/export-$label.journal" $command >/dev/null; end=$(now)
+      echo "hledger $command over the same journal $(millis "$start" "$end") ms"
+    done
+  fi
+}
+
+raw=(python3 Benchmarks/support/raw_insert.py sqlite "$work/sqlite/accounting.sqlite" "$lines")
+run SQLite --data-directory "$work/sqlite"
+
+pg_bin=""
+for candidate in /usr/lib/postgresql/*/bin; do [ -x "$candidate/initdb" ] && pg_bin="$candidate"; done
+if [ -n "$pg_bin" ]; then
+  pg_port=$((20000 + RANDOM % 10000))
+  run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  mkdir -p "$work/pg"; [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
+  run_pg "$pg_bin/initdb" -D "$work/pg/data" -U finflow --auth=trust -E UTF8 >/dev/null
+  run_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $work/pg" start >/dev/null
+  trap 'run_pg "$pg_bin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true; cleanup' EXIT
+  url="postgres://finflow@127.0.0.1:$pg_port/postgres"
+  "$bin" migrate --database-url "$url" >/dev/null
+  raw=(python3 Benchmarks/support/raw_insert.py postgres "$url" "$lines")
+  run PostgreSQL --database-url "$url" --data-directory "$work/pgdata"
+fi
