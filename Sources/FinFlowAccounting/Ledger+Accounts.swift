@@ -32,6 +32,11 @@ extension Ledger {
                 try Self.checkParent(parent, type: account.type, currency: currency)
             }
             try await self.requireCodeFree(account.code, tenantId: principal.tenantId, db: db)
+            let count = try await db.raw("SELECT COUNT(*) AS n FROM accounts WHERE tenant_id = \(bind: principal.tenantId)")
+                .first(decoding: CountRow.self)?.n ?? 0
+            guard count < LedgerLimits.accountsPerTenantMax else {
+                throw AppError(.rejected, code: "too-many-accounts", "a chart holds at most \(LedgerLimits.accountsPerTenantMax) accounts")
+            }
             if let role = account.systemRole,
                 try await LedgerStore.accountBySystemRole(tenantId: principal.tenantId, role: role.rawValue, db: db) != nil
             {

@@ -68,6 +68,9 @@ extension Ledger {
                     created += new
                 }
             }
+            guard accounts.count + created.count <= LedgerLimits.accountsPerTenantMax else {
+                throw AppError(.rejected, code: "too-many-accounts", "the journal would open more accounts than a chart may hold")
+            }
             for account in created {
                 try await LedgerStore.insert(account: account, db: db)
                 try await self.announce(account, on: db)

@@ -92,7 +92,9 @@ final class PostingContext {
             }
             func add(_ value: inout Int64, _ amount: Int64) throws {
                 let (sum, overflow) = value.addingReportingOverflow(amount)
-                guard !overflow else { throw AppError.invalid(code: "amount-overflow", "the account's totals would overflow") }
+                guard !overflow, sum <= LedgerLimits.amountMinorMax else {
+                    throw AppError.invalid(code: "amount-overflow", "the account's totals would exceed \(LedgerLimits.amountMinorMax) minor units")
+                }
                 value = sum
             }
             switch (phase, line.side) {

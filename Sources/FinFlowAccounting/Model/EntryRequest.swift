@@ -14,6 +14,12 @@ enum LedgerLimits {
     static let metadataValueLengthMax = 500
     /// The longest a pending entry may wait before it expires.
     static let pendingTimeoutSecondsMax: Int64 = 90 * 24 * 3600
+    /// The largest line amount, and the largest an account's posted or pending debits or credits may grow: 10^15
+    /// minor units (ten trillion in a two-decimal currency). With at most `accountsPerTenantMax` accounts, every
+    /// report total stays far inside Int64.
+    static let amountMinorMax: Int64 = 1_000_000_000_000_000
+    /// Accounts one tenant's chart may hold.
+    static let accountsPerTenantMax = 5000
     /// Rows per multi-row INSERT, well under both engines' bound-parameter limits.
     static let insertChunkRows = 1000
 }
@@ -79,6 +85,7 @@ struct EntryRequest: Sendable {
             let field = prefix + "lines[\(index)]"
             validator.check(UUID(uuidString: line.accountId) != nil, field + ".accountId", "must be a UUID")
             validator.check(line.amountMinor > 0, field + ".amount", "must be a positive number of minor units")
+            validator.check(line.amountMinor <= LedgerLimits.amountMinorMax, field + ".amount", "must be at most \(LedgerLimits.amountMinorMax) minor units")
             if let currency = line.currency { validator.check(Currency(code: currency) != nil, field + ".currency", "is not an ISO 4217 code") }
             if let memo = line.memo { validator.check(memo.count <= LedgerLimits.referenceLengthMax, field + ".memo", "is too long") }
         }

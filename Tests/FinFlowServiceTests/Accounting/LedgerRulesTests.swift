@@ -50,6 +50,7 @@ struct LedgerRulesTests {
                 (Books.entry(lines: [(bank, "debit", 0), (capital, "credit", 0)]), 400, "validation-failed"),
                 (Books.entry(lines: [(bank, "debit", -5), (capital, "credit", -5)]), 400, "validation-failed"),
                 (Books.entry(lines: [(bank, "debit", 5)]), 400, "validation-failed"),
+                (Books.entry(lines: [(bank, "debit", 1_000_000_000_000_001), (capital, "credit", 1_000_000_000_000_001)]), 400, "validation-failed"),
                 (Books.entry(date: "2026-02-30", lines: [(bank, "debit", 5), (capital, "credit", 5)]), 400, "validation-failed"),
                 (Books.entry(description: "", lines: [(bank, "debit", 5), (capital, "credit", 5)]), 400, "validation-failed"),
                 (Books.entry(lines: [(UUID().uuidString, "debit", 5), (capital, "credit", 5)]), 400, "unknown-account"),
