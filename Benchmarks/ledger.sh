@@ -12,6 +12,7 @@ command -v hledger >/dev/null || { echo "hledger is needed: apt-get install hled
 swift build -c release --scratch-path .build-release --product finflow >/dev/null
 bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
 work=$(mktemp -d /tmp/finflow-ledger-bench.XXXXXX)
+chmod 755 "$work"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT

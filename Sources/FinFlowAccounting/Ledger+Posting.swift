@@ -117,10 +117,11 @@ extension Ledger {
         }
     }
 
-    /// Writes the totals, announces posted entries and records postings into closed periods.
+    /// Writes the totals, announces the postings other services wait for, and records postings into closed periods.
     func finish(context: PostingContext, posted: [EntryRow], db: any SQLDatabase) async throws {
         try await context.flush(db: db, nowMillis: self.now)
-        for entry in posted {
+        // Only entries answering another service's record are announced: that producer waits for the outcome.
+        for entry in posted where entry.source_id != nil && [EntrySource.transaction.rawValue, EntrySource.payment.rawValue].contains(entry.source) {
             try await self.outbox.enqueue(
                 JournalEntryPosted(
                     entryId: entry.id, tenantId: entry.tenant_id, source: entry.source, sourceId: entry.source_id,

@@ -61,7 +61,12 @@ struct OIDCSignInTests {
     func newAccount() async throws {
         try await self.withProvider { provider, _, client in
             provider.signInNext(.init(subject: "sub-new-1", email: "Newcomer@Example.com", emailVerified: true))
-            let first = try await Self.signIn(client)
+            var first = try await Self.signIn(client)
+            if first.status == 503, first.body["code"] as? String == "no-tenant" {
+                // On a loaded machine the tenant may take longer than the server waits; the answer says to retry.
+                provider.signInNext(.init(subject: "sub-new-1", email: "Newcomer@Example.com", emailVerified: true))
+                first = try await Self.signIn(client)
+            }
             #expect(first.status == 200, "\(first.body)")
             let tokens = try #require(first.body["tokens"] as? [String: Any])
             let me = try await client.send(.get, "/v1/auth/me", token: try #require(tokens["accessToken"] as? String))
