@@ -27,29 +27,37 @@ extension AccountingAPI {
     func getTrialBalance(_ input: Operations.GetTrialBalance.Input) async throws -> Operations.GetTrialBalance.Output {
         let principal = try RequestScope.require(Permissions.readStatements)
         let range = try self.range(from: input.query.from, to: input.query.to, fromField: "from", toField: "to")
-        let balances = try await self.ledger.trialBalance(principal: principal, range: range)
+        var compare: ReportRange?
+        if input.query.compareFrom != nil || input.query.compareTo != nil {
+            guard input.query.compareTo != nil else { throw AppError.validation([.init(field: "compareTo", message: "is needed with compareFrom")]) }
+            compare = try self.range(from: input.query.compareFrom, to: input.query.compareTo, fromField: "compareFrom", toField: "compareTo")
+        }
+        let balances = try await self.ledger.trialBalance(principal: principal, range: range, compare: compare)
         if input.query.format == .csv {
-            var csv = CSVWriter(header: ["currency", "code", "name", "type", "opening", "debits", "credits", "closing"])
+            let compareHeader = compare == nil ? [] : ["compare_opening", "compare_debits", "compare_credits", "compare_closing"]
+            var csv = CSVWriter(header: ["currency", "code", "name", "type", "opening", "debits", "credits", "closing"] + compareHeader)
             for balance in balances {
+                let amount = { (value: Int64) in CSVWriter.amount(value, balance.currency) }
                 for row in balance.rows {
-                    csv.row([balance.currency, row.account.code, row.account.name, row.account.type,
-                             CSVWriter.amount(row.openingMinor, balance.currency), CSVWriter.amount(row.debitsMinor, balance.currency),
-                             CSVWriter.amount(row.creditsMinor, balance.currency), CSVWriter.amount(row.closingMinor, balance.currency)])
+                    let compared = row.compare.map { [amount($0.openingMinor), amount($0.debitsMinor), amount($0.creditsMinor), amount(row.compareClosingMinor ?? 0)] } ?? []
+                    csv.row([balance.currency, row.account.code, row.account.name, row.account.type, amount(row.openingMinor),
+                             amount(row.debitsMinor), amount(row.creditsMinor), amount(row.closingMinor)] + compared)
                 }
-                csv.row([balance.currency, "", "Total", "", "", CSVWriter.amount(balance.totalDebitsMinor, balance.currency),
-                         CSVWriter.amount(balance.totalCreditsMinor, balance.currency), CSVWriter.amount(0, balance.currency)])
+                csv.row([balance.currency, "", "Total", "", "", amount(balance.totalDebitsMinor), amount(balance.totalCreditsMinor), amount(0)])
             }
             return .ok(.init(body: .csv(HTTPBody(csv.text))))
         }
         return .ok(.init(body: .json(.init(
-            from: range.from?.description, to: range.to.description,
+            from: range.from?.description, to: range.to.description, compareFrom: compare?.from?.description, compareTo: compare?.to.description,
             currencies: balances.map { balance in
                 .init(currency: balance.currency, totalDebits: balance.totalDebitsMinor, totalCredits: balance.totalCreditsMinor,
                       closingDebits: balance.closingDebitsMinor, closingCredits: balance.closingCreditsMinor,
                       rows: balance.rows.map {
                           .init(accountId: $0.account.id, code: $0.account.code, name: $0.account.name,
                                 _type: Components.Schemas.AccountType(rawValue: $0.account.type) ?? .asset,
-                                opening: $0.openingMinor, debits: $0.debitsMinor, credits: $0.creditsMinor, closing: $0.closingMinor)
+                                opening: $0.openingMinor, debits: $0.debitsMinor, credits: $0.creditsMinor, closing: $0.closingMinor,
+                                compareOpening: $0.compare?.openingMinor, compareDebits: $0.compare?.debitsMinor,
+                                compareCredits: $0.compare?.creditsMinor, compareClosing: $0.compareClosingMinor)
                       })
             }))))
     }

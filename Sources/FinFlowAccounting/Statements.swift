@@ -8,7 +8,10 @@ struct TrialBalanceRow: Sendable {
     let openingMinor: Int64
     let debitsMinor: Int64
     let creditsMinor: Int64
+    /// The same figures over the comparative range, when one was asked for.
+    let compare: (openingMinor: Int64, debitsMinor: Int64, creditsMinor: Int64)?
     var closingMinor: Int64 { self.openingMinor + self.debitsMinor - self.creditsMinor }
+    var compareClosingMinor: Int64? { self.compare.map { $0.openingMinor + $0.debitsMinor - $0.creditsMinor } }
 }
 
 /// A trial balance of one currency: it balances when the closing column sums to zero.
@@ -73,23 +76,33 @@ extension Ledger {
         return Dictionary(uniqueKeysWithValues: rows.map { ($0.account_id, ($0.debits ?? 0, $0.credits ?? 0)) })
     }
 
-    /// The trial balance over `range`, one per currency.
-    func trialBalance(principal: Principal, range: ReportRange) async throws -> [TrialBalance] {
+    /// The trial balance over `range` (and the comparative range), one per currency.
+    func trialBalance(principal: Principal, range: ReportRange, compare: ReportRange? = nil) async throws -> [TrialBalance] {
         try await self.database.tenantRead(tenantId: principal.tenantId) { db in
             let accounts = try await LedgerStore.allAccounts(tenantId: principal.tenantId, db: db)
-            let opening = try await range.from.asyncMap {
-                try await Self.movements(tenantId: principal.tenantId, from: nil, to: $0.addingDays(-1), db: db)
-            } ?? [:]
-            let moves = try await Self.movements(tenantId: principal.tenantId, from: range.from, to: range.to, db: db)
+            func figures(_ range: ReportRange) async throws -> (opening: [String: Int64], moves: [String: (debits: Int64, credits: Int64)]) {
+                let opening = try await range.from.asyncMap {
+                    try await Self.movements(tenantId: principal.tenantId, from: nil, to: $0.addingDays(-1), db: db)
+                } ?? [:]
+                return (opening.mapValues { $0.debits - $0.credits },
+                        try await Self.movements(tenantId: principal.tenantId, from: range.from, to: range.to, db: db))
+            }
+            let main = try await figures(range)
+            let other = try await compare.asyncMap { try await figures($0) }
             let rows = accounts.compactMap { account -> TrialBalanceRow? in
-                let open = opening[account.id].map { $0.debits - $0.credits } ?? 0
-                let move = moves[account.id] ?? (0, 0)
-                guard open != 0 || move.debits != 0 || move.credits != 0 else { return nil }
-                return TrialBalanceRow(account: account, openingMinor: open, debitsMinor: move.debits, creditsMinor: move.credits)
+                let open = main.opening[account.id] ?? 0
+                let move = main.moves[account.id] ?? (0, 0)
+                let compared = other.map { ($0.opening[account.id] ?? 0, $0.moves[account.id]?.debits ?? 0, $0.moves[account.id]?.credits ?? 0) }
+                let active = open != 0 || move.debits != 0 || move.credits != 0
+                let comparedActive = compared.map { $0.0 != 0 || $0.1 != 0 || $0.2 != 0 } ?? false
+                guard active || comparedActive else { return nil }
+                return TrialBalanceRow(account: account, openingMinor: open, debitsMinor: move.debits, creditsMinor: move.credits,
+                                       compare: compared.map { (openingMinor: $0.0, debitsMinor: $0.1, creditsMinor: $0.2) })
             }
             let balances = Dictionary(grouping: rows, by: \.account.currency).map { TrialBalance(currency: $0.key, rows: $0.value) }
             for balance in balances {
                 precondition(balance.rows.reduce(0) { $0 + $1.closingMinor } == 0, "the trial balance of \(balance.currency) does not sum to zero")
+                precondition(balance.rows.reduce(0) { $0 + ($1.compareClosingMinor ?? 0) } == 0, "the comparative trial balance does not sum to zero")
             }
             return balances.sorted { $0.currency < $1.currency }
         }

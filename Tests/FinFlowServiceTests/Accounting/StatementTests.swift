@@ -34,6 +34,15 @@ struct StatementTests {
             }
             let trial = try await books.trialBalance(query: "?from=2026-01-01&to=2026-12-31")
             #expect(trial["USD"]?.debits == 1_320_000 && trial["USD"]?.credits == 1_320_000)
+            let compared = try await client.send(
+                .get, "/v1/accounting/statements/trial-balance?from=2026-01-01&to=2026-12-31&compareFrom=2025-01-01&compareTo=2025-12-31",
+                token: books.token)
+            let rows = ((compared.body["currencies"] as? [[String: Any]])?.first?["rows"] as? [[String: Any]]) ?? []
+            let bankRow = rows.first { $0["code"] as? String == "1020" }
+            #expect(bankRow.map { Self.amount($0["closing"]) } == 1_290_000 && bankRow.map { Self.amount($0["compareClosing"]) } == 1_000_000)
+            let rentRow = rows.first { $0["code"] as? String == "6100" }
+            #expect(rentRow.map { Self.amount($0["debits"]) } == 120_000 && rentRow.map { Self.amount($0["compareDebits"]) } == 0)
+            #expect(rows.contains { $0["code"] as? String == "4000" && Self.amount($0["compareCredits"]) == 50_000 })
 
             let sheet = try await client.send(.get, "/v1/accounting/statements/balance-sheet?asOf=2026-03-31&compareAsOf=2025-12-31", token: books.token)
             #expect(sheet.status == 200, "\(sheet.body)")
