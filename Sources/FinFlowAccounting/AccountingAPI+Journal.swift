@@ -58,13 +58,6 @@ extension AccountingAPI {
         let principal = try RequestScope.require(Permissions.post)
         var body: Components.Schemas.PostPendingEntry?
         if case .json(let decoded) = input.body { body = decoded }
-        let current = try await self.ledger.entry(principal: principal, id: input.path.entryId)
-        if current.entry.entryStatus == .draft {
-            guard body?.amounts == nil, body?.date == nil, body?.id == nil else {
-                throw AppError.invalid("a draft posts as it is; amounts, date and id apply to pending entries")
-            }
-            return .ok(.init(body: .json(Self.dto(try await self.ledger.postDraft(principal: principal, id: input.path.entryId)))))
-        }
         var validator = Validator()
         let date = LedgerDate.parse(body?.date, field: "date", into: &validator)
         var amounts: [Int: Int64] = [:]
@@ -73,7 +66,7 @@ extension AccountingAPI {
             amounts[line] = value
         }
         try validator.throwIfInvalid()
-        let record = try await self.ledger.postPending(
+        let record = try await self.ledger.postEntry(
             principal: principal, id: input.path.entryId, amounts: amounts, date: date, newId: body?.id)
         return .ok(.init(body: .json(Self.dto(record))))
     }

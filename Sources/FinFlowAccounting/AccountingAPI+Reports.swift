@@ -27,11 +27,7 @@ extension AccountingAPI {
     func getTrialBalance(_ input: Operations.GetTrialBalance.Input) async throws -> Operations.GetTrialBalance.Output {
         let principal = try RequestScope.require(Permissions.readStatements)
         let range = try self.range(from: input.query.from, to: input.query.to, fromField: "from", toField: "to")
-        var compare: ReportRange?
-        if input.query.compareFrom != nil || input.query.compareTo != nil {
-            guard input.query.compareTo != nil else { throw AppError.validation([.init(field: "compareTo", message: "is needed with compareFrom")]) }
-            compare = try self.range(from: input.query.compareFrom, to: input.query.compareTo, fromField: "compareFrom", toField: "compareTo")
-        }
+        let compare = try self.compareRange(from: input.query.compareFrom, to: input.query.compareTo)
         let balances = try await self.ledger.trialBalance(principal: principal, range: range, compare: compare)
         if input.query.format == .csv {
             let compareHeader = compare == nil ? [] : ["compare_opening", "compare_debits", "compare_credits", "compare_closing"]
@@ -78,13 +74,7 @@ extension AccountingAPI {
     func getIncomeStatement(_ input: Operations.GetIncomeStatement.Input) async throws -> Operations.GetIncomeStatement.Output {
         let principal = try RequestScope.require(Permissions.readStatements)
         let range = try self.range(from: input.query.from, to: input.query.to, fromField: "from", toField: "to")
-        var compare: ReportRange?
-        if input.query.compareFrom != nil || input.query.compareTo != nil {
-            guard input.query.compareTo != nil else {
-                throw AppError.validation([.init(field: "compareTo", message: "is needed with compareFrom")])
-            }
-            compare = try self.range(from: input.query.compareFrom, to: input.query.compareTo, fromField: "compareFrom", toField: "compareTo")
-        }
+        let compare = try self.compareRange(from: input.query.compareFrom, to: input.query.compareTo)
         let reports = input.query.translate == true
             ? [try await self.ledger.translatedIncomeStatement(principal: principal, range: range, compare: compare)]
             : try await self.ledger.incomeStatement(principal: principal, range: range, compare: compare)
@@ -102,6 +92,13 @@ extension AccountingAPI {
         if let start { validator.check(start <= end, fromField, "must not be after \(toField)") }
         try validator.throwIfInvalid()
         return ReportRange(from: start, to: end)
+    }
+
+    /// The comparative range of a report: none when neither bound is given; `compareTo` is required with `compareFrom`.
+    func compareRange(from: String?, to: String?) throws -> ReportRange? {
+        guard from != nil || to != nil else { return nil }
+        guard to != nil else { throw AppError.validation([.init(field: "compareTo", message: "is needed with compareFrom")]) }
+        return try self.range(from: from, to: to, fromField: "compareFrom", toField: "compareTo")
     }
 
     static func dto(_ period: PeriodView) -> Components.Schemas.Period {
@@ -199,11 +196,7 @@ extension AccountingAPI {
     func getCashFlowStatement(_ input: Operations.GetCashFlowStatement.Input) async throws -> Operations.GetCashFlowStatement.Output {
         let principal = try RequestScope.require(Permissions.readStatements)
         let range = try self.range(from: input.query.from, to: input.query.to, fromField: "from", toField: "to")
-        var compare: ReportRange?
-        if input.query.compareFrom != nil || input.query.compareTo != nil {
-            guard input.query.compareTo != nil else { throw AppError.validation([.init(field: "compareTo", message: "is needed with compareFrom")]) }
-            compare = try self.range(from: input.query.compareFrom, to: input.query.compareTo, fromField: "compareFrom", toField: "compareTo")
-        }
+        let compare = try self.compareRange(from: input.query.compareFrom, to: input.query.compareTo)
         let reports = try await self.ledger.cashFlow(principal: principal, range: range, compare: compare)
         if input.query.format == .csv { return .ok(.init(body: .csv(HTTPBody(Self.csv(reports))))) }
         return .ok(.init(body: .json(Self.dto(
@@ -239,11 +232,7 @@ extension AccountingAPI {
             accounts: blocks.map { block in
                 .init(accountId: block.account.id, code: block.account.code, name: block.account.name, currency: block.account.currency,
                       opening: block.openingMinor, closing: block.closingMinor,
-                      lines: block.lines.map {
-                          .init(entryId: $0.line.entry_id, line: $0.line.line_no, accountingDate: $0.line.accounting_date,
-                                side: $0.line.side == .debit ? .debit : .credit, amount: $0.line.amountMinor, description: $0.description,
-                                reference: $0.reference, memo: $0.line.memo, runningBalance: $0.runningBalanceMinor)
-                      })
+                      lines: block.lines.map(Self.dto))
             }))))
     }
 }

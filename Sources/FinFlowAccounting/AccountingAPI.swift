@@ -83,11 +83,7 @@ struct AccountingAPI: APIProtocol {
         let result = try await self.ledger.statement(principal: principal, accountId: input.path.accountId, from: from, to: to, page: page)
         return .ok(.init(body: .json(.init(
             accountId: result.account.id, currency: result.account.currency, openingBalance: result.openingMinor,
-            lines: result.lines.map {
-                .init(entryId: $0.line.entry_id, line: $0.line.line_no, accountingDate: $0.line.accounting_date,
-                      side: $0.line.side == .debit ? .debit : .credit, amount: $0.line.amountMinor, description: $0.description,
-                      reference: $0.reference, memo: $0.line.memo, runningBalance: $0.runningBalanceMinor)
-            },
+            lines: result.lines.map(Self.dto),
             nextCursor: result.nextCursor))))
     }
 
@@ -103,6 +99,12 @@ struct AccountingAPI: APIProtocol {
         }
         let rows = try await self.ledger.importChart(principal: principal, chart: chart)
         return .ok(.init(body: .json(.init(items: rows.map(Self.dto)))))
+    }
+
+    static func dto(_ item: StatementLine) -> Components.Schemas.StatementLine {
+        .init(entryId: item.line.entry_id, line: item.line.line_no, accountingDate: item.line.accounting_date,
+              side: item.line.side == .debit ? .debit : .credit, amount: item.line.amountMinor, description: item.description,
+              reference: item.reference, memo: item.line.memo, runningBalance: item.runningBalanceMinor)
     }
 
     static func dto(_ ledger: LedgerRow) -> Components.Schemas.LedgerSettings {

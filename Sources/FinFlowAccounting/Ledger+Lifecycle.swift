@@ -3,15 +3,6 @@ import Foundation
 import SQLKit
 
 extension Ledger {
-    /// Posts a draft; above the tenant's threshold it waits for approval instead.
-    func postDraft(principal: Principal, id: String) async throws -> EntryRecord {
-        try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
-            let entry = try await self.lockedEntry(principal: principal, id: id, db: db)
-            guard entry.entryStatus == .draft else { throw AccountingError.wrongStatus(entry.status, "posted") }
-            return try await self.bringIntoBooks(entry, principal: principal, approver: nil, db: db)
-        }
-    }
-
     /// Approves and posts an entry waiting for a second person; the maker cannot approve their own entry.
     func approve(principal: Principal, id: String) async throws -> EntryRecord {
         try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
@@ -39,8 +30,8 @@ extension Ledger {
         }
     }
 
-    /// Moves a draft's lines into the books (or to approval).
-    private func bringIntoBooks(_ entry: EntryRow, principal: Principal, approver: String?, db: any SQLDatabase) async throws
+    /// Moves a draft's lines into the books, or to approval when it is above the tenant's threshold.
+    func bringIntoBooks(_ entry: EntryRow, principal: Principal, approver: String?, db: any SQLDatabase) async throws
         -> EntryRecord
     {
         let lines = try await LedgerStore.lines(entryIds: [entry.id], db: db)[entry.id] ?? []

@@ -11,14 +11,21 @@ extension Ledger {
         case expired
     }
 
-    /// Posts a pending entry, fully or with smaller amounts per line (`amounts[lineNo]`, 0 drops a line); the
-    /// whole reservation is released and the posted amounts go into a new entry linked to it. Resolves once.
-    func postPending(principal: Principal, id: String, amounts: [Int: Int64], date: LedgerDate?, newId: String?) async throws
+    /// Posts a draft as it is (or sends it to approval), or a pending entry, fully or with smaller amounts per line
+    /// (`amounts[lineNo]`, 0 drops a line): the whole reservation is released and the posted amounts go into a new
+    /// entry linked to it. A pending entry resolves once.
+    func postEntry(principal: Principal, id: String, amounts: [Int: Int64], date: LedgerDate?, newId: String?) async throws
         -> EntryRecord
     {
         if let newId, UUID(uuidString: newId) == nil { throw AppError.validation([.init(field: "id", message: "must be a UUID")]) }
         let result: Resolution = try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
             let pending = try await self.lockedEntry(principal: principal, id: id, db: db)
+            if pending.entryStatus == .draft {
+                guard amounts.isEmpty, date == nil, newId == nil else {
+                    throw AppError.invalid("a draft posts as it is; amounts, date and id apply to pending entries")
+                }
+                return .done(try await self.bringIntoBooks(pending, principal: principal, approver: nil, db: db))
+            }
             guard pending.entryStatus == .pending else { throw AccountingError.wrongStatus(pending.status, "posted") }
             let lines = try await LedgerStore.lines(entryIds: [pending.id], db: db)[pending.id] ?? []
             if let timeout = pending.timeout_at_ms, timeout <= self.now {

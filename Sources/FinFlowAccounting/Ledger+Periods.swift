@@ -61,12 +61,8 @@ extension Ledger {
                     throw AppError.conflict(code: "pending-entries", "\(pending) pending entries of \(key) must be posted or voided first")
                 }
             }
-            try await db.raw("""
-                INSERT INTO fiscal_periods (tenant_id, period, status, changed_at_ms, changed_by)
-                VALUES (\(bind: principal.tenantId), \(bind: key), \(bind: status.rawValue), \(bind: now), \(bind: principal.subject))
-                ON CONFLICT (tenant_id, period) DO UPDATE SET status = excluded.status, changed_at_ms = excluded.changed_at_ms,
-                    changed_by = excluded.changed_by
-                """).run()
+            try await LedgerStore.setPeriod(
+                tenantId: principal.tenantId, key: key, status: status, by: principal.subject, nowMillis: now, db: db)
             if current != status {
                 try await self.env.audit.append(
                     AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "accounting.period.\(status.rawValue)",

@@ -137,9 +137,14 @@ extension Ledger {
         }
     }
 
-    static func json(_ metadata: [String: String]) -> String {
+    /// Encodes metadata with sorted keys; one encoder serves every posting (JSONEncoder is safe to share).
+    static let metadataEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(metadata)) ?? Data("{}".utf8), as: UTF8.self)
+        return encoder
+    }()
+
+    static func json(_ metadata: [String: String]) -> String {
+        String(decoding: (try? Self.metadataEncoder.encode(metadata)) ?? Data("{}".utf8), as: UTF8.self)
     }
 }

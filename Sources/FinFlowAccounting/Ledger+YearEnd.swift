@@ -90,13 +90,8 @@ extension Ledger {
                 closing = try await self.submit([request], principal: closer, batchId: nil, on: db).first
             }
             for key in calendar.periods(ofYear: year) {
-                try await db.raw("""
-                    INSERT INTO fiscal_periods (tenant_id, period, status, changed_at_ms, changed_by)
-                    VALUES (\(bind: principal.tenantId), \(bind: key), 'closed', \(bind: now), \(bind: principal.subject))
-                    ON CONFLICT (tenant_id, period) DO UPDATE SET status = excluded.status, changed_at_ms = excluded.changed_at_ms,
-                        changed_by = excluded.changed_by
-                    WHERE fiscal_periods.status = 'open'
-                    """).run()
+                try await LedgerStore.setPeriod(
+                    tenantId: principal.tenantId, key: key, status: .closed, by: principal.subject, nowMillis: now, onlyIfOpen: true, db: db)
             }
             try await self.setFiscalYear(year, status: "closed", closingEntryId: closing?.entry.id, principal: principal, db: db)
             try await self.env.audit.append(

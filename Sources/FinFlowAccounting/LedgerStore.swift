@@ -116,6 +116,19 @@ enum LedgerStore {
         }
     }
 
+    /// Sets a period's status; with `onlyIfOpen`, a period already closed or locked keeps its status.
+    static func setPeriod(
+        tenantId: String, key: String, status: PeriodStatus, by actor: String, nowMillis: Int64, onlyIfOpen: Bool = false, db: any SQLDatabase
+    ) async throws {
+        try await db.raw("""
+            INSERT INTO fiscal_periods (tenant_id, period, status, changed_at_ms, changed_by)
+            VALUES (\(bind: tenantId), \(bind: key), \(bind: status.rawValue), \(bind: nowMillis), \(bind: actor))
+            ON CONFLICT (tenant_id, period) DO UPDATE SET status = excluded.status, changed_at_ms = excluded.changed_at_ms,
+                changed_by = excluded.changed_by
+            \(unsafeRaw: onlyIfOpen ? "WHERE fiscal_periods.status = 'open'" : "")
+            """).run()
+    }
+
     static func periodStatuses(tenantId: String, db: any SQLDatabase) async throws -> [String: PeriodStatus] {
         let rows = try await db.raw("SELECT period, status FROM fiscal_periods WHERE tenant_id = \(bind: tenantId)")
             .all(decoding: PeriodRow.self)

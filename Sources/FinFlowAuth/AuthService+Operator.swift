@@ -16,7 +16,7 @@ extension AuthService {
         let ids = IdentifierGenerator(clock: clock)
         let id = ids.nextString()
         let now = clock.nowMillis()
-        let outbox = Outbox(serviceName: "auth", ids: ids, clock: clock)
+        let outbox = Outbox(serviceName: Authenticator.serviceName, ids: ids, clock: clock)
         try await database.transaction { db in
             guard try await AuthStore().insertUser(id: id, email: email, displayName: displayName, passwordHash: hash, now: now, on: db) else {
                 throw AppError.conflict(code: "email-taken", "a user with this email exists")

@@ -7,7 +7,7 @@ import Testing
 /// Runs a program and returns its standard output; the wait does not block a thread of the cooperative pool.
 func runProgram(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
     let outputFile = NSTemporaryDirectory() + "finflow-run-" + UUID().uuidString
-    FileManager.default.createFile(atPath: outputFile, contents: nil)
+    guard FileManager.default.createFile(atPath: outputFile, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
     defer { try? FileManager.default.removeItem(atPath: outputFile) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
@@ -60,7 +60,7 @@ struct HledgerOracleTests {
                     token: books.token)
                 a[code] = try #require(created.body["id"] as? String)
             }
-            var random = SeededGenerator(seed: 2026)
+            var random = SeededRandom(seed: 2026)
             let usd = ["1010", "1020", "1100", "1200", "1300", "1510", "1590", "2010", "2100", "2200", "2500", "3000", "3100", "4000",
                        "4100", "4500", "5000", "6000", "6100", "6200", "6400", "6500"].map { a[$0]! }
             let eur = ["1040", "4200", "2450"].map { a[$0]! }

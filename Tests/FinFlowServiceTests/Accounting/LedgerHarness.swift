@@ -17,12 +17,7 @@ struct LedgerHarness {
     static func make() async throws -> LedgerHarness {
         let sut = try await TestSystem.make()
         let database = try #require(sut.system.databases["accounting"])
-        let revocations = RevocationList(sessionMemorySeconds: 60)
-        let env = ServiceEnvironment(
-            settings: Settings(), database: database, clock: sut.clock, ids: IdentifierGenerator(clock: sut.clock), bus: sut.system.bus,
-            verifier: TokenVerifier(issuer: "test", audience: "test", clock: sut.clock, revocations: revocations),
-            revocations: revocations, logger: Logger(label: "test.ledger"))
-        let ledger = Ledger(env: env)
+        let ledger = AccountingService.operatorLedger(database: database, settings: Settings(), clock: sut.clock)
         let tenantId = UUID().uuidString.lowercased()
         try await database.transaction { db in
             try await ledger.open(
@@ -97,18 +92,5 @@ struct LedgerHarness {
             #expect(balance.totalDebitsMinor == balance.totalCreditsMinor, "\(context): trial balance of \(balance.currency)")
             #expect(balance.rows.reduce(0) { $0 + $1.closingMinor } == 0)
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64), so a failing sequence can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

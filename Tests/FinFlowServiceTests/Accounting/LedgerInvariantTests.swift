@@ -8,7 +8,7 @@ struct LedgerInvariantTests {
     @Test("seeded random postings, reversals, pending/post/void/expiry, batches and closes keep the books whole", arguments: [7, 42])
     func randomSequences(seed: Int) async throws {
         let harness = try await LedgerHarness.make()
-        var random = SeededGenerator(seed: UInt64(seed))
+        var random = SeededRandom(seed: UInt64(seed))
         let ledger = harness.ledger
         let principal = harness.principal
         let clerk = Principal(subject: "clerk", tenantId: harness.tenantId, roles: ["accountant"],
@@ -64,7 +64,7 @@ struct LedgerInvariantTests {
                     let record = try await ledger.entry(principal: principal, id: id)
                     let share = partial ? Int64.random(in: 1...max(record.lines[0].amountMinor, 1), using: &random) : nil
                     let amounts = share.map { [1: $0, 2: $0] } ?? [:]
-                    posted.append(try await ledger.postPending(principal: principal, id: id, amounts: amounts, date: nil, newId: nil).entry.id)
+                    posted.append(try await ledger.postEntry(principal: principal, id: id, amounts: amounts, date: nil, newId: nil).entry.id)
                 case 75..<80:
                     guard let id = pending.randomElement(using: &random) else { continue }
                     _ = try await ledger.voidPending(principal: principal, id: id)
@@ -112,7 +112,7 @@ struct LedgerInvariantTests {
             for poster in 0..<32 {
                 let wallets = wallets
                 group.addTask {
-                    var random = SeededGenerator(seed: UInt64(poster + 1))
+                    var random = SeededRandom(seed: UInt64(poster + 1))
                     var done: [(String, String, Int64)] = []
                     for _ in 0..<15 {
                         let from = wallets.randomElement(using: &random)!
