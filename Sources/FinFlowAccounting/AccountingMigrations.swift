@@ -19,7 +19,32 @@ enum AccountingMigrations {
                 updated_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, currency, rate_date))
             """,
         ], postgresAfter: Migration.rowLevelSecurity(table: "exchange_rates")),
+        Migration(4, "keep posted totals per account and day; drop the date index of journal lines",
+                  Self.dayTotals(tableOptions: " WITHOUT ROWID"),
+                  postgres: Self.dayTotals(tableOptions: "") + Migration.rowLevelSecurity(table: "account_day_totals")),
     ]
+
+    /// Posted debits and credits per account and accounting date (and the part of them from closing entries),
+    /// written in the posting's transaction. Statements sum these instead of every line, so a report costs the
+    /// days and accounts it covers, not the journal's length, and posting no longer feeds a second index of lines.
+    static func dayTotals(tableOptions: String) -> [String] {
+        [
+            """
+            CREATE TABLE account_day_totals (
+                tenant_id TEXT NOT NULL, accounting_date TEXT NOT NULL, account_id TEXT NOT NULL,
+                debits_minor BIGINT NOT NULL, credits_minor BIGINT NOT NULL,
+                close_debits_minor BIGINT NOT NULL, close_credits_minor BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, accounting_date, account_id))\(tableOptions)
+            """,
+            """
+            INSERT INTO account_day_totals
+            SELECT tenant_id, accounting_date, account_id, SUM(debit_minor), SUM(credit_minor),
+                SUM(CASE WHEN source = 'close' THEN debit_minor ELSE 0 END), SUM(CASE WHEN source = 'close' THEN credit_minor ELSE 0 END)
+            FROM journal_lines WHERE state = 'posted' GROUP BY tenant_id, accounting_date, account_id
+            """,
+            "DROP INDEX journal_lines_date",
+        ]
+    }
 
     static let invoiceTables = [
         """

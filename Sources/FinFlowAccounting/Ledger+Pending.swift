@@ -51,7 +51,7 @@ extension Ledger {
             try context.check(lines: posting, prefix: "")
             try context.checkPeriod(postingDate)
             try context.apply(lines.map { ($0.account_id, $0.side, $0.amountMinor) }, phase: .release)
-            try context.apply(posting.map { ($0.accountId, $0.side, $0.amountMinor) }, phase: .post)
+            try context.apply(posting.map { ($0.accountId, $0.side, $0.amountMinor) }, phase: .post(.init(date: postingDate.description, source: pending.source)))
             let now = self.now
             let entry = EntryRow(
                 id: newId?.lowercased() ?? self.env.ids.nextString(), tenant_id: principal.tenantId, status: EntryStatus.posted.rawValue,

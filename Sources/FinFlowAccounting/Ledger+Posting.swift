@@ -64,7 +64,9 @@ extension Ledger {
                 if self.needsApproval(request.lines, source: request.source, context: context) {
                     status = .awaitingApproval
                 } else {
-                    try context.apply(request.lines.map { ($0.accountId.lowercased(), $0.side, $0.amountMinor) }, phase: .post)
+                    try context.apply(
+                        request.lines.map { ($0.accountId.lowercased(), $0.side, $0.amountMinor) },
+                        phase: .post(.init(date: request.date.description, source: request.source.rawValue)))
                     status = .posted
                 }
             }

@@ -12,6 +12,8 @@ final class PostingContext {
     private let periods: [String: PeriodStatus]
     /// Closed periods posted into by a holder of `periods:reopen`, for the audit log.
     private(set) var closedPeriodsUsed: Set<String> = []
+    /// What the postings added to each account's totals of each day, written by `flush`.
+    private var dayTotals: [DayKey: DayTotals] = [:]
 
     var tenantId: String { self.ledger.tenant_id }
 
@@ -79,9 +81,38 @@ final class PostingContext {
         }
     }
 
-    /// How lines change the running totals.
-    enum Phase {
-        case post, reserve, release
+    /// How lines change the running totals: posting on a day (which also adds to the day totals), reserving
+    /// pending amounts, or releasing them.
+    enum Phase: Equatable {
+        case post(PostingDay), reserve, release
+    }
+
+    /// The accounting date of a posting, and whether it closes a year (kept apart in the day totals, as the
+    /// income statement leaves closing entries out).
+    struct PostingDay: Equatable {
+        let date: String
+        let closing: Bool
+
+        init(date: String, source: String) {
+            self.date = date
+            self.closing = source == EntrySource.close.rawValue
+        }
+    }
+
+    private struct DayKey: Hashable, Comparable {
+        let date: String
+        let accountId: String
+        static func < (a: DayKey, b: DayKey) -> Bool { (a.date, a.accountId) < (b.date, b.accountId) }
+    }
+
+    private struct DayTotals {
+        var debits: Int64 = 0, credits: Int64 = 0, closeDebits: Int64 = 0, closeCredits: Int64 = 0
+
+        mutating func add(_ amount: Int64, debit: Bool, closing: Bool) {
+            // Bounded by the account's totals, which `apply` checked against overflow first.
+            if debit { self.debits += amount } else { self.credits += amount }
+            if closing { if debit { self.closeDebits += amount } else { self.closeCredits += amount } }
+        }
     }
 
     /// Applies `lines` to the totals in memory, then checks the touched accounts' balance constraints.
@@ -98,8 +129,12 @@ final class PostingContext {
                 value = sum
             }
             switch (phase, line.side) {
-            case (.post, .debit): try add(&account.posted_debits_minor, line.amountMinor)
-            case (.post, .credit): try add(&account.posted_credits_minor, line.amountMinor)
+            case (.post(let day), .debit):
+                try add(&account.posted_debits_minor, line.amountMinor)
+                self.dayTotals[DayKey(date: day.date, accountId: line.accountId), default: DayTotals()].add(line.amountMinor, debit: true, closing: day.closing)
+            case (.post(let day), .credit):
+                try add(&account.posted_credits_minor, line.amountMinor)
+                self.dayTotals[DayKey(date: day.date, accountId: line.accountId), default: DayTotals()].add(line.amountMinor, debit: false, closing: day.closing)
             case (.reserve, .debit): try add(&account.pending_debits_minor, line.amountMinor)
             case (.reserve, .credit): try add(&account.pending_credits_minor, line.amountMinor)
             case (.release, .debit): try add(&account.pending_debits_minor, -line.amountMinor)
@@ -131,8 +166,30 @@ final class PostingContext {
         }
     }
 
-    /// Writes the totals of every account that changed.
+    /// Writes the totals of every account that changed, and adds the postings to the day totals.
     func flush(db: any SQLDatabase, nowMillis: Int64) async throws {
+        defer { self.dayTotals = [:] }
+        for chunk in self.dayTotals.sorted(by: { $0.key < $1.key }).chunked(LedgerLimits.insertChunkRows / 8) {
+            var query = SQLQueryString("""
+                INSERT INTO account_day_totals (tenant_id, accounting_date, account_id, debits_minor, credits_minor,
+                    close_debits_minor, close_credits_minor) VALUES
+                """)
+            for (index, (key, totals)) in chunk.enumerated() {
+                query.appendInterpolation(unsafeRaw: index == 0 ? " (" : ", (")
+                query.appendInterpolation(binds: [self.tenantId, key.date, key.accountId] as [String])
+                query.appendInterpolation(unsafeRaw: ", ")
+                query.appendInterpolation(binds: [totals.debits, totals.credits, totals.closeDebits, totals.closeCredits] as [Int64])
+                query.appendInterpolation(unsafeRaw: ")")
+            }
+            query.appendInterpolation(unsafeRaw: """
+                 ON CONFLICT (tenant_id, accounting_date, account_id) DO UPDATE SET
+                    debits_minor = account_day_totals.debits_minor + excluded.debits_minor,
+                    credits_minor = account_day_totals.credits_minor + excluded.credits_minor,
+                    close_debits_minor = account_day_totals.close_debits_minor + excluded.close_debits_minor,
+                    close_credits_minor = account_day_totals.close_credits_minor + excluded.close_credits_minor
+                """)
+            try await db.raw(query).run()
+        }
         for (id, account) in self.accounts.sorted(by: { $0.key < $1.key }) {
             guard let before = self.original[id],
                 before.posted_debits_minor != account.posted_debits_minor

@@ -103,7 +103,15 @@ extension Ledger {
                 WHERE l.tenant_id = \(bind: principal.tenantId) AND l.state = 'posted' AND l.accounting_date <= \(bind: range.to.description)
                 """)
             if let from = range.from { query.appendInterpolation(unsafeRaw: " AND l.accounting_date >= "); query.appendInterpolation(bind: from.description) }
-            if let accountId { query.appendInterpolation(unsafeRaw: " AND l.account_id = "); query.appendInterpolation(bind: accountId.lowercased()) }
+            // The accounts with postings in the range, from the day totals, so the lines are read through the
+            // account index rather than by scanning the tenant's whole journal.
+            let active: [String]
+            if let accountId { active = [accountId.lowercased()] } else {
+                active = try await Self.movements(tenantId: principal.tenantId, from: range.from, to: range.to, db: db).keys.sorted()
+            }
+            query.appendInterpolation(unsafeRaw: " AND l.account_id IN (")
+            query.appendInterpolation(binds: active.isEmpty ? [""] : active)
+            query.appendInterpolation(unsafeRaw: ")")
             query.appendInterpolation(unsafeRaw: " ORDER BY l.account_id, l.accounting_date, l.posted_at_ms, l.entry_id, l.line_no LIMIT \(Self.generalLedgerLinesMax + 1)")
             let rows = try await db.raw(query).all()
             guard rows.count <= Self.generalLedgerLinesMax else {

@@ -58,22 +58,26 @@ struct ReportRange: Sendable {
 }
 
 extension Ledger {
-    /// Posted debit and credit sums per account over a range.
+    /// Posted debit and credit sums per account over a range, from the day totals.
     static func movements(tenantId: String, from: LedgerDate?, to: LedgerDate, excludingClose: Bool = false, db: any SQLDatabase)
         async throws -> [String: (debits: Int64, credits: Int64)]
     {
+        let minus = excludingClose ? ("- close_debits_minor", "- close_credits_minor") : ("", "")
         var query = SQLQueryString("""
-            SELECT account_id, CAST(SUM(debit_minor) AS BIGINT) AS debits, CAST(SUM(credit_minor) AS BIGINT) AS credits FROM journal_lines
-            WHERE tenant_id = \(bind: tenantId) AND state = 'posted' AND accounting_date <= \(bind: to.description)
+            SELECT account_id, CAST(SUM(debits_minor \(unsafeRaw: minus.0)) AS BIGINT) AS debits,
+                CAST(SUM(credits_minor \(unsafeRaw: minus.1)) AS BIGINT) AS credits
+            FROM account_day_totals WHERE tenant_id = \(bind: tenantId) AND accounting_date <= \(bind: to.description)
             """)
         if let from {
             query.appendInterpolation(unsafeRaw: " AND accounting_date >= ")
             query.appendInterpolation(bind: from.description)
         }
-        if excludingClose { query.appendInterpolation(unsafeRaw: " AND source <> 'close'") }
         query.appendInterpolation(unsafeRaw: " GROUP BY account_id")
         let rows = try await db.raw(query).all(decoding: MovementRow.self)
-        return Dictionary(uniqueKeysWithValues: rows.map { ($0.account_id, ($0.debits ?? 0, $0.credits ?? 0)) })
+        return Dictionary(uniqueKeysWithValues: rows.compactMap { row in
+            let moves = (debits: row.debits ?? 0, credits: row.credits ?? 0)
+            return moves.debits == 0 && moves.credits == 0 ? nil : (row.account_id, moves)
+        })
     }
 
     /// The trial balance over `range` (and the comparative range), one per currency.

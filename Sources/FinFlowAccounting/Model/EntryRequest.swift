@@ -106,11 +106,17 @@ struct EntryRequest: Sendable {
     /// A digest of everything the entry says, to tell a retry of the same request from a different one that
     /// reuses its id.
     var fingerprint: String {
-        var text = "\(self.date)|\(self.description)|\(self.reference ?? "")|\(self.source.rawValue)|\(self.mode.rawValue)|"
-        text += "\(self.timeoutSeconds.map(String.init) ?? "")|"
-        text += self.metadata.keys.sorted().map { "\($0)=\(self.metadata[$0]!)" }.joined(separator: "&")
+        // Every field is length-prefixed, so no content can pass for another's by holding a separator.
+        var text = ""
+        func field(_ value: String) { text += "\(value.utf8.count):\(value)|" }
+        field(self.date.description); field(self.description); field(self.reference ?? ""); field(self.source.rawValue)
+        field(self.mode.rawValue); field(self.timeoutSeconds.map(String.init) ?? "")
+        field(String(self.metadata.count))
+        for key in self.metadata.keys.sorted() { field(key); field(self.metadata[key]!) }
+        field(String(self.lines.count))
         for line in self.lines {
-            text += "|\(line.accountId.lowercased()):\(line.side.rawValue):\(line.amountMinor):\(line.currency ?? ""):\(line.memo ?? "")"
+            field(line.accountId.lowercased()); field(line.side.rawValue); field(String(line.amountMinor)); field(line.currency ?? "")
+            field(line.memo ?? "")
         }
         return Digest.sha256Hex(text)
     }

@@ -19,6 +19,8 @@ public final class SQLiteDatabase: Database {
     private let logger: Logger
     /// Reader connections of a file database (an in-memory one has only its writer).
     public static let readerCount = 4
+    /// The writer connection's page cache.
+    static let writerCacheKiB = 65_536
 
     private init(connection: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.connection = connection
@@ -37,6 +39,9 @@ public final class SQLiteDatabase: Database {
         let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
         let connection = try await Self.connect(storage: storage, logger: logger)
         if path != nil { try await connection.sql().raw("PRAGMA journal_mode = WAL").run() }
+        // The writer keeps up to 64 MiB of pages (SQLite's default is 2 MiB): a large batch then updates its indexes
+        // in memory instead of spilling and re-reading pages before the commit. Memory is taken only as pages are used.
+        try await connection.sql().raw("PRAGMA cache_size = -\(unsafeRaw: String(Self.writerCacheKiB))").run()
         var readers: [SQLiteConnection] = []
         if path != nil {
             for _ in 0..<Self.readerCount { readers.append(try await Self.connect(storage: storage, logger: logger)) }

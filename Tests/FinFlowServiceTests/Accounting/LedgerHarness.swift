@@ -51,6 +51,10 @@ struct LedgerHarness {
             source: .manual, mode: mode, timeoutSeconds: timeoutSeconds)
     }
 
+    struct Count: Decodable {
+        let n: Int64
+    }
+
     struct Totals: Decodable, Equatable {
         let account_id: String
         let posted_debits: Int64
@@ -87,6 +91,23 @@ struct LedgerHarness {
             net[account.currency, default: 0] += account.posted_debits_minor - account.posted_credits_minor
         }
         #expect(net.values.allSatisfy { $0 == 0 }, "\(context): debits differ from credits \(net)")
+        // The day totals the statements read equal the posted lines of each account and day, closing ones apart.
+        let dayMismatches = try await self.database.read { db in
+            try await db.raw("""
+                SELECT COUNT(*) AS n FROM (
+                  SELECT tenant_id, accounting_date, account_id, SUM(debit_minor) AS d, SUM(credit_minor) AS c,
+                    SUM(CASE WHEN source = 'close' THEN debit_minor ELSE 0 END) AS cd,
+                    SUM(CASE WHEN source = 'close' THEN credit_minor ELSE 0 END) AS cc
+                  FROM journal_lines WHERE tenant_id = \(bind: self.tenantId) AND state = 'posted'
+                  GROUP BY tenant_id, accounting_date, account_id) l
+                FULL OUTER JOIN (SELECT * FROM account_day_totals WHERE tenant_id = \(bind: self.tenantId)) t
+                  ON t.accounting_date = l.accounting_date AND t.account_id = l.account_id
+                WHERE l.d IS NULL AND (t.debits_minor <> 0 OR t.credits_minor <> 0)
+                   OR t.debits_minor IS NULL OR l.d <> t.debits_minor OR l.c <> t.credits_minor
+                   OR l.cd <> t.close_debits_minor OR l.cc <> t.close_credits_minor
+                """).first(decoding: Count.self)?.n ?? -1
+        }
+        #expect(dayMismatches == 0, "\(context): \(dayMismatches) day totals differ from their lines")
         let trial = try await self.ledger.trialBalance(principal: self.principal, range: ReportRange(from: nil, to: LedgerDate("2999-12-31")!))
         for balance in trial {
             #expect(balance.totalDebitsMinor == balance.totalCreditsMinor, "\(context): trial balance of \(balance.currency)")
