@@ -16,6 +16,11 @@ extension Ledger {
         -> [EntryRecord]
     {
         let tenantId = principal.tenantId
+        // The accounts are locked (PostgreSQL) before the client ids are looked up: a request racing an identical
+        // one waits for it here, then finds its entry and replays it instead of colliding with it.
+        let context = try await PostingContext.load(
+            principal: principal, accountIds: Set(requests.flatMap { $0.lines.map { $0.accountId.lowercased() } }),
+            dates: Set(requests.filter { $0.mode != .draft }.map(\.date)), db: db, kind: self.kind)
         let clientIds = requests.compactMap(\.id)
         var existing: [String: EntryRow] = [:]
         for chunk in clientIds.chunked(LedgerLimits.insertChunkRows) {
@@ -28,7 +33,7 @@ extension Ledger {
             guard row.tenant_id == tenantId, row.request_hash == request.fingerprint else { throw AccountingError.idReused() }
             return false
         }
-        let written = fresh.isEmpty ? [] : try await self.write(fresh, principal: principal, batchId: batchId, on: db)
+        let written = fresh.isEmpty ? [] : try await self.write(fresh, context: context, batchId: batchId, on: db)
         let replayIds = clientIds.filter { id in !fresh.contains { $0.id == id } }
         let replayLines = replayIds.isEmpty ? [:] : try await LedgerStore.lines(entryIds: replayIds, db: db)
         var next = written.makeIterator()
@@ -38,13 +43,11 @@ extension Ledger {
         }
     }
 
-    private func write(_ requests: [EntryRequest], principal: Principal, batchId: String?, on db: any SQLDatabase) async throws
+    private func write(_ requests: [EntryRequest], context: PostingContext, batchId: String?, on db: any SQLDatabase) async throws
         -> [EntryRecord]
     {
         let now = self.now
-        let context = try await PostingContext.load(
-            principal: principal, accountIds: Set(requests.flatMap { $0.lines.map { $0.accountId.lowercased() } }),
-            dates: Set(requests.filter { $0.mode != .draft }.map(\.date)), db: db, kind: self.kind)
+        let principal = context.principal
         let many = requests.count > 1
         var entries: [EntryRow] = []
         var lines: [LineRow] = []
@@ -85,8 +88,13 @@ extension Ledger {
             lines += entryLines
             records.append(EntryRecord(entry: entry, lines: entryLines))
         }
-        let inserted = try await LedgerStore.insert(entries: entries, db: db)
-        guard inserted.count == entries.count else { throw AccountingError.idReused() }
+        // Entries named by their client are inserted with a conflict check (a concurrent request may have taken the
+        // id since it was looked up); ids generated here cannot exist and take the bulk path.
+        let named = Set(requests.compactMap(\.id))
+        let clientNamed = entries.filter { named.contains($0.id) }
+        let inserted = try await LedgerStore.insert(entries: clientNamed, db: db)
+        guard inserted.count == clientNamed.count else { throw AccountingError.idReused() }
+        try await LedgerStore.insert(generatedEntries: entries.filter { !named.contains($0.id) }, db: db)
         try await LedgerStore.insert(lines: lines, db: db)
         try await self.finish(context: context, posted: records.map(\.entry).filter { $0.status == EntryStatus.posted.rawValue }, db: db)
         return records

@@ -80,14 +80,27 @@ enum LedgerStore {
         return EntryRecord(entry: entry, lines: try await self.lines(entryIds: [id], db: db)[id] ?? [])
     }
 
-    /// Inserts entry headers; returns the ids that were new (an id already present is left alone).
+    static let entryColumns = [
+        "id", "tenant_id", "status", "source", "source_id", "accounting_date", "description", "reference", "metadata",
+        "request_hash", "reverses_id", "reversed_by_id", "pending_id", "resolved_by_id", "timeout_at_ms", "batch_id", "created_by",
+        "approved_by", "created_at_ms", "posted_at_ms", "resolved_at_ms",
+    ]
+
+    static func cells(_ e: EntryRow) -> [SQLCell] {
+        [
+            .init(e.id), .init(e.tenant_id), .init(e.status), .init(e.source), .init(e.source_id), .init(e.accounting_date),
+            .init(e.description), .init(e.reference), .init(e.metadata), .init(e.request_hash), .init(e.reverses_id),
+            .init(e.reversed_by_id), .init(e.pending_id), .init(e.resolved_by_id), .init(e.timeout_at_ms), .init(e.batch_id),
+            .init(e.created_by), .init(e.approved_by), .init(e.created_at_ms), .init(e.posted_at_ms), .init(e.resolved_at_ms),
+        ]
+    }
+
+    /// Inserts entry headers; returns the ids that were new (an id already present, say a client's id that a
+    /// concurrent request took first, is left alone).
     static func insert(entries: [EntryRow], db: any SQLDatabase) async throws -> Set<String> {
         var inserted: Set<String> = []
         for chunk in entries.chunked(LedgerLimits.insertChunkRows / 4) {
-            var builder = db.insert(into: "journal_entries").columns(
-                "id", "tenant_id", "status", "source", "source_id", "accounting_date", "description", "reference",
-                "metadata", "request_hash", "reverses_id", "reversed_by_id", "pending_id", "resolved_by_id", "timeout_at_ms",
-                "batch_id", "created_by", "approved_by", "created_at_ms", "posted_at_ms", "resolved_at_ms")
+            var builder = db.insert(into: "journal_entries").columns(Self.entryColumns)
             for e in chunk {
                 builder = builder.values([
                     e.id, e.tenant_id, e.status, e.source, e.source_id, e.accounting_date, e.description, e.reference,
@@ -101,19 +114,22 @@ enum LedgerStore {
         return inserted
     }
 
+    /// Inserts entry headers whose ids were generated here, so none can exist: the bulk path, without a conflict
+    /// check per row.
+    static func insert(generatedEntries entries: [EntryRow], db: any SQLDatabase) async throws {
+        try await db.insertRows(into: "journal_entries", columns: Self.entryColumns, rows: entries.map(Self.cells))
+    }
+
     static func insert(lines: [LineRow], db: any SQLDatabase) async throws {
-        for chunk in lines.chunked(LedgerLimits.insertChunkRows) {
-            var builder = db.insert(into: "journal_lines").columns(
-                "entry_id", "line_no", "tenant_id", "account_id", "state", "source", "accounting_date", "posted_at_ms",
-                "debit_minor", "credit_minor", "currency", "memo")
-            for l in chunk {
-                builder = builder.values([
-                    l.entry_id, l.line_no, l.tenant_id, l.account_id, l.state, l.source, l.accounting_date, l.posted_at_ms,
-                    l.debit_minor, l.credit_minor, l.currency, l.memo,
-                ] as [any Encodable & Sendable])
-            }
-            try await builder.run()
-        }
+        try await db.insertRows(
+            into: "journal_lines",
+            columns: ["entry_id", "line_no", "tenant_id", "account_id", "state", "source", "accounting_date", "posted_at_ms",
+                      "debit_minor", "credit_minor", "currency", "memo"],
+            rows: lines.map { l in
+                [.init(l.entry_id), .init(l.line_no), .init(l.tenant_id), .init(l.account_id), .init(l.state), .init(l.source),
+                 .init(l.accounting_date), .init(l.posted_at_ms), .init(l.debit_minor), .init(l.credit_minor), .init(l.currency),
+                 .init(l.memo)]
+            })
     }
 
     /// Sets a period's status; with `onlyIfOpen`, a period already closed or locked keeps its status.

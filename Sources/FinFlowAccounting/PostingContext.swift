@@ -213,10 +213,3 @@ struct PeriodRow: Codable, Sendable {
     let period: String
     let status: String
 }
-
-extension Array {
-    /// The array cut into runs of at most `size` elements.
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: self.count, by: size).map { self[$0..<Swift.min($0 + size, self.count)] }
-    }
-}

@@ -50,13 +50,13 @@ public final class PostgresDatabase: Database {
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await self.client.withConnection { connection in
-            try await body(connection.sql())
+            try await body(ConnectionDatabase(base: connection.sql(), driver: .postgres(connection)))
         }
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await self.client.withConnection { connection in
-            let sql = connection.sql()
+            let sql = ConnectionDatabase(base: connection.sql(), driver: .postgres(connection))
             try await sql.raw("BEGIN").run()
             do {
                 let result = try await body(sql)

@@ -60,19 +60,19 @@ public final class SQLiteDatabase: Database {
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard !self.readers.isEmpty else {
-            return try await self.lock.withLock { try await body(self.connection.sql()) }
+            return try await self.lock.withLock { try await body(Self.sql(self.connection)) }
         }
         let index = self.nextReader.withLock { next in
             defer { next = (next + 1) % self.readers.count }
             return next
         }
         let reader = self.readers[index]
-        return try await reader.lock.withLock { try await body(reader.connection.sql()) }
+        return try await reader.lock.withLock { try await body(Self.sql(reader.connection)) }
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await self.lock.withLock {
-            let sql = self.connection.sql()
+            let sql = Self.sql(self.connection)
             try await sql.raw("BEGIN IMMEDIATE").run()
             do {
                 let result = try await body(sql)
@@ -85,6 +85,10 @@ public final class SQLiteDatabase: Database {
                 throw error
             }
         }
+    }
+
+    private static func sql(_ connection: SQLiteConnection) -> any SQLDatabase {
+        ConnectionDatabase(base: connection.sql(), driver: .sqlite(connection))
     }
 
     public func shutdown() async throws {
