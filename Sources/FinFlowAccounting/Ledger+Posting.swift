@@ -6,7 +6,7 @@ extension Ledger {
     /// Posts, saves as drafts or reserves `requests` all-or-nothing; an entry whose client id exists with the same
     /// content is returned as it is (a retry), with different content refused (`id-reused`).
     func submit(_ requests: [EntryRequest], principal: Principal, batchId: String? = nil) async throws -> [EntryRecord] {
-        try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+        try await self.committer.run(tenantId: principal.tenantId) { db in
             try await self.submit(requests, principal: principal, batchId: batchId, on: db)
         }
     }
@@ -77,7 +77,9 @@ extension Ledger {
                 id: request.id ?? self.env.ids.nextString(), tenant_id: principal.tenantId, status: status.rawValue,
                 source: request.source.rawValue, source_id: request.sourceId, accounting_date: request.date.description,
                 description: request.description, reference: request.reference, metadata: Self.json(request.metadata),
-                request_hash: request.fingerprint, reverses_id: nil, reversed_by_id: nil, pending_id: nil,
+                // The fingerprint tells a retry of a client-named entry from another request reusing its name; an
+                // entry named here cannot be retried by name, so it keeps none.
+                request_hash: request.id == nil ? "" : request.fingerprint, reverses_id: nil, reversed_by_id: nil, pending_id: nil,
                 resolved_by_id: nil, timeout_at_ms: request.timeoutSeconds.map { now + $0 * 1000 }, batch_id: batchId,
                 created_by: principal.subject, approved_by: nil, created_at_ms: now,
                 posted_at_ms: status == .posted ? now : nil, resolved_at_ms: nil)

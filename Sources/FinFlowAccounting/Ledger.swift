@@ -6,6 +6,14 @@ import SQLKit
 /// the tenant from the principal.
 struct Ledger: Sendable {
     let env: ServiceEnvironment
+    /// Commits concurrent postings together (one transaction, a savepoint each), so single-entry posting is not
+    /// bounded by one disk flush per request.
+    let committer: GroupCommit
+
+    init(env: ServiceEnvironment) {
+        self.env = env
+        self.committer = GroupCommit(database: env.database)
+    }
     static let serviceName = "accounting"
     var database: any Database { self.env.database }
     var kind: DatabaseKind { self.env.database.kind }

@@ -123,6 +123,46 @@ struct CoreTests {
         let n: Int
     }
 
+    @Test("concurrent writes share one commit; a failing one is rolled back alone and gets its own error")
+    func groupCommit() async throws {
+        let database = try await Self.database()
+        try await database.read { db in try await db.raw("CREATE TABLE items (n INTEGER PRIMARY KEY, tenant_id TEXT)").run() }
+        let committer = GroupCommit(database: database)
+        struct Refused: Error {}
+        let jobs = 50
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for n in 0..<jobs {
+                group.addTask {
+                    do {
+                        let value = try await committer.run(tenantId: "t") { db in
+                            // The first job holds its commit until every other job waits, so they must share the next.
+                            if n == 0 { while await committer.waiting < jobs - 1 { await Task.yield() } }
+                            try await db.raw("INSERT INTO items (n, tenant_id) VALUES (\(bind: n % 10 == 9 ? 0 : n), 't')").run()
+                            if n % 7 == 3 { throw Refused() }
+                            return n
+                        }
+                        return (value, true)
+                    } catch {
+                        return (n, false)
+                    }
+                }
+            }
+            var all: [Int: Bool] = [:]
+            for await (n, ok) in group { all[n] = ok }
+            return all
+        }
+        struct Row: Decodable { let n: Int }
+        let stored = Set(try await database.read { db in try await db.raw("SELECT n FROM items").all(decoding: Row.self) }.map(\.n))
+        for n in 0..<jobs {
+            // Jobs 3, 10, 17, … throw after writing; 9, 19, … collide with the key job 0 committed first.
+            let shouldSucceed = n % 7 != 3 && n % 10 != 9
+            #expect(outcomes[n] == shouldSucceed, "job \(n)")
+            #expect(stored.contains(n) == shouldSucceed, "row \(n)")
+        }
+        #expect(await committer.commits == 2)
+        try await database.shutdown()
+    }
+
     @Test("an event is applied once however often it is delivered")
     func inboxDeduplicates() async throws {
         let database = try await Self.database()

@@ -49,8 +49,27 @@ struct LedgerDate: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// `YYYY-MM-DD`, built digit by digit: dates are formatted several times for every posted line.
     var description: String {
-        String(format: "%04d-%02d-%02d", self.year, self.month, self.day)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(10)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = max(0, value)
+            if rest >= divisor * 10 { bytes.append(contentsOf: String(rest).utf8); return }
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(self.year, 4)
+        bytes.append(UInt8(ascii: "-"))
+        digits(self.month, 2)
+        bytes.append(UInt8(ascii: "-"))
+        digits(self.day, 2)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func < (lhs: LedgerDate, rhs: LedgerDate) -> Bool {
