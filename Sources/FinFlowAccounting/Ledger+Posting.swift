@@ -2,57 +2,110 @@ import FinFlowCore
 import Foundation
 import SQLKit
 
+/// One caller's entries, posted (or saved, or reserved) all or nothing.
+struct Submission: Sendable {
+    let requests: [EntryRequest]
+    let principal: Principal
+    let batchId: String?
+}
+
 extension Ledger {
     /// Posts, saves as drafts or reserves `requests` all-or-nothing; an entry whose client id exists with the same
-    /// content is returned as it is (a retry), with different content refused (`id-reused`).
+    /// content is returned as it is (a retry), with different content refused (`id-reused`). Concurrent calls
+    /// share a group commit.
     func submit(_ requests: [EntryRequest], principal: Principal, batchId: String? = nil) async throws -> [EntryRecord] {
-        try await self.committer.run(tenantId: principal.tenantId) { db in
-            try await self.submit(requests, principal: principal, batchId: batchId, on: db)
+        let submission = Submission(requests: requests, principal: principal, batchId: batchId)
+        guard let committer = self.committer else {
+            return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+                try await self.submitGroup([submission], on: db)[0].get()
+            }
         }
+        return try await committer.run(tenantId: principal.tenantId, submission)
     }
 
-    /// `submit` inside the caller's transaction (event consumers).
+    /// `submit` inside the caller's transaction (event consumers, imports).
     func submit(_ requests: [EntryRequest], principal: Principal, batchId: String?, on db: any SQLDatabase) async throws
         -> [EntryRecord]
     {
-        let tenantId = principal.tenantId
+        try await self.submitGroup([Submission(requests: requests, principal: principal, batchId: batchId)], on: db)[0].get()
+    }
+
+    /// Posts several submissions of one tenant together: one lock of all their accounts, one look-up of their
+    /// client ids, one insert of all their rows and one write of the totals. Each submission is staged in memory
+    /// against the totals left by the ones before it, and a submission a rule refuses is undone alone, with its
+    /// own error.
+    func submitGroup(_ submissions: [Submission], on db: any SQLDatabase) async throws -> [Result<[EntryRecord], any Error>] {
+        guard let first = submissions.first else { return [] }
+        precondition(submissions.allSatisfy { $0.principal.tenantId == first.principal.tenantId }, "a group holds one tenant's submissions")
+        let requests = submissions.flatMap(\.requests)
         // The accounts are locked (PostgreSQL) before the client ids are looked up: a request racing an identical
         // one waits for it here, then finds its entry and replays it instead of colliding with it.
         let context = try await PostingContext.load(
-            principal: principal, accountIds: Set(requests.flatMap { $0.lines.map { $0.accountId.lowercased() } }),
+            principal: first.principal, accountIds: Set(requests.flatMap { $0.lines.map { $0.accountId.lowercased() } }),
             dates: Set(requests.filter { $0.mode != .draft }.map(\.date)), db: db, kind: self.kind)
-        let clientIds = requests.compactMap(\.id)
         var existing: [String: EntryRow] = [:]
-        for chunk in clientIds.chunked(LedgerLimits.insertChunkRows) {
+        for chunk in Array(Set(requests.compactMap(\.id))).chunked(LedgerLimits.insertChunkRows) {
             let rows = try await db.raw("SELECT * FROM journal_entries WHERE id IN (\(binds: Array(chunk)))")
                 .all(decoding: EntryRow.self)
             for row in rows { existing[row.id] = row }
         }
-        let fresh = try requests.filter { request in
-            guard let id = request.id, let row = existing[id] else { return true }
-            guard row.tenant_id == tenantId, row.request_hash == request.fingerprint else { throw AccountingError.idReused() }
-            return false
+        var staged = StagedPostings()
+        var outcomes: [Result<[StagedRecord], any Error>] = []
+        for submission in submissions {
+            let mark = context.mark(as: submission.principal)
+            let stagedMark = staged.mark
+            do {
+                outcomes.append(.success(try self.stage(submission, existing: existing, context: context, into: &staged)))
+            } catch let error as AppError {
+                context.restore(mark)
+                staged.restore(stagedMark)
+                outcomes.append(.failure(error))
+            }
         }
-        let written = fresh.isEmpty ? [] : try await self.write(fresh, context: context, batchId: batchId, on: db)
-        let replayIds = clientIds.filter { id in !fresh.contains { $0.id == id } }
-        let replayLines = replayIds.isEmpty ? [:] : try await LedgerStore.lines(entryIds: replayIds, db: db)
-        var next = written.makeIterator()
-        return requests.map { request in
-            if let id = request.id, let row = existing[id] { return EntryRecord(entry: row, lines: replayLines[id] ?? []) }
-            return next.next()!
+        // Entries named by their client are inserted with a conflict check (a concurrent request may have taken the
+        // id since it was looked up: the group then fails and its submissions run alone); ids generated here cannot
+        // exist and take the bulk path.
+        let inserted = try await LedgerStore.insert(entries: staged.named, db: db)
+        guard inserted.count == staged.named.count else { throw AccountingError.idReused() }
+        try await LedgerStore.insert(generatedEntries: staged.generated, db: db)
+        try await LedgerStore.insert(lines: staged.lines, db: db)
+        try await self.finish(context: context, posted: staged.posted, closedPeriods: staged.closedPeriods, db: db)
+        let replayIds = Set(outcomes.flatMap { (try? $0.get()) ?? [] }.compactMap { if case .replay(let id) = $0 { id } else { nil } })
+        let replayLines = replayIds.isEmpty ? [:] : try await LedgerStore.lines(entryIds: Array(replayIds), db: db)
+        return outcomes.map { outcome in
+            outcome.map { records in
+                records.map { record in
+                    switch record {
+                    case .written(let written): written
+                    case .replay(let id): EntryRecord(entry: existing[id] ?? staged.byId[id]!.entry,
+                                                      lines: replayLines[id] ?? staged.byId[id]?.lines ?? [])
+                    }
+                }
+            }
         }
     }
 
-    private func write(_ requests: [EntryRequest], context: PostingContext, batchId: String?, on db: any SQLDatabase) async throws
-        -> [EntryRecord]
+    /// Stages one submission's entries in memory: checks them, applies them to the context's totals and adds their
+    /// rows to `staged`. Throws the first rule it breaks; the caller undoes the context and `staged`.
+    private func stage(_ submission: Submission, existing: [String: EntryRow], context: PostingContext, into staged: inout StagedPostings)
+        throws -> [StagedRecord]
     {
         let now = self.now
-        let principal = context.principal
-        let many = requests.count > 1
-        var entries: [EntryRow] = []
-        var lines: [LineRow] = []
-        var records: [EntryRecord] = []
-        for (index, request) in requests.enumerated() {
+        let principal = submission.principal
+        let many = submission.requests.count > 1
+        let closedBefore = context.closedPeriodsUsed
+        var records: [StagedRecord] = []
+        var posted: [String] = []
+        for (index, request) in submission.requests.enumerated() {
+            if let id = request.id {
+                // A retry of an entry stored before, or staged by an earlier submission of this group, replays it.
+                let known = existing[id].map { ($0.tenant_id, $0.request_hash) } ?? staged.byId[id].map { ($0.entry.tenant_id, $0.entry.request_hash) }
+                if let (owner, hash) = known {
+                    guard owner == principal.tenantId, hash == request.fingerprint else { throw AccountingError.idReused() }
+                    records.append(.replay(id))
+                    continue
+                }
+            }
             let prefix = many ? "entries[\(index)]." : ""
             try context.check(lines: request.lines, prefix: prefix)
             var status: EntryStatus
@@ -80,25 +133,19 @@ extension Ledger {
                 // The fingerprint tells a retry of a client-named entry from another request reusing its name; an
                 // entry named here cannot be retried by name, so it keeps none.
                 request_hash: request.id == nil ? "" : request.fingerprint, reverses_id: nil, reversed_by_id: nil, pending_id: nil,
-                resolved_by_id: nil, timeout_at_ms: request.timeoutSeconds.map { now + $0 * 1000 }, batch_id: batchId,
+                resolved_by_id: nil, timeout_at_ms: request.timeoutSeconds.map { now + $0 * 1000 }, batch_id: submission.batchId,
                 created_by: principal.subject, approved_by: nil, created_at_ms: now,
                 posted_at_ms: status == .posted ? now : nil, resolved_at_ms: nil)
             let entryLines = self.lineRows(
                 request.lines.map { ($0.accountId.lowercased(), $0.side, $0.amountMinor, $0.memo) }, entry: entry,
                 state: status == .posted ? "posted" : (status == .pending ? "pending" : "draft"), context: context, now: now)
-            entries.append(entry)
-            lines += entryLines
-            records.append(EntryRecord(entry: entry, lines: entryLines))
+            let record = EntryRecord(entry: entry, lines: entryLines)
+            staged.add(record, named: request.id != nil)
+            if status == .posted { posted.append(entry.id) }
+            records.append(.written(record))
         }
-        // Entries named by their client are inserted with a conflict check (a concurrent request may have taken the
-        // id since it was looked up); ids generated here cannot exist and take the bulk path.
-        let named = Set(requests.compactMap(\.id))
-        let clientNamed = entries.filter { named.contains($0.id) }
-        let inserted = try await LedgerStore.insert(entries: clientNamed, db: db)
-        guard inserted.count == clientNamed.count else { throw AccountingError.idReused() }
-        try await LedgerStore.insert(generatedEntries: entries.filter { !named.contains($0.id) }, db: db)
-        try await LedgerStore.insert(lines: lines, db: db)
-        try await self.finish(context: context, posted: records.map(\.entry).filter { $0.status == EntryStatus.posted.rawValue }, db: db)
+        let closedNow = context.closedPeriodsUsed.subtracting(closedBefore)
+        if !closedNow.isEmpty { staged.closedPeriods.append((principal, closedNow.sorted(), posted)) }
         return records
     }
 
@@ -129,8 +176,11 @@ extension Ledger {
         }
     }
 
-    /// Writes the totals, announces the postings other services wait for, and records postings into closed periods.
-    func finish(context: PostingContext, posted: [EntryRow], db: any SQLDatabase) async throws {
+    /// Writes the totals, announces the postings other services wait for, and records postings into closed periods
+    /// (by default the context's, made by its principal).
+    func finish(
+        context: PostingContext, posted: [EntryRow], closedPeriods: [(Principal, [String], [String])]? = nil, db: any SQLDatabase
+    ) async throws {
         try await context.flush(db: db, nowMillis: self.now)
         // Only entries answering another service's record are announced: that producer waits for the outcome.
         for entry in posted where entry.source_id != nil && [EntrySource.transaction.rawValue, EntrySource.payment.rawValue].contains(entry.source) {
@@ -140,12 +190,15 @@ extension Ledger {
                     accountingDate: entry.accounting_date, reversesEntryId: entry.reverses_id),
                 subject: entry.id, tenantId: entry.tenant_id, on: db)
         }
-        for period in context.closedPeriodsUsed.sorted() {
-            try await self.env.audit.append(
-                AuditEntry(tenantId: context.tenantId, actorId: context.principal.subject,
-                           action: "accounting.closed-period.posted", target: period,
-                           details: ["entries": posted.map(\.id).joined(separator: ",")]),
-                on: db, kind: self.kind)
+        let audits = closedPeriods ?? [(context.principal, context.closedPeriodsUsed.sorted(), posted.map(\.id))]
+        for (principal, periods, entryIds) in audits {
+            for period in periods {
+                try await self.env.audit.append(
+                    AuditEntry(tenantId: context.tenantId, actorId: principal.subject,
+                               action: "accounting.closed-period.posted", target: period,
+                               details: ["entries": entryIds.joined(separator: ",")]),
+                    on: db, kind: self.kind)
+            }
         }
     }
 
@@ -158,5 +211,47 @@ extension Ledger {
 
     static func json(_ metadata: [String: String]) -> String {
         String(decoding: (try? Self.metadataEncoder.encode(metadata)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
+
+/// What a submission stages: an entry written now, or the replay of one stored or staged before.
+enum StagedRecord {
+    case written(EntryRecord)
+    case replay(String)
+}
+
+/// The rows a group of submissions writes, in order, with marks to undo a refused submission's part.
+struct StagedPostings {
+    private(set) var named: [EntryRow] = []
+    private(set) var generated: [EntryRow] = []
+    private(set) var lines: [LineRow] = []
+    private(set) var posted: [EntryRow] = []
+    private(set) var byId: [String: EntryRecord] = [:]
+    /// Closed periods posted into: by whom, which, and the entries.
+    var closedPeriods: [(Principal, [String], [String])] = []
+
+    struct Mark {
+        fileprivate let counts: (named: Int, generated: Int, lines: Int, posted: Int, closed: Int)
+        fileprivate let byId: [String: EntryRecord]
+    }
+
+    var mark: Mark {
+        Mark(counts: (self.named.count, self.generated.count, self.lines.count, self.posted.count, self.closedPeriods.count), byId: self.byId)
+    }
+
+    mutating func restore(_ mark: Mark) {
+        self.named.removeLast(self.named.count - mark.counts.named)
+        self.generated.removeLast(self.generated.count - mark.counts.generated)
+        self.lines.removeLast(self.lines.count - mark.counts.lines)
+        self.posted.removeLast(self.posted.count - mark.counts.posted)
+        self.closedPeriods.removeLast(self.closedPeriods.count - mark.counts.closed)
+        self.byId = mark.byId
+    }
+
+    mutating func add(_ record: EntryRecord, named: Bool) {
+        if named { self.named.append(record.entry) } else { self.generated.append(record.entry) }
+        self.lines += record.lines
+        if record.entry.status == EntryStatus.posted.rawValue { self.posted.append(record.entry) }
+        self.byId[record.entry.id] = record
     }
 }

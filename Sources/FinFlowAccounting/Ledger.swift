@@ -8,11 +8,20 @@ struct Ledger: Sendable {
     let env: ServiceEnvironment
     /// Commits concurrent postings together (one transaction, a savepoint each), so single-entry posting is not
     /// bounded by one disk flush per request.
-    let committer: GroupCommit
+    let committer: GroupCommit<Submission, [EntryRecord]>?
 
     init(env: ServiceEnvironment) {
         self.env = env
-        self.committer = GroupCommit(database: env.database)
+        let staging = Ledger(stagingOnly: env)
+        self.committer = GroupCommit(database: env.database) { submissions, db in
+            try await staging.submitGroup(submissions, on: db)
+        }
+    }
+
+    /// The ledger the group commit stages with: it needs no committer of its own.
+    private init(stagingOnly env: ServiceEnvironment) {
+        self.env = env
+        self.committer = nil
     }
     static let serviceName = "accounting"
     var database: any Database { self.env.database }

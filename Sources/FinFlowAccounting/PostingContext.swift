@@ -6,7 +6,8 @@ import SQLKit
 /// status of the touched periods. Totals change in memory as entries apply and are written once at the end.
 final class PostingContext {
     let ledger: LedgerRow
-    let principal: Principal
+    /// Who posts: the caller of the submission being staged.
+    private(set) var principal: Principal
     private(set) var accounts: [String: AccountRow]
     private let original: [String: AccountRow]
     private let periods: [String: PeriodStatus]
@@ -23,6 +24,25 @@ final class PostingContext {
         self.accounts = accounts
         self.original = accounts
         self.periods = periods
+    }
+
+    /// The state staging can roll back to when a submission of a group is refused.
+    struct Mark {
+        fileprivate let accounts: [String: AccountRow]
+        fileprivate let dayTotals: [DayKey: DayTotals]
+        fileprivate let closedPeriodsUsed: Set<String>
+    }
+
+    /// Takes a mark and makes `principal` the one posting; `restore` undoes everything applied since.
+    func mark(as principal: Principal) -> Mark {
+        self.principal = principal
+        return Mark(accounts: self.accounts, dayTotals: self.dayTotals, closedPeriodsUsed: self.closedPeriodsUsed)
+    }
+
+    func restore(_ mark: Mark) {
+        self.accounts = mark.accounts
+        self.dayTotals = mark.dayTotals
+        self.closedPeriodsUsed = mark.closedPeriodsUsed
     }
 
     /// Loads (and on PostgreSQL locks) `accountIds` and the status of the months of `dates`.
@@ -99,13 +119,13 @@ final class PostingContext {
         }
     }
 
-    private struct DayKey: Hashable, Comparable {
+    fileprivate struct DayKey: Hashable, Comparable {
         let date: String
         let accountId: String
         static func < (a: DayKey, b: DayKey) -> Bool { (a.date, a.accountId) < (b.date, b.accountId) }
     }
 
-    private struct DayTotals {
+    fileprivate struct DayTotals {
         var debits: Int64 = 0, credits: Int64 = 0, closeDebits: Int64 = 0, closeCredits: Int64 = 0
 
         mutating func add(_ amount: Int64, debit: Bool, closing: Bool) {

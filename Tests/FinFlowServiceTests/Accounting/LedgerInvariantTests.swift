@@ -153,7 +153,26 @@ struct LedgerInvariantTests {
         }
         #expect(results.count > 100, "too few transfers succeeded")
         #expect(expected.values.reduce(0, +) == 10_000)
+        let commits = try #require(await ledger.committer?.commits)
+        #expect(commits < 32 * 15, "concurrent postings never shared a commit (\(commits) commits)")
         try await harness.checkInvariants("after concurrent posting")
+
+        // Sixteen identical requests racing with one client id: one entry, sixteen answers naming it; the same id
+        // with other content is refused.
+        let id = UUID().uuidString.lowercased()
+        let same = try LedgerHarness.request([(equity, .debit, 5), (wallets[0], .credit, 5)], id: id)
+        let answers = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<16 { group.addTask { try await ledger.submit([same], principal: principal)[0].entry.id } }
+            var ids: [String] = []
+            for try await answer in group { ids.append(answer) }
+            return ids
+        }
+        #expect(answers == Array(repeating: id, count: 16))
+        let other = try LedgerHarness.request([(equity, .debit, 6), (wallets[0], .credit, 6)], id: id)
+        await #expect(throws: AppError.self) { _ = try await ledger.submit([other], principal: principal) }
+        let account = try await ledger.account(principal: principal, id: wallets[0])
+        #expect(account.postedBalanceMinor == expected[wallets[0]]! + 5, "a racing retry was posted twice")
+        try await harness.checkInvariants("after racing retries")
         try await harness.close()
     }
 }
