@@ -22,7 +22,7 @@ public enum AccountingService {
         let ledger: Ledger
 
         func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
-            try AccountingAPI(ledger: self.ledger).registerHandlers(on: api)
+            try AccountingAPI(ledger: self.ledger).registerHandlers(on: api, configuration: .finFlow)
         }
 
         var consumers: [EventConsumer] {

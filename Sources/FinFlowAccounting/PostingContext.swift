@@ -210,20 +210,30 @@ final class PostingContext {
                 """)
             try await db.raw(query).run()
         }
-        for (id, account) in self.accounts.sorted(by: { $0.key < $1.key }) {
-            guard let before = self.original[id],
-                before.posted_debits_minor != account.posted_debits_minor
-                    || before.posted_credits_minor != account.posted_credits_minor
-                    || before.pending_debits_minor != account.pending_debits_minor
-                    || before.pending_credits_minor != account.pending_credits_minor
-            else { continue }
-            try await db.raw("""
-                UPDATE accounts SET posted_debits_minor = \(bind: account.posted_debits_minor),
-                    posted_credits_minor = \(bind: account.posted_credits_minor),
-                    pending_debits_minor = \(bind: account.pending_debits_minor),
-                    pending_credits_minor = \(bind: account.pending_credits_minor), updated_at_ms = \(bind: nowMillis)
-                WHERE id = \(bind: id) AND tenant_id = \(bind: self.tenantId)
-                """).run()
+        let changed = self.accounts.sorted(by: { $0.key < $1.key }).filter { id, account in
+            guard let before = self.original[id] else { return false }
+            return before.posted_debits_minor != account.posted_debits_minor || before.posted_credits_minor != account.posted_credits_minor
+                || before.pending_debits_minor != account.pending_debits_minor || before.pending_credits_minor != account.pending_credits_minor
+        }
+        // One statement for every changed account.
+        for chunk in changed.chunked(LedgerLimits.insertChunkRows / 8) {
+            var query = SQLQueryString("WITH totals (id, pd, pc, qd, qc) AS (VALUES ")
+            for (index, (id, account)) in chunk.enumerated() {
+                query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
+                query.appendInterpolation(bind: id)
+                query.appendInterpolation(unsafeRaw: ", ")
+                query.appendInterpolation(binds: [account.posted_debits_minor, account.posted_credits_minor,
+                                                  account.pending_debits_minor, account.pending_credits_minor])
+                query.appendInterpolation(unsafeRaw: ")")
+            }
+            query.appendInterpolation(unsafeRaw: """
+                ) UPDATE accounts SET posted_debits_minor = totals.pd, posted_credits_minor = totals.pc,
+                    pending_debits_minor = totals.qd, pending_credits_minor = totals.qc, updated_at_ms = 
+                """)
+            query.appendInterpolation(bind: nowMillis)
+            query.appendInterpolation(unsafeRaw: " FROM totals WHERE accounts.id = totals.id AND accounts.tenant_id = ")
+            query.appendInterpolation(bind: self.tenantId)
+            try await db.raw(query).run()
         }
     }
 }

@@ -53,7 +53,7 @@ public enum AuthService {
         }
 
         func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
-            try AuthAPI(auth: self.authenticator).registerHandlers(on: api)
+            try AuthAPI(auth: self.authenticator).registerHandlers(on: api, configuration: .finFlow)
         }
 
         var consumers: [EventConsumer] {

@@ -19,7 +19,7 @@ public enum TenancyService {
         let directory: TenantDirectory
 
         func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
-            try TenancyAPI(directory: self.directory).registerHandlers(on: api)
+            try TenancyAPI(directory: self.directory).registerHandlers(on: api, configuration: .finFlow)
         }
 
         var consumers: [EventConsumer] {

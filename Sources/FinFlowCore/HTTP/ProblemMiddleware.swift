@@ -126,3 +126,9 @@ extension HTTPField.Name {
     /// `Idempotency-Replayed`.
     public static let idempotencyReplayed = Self("Idempotency-Replayed")!
 }
+
+extension Configuration {
+    /// How every service's generated API encodes its JSON: compact, with sorted keys (the runtime's default also
+    /// pretty-prints, which costs each response a second pass for whitespace no client reads).
+    public static let finFlow = Configuration(jsonEncodingOptions: [.sortedKeys])
+}

@@ -56,7 +56,7 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
         self.committing = false
     }
 
-    private static func commit(_ jobs: [Job], database: any Database, apply: Apply) async -> [Result<Output, any Error>] {
+    private static func commit(_ jobs: [Job], database: any Database, apply: @escaping Apply) async -> [Result<Output, any Error>] {
         // Each tenant's jobs, in arrival order; tenants in order of their first job.
         var tenants: [String] = []
         var indexesByTenant: [String: [Int]] = [:]
@@ -66,6 +66,14 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
         }
         let groups = tenants.map { ($0, indexesByTenant[$0]!) }
         let kind = database.kind
+        if jobs.count == 1 {
+            // A lone job needs no savepoint: its transaction is one.
+            do {
+                return try await database.tenantTransaction(tenantId: jobs[0].tenantId) { db in try await apply([jobs[0].input], db) }
+            } catch {
+                return [.failure(error)]
+            }
+        }
         do {
             return try await database.transaction { db in
                 var outcomes = [Result<Output, any Error>?](repeating: nil, count: jobs.count)
