@@ -35,10 +35,10 @@ extension AccountingService {
 
     /// Posts an hledger journal into `tenantId`'s books, all or nothing; returns the entries and accounts created.
     public static func importJournal(database: any Database, settings: Settings, tenantId: String, text: String) async throws
-        -> (entries: Int, accountsCreated: Int)
+        -> (entries: Int, accountsCreated: Int, lines: Int, postingSeconds: Double)
     {
         let ledger = Self.operatorLedger(database: database, settings: settings, clock: SystemClock())
         let summary = try await ledger.importJournal(principal: try Self.operatorPrincipal(tenantId: tenantId), text: text)
-        return (summary.entries, summary.accountsCreated)
+        return (summary.entries, summary.accountsCreated, summary.lines, summary.postingSeconds)
     }
 }

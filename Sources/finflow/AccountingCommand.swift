@@ -70,7 +70,8 @@ struct AccountingCommand: AsyncParsableCommand {
             let (database, settings) = try await AccountingCommand.open(self.storage)
             do {
                 let result = try await AccountingService.importJournal(database: database, settings: settings, tenantId: self.tenant, text: text)
-                print("accounting: imported \(result.entries) entries, opened \(result.accountsCreated) accounts")
+                print("accounting: imported \(result.entries) entries (\(result.lines) lines), opened \(result.accountsCreated) accounts;"
+                      + " posting took \(String(format: "%.3f", result.postingSeconds)) s")
             } catch let error as AppError {
                 try await database.shutdown()
                 throw ValidationError(error.message)
