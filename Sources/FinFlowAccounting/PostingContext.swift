@@ -189,27 +189,20 @@ final class PostingContext {
     /// Writes the totals of every account that changed, and adds the postings to the day totals.
     func flush(db: any SQLDatabase, nowMillis: Int64) async throws {
         defer { self.dayTotals = [:] }
-        for chunk in self.dayTotals.sorted(by: { $0.key < $1.key }).chunked(LedgerLimits.insertChunkRows / 8) {
-            var query = SQLQueryString("""
-                INSERT INTO account_day_totals (tenant_id, accounting_date, account_id, debits_minor, credits_minor,
-                    close_debits_minor, close_credits_minor) VALUES
-                """)
-            for (index, (key, totals)) in chunk.enumerated() {
-                query.appendInterpolation(unsafeRaw: index == 0 ? " (" : ", (")
-                query.appendInterpolation(binds: [self.tenantId, key.date, key.accountId] as [String])
-                query.appendInterpolation(unsafeRaw: ", ")
-                query.appendInterpolation(binds: [totals.debits, totals.credits, totals.closeDebits, totals.closeCredits] as [Int64])
-                query.appendInterpolation(unsafeRaw: ")")
-            }
-            query.appendInterpolation(unsafeRaw: """
+        try await db.insertRows(
+            into: "account_day_totals",
+            columns: ["tenant_id", "accounting_date", "account_id", "debits_minor", "credits_minor", "close_debits_minor", "close_credits_minor"],
+            rows: self.dayTotals.sorted(by: { $0.key < $1.key }).map { key, totals in
+                [.init(self.tenantId), .init(key.date), .init(key.accountId), .init(totals.debits), .init(totals.credits),
+                 .init(totals.closeDebits), .init(totals.closeCredits)]
+            },
+            suffix: """
                  ON CONFLICT (tenant_id, accounting_date, account_id) DO UPDATE SET
                     debits_minor = account_day_totals.debits_minor + excluded.debits_minor,
                     credits_minor = account_day_totals.credits_minor + excluded.credits_minor,
                     close_debits_minor = account_day_totals.close_debits_minor + excluded.close_debits_minor,
                     close_credits_minor = account_day_totals.close_credits_minor + excluded.close_credits_minor
                 """)
-            try await db.raw(query).run()
-        }
         let changed = self.accounts.sorted(by: { $0.key < $1.key }).filter { id, account in
             guard let before = self.original[id] else { return false }
             return before.posted_debits_minor != account.posted_debits_minor || before.posted_credits_minor != account.posted_credits_minor
