@@ -32,6 +32,13 @@ struct CoreTests {
         #expect(made == made.sorted())
         #expect(Set(made).count == made.count)
         #expect(made.allSatisfy { $0[$0.index($0.startIndex, offsetBy: 14)] == "7" })
+        // RFC 9562 variant (10xx) in the first digit of the fourth group.
+        #expect(made.allSatisfy { "89ab".contains($0[$0.index($0.startIndex, offsetBy: 19)]) })
+        for _ in 0..<200 {
+            let id = UUID()
+            #expect(id.canonical == id.uuidString.lowercased())
+        }
+        #expect(UUID(uuid: (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 255)).canonical == "00010203-0405-0607-0809-0a0b0c0d0eff")
     }
 
     @Test("a bad setting stops the start and names the flag and the variable")
@@ -174,6 +181,31 @@ struct CoreTests {
             #expect(stored.contains(n) == shouldSucceed, "row \(n)")
         }
         #expect(await committer.commits <= 3, "the jobs did not share commits")
+        try await database.shutdown()
+    }
+
+    @Test("bulk rows keep every value, NULLs and all-NULL columns included, across statements and with an upsert")
+    func bulkInsert() async throws {
+        let database = try await Self.database()
+        try await database.read { db in
+            try await db.raw("CREATE TABLE bulk (k BIGINT PRIMARY KEY, name TEXT, amount BIGINT, note TEXT, total BIGINT NOT NULL)").run()
+        }
+        // More rows than one PostgreSQL statement takes, so the chunking is exercised on both engines.
+        let count = 10_000 + 7
+        func name(_ k: Int) -> String? { k % 3 == 0 ? nil : "n\(k) \u{e9}'\"" }
+        func amount(_ k: Int) -> Int64? { k % 5 == 0 ? nil : Int64(k) * -3 }
+        let rows: [[SQLCell]] = (0..<count).map { k in [SQLCell(k), SQLCell(name(k)), SQLCell(amount(k)), SQLCell.null, SQLCell(1)] }
+        let columns = ["k", "name", "amount", "note", "total"]
+        try await database.transaction { db in try await db.insertRows(into: "bulk", columns: columns, rows: rows) }
+        // Again with an upsert: every total doubles.
+        try await database.transaction { db in
+            try await db.insertRows(into: "bulk", columns: columns, rows: rows, suffix: " ON CONFLICT (k) DO UPDATE SET total = bulk.total + excluded.total")
+        }
+        struct Row: Decodable, Equatable { let k: Int64; let name: String?; let amount: Int64?; let note: String?; let total: Int64 }
+        let stored = try await database.read { db in try await db.raw("SELECT k, name, amount, note, total FROM bulk ORDER BY k").all(decoding: Row.self) }
+        #expect(stored.count == count)
+        let expected: [Row] = (0..<count).map { k in Row(k: Int64(k), name: name(k), amount: amount(k), note: nil, total: 2) }
+        #expect(stored == expected)
         try await database.shutdown()
     }
 

@@ -28,24 +28,41 @@ public final class IdentifierGenerator: Sendable {
             }
             return (state.lastMillis, state.counter)
         }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for index in 0..<6 { bytes[index] = UInt8((millis >> (8 * (5 - UInt64(index)))) & 0xFF) }
-        bytes[6] = 0x70 | UInt8((counter >> 8) & 0x0F)
-        bytes[7] = UInt8(counter & 0xFF)
+        // One draw of 64 random bits (one system call) fills the variant byte and the seven after it.
         var random = SystemRandomNumberGenerator()
-        for index in 8..<16 { bytes[index] = UInt8.random(in: 0...255, using: &random) }
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        let tail: UInt64 = random.next()
+        func byte(_ value: UInt64, _ shift: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: value >> shift) }
+        return UUID(uuid: (byte(millis, 40), byte(millis, 32), byte(millis, 24), byte(millis, 16), byte(millis, 8), byte(millis, 0),
+                           0x70 | UInt8((counter >> 8) & 0x0F), UInt8(counter & 0xFF),
+                           0x80 | (byte(tail, 56) & 0x3F), byte(tail, 48), byte(tail, 40), byte(tail, 32),
+                           byte(tail, 24), byte(tail, 16), byte(tail, 8), byte(tail, 0)))
     }
 
     /// The identifier as FinFlow stores and prints it: lower-case hyphenated text.
     public func nextString() -> String {
-        self.next().uuidString.lowercased()
+        self.next().canonical
     }
 }
 
 extension UUID {
     /// The identifier in FinFlow's canonical text form (lower case).
-    public var canonical: String { self.uuidString.lowercased() }
+    public var canonical: String {
+        // Written digit by digit: `uuidString.lowercased()` builds two strings for every id the ledger makes.
+        let digits: StaticString = "0123456789abcdef"
+        return withUnsafeBytes(of: self.uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { buffer in
+                var at = 0
+                for (index, byte) in bytes.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        buffer[at] = UInt8(ascii: "-")
+                        at += 1
+                    }
+                    buffer[at] = digits.utf8Start[Int(byte >> 4)]
+                    buffer[at + 1] = digits.utf8Start[Int(byte & 0x0F)]
+                    at += 2
+                }
+                return at
+            }
+        }
+    }
 }
