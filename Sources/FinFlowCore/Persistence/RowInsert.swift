@@ -47,61 +47,29 @@ struct ConnectionDatabase: SQLDatabase {
 }
 
 extension SQLDatabase {
-    /// Inserts `rows` (a value per column each) into `table`, in multi-row statements as large as the engine's
-    /// parameter limit allows; `suffix` follows each statement's values (`ON CONFLICT …`). Table and column names
-    /// are the caller's constants, never input.
+    /// Inserts `rows` (a value per column each) into `table`: on SQLite in multi-row statements as large as its
+    /// parameter limit allows, on PostgreSQL as one array per column (`INSERT … SELECT FROM unnest(…)`), which
+    /// the server plans once whatever the row count. `suffix` follows each statement (`ON CONFLICT …`). Table and
+    /// column names are the caller's constants, never input.
     public func insertRows(into table: String, columns: [String], rows: [[SQLCell]], suffix: String = "") async throws {
         guard !rows.isEmpty else { return }
         precondition(!columns.isEmpty && rows.allSatisfy { $0.count == columns.count }, "every row needs a value per column")
-        let driver = (self as? ConnectionDatabase)?.driver
-        // SQLite allows 32,766 parameters a statement, PostgreSQL 65,535.
-        let parameterMax = if case .postgres = driver { 60_000 } else { 30_000 }
-        let rowsPerStatement = max(1, min(2_000, parameterMax / columns.count))
-        let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
-        for chunk in rows.chunked(rowsPerStatement) {
-            var sql = head
-            sql.reserveCapacity(head.utf8.count + chunk.count * columns.count * 7 + suffix.utf8.count)
-            var parameter = 0
-            for (index, _) in chunk.enumerated() {
-                sql += index == 0 ? "(" : ", ("
-                for column in 0..<columns.count {
-                    parameter += 1
-                    if column > 0 { sql += ", " }
-                    if case .postgres = driver { sql += "$\(parameter)" } else { sql += "?" }
-                }
-                sql += ")"
-            }
-            sql += suffix
-            switch driver {
-            case .sqlite(let connection):
-                var binds: [SQLiteData] = []
-                binds.reserveCapacity(parameter)
-                for row in chunk {
-                    for cell in row {
-                        switch cell {
-                        case .text(let text): binds.append(.text(text))
-                        case .integer(let value): binds.append(.integer(Int(value)))
-                        case .null: binds.append(.null)
-                        }
-                    }
-                }
-                try await connection.query(sql, binds) { _ in }
-            case .postgres(let connection):
-                var binds = PostgresBindings(capacity: parameter)
-                for row in chunk {
-                    for cell in row {
-                        switch cell {
-                        case .text(let text): binds.append(text)
-                        case .integer(let value): binds.append(value)
-                        case .null: binds.appendNull()
-                        }
-                    }
-                }
+        switch (self as? ConnectionDatabase)?.driver {
+        case .postgres(let connection):
+            for chunk in rows.chunked(Self.postgresRowsPerStatement) {
+                let (sql, binds) = Self.unnestInsert(into: table, columns: columns, rows: chunk, suffix: suffix)
                 let sequence = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
                 for try await _ in sequence {}
-            case nil:
-                // Another SQLDatabase (a test double, a session): the same statement through SQLKit.
-                var query = SQLQueryString(head)
+            }
+        case .sqlite(let connection):
+            for chunk in rows.chunked(max(1, min(2_000, 30_000 / columns.count))) {
+                let (sql, binds) = Self.valuesInsert(into: table, columns: columns, rows: chunk, suffix: suffix)
+                try await connection.query(sql, binds) { _ in }
+            }
+        case nil:
+            // Another SQLDatabase (a test double, a session): the same statement through SQLKit.
+            for chunk in rows.chunked(max(1, min(2_000, 30_000 / columns.count))) {
+                var query = SQLQueryString("INSERT INTO " + table + " (" + columns.joined(separator: ", ") + ") VALUES ")
                 for (index, row) in chunk.enumerated() {
                     query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
                     for (column, cell) in row.enumerated() {
@@ -116,6 +84,138 @@ extension SQLDatabase {
                 }
                 query.appendInterpolation(unsafeRaw: suffix)
                 try await self.raw(query).run()
+            }
+        }
+    }
+
+    /// Rows per PostgreSQL statement: arrays have no parameter limit, this bounds one message's size.
+    static var postgresRowsPerStatement: Int { 10_000 }
+
+    /// `INSERT … VALUES (?1, ?2, …), (?1, ?3, …)` with SQLite's numbered parameters: a column holding one value in
+    /// every row binds it once and names it in each row (most of a ledger row is the same across a batch), a column
+    /// NULL in every row is written NULL; the rest bind a value each.
+    static func valuesInsert(into table: String, columns: [String], rows: ArraySlice<[SQLCell]>, suffix: String)
+        -> (String, [SQLiteData])
+    {
+        func data(_ cell: SQLCell) -> SQLiteData {
+            switch cell {
+            case .text(let text): .text(text)
+            case .integer(let value): .integer(Int(value))
+            case .null: .null
+            }
+        }
+        var binds: [SQLiteData] = []
+        // Per column: the text every row writes there, or nil when the rows differ.
+        var shared: [String?] = []
+        for column in columns.indices {
+            let first = rows[rows.startIndex][column]
+            guard rows.allSatisfy({ $0[column] == first }) else {
+                shared.append(nil)
+                continue
+            }
+            if first == .null {
+                shared.append("NULL")
+            } else {
+                binds.append(data(first))
+                shared.append("?\(binds.count)")
+            }
+        }
+        var sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+        sql.reserveCapacity(sql.utf8.count + rows.count * columns.count * 8 + suffix.utf8.count)
+        for (index, row) in rows.enumerated() {
+            sql += index == 0 ? "(" : ", ("
+            for column in columns.indices {
+                if column > 0 { sql += ", " }
+                if let text = shared[column] {
+                    sql += text
+                } else {
+                    binds.append(data(row[column]))
+                    sql += "?"
+                    sql += String(binds.count)
+                }
+            }
+            sql += ")"
+        }
+        return (sql + suffix, binds)
+    }
+
+    /// `INSERT … SELECT … FROM unnest($1::text[], $2::int8[], …)`: one array parameter per column, typed by its
+    /// cells; a column with no value in any row is a plain NULL.
+    static func unnestInsert(into table: String, columns: [String], rows: ArraySlice<[SQLCell]>, suffix: String)
+        -> (String, PostgresBindings)
+    {
+        var binds = PostgresBindings(capacity: columns.count)
+        var arrays: [String] = []
+        var selected: [String] = []
+        for column in columns.indices {
+            var values: [SQLCell] = []
+            values.reserveCapacity(rows.count)
+            var isInteger: Bool?
+            for row in rows {
+                let cell = row[column]
+                switch cell {
+                case .text: precondition(isInteger != true, "a column holds one type"); isInteger = false
+                case .integer: precondition(isInteger != false, "a column holds one type"); isInteger = true
+                case .null: break
+                }
+                values.append(cell)
+            }
+            guard let isInteger else {
+                selected.append("NULL")
+                continue
+            }
+            if isInteger { binds.append(PostgresIntegerColumn(values)) } else { binds.append(PostgresTextColumn(values)) }
+            arrays.append("$\(arrays.count + 1)::\(isInteger ? "int8" : "text")[]")
+            selected.append("u.c\(column)")
+        }
+        let names = columns.indices.filter { selected[$0] != "NULL" }.map { "c\($0)" }.joined(separator: ", ")
+        let source = arrays.isEmpty ? "generate_series(1, \(rows.count)) AS u" : "unnest(\(arrays.joined(separator: ", "))) AS u(\(names))"
+        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) SELECT \(selected.joined(separator: ", ")) FROM \(source)"
+        return (sql + suffix, binds)
+    }
+}
+
+/// A column of `insertRows` as a PostgreSQL `text[]` parameter in binary form, NULL elements included (the
+/// driver's own arrays have none).
+struct PostgresTextColumn: PostgresNonThrowingEncodable, Sendable {
+    let cells: [SQLCell]
+    init(_ cells: [SQLCell]) { self.cells = cells }
+    static var psqlType: PostgresDataType { .textArray }
+    static var psqlFormat: PostgresFormat { .binary }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        PostgresIntegerColumn.writeArray(self.cells, elementType: .text, into: &buffer)
+    }
+}
+
+/// A column of `insertRows` as a PostgreSQL `int8[]` parameter in binary form, NULL elements included.
+struct PostgresIntegerColumn: PostgresNonThrowingEncodable, Sendable {
+    let cells: [SQLCell]
+    init(_ cells: [SQLCell]) { self.cells = cells }
+    static var psqlType: PostgresDataType { .int8Array }
+    static var psqlFormat: PostgresFormat { .binary }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        Self.writeArray(self.cells, elementType: .int8, into: &buffer)
+    }
+
+    /// PostgreSQL's binary array: dimensions, null flag, element type, length and lower bound, then each element
+    /// as its length (-1 for NULL) and bytes.
+    static func writeArray(_ cells: [SQLCell], elementType: PostgresDataType, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(Int32(1))
+        buffer.writeInteger(Int32(cells.contains(.null) ? 1 : 0))
+        buffer.writeInteger(elementType.rawValue)
+        buffer.writeInteger(Int32(cells.count))
+        buffer.writeInteger(Int32(1))
+        for cell in cells {
+            switch cell {
+            case .null: buffer.writeInteger(Int32(-1))
+            case .integer(let value):
+                buffer.writeInteger(Int32(8))
+                buffer.writeInteger(value)
+            case .text(let text):
+                buffer.writeInteger(Int32(text.utf8.count))
+                buffer.writeString(text)
             }
         }
     }
