@@ -100,9 +100,7 @@ extension Ledger {
             }
             let clock = ContinuousClock()
             let posting = try await clock.measure {
-                for chunk in requests.chunked(LedgerLimits.batchEntriesMax) {
-                    _ = try await self.submit(Array(chunk), principal: principal, batchId: nil, on: db)
-                }
+                try await self.submitStream(requests, principal: principal, on: db)
             }
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "accounting.journal.imported",
