@@ -91,9 +91,9 @@ extension SQLDatabase {
     /// Rows per PostgreSQL statement: arrays have no parameter limit, this bounds one message's size.
     static var postgresRowsPerStatement: Int { 10_000 }
 
-    /// `INSERT … VALUES (?1, ?2, …), (?1, ?3, …)` with SQLite's numbered parameters: a column holding one value in
-    /// every row binds it once and names it in each row (most of a ledger row is the same across a batch), a column
-    /// NULL in every row is written NULL; the rest bind a value each.
+    /// `INSERT … VALUES (?3, ?1, ?4, NULL), (?, ?1, ?, NULL), …` with SQLite's numbered parameters: a column holding
+    /// one value in every row binds it once and names it in each row (most of a ledger row is the same across a
+    /// batch), a column NULL in every row is written NULL; the rest bind a value each.
     static func valuesInsert(into table: String, columns: [String], rows: ArraySlice<[SQLCell]>, suffix: String)
         -> (String, [SQLiteData])
     {
@@ -120,21 +120,32 @@ extension SQLDatabase {
                 shared.append("?\(binds.count)")
             }
         }
-        var sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
-        sql.reserveCapacity(sql.utf8.count + rows.count * columns.count * 8 + suffix.utf8.count)
-        for (index, row) in rows.enumerated() {
-            sql += index == 0 ? "(" : ", ("
-            for column in columns.indices {
-                if column > 0 { sql += ", " }
-                if let text = shared[column] {
-                    sql += text
-                } else {
-                    binds.append(data(row[column]))
-                    sql += "?"
-                    sql += String(binds.count)
-                }
+        // The first row numbers its parameters; a bare `?` then takes the next number, so every later row is the same
+        // text, made once.
+        var first = "("
+        var later = ", ("
+        for column in columns.indices {
+            if column > 0 {
+                first += ", "
+                later += ", "
             }
-            sql += ")"
+            if let text = shared[column] {
+                first += text
+                later += text
+            } else {
+                binds.append(data(rows[rows.startIndex][column]))
+                first += "?\(binds.count)"
+                later += "?"
+            }
+        }
+        first += ")"
+        later += ")"
+        var sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES " + first
+        sql.reserveCapacity(sql.utf8.count + (rows.count - 1) * later.utf8.count + suffix.utf8.count)
+        let varying = columns.indices.filter { shared[$0] == nil }
+        for row in rows.dropFirst() {
+            for column in varying { binds.append(data(row[column])) }
+            sql += later
         }
         return (sql + suffix, binds)
     }
