@@ -17,38 +17,15 @@ public final class SQLiteDatabase: Database {
     private let readers: [(connection: SQLiteConnection, lock: AsyncLock)]
     private let nextReader = Mutex(0)
     private let logger: Logger
-    /// Copies the write-ahead log into the database file beside the writer (file databases only).
-    private let checkpointer: (connection: SQLiteConnection, task: Task<Void, Never>)?
     /// Reader connections of a file database (an in-memory one has only its writer).
     public static let readerCount = 4
-    /// How often the background checkpoint runs, in milliseconds.
-    static let checkpointIntervalMillis = 100
-    /// Log pages after which a commit checkpoints by itself: only reached when the background checkpoint falls behind.
-    static let writerCheckpointPages = 20_000
     /// The writer connection's page cache.
     static let writerCacheKiB = 65_536
 
-    private init(connection: SQLiteConnection, readers: [SQLiteConnection], checkpointer: SQLiteConnection?, logger: Logger) {
+    private init(connection: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.connection = connection
         self.readers = readers.map { ($0, AsyncLock()) }
         self.logger = logger
-        self.checkpointer = checkpointer.map { connection in (connection, Task { await Self.checkpoint(connection, logger: logger) }) }
-    }
-
-    /// Checkpoints the log every `checkpointIntervalMillis` until cancelled. SQLite would otherwise checkpoint inside
-    /// whichever commit crosses a thousand log pages, writing back and syncing the database file while that
-    /// commit's callers wait: the slowest postings. A passive checkpoint waits for no reader or writer.
-    private static func checkpoint(_ connection: SQLiteConnection, logger: Logger) async {
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: .milliseconds(Self.checkpointIntervalMillis))
-                try await connection.sql().raw("PRAGMA wal_checkpoint(PASSIVE)").run()
-            } catch is CancellationError {
-                break
-            } catch {
-                logger.warning("background checkpoint failed", metadata: ["error": "\(error)"])
-            }
-        }
     }
 
     /// Opens (creating if needed) the database file at `path`, or an in-memory database when `path` is nil.
@@ -61,20 +38,15 @@ public final class SQLiteDatabase: Database {
         }
         let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
         let connection = try await Self.connect(storage: storage, logger: logger)
-        if path != nil {
-            try await connection.sql().raw("PRAGMA journal_mode = WAL").run()
-            try await connection.sql().raw("PRAGMA wal_autocheckpoint = \(unsafeRaw: String(Self.writerCheckpointPages))").run()
-        }
+        if path != nil { try await connection.sql().raw("PRAGMA journal_mode = WAL").run() }
         // The writer keeps up to 64 MiB of pages (SQLite's default is 2 MiB): a large batch then updates its indexes
         // in memory instead of spilling and re-reading pages before the commit. Memory is taken only as pages are used.
         try await connection.sql().raw("PRAGMA cache_size = -\(unsafeRaw: String(Self.writerCacheKiB))").run()
         var readers: [SQLiteConnection] = []
-        var checkpointer: SQLiteConnection?
         if path != nil {
             for _ in 0..<Self.readerCount { readers.append(try await Self.connect(storage: storage, logger: logger)) }
-            checkpointer = try await Self.connect(storage: storage, logger: logger)
         }
-        return SQLiteDatabase(connection: connection, readers: readers, checkpointer: checkpointer, logger: logger)
+        return SQLiteDatabase(connection: connection, readers: readers, logger: logger)
     }
 
     private static func connect(storage: SQLiteConnection.Storage, logger: Logger) async throws -> SQLiteConnection {
@@ -120,12 +92,6 @@ public final class SQLiteDatabase: Database {
     }
 
     public func shutdown() async throws {
-        if let checkpointer = self.checkpointer {
-            // Closed here, not in the cancelled task: the driver refuses work from a cancelled task.
-            checkpointer.task.cancel()
-            await checkpointer.task.value
-            try await checkpointer.connection.close()
-        }
         for reader in self.readers { try await reader.connection.close() }
         try await self.connection.close()
     }
