@@ -11,7 +11,17 @@ struct CommandLineTests {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("finflow")
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    /// Runs the binary on a thread of its own: waiting for a child blocks, and the suite's cooperative threads (two on
+    /// two cores) must keep serving the tests that run beside it, or their servers stall past their clients' timeouts.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try Self.runBlocking(arguments, environment: environment) })
+            }
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = self.binary
         process.arguments = arguments
@@ -32,9 +42,9 @@ struct CommandLineTests {
         (["serve", "--services", "auth,ledgerz"], [String: String](), "ledgerz"),
         (["migrate", "--database-url", "mysql://nope"], [String: String](), "--database-url"),
     ])
-    func badSettings(arguments: [String], environment: [String: String], named: String) throws {
+    func badSettings(arguments: [String], environment: [String: String], named: String) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the finflow executable first")
-        let result = try Self.run(arguments + ["--data-directory", NSTemporaryDirectory() + "ff-cli-" + UUID().uuidString], environment: environment)
+        let result = try await Self.run(arguments + ["--data-directory", NSTemporaryDirectory() + "ff-cli-" + UUID().uuidString], environment: environment)
         #expect(result.status != 0)
         #expect(result.output.contains(named), "\(result.output)")
     }
@@ -46,7 +56,7 @@ struct CommandLineTests {
         guard sut.system.settings.databaseURL == nil else { return }
         try await sut.test { client in _ = try await Fixtures.signUp(client, sut) }
         let directory = sut.system.settings.dataDirectory
-        let intact = try Self.run(["audit", "verify", "--data-directory", directory])
+        let intact = try await Self.run(["audit", "verify", "--data-directory", directory])
         #expect(intact.status == 0, "\(intact.output)")
         #expect(intact.output.contains("auth: intact"))
         let database = try await SQLiteDatabase.open(path: sut.system.settings.sqlitePath(service: "auth"), logger: Logger(label: "test"))
@@ -55,7 +65,7 @@ struct CommandLineTests {
             try await db.raw("UPDATE audit_log SET outcome = 'failure' WHERE seq = 1").run()
         }
         try await database.shutdown()
-        let broken = try Self.run(["audit", "verify", "--data-directory", directory])
+        let broken = try await Self.run(["audit", "verify", "--data-directory", directory])
         #expect(broken.status == 1)
         #expect(broken.output.contains("auth: BROKEN at tenant"), "\(broken.output)")
     }
@@ -72,7 +82,7 @@ struct CommandLineTests {
         } catch let error as AppError {
             #expect(error.code == "pending-migrations")
         }
-        let migrated = try Self.run(["migrate", "--database-url", try #require(settings.databaseURL)])
+        let migrated = try await Self.run(["migrate", "--database-url", try #require(settings.databaseURL)])
         #expect(migrated.status == 0, "\(migrated.output)")
         let system = try await FinFlowSystem.build(settings: settings, logger: Logger(label: "test"))
         try await system.shutdown()
