@@ -40,9 +40,7 @@ extension Ledger {
         let requests = submissions.flatMap(\.requests)
         // The accounts are locked (PostgreSQL) before the client ids are looked up: a request racing an identical
         // one waits for it here, then finds its entry and replays it instead of colliding with it.
-        let context = try await PostingContext.load(
-            principal: first.principal, accountIds: Set(requests.flatMap { $0.lines.map { $0.accountId.lowercased() } }),
-            dates: Set(requests.filter { $0.mode != .draft }.map(\.date)), db: db, kind: self.kind)
+        let context = try await self.context(for: requests, principal: first.principal, db: db)
         var existing: [String: EntryRow] = [:]
         for chunk in Array(Set(requests.compactMap(\.id))).chunked(LedgerLimits.insertChunkRows) {
             let rows = try await db.raw("SELECT * FROM journal_entries WHERE id IN (\(binds: Array(chunk)))")
@@ -82,6 +80,13 @@ extension Ledger {
         }
     }
 
+    /// The posting context of `requests`: their accounts (locked on PostgreSQL) and the periods of the dates they post on.
+    private func context(for requests: [EntryRequest], principal: Principal, db: any SQLDatabase) async throws -> PostingContext {
+        try await PostingContext.load(
+            principal: principal, accountIds: Set(requests.flatMap { $0.lines.map { $0.accountId.lowercased() } }),
+            dates: Set(requests.filter { $0.mode != .draft }.map(\.date)), db: db, kind: self.kind)
+    }
+
     /// Writes what a group staged: entries named by their client with a conflict check (a concurrent request may have
     /// taken the id since it was looked up: the group then fails and its submissions run alone), generated ones and
     /// the lines on the bulk path.
@@ -98,9 +103,7 @@ extension Ledger {
     /// taking turns. The totals are written once at the end.
     func submitStream(_ requests: [EntryRequest], principal: Principal, on db: any SQLDatabase) async throws {
         precondition(requests.allSatisfy { $0.id == nil }, "a stream posts entries the ledger names")
-        let context = try await PostingContext.load(
-            principal: principal, accountIds: Set(requests.flatMap { $0.lines.map { $0.accountId.lowercased() } }),
-            dates: Set(requests.filter { $0.mode != .draft }.map(\.date)), db: db, kind: self.kind)
+        let context = try await self.context(for: requests, principal: principal, db: db)
         var announced: [EntryRow] = []
         var closedPeriods: [(Principal, [String], [String])] = []
         var writing: Task<Void, any Error>?

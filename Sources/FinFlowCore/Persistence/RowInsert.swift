@@ -16,6 +16,15 @@ public enum SQLCell: Sendable, Equatable {
     public init(_ value: Int) { self = .integer(Int64(value)) }
 }
 
+/// The bounds of one `insertRows` statement.
+enum BulkInsertLimits {
+    /// Rows per PostgreSQL statement: arrays have no parameter limit, this bounds one message's size.
+    static let postgresRowsMax = 10_000
+    /// Rows and bound parameters per SQLite statement, under its limit of 32,766 parameters.
+    static let sqliteRowsMax = 2_000
+    static let sqliteParametersMax = 30_000
+}
+
 /// The `SQLDatabase` a `Database` hands to its reads and transactions: SQLKit's for the connection, plus the
 /// driver's connection, which `insertRows` binds many rows through directly.
 struct ConnectionDatabase: SQLDatabase {
@@ -54,21 +63,23 @@ extension SQLDatabase {
     public func insertRows(into table: String, columns: [String], rows: [[SQLCell]], suffix: String = "") async throws {
         guard !rows.isEmpty else { return }
         precondition(!columns.isEmpty && rows.allSatisfy { $0.count == columns.count }, "every row needs a value per column")
+        // SQLite allows 32,766 parameters a statement; PostgreSQL's arrays have no such bound.
+        let sqliteRows = max(1, min(BulkInsertLimits.sqliteRowsMax, BulkInsertLimits.sqliteParametersMax / columns.count))
         switch (self as? ConnectionDatabase)?.driver {
         case .postgres(let connection):
-            for chunk in rows.chunked(Self.postgresRowsPerStatement) {
+            for chunk in rows.chunked(BulkInsertLimits.postgresRowsMax) {
                 let (sql, binds) = Self.unnestInsert(into: table, columns: columns, rows: chunk, suffix: suffix)
                 let sequence = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
                 for try await _ in sequence {}
             }
         case .sqlite(let connection):
-            for chunk in rows.chunked(max(1, min(2_000, 30_000 / columns.count))) {
+            for chunk in rows.chunked(sqliteRows) {
                 let (sql, binds) = Self.valuesInsert(into: table, columns: columns, rows: chunk, suffix: suffix)
                 try await connection.query(sql, binds) { _ in }
             }
         case nil:
             // Another SQLDatabase (a test double, a session): the same statement through SQLKit.
-            for chunk in rows.chunked(max(1, min(2_000, 30_000 / columns.count))) {
+            for chunk in rows.chunked(sqliteRows) {
                 var query = SQLQueryString("INSERT INTO " + table + " (" + columns.joined(separator: ", ") + ") VALUES ")
                 for (index, row) in chunk.enumerated() {
                     query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
@@ -88,10 +99,7 @@ extension SQLDatabase {
         }
     }
 
-    /// Rows per PostgreSQL statement: arrays have no parameter limit, this bounds one message's size.
-    static var postgresRowsPerStatement: Int { 10_000 }
-
-    /// `INSERT … VALUES (?3, ?1, ?4, NULL), (?, ?1, ?, NULL), …` with SQLite's numbered parameters: a column holding
+    /// `INSERT … VALUES (?1, ?2, ?3, NULL), (?, ?2, ?, NULL), …` with SQLite's numbered parameters: a column holding
     /// one value in every row binds it once and names it in each row (most of a ledger row is the same across a
     /// batch), a column NULL in every row is written NULL; the rest bind a value each.
     static func valuesInsert(into table: String, columns: [String], rows: ArraySlice<[SQLCell]>, suffix: String)
@@ -105,44 +113,35 @@ extension SQLDatabase {
             }
         }
         var binds: [SQLiteData] = []
-        // Per column: the text every row writes there, or nil when the rows differ.
-        var shared: [String?] = []
-        for column in columns.indices {
-            let first = rows[rows.startIndex][column]
-            guard rows.allSatisfy({ $0[column] == first }) else {
-                shared.append(nil)
-                continue
-            }
-            if first == .null {
-                shared.append("NULL")
-            } else {
-                binds.append(data(first))
-                shared.append("?\(binds.count)")
-            }
-        }
         // The first row numbers its parameters; a bare `?` then takes the next number, so every later row is the same
         // text, made once.
         var first = "("
         var later = ", ("
+        var varying: [Int] = []
         for column in columns.indices {
             if column > 0 {
                 first += ", "
                 later += ", "
             }
-            if let text = shared[column] {
-                first += text
-                later += text
-            } else {
-                binds.append(data(rows[rows.startIndex][column]))
+            let value = rows[rows.startIndex][column]
+            if !rows.allSatisfy({ $0[column] == value }) {
+                varying.append(column)
+                binds.append(data(value))
                 first += "?\(binds.count)"
                 later += "?"
+            } else if value == .null {
+                first += "NULL"
+                later += "NULL"
+            } else {
+                binds.append(data(value))
+                first += "?\(binds.count)"
+                later += "?\(binds.count)"
             }
         }
         first += ")"
         later += ")"
         var sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES " + first
         sql.reserveCapacity(sql.utf8.count + (rows.count - 1) * later.utf8.count + suffix.utf8.count)
-        let varying = columns.indices.filter { shared[$0] == nil }
         for row in rows.dropFirst() {
             for column in varying { binds.append(data(row[column])) }
             sql += later
@@ -175,7 +174,7 @@ extension SQLDatabase {
                 selected.append("NULL")
                 continue
             }
-            if isInteger { binds.append(PostgresIntegerColumn(values)) } else { binds.append(PostgresTextColumn(values)) }
+            binds.append(PostgresColumnArray(cells: values, isInteger: isInteger))
             arrays.append("$\(arrays.count + 1)::\(isInteger ? "int8" : "text")[]")
             selected.append("u.c\(column)")
         }
@@ -186,39 +185,23 @@ extension SQLDatabase {
     }
 }
 
-/// A column of `insertRows` as a PostgreSQL `text[]` parameter in binary form, NULL elements included (the
-/// driver's own arrays have none).
-struct PostgresTextColumn: PostgresNonThrowingEncodable, Sendable {
+/// A column of `insertRows` as one PostgreSQL array parameter (`text[]` or `int8[]`) in binary form, NULL elements
+/// included (the driver's own arrays have none).
+struct PostgresColumnArray: PostgresDynamicTypeEncodable, Sendable {
     let cells: [SQLCell]
-    init(_ cells: [SQLCell]) { self.cells = cells }
-    static var psqlType: PostgresDataType { .textArray }
-    static var psqlFormat: PostgresFormat { .binary }
-
-    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
-        PostgresIntegerColumn.writeArray(self.cells, elementType: .text, into: &buffer)
-    }
-}
-
-/// A column of `insertRows` as a PostgreSQL `int8[]` parameter in binary form, NULL elements included.
-struct PostgresIntegerColumn: PostgresNonThrowingEncodable, Sendable {
-    let cells: [SQLCell]
-    init(_ cells: [SQLCell]) { self.cells = cells }
-    static var psqlType: PostgresDataType { .int8Array }
-    static var psqlFormat: PostgresFormat { .binary }
-
-    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
-        Self.writeArray(self.cells, elementType: .int8, into: &buffer)
-    }
+    let isInteger: Bool
+    var psqlType: PostgresDataType { self.isInteger ? .int8Array : .textArray }
+    var psqlFormat: PostgresFormat { .binary }
 
     /// PostgreSQL's binary array: dimensions, null flag, element type, length and lower bound, then each element
     /// as its length (-1 for NULL) and bytes.
-    static func writeArray(_ cells: [SQLCell], elementType: PostgresDataType, into buffer: inout ByteBuffer) {
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
         buffer.writeInteger(Int32(1))
-        buffer.writeInteger(Int32(cells.contains(.null) ? 1 : 0))
-        buffer.writeInteger(elementType.rawValue)
-        buffer.writeInteger(Int32(cells.count))
+        buffer.writeInteger(Int32(self.cells.contains(.null) ? 1 : 0))
+        buffer.writeInteger((self.isInteger ? PostgresDataType.int8 : .text).rawValue)
+        buffer.writeInteger(Int32(self.cells.count))
         buffer.writeInteger(Int32(1))
-        for cell in cells {
+        for cell in self.cells {
             switch cell {
             case .null: buffer.writeInteger(Int32(-1))
             case .integer(let value):
