@@ -24,6 +24,9 @@ struct OIDCSignInTests {
                 settings.oidcClientSecret = provider.clientSecret
                 settings.oidcRedirectURI = provider.redirectURI
             }
+            // The system's clock stands still from its start; a real-time ID token would be "issued in the future" once
+            // a slow run takes longer than the verifier's leeway.
+            provider.issue(at: sut.clock)
             let pump = Task {
                 while !Task.isCancelled {
                     try? await sut.deliver()

@@ -33,11 +33,16 @@ final class TestOIDCProvider: Sendable {
     private let state = Mutex<(person: Person?, grants: [String: Grant], signWithRogueKey: Bool, overrideNonce: String?)>(
         (nil, [:], false, nil))
 
+    /// The time its ID tokens are issued at: the relying party's own clock, which a test may hold still.
+    private let clock = Mutex<any FinFlowClock>(SystemClock())
+
     init() throws {
         self.key = ES256PrivateKey()
         self.rogueKey = ES256PrivateKey()
     }
 
+    /// Issues ID tokens at `clock`'s time, so a relying party on a manual clock never sees them issued in its future.
+    func issue(at clock: any FinFlowClock) { self.clock.withLock { $0 = clock } }
     /// Who consents at the next /authorize.
     func signInNext(_ person: Person) { self.state.withLock { $0.person = person } }
     /// Makes the next ID tokens carry a bad signature or another nonce.
@@ -95,7 +100,7 @@ final class TestOIDCProvider: Sendable {
                 Digest.base64URL(Data(SHA256.hash(data: Data(verifier.utf8)))) == grant.challenge
             else { return Self.error("invalid_grant") }
             let (rogue, nonce) = self.state.withLock { ($0.signWithRogueKey, $0.overrideNonce) }
-            let now = Date()
+            let now = self.clock.withLock { $0.now() }
             let claims = IDTokenClaims(
                 iss: IssuerClaim(value: issuer()), sub: SubjectClaim(value: grant.person.subject),
                 aud: AudienceClaim(value: [grant.clientId]), exp: ExpirationClaim(value: now.addingTimeInterval(300)),
