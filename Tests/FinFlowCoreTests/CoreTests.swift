@@ -2,6 +2,7 @@ import FinFlowCore
 import Foundation
 import Logging
 import SQLKit
+import Synchronization
 import Testing
 
 @Suite("core building blocks")
@@ -130,12 +131,6 @@ struct CoreTests {
         let n: Int
     }
 
-    private func started(_ committer: GroupCommit<Int, Int>) async -> Bool {
-        let waiting = await committer.waiting
-        let commits = await committer.commits
-        return waiting + commits > 0
-    }
-
     @Test("concurrent writes share one commit; a refused or failing one gets its own error, the rest are stored")
     func groupCommit() async throws {
         let database = try await Self.database()
@@ -144,9 +139,13 @@ struct CoreTests {
         let jobs = 50
         // Applies a group with one insert; numbers 3, 10, 17, … are refused by a rule, and 9, 19, … collide with the
         // key job 0 committed first, which fails the group's insert, so its jobs must run again one by one.
+        // Set while job 0, alone in the first group, holds its commit a moment, so the other jobs queue up behind it.
+        let holding = Flag()
         let committer = GroupCommit<Int, Int>(database: database) { numbers, db in
-            // The first group holds its commit a moment, so the other jobs queue up behind it.
-            if numbers == [0] { try await Task.sleep(for: .milliseconds(200)) }
+            if numbers == [0] {
+                holding.raise()
+                try await Task.sleep(for: .milliseconds(200))
+            }
             var results: [Result<Int, any Error>] = []
             var query = SQLQueryString("INSERT INTO items (n, tenant_id) VALUES ")
             var rows = 0
@@ -164,8 +163,8 @@ struct CoreTests {
         let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
             for n in 0..<jobs {
                 group.addTask {
-                    // Job 0 goes first, so it owns the key the colliding jobs reuse.
-                    if n > 0 { while await !started(committer) { await Task.yield() } }
+                    // Job 0 goes first, so it owns the key the colliding jobs reuse; the others come while it commits.
+                    if n > 0 { while !holding.isRaised { await Task.yield() } }
                     do { return (try await committer.run(tenantId: "t", n), true) } catch { return (n, false) }
                 }
             }
@@ -206,6 +205,65 @@ struct CoreTests {
         #expect(stored.count == count)
         let expected: [Row] = (0..<count).map { k in Row(k: Int64(k), name: name(k), amount: amount(k), note: nil, total: 2) }
         #expect(stored == expected)
+        try await database.shutdown()
+    }
+
+    @Test("the SQLite writer keeps values exact through its cached statements, reports and recovers from errors, and checkpoints its log off the commit path")
+    func sqliteWriter() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("finflow-writer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("writer.sqlite").path
+        let frames = 32
+        var database = try await SQLiteDatabase.open(path: path, logger: Logger(label: "test"), checkpointFrames: frames)
+        struct Setting: Decodable { let value: String }
+        struct Mode: Decodable { let journal_mode: String }
+        struct Sync: Decodable { let synchronous: Int }
+        try await database.transaction { db in
+            // A commit is durable: the writer syncs the log on every commit.
+            #expect(try await db.raw("PRAGMA synchronous").first(decoding: Sync.self)?.synchronous == 2)
+            #expect(try await db.raw("PRAGMA journal_mode").first(decoding: Mode.self)?.journal_mode == "wal")
+            try await db.raw("CREATE TABLE kept (k INTEGER PRIMARY KEY, s TEXT, b BLOB, f REAL, n TEXT)").run()
+        }
+        // The same statement text twice (the second from the statement cache), with values at their edges.
+        let texts = ["", "caf\u{e9} \u{1F4B8} 'quoted' \"double\""]
+        try await database.transaction { db in
+            for (k, text) in texts.enumerated() {
+                try await db.raw("""
+                    INSERT INTO kept (k, s, b, f, n) VALUES (\(bind: k == 0 ? Int64.max : Int64.min), \(bind: text), \(bind: Data([0, 1, 255])), \(bind: 0.1 + Double(k)), \(bind: String?.none))
+                    """).run()
+            }
+        }
+        struct Kept: Decodable, Equatable { let k: Int64; let s: String?; let b: Data; let f: Double; let n: String? }
+        let read = try await database.read { db in try await db.raw("SELECT k, s, b, f, n FROM kept ORDER BY k DESC").all(decoding: Kept.self) }
+        #expect(read == [Kept(k: .max, s: "", b: Data([0, 1, 255]), f: 0.1, n: nil), Kept(k: .min, s: texts[1], b: Data([0, 1, 255]), f: 1.1, n: nil)])
+        // A refused statement names SQLite's reason, rolls its transaction back and leaves the writer usable.
+        do {
+            try await database.transaction { db in
+                try await db.raw("INSERT INTO kept (k, s, b, f) VALUES (1, 'one', x'00', 1)").run()
+                try await db.raw("INSERT INTO kept (k, s, b, f) VALUES (\(bind: Int64.max), 'again', x'00', 1)").run()
+            }
+            Issue.record("a duplicate key was stored")
+        } catch let error as SQLiteWriterError {
+            #expect(error.code == 1555)  // SQLITE_CONSTRAINT_PRIMARYKEY
+            #expect(error.message.contains("UNIQUE constraint failed"))
+        }
+        // Many small commits: far more log pages than a checkpoint's worth. The log is copied back and starts again,
+        // so it stays near `frames` pages instead of holding every commit; readers see each commit at once.
+        struct Count: Decodable { let n: Int64 }
+        for k in 1...300 {
+            try await database.transaction { db in
+                try await db.raw("INSERT INTO kept (k, s, b, f) VALUES (\(bind: Int64(k)), 'row', zeroblob(8000), 0)").run()
+            }
+            let count = try await database.read { db in try await db.raw("SELECT COUNT(*) AS n FROM kept").first(decoding: Count.self)?.n }
+            #expect(count == Int64(k) + 2)
+        }
+        let log = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
+        #expect(log > 0)
+        #expect(log < 20 * frames * 4_120, "the log held \(log / 4_120) pages: it was not checkpointed")
+        try await database.shutdown()
+        database = try await SQLiteDatabase.open(path: path, logger: Logger(label: "test"), checkpointFrames: frames)
+        let count = try await database.read { db in try await db.raw("SELECT COUNT(*) AS n FROM kept").first(decoding: Count.self)?.n }
+        #expect(count == 302)
         try await database.shutdown()
     }
 
@@ -256,4 +314,11 @@ struct CoreTests {
         #expect(left.map(\.id) == ["b", "c"])
         try await database.shutdown()
     }
+}
+
+/// A flag one task raises and others watch.
+private final class Flag: Sendable {
+    private let raised = Mutex(false)
+    func raise() { self.raised.withLock { $0 = true } }
+    var isRaised: Bool { self.raised.withLock { $0 } }
 }

@@ -30,6 +30,7 @@ enum BulkInsertLimits {
 struct ConnectionDatabase: SQLDatabase {
     enum Driver: Sendable {
         case sqlite(SQLiteConnection)
+        case sqliteWriter(SQLiteWriter)
         case postgres(PostgresConnection)
     }
 
@@ -76,6 +77,11 @@ extension SQLDatabase {
             for chunk in rows.chunked(sqliteRows) {
                 let (sql, binds) = Self.valuesInsert(into: table, columns: columns, rows: chunk, suffix: suffix)
                 try await connection.query(sql, binds) { _ in }
+            }
+        case .sqliteWriter(let writer):
+            for chunk in rows.chunked(sqliteRows) {
+                let (sql, binds) = Self.valuesInsert(into: table, columns: columns, rows: chunk, suffix: suffix)
+                try writer.execute(sql, binds)
             }
         case nil:
             // Another SQLDatabase (a test double, a session): the same statement through SQLKit.

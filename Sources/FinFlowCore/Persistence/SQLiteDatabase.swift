@@ -8,75 +8,109 @@ import SQLiteNIO
 import Synchronization
 
 /// A service database in one SQLite file (WAL mode). SQLite admits one writer at a time: transactions run on the
-/// writer connection, one at a time, and start with `BEGIN IMMEDIATE` so they never fail half way for a lock.
-/// Reads run on a small pool of reader connections, which WAL lets proceed beside the writer.
+/// writer connection, one at a time, on a thread of its own, and start with `BEGIN IMMEDIATE` so they never fail half
+/// way for a lock. Reads run on a small pool of reader connections, which WAL lets proceed beside the writer.
+///
+/// Checkpoints (copying the log back into the database file) are taken off the commit path. SQLite's own runs inside
+/// the commit that crosses 1,000 log pages and syncs the database file there: every few dozen commits one of them,
+/// and every request queued behind it, waited 10 ms or more. Here a connection of its own copies the log in the
+/// background each `checkpointFrames` pages (`PASSIVE`: beside the writer, never blocking it), and the writer then
+/// copies the few pages committed meanwhile after its next commit, so the log starts again from its beginning.
 public final class SQLiteDatabase: Database {
     public let kind = DatabaseKind.sqlite
-    private let connection: SQLiteConnection
+    private let writer: SQLiteWriter
+    private let writerThread: SQLiteWriterThread
     private let lock = AsyncLock()
     private let readers: [(connection: SQLiteConnection, lock: AsyncLock)]
     private let nextReader = Mutex(0)
     private let logger: Logger
+    private let checkpointer: SQLiteConnection?
+    private let checkpoint = Mutex(CheckpointState())
+    /// Log pages committed between background checkpoints (of 4 KiB: a 16 MiB log).
+    public static let checkpointFramesDefault = 4_096
+    private let checkpointFrames: Int
     /// Reader connections of a file database (an in-memory one has only its writer).
     public static let readerCount = 4
     /// The writer connection's page cache.
     static let writerCacheKiB = 65_536
 
-    private init(connection: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
-        self.connection = connection
+    private struct CheckpointState {
+        /// The log's length when the last background checkpoint started.
+        var startFrames = 0
+        var copying: Task<Void, Never>?
+        /// A background checkpoint finished: the writer copies what was committed meanwhile.
+        var catchUp = false
+    }
+
+    private init(
+        writer: SQLiteWriter, writerThread: SQLiteWriterThread, readers: [SQLiteConnection], checkpointer: SQLiteConnection?,
+        checkpointFrames: Int, logger: Logger
+    ) {
+        self.checkpointFrames = checkpointFrames
+        self.writer = writer
+        self.writerThread = writerThread
         self.readers = readers.map { ($0, AsyncLock()) }
+        self.checkpointer = checkpointer
         self.logger = logger
     }
 
     /// Opens (creating if needed) the database file at `path`, or an in-memory database when `path` is nil.
-    public static func open(path: String?, logger: Logger) async throws -> SQLiteDatabase {
+    public static func open(path: String?, logger: Logger, checkpointFrames: Int = checkpointFramesDefault) async throws -> SQLiteDatabase {
+        precondition(checkpointFrames > 0, "a checkpoint needs a positive number of log pages")
         if let path {
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
         }
-        let storage: SQLiteConnection.Storage = path.map { .file(path: $0) } ?? .memory
-        let connection = try await Self.connect(storage: storage, logger: logger)
-        if path != nil { try await connection.sql().raw("PRAGMA journal_mode = WAL").run() }
+        let writer = try SQLiteWriter(path: path)
+        if path != nil { try writer.execute("PRAGMA journal_mode = WAL", []) }
         // The writer keeps up to 64 MiB of pages (SQLite's default is 2 MiB): a large batch then updates its indexes
         // in memory instead of spilling and re-reading pages before the commit. Memory is taken only as pages are used.
-        try await connection.sql().raw("PRAGMA cache_size = -\(unsafeRaw: String(Self.writerCacheKiB))").run()
+        try writer.execute("PRAGMA cache_size = -\(Self.writerCacheKiB)", [])
+        for pragma in Self.connectionPragmas { try writer.execute(pragma, []) }
+        // A savepoint's undo pages (each group commit keeps one per tenant) stay in memory instead of a temporary file.
+        try writer.execute("PRAGMA temp_store = MEMORY", [])
         var readers: [SQLiteConnection] = []
-        if path != nil {
-            for _ in 0..<Self.readerCount { readers.append(try await Self.connect(storage: storage, logger: logger)) }
+        var checkpointer: SQLiteConnection?
+        if let path {
+            writer.observeLog()
+            for index in 0...Self.readerCount {
+                let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                for pragma in Self.connectionPragmas { try await connection.sql().raw("\(unsafeRaw: pragma)").run() }
+                if index == Self.readerCount { checkpointer = connection } else { readers.append(connection) }
+            }
         }
-        return SQLiteDatabase(connection: connection, readers: readers, logger: logger)
+        return SQLiteDatabase(
+            writer: writer, writerThread: SQLiteWriterThread(), readers: readers, checkpointer: checkpointer,
+            checkpointFrames: checkpointFrames, logger: logger)
     }
 
-    private static func connect(storage: SQLiteConnection.Storage, logger: Logger) async throws -> SQLiteConnection {
-        let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
-        let sql = connection.sql()
-        try await sql.raw("PRAGMA synchronous = FULL").run()
-        try await sql.raw("PRAGMA foreign_keys = ON").run()
-        try await sql.raw("PRAGMA busy_timeout = 5000").run()
-        return connection
-    }
+    /// Every connection's settings: a commit is on disk when it returns, foreign keys hold, and a connection waits up
+    /// to 5 s for another's lock.
+    private static let connectionPragmas = ["PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000"]
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard !self.readers.isEmpty else {
-            return try await self.lock.withLock { try await body(Self.sql(self.connection)) }
+            return try await self.onWriter(body)
         }
         let index = self.nextReader.withLock { next in
             defer { next = (next + 1) % self.readers.count }
             return next
         }
         let reader = self.readers[index]
-        return try await reader.lock.withLock { try await body(Self.sql(reader.connection)) }
+        return try await reader.lock.withLock {
+            try await body(ConnectionDatabase(base: reader.connection.sql(), driver: .sqlite(reader.connection)))
+        }
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await self.lock.withLock {
-            let sql = Self.sql(self.connection)
+        try await self.onWriter { sql in
             try await sql.raw("BEGIN IMMEDIATE").run()
             do {
                 let result = try await body(sql)
                 try await sql.raw("COMMIT").run()
+                self.checkpointIfDue()
                 return result
             } catch {
                 do { try await sql.raw("ROLLBACK").run() } catch {
@@ -87,12 +121,62 @@ public final class SQLiteDatabase: Database {
         }
     }
 
-    private static func sql(_ connection: SQLiteConnection) -> any SQLDatabase {
-        ConnectionDatabase(base: connection.sql(), driver: .sqlite(connection))
+    /// Runs `body` with the writer, alone, on the writer's thread.
+    private func onWriter<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(self.writerThread) {
+            try await self.lock.withLock {
+                let base = SQLiteWriterDatabase(writer: self.writer, logger: self.logger, eventLoop: self.writerThread.eventLoop)
+                return try await body(ConnectionDatabase(base: base, driver: .sqliteWriter(self.writer)))
+            }
+        }
+    }
+
+    /// After a commit, on the writer: starts a background checkpoint each `checkpointFrames` log pages, and once one
+    /// has finished, copies the pages committed meanwhile (a few, so its sync of the database file is short), after
+    /// which the next transaction starts the log again from its beginning.
+    private func checkpointIfDue() {
+        guard let checkpointer = self.checkpointer else { return }
+        let frames = self.writer.logFrames
+        enum Step { case none, start, catchUp }
+        let step = self.checkpoint.withLock { state -> Step in
+            if frames < state.startFrames { state.startFrames = 0 }  // the log started again
+            if state.catchUp {
+                state.catchUp = false
+                return .catchUp
+            }
+            guard state.copying == nil, frames - state.startFrames >= self.checkpointFrames else { return .none }
+            state.startFrames = frames
+            return .start
+        }
+        switch step {
+        case .none: return
+        case .catchUp:
+            do { try self.writer.execute("PRAGMA wal_checkpoint(PASSIVE)", []) } catch {
+                self.logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
+            }
+        case .start:
+            let logger = self.logger
+            // Detached: not on the writer's thread, which the transaction preferred.
+            let copying = Task.detached {
+                do { try await checkpointer.sql().raw("PRAGMA wal_checkpoint(PASSIVE)").run() } catch {
+                    logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
+                }
+                self.checkpoint.withLock { state in
+                    state.copying = nil
+                    state.catchUp = true
+                }
+            }
+            self.checkpoint.withLock { state in
+                if !state.catchUp { state.copying = copying }
+            }
+        }
     }
 
     public func shutdown() async throws {
+        if let copying = self.checkpoint.withLock({ $0.copying }) { await copying.value }
+        try await self.checkpointer?.close()
         for reader in self.readers { try await reader.connection.close() }
-        try await self.connection.close()
+        try await self.lock.withLock { self.writer.close() }
+        try await self.writerThread.shutdown()
     }
 }
