@@ -208,7 +208,8 @@ struct CoreTests {
         try await database.shutdown()
     }
 
-    @Test("the SQLite writer keeps values exact through its cached statements, reports and recovers from errors, and checkpoints its log off the commit path")
+    @Test("the SQLite writer keeps values exact through its cached statements, reports and recovers from errors, and checkpoints its log off the commit path",
+          .timeLimit(.minutes(1)))
     func sqliteWriter() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("finflow-writer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -265,6 +266,8 @@ struct CoreTests {
         let count = try await database.read { db in try await db.raw("SELECT COUNT(*) AS n FROM kept").first(decoding: Count.self)?.n }
         #expect(count == 302)
         try await database.shutdown()
+        // Once shut down, a transaction fails at once instead of waiting for the stopped writer thread.
+        await #expect(throws: SQLiteWriterError.self) { try await database.transaction { db in try await db.raw("SELECT 1").run() } }
     }
 
     @Test("an event is applied once however often it is delivered")

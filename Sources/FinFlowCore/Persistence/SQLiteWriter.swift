@@ -4,6 +4,7 @@ import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import Synchronization
 // SQLiteNIO's own build of SQLite (a module of that package, not one of its products): the writer must use the same
 // copy of the library as the reader connections, or SQLite's POSIX locks on the file would not see each other.
 import VaporCSQLite
@@ -274,6 +275,9 @@ struct SQLiteWriterDatabase: SQLDatabase {
 final class SQLiteWriterThread: TaskExecutor {
     private let group: MultiThreadedEventLoopGroup
     let eventLoop: any EventLoop
+    /// Whether the thread takes work; after `shutdown` jobs go to the global executor (where a transaction finds its
+    /// connection closed and fails) instead of being dropped by the stopped loop, which would leave their tasks hanging.
+    private let running = Mutex(true)
 
     init() {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -283,10 +287,15 @@ final class SQLiteWriterThread: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let executor = self.asUnownedTaskExecutor()
-        self.eventLoop.execute { job.runSynchronously(on: executor) }
+        let taken = self.running.withLock { running in
+            if running { self.eventLoop.execute { job.runSynchronously(on: executor) } }
+            return running
+        }
+        if !taken { globalConcurrentExecutor.enqueue(job) }
     }
 
     func shutdown() async throws {
+        self.running.withLock { $0 = false }
         try await self.group.shutdownGracefully()
     }
 }
