@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Single-entry posting latency on a release build: a demo tenant (a year of books), the server started on it, a
+# warm-up, then single journal entries over HTTP at fixed rates (10 s each), each request timed from its scheduled
+# start. SQLite by default; pass --database-url postgres://… to measure PostgreSQL (the database must exist).
+# Usage: Benchmarks/posting-latency.sh [--database-url URL] [rates…, default 100 250 500]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+storage=()
+if [ "${1:-}" = "--database-url" ]; then storage=(--database-url "$2"); shift 2; fi
+rates=("$@")
+[ ${#rates[@]} -gt 0 ] || rates=(100 250 500)
+swift build -c release --scratch-path .build-release --product finflow >/dev/null
+bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+work=$(mktemp -d /tmp/finflow-latency.XXXXXX)
+[ ${#storage[@]} -gt 0 ] || storage=(--data-directory "$work/data")
+server=""
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+demo=$("$bin" demo "${storage[@]}" 2>&1)
+email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
+password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+port=$((30000 + RANDOM % 20000))
+FINFLOW_LOG_LEVEL=error "$bin" serve --port "$port" "${storage[@]}" >/dev/null 2>&1 &
+server=$!
+for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
+token=$(curl -fs "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
+accounts=$(curl -fs "http://127.0.0.1:$port/v1/accounting/accounts" -H "authorization: Bearer $token")
+debit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="6300"][0])')
+credit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="1010"][0])')
+# Warm-up: the server's first seconds also relay the demo's events.
+python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" 50 5 >/dev/null
+for rate in "${rates[@]}"; do
+  echo "single-entry posting: $(python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" "$rate" 10)"
+done
