@@ -20,6 +20,14 @@ public protocol Database: Sendable {
 
     /// Closes every connection.
     func shutdown() async throws
+
+    /// Where writes run best, if anywhere: SQLite's writer thread. Work that does little but write (a group commit)
+    /// runs there from the start instead of handing over to it.
+    var preferredExecutor: (any TaskExecutor)? { get }
+}
+
+extension Database {
+    public var preferredExecutor: (any TaskExecutor)? { nil }
 }
 
 extension Database {

@@ -40,7 +40,9 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
             self.queue.append(Job(tenantId: tenantId, input: input, continuation: continuation))
             if !self.committing {
                 self.committing = true
-                Task { await self.drain() }
+                // On the database's preferred executor (SQLite's writer thread) this actor's loop, the staging and
+                // the writes all run on one thread, without handing each commit over and back.
+                Task(executorPreference: self.database.preferredExecutor) { await self.drain() }
             }
         }
     }

@@ -121,6 +121,8 @@ public final class SQLiteDatabase: Database {
         }
     }
 
+    public var preferredExecutor: (any TaskExecutor)? { self.writerThread }
+
     /// Runs `body` with the writer, alone, on the writer's thread.
     private func onWriter<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(self.writerThread) {
