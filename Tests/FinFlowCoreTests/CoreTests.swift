@@ -266,8 +266,12 @@ struct CoreTests {
         let count = try await database.read { db in try await db.raw("SELECT COUNT(*) AS n FROM kept").first(decoding: Count.self)?.n }
         #expect(count == 302)
         try await database.shutdown()
-        // Once shut down, a transaction fails at once instead of waiting for the stopped writer thread.
-        await #expect(throws: SQLiteWriterError.self) { try await database.transaction { db in try await db.raw("SELECT 1").run() } }
+        // Once shut down, a transaction that starts on the writer's thread (as a group commit does) fails at once instead
+        // of waiting for the stopped thread forever.
+        let late = Task(executorPreference: database.preferredExecutor) {
+            try await database.transaction { db in try await db.raw("SELECT 1").run() }
+        }
+        await #expect(throws: SQLiteWriterError.self) { try await late.value }
     }
 
     @Test("an event is applied once however often it is delivered")

@@ -29,7 +29,7 @@ enum BulkInsertLimits {
 /// driver's connection, which `insertRows` binds many rows through directly.
 struct ConnectionDatabase: SQLDatabase {
     enum Driver: Sendable {
-        case sqlite(SQLiteConnection)
+        /// SQLite's writer; reader connections write nothing in bulk and have no driver here.
         case sqliteWriter(SQLiteWriter)
         case postgres(PostgresConnection)
     }
@@ -72,11 +72,6 @@ extension SQLDatabase {
                 let (sql, binds) = Self.unnestInsert(into: table, columns: columns, rows: chunk, suffix: suffix)
                 let sequence = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
                 for try await _ in sequence {}
-            }
-        case .sqlite(let connection):
-            for chunk in rows.chunked(sqliteRows) {
-                let (sql, binds) = Self.valuesInsert(into: table, columns: columns, rows: chunk, suffix: suffix)
-                try await connection.query(sql, binds) { _ in }
             }
         case .sqliteWriter(let writer):
             for chunk in rows.chunked(sqliteRows) {

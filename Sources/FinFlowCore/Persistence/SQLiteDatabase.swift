@@ -74,12 +74,14 @@ public final class SQLiteDatabase: Database {
         var readers: [SQLiteConnection] = []
         var checkpointer: SQLiteConnection?
         if let path {
-            writer.observeLog()
-            for index in 0...Self.readerCount {
+            func connect() async throws -> SQLiteConnection {
                 let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
                 for pragma in Self.connectionPragmas { try await connection.sql().raw("\(unsafeRaw: pragma)").run() }
-                if index == Self.readerCount { checkpointer = connection } else { readers.append(connection) }
+                return connection
             }
+            writer.observeLog()
+            for _ in 0..<Self.readerCount { readers.append(try await connect()) }
+            checkpointer = try await connect()
         }
         return SQLiteDatabase(
             writer: writer, writerThread: SQLiteWriterThread(), readers: readers, checkpointer: checkpointer,
@@ -100,7 +102,7 @@ public final class SQLiteDatabase: Database {
         }
         let reader = self.readers[index]
         return try await reader.lock.withLock {
-            try await body(ConnectionDatabase(base: reader.connection.sql(), driver: .sqlite(reader.connection)))
+            try await body(reader.connection.sql())
         }
     }
 
