@@ -3,8 +3,10 @@ scheduled start (so a stall is not hidden by the client waiting).
 
 One asyncio loop over keep-alive connections (opened before the clock starts, more opened if all are busy): the
 load generator shares the machine with the server, so it is kept light (a thread per connection and http.client
-took about 0.4 of a core at 500 requests/s, which the server's latency paid for)."""
-import asyncio, json, sys, uuid
+took about 0.4 of a core at 500 requests/s, which the server's latency paid for).
+
+With FINFLOW_LATENCY_TRACE=path it also writes each request's scheduled offset and latency, to see when stalls come."""
+import asyncio, json, os, sys, uuid
 
 port, token, debit, credit, rate, seconds = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
 warm_connections = 16
@@ -48,15 +50,19 @@ async def main():
         idle.append(connection)
         if status != 201:
             raise SystemExit(f"status {status}")
-        return latency
+        return scheduled - start, latency
 
     start = loop.time() + 0.5
-    latencies = sorted(await asyncio.gather(*(post(start + i / rate) for i in range(rate * seconds))))
+    timed = await asyncio.gather(*(post(start + i / rate) for i in range(rate * seconds)))
     for _, writer in idle:
         writer.close()
-    return latencies
+    return timed
 
 
-latencies = asyncio.run(main())
+timed = asyncio.run(main())
+if os.environ.get("FINFLOW_LATENCY_TRACE"):  # one line per request: scheduled offset (s), latency (ms)
+    with open(os.environ["FINFLOW_LATENCY_TRACE"], "w") as trace:
+        trace.writelines(f"{offset:.4f} {latency * 1000:.2f}\n" for offset, latency in timed)
+latencies = sorted(latency for _, latency in timed)
 def pct(p): return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
 print(f"{len(latencies)} requests at {rate}/s: p50 {pct(50):.2f} ms, p99 {pct(99):.2f} ms, max {latencies[-1] * 1000:.2f} ms")

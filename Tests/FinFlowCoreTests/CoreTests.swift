@@ -248,6 +248,29 @@ struct CoreTests {
             #expect(error.code == 1555)  // SQLITE_CONSTRAINT_PRIMARYKEY
             #expect(error.message.contains("UNIQUE constraint failed"))
         }
+        // A kept statement whose plan looked at a bound value (here the `tenant` term beside the key lookup) runs
+        // again without being compiled again; a statement given fewer values than it has parameters is refused.
+        try await database.transaction { db in
+            try await db.raw("CREATE TABLE scoped (k INTEGER PRIMARY KEY, tenant TEXT NOT NULL, v INTEGER NOT NULL)").run()
+            try await db.raw("INSERT INTO scoped VALUES (1, 'a', 10), (2, 'a', 20), (3, 'b', 30)").run()
+        }
+        let recompiledBefore = try await database.statementRecompilations()
+        struct Value: Decodable { let v: Int64 }
+        for round in 0..<20 {
+            let tenant = round % 2 == 0 ? "a" : "b"
+            let values = try await database.transaction { db in
+                try await db.raw("SELECT v FROM scoped WHERE tenant = \(bind: tenant) AND k IN (\(bind: 1), \(bind: 3)) ORDER BY k")
+                    .all(decoding: Value.self).map(\.v)
+            }
+            #expect(values == (tenant == "a" ? [10] : [30]))
+        }
+        #expect(try await database.statementRecompilations() == recompiledBefore)
+        do {
+            try await database.transaction { db in try await db.raw("SELECT \(bind: 1) + ?2 AS v").run() }
+            Issue.record("a statement ran with a parameter left unbound")
+        } catch let error as SQLiteWriterError {
+            #expect(error.code == 25)  // SQLITE_RANGE
+        }
         // Many small commits: far more log pages than a checkpoint's worth. The log is copied back and starts again,
         // so it stays near `frames` pages instead of holding every commit; readers see each commit at once.
         struct Count: Decodable { let n: Int64 }

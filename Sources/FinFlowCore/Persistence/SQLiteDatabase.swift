@@ -1,3 +1,4 @@
+import CFinFlowSystem
 import Foundation
 import Logging
 import NIOCore
@@ -16,6 +17,11 @@ import Synchronization
 /// and every request queued behind it, waited 10 ms or more. Here a connection of its own copies the log in the
 /// background each `checkpointFrames` pages (`PASSIVE`: beside the writer, never blocking it), and the writer then
 /// copies the few pages committed meanwhile after its next commit, so the log starts again from its beginning.
+///
+/// The background copy does not sync the database file in one go either: megabytes of scattered pages flushed at once
+/// queue every commit's sync of the log behind them (commits stalled 15–30 ms each time). The copy is written back a
+/// megabyte of the file at a time, then synced. Until that sync, a read transaction held on one more connection keeps
+/// SQLite from starting the log again, so a page is never only in a log about to be overwritten and in an unsynced file.
 public final class SQLiteDatabase: Database {
     public let kind = DatabaseKind.sqlite
     private let writer: SQLiteWriter
@@ -24,7 +30,7 @@ public final class SQLiteDatabase: Database {
     private let readers: [(connection: SQLiteConnection, lock: AsyncLock)]
     private let nextReader = Mutex(0)
     private let logger: Logger
-    private let checkpointer: SQLiteConnection?
+    private let checkpointer: Checkpointer?
     private let checkpoint = Mutex(CheckpointState())
     /// Log pages committed between background checkpoints (of 4 KiB: a 16 MiB log).
     public static let checkpointFramesDefault = 4_096
@@ -40,10 +46,25 @@ public final class SQLiteDatabase: Database {
         var copying: Task<Void, Never>?
         /// A background checkpoint finished: the writer copies what was committed meanwhile.
         var catchUp = false
+        /// A background checkpoint failed to write or sync the database file: the log is kept whole (it still holds
+        /// every commit) and no further checkpoint is tried until the process restarts.
+        var halted = false
     }
 
+    /// What copies the log in the background: its connection (which does not sync: `pin` guards instead), the
+    /// connection whose read transaction keeps the log from starting again meanwhile, and the database file, to write
+    /// the copy back piecewise and sync it.
+    private struct Checkpointer {
+        let connection: SQLiteConnection
+        let pin: SQLiteConnection
+        let file: Int32
+    }
+
+    /// How much of the database file is written back at a time after a background copy.
+    static let writeBackChunk: Int64 = 1 << 20
+
     private init(
-        writer: SQLiteWriter, writerThread: SQLiteWriterThread, readers: [SQLiteConnection], checkpointer: SQLiteConnection?,
+        writer: SQLiteWriter, writerThread: SQLiteWriterThread, readers: [SQLiteConnection], checkpointer: Checkpointer?,
         checkpointFrames: Int, logger: Logger
     ) {
         self.checkpointFrames = checkpointFrames
@@ -72,7 +93,7 @@ public final class SQLiteDatabase: Database {
         // A savepoint's undo pages (each group commit keeps one per tenant) stay in memory instead of a temporary file.
         try writer.execute("PRAGMA temp_store = MEMORY", [])
         var readers: [SQLiteConnection] = []
-        var checkpointer: SQLiteConnection?
+        var checkpointer: Checkpointer?
         if let path {
             func connect() async throws -> SQLiteConnection {
                 let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -81,7 +102,12 @@ public final class SQLiteDatabase: Database {
             }
             writer.observeLog()
             for _ in 0..<Self.readerCount { readers.append(try await connect()) }
-            checkpointer = try await connect()
+            let copier = try await connect()
+            // Its copies are synced by `copyLog`, a piece at a time, while `pin` holds the log.
+            try await copier.sql().raw("PRAGMA synchronous = OFF").run()
+            let file = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+            guard file >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
+            checkpointer = Checkpointer(connection: copier, pin: try await connect(), file: file)
         }
         return SQLiteDatabase(
             writer: writer, writerThread: SQLiteWriterThread(), readers: readers, checkpointer: checkpointer,
@@ -125,6 +151,11 @@ public final class SQLiteDatabase: Database {
 
     public var preferredExecutor: (any TaskExecutor)? { self.writerThread }
 
+    /// How often the writer has had to compile one of its kept statements again (see `SQLiteWriter.recompilations`).
+    public func statementRecompilations() async throws -> Int {
+        try await self.onWriter { _ in self.writer.recompilations }
+    }
+
     /// Runs `body` with the writer, alone, on the writer's thread.
     private func onWriter<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(self.writerThread) {
@@ -143,6 +174,7 @@ public final class SQLiteDatabase: Database {
         let frames = self.writer.logFrames
         enum Step { case none, start, catchUp }
         let step = self.checkpoint.withLock { state -> Step in
+            if state.halted { return .none }
             if frames < state.startFrames { state.startFrames = 0 }  // the log started again
             if state.catchUp {
                 state.catchUp = false
@@ -162,8 +194,18 @@ public final class SQLiteDatabase: Database {
             let logger = self.logger
             // Detached: not on the writer's thread, which the transaction preferred.
             let copying = Task.detached {
-                do { try await checkpointer.sql().raw("PRAGMA wal_checkpoint(PASSIVE)").run() } catch {
-                    logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
+                do {
+                    // Twice: the second pass copies what was committed during the first, so the writer's share is small.
+                    for _ in 0..<2 { try await Self.copyLog(checkpointer) }
+                } catch {
+                    logger.critical(
+                        "checkpoint failed: the log keeps every commit, no further checkpoint until restart",
+                        metadata: ["error": "\(error)"])
+                    self.checkpoint.withLock { state in
+                        state.copying = nil
+                        state.halted = true
+                    }
+                    return
                 }
                 self.checkpoint.withLock { state in
                     state.copying = nil
@@ -176,9 +218,41 @@ public final class SQLiteDatabase: Database {
         }
     }
 
+    /// One background pass: copies the log up to the snapshot `pin` holds, writes the copy back a chunk of the file
+    /// at a time (so a commit's sync of the log never waits behind more than a chunk), syncs the file, and only then
+    /// lets go of the log. On an error `pin` keeps holding it: the log, synced at every commit, stays the record.
+    private static func copyLog(_ checkpointer: Checkpointer) async throws {
+        let pin = checkpointer.pin.sql()
+        try await pin.raw("BEGIN").run()
+        try await pin.raw("SELECT 1 FROM sqlite_schema LIMIT 1").run()  // the read transaction starts here
+        try await checkpointer.connection.sql().raw("PRAGMA wal_checkpoint(PASSIVE)").run()
+        let file = checkpointer.file
+        try await NIOThreadPool.singleton.runIfActive {
+            let size = Int64(lseek(file, 0, SEEK_END))
+            guard size >= 0 else { throw IOError(errnoCode: errno, reason: "lseek") }
+            var offset: Int64 = 0
+            while offset < size {
+                guard finflow_write_back_range(file, offset, Self.writeBackChunk) == 0 else {
+                    throw IOError(errnoCode: errno, reason: "sync_file_range")
+                }
+                offset += Self.writeBackChunk
+            }
+            #if canImport(Glibc)
+            guard fdatasync(file) == 0 else { throw IOError(errnoCode: errno, reason: "fdatasync") }
+            #else
+            guard fsync(file) == 0 else { throw IOError(errnoCode: errno, reason: "fsync") }
+            #endif
+        }
+        try await pin.raw("COMMIT").run()
+    }
+
     public func shutdown() async throws {
         if let copying = self.checkpoint.withLock({ $0.copying }) { await copying.value }
-        try await self.checkpointer?.close()
+        if let checkpointer = self.checkpointer {
+            try await checkpointer.connection.close()
+            try await checkpointer.pin.close()
+            close(checkpointer.file)
+        }
         for reader in self.readers { try await reader.connection.close() }
         try await self.lock.withLock { self.writer.close() }
         try await self.writerThread.shutdown()

@@ -22,6 +22,9 @@ final class SQLiteWriter: @unchecked Sendable {
     private var uses: UInt64 = 0
     /// Frames in the write-ahead log after the last commit (`observeLog`).
     private(set) var logFrames = 0
+    /// How often SQLite had to compile a kept statement again before running it (a plan that depended on a bound
+    /// value, or a schema change): each time costs as much as preparing it anew.
+    private(set) var recompilations = 0
 
     /// Prepared statements kept, least recently used evicted first; SQL longer than `cachedSQLMax` (bulk inserts,
     /// whose text changes with their row count) is compiled for each use.
@@ -92,13 +95,16 @@ final class SQLiteWriter: @unchecked Sendable {
             columns = SQLiteWriterColumns(statement: prepared)
             if cached { self.keep(prepared, columns: columns, sql: sql) }
         }
+        // A kept statement is only reset: every execution binds every parameter anew (checked below). Clearing the
+        // bindings would expire any statement whose plan looked at a bound value, and every step would then
+        // compile the statement again.
         defer {
-            if cached {
-                sqlite_nio_sqlite3_reset(statement)
-                sqlite_nio_sqlite3_clear_bindings(statement)
-            } else {
-                sqlite_nio_sqlite3_finalize(statement)
-            }
+            if cached { sqlite_nio_sqlite3_reset(statement) } else { sqlite_nio_sqlite3_finalize(statement) }
+        }
+        guard binds.count == Int(sqlite_nio_sqlite3_bind_parameter_count(statement)) else {
+            throw SQLiteWriterError(
+                code: SQLITE_RANGE,
+                message: "\(binds.count) values for \(sqlite_nio_sqlite3_bind_parameter_count(statement)) parameters", sql: sql)
         }
         for (index, bind) in binds.enumerated() {
             let position = Int32(index + 1)
@@ -128,7 +134,10 @@ final class SQLiteWriter: @unchecked Sendable {
         }
         while true {
             let status = sqlite_nio_sqlite3_step(statement)
-            if status == SQLITE_DONE { return }
+            if status == SQLITE_DONE {
+                if cached { self.recompilations += Int(sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 1)) }
+                return
+            }
             guard status == SQLITE_ROW else { throw self.error(status, sql: sql) }
             guard let onRow else { continue }
             var values: [SQLiteData] = []
