@@ -63,7 +63,9 @@ run() {
     echo "$label: $report over the journal $(printf '%.0f' "$best") ms (best of 3, over HTTP)"
   done
   echo "$label: batched posting over HTTP $(python3 Benchmarks/support/batch_post.py "$port" "$token" "$debit" "$credit" 100)"
-  echo "$label: single-entry posting $(python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" 500 10)"
+  for ids in server client; do
+    echo "$label: single-entry posting $(python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" 500 10 "$ids")"
+  done
   "$bin" accounting export --tenant "$tenant" --output "$work/export-$label.journal" "$@"
   if [ "$label" = SQLite ]; then
     for command in "bal -N" "bse"; do

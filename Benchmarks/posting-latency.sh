@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Single-entry posting latency on a release build: a demo tenant (a year of books), the server started on it, a
 # warm-up, then single journal entries over HTTP at fixed rates (10 s each), each request timed from its scheduled
-# start. SQLite by default; pass --database-url postgres://… to measure PostgreSQL (the database must exist).
+# start, once with ids the server assigns (time-ordered) and once with a random id from the client on every request.
+# SQLite by default; pass --database-url postgres://… to measure PostgreSQL (the database must exist).
 # Usage: Benchmarks/posting-latency.sh [--database-url URL] [rates…, default 100 250 500]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
+"$bin" migrate "${storage[@]}" >/dev/null 2>&1  # a PostgreSQL database is not migrated by `demo`
 demo=$("$bin" demo "${storage[@]}" 2>&1)
 email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
 password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
@@ -32,5 +34,7 @@ credit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] f
 # Warm-up: the server's first seconds also relay the demo's events.
 python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" 50 5 >/dev/null
 for rate in "${rates[@]}"; do
-  echo "single-entry posting: $(python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" "$rate" 10)"
+  for ids in server client; do
+    echo "single-entry posting: $(python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" "$rate" 10 "$ids")"
+  done
 done

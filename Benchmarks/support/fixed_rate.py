@@ -9,13 +9,21 @@ With FINFLOW_LATENCY_TRACE=path it also writes each request's scheduled offset a
 import asyncio, json, os, sys, uuid
 
 port, token, debit, credit, rate, seconds = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+# "server": the server assigns each entry its id (time-ordered UUIDv7); "client": each request carries a random UUIDv4
+# id of its own, the costliest case for the ledger's indexes (every entry lands on a random page).
+ids = sys.argv[7] if len(sys.argv) > 7 else "server"
+if ids not in ("server", "client"):
+    raise SystemExit("ids must be server or client")
 warm_connections = 16
 
 
 def request_bytes():
-    body = json.dumps({"date": "2026-06-15", "description": "Latency probe", "id": str(uuid.uuid4()),
-                       "lines": [{"accountId": debit, "side": "debit", "amount": 100},
-                                 {"accountId": credit, "side": "credit", "amount": 100}]}).encode()
+    entry = {"date": "2026-06-15", "description": "Latency probe",
+             "lines": [{"accountId": debit, "side": "debit", "amount": 100},
+                       {"accountId": credit, "side": "credit", "amount": 100}]}
+    if ids == "client":
+        entry["id"] = str(uuid.uuid4())
+    body = json.dumps(entry).encode()
     head = (f"POST /v1/accounting/journal-entries HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Content-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n")
     return head.encode() + body
@@ -65,4 +73,4 @@ if os.environ.get("FINFLOW_LATENCY_TRACE"):  # one line per request: scheduled o
         trace.writelines(f"{offset:.4f} {latency * 1000:.2f}\n" for offset, latency in timed)
 latencies = sorted(latency for _, latency in timed)
 def pct(p): return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
-print(f"{len(latencies)} requests at {rate}/s: p50 {pct(50):.2f} ms, p99 {pct(99):.2f} ms, max {latencies[-1] * 1000:.2f} ms")
+print(f"{len(latencies)} requests at {rate}/s, {ids} ids: p50 {pct(50):.2f} ms, p99 {pct(99):.2f} ms, max {latencies[-1] * 1000:.2f} ms")
