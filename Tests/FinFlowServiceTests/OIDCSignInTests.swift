@@ -109,9 +109,16 @@ struct OIDCSignInTests {
         }
     }
 
-    @Test("ID tokens with a foreign signature or another nonce are refused, and a state works once")
+    @Test("ID tokens with a foreign signature or another nonce are refused, unreachable keys are an outage, and a state works once")
     func badTokens() async throws {
         try await self.withProvider { provider, _, client in
+            // Without the provider's keys no token can be judged: 503 to try again, not 401.
+            provider.keysOffline(true)
+            provider.signInNext(.init(subject: "sub-x", email: "x@example.com", emailVerified: true))
+            let outage = try await Self.signIn(client)
+            #expect(outage.status == 503)
+            #expect(outage.body["code"] as? String == "oidc-unavailable")
+            provider.keysOffline(false)
             provider.signInNext(.init(subject: "sub-x", email: "x@example.com", emailVerified: true))
             provider.misbehave(rogueKey: true)
             let forged = try await Self.signIn(client)

@@ -32,6 +32,8 @@ final class TestOIDCProvider: Sendable {
     let kid = "test-key-1"
     private let state = Mutex<(person: Person?, grants: [String: Grant], signWithRogueKey: Bool, overrideNonce: String?)>(
         (nil, [:], false, nil))
+    /// Whether its /jwks answers 503, as during an outage.
+    private let keysDown = Mutex(false)
 
     /// The time its ID tokens are issued at: the relying party's own clock, which a test may hold still.
     private let clock = Mutex<any FinFlowClock>(SystemClock())
@@ -50,6 +52,9 @@ final class TestOIDCProvider: Sendable {
         self.state.withLock { $0.signWithRogueKey = rogueKey; $0.overrideNonce = nonce }
     }
 
+    /// Takes its signing keys offline (or back online).
+    func keysOffline(_ offline: Bool) { self.keysDown.withLock { $0 = offline } }
+
     func router(issuer: @escaping @Sendable () -> String) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/.well-known/openid-configuration") { _, _ -> Response in
@@ -61,6 +66,7 @@ final class TestOIDCProvider: Sendable {
             ])
         }
         router.get("/jwks") { _, _ -> Response in
+            if self.keysDown.withLock({ $0 }) { return Response(status: .serviceUnavailable) }
             guard let parameters = self.key.publicKey.parameters else { return Response(status: .internalServerError) }
             return Self.json(["keys": [[
                 "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": self.kid, "x": parameters.x, "y": parameters.y,

@@ -165,10 +165,10 @@ actor OIDCClient {
         do {
             claims = try await self.signingKeys(metadata: metadata, refresh: false).verify(idToken, as: IDToken.self)
         } catch {
-            // The provider may have rotated its keys since they were fetched.
-            do {
-                claims = try await self.signingKeys(metadata: metadata, refresh: true).verify(idToken, as: IDToken.self)
-            } catch { throw invalid }
+            // The provider may have rotated its keys since they were fetched. Keys it cannot serve are its outage
+            // (503, try again), not a bad token.
+            let keys = try await self.signingKeys(metadata: metadata, refresh: true)
+            do { claims = try await keys.verify(idToken, as: IDToken.self) } catch { throw invalid }
         }
         let now = self.clock.now()
         guard claims.iss.value == metadata.issuer, claims.aud.value.contains(self.configuration.clientId),
@@ -183,7 +183,7 @@ actor OIDCClient {
         let data = try await Self.get(metadata.jwks_uri)
         guard let jwks = try? JSONDecoder().decode(JWKS.self, from: data) else { throw Self.unavailable("bad JWKS") }
         let collection = JWTKeyCollection()
-        try await collection.add(jwks: jwks)
+        do { try await collection.add(jwks: jwks) } catch { throw Self.unavailable("unusable JWKS: \(error)") }
         self.keys = collection
         return collection
     }
