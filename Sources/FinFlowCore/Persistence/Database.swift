@@ -54,14 +54,26 @@ extension Database {
 }
 
 extension Database {
-    /// A read limited to one tenant: on PostgreSQL a short transaction naming the tenant, so row-level security
-    /// applies; on SQLite a plain read beside the writer.
+    /// A read limited to one tenant: on PostgreSQL a short transaction naming the tenant on a reading connection, so
+    /// row-level security applies; on SQLite a plain read beside the writer.
     public func tenantRead<T: Sendable>(
         tenantId: String, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T {
         switch self.kind {
-        case .postgres: return try await self.tenantTransaction(tenantId: tenantId, body)
         case .sqlite: return try await self.read(body)
+        case .postgres:
+            return try await self.read { db in
+                try await db.raw("BEGIN").run()
+                do {
+                    try await db.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
+                    let result = try await body(db)
+                    try await db.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
         }
     }
 }

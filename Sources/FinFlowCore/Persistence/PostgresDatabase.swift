@@ -4,13 +4,20 @@ import PostgresKit
 import PostgresNIO
 import SQLKit
 
-/// A service database in its own PostgreSQL schema, over a pooled `PostgresClient` whose connections have the
+/// A service database in its own PostgreSQL schema, over pooled `PostgresClient`s whose connections have the
 /// schema as their search path, so the same unqualified SQL serves SQLite and PostgreSQL.
+///
+/// Transactions have a pool of their own whose connections live on a dedicated thread, which the transactions
+/// prefer: a posting's dozen statements then each resume where their reply arrives, instead of crossing from the
+/// connection's event loop to Swift's cooperative pool and back every time. Reads use the other pool, on the shared
+/// event loops. `poolSizeMax` is shared between the two.
 public final class PostgresDatabase: Database {
     public let kind = DatabaseKind.postgres
     /// The schema this service's tables live in.
     public let schema: String
     private let client: PostgresClient
+    private let writeClient: PostgresClient
+    private let writeThread: DedicatedThread
     private let runTask: Task<Void, Never>
     private let logger: Logger
 
@@ -21,14 +28,25 @@ public final class PostgresDatabase: Database {
             throw AppError.invalid(code: "invalid-schema", "schema name '\(schema)' must be letters and underscores")
         }
         var configuration = try PostgresDatabase.configuration(url: url)
-        configuration.options.maximumConnections = poolSizeMax
         configuration.options.minimumConnections = 0
         configuration.options.additionalStartupParameters = [("search_path", schema)]
+        let writeThread = DedicatedThread()
+        self.writeThread = writeThread
+        let writeConnections = max(1, poolSizeMax / 2)
+        configuration.options.maximumConnections = writeConnections
+        let writeClient = PostgresClient(configuration: configuration, eventLoopGroup: writeThread.group, backgroundLogger: logger)
+        configuration.options.maximumConnections = max(1, poolSizeMax - writeConnections)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
+        self.writeClient = writeClient
         self.schema = schema
         self.logger = logger
-        self.runTask = Task { await client.run() }
+        self.runTask = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                group.addTask { await writeClient.run() }
+            }
+        }
     }
 
     /// Parses a `postgres://` URL into a client configuration; TLS is used when `sslmode=require`.
@@ -54,8 +72,14 @@ public final class PostgresDatabase: Database {
         }
     }
 
+    public var preferredExecutor: (any TaskExecutor)? { self.writeThread }
+
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await self.client.withConnection { connection in
+        try await withTaskExecutorPreference(self.writeThread) { try await self.onWriteConnection(body) }
+    }
+
+    private func onWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await self.writeClient.withConnection { connection in
             let sql = ConnectionDatabase(base: connection.sql(), driver: .postgres(connection))
             try await sql.raw("BEGIN").run()
             do {
@@ -74,5 +98,6 @@ public final class PostgresDatabase: Database {
     public func shutdown() async throws {
         self.runTask.cancel()
         await self.runTask.value
+        try await self.writeThread.shutdown()
     }
 }

@@ -25,7 +25,7 @@ import Synchronization
 public final class SQLiteDatabase: Database {
     public let kind = DatabaseKind.sqlite
     private let writer: SQLiteWriter
-    private let writerThread: SQLiteWriterThread
+    private let writerThread: DedicatedThread
     private let lock = AsyncLock()
     private let readers: [(connection: SQLiteConnection, lock: AsyncLock)]
     private let nextReader = Mutex(0)
@@ -64,7 +64,7 @@ public final class SQLiteDatabase: Database {
     static let writeBackChunk: Int64 = 1 << 20
 
     private init(
-        writer: SQLiteWriter, writerThread: SQLiteWriterThread, readers: [SQLiteConnection], checkpointer: Checkpointer?,
+        writer: SQLiteWriter, writerThread: DedicatedThread, readers: [SQLiteConnection], checkpointer: Checkpointer?,
         checkpointFrames: Int, logger: Logger
     ) {
         self.checkpointFrames = checkpointFrames
@@ -110,7 +110,7 @@ public final class SQLiteDatabase: Database {
             checkpointer = Checkpointer(connection: copier, pin: try await connect(), file: file)
         }
         return SQLiteDatabase(
-            writer: writer, writerThread: SQLiteWriterThread(), readers: readers, checkpointer: checkpointer,
+            writer: writer, writerThread: DedicatedThread(), readers: readers, checkpointer: checkpointer,
             checkpointFrames: checkpointFrames, logger: logger)
     }
 

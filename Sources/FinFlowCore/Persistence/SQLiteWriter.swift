@@ -13,7 +13,7 @@ import VaporCSQLite
 /// SQLiteNIO runs each statement on a thread pool and returns through an event loop: a transaction of ten
 /// statements then costs thirty thread hand-offs and ten compilations of its SQL, which was most of the work of a
 /// single posting. The writer of a `SQLiteDatabase` is one of these, used by one transaction at a time on a thread of
-/// its own (`SQLiteWriterThread`), so a transaction's statements run back to back and only its commit waits for the disk.
+/// its own (`DedicatedThread`), so a transaction's statements run back to back and only its commit waits for the disk.
 ///
 /// Not thread-safe: the caller serialises every use (the database's write lock).
 final class SQLiteWriter: @unchecked Sendable {
@@ -275,36 +275,5 @@ struct SQLiteWriterDatabase: SQLDatabase {
             self.logger.log(level: level, "Executing query", metadata: ["sql": .string(sql)])
         }
         try self.writer.execute(sql, try binds.map { try Self.encoder.encode($0) }) { onRow($0) }
-    }
-}
-
-/// The thread a `SQLiteDatabase`'s writer runs on, as a task executor: a transaction prefers it, so its code and its
-/// statements run there from start to end, and a commit waiting for the disk holds this thread, not one of Swift's
-/// few cooperative ones.
-final class SQLiteWriterThread: TaskExecutor {
-    private let group: MultiThreadedEventLoopGroup
-    let eventLoop: any EventLoop
-    /// Whether the thread takes work; after `shutdown` jobs go to the global executor (where a transaction finds its
-    /// connection closed and fails) instead of being dropped by the stopped loop, which would leave their tasks hanging.
-    private let running = Mutex(true)
-
-    init() {
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        self.eventLoop = self.group.next()
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        let executor = self.asUnownedTaskExecutor()
-        let taken = self.running.withLock { running in
-            if running { self.eventLoop.execute { job.runSynchronously(on: executor) } }
-            return running
-        }
-        if !taken { globalConcurrentExecutor.enqueue(job) }
-    }
-
-    func shutdown() async throws {
-        self.running.withLock { $0 = false }
-        try await self.group.shutdownGracefully()
     }
 }
