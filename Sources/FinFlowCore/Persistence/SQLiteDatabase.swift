@@ -52,12 +52,14 @@ public final class SQLiteDatabase: Database {
     }
 
     /// What copies the log in the background: its connection (which does not sync: `pin` guards instead), the
-    /// connection whose read transaction keeps the log from starting again meanwhile, and the database file, to write
-    /// the copy back piecewise and sync it.
+    /// connection whose read transaction keeps the log from starting again meanwhile, the database file, to write
+    /// the copy back piecewise and sync it, and a thread of its own for that: waiting for the disk on the blocking
+    /// pool that SQLiteNIO's connections share would hold up every read meanwhile.
     private struct Checkpointer {
         let connection: SQLiteConnection
         let pin: SQLiteConnection
         let file: Int32
+        let thread: DedicatedThread
     }
 
     /// How much of the database file is written back at a time after a background copy.
@@ -107,7 +109,7 @@ public final class SQLiteDatabase: Database {
             try await copier.sql().raw("PRAGMA synchronous = OFF").run()
             let file = Foundation.open(path, O_RDONLY | O_CLOEXEC)
             guard file >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
-            checkpointer = Checkpointer(connection: copier, pin: try await connect(), file: file)
+            checkpointer = Checkpointer(connection: copier, pin: try await connect(), file: file, thread: DedicatedThread())
         }
         return SQLiteDatabase(
             writer: writer, writerThread: DedicatedThread(), readers: readers, checkpointer: checkpointer,
@@ -227,7 +229,7 @@ public final class SQLiteDatabase: Database {
         try await pin.raw("SELECT 1 FROM sqlite_schema LIMIT 1").run()  // the read transaction starts here
         try await checkpointer.connection.sql().raw("PRAGMA wal_checkpoint(PASSIVE)").run()
         let file = checkpointer.file
-        try await NIOThreadPool.singleton.runIfActive {
+        try await withTaskExecutorPreference(checkpointer.thread) {
             let size = Int64(lseek(file, 0, SEEK_END))
             guard size >= 0 else { throw IOError(errnoCode: errno, reason: "lseek") }
             var offset: Int64 = 0
@@ -252,6 +254,7 @@ public final class SQLiteDatabase: Database {
             try await checkpointer.connection.close()
             try await checkpointer.pin.close()
             close(checkpointer.file)
+            try await checkpointer.thread.shutdown()
         }
         for reader in self.readers { try await reader.connection.close() }
         try await self.lock.withLock { self.writer.close() }
