@@ -18,6 +18,10 @@ public protocol Database: Sendable {
     /// On SQLite the transaction takes the write lock at its start (`BEGIN IMMEDIATE`).
     func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 
+    /// Runs `body`, which only reads, in one transaction on a connection for reads where the database keeps such
+    /// connections apart (PostgreSQL); elsewhere it is `transaction`.
+    func readTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+
     /// Closes every connection.
     func shutdown() async throws
 
@@ -28,6 +32,10 @@ public protocol Database: Sendable {
 
 extension Database {
     public var preferredExecutor: (any TaskExecutor)? { nil }
+
+    public func readTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await self.transaction(body)
+    }
 }
 
 extension Database {
@@ -43,8 +51,14 @@ extension Database {
     public func tenantTransaction<T: Sendable>(
         tenantId: String, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) async throws -> T {
-        let kind = self.kind
-        return try await self.transaction { db in
+        try await self.transaction(Self.naming(tenantId: tenantId, kind: self.kind, body))
+    }
+
+    /// `body` preceded, on PostgreSQL, by naming the tenant for the rest of the transaction.
+    private static func naming<T: Sendable>(
+        tenantId: String, kind: DatabaseKind, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
+    ) -> @Sendable (any SQLDatabase) async throws -> T {
+        { db in
             if kind == .postgres {
                 try await db.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
             }
@@ -61,19 +75,7 @@ extension Database {
     ) async throws -> T {
         switch self.kind {
         case .sqlite: return try await self.read(body)
-        case .postgres:
-            return try await self.read { db in
-                try await db.raw("BEGIN").run()
-                do {
-                    try await db.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
-                    let result = try await body(db)
-                    try await db.raw("COMMIT").run()
-                    return result
-                } catch {
-                    try? await db.raw("ROLLBACK").run()
-                    throw error
-                }
-            }
+        case .postgres: return try await self.readTransaction(Self.naming(tenantId: tenantId, kind: self.kind, body))
         }
     }
 }

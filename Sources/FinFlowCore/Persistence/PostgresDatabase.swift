@@ -75,11 +75,17 @@ public final class PostgresDatabase: Database {
     public var preferredExecutor: (any TaskExecutor)? { self.writeThread }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(self.writeThread) { try await self.onWriteConnection(body) }
+        try await withTaskExecutorPreference(self.writeThread) { try await self.inTransaction(on: self.writeClient, body) }
     }
 
-    private func onWriteConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await self.writeClient.withConnection { connection in
+    public func readTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await self.inTransaction(on: self.client, body)
+    }
+
+    private func inTransaction<T: Sendable>(
+        on client: PostgresClient, _ body: @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        try await client.withConnection { connection in
             let sql = ConnectionDatabase(base: connection.sql(), driver: .postgres(connection))
             try await sql.raw("BEGIN").run()
             do {

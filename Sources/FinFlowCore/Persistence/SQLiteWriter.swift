@@ -101,10 +101,9 @@ final class SQLiteWriter: @unchecked Sendable {
         defer {
             if cached { sqlite_nio_sqlite3_reset(statement) } else { sqlite_nio_sqlite3_finalize(statement) }
         }
-        guard binds.count == Int(sqlite_nio_sqlite3_bind_parameter_count(statement)) else {
-            throw SQLiteWriterError(
-                code: SQLITE_RANGE,
-                message: "\(binds.count) values for \(sqlite_nio_sqlite3_bind_parameter_count(statement)) parameters", sql: sql)
+        let parameters = Int(sqlite_nio_sqlite3_bind_parameter_count(statement))
+        guard binds.count == parameters else {
+            throw SQLiteWriterError(code: SQLITE_RANGE, message: "\(binds.count) values for \(parameters) parameters", sql: sql)
         }
         for (index, bind) in binds.enumerated() {
             let position = Int32(index + 1)
