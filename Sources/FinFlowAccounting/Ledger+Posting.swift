@@ -63,7 +63,7 @@ extension Ledger {
         // Entries named by their client are inserted with a conflict check (a concurrent request may have taken the
         // id since it was looked up: the group then fails and its submissions run alone); ids generated here cannot
         // exist and take the bulk path.
-        try await Self.write(staged, db: db)
+        try await self.write(staged, context: context, db: db)
         try await self.finish(context: context, posted: staged.posted, closedPeriods: staged.closedPeriods, db: db)
         let replayIds = Set(outcomes.flatMap { (try? $0.get()) ?? [] }.compactMap { if case .replay(let id) = $0 { id } else { nil } })
         let replayLines = replayIds.isEmpty ? [:] : try await LedgerStore.lines(entryIds: Array(replayIds), db: db)
@@ -95,6 +95,26 @@ extension Ledger {
         guard inserted.count == staged.named.count else { throw AccountingError.idReused() }
         try await LedgerStore.insert(generatedEntries: staged.generated, db: db)
         try await LedgerStore.insert(lines: staged.lines, db: db)
+    }
+
+    /// Writes what a group staged and, on PostgreSQL, the context's totals with it: there every row of the group goes
+    /// in one statement, one round trip while the accounts are locked instead of one per table.
+    private func write(_ staged: StagedPostings, context: PostingContext, db: any SQLDatabase) async throws {
+        guard db.writesTogether else { return try await Self.write(staged, db: db) }
+        let written: [Int]
+        do {
+            written = try await db.writeTogether([
+                .insert(into: "journal_entries", columns: LedgerStore.entryColumns, rows: staged.named.map(LedgerStore.cells),
+                        suffix: " ON CONFLICT (id) DO NOTHING"),
+                .insert(into: "journal_entries", columns: LedgerStore.entryColumns, rows: staged.generated.map(LedgerStore.cells)),
+                .insert(into: "journal_lines", columns: LedgerStore.lineColumns, rows: staged.lines.map(LedgerStore.cells)),
+            ] + context.takeWrites(nowMillis: self.now))
+        } catch where ["journal_entries_pkey", "journal_lines_pkey"].contains(violatedConstraint(error) ?? "") {
+            // A concurrent request took a client's id since it was looked up: its lines collide with this entry's.
+            throw AccountingError.idReused()
+        }
+        // An entry named by its client that a concurrent request stored first was left alone.
+        guard written[0] == staged.named.count else { throw AccountingError.idReused() }
     }
 
     /// Posts many entries the ledger names itself (an import) inside the caller's transaction, all or nothing: one

@@ -121,15 +121,20 @@ enum LedgerStore {
     }
 
     static func insert(lines: [LineRow], db: any SQLDatabase) async throws {
-        try await db.insertRows(
-            into: "journal_lines",
-            columns: ["entry_id", "line_no", "tenant_id", "account_id", "state", "source", "accounting_date", "posted_at_ms",
-                      "debit_minor", "credit_minor", "currency", "memo"],
-            rows: lines.map { l in
-                [.init(l.entry_id), .init(l.line_no), .init(l.tenant_id), .init(l.account_id), .init(l.state), .init(l.source),
-                 .init(l.accounting_date), .init(l.posted_at_ms), .init(l.debit_minor), .init(l.credit_minor), .init(l.currency),
-                 .init(l.memo)]
-            })
+        try await db.insertRows(into: "journal_lines", columns: Self.lineColumns, rows: lines.map(Self.cells))
+    }
+
+    static let lineColumns = [
+        "entry_id", "line_no", "tenant_id", "account_id", "state", "source", "accounting_date", "posted_at_ms", "debit_minor",
+        "credit_minor", "currency", "memo",
+    ]
+
+    static func cells(_ l: LineRow) -> [SQLCell] {
+        [
+            .init(l.entry_id), .init(l.line_no), .init(l.tenant_id), .init(l.account_id), .init(l.state), .init(l.source),
+            .init(l.accounting_date), .init(l.posted_at_ms), .init(l.debit_minor), .init(l.credit_minor), .init(l.currency),
+            .init(l.memo),
+        ]
     }
 
     /// Sets a period's status; with `onlyIfOpen`, a period already closed or locked keeps its status.

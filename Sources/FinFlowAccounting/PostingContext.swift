@@ -9,7 +9,8 @@ final class PostingContext {
     /// Who posts: the caller of the submission being staged.
     private(set) var principal: Principal
     private(set) var accounts: [String: AccountRow]
-    private let original: [String: AccountRow]
+    /// The accounts as last written.
+    private var original: [String: AccountRow]
     private let periods: [String: PeriodStatus]
     /// Closed periods posted into by a holder of `periods:reopen`, for the audit log.
     private(set) var closedPeriodsUsed: Set<String> = []
@@ -188,32 +189,18 @@ final class PostingContext {
 
     /// Writes the totals of every account that changed, and adds the postings to the day totals.
     func flush(db: any SQLDatabase, nowMillis: Int64) async throws {
-        defer { self.dayTotals = [:] }
-        try await db.insertRows(
-            into: "account_day_totals",
-            columns: ["tenant_id", "accounting_date", "account_id", "debits_minor", "credits_minor", "close_debits_minor", "close_credits_minor"],
-            rows: self.dayTotals.sorted(by: { $0.key < $1.key }).map { key, totals in
-                [.init(self.tenantId), .init(key.date), .init(key.accountId), .init(totals.debits), .init(totals.credits),
-                 .init(totals.closeDebits), .init(totals.closeCredits)]
-            },
-            suffix: """
-                 ON CONFLICT (tenant_id, accounting_date, account_id) DO UPDATE SET
-                    debits_minor = account_day_totals.debits_minor + excluded.debits_minor,
-                    credits_minor = account_day_totals.credits_minor + excluded.credits_minor,
-                    close_debits_minor = account_day_totals.close_debits_minor + excluded.close_debits_minor,
-                    close_credits_minor = account_day_totals.close_credits_minor + excluded.close_credits_minor
-                """)
-        let changed = self.accounts.sorted(by: { $0.key < $1.key }).filter { id, account in
-            guard let before = self.original[id] else { return false }
-            return before.posted_debits_minor != account.posted_debits_minor || before.posted_credits_minor != account.posted_credits_minor
-                || before.pending_debits_minor != account.pending_debits_minor || before.pending_credits_minor != account.pending_credits_minor
+        if db.writesTogether {
+            _ = try await db.writeTogether(self.takeWrites(nowMillis: nowMillis))
+            return
         }
+        let (days, changed) = self.takeChanges()
+        try await db.insertRows(into: "account_day_totals", columns: Self.dayColumns, rows: days, suffix: Self.dayUpsert)
         // One statement for every changed account.
         for chunk in changed.chunked(LedgerLimits.insertChunkRows / 8) {
             var query = SQLQueryString("WITH totals (id, pd, pc, qd, qc) AS (VALUES ")
-            for (index, (id, account)) in chunk.enumerated() {
+            for (index, account) in chunk.enumerated() {
                 query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
-                query.appendInterpolation(bind: id)
+                query.appendInterpolation(bind: account.id)
                 query.appendInterpolation(unsafeRaw: ", ")
                 query.appendInterpolation(binds: [account.posted_debits_minor, account.posted_credits_minor,
                                                   account.pending_debits_minor, account.pending_credits_minor])
@@ -229,6 +216,56 @@ final class PostingContext {
             try await db.raw(query).run()
         }
     }
+
+    /// What `flush` writes, as parts of PostgreSQL's `writeTogether`, for a caller that sends them with writes of
+    /// its own; they count as written from here on.
+    func takeWrites(nowMillis: Int64) -> [RowWrite] {
+        let (days, changed) = self.takeChanges()
+        let totals = RowWrite(
+            columns: ["id", "pd", "pc", "qd", "qc", "tenant_id", "now"],
+            rows: changed.map { account in
+                [.init(account.id), .init(account.posted_debits_minor), .init(account.posted_credits_minor),
+                 .init(account.pending_debits_minor), .init(account.pending_credits_minor), .init(self.tenantId), .init(nowMillis)]
+            }
+        ) { _, source in
+            """
+            UPDATE accounts SET posted_debits_minor = u.c1, posted_credits_minor = u.c2, pending_debits_minor = u.c3,
+                pending_credits_minor = u.c4, updated_at_ms = u.c6
+            FROM \(source) WHERE accounts.id = u.c0 AND accounts.tenant_id = u.c5
+            """
+        }
+        return [.insert(into: "account_day_totals", columns: Self.dayColumns, rows: days, suffix: Self.dayUpsert), totals]
+    }
+
+    /// The day-total rows to add and the accounts whose totals changed since the last write (in id order), which
+    /// count as written from here on.
+    private func takeChanges() -> (days: [[SQLCell]], accounts: [AccountRow]) {
+        let days: [[SQLCell]] = self.dayTotals.sorted(by: { $0.key < $1.key }).map { key, totals in
+            [.init(self.tenantId), .init(key.date), .init(key.accountId), .init(totals.debits), .init(totals.credits),
+             .init(totals.closeDebits), .init(totals.closeCredits)]
+        }
+        let changed = self.accounts.sorted(by: { $0.key < $1.key }).compactMap { id, account -> AccountRow? in
+            guard let before = self.original[id] else { return nil }
+            let same = before.posted_debits_minor == account.posted_debits_minor && before.posted_credits_minor == account.posted_credits_minor
+                && before.pending_debits_minor == account.pending_debits_minor && before.pending_credits_minor == account.pending_credits_minor
+            return same ? nil : account
+        }
+        self.dayTotals = [:]
+        self.original = self.accounts
+        return (days, changed)
+    }
+
+    private static let dayColumns = [
+        "tenant_id", "accounting_date", "account_id", "debits_minor", "credits_minor", "close_debits_minor", "close_credits_minor",
+    ]
+
+    private static let dayUpsert = """
+         ON CONFLICT (tenant_id, accounting_date, account_id) DO UPDATE SET
+            debits_minor = account_day_totals.debits_minor + excluded.debits_minor,
+            credits_minor = account_day_totals.credits_minor + excluded.credits_minor,
+            close_debits_minor = account_day_totals.close_debits_minor + excluded.close_debits_minor,
+            close_credits_minor = account_day_totals.close_credits_minor + excluded.close_credits_minor
+        """
 }
 
 /// A period's stored status.

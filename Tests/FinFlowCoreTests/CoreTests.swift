@@ -208,6 +208,53 @@ struct CoreTests {
         try await database.shutdown()
     }
 
+    @Test("writes sent together on PostgreSQL land as their statements would alone, and count what each wrote")
+    func writeTogether() async throws {
+        let database = try await Self.database()
+        try await database.read { db in
+            try await db.raw("CREATE TABLE heads (k BIGINT PRIMARY KEY, name TEXT)").run()
+            try await db.raw("CREATE TABLE totals (k BIGINT PRIMARY KEY, total BIGINT NOT NULL)").run()
+            try await db.raw("INSERT INTO heads (k, name) VALUES (1, 'kept')").run()
+            try await db.raw("INSERT INTO totals (k, total) VALUES (1, 10), (2, 20)").run()
+        }
+        guard database.kind == .postgres else {
+            #expect(try await database.transaction { db in db.writesTogether } == false)
+            return try await database.shutdown()
+        }
+        // An insert skipping a key that exists, one with a column NULL in every row, an update, and a part with no
+        // rows; then more rows than one statement carries, which go part by part.
+        @Sendable func parts(heads: [Int64], extra: [Int64]) -> [RowWrite] {
+            [
+                .insert(into: "heads", columns: ["k", "name"], rows: heads.map { [.init($0), .init("h\($0)")] }, suffix: " ON CONFLICT (k) DO NOTHING"),
+                .insert(into: "heads", columns: ["k", "name"], rows: extra.map { [.init($0), .null] }),
+                RowWrite(columns: ["k", "add"], rows: [[.init(1), .init(5)], [.init(2), .init(7)], [.init(3), .init(1)]]) { _, source in
+                    "UPDATE totals SET total = totals.total + u.c1 FROM \(source) WHERE totals.k = u.c0"
+                },
+                .insert(into: "heads", columns: ["k", "name"], rows: []),
+            ]
+        }
+        let written = try await database.transaction { db in try await db.writeTogether(parts(heads: [1, 2, 3], extra: [4])) }
+        #expect(written == [2, 1, 2, 0])
+        let many = (100..<10_150).map(Int64.init)
+        let chunked = try await database.transaction { db in try await db.writeTogether(parts(heads: many, extra: [5])) }
+        #expect(chunked == [many.count, 1, 2, 0])
+        struct Head: Decodable, Equatable { let k: Int64; let name: String? }
+        struct Total: Decodable, Equatable { let k: Int64; let total: Int64 }
+        let heads = try await database.read { db in try await db.raw("SELECT k, name FROM heads ORDER BY k").all(decoding: Head.self) }
+        #expect(heads.prefix(5) == [Head(k: 1, name: "kept"), Head(k: 2, name: "h2"), Head(k: 3, name: "h3"), Head(k: 4, name: nil), Head(k: 5, name: nil)])
+        #expect(heads.count == 5 + many.count)
+        let totals = try await database.read { db in try await db.raw("SELECT k, total FROM totals ORDER BY k").all(decoding: Total.self) }
+        #expect(totals == [Total(k: 1, total: 20), Total(k: 2, total: 34)])
+        // A part that fails takes the whole statement with it, and names its constraint.
+        await #expect {
+            try await database.transaction { db in
+                _ = try await db.writeTogether([.insert(into: "heads", columns: ["k", "name"], rows: [[.init(6), .null], [.init(1), .null]])])
+            }
+        } throws: { violatedConstraint($0) == "heads_pkey" }
+        #expect(try await database.read { db in try await db.raw("SELECT k, name FROM heads WHERE k = 6").all(decoding: Head.self) }.isEmpty)
+        try await database.shutdown()
+    }
+
     @Test("the SQLite writer keeps values exact through its cached statements, reports and recovers from errors, and checkpoints its log off the commit path",
           .timeLimit(.minutes(1)))
     func sqliteWriter() async throws {

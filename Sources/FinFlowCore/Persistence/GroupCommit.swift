@@ -4,8 +4,8 @@ import SQLKit
 /// Commits many small writes as one. Requests that arrive while a commit is under way wait for the next one,
 /// which hands each tenant's waiting requests to `apply` together (so it can lock, read and insert for all of them
 /// at once) inside a single database transaction. `apply` answers each request on its own: one refused by a rule
-/// does not stop the others. When `apply` throws instead (a database error), its writes are rolled back to a
-/// savepoint and each of that tenant's requests runs alone, so only the faulty one fails. No caller hears of
+/// does not stop the others. When `apply` throws instead (a database error), the group's transaction is rolled
+/// back and each request runs alone, in a transaction of its own, so only the faulty one fails. No caller hears of
 /// success before the commit that holds its writes has returned. One commit (one fsync, one round of locks)
 /// serves every request that arrived during the previous one, so throughput rises with load instead of queueing
 /// behind the disk.
@@ -68,61 +68,53 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
         }
         let groups = tenants.map { ($0, indexesByTenant[$0]!) }
         let kind = database.kind
-        if jobs.count == 1 {
-            // A lone job needs no savepoint: its transaction is one.
+        if jobs.count > 1 {
             do {
-                return try await database.tenantTransaction(tenantId: jobs[0].tenantId) { db in try await apply([jobs[0].input], db) }
-            } catch {
-                return [.failure(error)]
-            }
-        }
-        do {
-            return try await database.transaction { db in
-                var outcomes = [Result<Output, any Error>?](repeating: nil, count: jobs.count)
-                for (tenantId, indexes) in groups {
-                    if kind == .postgres {
-                        try await db.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
-                    }
-                    do {
-                        let results = try await Self.inSavepoint(db) { try await apply(indexes.map { jobs[$0].input }, db) }
+                return try await database.transaction { db in
+                    var outcomes = [Result<Output, any Error>?](repeating: nil, count: jobs.count)
+                    for (tenantId, indexes) in groups {
+                        if kind == .postgres {
+                            try await db.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
+                        }
+                        let results: [Result<Output, any Error>]
+                        do {
+                            results = try await apply(indexes.map { jobs[$0].input }, db)
+                        } catch {
+                            throw ApplyFailed()
+                        }
                         precondition(results.count == indexes.count, "apply answers every request")
                         for (index, result) in zip(indexes, results) { outcomes[index] = result }
-                    } catch where indexes.count > 1 {
-                        for index in indexes {
-                            do {
-                                let result = try await Self.inSavepoint(db) { try await apply([jobs[index].input], db) }
-                                outcomes[index] = result[0]
-                            } catch {
-                                outcomes[index] = .failure(error)
-                            }
-                        }
-                    } catch {
-                        outcomes[indexes[0]] = .failure(error)
                     }
+                    return outcomes.map { $0! }
                 }
-                return outcomes.map { $0! }
+            } catch is ApplyFailed {
+                // Rolled back: nothing of the group is stored.
+            } catch {
+                // A failed commit may have stored the group or not: nobody hears of success, nor is it tried again.
+                return jobs.map { _ in .failure(error) }
             }
-        } catch {
-            // The commit itself failed: nothing of the group is known to be stored.
-            return jobs.map { _ in .failure(error) }
         }
+        // A lone job, or the jobs of a group that a database error rolled back: each in a transaction of its own,
+        // so only the faulty one fails.
+        var outcomes: [Result<Output, any Error>] = []
+        for job in jobs {
+            outcomes.append(await Self.alone(job, database: database, apply: apply))
+        }
+        return outcomes
     }
 
-    /// Runs `body` in a savepoint: released when it returns, rolled back to when it throws. A deadlock victim
-    /// runs again, as the other side holds its locks by then. If the engine abandoned the whole transaction, the
-    /// rollback throws and the group fails.
-    private static func inSavepoint<T>(_ db: any SQLDatabase, _ body: () async throws -> T) async throws -> T {
+    /// `apply` threw inside a group's transaction, which was then rolled back (not a failure of the commit).
+    private struct ApplyFailed: Error {}
+
+    /// Applies one job in a transaction of its own. A deadlock or serialization victim runs again, as the other side
+    /// holds its locks by then.
+    private static func alone(_ job: Job, database: any Database, apply: @escaping Apply) async -> Result<Output, any Error> {
         var attempt = 1
         while true {
-            try await db.raw("SAVEPOINT group_commit").run()
             do {
-                let value = try await body()
-                try await db.raw("RELEASE SAVEPOINT group_commit").run()
-                return value
+                return try await database.tenantTransaction(tenantId: job.tenantId) { db in try await apply([job.input], db) }[0]
             } catch {
-                try await db.raw("ROLLBACK TO SAVEPOINT group_commit").run()
-                try await db.raw("RELEASE SAVEPOINT group_commit").run()
-                guard attempt < 3, Self.rolledBackForConcurrency(error) else { throw error }
+                guard attempt < 3, Self.rolledBackForConcurrency(error) else { return .failure(error) }
                 attempt += 1
             }
         }

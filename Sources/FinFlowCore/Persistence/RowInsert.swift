@@ -156,6 +156,15 @@ extension SQLDatabase {
         -> (String, PostgresBindings)
     {
         var binds = PostgresBindings(capacity: columns.count)
+        let (selected, source) = Self.unnestSource(columns: columns, rows: rows, binds: &binds)
+        return (RowWrite.insertStatement(into: table, columns: columns, selected: selected, source: source) + suffix, binds)
+    }
+
+    /// `unnest($n::text[], $m::int8[], …) AS u(c0, c1, …)` over `rows`, its arrays appended to `binds`, and what to
+    /// select for each column: `u.cN`, or NULL for a column with no value in any row.
+    static func unnestSource(columns: [String], rows: ArraySlice<[SQLCell]>, binds: inout PostgresBindings)
+        -> (selected: [String], source: String)
+    {
         var arrays: [String] = []
         var selected: [String] = []
         for column in columns.indices {
@@ -176,13 +185,91 @@ extension SQLDatabase {
                 continue
             }
             binds.append(PostgresColumnArray(cells: values, isInteger: isInteger))
-            arrays.append("$\(arrays.count + 1)::\(isInteger ? "int8" : "text")[]")
+            arrays.append("$\(binds.count)::\(isInteger ? "int8" : "text")[]")
             selected.append("u.c\(column)")
         }
         let names = columns.indices.filter { selected[$0] != "NULL" }.map { "c\($0)" }.joined(separator: ", ")
         let source = arrays.isEmpty ? "generate_series(1, \(rows.count)) AS u" : "unnest(\(arrays.joined(separator: ", "))) AS u(\(names))"
-        let sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) SELECT \(selected.joined(separator: ", ")) FROM \(source)"
-        return (sql + suffix, binds)
+        return (selected, source)
+    }
+
+    /// Whether `writeTogether` can send writes as one statement: on a PostgreSQL connection.
+    public var writesTogether: Bool {
+        if case .postgres = (self as? ConnectionDatabase)?.driver { true } else { false }
+    }
+
+    /// Sends `parts` to PostgreSQL as one statement, each a data-modifying `WITH` query, so they cost one round
+    /// trip instead of one each; returns how many rows each part wrote (a part with no rows is left out and wrote
+    /// none). The parts see the same snapshot: none may read what another writes. More rows than one statement
+    /// carries are sent part by part, in chunks. Only where `writesTogether`.
+    public func writeTogether(_ parts: [RowWrite]) async throws -> [Int] {
+        guard case .postgres(let connection) = (self as? ConnectionDatabase)?.driver else {
+            preconditionFailure("writeTogether needs a PostgreSQL connection")
+        }
+        guard parts.reduce(0, { $0 + $1.rows.count }) <= BulkInsertLimits.postgresRowsMax else {
+            var written: [Int] = []
+            for part in parts {
+                var count = 0
+                for chunk in part.rows.chunked(BulkInsertLimits.postgresRowsMax) {
+                    count += try await self.writeTogether([RowWrite(columns: part.columns, rows: Array(chunk), statement: part.statement)])[0]
+                }
+                written.append(count)
+            }
+            return written
+        }
+        var binds = PostgresBindings()
+        var queries: [String] = []
+        var counts: [String] = []
+        for (index, part) in parts.enumerated() {
+            guard !part.rows.isEmpty else {
+                counts.append("0")
+                continue
+            }
+            let (selected, source) = Self.unnestSource(columns: part.columns, rows: part.rows[...], binds: &binds)
+            queries.append("w\(index) AS (\(part.statement(selected, source)) RETURNING 1)")
+            counts.append("(SELECT count(*) FROM w\(index))")
+        }
+        guard !queries.isEmpty else { return parts.map { _ in 0 } }
+        let sql = "WITH " + queries.joined(separator: ", ") + " SELECT " + counts.joined(separator: ", ")
+        var written: [Int] = []
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger) {
+            for cell in row { written.append(Int(try cell.decode(Int64.self))) }
+        }
+        return written
+    }
+}
+
+/// The constraint a PostgreSQL error says a statement broke, if it names one.
+public func violatedConstraint(_ error: any Error) -> String? {
+    (error as? PSQLError)?.serverInfo?[.constraintName]
+}
+
+/// One write of `writeTogether`: a statement over rows that PostgreSQL reads from arrays, one per column.
+public struct RowWrite: Sendable {
+    let columns: [String]
+    let rows: [[SQLCell]]
+    /// The statement, given what to select for each column (`u.cN`, or NULL when no row has a value) and the rows'
+    /// source (`unnest(…) AS u(…)`) to name in its FROM clause.
+    let statement: @Sendable (_ selected: [String], _ source: String) -> String
+
+    /// A statement reading `rows` from the source it is given; `columns` are for the caller's own reference (the
+    /// source names column N `u.cN`). Table and column names are the caller's constants, never input.
+    public init(columns: [String], rows: [[SQLCell]], statement: @escaping @Sendable (_ selected: [String], _ source: String) -> String) {
+        precondition(!columns.isEmpty && rows.allSatisfy { $0.count == columns.count }, "every row needs a value per column")
+        self.columns = columns
+        self.rows = rows
+        self.statement = statement
+    }
+
+    /// `INSERT INTO table (columns) SELECT … FROM u`, then `suffix` (`ON CONFLICT …`).
+    public static func insert(into table: String, columns: [String], rows: [[SQLCell]], suffix: String = "") -> RowWrite {
+        RowWrite(columns: columns, rows: rows) { selected, source in
+            Self.insertStatement(into: table, columns: columns, selected: selected, source: source) + suffix
+        }
+    }
+
+    static func insertStatement(into table: String, columns: [String], selected: [String], source: String) -> String {
+        "INSERT INTO \(table) (\(columns.joined(separator: ", "))) SELECT \(selected.joined(separator: ", ")) FROM \(source)"
     }
 }
 
