@@ -38,7 +38,7 @@ extension Ledger {
         let now = self.now
         let kind = self.kind
         return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
-            let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, db: db)
+            let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, locking: .exclusive, kind: kind, db: db)
             let current = try await db.raw("""
                 SELECT period, status FROM fiscal_periods WHERE tenant_id = \(bind: principal.tenantId) AND period = \(bind: key)
                 \(unsafeRaw: kind == .postgres ? "FOR UPDATE" : "")

@@ -27,7 +27,7 @@ extension Ledger {
         let now = self.now
         let kind = self.kind
         return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
-            let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, db: db)
+            let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, locking: .exclusive, kind: kind, db: db)
             let calendar = FiscalCalendar(startMonth: ledger.fiscal_year_start_month)
             guard LedgerDate.yearRange.contains(year), LedgerDate.yearRange.contains(year + 1) else {
                 throw AppError.validation([.init(field: "fiscalYear", message: "is out of range")])

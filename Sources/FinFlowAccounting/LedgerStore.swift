@@ -9,6 +9,25 @@ enum LedgerStore {
         return row
     }
 
+    /// How a transaction holds the tenant's period statuses while it runs (PostgreSQL; SQLite has one writer at a
+    /// time): shared by postings, which check them, exclusive while they change, so a period never closes under a
+    /// posting that found it open, nor while a pending entry is reserved into it.
+    enum PeriodsLock {
+        case shared, exclusive
+    }
+
+    /// The tenant's ledger, read with `lock` held on its periods until the transaction ends.
+    static func ledger(tenantId: String, locking lock: PeriodsLock, kind: DatabaseKind, db: any SQLDatabase) async throws -> LedgerRow {
+        guard kind == .postgres else { return try await self.ledger(tenantId: tenantId, db: db) }
+        let function = lock == .shared ? "pg_advisory_xact_lock_shared" : "pg_advisory_xact_lock"
+        guard let row = try await db.raw("""
+            SELECT *, \(unsafeRaw: function)(hashtext('finflow.periods.' || tenant_id)) AS periods_lock FROM ledgers
+            WHERE tenant_id = \(bind: tenantId)
+            """).first(decoding: LedgerRow.self)
+        else { throw AccountingError.ledgerNotReady() }
+        return row
+    }
+
     static func ledgerIfAny(tenantId: String, db: any SQLDatabase) async throws -> LedgerRow? {
         try await db.raw("SELECT * FROM ledgers WHERE tenant_id = \(bind: tenantId)").first(decoding: LedgerRow.self)
     }

@@ -46,13 +46,12 @@ final class PostingContext {
         self.closedPeriodsUsed = mark.closedPeriodsUsed
     }
 
-    /// Loads (and on PostgreSQL locks) `accountIds` and the status of the months of `dates`.
+    /// Loads (and on PostgreSQL locks) `accountIds` and the status of the months of `dates`, which no one changes until
+    /// the transaction ends.
     static func load(
         principal: Principal, accountIds: Set<String>, dates: Set<LedgerDate>, db: any SQLDatabase, kind: DatabaseKind
     ) async throws -> PostingContext {
-        let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, db: db)
-        let accounts = try await LedgerStore.accounts(
-            tenantId: principal.tenantId, ids: accountIds.sorted(), forUpdate: kind == .postgres, db: db)
+        let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, locking: .shared, kind: kind, db: db)
         let months = Set(dates.map(FiscalCalendar.periodKey)).sorted()
         var periods: [String: PeriodStatus] = [:]
         for chunk in months.chunked(LedgerLimits.insertChunkRows) {
@@ -61,6 +60,9 @@ final class PostingContext {
                 """).all(decoding: PeriodRow.self)
             for row in rows { periods[row.period] = PeriodStatus(rawValue: row.status) ?? .open }
         }
+        // The accounts last: their locks are then held only while the postings are written.
+        let accounts = try await LedgerStore.accounts(
+            tenantId: principal.tenantId, ids: accountIds.sorted(), forUpdate: kind == .postgres, db: db)
         return PostingContext(
             ledger: ledger, principal: principal, accounts: Dictionary(uniqueKeysWithValues: accounts.map { ($0.id, $0) }),
             periods: periods)

@@ -175,4 +175,43 @@ struct LedgerInvariantTests {
         try await harness.checkInvariants("after racing retries")
         try await harness.close()
     }
+
+    @Test("a period does not close under a posting that found it open: the close waits for its commit")
+    func closeWaitsForPosting() async throws {
+        let harness = try await LedgerHarness.make()
+        let ledger = harness.ledger
+        let principal = harness.principal
+        let cash = try await harness.account("P1", .asset), sales = try await harness.account("P4", .revenue)
+        let entry = try LedgerHarness.request([(cash, .debit, 50), (sales, .credit, 50)], date: "2026-05-20")
+        let events = EventLog()
+        // The posting checks the period, then stays in its transaction a while before it commits.
+        let posting = Task {
+            try await harness.database.tenantTransaction(tenantId: harness.tenantId) { db in
+                _ = try await ledger.submit([entry], principal: principal, batchId: nil, on: db)
+                events.append("checked")
+                try await Task.sleep(for: .milliseconds(600))
+                events.append("committing")
+            }
+        }
+        while !events.contains("checked") { try await Task.sleep(for: .milliseconds(5)) }
+        _ = try await ledger.setPeriod(principal: principal, key: "2026-05", to: .closed)
+        events.append("closed")
+        try await posting.value
+        #expect(events.all == ["checked", "committing", "closed"], "the period closed while a posting into it was open")
+        // Closed now: a posting without periods:reopen is refused, and the one that went first is in the books.
+        let clerk = Principal(subject: "clerk", tenantId: harness.tenantId, roles: ["accountant"], permissions: [Permissions.post], sessionId: nil)
+        await #expect { _ = try await ledger.submit([entry], principal: clerk) } throws: { ($0 as? AppError)?.code == "period-closed" }
+        #expect(try await ledger.account(principal: principal, id: cash).postedBalanceMinor == 50)
+        try await harness.close()
+    }
+}
+
+/// What happened, in order, across tasks.
+private final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [String] = []
+
+    func append(_ event: String) { self.lock.withLock { self.events.append(event) } }
+    func contains(_ event: String) -> Bool { self.lock.withLock { self.events.contains(event) } }
+    var all: [String] { self.lock.withLock { self.events } }
 }
