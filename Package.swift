@@ -40,6 +40,17 @@ let package = Package(
     ],
     targets: [
         .target(name: "CFinFlowSystem"),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .target(
+            name: "FinFlowKafka",
+            dependencies: [
+                "CRdKafka",
+                "FinFlowCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
         .target(
             name: "FinFlowCore",
             dependencies: [
@@ -109,7 +120,7 @@ let package = Package(
         .target(
             name: "FinFlowServer",
             dependencies: [
-                "FinFlowCore", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting",
+                "FinFlowCore", "FinFlowKafka", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -138,6 +149,15 @@ let package = Package(
             dependencies: [
                 "FinFlowCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .testTarget(
+            name: "FinFlowKafkaTests",
+            dependencies: [
+                "FinFlowKafka", "FinFlowCore", "CRdKafka",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # FinFlow's one test command: builds, starts a throwaway PostgreSQL on 127.0.0.1, and runs the whole suite twice,
-# on SQLite and on PostgreSQL. Installs PostgreSQL and hledger from Debian's packages when they are missing.
+# on SQLite and on PostgreSQL. Installs PostgreSQL, hledger and librdkafka-dev from Debian's packages when they are
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,12 @@ if [ -z "$pg_bin" ]; then
   echo "== installing PostgreSQL (Debian packages)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   for candidate in /usr/lib/postgresql/*/bin; do [ -x "$candidate/initdb" ] && pg_bin="$candidate"; done
+fi
+
+# librdkafka's headers: the Kafka event bus links the library (Debian's librdkafka-dev).
+if [ ! -f /usr/include/librdkafka/rdkafka.h ]; then
+  echo "== installing librdkafka-dev (Debian package)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librdkafka-dev >/dev/null
 fi
 
 # hledger is the oracle the accounting tests compare their statements with.

@@ -1,4 +1,5 @@
 import FinFlowCore
+import FinFlowKafka
 import AsyncHTTPClient
 import NIOHTTP1
 import Foundation
@@ -16,7 +17,8 @@ import ServiceLifecycle
 public final class FinFlowSystem: @unchecked Sendable {
     public let settings: Settings
     public let router: FinFlowRouter
-    public let bus: InProcessEventBus
+    /// In-process, or Kafka when `kafkaBrokers` is set.
+    public let bus: any EventBus
     public let clock: any FinFlowClock
     /// Service name → its database.
     public let databases: [String: any Database]
@@ -30,7 +32,16 @@ public final class FinFlowSystem: @unchecked Sendable {
     {
         let descriptors = try ServiceCatalog.select(settings.services)
         let ids = IdentifierGenerator(clock: clock)
-        let bus = InProcessEventBus(clock: clock)
+        let bus: any EventBus
+        var busServices: [any Service] = []
+        if let brokers = settings.kafkaBrokers {
+            let options = KafkaEventBus.Options(brokers: brokers, clientId: "finflow-" + descriptors.map(\.name).joined(separator: "-"))
+            let kafka = try KafkaEventBus(options: options, clock: clock, logger: logger)
+            bus = kafka
+            busServices.append(kafka)
+        } else {
+            bus = InProcessEventBus(clock: clock)
+        }
         let revocations = RevocationList(sessionMemorySeconds: TimeInterval(settings.accessTokenTTLSeconds) * 2)
         let verifier = TokenVerifier(
             issuer: settings.tokenIssuer, audience: settings.tokenAudience, clock: clock, revocations: revocations)
@@ -75,11 +86,11 @@ public final class FinFlowSystem: @unchecked Sendable {
             verifier: verifier, clock: clock)
         return FinFlowSystem(
             settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays,
-            background: background + housekeeping + services.flatMap(\.backgroundServices), logger: logger)
+            background: busServices + background + housekeeping + services.flatMap(\.backgroundServices), logger: logger)
     }
 
     private init(
-        settings: Settings, router: FinFlowRouter, bus: InProcessEventBus, clock: any FinFlowClock,
+        settings: Settings, router: FinFlowRouter, bus: any EventBus, clock: any FinFlowClock,
         databases: [String: any Database], relays: [OutboxRelay], background: [any Service], logger: Logger
     ) {
         self.settings = settings

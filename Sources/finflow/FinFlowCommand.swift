@@ -28,6 +28,8 @@ struct StorageOptions: ParsableArguments {
     var logFormat: String?
     @Option(help: "Log level: trace … critical (default: info). Env: FINFLOW_LOG_LEVEL")
     var logLevel: String?
+    @Option(help: "Kafka brokers host:port,… to carry events between services (default: in-process). Env: FINFLOW_KAFKA_BROKERS")
+    var kafkaBrokers: String?
 
     var flags: [String: String] {
         var flags: [String: String] = [:]
@@ -36,6 +38,7 @@ struct StorageOptions: ParsableArguments {
         flags["dataDirectory"] = self.dataDirectory
         flags["logFormat"] = self.logFormat
         flags["logLevel"] = self.logLevel
+        flags["kafkaBrokers"] = self.kafkaBrokers
         return flags
     }
 }

@@ -35,6 +35,8 @@ public struct Settings: Sendable {
     public var signInAttemptsPerAddressPerMinute = 30
     /// Where the auth service's public keys are fetched when auth runs in another process.
     public var jwksURL: String?
+    /// Kafka's bootstrap brokers (`host:port,…`): events travel through Kafka; in-process when nil.
+    public var kafkaBrokers: String?
     /// The public address of this deployment, used in links sent by mail.
     public var publicBaseURL: String?
     /// An external OpenID Connect provider for sign-in (its issuer URL); none when nil.
@@ -52,7 +54,7 @@ public struct Settings: Sendable {
         case host, port, services, dataDirectory, databaseUrl, databasePoolSizeMax, migrate, logFormat, logLevel,
             requestBodyBytesMax, tokenIssuer, tokenAudience, accessTokenTtlSeconds, refreshTokenTtlSeconds, bcryptCost,
             lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
-            signInAttemptsPerAddressPerMinute, jwksUrl, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
+            signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
@@ -152,6 +154,17 @@ public struct Settings: Sendable {
                 throw SettingError(key: .jwksUrl, message: "'\(jwks)' is not an http(s) URL")
             }
             settings.jwksURL = jwks
+        }
+        if let brokers = text(.kafkaBrokers), !brokers.isEmpty {
+            for broker in brokers.split(separator: ",", omittingEmptySubsequences: false) {
+                let parts = broker.trimmingCharacters(in: .whitespaces).split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isLetter || $0.isNumber || ".-_".contains($0) }),
+                    let port = Int(parts[1]), (1...65_535).contains(port)
+                else {
+                    throw SettingError(key: .kafkaBrokers, message: "'\(broker)' is not host:port (brokers are comma-separated host:port)")
+                }
+            }
+            settings.kafkaBrokers = brokers.replacingOccurrences(of: " ", with: "")
         }
         if let base = text(.publicBaseUrl), !base.isEmpty { settings.publicBaseURL = base }
         for (key, path) in [(Key.oidcIssuer, \Settings.oidcIssuer), (.oidcRedirectUri, \Settings.oidcRedirectURI)] {

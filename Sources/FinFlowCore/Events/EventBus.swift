@@ -55,6 +55,10 @@ public struct EventConsumer: Sendable {
         }
     }
 
+    /// Whether deliveries go through an inbox in the service's database; a consumer without one keeps state in
+    /// its process only, so every process must see every event of its topic.
+    public var keepsInbox: Bool { self.database != nil }
+
     /// Applies `event` once: records its id in the inbox and applies it in the same transaction.
     /// Returns false when the event had been applied before.
     @discardableResult
