@@ -137,10 +137,11 @@ let package = Package(
         .executableTarget(
             name: "finflow",
             dependencies: [
-                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting",
+                "FinFlowServer", "FinFlowCore", "FinFlowKafka", "FinFlowAuth", "FinFlowAccounting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -177,6 +178,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),

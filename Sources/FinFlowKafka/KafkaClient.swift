@@ -26,6 +26,12 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { self.message }
+
+    /// Whether the message itself was refused (too large, malformed), as opposed to the broker being out of reach.
+    var isAboutTheMessage: Bool {
+        [RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR__INVALID_ARG,
+         RD_KAFKA_RESP_ERR__BAD_MSG, RD_KAFKA_RESP_ERR_INVALID_RECORD].map(\.rawValue).contains(self.code)
+    }
 }
 
 /// librdkafka settings (`bootstrap.servers`, `acks`, …) as a configuration object; a property librdkafka does not

@@ -22,6 +22,8 @@ public final class KafkaConsumer: @unchecked Sendable {
             "bootstrap.servers": brokers, "group.id": group, "client.id": clientId, "enable.auto.commit": "false",
             "enable.auto.offset.store": "false", "auto.offset.reset": "earliest", "session.timeout.ms": "6000",
             "heartbeat.interval.ms": "1000", "allow.auto.create.topics": "true", "enable.partition.eof": "false",
+            // A fetch waits at most this long for new messages: it bounds how late an event is seen when few arrive.
+            "fetch.wait.max.ms": "100",
         ]
         self.handle = try KafkaConfiguration.client(RD_KAFKA_CONSUMER, defaults.merging(properties) { $1 })
         rd_kafka_poll_set_consumer(self.handle)
@@ -60,6 +62,32 @@ public final class KafkaConsumer: @unchecked Sendable {
             topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition, offset: m.offset,
             key: m.key.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: m.key_len), as: UTF8.self) },
             value: m.payload.map { Data(bytes: $0, count: m.len) } ?? Data(), headers: headers)
+    }
+
+    /// Up to `max` messages: waits up to `timeoutMillis` for the first, then takes what has arrived already.
+    public func poll(max: Int, timeoutMillis: Int32) throws -> [KafkaMessage] {
+        guard let first = try self.poll(timeoutMillis: timeoutMillis) else { return [] }
+        var messages = [first]
+        // An error after the first message ends the batch; the consumer reports it again on the next poll if it lasts.
+        while messages.count < max, let next = try? self.poll(timeoutMillis: 0) { messages.append(next) }
+        return messages
+    }
+
+    /// Records `messages` (and everything before each in its partition) as handled, with one synchronous commit.
+    public func commit(_ messages: [KafkaMessage]) throws {
+        var next: [String: (topic: String, partition: Int32, offset: Int64)] = [:]
+        for message in messages {
+            let key = "\(message.partition)/\(message.topic)"
+            if (next[key]?.offset ?? .min) < message.offset + 1 { next[key] = (message.topic, message.partition, message.offset + 1) }
+        }
+        guard !next.isEmpty else { return }
+        let list = rd_kafka_topic_partition_list_new(Int32(next.count))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for position in next.values {
+            rd_kafka_topic_partition_list_add(list, position.topic, position.partition)?.pointee.offset = position.offset
+        }
+        let error = rd_kafka_commit(self.handle, list, 0)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(error, "committing \(messages.count) messages") }
     }
 
     /// Records `message` (and everything before it in its partition) as handled, synchronously: once this returns,

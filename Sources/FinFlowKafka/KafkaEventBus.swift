@@ -24,6 +24,8 @@ public final class KafkaEventBus: EventBus, Service {
         public var retryBackoffMillis = 100
         /// Partitions of the topics the bus creates (every consumed topic and its dead-letter topic).
         public var partitions: Int32 = 6
+        /// Messages applied together, in one transaction per consumer, when that many have arrived.
+        public var batchMax = 500
 
         public init(brokers: String, clientId: String) {
             self.brokers = brokers
@@ -36,6 +38,8 @@ public final class KafkaEventBus: EventBus, Service {
     private let consumers = Mutex<[EventConsumer]>([])
     /// Messages each consumer group has handled and committed since start (for monitoring and tests).
     let progress = Mutex<[String: (handled: Int, committed: Int)]>([:])
+    /// Messages handled so far, over every group.
+    public var consumed: Int { self.progress.withLock { $0.values.reduce(0) { $0 + $1.handled } } }
     private let clock: any FinFlowClock
     private let logger: Logger
 
@@ -47,9 +51,21 @@ public final class KafkaEventBus: EventBus, Service {
     }
 
     public func publish(_ event: PublishedEvent) async throws {
-        try await self.producer.send(
-            topic: event.topic, key: event.tenantId, value: event.json,
-            headers: [("content-type", "application/cloudevents+json"), ("ce_id", event.id), ("ce_type", event.type)])
+        try await self.publish([event])[0].get()
+    }
+
+    /// Sends the whole batch at once and waits for every acknowledgement, so a batch costs about one round trip to
+    /// the broker. Within a partition (a tenant) librdkafka keeps the order, and the idempotent producer fails the
+    /// messages behind one that failed rather than leave a gap, so what succeeded of a tenant is always its oldest.
+    public func publish(_ events: [PublishedEvent]) async -> [Result<Void, any Error>] {
+        let results = await self.producer.send(events.map { event in
+            KafkaOutgoing(
+                topic: event.topic, key: event.tenantId, value: event.json,
+                headers: [("content-type", "application/cloudevents+json"), ("ce_id", event.id), ("ce_type", event.type)])
+        })
+        return results.map { result in
+            result.mapError { error -> any Error in error.isAboutTheMessage ? error : EventBusUnavailable(error.message) }
+        }
     }
 
     public func subscribe(_ consumer: EventConsumer) {
@@ -61,8 +77,14 @@ public final class KafkaEventBus: EventBus, Service {
     public func run() async throws {
         let topics = Set(self.consumers.withLock { $0 }.map(\.topic)).sorted()
         do {
-            try await NIOThreadPool.singleton.runIfActive {
-                try self.producer.createTopics(topics + topics.map { $0 + ".dlq" }, partitions: self.options.partitions, timeoutMillis: 5_000)
+            // On a thread of its own: the call blocks until the broker answers, and the shared blocking pool serves
+            // SQLite's reads.
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                Thread.detachNewThread {
+                    continuation.resume(with: Result {
+                        try self.producer.createTopics(topics + topics.map { $0 + ".dlq" }, partitions: self.options.partitions, timeoutMillis: 5_000)
+                    })
+                }
             }
         } catch {
             // A broker that refuses the admin call may still create topics on first use; consumers wait for them.
@@ -94,11 +116,13 @@ public final class KafkaEventBus: EventBus, Service {
                         properties: self.options.properties)
                 }
                 guard let consumer = kafka else { continue }
-                guard let message = try await blocking.runIfActive({ try consumer.poll(timeoutMillis: 200) }) else { continue }
-                try await self.handle(message, consumers: consumers.filter { $0.topic == message.topic }, group: group)
-                self.progress.withLock { $0[group, default: (0, 0)].handled += 1 }
-                try await blocking.runIfActive { try consumer.commit(message) }
-                self.progress.withLock { $0[group, default: (0, 0)].committed += 1 }
+                let batchMax = self.options.batchMax
+                let messages = try await blocking.runIfActive { try consumer.poll(max: batchMax, timeoutMillis: 200) }
+                guard !messages.isEmpty else { continue }
+                try await self.handle(messages, consumers: consumers, group: group)
+                self.progress.withLock { $0[group, default: (0, 0)].handled += messages.count }
+                try await blocking.runIfActive { try consumer.commit(messages) }
+                self.progress.withLock { $0[group, default: (0, 0)].committed += messages.count }
             } catch {
                 if Task.isCancelled { break }
                 // A broker away or a commit refused: the message is read again, and the inboxes skip what was applied.
@@ -112,6 +136,31 @@ public final class KafkaEventBus: EventBus, Service {
             if let kafka { _ = try? await blocking.runIfActive { kafka.close() } }
             try? await blocking.shutdownGracefully()
         }.value
+    }
+
+    /// Applies `messages` (in the order they came) to the consumers of their topics: each consumer takes its share in
+    /// one transaction. When a message is malformed or a consumer's share fails, every message goes through `handle`
+    /// one by one instead (the inboxes skip what a consumer applied already).
+    func handle(_ messages: [KafkaMessage], consumers: [EventConsumer], group: String) async throws {
+        var events: [PublishedEvent] = []
+        for message in messages {
+            guard let event = try? Self.event(from: message) else { return try await self.handleEach(messages, consumers: consumers, group: group) }
+            events.append(event)
+        }
+        do {
+            for consumer in consumers {
+                let share = events.filter { $0.topic == consumer.topic }
+                if !share.isEmpty { try await consumer.deliver(share, clock: self.clock) }
+            }
+        } catch {
+            try await self.handleEach(messages, consumers: consumers, group: group)
+        }
+    }
+
+    private func handleEach(_ messages: [KafkaMessage], consumers: [EventConsumer], group: String) async throws {
+        for message in messages {
+            try await self.handle(message, consumers: consumers.filter { $0.topic == message.topic }, group: group)
+        }
     }
 
     /// Applies `message` to `consumers`, retrying with backoff; dead-letters it when it is malformed or keeps failing.

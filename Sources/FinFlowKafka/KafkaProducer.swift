@@ -31,47 +31,64 @@ public final class KafkaProducer: @unchecked Sendable {
     /// Sends `value` to `topic`, partitioned by `key` (so one key's messages stay in order), with `headers`;
     /// returns once the broker has acknowledged it.
     public func send(topic: String, key: String?, value: Data, headers: [(String, String)] = []) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let opaque = Unmanaged.passRetained(Delivery(continuation)).toOpaque()
-            let list = rd_kafka_headers_new(headers.count)
-            for (name, value) in headers {
-                _ = rd_kafka_header_add(list, name, -1, value, value.utf8.count)
-            }
-            let error: OpaquePointer? = topic.withCString { topic in
-                (key ?? "").withCString { keyBytes in
-                    value.withUnsafeBytes { valueBytes in
-                        var parts: [rd_kafka_vu_t] = []
-                        func part(_ type: rd_kafka_vtype_t, _ set: (inout rd_kafka_vu_t) -> Void) {
-                            var part = rd_kafka_vu_t()
-                            part.vtype = type
-                            set(&part)
-                            parts.append(part)
-                        }
-                        part(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topic }
-                        part(RD_KAFKA_VTYPE_VALUE) {
-                            $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: valueBytes.baseAddress)
-                            $0.u.mem.size = valueBytes.count
-                        }
-                        if let key {
-                            part(RD_KAFKA_VTYPE_KEY) {
-                                $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: keyBytes)
-                                $0.u.mem.size = key.utf8.count
-                            }
-                        }
-                        part(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
-                        part(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = opaque }
-                        part(RD_KAFKA_VTYPE_HEADERS) { $0.u.headers = list }
-                        return rd_kafka_produceva(self.handle, parts, parts.count)
-                    }
+        try await self.send([KafkaOutgoing(topic: topic, key: key, value: value, headers: headers)])[0].get()
+    }
+
+    /// Queues `messages` in their order (librdkafka keeps that order within a partition, also across its retries)
+    /// and waits for every acknowledgement: many messages then share the broker's round trips. One result per
+    /// message, in order.
+    public func send(_ messages: [KafkaOutgoing]) async -> [Result<Void, KafkaError>] {
+        guard !messages.isEmpty else { return [] }
+        return await withCheckedContinuation { continuation in
+            let batch = DeliveryBatch(count: messages.count, continuation)
+            for (index, message) in messages.enumerated() {
+                let opaque = Unmanaged.passRetained(Delivery(batch: batch, index: index)).toOpaque()
+                if let error = self.produce(message, opaque: opaque) {
+                    Unmanaged<Delivery>.fromOpaque(opaque).release()
+                    batch.complete(index, .failure(error))
                 }
             }
-            if let error {
-                // Not queued: nothing owns the headers or the delivery but this call.
-                rd_kafka_headers_destroy(list)
-                Unmanaged<Delivery>.fromOpaque(opaque).release()
-                continuation.resume(throwing: KafkaError(consuming: error, "producing to \(topic)"))
+        }
+    }
+
+    /// Queues one message; the error when librdkafka refused it at once (then nothing owns `opaque` but the caller).
+    private func produce(_ message: KafkaOutgoing, opaque: UnsafeMutableRawPointer) -> KafkaError? {
+        let list = rd_kafka_headers_new(message.headers.count)
+        for (name, value) in message.headers {
+            _ = rd_kafka_header_add(list, name, -1, value, value.utf8.count)
+        }
+        let error: OpaquePointer? = message.topic.withCString { topic in
+            (message.key ?? "").withCString { keyBytes in
+                message.value.withUnsafeBytes { valueBytes in
+                    var parts: [rd_kafka_vu_t] = []
+                    func part(_ type: rd_kafka_vtype_t, _ set: (inout rd_kafka_vu_t) -> Void) {
+                        var part = rd_kafka_vu_t()
+                        part.vtype = type
+                        set(&part)
+                        parts.append(part)
+                    }
+                    part(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topic }
+                    part(RD_KAFKA_VTYPE_VALUE) {
+                        $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: valueBytes.baseAddress)
+                        $0.u.mem.size = valueBytes.count
+                    }
+                    if let key = message.key {
+                        part(RD_KAFKA_VTYPE_KEY) {
+                            $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: keyBytes)
+                            $0.u.mem.size = key.utf8.count
+                        }
+                    }
+                    part(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
+                    part(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = opaque }
+                    part(RD_KAFKA_VTYPE_HEADERS) { $0.u.headers = list }
+                    return rd_kafka_produceva(self.handle, parts, parts.count)
+                }
             }
         }
+        guard let error else { return nil }
+        // Not queued: the headers are still ours.
+        rd_kafka_headers_destroy(list)
+        return KafkaError(consuming: error, "producing to \(message.topic)")
     }
 
     /// Creates the topics among `names` that do not exist yet, with `partitions` partitions and the broker's
@@ -127,10 +144,52 @@ private final class RunFlag: Sendable {
     func clear() { self.value.store(false, ordering: .releasing) }
 }
 
-/// The continuation of one message's `send`, carried through librdkafka as the message's opaque pointer.
+/// A message to send.
+public struct KafkaOutgoing: Sendable {
+    public let topic: String
+    public let key: String?
+    public let value: Data
+    public let headers: [(String, String)]
+
+    public init(topic: String, key: String?, value: Data, headers: [(String, String)]) {
+        self.topic = topic
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+}
+
+/// The results of one `send` of many messages, and its caller, resumed when the last report came.
+private final class DeliveryBatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<Void, KafkaError>?]
+    private var remaining: Int
+    private let continuation: CheckedContinuation<[Result<Void, KafkaError>], Never>
+
+    init(count: Int, _ continuation: CheckedContinuation<[Result<Void, KafkaError>], Never>) {
+        self.results = Array(repeating: nil, count: count)
+        self.remaining = count
+        self.continuation = continuation
+    }
+
+    func complete(_ index: Int, _ result: Result<Void, KafkaError>) {
+        let done: [Result<Void, KafkaError>]? = self.lock.withLock {
+            self.results[index] = result
+            self.remaining -= 1
+            return self.remaining == 0 ? self.results.map { $0! } : nil
+        }
+        if let done { self.continuation.resume(returning: done) }
+    }
+}
+
+/// One message of a batch, carried through librdkafka as the message's opaque pointer.
 private final class Delivery {
-    let continuation: CheckedContinuation<Void, any Error>
-    init(_ continuation: CheckedContinuation<Void, any Error>) { self.continuation = continuation }
+    let batch: DeliveryBatch
+    let index: Int
+    init(batch: DeliveryBatch, index: Int) {
+        self.batch = batch
+        self.index = index
+    }
 }
 
 /// librdkafka's delivery report: resumes the message's sender, exactly once.
@@ -139,9 +198,5 @@ private let deliveryReport: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
     guard let message, let opaque = message.pointee._private else { return }
     let delivery = Unmanaged<Delivery>.fromOpaque(opaque).takeRetainedValue()
     let error = message.pointee.err
-    if error == RD_KAFKA_RESP_ERR_NO_ERROR {
-        delivery.continuation.resume()
-    } else {
-        delivery.continuation.resume(throwing: KafkaError(error, "delivery"))
-    }
+    delivery.batch.complete(delivery.index, error == RD_KAFKA_RESP_ERR_NO_ERROR ? .success(()) : .failure(KafkaError(error, "delivery")))
 }

@@ -12,7 +12,9 @@ struct FinFlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finflow",
         abstract: "FinFlow: a financial-operations backend.",
-        subcommands: [Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, RolesCommand.self],
+        subcommands: [
+            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, RolesCommand.self, KafkaBench.self,
+        ],
         defaultSubcommand: Serve.self)
 }
 

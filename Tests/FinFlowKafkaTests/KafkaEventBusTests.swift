@@ -9,7 +9,7 @@ import Testing
 
 /// The Kafka event bus against librdkafka's in-process mock cluster: a real Kafka protocol peer (consumer groups,
 /// offsets, idempotent producer) that needs no broker.
-@Suite("Kafka event bus", .timeLimit(.minutes(2)))
+@Suite("Kafka event bus", .timeLimit(.minutes(3)))
 struct KafkaEventBusTests {
     struct Ping: EventContract {
         static let eventType = "finflow.test.ping"
@@ -58,7 +58,7 @@ struct KafkaEventBusTests {
     }
 
     /// Waits until `condition` holds, up to `seconds`.
-    static func eventually(_ seconds: Double = 30, _ condition: () async throws -> Bool) async throws -> Bool {
+    static func eventually(_ seconds: Double = 60, _ condition: () async throws -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if try await condition() { return true }
@@ -115,8 +115,9 @@ struct KafkaEventBusTests {
         try await bus.producer.send(topic: Ping.topic, key: "only", value: Data("not an event".utf8))
         #expect(try await Self.eventually { try await Self.applied(database).count >= 9 })
         #expect(try await Self.applied(database).map(\.n) == [0, 1, 2, 3, 4, 5, 6, 8, 9])
-        #expect(calls.all[7] == 3, "the failing event was not tried exactly deliveryAttempts times")
-        #expect(calls.all[8] == 1)
+        // deliveryAttempts times alone, after one try in its batch's transaction (rolled back) unless the malformed
+        // message came in the same batch, which sends the whole batch one by one at once.
+        #expect([3, 4].contains(calls.all[7]), "the failing event was not tried deliveryAttempts times alone: \(calls.all[7] ?? 0)")
         let dead = try KafkaConsumer(brokers: cluster.brokers, group: "dlq-reader", clientId: "test", topics: [Ping.topic + ".dlq"])
         var letters: [KafkaMessage] = []
         let deadline = Date().addingTimeInterval(30)

@@ -49,6 +49,9 @@ public struct Settings: Sendable {
     /// Defaults only.
     public init() {}
 
+    /// Every `FINFLOW_*` environment variable a FinFlow process reads.
+    public static var environmentVariables: Set<String> { Set(Key.allCases.map(\.environmentName)) }
+
     /// The configuration keys, with the flag and environment variable each is read from.
     enum Key: String, CaseIterable {
         case host, port, services, dataDirectory, databaseUrl, databasePoolSizeMax, migrate, logFormat, logLevel,

@@ -8,8 +8,45 @@ public protocol EventBus: Sendable {
     /// broker has acknowledged it (Kafka). Throws when delivery must be retried.
     func publish(_ event: PublishedEvent) async throws
 
+    /// Publishes `events` in order: a result per event. A consumer never sees an event of a tenant before an earlier
+    /// one of that tenant.
+    func publish(_ events: [PublishedEvent]) async -> [Result<Void, any Error>]
+
     /// Registers a consumer.
     func subscribe(_ consumer: EventConsumer)
+}
+
+extension EventBus {
+    /// One at a time; after a failure the rest are not attempted (`EventNotAttempted`), so order holds.
+    public func publish(_ events: [PublishedEvent]) async -> [Result<Void, any Error>] {
+        var results: [Result<Void, any Error>] = []
+        for event in events {
+            guard results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
+                results.append(.failure(EventNotAttempted()))
+                continue
+            }
+            do {
+                try await self.publish(event)
+                results.append(.success(()))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+}
+
+/// An event of a batch left unpublished because an earlier one failed.
+public struct EventNotAttempted: Error {
+    public init() {}
+}
+
+/// Thrown by a bus that could not reach its transport (a broker down or too slow to answer): the event is not at
+/// fault, so the outbox keeps it without counting a failed attempt, and the relay tries again on its next round.
+public struct EventBusUnavailable: Error, CustomStringConvertible {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { "event bus unavailable: \(self.reason)" }
 }
 
 /// A handler of one topic for one service. Delivery goes through the consumer's inbox: an event id already
@@ -58,6 +95,30 @@ public struct EventConsumer: Sendable {
     /// Whether deliveries go through an inbox in the service's database; a consumer without one keeps state in
     /// its process only, so every process must see every event of its topic.
     public var keepsInbox: Bool { self.database != nil }
+
+    /// Applies each new event of `events` once, in order, all in one transaction: a batch costs one commit. Throws
+    /// (and applies none) when any fails; the caller then delivers them one by one. Returns how many were new.
+    @discardableResult
+    public func deliver(_ events: [PublishedEvent], clock: any FinFlowClock) async throws -> Int {
+        guard let database = self.database else {
+            for event in events { try await self.apply(event, nil) }
+            return events.count
+        }
+        let now = clock.nowMillis()
+        return try await database.transaction { db in
+            var applied = 0
+            for event in events {
+                let inserted = try await db.raw("""
+                    INSERT INTO inbox (consumer, event_id, processed_at_ms) VALUES (\(bind: self.name), \(bind: event.id), \(bind: now))
+                    ON CONFLICT DO NOTHING RETURNING event_id
+                    """).first()
+                guard inserted != nil else { continue }
+                try await self.apply(event, db)
+                applied += 1
+            }
+            return applied
+        }
+    }
 
     /// Applies `event` once: records its id in the inbox and applies it in the same transaction.
     /// Returns false when the event had been applied before.

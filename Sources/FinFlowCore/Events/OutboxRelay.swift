@@ -31,7 +31,7 @@ public final class OutboxRelay: Service {
 
     /// A relay from `database`'s outbox to `bus`.
     public init(
-        database: any Database, bus: any EventBus, clock: any FinFlowClock, logger: Logger, batchSize: Int = 100,
+        database: any Database, bus: any EventBus, clock: any FinFlowClock, logger: Logger, batchSize: Int = 500,
         pollIntervalMillis: Int = 100, deadLetterAfterAttempts: Int = 10
     ) {
         self.database = database
@@ -51,10 +51,9 @@ public final class OutboxRelay: Service {
             while true {
                 let rows = try await self.claimBatch()
                 if rows.isEmpty { return published }
-                for row in rows {
-                    guard try await self.publish(row) else { return published }
-                    published += 1
-                }
+                let (count, goOn) = try await self.publish(rows)
+                published += count
+                guard goOn else { return published }
             }
         }
     }
@@ -98,34 +97,63 @@ public final class OutboxRelay: Service {
         }
     }
 
-    /// Publishes one row; false when it failed and the round should stop to keep order.
-    private func publish(_ row: Row) async throws -> Bool {
-        let event = PublishedEvent(
-            id: row.id, topic: row.topic, type: row.topic.split(separator: ".").dropLast().joined(separator: "."), tenantId: row.tenant_id,
-            json: Data(row.payload.utf8))
-        do {
-            try await self.bus.publish(event)
-            let now = self.clock.nowMillis()
-            try await self.database.read { db in
-                try await db.raw("UPDATE outbox SET published_at_ms = \(bind: now) WHERE id = \(bind: row.id)").run()
-            }
-            return true
-        } catch {
-            let attempts = row.attempts + 1
-            let message = String(String(describing: error).prefix(1000))
-            let deadLetter = attempts >= self.deadLetterAfterAttempts
-            let now = self.clock.nowMillis()
-            try await self.database.read { db in
-                try await db.raw("""
-                    UPDATE outbox SET attempts = \(bind: attempts), last_error = \(bind: message),
-                        dead_lettered_at_ms = \(bind: deadLetter ? now : nil), lease_until_ms = NULL
-                    WHERE id = \(bind: row.id)
-                    """).run()
-            }
-            self.logger.error(
-                deadLetter ? "event dead-lettered" : "event delivery failed; will retry",
-                metadata: ["event_id": "\(row.id)", "topic": "\(row.topic)", "attempts": "\(attempts)", "error": "\(message)"])
-            return deadLetter
+    /// Lets another replica (or this one's next round) claim the event at once.
+    private func releaseLease(_ id: String) async throws {
+        guard self.database.kind == .postgres else { return }
+        try await self.database.read { db in try await db.raw("UPDATE outbox SET lease_until_ms = NULL WHERE id = \(bind: id)").run() }
+    }
+
+    /// Publishes a batch in order and marks what the bus took; returns how many it took, and whether the round goes on
+    /// (every event taken, or a failing one set aside).
+    private func publish(_ rows: [Row]) async throws -> (Int, Bool) {
+        let events = rows.map { row in
+            PublishedEvent(
+                id: row.id, topic: row.topic, type: row.topic.split(separator: ".").dropLast().joined(separator: "."),
+                tenantId: row.tenant_id, json: Data(row.payload.utf8))
         }
+        let results = await self.bus.publish(events)
+        var published: [String] = []
+        var goOn = true
+        for (row, result) in zip(rows, results) {
+            switch result {
+            case .success: published.append(row.id)
+            case .failure(let error as EventBusUnavailable):
+                // Not the event's fault: it stays as it is, first in line, until the bus is back.
+                self.logger.warning("event bus unavailable; the outbox holds its events", metadata: ["event_id": "\(row.id)", "error": "\(error)"])
+                try await self.releaseLease(row.id)
+                goOn = false
+            case .failure(is EventNotAttempted):
+                // Behind a failed one: the next round takes it again (at once when that one was set aside).
+                try await self.releaseLease(row.id)
+            case .failure(let error):
+                if try await !self.recordFailure(row, error) { goOn = false }
+            }
+        }
+        let now = self.clock.nowMillis()
+        for chunk in published.chunked(500) {
+            try await self.database.read { db in
+                try await db.raw("UPDATE outbox SET published_at_ms = \(bind: now) WHERE id IN (\(binds: Array(chunk)))").run()
+            }
+        }
+        return (published.count, goOn)
+    }
+
+    /// Counts a failed attempt of `row`; sets it aside (dead-letters it) at the limit. True when it was set aside.
+    private func recordFailure(_ row: Row, _ error: any Error) async throws -> Bool {
+        let attempts = row.attempts + 1
+        let message = String(String(describing: error).prefix(1000))
+        let deadLetter = attempts >= self.deadLetterAfterAttempts
+        let now = self.clock.nowMillis()
+        try await self.database.read { db in
+            try await db.raw("""
+                UPDATE outbox SET attempts = \(bind: attempts), last_error = \(bind: message),
+                    dead_lettered_at_ms = \(bind: deadLetter ? now : nil), lease_until_ms = NULL
+                WHERE id = \(bind: row.id)
+                """).run()
+        }
+        self.logger.error(
+            deadLetter ? "event dead-lettered" : "event delivery failed; will retry",
+            metadata: ["event_id": "\(row.id)", "topic": "\(row.topic)", "attempts": "\(attempts)", "error": "\(message)"])
+        return deadLetter
     }
 }

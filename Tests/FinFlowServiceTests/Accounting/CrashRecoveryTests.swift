@@ -9,17 +9,33 @@ import Testing
 /// A `finflow serve` process of the built binary, on a random port.
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
-    let port = Int.random(in: 30_000...45_000)
+    let port: Int
     var base: String { "http://127.0.0.1:\(self.port)" }
 
-    init(settings: Settings) throws {
-        self.process.executableURL = CommandLineTests.binary
-        var arguments = ["serve", "--port", String(self.port), "--data-directory", settings.dataDirectory, "--log-level", "error"]
+    convenience init(settings: Settings) throws {
+        let port = Int.random(in: 30_000...45_000)
+        var arguments = ["serve", "--port", String(port), "--data-directory", settings.dataDirectory, "--log-level", "error"]
         if let url = settings.databaseURL { arguments += ["--database-url", url, "--migrate"] }
+        try self.init(arguments: arguments, port: port)
+    }
+
+    /// `finflow` with `arguments` (which name `port`) and `environment` over the test's own, minus its `FINFLOW_*`
+    /// variables; its output goes to `log` when given.
+    init(arguments: [String], port: Int, environment: [String: String] = [:], log: URL? = nil) throws {
+        self.port = port
+        self.process.executableURL = CommandLineTests.binary
         self.process.arguments = arguments
         self.process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FINFLOW_") }
-        self.process.standardOutput = FileHandle.nullDevice
-        self.process.standardError = FileHandle.nullDevice
+            .merging(environment) { $1 }
+        if let log {
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: log)
+            self.process.standardOutput = handle
+            self.process.standardError = handle
+        } else {
+            self.process.standardOutput = FileHandle.nullDevice
+            self.process.standardError = FileHandle.nullDevice
+        }
         try self.process.run()
     }
 
