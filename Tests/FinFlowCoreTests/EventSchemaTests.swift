@@ -1,0 +1,69 @@
+import FinFlowCore
+import Foundation
+import Testing
+
+/// Every event contract has its JSON Schema in docs/events/, and what the contract encodes matches it: a field added,
+/// removed, renamed or retyped in Swift without its schema fails here.
+@Suite("event schemas")
+struct EventSchemaTests {
+    static let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("docs")
+
+    /// An instance of every contract, each optional field set, with its topic.
+    static let samples: [(topic: String, value: any EventContract)] = [
+        (UserRegistered.topic, UserRegistered(userId: "u", email: "a@example.com", displayName: "A", organizationName: "A Ltd")),
+        (MembershipChanged.topic, MembershipChanged(tenantId: "t", userId: "u", roles: ["owner"], status: "active", changedAtMillis: 1, permissions: ["p"])),
+        (TenantCreated.topic, TenantCreated(tenantId: "t", name: "T", baseCurrency: "EUR", fiscalYearStartMonth: 1, ownerUserId: "u")),
+        (TenantStatusChanged.topic, TenantStatusChanged(tenantId: "t", status: "suspended")),
+        (SessionRevoked.topic, SessionRevoked(sessionId: "s", userId: "u", reason: "logout")),
+        (MailRequested.topic, MailRequested(to: "a@example.com", subject: "S", body: "B", purpose: "verify-email")),
+        (TenantPolicyChanged.topic, TenantPolicyChanged(tenantId: "t", mfaRequiredRoles: ["owner"])),
+        (TransactionCreated.topic, TransactionCreated(
+            transactionId: "x", tenantId: "t", kind: "transfer", amountMinor: 100, currency: "EUR", valueDate: "2026-01-31",
+            sourceAccountId: "a", destinationAccountId: "b", counterparty: "C", category: "c", description: "d", externalReference: "r")),
+        (PaymentProcessed.topic, PaymentProcessed(
+            paymentId: "p", tenantId: "t", status: "succeeded", amountMinor: 100, currency: "EUR", feeMinor: 3, gateway: "stripe",
+            gatewayReference: "ch_1", customerId: "c", invoiceId: "i", processedAtMillis: 1, refundId: "re_1")),
+        (JournalEntryPosted.topic, JournalEntryPosted(entryId: "e", tenantId: "t", source: "transaction", sourceId: "x", accountingDate: "2026-01-31", reversesEntryId: "e0")),
+        (JournalEntryRejected.topic, JournalEntryRejected(tenantId: "t", source: "transaction", sourceId: "x", code: "period-closed", reason: "closed")),
+        (LedgerAccountChanged.topic, LedgerAccountChanged(
+            accountId: "a", tenantId: "t", code: "1000", name: "Cash", type: "asset", currency: "EUR", status: "active", changedAtMillis: 1)),
+    ]
+
+    static func object(_ value: any EventContract) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? [String: Any])
+    }
+
+    @Test("each contract encodes exactly what its schema describes", arguments: samples.map(\.topic))
+    func matchesSchema(topic: String) throws {
+        let value = try #require(Self.samples.first { $0.topic == topic }?.value)
+        let file = Self.docs.appendingPathComponent("events/\(topic).schema.json")
+        let schema = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any], "no schema at \(file.path)")
+        #expect(schema["additionalProperties"] as? Bool == false)
+        let properties = try #require(schema["properties"] as? [String: [String: Any]])
+        let required = Set((schema["required"] as? [String]) ?? [])
+        let encoded = try Self.object(value)
+        #expect(Set(encoded.keys) == Set(properties.keys), "\(topic): the contract has \(encoded.keys.sorted()), the schema \(properties.keys.sorted())")
+        #expect(required.isSubset(of: encoded.keys))
+        for (key, encodedValue) in encoded {
+            let type = properties[key]?["type"] as? String
+            switch encodedValue {
+            case is String: #expect(type == "string", "\(topic).\(key)")
+            case is NSNumber: #expect(type == "integer", "\(topic).\(key)")
+            case is [Any]:
+                #expect(type == "array" && (properties[key]?["items"] as? [String: Any])?["type"] as? String == "string", "\(topic).\(key)")
+            default: Issue.record("\(topic).\(key) has a type the schemas do not use")
+            }
+        }
+    }
+
+    @Test("no schema without a contract, and the catalogue names every event")
+    func catalogue() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.docs.appendingPathComponent("events").path)
+        #expect(Set(files) == Set(Self.samples.map { "\($0.topic).schema.json" }))
+        let catalogue = try String(contentsOf: Self.docs.appendingPathComponent("events.md"), encoding: .utf8)
+        for (topic, _) in Self.samples {
+            #expect(catalogue.contains("`\(topic.split(separator: ".").dropLast().joined(separator: "."))`"), "docs/events.md does not list \(topic)")
+        }
+    }
+}
