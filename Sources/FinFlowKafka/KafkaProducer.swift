@@ -8,6 +8,8 @@ import Synchronization
 public final class KafkaProducer: @unchecked Sendable {
     private let handle: OpaquePointer
     private let running = RunFlag()
+    /// Set by `close`: no message is queued after it (the handle is destroyed then).
+    private let closed = Mutex(false)
     private let poller: Thread
 
     /// A producer to `brokers` (`host:port,…`); `properties` add to or override the defaults.
@@ -41,12 +43,20 @@ public final class KafkaProducer: @unchecked Sendable {
         guard !messages.isEmpty else { return [] }
         return await withCheckedContinuation { continuation in
             let batch = DeliveryBatch(count: messages.count, continuation)
-            for (index, message) in messages.enumerated() {
-                let opaque = Unmanaged.passRetained(Delivery(batch: batch, index: index)).toOpaque()
-                if let error = self.produce(message, opaque: opaque) {
-                    Unmanaged<Delivery>.fromOpaque(opaque).release()
-                    batch.complete(index, .failure(error))
+            let queued = self.closed.withLock { closed in
+                guard !closed else { return false }
+                for (index, message) in messages.enumerated() {
+                    let opaque = Unmanaged.passRetained(Delivery(batch: batch, index: index)).toOpaque()
+                    if let error = self.produce(message, opaque: opaque) {
+                        Unmanaged<Delivery>.fromOpaque(opaque).release()
+                        batch.complete(index, .failure(error))
+                    }
                 }
+                return true
+            }
+            if !queued {
+                // Closed (the process is stopping): the senders keep their messages for another time.
+                for index in messages.indices { batch.complete(index, .failure(KafkaError(RD_KAFKA_RESP_ERR__DESTROY, "sending"))) }
             }
         }
     }
@@ -130,6 +140,7 @@ public final class KafkaProducer: @unchecked Sendable {
     /// Waits up to `timeoutMillis` for every queued message to be acknowledged, then closes the producer.
     public func close(timeoutMillis: Int32 = 10_000) {
         _ = rd_kafka_flush(self.handle, timeoutMillis)
+        self.closed.withLock { $0 = true }
         self.running.clear()
         while !self.poller.isFinished { usleep(1_000) }
         // Reports of messages still queued come with the destruction: their senders hear of the failure.

@@ -24,6 +24,9 @@ public final class FinFlowSystem: @unchecked Sendable {
     public let databases: [String: any Database]
     public let relays: [OutboxRelay]
     let background: [any Service]
+    /// The Kafka bus's consumers and producer, when distributed: started first, so stopped last, after the relays
+    /// that publish through it.
+    let busServices: [any Service]
     let logger: Logger
 
     /// Opens, migrates (SQLite, or PostgreSQL when allowed) and wires the services `settings` name.
@@ -86,13 +89,14 @@ public final class FinFlowSystem: @unchecked Sendable {
             verifier: verifier, clock: clock)
         return FinFlowSystem(
             settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays,
-            background: busServices + background + housekeeping + services.flatMap(\.backgroundServices), logger: logger)
+            busServices: busServices, background: background + housekeeping + services.flatMap(\.backgroundServices), logger: logger)
     }
 
     private init(
         settings: Settings, router: FinFlowRouter, bus: any EventBus, clock: any FinFlowClock,
-        databases: [String: any Database], relays: [OutboxRelay], background: [any Service], logger: Logger
+        databases: [String: any Database], relays: [OutboxRelay], busServices: [any Service], background: [any Service], logger: Logger
     ) {
+        self.busServices = busServices
         self.settings = settings
         self.router = router
         self.bus = bus
@@ -121,7 +125,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         Application(
             router: self.router,
             configuration: .init(address: .hostname(self.settings.host, port: self.settings.port), serverName: "FinFlow"),
-            services: self.relays.map { $0 as any Service } + self.background,
+            services: self.busServices + self.relays.map { $0 as any Service } + self.background,
             onServerRunning: onServerRunning,
             logger: self.logger)
     }

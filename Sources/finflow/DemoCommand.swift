@@ -11,6 +11,27 @@ struct DemoCommand: AsyncParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
+    /// Creates the demo through a system of its own on the in-process bus, whatever `settings` say of Kafka: making
+    /// it waits for each event's effect (the tenant's ledger before its entries), which only in-process delivery
+    /// gives at once. Every service of `settings` runs in that system, so each applies its events there.
+    static func create(settings: Settings, logger: Logger) async throws -> String {
+        var local = settings
+        local.kafkaBrokers = nil
+        let system: FinFlowSystem
+        do { system = try await FinFlowSystem.build(settings: local, logger: logger) } catch let error as AppError {
+            throw ValidationError(error.message)
+        }
+        let text: String
+        do {
+            text = try await Self.create(system)
+        } catch {
+            try? await system.shutdown()
+            throw error
+        }
+        try await system.shutdown()
+        return text
+    }
+
     /// Creates the demo in `system` and returns the text that tells how to use it.
     static func create(_ system: FinFlowSystem) async throws -> String {
         let demo: DemoCredentials
@@ -30,12 +51,7 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try loadSettings(self.storage.flags)
         JSONLogHandler.bootstrap(format: "text", level: "warning")
-        let system: FinFlowSystem
-        do { system = try await FinFlowSystem.build(settings: settings, logger: Logger(label: "finflow.demo")) } catch let error as AppError {
-            throw ValidationError(error.message)
-        }
-        let text = try await Self.create(system)
+        let text = try await Self.create(settings: settings, logger: Logger(label: "finflow.demo"))
         print(text + "Start the server with `finflow serve` to use it.")
-        try await system.shutdown()
     }
 }

@@ -76,13 +76,13 @@ struct Serve: AsyncParsableCommand {
         JSONLogHandler.bootstrap(format: settings.logFormat, level: settings.logLevel)
         PrometheusSetup.bootstrap()
         let logger = Logger(label: "finflow")
+        let demoText = self.demo ? try await DemoCommand.create(settings: settings, logger: logger) : ""
         let system: FinFlowSystem
         do {
             system = try await FinFlowSystem.build(settings: settings, logger: logger)
         } catch let error as AppError {
             throw ValidationError(error.message)
         }
-        let demoText = self.demo ? try await DemoCommand.create(system) : ""
         let services = settings.services.isEmpty ? ServiceCatalog.all.map(\.name) : settings.services
         let storageText = settings.databaseURL == nil ? "SQLite files in \(settings.dataDirectory)/" : "PostgreSQL"
         let app = system.application { channel in
