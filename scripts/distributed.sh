@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs FinFlow distributed on this machine, everything on 127.0.0.1: a PostgreSQL cluster, the tansu Kafka broker,
-# Redis (when Debian's redis-server is installed), and every service as its own process on its own port.
+# Redis (Debian's redis-server, installed when missing and run as root), and every service as its own process.
 #   scripts/distributed.sh start [--release]   build, start everything, print where each service listens
 #   scripts/distributed.sh stop                stop everything it started (the data goes with PostgreSQL's)
 #   scripts/distributed.sh status              what runs
@@ -20,9 +20,15 @@ run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; f
 alive() { [ -f "$state/$1.pid" ] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null; }
 
 stop() {
+  # The services first, each given up to 15 s to finish (their relays publish what is left), then what they use.
   for entry in "${services[@]}"; do
     name=${entry%%:*}
-    if alive "$name"; then kill "$(cat "$state/$name.pid")" && echo "stopped $name"; fi
+    if alive "$name"; then
+      pid=$(cat "$state/$name.pid")
+      kill "$pid"
+      for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      echo "stopped $name"
+    fi
     rm -f "$state/$name.pid"
   done
   for name in kafka redis; do
@@ -84,6 +90,10 @@ start() {
       --storage-engine memory://tansu/ >"$state/kafka.log" 2>&1 &
     echo $! >"$state/kafka.pid"
     echo "kafka (tansu) on 127.0.0.1:$kafka_port"
+  fi
+  if ! command -v redis-server >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "== installing redis-server (Debian package)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
   fi
   if command -v redis-server >/dev/null && ! alive redis; then
     redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no >"$state/redis.log" 2>&1 &
