@@ -6,8 +6,8 @@ import Logging
 import SQLKit
 import Synchronization
 
-/// Measures the event backbone end to end: events committed to an outbox (SQLite), relayed to Kafka by the outbox
-/// relay, consumed by a consumer group and applied through an inbox. `Benchmarks/kafka-events.sh` runs it.
+/// Measures the event backbone end to end: events committed to a producer's outbox (SQLite), relayed to Kafka by the
+/// outbox relay, consumed by a consumer group and applied through the inbox of a second database. `Benchmarks/kafka-events.sh` runs it.
 struct KafkaBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka-bench", abstract: "Measure events from outbox commit to inbox apply through Kafka.", shouldDisplay: false)
@@ -42,14 +42,18 @@ struct KafkaBench: AsyncParsableCommand {
         let logger = Logger(label: "finflow.bench")
         let directory = self.directory ?? NSTemporaryDirectory() + "finflow-kafka-bench-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let database = try await SQLiteDatabase.open(path: directory + "/bench.sqlite", logger: logger)
+        // The producing and the consuming service each have their database, as they would deployed.
+        let database = try await SQLiteDatabase.open(path: directory + "/producer.sqlite", logger: logger)
+        let consumerDatabase = try await SQLiteDatabase.open(path: directory + "/consumer.sqlite", logger: logger)
         let clock = SystemClock()
-        try await Migrator(database: database, track: "platform", migrations: PlatformMigrations.all, clock: clock).migrate()
+        for each in [database, consumerDatabase] {
+            try await Migrator(database: each, track: "platform", migrations: PlatformMigrations.all, clock: clock).migrate()
+        }
 
         let run = UUID().uuidString.lowercased()
         let bus = try KafkaEventBus(options: .init(brokers: settings.kafkaBrokers!, clientId: "finflow-bench"), clock: clock, logger: logger)
         let latencies = Latencies()
-        bus.subscribe(.of(Ping.self, name: "bench-\(run.prefix(8)).ping", database: database) { event, _ in
+        bus.subscribe(.of(Ping.self, name: "bench-\(run.prefix(8)).ping", database: consumerDatabase) { event, _ in
             guard event.data.run == run else { return }
             latencies.record(clock.nowMillis() - event.data.committedAtMillis)
         })
@@ -117,6 +121,7 @@ struct KafkaBench: AsyncParsableCommand {
             commit to applied p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms, max \(sorted.last!) ms
             """)
         try await database.shutdown()
+        try await consumerDatabase.shutdown()
         if self.directory == nil { try? FileManager.default.removeItem(atPath: directory) }
     }
 }
