@@ -51,7 +51,8 @@ struct DistributedKafkaTests {
         defer { kill(broker.processIdentifier, SIGKILL) }
 
         let library = env["FINFLOW_RDKAFKA_LIBRARY_PATH"]! + (env["LD_LIBRARY_PATH"].map { ":" + $0 } ?? "")
-        let storage = ["FINFLOW_DATABASE_URL": databaseURL, "LD_LIBRARY_PATH": library]
+        // Small pools: the suite's other tests share this PostgreSQL server.
+        let storage = ["FINFLOW_DATABASE_URL": databaseURL, "LD_LIBRARY_PATH": library, "FINFLOW_DATABASE_POOL_SIZE_MAX": "4"]
         let migrated = try await CommandLineTests.run(["migrate"], environment: storage)
         try #require(migrated.status == 0, "\(migrated.output)")
         // The demo owner, made by one in-process system before the services start apart.
