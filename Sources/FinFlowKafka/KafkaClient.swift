@@ -81,7 +81,7 @@ private let forwardLog: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CCh
 }
 
 /// The NUL-terminated text librdkafka wrote into `buffer`.
-private func text(_ buffer: [CChar]) -> String {
+func text(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 

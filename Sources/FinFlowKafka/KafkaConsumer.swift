@@ -90,17 +90,6 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(error, "committing \(messages.count) messages") }
     }
 
-    /// Records `message` (and everything before it in its partition) as handled, synchronously: once this returns,
-    /// the group resumes after it.
-    public func commit(_ message: KafkaMessage) throws {
-        let list = rd_kafka_topic_partition_list_new(1)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let position = rd_kafka_topic_partition_list_add(list, message.topic, message.partition)
-        position?.pointee.offset = message.offset + 1
-        let error = rd_kafka_commit(self.handle, list, 0)
-        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(error, "committing \(message.topic)/\(message.partition)@\(message.offset)") }
-    }
-
     /// Leaves the group (its partitions go to the other members at once) and frees the consumer.
     public func close() {
         _ = rd_kafka_consumer_close(self.handle)

@@ -110,7 +110,7 @@ public final class KafkaProducer: @unchecked Sendable {
         defer { for topic in topics { rd_kafka_NewTopic_destroy(topic) } }
         for name in names {
             guard let topic = rd_kafka_NewTopic_new(name, partitions, -1, &message, message.count) else {
-                throw KafkaError(message: "topic \(name): \(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+                throw KafkaError(message: "topic \(name): \(text(message))")
             }
             topics.append(topic)
         }

@@ -34,10 +34,7 @@ struct KafkaBench: AsyncParsableCommand {
     func run() async throws {
         guard (1...1_000_000).contains(self.count) else { throw ValidationError("--count must be 1–1000000") }
         guard (0...100_000).contains(self.rate) else { throw ValidationError("--rate must be 0–100000") }
-        var settings = Settings()
-        do { settings = try Settings.load(flags: ["kafkaBrokers": self.brokers], environment: [:]) } catch let error as SettingError {
-            throw ValidationError(error.description)
-        }
+        let settings = try loadSettings(["kafkaBrokers": self.brokers])
         JSONLogHandler.bootstrap(format: "text", level: "error")
         let logger = Logger(label: "finflow.bench")
         let directory = self.directory ?? NSTemporaryDirectory() + "finflow-kafka-bench-" + UUID().uuidString

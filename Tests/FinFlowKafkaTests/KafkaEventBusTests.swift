@@ -51,6 +51,14 @@ struct KafkaEventBusTests {
         return database
     }
 
+    /// Stops a running bus, then closes the database; the cluster lives until the bus has left it.
+    static func finish(_ running: Task<Void, any Error>, database: any Database, cluster: MockCluster) async throws {
+        running.cancel()
+        _ = await running.result
+        try await database.shutdown()
+        withExtendedLifetime(cluster) {}
+    }
+
     struct Applied: Decodable { let n: Int; let event_id: String }
 
     static func applied(_ database: any Database) async throws -> [Applied] {
@@ -96,10 +104,7 @@ struct KafkaEventBusTests {
         try await Task.sleep(for: .milliseconds(500))
         let applied = try await Self.applied(database)
         #expect(applied.map(\.n) == Array(0..<60))
-        running.cancel()
-        _ = await running.result
-        try await database.shutdown()
-        withExtendedLifetime(cluster) {}
+        try await Self.finish(running, database: database, cluster: cluster)
     }
 
     @Test("an event that keeps failing goes to the dead-letter topic with its error, and the rest flow on")
@@ -131,10 +136,7 @@ struct KafkaEventBusTests {
         #expect(refused.headers["finflow-group"] == "finflow.ledger")
         #expect(try CloudEvent<Ping>.decoder.decode(CloudEvent<Ping>.self, from: refused.value).data.n == 7)
         #expect(letters.contains { String(decoding: $0.value, as: UTF8.self) == "not an event" && $0.headers["finflow-error"] != nil })
-        running.cancel()
-        _ = await running.result
-        try await database.shutdown()
-        withExtendedLifetime(cluster) {}
+        try await Self.finish(running, database: database, cluster: cluster)
     }
 
     @Test("a consumer that stops resumes after the last event it applied: nothing lost, nothing applied twice")
@@ -158,10 +160,7 @@ struct KafkaEventBusTests {
         // Committed offsets: the new member was handed none of the first twenty again.
         #expect(second.progress.withLock { $0["finflow.ledger"]?.handled } == 10)
         #expect(calls.all == Dictionary(uniqueKeysWithValues: (0..<30).map { ($0, 1) }))
-        resumed.cancel()
-        _ = await resumed.result
-        try await database.shutdown()
-        withExtendedLifetime(cluster) {}
+        try await Self.finish(resumed, database: database, cluster: cluster)
     }
 }
 
