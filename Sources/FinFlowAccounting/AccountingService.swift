@@ -35,6 +35,9 @@ public enum AccountingService {
                 .of(TransactionCreated.self, name: "accounting.transaction-created", database: database) { event, db in
                     try await ledger.post(transaction: event.data, on: db)
                 },
+                .of(TransactionReversalRequested.self, name: "accounting.transaction-reversal-requested", database: database) { event, db in
+                    try await ledger.reverse(transaction: event.data, on: db)
+                },
                 .of(PaymentProcessed.self, name: "accounting.payment-processed", database: database) { event, db in
                     try await ledger.post(payment: event.data, on: db)
                 },

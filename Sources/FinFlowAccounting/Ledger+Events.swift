@@ -69,6 +69,37 @@ extension Ledger {
         if let posted { try await self.applyGatewayPayment(payment, entryId: posted.entry.id, on: db) }
     }
 
+    /// Reverses the entry that posted a business transaction, as its service asked. A refusal (closed period, balance
+    /// constraint, nothing posted) is answered with `JournalEntryRejected`; an entry already reversed (an accountant
+    /// did it, and that reversal was announced) is left as it is.
+    func reverse(transaction request: TransactionReversalRequested, on db: any SQLDatabase) async throws {
+        let principal = Principal.system(tenantId: request.tenantId)
+        func refuse(_ code: String, _ reason: String) async throws {
+            try await self.outbox.enqueue(
+                JournalEntryRejected(
+                    tenantId: request.tenantId, source: EntrySource.transaction.rawValue, sourceId: request.transactionId,
+                    code: code, reason: reason),
+                subject: request.transactionId, tenantId: request.tenantId, on: db)
+        }
+        struct IdRow: Decodable { let id: String }
+        let entry = try await db.raw("""
+            SELECT id FROM journal_entries WHERE tenant_id = \(bind: request.tenantId) AND source = \(bind: EntrySource.transaction.rawValue)
+            AND source_id = \(bind: request.transactionId) AND reverses_id IS NULL
+            """).first(decoding: IdRow.self)
+        guard let entry else { return try await refuse("not-posted", "no entry of the ledger posted the transaction") }
+        guard let date = LedgerDate(request.reversalDate) else {
+            return try await refuse("validation-failed", "reversalDate '\(request.reversalDate.prefix(32))' is not a YYYY-MM-DD date")
+        }
+        do {
+            _ = try await self.reverseInTransaction(
+                principal: principal, id: entry.id, date: date,
+                description: request.reason.map { String("Reversal: \($0)".prefix(LedgerLimits.descriptionLengthMax)) }, newId: nil, db: db)
+        } catch let error as AppError where error.kind != .unavailable {
+            guard error.code != "already-reversed" else { return }
+            try await refuse(error.code, ([error.message] + error.fieldErrors.map { "\($0.field) \($0.message)" }).joined(separator: "; "))
+        }
+    }
+
     /// Posts the entry `build` makes for another service's record once; answers a refusal with an event.
     @discardableResult
     private func postAnswering(

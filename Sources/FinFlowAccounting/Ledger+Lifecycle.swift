@@ -108,8 +108,19 @@ extension Ledger {
             WHERE tenant_id = \(bind: principal.tenantId) AND id = \(bind: original.id)
             """).run()
         try await self.finish(context: context, posted: [entry], db: db)
+        // The reversal of an entry that answered another service's record is announced to that service as well.
+        if let sourceId = original.source_id, Self.answeredSources.contains(original.source) {
+            try await self.outbox.enqueue(
+                JournalEntryPosted(
+                    entryId: entry.id, tenantId: entry.tenant_id, source: original.source, sourceId: sourceId,
+                    accountingDate: entry.accounting_date, reversesEntryId: original.id),
+                subject: entry.id, tenantId: entry.tenant_id, on: db)
+        }
         return EntryRecord(entry: entry, lines: rows)
     }
+
+    /// The sources whose entries answer another service's record; their postings and reversals are announced.
+    static let answeredSources: Set<String> = [EntrySource.transaction.rawValue, EntrySource.payment.rawValue]
 
     func lockedEntry(principal: Principal, id: String, db: any SQLDatabase) async throws -> EntryRow {
         guard UUID(uuidString: id) != nil,

@@ -244,7 +244,7 @@ extension Ledger {
     ) async throws {
         try await context.flush(db: db, nowMillis: self.now)
         // Only entries answering another service's record are announced: that producer waits for the outcome.
-        for entry in posted where entry.source_id != nil && [EntrySource.transaction.rawValue, EntrySource.payment.rawValue].contains(entry.source) {
+        for entry in posted where entry.source_id != nil && Self.answeredSources.contains(entry.source) {
             try await self.outbox.enqueue(
                 JournalEntryPosted(
                     entryId: entry.id, tenantId: entry.tenant_id, source: entry.source, sourceId: entry.source_id,

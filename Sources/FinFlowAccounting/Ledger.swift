@@ -102,6 +102,10 @@ struct Ledger: Sendable {
                     UPDATE accounts SET currency = \(bind: currency) WHERE tenant_id = \(bind: principal.tenantId)
                     AND currency = \(bind: current.base_currency)
                     """).run()
+                // Other services' read models of the accounts learn their new currency.
+                for account in try await LedgerStore.allAccounts(tenantId: principal.tenantId, db: db) where account.currency == currency {
+                    try await self.announce(account, on: db)
+                }
             }
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "accounting.settings.updated", target: principal.tenantId,

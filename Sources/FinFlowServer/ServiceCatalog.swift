@@ -2,6 +2,7 @@ import FinFlowAccounting
 import FinFlowAuth
 import FinFlowCore
 import FinFlowTenancy
+import FinFlowTransactions
 
 /// Every service this build contains. Adding a service to FinFlow: write its descriptor, list it here.
 public enum ServiceCatalog {
@@ -9,6 +10,7 @@ public enum ServiceCatalog {
         AuthService.descriptor,
         TenancyService.descriptor,
         AccountingService.descriptor,
+        TransactionsService.descriptor,
     ]
 
     /// The descriptors named in `names` (all when empty); an unknown name is a setting error.

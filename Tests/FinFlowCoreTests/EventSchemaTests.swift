@@ -28,6 +28,10 @@ struct EventSchemaTests {
         (JournalEntryRejected.topic, JournalEntryRejected(tenantId: "t", source: "transaction", sourceId: "x", code: "period-closed", reason: "closed")),
         (LedgerAccountChanged.topic, LedgerAccountChanged(
             accountId: "a", tenantId: "t", code: "1000", name: "Cash", type: "asset", currency: "EUR", status: "active", changedAtMillis: 1)),
+        (TransactionStatusChanged.topic, TransactionStatusChanged(
+            transactionId: "x", tenantId: "t", status: "rejected", previousStatus: "pending", code: "period-closed", reason: "closed",
+            entryId: "e", changedAtMillis: 1)),
+        (TransactionReversalRequested.topic, TransactionReversalRequested(transactionId: "x", tenantId: "t", reversalDate: "2026-02-01", reason: "r")),
     ]
 
     static func object(_ value: any EventContract) throws -> [String: Any] {

@@ -45,6 +45,12 @@ public struct Settings: Sendable {
     public var oidcClientSecret: String?
     /// Where the provider sends the browser back with the code (the front end's callback page).
     public var oidcRedirectURI: String?
+    /// Counterparty countries (ISO 3166-1 alpha-2) the transaction service refuses: by default FATF's call-for-action
+    /// list (2025). `none` empties it.
+    public var transactionsSanctionedCountries: Set<String> = ["IR", "KP", "MM"]
+    /// Counterparty names the transaction service refuses (compared with case, accents, punctuation and spacing
+    /// ignored), from `FINFLOW_TRANSACTIONS_BLOCKED_COUNTERPARTIES` (`;`-separated) and the file of one name a line.
+    public var transactionsBlockedCounterparties: [String] = []
 
     /// Defaults only.
     public init() {}
@@ -58,7 +64,7 @@ public struct Settings: Sendable {
             requestBodyBytesMax, tokenIssuer, tokenAudience, accessTokenTtlSeconds, refreshTokenTtlSeconds, bcryptCost,
             lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
-            oidcRedirectUri
+            oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -182,10 +188,53 @@ public struct Settings: Sendable {
         if settings.oidcIssuer != nil, settings.oidcClientId == nil || settings.oidcRedirectURI == nil {
             throw SettingError(key: .oidcIssuer, message: "needs FINFLOW_OIDC_CLIENT_ID and FINFLOW_OIDC_REDIRECT_URI too")
         }
+        try Self.loadScreening(into: &settings, text: text)
         guard settings.lockoutBaseSeconds <= settings.lockoutMaxSeconds else {
             throw SettingError(key: .lockoutBaseSeconds, message: "must not exceed lockout-max-seconds")
         }
         return settings
+    }
+
+    /// Most blocked counterparty names, and the largest file of them.
+    static let blockedCounterpartiesMax = 100_000
+    static let blockedCounterpartiesFileBytesMax = 8 << 20
+
+    /// The transaction service's screening lists.
+    private static func loadScreening(into settings: inout Settings, text: (Key) -> String?) throws {
+        if let countries = text(.transactionsSanctionedCountries), !countries.isEmpty {
+            if countries.lowercased() == "none" {
+                settings.transactionsSanctionedCountries = []
+            } else {
+                var codes: Set<String> = []
+                for code in countries.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).uppercased() }) where !code.isEmpty {
+                    guard code.count == 2, code.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) }) else {
+                        throw SettingError(key: .transactionsSanctionedCountries, message: "'\(code)' is not an ISO 3166-1 alpha-2 code (comma-separated, or none)")
+                    }
+                    codes.insert(code)
+                }
+                settings.transactionsSanctionedCountries = codes
+            }
+        }
+        var names: [String] = []
+        if let listed = text(.transactionsBlockedCounterparties), !listed.isEmpty {
+            names += listed.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if let path = text(.transactionsBlockedCounterpartiesFile), !path.isEmpty {
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+            guard let size else { throw SettingError(key: .transactionsBlockedCounterpartiesFile, message: "'\(path)' cannot be read") }
+            guard size <= Self.blockedCounterpartiesFileBytesMax else {
+                throw SettingError(key: .transactionsBlockedCounterpartiesFile, message: "'\(path)' is over \(Self.blockedCounterpartiesFileBytesMax) bytes")
+            }
+            guard let data = FileManager.default.contents(atPath: path), let content = String(data: data, encoding: .utf8) else {
+                throw SettingError(key: .transactionsBlockedCounterpartiesFile, message: "'\(path)' is not UTF-8 text")
+            }
+            names += content.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        }
+        guard names.count <= Self.blockedCounterpartiesMax else {
+            throw SettingError(key: .transactionsBlockedCounterparties, message: "more than \(Self.blockedCounterpartiesMax) names")
+        }
+        if !names.isEmpty { settings.transactionsBlockedCounterparties = names }
     }
 
     /// The SQLite file of a service in embedded mode.
