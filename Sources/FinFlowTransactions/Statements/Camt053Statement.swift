@@ -16,8 +16,8 @@ enum Camt053Statement {
         let parser = XMLParser(data: Data(text.utf8))
         parser.shouldResolveExternalEntities = false
         parser.delegate = reader
-        guard parser.parse() else {
-            throw StatementText.invalid("the statement is not well-formed XML (line \(parser.lineNumber)): \(parser.parserError.map { "\($0.localizedDescription)" } ?? "parse error")")
+        guard parser.parse(), !reader.malformed, reader.path.isEmpty else {
+            throw StatementText.invalid("the statement is not well-formed XML (line \(parser.lineNumber))")
         }
         guard reader.sawStatement else { throw StatementText.invalid("the document has no BkToCstmrStmt/Stmt: it is not a camt.053 statement") }
         return reader.statement
@@ -33,6 +33,8 @@ enum Camt053Statement {
         var entry: [String: String]?
         var entryLine = 0
         var entryCurrency: String?
+        /// An end tag that closes another element than the one open (a parser that recovers would let it pass).
+        var malformed = false
 
         init(exponent: Int) {
             self.exponent = exponent
@@ -57,6 +59,12 @@ enum Camt053Statement {
         }
 
         func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+            let name = elementName.split(separator: ":").last.map(String.init) ?? elementName
+            guard self.path.last == name else {
+                self.malformed = true
+                parser.abortParsing()
+                return
+            }
             let value = self.text.trimmingCharacters(in: .whitespacesAndNewlines)
             self.text = ""
             defer { self.path.removeLast() }
