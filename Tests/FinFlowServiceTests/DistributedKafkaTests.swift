@@ -7,8 +7,8 @@ import NIOHTTP1
 import SQLKit
 import Testing
 
-/// Auth, tenancy and accounting as three `finflow serve` processes on one PostgreSQL database, talking through the
-/// tansu Kafka broker. Runs where the test command provides PostgreSQL, tansu and a librdkafka tansu understands
+/// Auth, tenancy, accounting and transactions as four `finflow serve` processes on one PostgreSQL database, talking
+/// through the tansu Kafka broker. Runs where the test command provides PostgreSQL, tansu and a librdkafka tansu understands
 /// (`scripts/test.sh` does, from `scripts/kafka-tools.sh`).
 @Suite("distributed: separate processes over Kafka and PostgreSQL", .timeLimit(.minutes(5)))
 struct DistributedKafkaTests {
@@ -30,7 +30,7 @@ struct DistributedKafkaTests {
     struct Count: Decodable { let n: Int }
     struct AccountsOf: Decodable { let tenant_id: String; let n: Int }
 
-    @Test("tenants created in tenancy reach auth and accounting through Kafka, across a killed consumer and a stalled broker",
+    @Test("tenants created in tenancy and transactions taken in over HTTP reach accounting through Kafka, across a killed consumer and a stalled broker",
           .enabled(if: available))
     func tenantsThroughKafka() async throws {
         let env = Self.environment
@@ -68,13 +68,14 @@ struct DistributedKafkaTests {
             try await server.ready()
             return server
         }
-        let ports = (0..<3).map { _ in Int.random(in: 30_000...45_000) }
+        let ports = (0..<4).map { _ in Int.random(in: 30_000...45_000) }
         let auth = try await start("auth", port: ports[0], environment: kafka)
         let remote = kafka.merging(["FINFLOW_JWKS_URL": auth.base + "/.well-known/jwks.json"]) { $1 }
         let tenancy = try await start("tenancy", port: ports[1], environment: remote)
         var accounting = try await start("accounting", port: ports[2], environment: remote)
+        let transactions = try await start("transactions", port: ports[3], environment: remote)
         defer {
-            for server in [auth, tenancy, accounting] { server.kill() }
+            for server in [auth, tenancy, accounting, transactions] { server.kill() }
         }
 
         let login = try await auth.send(.POST, "/v1/auth/login", json: #"{"email":"\#(email.1)","password":"\#(email.2)"}"#)
@@ -88,6 +89,7 @@ struct DistributedKafkaTests {
         }
         let books = try PostgresDatabase(url: databaseURL, schema: "accounting", poolSizeMax: 1, logger: Logger(label: "test.books"))
         let outbox = try PostgresDatabase(url: databaseURL, schema: "tenancy", poolSizeMax: 1, logger: Logger(label: "test.outbox"))
+        let transactionOutbox = try PostgresDatabase(url: databaseURL, schema: "transactions", poolSizeMax: 1, logger: Logger(label: "test.transactions"))
         func ledgers() async throws -> Int {
             let ids = tenants
             return try await books.read { db in
@@ -95,32 +97,81 @@ struct DistributedKafkaTests {
             }
         }
 
+        // Transactions of the demo tenant, taken in over HTTP by the transaction service, posted by accounting.
+        let known = try await transactions.send(.GET, "/v1/transactions/accounts", token: token)
+        let codes = Dictionary(uniqueKeysWithValues: ((known.body["items"] as? [[String: Any]]) ?? []).map { ($0["code"] as! String, $0["id"] as! String) })
+        let (bank, utilities) = (try #require(codes["1020"], "\(known.body)"), try #require(codes["6200"]))
+        let currency = try #require(((known.body["items"] as? [[String: Any]])?.first?["currency"]) as? String)
+        let today = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
+        var transactionIds: [String] = []
+        func createTransaction() async throws {
+            let amount = 1_000 + transactionIds.count
+            let created = try await transactions.send(.POST, "/v1/transactions", json: """
+                {"kind":"expense","amount":\(amount),"currency":"\(currency)","valueDate":"\(today)","sourceAccountId":"\(bank)",
+                 "destinationAccountId":"\(utilities)","counterparty":{"name":"Grid \(amount)"}}
+                """, token: token)
+            try #require(created.status == 201, "\(created.body)")
+            transactionIds.append(try #require(created.body["id"] as? String))
+        }
+        func posted() async throws -> Int {
+            var count = 0
+            for id in transactionIds where (try await transactions.send(.GET, "/v1/transactions/\(id)", token: token)).body["status"] as? String == "posted" {
+                count += 1
+            }
+            return count
+        }
+        func utilitiesBalance() async throws -> Int {
+            let account = try await accounting.send(.GET, "/v1/accounting/accounts/\(utilities)", token: token)
+            return ((account.body["balances"] as? [String: Any])?["balance"] as? Int) ?? -1
+        }
+        let utilitiesBefore = try await utilitiesBalance()
+
         // Steady state.
         try await createTenant()
         try await createTenant()
+        try await createTransaction()
         #expect(try await Self.eventually(60) { try await ledgers() == 2 }, "the ledgers of new tenants were not opened")
+        #expect(try await Self.eventually(60) { try await posted() == 1 }, "the transaction was not posted")
+        #expect(try await utilitiesBalance() == utilitiesBefore + 1_000, "the posting does not show in the ledger's accounts")
 
         // The consumer killed mid-stream, then started again: it resumes from its last commit.
         try await createTenant()
+        try await createTransaction()
         accounting.kill()
         try await accounting.exited()
         try await createTenant()
         try await createTenant()
+        try await createTransaction()
         accounting = try await start("accounting", port: ports[2], environment: remote)
         #expect(try await Self.eventually(90) { try await ledgers() == 5 }, "an event was lost while accounting was down")
+        #expect(try await Self.eventually(90) { try await posted() == 3 }, "a transaction was lost while accounting was down")
 
         // The broker stalled: the producers' outbox holds the events, and delivers them when it answers again.
         kill(broker.processIdentifier, SIGSTOP)
         try await createTenant()
         try await createTenant()
+        try await createTransaction()
         try await Task.sleep(for: .seconds(2))
         let held = try await outbox.read { db in
             try await db.raw("SELECT COUNT(*) AS n FROM outbox WHERE published_at_ms IS NULL").first(decoding: Count.self)?.n ?? 0
         }
         #expect(held >= 2, "the outbox let events go while the broker was stalled")
+        let heldTransactions = try await transactionOutbox.read { db in
+            try await db.raw("SELECT COUNT(*) AS n FROM outbox WHERE published_at_ms IS NULL AND topic = 'finflow.transaction.created.v1'")
+                .first(decoding: Count.self)?.n ?? 0
+        }
+        #expect(heldTransactions == 1, "the transaction outbox let its event go while the broker was stalled")
         #expect(try await ledgers() == 5)
         kill(broker.processIdentifier, SIGCONT)
         #expect(try await Self.eventually(90) { try await ledgers() == 7 }, "events held during the stall were not delivered")
+        #expect(try await Self.eventually(90) { try await posted() == 4 }, "the transaction held during the stall was not posted")
+        // Each transaction posted exactly once, and the ledger's accounts show them all.
+        let entryCount = try await books.read { db in
+            try await db.raw("SELECT COUNT(*) AS n FROM journal_entries WHERE source = 'transaction' AND source_id IN (\(binds: transactionIds))")
+                .first(decoding: Count.self)?.n ?? 0
+        }
+        #expect(entryCount == 4, "a transaction was posted more than once")
+        #expect(try await utilitiesBalance() == utilitiesBefore + 1_000 + 1_001 + 1_002 + 1_003)
 
         // Applied once each: every new tenant has exactly the default chart, and nothing was set aside.
         let ids = tenants
@@ -141,5 +192,6 @@ struct DistributedKafkaTests {
         #expect((chart.body["items"] as? [[String: Any]])?.count == charts.first?.n)
         try await books.shutdown()
         try await outbox.shutdown()
+        try await transactionOutbox.shutdown()
     }
 }
