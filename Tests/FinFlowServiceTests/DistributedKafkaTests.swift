@@ -166,8 +166,9 @@ struct DistributedKafkaTests {
         #expect(try await Self.eventually(90) { try await ledgers() == 7 }, "events held during the stall were not delivered")
         #expect(try await Self.eventually(90) { try await posted() == 4 }, "the transaction held during the stall was not posted")
         // Each transaction posted exactly once, and the ledger's accounts show them all.
+        let postedIds = transactionIds
         let entryCount = try await books.read { db in
-            try await db.raw("SELECT COUNT(*) AS n FROM journal_entries WHERE source = 'transaction' AND source_id IN (\(binds: transactionIds))")
+            try await db.raw("SELECT COUNT(*) AS n FROM journal_entries WHERE source = 'transaction' AND source_id IN (\(binds: postedIds))")
                 .first(decoding: Count.self)?.n ?? 0
         }
         #expect(entryCount == 4, "a transaction was posted more than once")
