@@ -64,11 +64,12 @@ public final class FinFlowSystem: @unchecked Sendable {
                 }
                 try await ServiceDatabases.migrate(descriptor, database: database, clock: clock)
             }
+            let wakeup = OutboxWakeup()
             let env = ServiceEnvironment(
                 settings: settings, database: database, clock: clock, ids: ids, bus: bus, verifier: verifier,
-                revocations: revocations, logger: logger.with(service: descriptor.name))
+                revocations: revocations, logger: logger.with(service: descriptor.name), outboxWakeup: wakeup)
             services.append(try await descriptor.make(env))
-            relays.append(OutboxRelay(database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name)))
+            relays.append(OutboxRelay(database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name), wakeup: wakeup))
             housekeeping.append(Housekeeping(database: database, clock: clock, logger: logger.with(service: descriptor.name)))
         }
         var background: [any Service] = []

@@ -54,8 +54,9 @@ struct KafkaBench: AsyncParsableCommand {
             guard event.data.run == run else { return }
             latencies.record(clock.nowMillis() - event.data.committedAtMillis)
         })
-        let relay = OutboxRelay(database: database, bus: bus, clock: clock, logger: logger)
-        let outbox = Outbox(serviceName: "bench", ids: IdentifierGenerator(clock: clock), clock: clock)
+        let wakeup = OutboxWakeup()
+        let relay = OutboxRelay(database: database, bus: bus, clock: clock, logger: logger, wakeup: wakeup)
+        let outbox = Outbox(serviceName: "bench", ids: IdentifierGenerator(clock: clock), clock: clock, wakeup: wakeup)
         let count = self.count, rate = self.rate
         let tenants = (0..<16).map { _ in UUID().uuidString.lowercased() }
 

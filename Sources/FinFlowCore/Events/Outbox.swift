@@ -7,12 +7,15 @@ public struct Outbox: Sendable {
     public let serviceName: String
     let ids: IdentifierGenerator
     let clock: any FinFlowClock
+    /// The relay's wake-up, signalled at every event written.
+    let wakeup: OutboxWakeup?
 
     /// An outbox for `serviceName`.
-    public init(serviceName: String, ids: IdentifierGenerator, clock: any FinFlowClock) {
+    public init(serviceName: String, ids: IdentifierGenerator, clock: any FinFlowClock, wakeup: OutboxWakeup? = nil) {
         self.serviceName = serviceName
         self.ids = ids
         self.clock = clock
+        self.wakeup = wakeup
     }
 
     /// Appends `payload` as an event of its contract, on `db`, which must be the change's open transaction.
@@ -32,6 +35,7 @@ public struct Outbox: Sendable {
             VALUES (\(bind: id), \(bind: event.topic), \(bind: tenantId), \(bind: String(decoding: json, as: UTF8.self)),
                     \(bind: self.clock.nowMillis()), 0)
             """).run()
+        self.wakeup?.signal()
         return event
     }
 }

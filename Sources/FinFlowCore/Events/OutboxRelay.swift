@@ -25,6 +25,11 @@ public final class OutboxRelay: Service {
     public let pollIntervalMillis: Int
     /// Failed attempts after which an event is dead-lettered.
     public let deadLetterAfterAttempts: Int
+    /// Signalled by the service's outbox when it writes an event.
+    let wakeup: OutboxWakeup?
+    /// The shortest pause between rounds, in milliseconds: after a wake-up or a round that published, the relay looks
+    /// again this soon, then at pauses that double up to `pollIntervalMillis` while it finds nothing.
+    static let pauseMinMillis = 1
     /// How long a PostgreSQL replica holds its claim on a batch, in milliseconds.
     static let leaseMillis: Int64 = 30_000
     private let lock = AsyncLock()
@@ -32,8 +37,9 @@ public final class OutboxRelay: Service {
     /// A relay from `database`'s outbox to `bus`.
     public init(
         database: any Database, bus: any EventBus, clock: any FinFlowClock, logger: Logger, batchSize: Int = 500,
-        pollIntervalMillis: Int = 100, deadLetterAfterAttempts: Int = 10
+        pollIntervalMillis: Int = 100, deadLetterAfterAttempts: Int = 10, wakeup: OutboxWakeup? = nil
     ) {
+        self.wakeup = wakeup
         self.database = database
         self.bus = bus
         self.clock = clock
@@ -58,15 +64,27 @@ public final class OutboxRelay: Service {
         }
     }
 
-    /// Relays until the service group shuts down.
+    /// Relays until the service group shuts down. Without a wake-up it polls every `pollIntervalMillis`; with one it
+    /// looks as soon as an event is written, and polls more slowly the longer it finds nothing.
     public func run() async throws {
-        repeat {
+        var pauseMillis = Self.pauseMinMillis
+        var going = true
+        while going {
+            var published = 0
             do {
-                try await self.drain()
+                published = try await self.drain()
             } catch {
                 self.logger.error("outbox relay round failed", metadata: ["error": "\(error)"])
             }
-        } while await Periodic.wait(.milliseconds(self.pollIntervalMillis))
+            guard let wakeup = self.wakeup else {
+                going = await Periodic.wait(.milliseconds(self.pollIntervalMillis))
+                continue
+            }
+            pauseMillis = published > 0 ? Self.pauseMinMillis : min(pauseMillis * 2, self.pollIntervalMillis)
+            var woken = false
+            going = await Periodic.wait(.milliseconds(pauseMillis), wakeup: wakeup, woken: &woken)
+            if woken { pauseMillis = Self.pauseMinMillis }
+        }
     }
 
     private func claimBatch() async throws -> [Row] {

@@ -11,12 +11,16 @@ public struct ServiceEnvironment: Sendable {
     public let verifier: TokenVerifier
     public let revocations: RevocationList
     public let logger: Logger
+    /// Wakes the relay of this service's outbox when an event is written.
+    public let outboxWakeup: OutboxWakeup
 
     /// An environment for one service.
     public init(
         settings: Settings, database: any Database, clock: any FinFlowClock, ids: IdentifierGenerator,
-        bus: any EventBus, verifier: TokenVerifier, revocations: RevocationList, logger: Logger
+        bus: any EventBus, verifier: TokenVerifier, revocations: RevocationList, logger: Logger,
+        outboxWakeup: OutboxWakeup = OutboxWakeup()
     ) {
+        self.outboxWakeup = outboxWakeup
         self.settings = settings
         self.database = database
         self.clock = clock
@@ -29,7 +33,7 @@ public struct ServiceEnvironment: Sendable {
 
     /// The outbox of the service named `serviceName`.
     public func outbox(serviceName: String) -> Outbox {
-        Outbox(serviceName: serviceName, ids: self.ids, clock: self.clock)
+        Outbox(serviceName: serviceName, ids: self.ids, clock: self.clock, wakeup: self.outboxWakeup)
     }
 
     /// The audit log of this service's database.

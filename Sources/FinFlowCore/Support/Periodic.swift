@@ -13,4 +13,12 @@ public enum Periodic {
             return false
         }
     }
+
+    /// Waits `interval` or until `wakeup` is signalled; false when a graceful shutdown or cancellation ended the wait.
+    /// `woken` tells whether the signal ended it.
+    public static func wait(_ interval: Duration, wakeup: OutboxWakeup, woken: inout Bool) async -> Bool {
+        guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return false }
+        woken = await cancelWhenGracefulShutdown { await wakeup.wait(timeout: interval) }
+        return !Task.isShuttingDownGracefully && !Task.isCancelled
+    }
 }
