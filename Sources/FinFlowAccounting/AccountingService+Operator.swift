@@ -1,16 +1,12 @@
 import FinFlowCore
 import Foundation
 import Logging
+import SQLKit
 
 /// What the command line does with the books directly on the accounting database, as an operator of one tenant.
 extension AccountingService {
     static func operatorLedger(database: any Database, settings: Settings, clock: any FinFlowClock) -> Ledger {
-        let revocations = RevocationList(sessionMemorySeconds: 60)
-        return Ledger(env: ServiceEnvironment(
-            settings: settings, database: database, clock: clock, ids: IdentifierGenerator(clock: clock),
-            bus: InProcessEventBus(clock: clock),
-            verifier: TokenVerifier(issuer: settings.tokenIssuer, audience: settings.tokenAudience, clock: clock, revocations: revocations),
-            revocations: revocations, logger: Logger(label: "finflow.accounting.operator")))
+        Ledger(env: .forOperator(settings: settings, database: database, clock: clock, logger: Logger(label: "finflow.accounting.operator")))
     }
 
     static func operatorPrincipal(tenantId: String) throws -> Principal {
@@ -40,5 +36,23 @@ extension AccountingService {
         let ledger = Self.operatorLedger(database: database, settings: settings, clock: SystemClock())
         let summary = try await ledger.importJournal(principal: try Self.operatorPrincipal(tenantId: tenantId), text: text)
         return (summary.entries, summary.accountsCreated, summary.lines, summary.postingSeconds)
+    }
+
+    /// Announces every account of `tenantId` (of every tenant when nil) again with `LedgerAccountChanged`, through the
+    /// accounting outbox: a service added to a deployment that already keeps books (the transaction service's read
+    /// model) learns the existing accounts from it. Returns how many were announced.
+    public static func announceAccounts(database: any Database, settings: Settings, tenantId: String?) async throws -> Int {
+        if let tenantId { _ = try Self.operatorPrincipal(tenantId: tenantId) }
+        let ledger = Self.operatorLedger(database: database, settings: settings, clock: SystemClock())
+        return try await database.transaction { db in
+            let accounts: [AccountRow]
+            if let tenantId {
+                accounts = try await LedgerStore.allAccounts(tenantId: tenantId.lowercased(), db: db)
+            } else {
+                accounts = try await db.raw("SELECT * FROM accounts ORDER BY tenant_id, code").all(decoding: AccountRow.self)
+            }
+            for account in accounts { try await ledger.announce(account, on: db) }
+            return accounts.count
+        }
     }
 }

@@ -2,6 +2,7 @@ import FinFlowAccounting
 import FinFlowAuth
 import FinFlowCore
 import FinFlowTenancy
+import FinFlowTransactions
 import Foundation
 
 /// The sign-in of a demo tenant.
@@ -31,6 +32,11 @@ extension FinFlowSystem {
         }
         let entries = try await AccountingService.seedDemo(database: accounting, settings: self.settings, clock: self.clock, tenantId: tenantId)
         try await self.deliverEvents()
+        // A month of bank activity through the transaction service, posted by the ledger as the events are delivered.
+        if let transactions = self.databases["transactions"] {
+            _ = try await TransactionsService.seedDemo(database: transactions, settings: self.settings, clock: self.clock, tenantId: tenantId)
+            try await self.deliverEvents()
+        }
         return DemoCredentials(email: email, password: password, tenantId: tenantId, entries: entries)
     }
 }

@@ -8,7 +8,8 @@ import Logging
 /// `finflow accounting …`: the books of one tenant, straight from the accounting database.
 struct AccountingCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "accounting", abstract: "Export and import a tenant's journal.", subcommands: [Export.self, Import.self])
+        commandName: "accounting", abstract: "Export and import a tenant's journal; announce the accounts to other services.",
+        subcommands: [Export.self, Import.self, AnnounceAccounts.self])
 
     /// Opens the accounting database, refusing one with pending migrations.
     static func open(_ storage: StorageOptions) async throws -> (any Database, Settings) {
@@ -75,6 +76,27 @@ struct AccountingCommand: AsyncParsableCommand {
             } catch let error as AppError {
                 try await database.shutdown()
                 throw ValidationError(error.message)
+            }
+            try await database.shutdown()
+        }
+    }
+
+    struct AnnounceAccounts: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "announce-accounts",
+            abstract: "Announce every account again (LedgerAccountChanged), so a service added later learns the existing chart.")
+
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "Only this tenant's accounts (default: every tenant's).") var tenant: String?
+
+        func run() async throws {
+            let (database, settings) = try await AccountingCommand.open(self.storage)
+            do {
+                let count = try await AccountingService.announceAccounts(database: database, settings: settings, tenantId: self.tenant)
+                print("accounting: announced \(count) accounts; the accounting service's relay publishes them when it runs")
+            } catch let error as AppError {
+                try await database.shutdown()
+                throw ValidationError(error.fieldErrors.isEmpty ? error.message : error.fieldErrors.map { "\($0.field) \($0.message)" }.joined(separator: "; "))
             }
             try await database.shutdown()
         }

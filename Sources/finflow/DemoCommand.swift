@@ -44,6 +44,7 @@ struct DemoCommand: AsyncParsableCommand {
               token:    curl -s \(base)/v1/auth/login -H 'content-type: application/json' -d '{"email":"\(demo.email)","password":"\(demo.password)"}'
               then:     curl -s '\(base)/v1/accounting/statements/balance-sheet' -H "authorization: Bearer $TOKEN"
                         (also income-statement, cash-flow, trial-balance, general-ledger, receivables-aging; add ?format=csv)
+                        curl -s '\(base)/v1/transactions' -H "authorization: Bearer $TOKEN"   (the last weeks' bank transactions)
 
             """
     }

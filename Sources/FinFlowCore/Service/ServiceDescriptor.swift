@@ -38,6 +38,17 @@ public struct ServiceEnvironment: Sendable {
 
     /// The audit log of this service's database.
     public var audit: AuditLog { AuditLog(ids: self.ids, clock: self.clock) }
+
+    /// An environment for an operator's command acting on a service's database directly, outside a running system:
+    /// an in-process bus nobody listens to (the events stay in the outbox for the service's relay) and no tokens.
+    public static func forOperator(settings: Settings, database: any Database, clock: any FinFlowClock, logger: Logger) -> ServiceEnvironment {
+        let revocations = RevocationList(sessionMemorySeconds: 60)
+        return ServiceEnvironment(
+            settings: settings, database: database, clock: clock, ids: IdentifierGenerator(clock: clock),
+            bus: InProcessEventBus(clock: clock),
+            verifier: TokenVerifier(issuer: settings.tokenIssuer, audience: settings.tokenAudience, clock: clock, revocations: revocations),
+            revocations: revocations, logger: logger)
+    }
 }
 
 /// A running service: the routes, consumers and background work it contributes to the process.

@@ -19,6 +19,10 @@ struct DemoTests {
             let books = Books(client: client, token: try #require(tokens["accessToken"] as? String))
             let trial = try await books.trialBalance()
             #expect(trial["USD"] != nil && trial["EUR"] != nil)
+            // The last weeks' bank activity came in through the transaction service and the ledger posted all of it.
+            let transactions = try await client.send(.get, "/v1/transactions", token: books.token)
+            let items = transactions.body["items"] as? [[String: Any]] ?? []
+            #expect(items.count == 7 && items.allSatisfy { $0["status"] as? String == "posted" }, "\(transactions.body)")
             let sheet = try await client.send(.get, "/v1/accounting/statements/balance-sheet?translate=true", token: books.token)
             #expect(sheet.status == 200 && StatementTests.amount((sheet.body["currencies"] as? [[String: Any]])?.first?["result"]) == 0, "\(sheet.body)")
             let assets = StatementTests.section(sheet.body, "assets")["items"] as? [[String: Any]] ?? []

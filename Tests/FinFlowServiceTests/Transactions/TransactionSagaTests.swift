@@ -1,3 +1,4 @@
+import FinFlowAccounting
 import FinFlowCore
 import Foundation
 import HummingbirdTesting
@@ -123,6 +124,16 @@ struct TransactionSagaTests {
             try await sut.deliver()
             let newId = try #require(opened.body["id"] as? String)
             #expect(try await desk.create(desk.body(100, to: newId)).status == 201)
+            // A read model that missed the announcements (the service added to books kept before) learns the chart again
+            // from the operator's re-announcement.
+            let readModel = try #require(sut.system.databases["transactions"])
+            try await readModel.transaction { db in try await db.raw("DELETE FROM ledger_accounts").run() }
+            #expect(try await desk.create(desk.body(100, counterparty: "After the loss")).body["code"] as? String == "unknown-account")
+            let announced = try await AccountingService.announceAccounts(
+                database: try #require(sut.system.databases["accounting"]), settings: Settings(), tenantId: desk.user.tenantId)
+            #expect(announced == desk.accounts.count + 1)
+            try await sut.deliver()
+            #expect(try await desk.create(desk.body(100, counterparty: "After the loss")).status == 201)
         }
     }
 }
