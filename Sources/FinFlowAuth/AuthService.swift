@@ -77,6 +77,16 @@ public enum AuthService {
                         try await authenticator.endSessions(userId: change.userId, tenantId: change.tenantId, reason: "membership-ended", on: db)
                     }
                 },
+                .of(ComplianceAlert.self, name: "auth.compliance-alert", database: database) { event, db in
+                    // An alert that asks for it ends the user's sessions in that tenant now, on record.
+                    guard event.data.action == "end-sessions", let userId = event.data.userId else { return }
+                    try await authenticator.endSessions(userId: userId, tenantId: event.data.tenantId, reason: "compliance-alert", on: db)
+                    try await authenticator.env.audit.append(
+                        AuditEntry(tenantId: event.data.tenantId, actorId: "system:compliance", action: "auth.sessions.ended-by-compliance",
+                                   target: userId, details: ["alertId": String(event.data.alertId.prefix(64)), "kind": String(event.data.kind.prefix(32)),
+                                                             "severity": String(event.data.severity.prefix(16)), "reason": String(event.data.reason.prefix(500))]),
+                        on: db, kind: database.kind)
+                },
                 .of(TenantStatusChanged.self, name: "auth.tenant-status", database: database) { event, db in
                     try await db.raw("""
                         INSERT INTO tenant_status (tenant_id, status) VALUES (\(bind: event.data.tenantId), \(bind: event.data.status))

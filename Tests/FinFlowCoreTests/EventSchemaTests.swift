@@ -31,6 +31,9 @@ struct EventSchemaTests {
         (TransactionStatusChanged.topic, TransactionStatusChanged(
             transactionId: "x", tenantId: "t", status: "rejected", previousStatus: "pending", code: "period-closed", reason: "closed",
             entryId: "e", changedAtMillis: 1)),
+        (ComplianceAlert.topic, ComplianceAlert(
+            alertId: "a", tenantId: "t", kind: "aml", severity: "critical", subjectType: "user", subjectId: "u", userId: "u",
+            action: "end-sessions", reason: "structuring", raisedAtMillis: 1)),
         (TransactionReversalRequested.topic, TransactionReversalRequested(transactionId: "x", tenantId: "t", reversalDate: "2026-02-01", reason: "r")),
     ]
 

@@ -54,3 +54,43 @@ public struct TransactionReversalRequested: EventContract, Equatable {
         self.reason = reason
     }
 }
+
+/// The compliance service raised an alert (compliance → auth, performance): AML monitoring, sanctions screening,
+/// fraud or a data-protection finding about a user, transaction, payment or counterparty. `action` says what other
+/// services do at once: `end-sessions` makes auth end the named user's sessions in the tenant.
+public struct ComplianceAlert: EventContract, Equatable {
+    public static let eventType = "finflow.compliance.alert"
+    public static let schemaVersion = 1
+    public let alertId: String
+    public let tenantId: String
+    /// aml, sanctions, fraud, gdpr, psd2.
+    public let kind: String
+    /// low, medium, high, critical.
+    public let severity: String
+    /// user, transaction, payment, counterparty.
+    public let subjectType: String
+    public let subjectId: String
+    /// The user concerned, when there is one.
+    public let userId: String?
+    /// none, review, end-sessions.
+    public let action: String
+    public let reason: String
+    /// Unix milliseconds at which the alert was raised.
+    public let raisedAtMillis: Int64
+
+    public init(
+        alertId: String, tenantId: String, kind: String, severity: String, subjectType: String, subjectId: String, userId: String?,
+        action: String, reason: String, raisedAtMillis: Int64
+    ) {
+        self.alertId = alertId
+        self.tenantId = tenantId
+        self.kind = kind
+        self.severity = severity
+        self.subjectType = subjectType
+        self.subjectId = subjectId
+        self.userId = userId
+        self.action = action
+        self.reason = reason
+        self.raisedAtMillis = raisedAtMillis
+    }
+}

@@ -43,21 +43,24 @@ enum OFXStatement {
         var searchFrom = text.startIndex
         var line = 1
         var counted = text.startIndex
+        // Looked up once: searching for it from every transaction would scan the rest of the file each time.
+        let listEnd = text.range(of: "</BANKTRANLIST>", options: [.caseInsensitive, .backwards])?.lowerBound ?? text.endIndex
         while let start = text.range(of: "<STMTTRN>", options: .caseInsensitive, range: searchFrom..<text.endIndex) {
             line += text[counted..<start.lowerBound].filter(\.isNewline).count
             counted = start.lowerBound
-            let end = text.range(of: "</STMTTRN>", options: .caseInsensitive, range: start.upperBound..<text.endIndex)
-            let next = text.range(of: "<STMTTRN>", options: .caseInsensitive, range: start.upperBound..<text.endIndex)
-            let stop = [end?.lowerBound, next?.lowerBound, text.range(of: "</BANKTRANLIST>", options: .caseInsensitive, range: start.upperBound..<text.endIndex)?.lowerBound]
-                .compactMap { $0 }.min() ?? text.endIndex
+            // Every search stops at the next transaction, so the file is read once however many transactions it holds.
+            let bound = listEnd > start.upperBound ? listEnd : text.endIndex
+            let next = text.range(of: "<STMTTRN>", options: .caseInsensitive, range: start.upperBound..<bound)?.lowerBound ?? bound
+            let end = text.range(of: "</STMTTRN>", options: .caseInsensitive, range: start.upperBound..<next)
+            let stop = end?.lowerBound ?? next
             let values = Self.leaves(text[start.upperBound..<stop])
-            searchFrom = end?.upperBound ?? stop
+            searchFrom = end?.upperBound ?? next
             func fail(_ reason: String) { statement.lines.append(.failure(StatementLineError(line: line, reason: reason))) }
             guard let posted = values["DTPOSTED"], let day = Self.date(posted) else {
                 fail("DTPOSTED '\(values["DTPOSTED"]?.prefix(32) ?? "")' is not an OFX date")
                 continue
             }
-            guard let amountText = values["TRNAMT"], let minor = StatementText.minorUnits(amountText.replacingOccurrences(of: ",", with: "."), exponent: lineExponent) else {
+            guard let amountText = values["TRNAMT"], let minor = StatementText.minorUnits(amountText.contains(".") ? amountText : amountText.replacingOccurrences(of: ",", with: "."), exponent: lineExponent) else {
                 fail("TRNAMT '\(values["TRNAMT"]?.prefix(32) ?? "")' is not an amount with at most \(lineExponent) decimals")
                 continue
             }

@@ -29,4 +29,17 @@ struct StatementParserTests {
         #expect(OFXStatement.date("2026-03-02") == nil)
         #expect(StatementText.decodeEntities("A &amp; B &lt;&#65;&#x42;&gt; &bogus; &") == "A & B <AB> &bogus; &")
     }
+
+    @Test("a statement of the largest size is read line by line: OFX with its transactions unclosed, and CSV")
+    func largeStatements() throws {
+        let count = 5_000
+        let transactions = (0..<count).map { "<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20260302<TRNAMT>-1,5<FITID>\($0)<NAME>Shop \($0)\n" }
+        let ofx = try OFXStatement.parse("<OFX><CURDEF>EUR\n<BANKTRANLIST>\n" + transactions.joined() + "</BANKTRANLIST></OFX>", exponent: 2)
+        #expect(ofx.lines.count == count && ofx.currency == "EUR")
+        let last = try #require(try ofx.lines.last?.get())
+        #expect(last.amountMinor == -150 && last.bankId == "\(count - 1)" && last.line == count + 2)
+        let csv = "Date,Amount\n" + (0..<count).map { "2026-03-\(String(format: "%02d", $0 % 28 + 1)),\($0 + 1).25\n" }.joined()
+        let parsed = try CSVStatement.parse(csv, mapping: { var m = CSVMapping(dateColumn: "Date"); m.amountColumn = "Amount"; return m }(), exponent: 2)
+        #expect(parsed.lines.count == count && (try? parsed.lines[9].get().amountMinor) == 1_025)
+    }
 }
