@@ -69,7 +69,10 @@ public final class FinFlowSystem: @unchecked Sendable {
                 settings: settings, database: database, clock: clock, ids: ids, bus: bus, verifier: verifier,
                 revocations: revocations, logger: logger.with(service: descriptor.name), outboxWakeup: wakeup)
             services.append(try await descriptor.make(env))
-            relays.append(OutboxRelay(database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name), wakeup: wakeup))
+            // Woken by its outbox, a relay need poll only for what other processes write: once a second.
+            relays.append(OutboxRelay(
+                database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name), pollIntervalMillis: 1_000,
+                wakeup: wakeup))
             housekeeping.append(Housekeeping(database: database, clock: clock, logger: logger.with(service: descriptor.name)))
         }
         var background: [any Service] = []
