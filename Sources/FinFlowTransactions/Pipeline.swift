@@ -8,7 +8,7 @@ struct Pipeline: Sendable {
     let limits: TransactionLimits
     let screening: Screening
     let accounts: [String: AccountRow]
-    let existingById: [String: TransactionRow]
+    var existingById: [String: TransactionRow]
     var accountUsage: [String: Usage]
     var tenantUsage: Usage
     /// Drafts accepted so far in this request, for duplicate checks among them.

@@ -36,9 +36,14 @@ extension TransactionBook {
         guard let row = try await TransactionStore.transaction(tenantId: event.tenantId, id: event.sourceId, forUpdate: self.kind == .postgres, db: db)
         else { return }
         let next: TransactionStatus = row.transactionStatus == .reversalRequested ? .posted : .rejected
-        try await self.change(tenantId: event.tenantId, id: event.sourceId, from: [.pending, .reversalRequested], to: next, db: db) { row in
+        let changed = try await self.change(tenantId: event.tenantId, id: event.sourceId, from: [.pending, .reversalRequested], to: next, db: db) { row in
             row.status_code = String(event.code.prefix(100))
             row.status_reason = reason
+        }
+        if changed && next == .rejected {
+            // A transaction the ledger refused no longer counts towards velocity.
+            try await TransactionStore.count(
+                [(row.source_account_id, row.currency, row.amount_minor, row.created_at_ms)], sign: -1, tenantId: row.tenant_id, db: db)
         }
     }
 
@@ -71,13 +76,14 @@ extension TransactionBook {
 
     /// Moves a transaction from one of `from` to `to`, records the change in its history and announces it with
     /// `TransactionStatusChanged`. A transaction in another status is left as it is (a late or repeated answer).
+    @discardableResult
     func change(
         tenantId: String, id: String, from: Set<TransactionStatus>, to: TransactionStatus, db: any SQLDatabase,
         _ edit: (inout TransactionRow) -> Void
-    ) async throws {
+    ) async throws -> Bool {
         guard var row = try await TransactionStore.transaction(tenantId: tenantId, id: id, forUpdate: self.kind == .postgres, db: db),
             from.contains(row.transactionStatus)
-        else { return }
+        else { return false }
         let previous = row.status
         let now = self.now
         row.status = to.rawValue
@@ -94,6 +100,7 @@ extension TransactionBook {
                 transactionId: id, tenantId: tenantId, status: to.rawValue, previousStatus: previous, code: row.status_code,
                 reason: row.status_reason, entryId: entryId, changedAtMillis: now),
             subject: id, tenantId: tenantId, on: db)
+        return true
     }
 
     /// A transaction with its history.

@@ -7,15 +7,35 @@ public struct TransactionBook: Sendable {
     let env: ServiceEnvironment
     let outbox: Outbox
     let screening: Screening
+    /// Creations that arrive together share one commit (nil in the book that applies them).
+    private let creations: GroupCommit<Creation, [Outcome]>?
     var database: any Database { self.env.database }
     var kind: DatabaseKind { self.env.database.kind }
     var now: Int64 { self.env.clock.nowMillis() }
 
     /// The book of `env`'s database.
     init(env: ServiceEnvironment) {
+        self.init(env: env, grouping: true)
+    }
+
+    /// A book whose creations go through a group commit, or (`grouping` false) the book that applies them.
+    private init(env: ServiceEnvironment, grouping: Bool) {
         self.env = env
         self.outbox = env.outbox(serviceName: "transactions")
         self.screening = Screening(settings: env.settings)
+        if grouping {
+            let applier = TransactionBook(env: env, grouping: false)
+            self.creations = GroupCommit(database: env.database) { inputs, db in try await applier.apply(inputs, db: db) }
+        } else {
+            self.creations = nil
+        }
+    }
+
+    /// One creation request, as the group commit carries it.
+    struct Creation: Sendable {
+        let drafts: [TransactionDraft]
+        let principal: Principal
+        let prefix: @Sendable (Int) -> String
     }
 
     /// What a creation did with one draft.
@@ -32,27 +52,48 @@ public struct TransactionBook: Sendable {
     }
 
     /// Takes drafts in, all or nothing: each passes the whole pipeline or the first refusal is thrown, its fields named
-    /// with `prefix(index)`. Each new transaction is pending and announced with `TransactionCreated`.
+    /// with `prefix(index)`. Each new transaction is pending and announced with `TransactionCreated`. Requests that
+    /// arrive together are checked against one another and committed together.
     func create(_ drafts: [TransactionDraft], principal: Principal, prefix: @escaping @Sendable (Int) -> String = { _ in "" })
         async throws -> [Outcome]
     {
-        try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
-            var pipeline = try await self.pipeline(for: drafts, principal: principal, db: db)
-            var outcomes: [Outcome?] = Array(repeating: nil, count: drafts.count)
+        guard let creations = self.creations else { preconditionFailure("the applying book creates through apply(_:db:)") }
+        return try await creations.run(tenantId: principal.tenantId, Creation(drafts: drafts, principal: principal, prefix: prefix))
+    }
+
+    /// Applies one tenant's creation requests inside the group's transaction: each is refused on its own (nothing of
+    /// it written) or written whole; a database error throws, and the group commit then runs each request alone.
+    func apply(_ inputs: [Creation], db: any SQLDatabase) async throws -> [Result<[Outcome], any Error>] {
+        guard let first = inputs.first else { return [] }
+        var pipeline = try await self.pipeline(for: inputs.flatMap(\.drafts), principal: first.principal, db: db)
+        var results: [Result<[Outcome], any Error>] = []
+        for input in inputs {
+            var trial = pipeline
+            var outcomes: [Outcome?] = Array(repeating: nil, count: input.drafts.count)
             var accepted: [(Int, TransactionDraft)] = []
-            for (index, draft) in drafts.enumerated() {
-                if let existing = pipeline.existing(draft) {
-                    guard existing.request_hash == draft.requestHash else { throw TransactionsError.idReused() }
-                    outcomes[index] = .replayed(existing)
-                    continue
+            do {
+                for (index, draft) in input.drafts.enumerated() {
+                    if let existing = trial.existing(draft) {
+                        guard existing.request_hash == draft.requestHash else { throw TransactionsError.idReused() }
+                        outcomes[index] = .replayed(existing)
+                        continue
+                    }
+                    try await trial.check(draft, prefix: input.prefix(index), db: db)
+                    accepted.append((index, draft))
                 }
-                try await pipeline.check(draft, prefix: prefix(index), db: db)
-                accepted.append((index, draft))
+            } catch let error as AppError {
+                results.append(.failure(error))
+                continue
             }
-            let rows = try await self.insert(accepted.map(\.1), principal: principal, importId: nil, db: db)
-            for ((index, _), row) in zip(accepted, rows) { outcomes[index] = .created(row) }
-            return outcomes.map { $0! }
+            let rows = try await self.insert(accepted.map(\.1), principal: input.principal, importId: nil, db: db)
+            for ((index, _), row) in zip(accepted, rows) {
+                outcomes[index] = .created(row)
+                trial.existingById[row.id] = row
+            }
+            pipeline = trial
+            results.append(.success(outcomes.map { $0! }))
         }
+        return results
     }
 
     /// Writes accepted drafts as pending transactions with their first history row and their events.
@@ -85,6 +126,8 @@ public struct TransactionBook: Sendable {
                        reason: nil, entry_id: nil, at_ms: now)
         }
         try await db.insertRows(into: "transaction_history", columns: HistoryRow.columns, rows: history.map(\.cells))
+        try await TransactionStore.count(
+            rows.map { ($0.source_account_id, $0.currency, $0.amount_minor, $0.created_at_ms) }, sign: 1, tenantId: principal.tenantId, db: db)
         for row in rows {
             try await self.outbox.enqueue(row.created, subject: row.id, tenantId: row.tenant_id, on: db)
         }
@@ -102,15 +145,16 @@ public struct TransactionBook: Sendable {
         let accountIds = Set(drafts.flatMap { [$0.sourceAccountId, $0.destinationAccountId] })
         let accounts = try await TransactionStore.accounts(tenantId: principal.tenantId, ids: Array(accountIds), db: db)
         let existing = try await TransactionStore.transactions(tenantId: principal.tenantId, ids: drafts.compactMap(\.id), db: db)
-        let since = self.now
-        let sources = Set(drafts.map(\.sourceAccountId))
+        // Velocity is counted in minute buckets: a window holds its whole first minute, so it errs on the strict side.
+        let now = self.now
+        func since(_ limit: VelocityLimit) -> Int64 { (now - Int64(limit.windowSeconds) * 1000) / 60_000 }
         var accountUsage: [String: Usage] = [:]
-        for source in sources {
+        for source in Set(drafts.map(\.sourceAccountId)) {
             accountUsage[source] = try await TransactionStore.usage(
-                tenantId: principal.tenantId, sourceAccountId: source, sinceMillis: since - Int64(limits.accountVelocity.windowSeconds) * 1000, db: db)
+                tenantId: principal.tenantId, scope: source, sinceMinute: since(limits.accountVelocity), db: db)
         }
         let tenantUsage = try await TransactionStore.usage(
-            tenantId: principal.tenantId, sourceAccountId: nil, sinceMillis: since - Int64(limits.tenantVelocity.windowSeconds) * 1000, db: db)
+            tenantId: principal.tenantId, scope: TransactionStore.tenantScope, sinceMinute: since(limits.tenantVelocity), db: db)
         return Pipeline(
             tenantId: principal.tenantId, limits: limits, screening: self.screening,
             accounts: Dictionary(uniqueKeysWithValues: accounts.map { ($0.id, $0) }),

@@ -85,13 +85,18 @@ enum TransactionStore {
         let total: Int64
     }
 
-    /// What left `sourceAccountId` (or the tenant, when nil) since `sinceMillis`, rejected transactions apart.
-    static func usage(tenantId: String, sourceAccountId: String?, sinceMillis: Int64, db: any SQLDatabase) async throws -> Usage {
-        let account: SQLQueryString = sourceAccountId.map { "AND source_account_id = \(bind: $0)" } ?? ""
+    /// The scope of the tenant-wide velocity buckets (the others are source account ids).
+    static let tenantScope = "*"
+    /// How long buckets are kept: past the longest window a limit may have.
+    static let bucketRetentionMinutes = Int64(VelocityLimit.windowSecondsRange.upperBound / 60 + 1)
+
+    /// What left `scope` (a source account, or the whole tenant) in the minutes from `sinceMinute` on, rejected
+    /// transactions apart.
+    static func usage(tenantId: String, scope: String, sinceMinute: Int64, db: any SQLDatabase) async throws -> Usage {
         let rows = try await db.raw("""
-            SELECT currency, COUNT(*) AS n, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM transactions
-            WHERE tenant_id = \(bind: tenantId) \(account) AND created_at_ms > \(bind: sinceMillis)
-            AND status <> \(bind: TransactionStatus.rejected.rawValue) GROUP BY currency
+            SELECT currency, CAST(COALESCE(SUM(transactions), 0) AS BIGINT) AS n, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total
+            FROM transaction_velocity WHERE tenant_id = \(bind: tenantId) AND scope = \(bind: scope) AND minute >= \(bind: sinceMinute)
+            GROUP BY currency
             """).all(decoding: UsageRow.self)
         var usage = Usage()
         for row in rows {
@@ -99,6 +104,37 @@ enum TransactionStore {
             usage.amountMinor[row.currency] = row.total
         }
         return usage
+    }
+
+    /// Adds (or, with negative figures, takes back) transactions to the velocity buckets of their source account and
+    /// tenant, and drops the buckets too old for any window.
+    static func count(
+        _ rows: [(sourceAccountId: String, currency: String, amountMinor: Int64, createdAtMillis: Int64)], sign: Int64, tenantId: String,
+        db: any SQLDatabase
+    ) async throws {
+        struct Key: Hashable { let scope: String, currency: String, minute: Int64 }
+        var buckets: [Key: (Int64, Int64)] = [:]
+        for row in rows {
+            let minute = row.createdAtMillis / 60_000
+            for scope in [row.sourceAccountId, Self.tenantScope] {
+                let key = Key(scope: scope, currency: row.currency, minute: minute)
+                let (count, amount) = buckets[key] ?? (0, 0)
+                buckets[key] = (count + sign, amount &+ sign &* row.amountMinor)
+            }
+        }
+        for (key, (count, amount)) in buckets.sorted(by: { ($0.key.scope, $0.key.minute) < ($1.key.scope, $1.key.minute) }) {
+            try await db.raw("""
+                INSERT INTO transaction_velocity (tenant_id, scope, currency, minute, transactions, amount_minor)
+                VALUES (\(bind: tenantId), \(bind: key.scope), \(bind: key.currency), \(bind: key.minute), \(bind: count), \(bind: amount))
+                ON CONFLICT (tenant_id, scope, currency, minute) DO UPDATE SET
+                    transactions = transaction_velocity.transactions + excluded.transactions,
+                    amount_minor = transaction_velocity.amount_minor + excluded.amount_minor
+                """).run()
+            try await db.raw("""
+                DELETE FROM transaction_velocity WHERE tenant_id = \(bind: tenantId) AND scope = \(bind: key.scope)
+                AND currency = \(bind: key.currency) AND minute < \(bind: key.minute - Self.bucketRetentionMinutes)
+                """).run()
+        }
     }
 
     struct IdRow: Decodable { let id: String }

@@ -4,7 +4,7 @@ import FinFlowCore
 /// behind the repository's tenant filters.
 enum TransactionsMigrations {
     static let all: [Migration] = [
-        Migration(1, "create transactions, their history, the account read model and limits", [
+        Migration(1, "create transactions, their history, the account read model, limits and velocity buckets", [
             """
             CREATE TABLE transactions (
                 id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
@@ -17,8 +17,6 @@ enum TransactionsMigrations {
                 updated_at_ms BIGINT NOT NULL)
             """,
             "CREATE INDEX transactions_tenant ON transactions (tenant_id, id)",
-            "CREATE INDEX transactions_source_window ON transactions (tenant_id, source_account_id, created_at_ms)",
-            "CREATE INDEX transactions_tenant_window ON transactions (tenant_id, created_at_ms)",
             "CREATE INDEX transactions_lookalikes ON transactions (tenant_id, amount_minor, counterparty_key, value_date)",
             "CREATE UNIQUE INDEX transactions_import_fingerprint ON transactions (tenant_id, import_fingerprint)",
             """
@@ -36,7 +34,12 @@ enum TransactionsMigrations {
             CREATE TABLE transaction_limits (
                 tenant_id TEXT PRIMARY KEY, limits TEXT NOT NULL, updated_by TEXT NOT NULL, updated_at_ms BIGINT NOT NULL)
             """,
-        ], postgresAfter: ["transactions", "transaction_history", "ledger_accounts", "transaction_limits"]
+            """
+            CREATE TABLE transaction_velocity (
+                tenant_id TEXT NOT NULL, scope TEXT NOT NULL, currency TEXT NOT NULL, minute BIGINT NOT NULL,
+                transactions BIGINT NOT NULL, amount_minor BIGINT NOT NULL, PRIMARY KEY (tenant_id, scope, currency, minute))
+            """,
+        ], postgresAfter: ["transactions", "transaction_history", "ledger_accounts", "transaction_limits", "transaction_velocity"]
             .flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

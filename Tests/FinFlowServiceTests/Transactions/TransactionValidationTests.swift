@@ -62,7 +62,8 @@ struct TransactionValidationTests {
             try await Self.expectRefused(desk, desk.body(5, counterparty: "Seventh"), status: 422, code: "account-velocity-exceeded", field: "sourceAccountId")
             #expect(try await desk.create(desk.body(5, from: "1010", counterparty: "Other account")).status == 201)
             try await Self.expectRefused(desk, desk.body(20_000, from: "1010", counterparty: "Large"), status: 422, code: "tenant-velocity-exceeded")
-            sut.clock.advance(seconds: 61)
+            // Velocity is counted in minute buckets: a 60 s window lets go of a transaction within two minutes.
+            sut.clock.advance(seconds: 121)
             #expect(try await desk.create(desk.body(5, counterparty: "An hour later")).status == 201)
             // 7. Screening lists from configuration.
             try await Self.expectRefused(desk, desk.body(5, from: "1010", counterparty: "Tehran Trading", country: "IR"), status: 422, code: "sanctioned-country",
@@ -161,6 +162,32 @@ struct TransactionValidationTests {
             let viewer = try await Fixtures.member(of: desk.user, roles: ["viewer"], client, sut, tag: "viewer")
             #expect(try await client.send(.post, "/v1/transactions", json: desk.body(100), token: viewer).status == 403)
             #expect(try await client.send(.get, "/v1/transactions", token: viewer).status == 200)
+        }
+    }
+
+    @Test("requests racing each other still see each other: velocity and duplicates hold across concurrent creations")
+    func concurrent() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let desk = try await Desk.open(client, sut)
+            try await desk.setLimits { $0["accountVelocity"] = ["windowSeconds": 3_600, "countMax": 25] }
+            let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        let response = try await desk.create(desk.body(Int64(100 + index), counterparty: "Racer \(index)"))
+                        return (response.status, response.body["code"] as? String)
+                    }
+                }
+                return try await group.reduce(into: [(Int, String?)]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0.0 == 201 }.count == 25)
+            #expect(statuses.filter { $0.1 == "account-velocity-exceeded" }.count == 15)
+            let twins = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<10 { group.addTask { try await desk.create(desk.body(7_777, from: "1010", counterparty: "Twin", reference: "T-1")).status } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(twins.sorted() == [201] + Array(repeating: 409, count: 9))
+            #expect(try await desk.list().count == 26)
         }
     }
 
