@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 import Testing
 
-@Suite("outbox relay wake-up")
+@Suite("outbox relay wake-up and the in-process bus")
 struct OutboxRelayTests {
     @Test("a wait ends at a signal given before it, and at its timeout without one")
     func waitSemantics() async {
@@ -40,6 +40,53 @@ struct OutboxRelayTests {
         #expect(seen.withLock { $0 } == Array(1...20))
         running.cancel()
         _ = try? await running.value
+        try await database.shutdown()
+    }
+
+    struct Pong: EventContract {
+        static let eventType = "finflow.test.pong"
+        static let schemaVersion = 1
+        let n: Int
+    }
+
+    static func event<Contract: EventContract>(_ payload: Contract) throws -> PublishedEvent {
+        let id = UUID().uuidString.lowercased()
+        let envelope = CloudEvent(
+            id: id, source: "urn:finflow:service:test", type: Contract.eventType, time: Date(), subject: nil, tenantid: "t",
+            dataschema: "urn:finflow:schema:\(Contract.eventType):1", data: payload)
+        return PublishedEvent(id: id, topic: Contract.topic, type: Contract.eventType, tenantId: "t", json: try CloudEvent<Contract>.encoder.encode(envelope))
+    }
+
+    @Test("a batch goes to consumers in runs of one topic, in order; a failure stops it there and a later batch resumes once")
+    func batches() async throws {
+        let database = try await CoreTests.database()
+        try await database.read { db in try await db.raw("CREATE TABLE seen (topic TEXT, n INTEGER)").run() }
+        let clock = SystemClock()
+        let bus = InProcessEventBus(clock: clock)
+        let refuse = Mutex<Int?>(3)
+        bus.subscribe(.of(CoreTests.Ping.self, name: "test.ping", database: database) { event, db in
+            if refuse.withLock({ $0 }) == event.data.n { throw AppError.invalid("refused \(event.data.n)") }
+            try await db.raw("INSERT INTO seen (topic, n) VALUES ('ping', \(bind: event.data.n))").run()
+        })
+        bus.subscribe(.of(Pong.self, name: "test.pong", database: database) { event, db in
+            try await db.raw("INSERT INTO seen (topic, n) VALUES ('pong', \(bind: event.data.n))").run()
+        })
+        let events = [
+            try Self.event(CoreTests.Ping(n: 1)), try Self.event(CoreTests.Ping(n: 2)), try Self.event(Pong(n: 1)),
+            try Self.event(CoreTests.Ping(n: 3)), try Self.event(CoreTests.Ping(n: 4)), try Self.event(Pong(n: 2)),
+        ]
+        let first = await bus.publish(events)
+        #expect(first.map { if case .success = $0 { "ok" } else if case .failure(is EventNotAttempted) = $0 { "later" } else { "failed" } }
+                == ["ok", "ok", "ok", "failed", "later", "later"])
+        refuse.withLock { $0 = nil }
+        let second = await bus.publish(Array(events[3...]))
+        #expect(second.allSatisfy { if case .success = $0 { true } else { false } })
+        // Delivered again in full: the inbox applies nothing twice.
+        _ = await bus.publish(events)
+        struct Seen: Decodable, Equatable { let topic: String; let n: Int }
+        let seen = try await database.read { db in try await db.raw("SELECT topic, n FROM seen ORDER BY rowid").all(decoding: Seen.self) }
+        #expect(seen == [.init(topic: "ping", n: 1), .init(topic: "ping", n: 2), .init(topic: "pong", n: 1), .init(topic: "ping", n: 3),
+                         .init(topic: "ping", n: 4), .init(topic: "pong", n: 2)])
         try await database.shutdown()
     }
 }

@@ -161,5 +161,51 @@ public final class InProcessEventBus: EventBus {
             try await consumer.deliver(event, clock: self.clock)
         }
     }
+
+    /// Publishes `events` in order, a run of consecutive events of one topic at a time: each consumer of the topic
+    /// applies the whole run in one transaction (one commit, not one per event). When a consumer refuses a run, the
+    /// run goes again one event at a time (the inboxes skip what was applied), and the events after a failure are not
+    /// attempted, so order holds.
+    public func publish(_ events: [PublishedEvent]) async -> [Result<Void, any Error>] {
+        var results: [Result<Void, any Error>] = []
+        var start = 0
+        while start < events.count {
+            var end = start + 1
+            while end < events.count, events[end].topic == events[start].topic { end += 1 }
+            let run = Array(events[start..<end])
+            let targets = self.consumers.withLock { $0[run[0].topic] ?? [] }
+            var applied = true
+            for consumer in targets {
+                do { try await consumer.deliver(run, clock: self.clock) } catch {
+                    applied = false
+                    break
+                }
+            }
+            if applied {
+                results += run.map { _ in .success(()) }
+            } else {
+                var failed = false
+                for event in run {
+                    guard !failed else {
+                        results.append(.failure(EventNotAttempted()))
+                        continue
+                    }
+                    do {
+                        try await self.publish(event)
+                        results.append(.success(()))
+                    } catch {
+                        results.append(.failure(error))
+                        failed = true
+                    }
+                }
+                if failed {
+                    results += events[end...].map { _ in .failure(EventNotAttempted()) }
+                    return results
+                }
+            }
+            start = end
+        }
+        return results
+    }
 }
 
