@@ -125,6 +125,12 @@ struct DistributedKafkaTests {
             return ((account.body["balances"] as? [String: Any])?["balance"] as? Int) ?? -1
         }
         let utilitiesBefore = try await utilitiesBalance()
+        func trialDebits() async throws -> Int {
+            let trial = try await accounting.send(.GET, "/v1/accounting/statements/trial-balance", token: token)
+            let currencies = (trial.body["currencies"] as? [[String: Any]]) ?? []
+            return (currencies.first { $0["currency"] as? String == currency }?["totalDebits"] as? Int) ?? -1
+        }
+        let debitsBefore = try await trialDebits()
 
         // Steady state.
         try await createTenant()
@@ -173,6 +179,7 @@ struct DistributedKafkaTests {
         }
         #expect(entryCount == 4, "a transaction was posted more than once")
         #expect(try await utilitiesBalance() == utilitiesBefore + 1_000 + 1_001 + 1_002 + 1_003)
+        #expect(try await trialDebits() == debitsBefore + 1_000 + 1_001 + 1_002 + 1_003, "the trial balance does not show the transactions")
 
         // Applied once each: every new tenant has exactly the default chart, and nothing was set aside.
         let ids = tenants
