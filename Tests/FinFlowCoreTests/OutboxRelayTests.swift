@@ -60,16 +60,19 @@ struct OutboxRelayTests {
     @Test("a batch goes to consumers in runs of one topic, in order; a failure stops it there and a later batch resumes once")
     func batches() async throws {
         let database = try await CoreTests.database()
-        try await database.read { db in try await db.raw("CREATE TABLE seen (topic TEXT, n INTEGER)").run() }
+        try await database.read { db in try await db.raw("CREATE TABLE seen (seq INTEGER, topic TEXT, n INTEGER)").run() }
         let clock = SystemClock()
         let bus = InProcessEventBus(clock: clock)
         let refuse = Mutex<Int?>(3)
+        // The order of application, kept in a column of its own (SQLite's rowid has no PostgreSQL twin).
+        let sequence = Mutex(0)
+        let next: @Sendable () -> Int = { sequence.withLock { $0 += 1; return $0 } }
         bus.subscribe(.of(CoreTests.Ping.self, name: "test.ping", database: database) { event, db in
             if refuse.withLock({ $0 }) == event.data.n { throw AppError.invalid("refused \(event.data.n)") }
-            try await db.raw("INSERT INTO seen (topic, n) VALUES ('ping', \(bind: event.data.n))").run()
+            try await db.raw("INSERT INTO seen (seq, topic, n) VALUES (\(bind: next()), 'ping', \(bind: event.data.n))").run()
         })
         bus.subscribe(.of(Pong.self, name: "test.pong", database: database) { event, db in
-            try await db.raw("INSERT INTO seen (topic, n) VALUES ('pong', \(bind: event.data.n))").run()
+            try await db.raw("INSERT INTO seen (seq, topic, n) VALUES (\(bind: next()), 'pong', \(bind: event.data.n))").run()
         })
         let events = [
             try Self.event(CoreTests.Ping(n: 1)), try Self.event(CoreTests.Ping(n: 2)), try Self.event(Pong(n: 1)),
@@ -84,7 +87,7 @@ struct OutboxRelayTests {
         // Delivered again in full: the inbox applies nothing twice.
         _ = await bus.publish(events)
         struct Seen: Decodable, Equatable { let topic: String; let n: Int }
-        let seen = try await database.read { db in try await db.raw("SELECT topic, n FROM seen ORDER BY rowid").all(decoding: Seen.self) }
+        let seen = try await database.read { db in try await db.raw("SELECT topic, n FROM seen ORDER BY seq").all(decoding: Seen.self) }
         #expect(seen == [.init(topic: "ping", n: 1), .init(topic: "ping", n: 2), .init(topic: "pong", n: 1), .init(topic: "ping", n: 3),
                          .init(topic: "ping", n: 4), .init(topic: "pong", n: 2)])
         try await database.shutdown()
