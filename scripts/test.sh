@@ -50,8 +50,30 @@ source scripts/kafka-tools.sh
 echo "== building"
 swift build --build-tests
 
+# Each run has a deadline: a test that hangs fails the run within it and is named, instead of holding CI to its limit.
+limit=${FINFLOW_TEST_TIMEOUT:-900}
+run_tests() {
+  local label=$1 log status
+  shift
+  log=$(mktemp /tmp/finflow-tests.XXXXXX)
+  set +e
+  env "$@" timeout --kill-after=30 "$limit" swift test --skip-build 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  set -e
+  if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+    # The test bundle is swift test's child and outlives it.
+    pkill -KILL -f 'finflowPackageTests.xctest' 2>/dev/null || true
+    echo "== the tests on $label did not finish within $limit s; these started and had not finished:"
+    sed -nE 's/^◇ Test ("[^"]*"|[^ ]+\(.*\)) started\.$/\1/p' "$log" | sort -u > "$log.started"
+    sed -nE 's/^.* Test (.*) (passed|failed) after .*$/\1/p; s/^.* Test (.*) skipped.*$/\1/p' "$log" | sed -E 's/ with [0-9]+ test cases?$//' | sort -u > "$log.ended"
+    comm -23 "$log.started" "$log.ended" | sed 's/^/   /'
+  fi
+  rm -f "$log" "$log.started" "$log.ended"
+  return "$status"
+}
+
 echo "== tests on SQLite"
-swift test --skip-build
+run_tests SQLite
 
 echo "== tests on PostgreSQL"
-FINFLOW_TEST_POSTGRES_URL="postgres://finflow_app@127.0.0.1:$pg_port/postgres" swift test --skip-build
+run_tests PostgreSQL FINFLOW_TEST_POSTGRES_URL="postgres://finflow_app@127.0.0.1:$pg_port/postgres"

@@ -186,14 +186,21 @@ struct LedgerInvariantTests {
         let events = EventLog()
         // The posting checks the period, then stays in its transaction a while before it commits.
         let posting = Task {
-            try await harness.database.tenantTransaction(tenantId: harness.tenantId) { db in
-                _ = try await ledger.submit([entry], principal: principal, batchId: nil, on: db)
-                events.append("checked")
-                try await Task.sleep(for: .milliseconds(600))
-                events.append("committing")
+            do {
+                try await harness.database.tenantTransaction(tenantId: harness.tenantId) { db in
+                    _ = try await ledger.submit([entry], principal: principal, batchId: nil, on: db)
+                    events.append("checked")
+                    try await Task.sleep(for: .milliseconds(600))
+                    events.append("committing")
+                }
+            } catch {
+                events.append("failed")
+                throw error
             }
         }
-        while !events.contains("checked") { try await Task.sleep(for: .milliseconds(5)) }
+        // Waits for the check, or for the posting's failure, which `posting.value` then reports.
+        while !events.contains("checked"), !events.contains("failed") { try await Task.sleep(for: .milliseconds(5)) }
+        if events.contains("failed") { try await posting.value }
         _ = try await ledger.setPeriod(principal: principal, key: "2026-05", to: .closed)
         events.append("closed")
         try await posting.value
