@@ -52,17 +52,20 @@ swift build --build-tests
 
 # Each run has a deadline: a test that hangs fails the run within it and is named, instead of holding CI to its limit.
 limit=${FINFLOW_TEST_TIMEOUT:-900}
+# A crash's backtrace without source lines: full symbolication of the debug test bundle takes the backtracer many minutes.
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=yes,symbolicate=fast,threads=crashed}
 run_tests() {
   local label=$1 log status
   shift
   log=$(mktemp /tmp/finflow-tests.XXXXXX)
   set +e
-  env "$@" timeout --kill-after=30 "$limit" swift test --skip-build 2>&1 | tee "$log"
+  # Line-buffered (stdbuf reaches the test bundle through the environment), so the log holds every line a hung run wrote.
+  env "$@" timeout --kill-after=30 "$limit" stdbuf -oL -eL swift test --skip-build 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
   set -e
   if [ "$status" = 124 ] || [ "$status" = 137 ]; then
-    # The test bundle is swift test's child and outlives it.
-    pkill -KILL -f 'finflowPackageTests.xctest' 2>/dev/null || true
+    # The test bundle is swift test's child and outlives it; only this checkout's is stopped.
+    pkill -KILL -f "$PWD/.build/.*finflowPackageTests.xctest" 2>/dev/null || true
     echo "== the tests on $label did not finish within $limit s; these started and had not finished:"
     sed -nE 's/^◇ Test ("[^"]*"|[^ ]+\(.*\)) started\.$/\1/p' "$log" | sort -u > "$log.started"
     sed -nE 's/^.* Test (.*) (passed|failed) after .*$/\1/p; s/^.* Test (.*) skipped.*$/\1/p' "$log" | sed -E 's/ with [0-9]+ test cases?$//' | sort -u > "$log.ended"

@@ -256,7 +256,7 @@ struct CoreTests {
     }
 
     @Test("the SQLite writer keeps values exact through its cached statements, reports and recovers from errors, and checkpoints its log off the commit path",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(5)))
     func sqliteWriter() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("finflow-writer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
