@@ -3,6 +3,7 @@ import Logging
 import PostgresKit
 import PostgresNIO
 import SQLKit
+import Synchronization
 
 /// A service database in its own PostgreSQL schema, over pooled `PostgresClient`s whose connections have the
 /// schema as their search path, so the same unqualified SQL serves SQLite and PostgreSQL.
@@ -29,6 +30,10 @@ public final class PostgresDatabase: Database {
         }
         var configuration = try PostgresDatabase.configuration(url: url)
         configuration.options.minimumConnections = 0
+        // No keep-alive queries: PostgresNIO 1.33's pool can miss the end of a keep-alive that overlaps its shutdown
+        // and then never finishes `run()`, so the process would hang on stop. Idle connections close after the
+        // idle timeout instead, and a connection the server dropped fails its next statement with a clear error.
+        configuration.options.keepAliveBehavior = nil
         configuration.options.additionalStartupParameters = [("search_path", schema)]
         let writeThread = DedicatedThread()
         self.writeThread = writeThread
@@ -101,9 +106,45 @@ public final class PostgresDatabase: Database {
         }
     }
 
+    /// How long `shutdown` waits for the pools to close their connections before it goes on without them.
+    static let poolStopSeconds = 10
+
+    /// Closes both pools and stops the write thread. Bounded: a stop that could hang on the driver would keep the
+    /// process from exiting, so after `poolStopSeconds` the pools are left behind (their connections are closed by
+    /// then) and the rest of the shutdown goes on.
     public func shutdown() async throws {
         self.runTask.cancel()
-        await self.runTask.value
+        let stopped = await Self.finishes(self.runTask, within: .seconds(Self.poolStopSeconds))
+        if !stopped {
+            self.logger.warning(
+                "the connection pools did not stop in time; going on without them",
+                metadata: ["schema": "\(self.schema)", "seconds": "\(Self.poolStopSeconds)"])
+        }
         try await self.writeThread.shutdown()
+    }
+
+    /// Whether `task` ends within `limit`. Waiting on a task's value cannot be cancelled, so the wait and the timer
+    /// run unstructured and the first to end answers.
+    private static func finishes(_ task: Task<Void, Never>, within limit: Duration) async -> Bool {
+        final class Answered: Sendable { let done = Mutex(false) }
+        let answered = Answered()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let answer: @Sendable (Bool) -> Void = { value in
+                let first = answered.done.withLock { done in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: value) }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                answer(false)
+            }
+            Task {
+                await task.value
+                timer.cancel()
+                answer(true)
+            }
+        }
     }
 }
