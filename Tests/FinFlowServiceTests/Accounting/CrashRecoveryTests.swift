@@ -60,9 +60,25 @@ final class ServerProcess: @unchecked Sendable {
         self.process.terminate()
     }
 
-    /// Waits for the process to end without holding a thread of the cooperative pool.
+    /// Waits for the process to end without holding a thread of the cooperative pool. On Linux it asks the kernel
+    /// (`/proc`): Foundation's `Process` learns of an exit when a socket it gives the child closes, and a process
+    /// spawned meanwhile by another test can inherit that socket and keep `isRunning` true long after the exit.
     func exited() async throws {
-        while self.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        while !self.hasExited { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    /// Whether the process is gone or a zombie waiting to be reaped.
+    var hasExited: Bool {
+        #if os(Linux)
+        let pid = self.process.processIdentifier
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        // The state follows the parenthesised command name, which may itself hold spaces or parentheses.
+        guard let close = stat.lastIndex(of: ")") else { return !self.process.isRunning }
+        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+        return state == "Z" || state == "X" || !self.process.isRunning
+        #else
+        return !self.process.isRunning
+        #endif
     }
 
     /// Sends a JSON request and returns the status and decoded body.
