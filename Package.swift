@@ -132,6 +132,13 @@ let package = Package(
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .target(
+            name: "FinFlowPayments",
+            dependencies: [
+                "FinFlowCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
+        .target(
             name: "FinFlowServer",
             dependencies: [
                 "FinFlowCore", "FinFlowKafka", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting", "FinFlowTransactions",
@@ -181,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "FinFlowServiceTests",
             dependencies: [
-                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions",
+                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions", "FinFlowPayments",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
