@@ -35,8 +35,9 @@ public enum CaptureMethod: String, Sendable, Codable {
 
 /// What the gateway said about a confirm, a completed customer action or a processing payment.
 public enum GatewayOutcome: Sendable, Equatable {
-    /// The customer must act first (3-D Secure): where to send them.
-    case actionRequired(redirectURL: String)
+    /// The customer must act first (3-D Secure): where to send them, when the gateway gives an address (some hand
+    /// the step to their client library instead).
+    case actionRequired(redirectURL: String?)
     /// Accepted; the result comes later.
     case processing
     /// Authorized for `amount` minor units (manual capture): held, not yet taken.
