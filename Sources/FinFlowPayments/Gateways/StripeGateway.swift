@@ -13,14 +13,20 @@ public struct StripeGateway: Sendable {
     private let client: HTTPClient
     private let backoff: Backoff
     private let timeout: TimeAmount
+    /// Shared by every call to this Stripe account: while it is open, calls fail at once without reaching Stripe.
+    public let breaker: CircuitBreaker?
 
     /// `baseURL` is `https://api.stripe.com` in production (or a localstripe address in tests).
-    public init(baseURL: String, secretKey: String, client: HTTPClient = .shared, backoff: Backoff = Backoff(), timeout: TimeAmount = .seconds(20)) {
+    public init(
+        baseURL: String, secretKey: String, client: HTTPClient = .shared, backoff: Backoff = Backoff(),
+        timeout: TimeAmount = .seconds(20), breaker: CircuitBreaker? = nil
+    ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.secretKey = secretKey
         self.client = client
         self.backoff = backoff
         self.timeout = timeout
+        self.breaker = breaker
     }
 
     /// A call's result: the PaymentIntent as Stripe now holds it, or a refusal of the card.
@@ -33,6 +39,9 @@ public struct StripeGateway: Sendable {
     public enum CallError: Error, Sendable {
         /// Still failing for want of Stripe after every attempt; whether the last attempt reached it is unknown.
         case unavailable(String)
+        /// Not sent: the circuit breaker is open after repeated faults, so no charge attempt can have happened
+        /// (the case where failing over to another gateway is safe).
+        case circuitOpen
         /// Stripe refused the request itself.
         case refused(AppError)
     }
@@ -111,17 +120,28 @@ public struct StripeGateway: Sendable {
         var attempt = 1
         var lastProblem = ""
         while true {
+            if let breaker = self.breaker, !breaker.permits() {
+                // A first attempt that is refused reached nobody; a later one follows attempts that may have.
+                if attempt == 1 { throw CallError.circuitOpen }
+                throw CallError.unavailable("\(lastProblem); then the circuit opened")
+            }
             do {
                 let response = try await self.client.execute(request, timeout: self.timeout)
                 let body = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
                 let status = Int(response.status.code)
-                if (200..<300).contains(status) { return .success(body) }
+                if (200..<300).contains(status) {
+                    self.breaker?.succeeded()
+                    return .success(body)
+                }
                 let failure = StripeWire.failure(status: status, body: body)
-                guard case .retryable(let message) = failure else { return .failure(failure) }
+                guard case .retryable(let message) = failure else {
+                    self.breaker?.succeeded()
+                    return .failure(failure)
+                }
+                self.breaker?.failed()
                 lastProblem = message
-            } catch let error as CallError {
-                throw error
             } catch {
+                self.breaker?.failed()
                 lastProblem = "\(error)"
             }
             guard attempt < self.backoff.attemptsMax else { throw CallError.unavailable(lastProblem) }

@@ -1,7 +1,10 @@
 import AsyncHTTPClient
 import FinFlowCore
 import FinFlowPayments
+import Hummingbird
+import HummingbirdTesting
 import NIOCore
+import Synchronization
 import Foundation
 import Testing
 
@@ -48,7 +51,7 @@ final class LocalStripe: @unchecked Sendable {
     }
 }
 
-@Suite("payments: the Stripe gateway against localstripe")
+@Suite("payments: the Stripe gateway (localstripe, and a stand-in that fails on purpose)")
 struct StripeGatewayTests {
     @Test("card paid at once, held and partly captured, declined, challenged by 3-D Secure, canceled and refunded")
     func lifecycle() async throws {
@@ -176,5 +179,77 @@ struct StripeGatewayTests {
             return true
         }
         #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    /// A Stripe stand-in that answers 503 to the first `failures` calls, then a succeeded PaymentIntent; it records
+    /// the idempotency key of every call.
+    final class FlakyStripe: Sendable {
+        let failures: Int
+        let keys = Mutex<[String]>([])
+        init(failures: Int) { self.failures = failures }
+
+        var router: Router<BasicRequestContext> {
+            let router = Router()
+            router.post("/v1/payment_intents/{id}/confirm") { request, context -> Response in
+                let id = context.parameters.get("id") ?? ""
+                let count = self.keys.withLock { keys in
+                    keys.append(request.headers[.init("Idempotency-Key")!] ?? "")
+                    return keys.count
+                }
+                if count <= self.failures {
+                    return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"type":"api_error","message":"try later"}}"#)))
+                }
+                return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"id":"\#(id)","status":"succeeded","amount":500,"currency":"usd","amount_received":500}"#)))
+            }
+            return router
+        }
+    }
+
+    @Test("a 5xx is retried with the same idempotency key until Stripe answers")
+    func retriesKeepTheKey() async throws {
+        let stripe = FlakyStripe(failures: 2)
+        let app = Application(router: stripe.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let gateway = StripeGateway(
+                baseURL: "http://127.0.0.1:\(port)", secretKey: "sk_test_finflow", backoff: Backoff(baseMillis: 5, capMillis: 10, attemptsMax: 3))
+            let answer = try await gateway.confirm("pi_flaky", idempotencyKey: "order-7-confirm")
+            guard case .intent(let intent) = answer else { Issue.record("no answer: \(answer)"); return }
+            #expect(intent.status == "succeeded")
+            #expect(stripe.keys.withLock { $0 } == ["order-7-confirm", "order-7-confirm", "order-7-confirm"])
+        }
+    }
+
+    @Test("the breaker opens after repeated faults; then calls fail at once, unsent, until its cool-down ends")
+    func breakerStopsCalls() async throws {
+        let stripe = FlakyStripe(failures: 4)
+        let clock = ManualClock()
+        let breaker = CircuitBreaker(failuresToOpen: 3, openSeconds: 30, clock: clock)
+        let app = Application(router: stripe.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let gateway = StripeGateway(
+                baseURL: "http://127.0.0.1:\(port)", secretKey: "sk_test_finflow", backoff: Backoff(baseMillis: 5, capMillis: 10, attemptsMax: 3),
+                breaker: breaker)
+            // Three 503s: the call gives up and the breaker opens.
+            await #expect(throws: StripeGateway.CallError.self) { try await gateway.confirm("pi_1", idempotencyKey: "a") }
+            #expect(stripe.keys.withLock { $0.count } == 3)
+            // Open: refused before sending, which makes failing over safe.
+            await #expect {
+                try await gateway.confirm("pi_2", idempotencyKey: "b")
+            } throws: { error in
+                guard case StripeGateway.CallError.circuitOpen = error else { return false }
+                return true
+            }
+            #expect(stripe.keys.withLock { $0.count } == 3)
+            // After the cool-down one trial goes through (a fourth 503 reopens it), and after another, Stripe answers.
+            clock.advance(seconds: 30)
+            await #expect(throws: StripeGateway.CallError.self) { try await gateway.confirm("pi_3", idempotencyKey: "c") }
+            #expect(stripe.keys.withLock { $0.count } == 4)
+            clock.advance(seconds: 30)
+            let answer = try await gateway.confirm("pi_4", idempotencyKey: "d")
+            guard case .intent = answer else { Issue.record("no answer: \(answer)"); return }
+            #expect(breaker.current == .closed(failures: 0))
+        }
     }
 }
