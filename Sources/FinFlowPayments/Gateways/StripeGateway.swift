@@ -84,29 +84,28 @@ public struct StripeGateway: Sendable {
 
     /// Refunds `amount` of a PaymentIntent's received amount.
     public func refund(paymentIntent id: String, amount: Int64, idempotencyKey: String) async throws -> Refund {
-        let data = try await self.send(
+        let sent = try await self.send(
             "/v1/refunds", method: .POST, fields: [("payment_intent", try Self.checked(id)), ("amount", String(amount))],
             idempotencyKey: idempotencyKey)
-        switch data {
-        case .success(let body): return try Self.decode(Refund.self, body)
-        case .failure(.declined(let code, let message)):
+        switch sent {
+        case .answered(let body): return try Self.decode(Refund.self, body)
+        case .declined(let code, let message):
             throw CallError.refused(AppError.conflict(code: "refund-refused", "Stripe refused the refund: \(code): \(message)"))
-        case .failure(let failure): throw Self.error(failure)
         }
     }
 
     private func call(_ path: String, method: HTTPMethod = .POST, fields: [(String, String)], idempotencyKey: String?) async throws -> Answer {
         switch try await self.send(path, method: method, fields: fields, idempotencyKey: idempotencyKey) {
-        case .success(let body): return .intent(try Self.decode(StripeWire.PaymentIntent.self, body))
-        case .failure(.declined(let code, let message)): return .declined(code: code, message: message)
-        case .failure(let failure): throw Self.error(failure)
+        case .answered(let body): return .intent(try Self.decode(StripeWire.PaymentIntent.self, body))
+        case .declined(let code, let message): return .declined(code: code, message: message)
         }
     }
 
-    private enum Sent { case success(Data), failure(StripeWire.Failure) }
+    /// A 2xx body, or the card's refusal.
+    private enum Sent { case answered(Data), declined(code: String, message: String) }
 
     /// Sends once, then again with the same key while the failure is Stripe's (network, 5xx, 429), up to the backoff's
-    /// attempts.
+    /// attempts. A refusal of the request itself is thrown as `CallError.refused`.
     private func send(_ path: String, method: HTTPMethod, fields: [(String, String)], idempotencyKey: String?) async throws -> Sent {
         var request = HTTPClientRequest(url: self.baseURL + path)
         request.method = method
@@ -131,15 +130,21 @@ public struct StripeGateway: Sendable {
                 let status = Int(response.status.code)
                 if (200..<300).contains(status) {
                     self.breaker?.succeeded()
-                    return .success(body)
+                    return .answered(body)
                 }
-                let failure = StripeWire.failure(status: status, body: body)
-                guard case .retryable(let message) = failure else {
+                switch StripeWire.failure(status: status, body: body) {
+                case .declined(let code, let message):
                     self.breaker?.succeeded()
-                    return .failure(failure)
+                    return .declined(code: code, message: message)
+                case .refused(let error):
+                    self.breaker?.succeeded()
+                    throw CallError.refused(error)
+                case .retryable(let message):
+                    self.breaker?.failed()
+                    lastProblem = message
                 }
-                self.breaker?.failed()
-                lastProblem = message
+            } catch let error as CallError {
+                throw error
             } catch {
                 self.breaker?.failed()
                 lastProblem = "\(error)"
@@ -147,14 +152,6 @@ public struct StripeGateway: Sendable {
             guard attempt < self.backoff.attemptsMax else { throw CallError.unavailable(lastProblem) }
             attempt += 1
             try await Task.sleep(for: .milliseconds(self.backoff.pauseMillis(beforeAttempt: attempt, using: &generator)))
-        }
-    }
-
-    private static func error(_ failure: StripeWire.Failure) -> CallError {
-        switch failure {
-        case .refused(let error): .refused(error)
-        case .retryable(let message): .unavailable(message)
-        case .declined(let code, let message): .refused(AppError.conflict(code: "declined", "\(code): \(message)"))
         }
     }
 
@@ -166,7 +163,7 @@ public struct StripeGateway: Sendable {
 
     /// Stripe ids are letters, digits and underscores; anything else would change the path.
     private static func checked(_ id: String) throws -> String {
-        guard !id.isEmpty, id.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }) else {
+        guard !id.isEmpty, id.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {
             throw CallError.refused(AppError.invalid(code: "invalid-gateway-reference", "'\(id)' is not a Stripe id"))
         }
         return id

@@ -111,20 +111,17 @@ public enum StripeWire {
         if status == 429 || inner?.code == "lock_timeout" || inner?.type == "rate_limit_error" {
             return .retryable(message: message)
         }
-        switch inner?.type {
-        case "card_error":
-            return .declined(code: inner?.decline_code ?? inner?.code ?? "card_declined", message: message)
-        case "idempotency_error":
+        let declined = Failure.declined(code: inner?.decline_code ?? inner?.code ?? "card_declined", message: message)
+        switch (inner?.type, status) {
+        case ("card_error", _):
+            return declined
+        case ("idempotency_error", _):
             return .refused(AppError.conflict(code: "idempotency-key-reused", "Stripe: \(message)"))
-        case "authentication_error":
+        case ("authentication_error", _), (_, 401), (_, 403):
             return .refused(AppError(.unavailable, code: "gateway-credentials-rejected", "Stripe refused the API key: \(message)"))
+        case (_, 402):
+            return declined
         default:
-            if status == 401 || status == 403 {
-                return .refused(AppError(.unavailable, code: "gateway-credentials-rejected", "Stripe refused the API key: \(message)"))
-            }
-            if status == 402 {
-                return .declined(code: inner?.decline_code ?? inner?.code ?? "card_declined", message: message)
-            }
             return .refused(AppError.invalid(code: "gateway-request-invalid", "Stripe: \(message)"))
         }
     }

@@ -32,9 +32,7 @@ public enum WebhookSignature {
         guard abs(age) <= tolerance else {
             throw Self.refused("the Stripe delivery is \(age) seconds old, outside the \(tolerance) second tolerance")
         }
-        var signed = Data("\(timestamp).".utf8)
-        signed.append(contentsOf: body)
-        let expected = Digest.hex(HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8))))
+        let expected = Self.stripeSignature(body: body, secret: secret, timestamp: timestamp)
         guard signatures.contains(where: { Self.constantTimeEqual($0, expected) }) else {
             throw Self.refused("the Stripe signature does not match")
         }
@@ -42,10 +40,14 @@ public enum WebhookSignature {
 
     /// The `Stripe-Signature` header Stripe would send for `body` at `timestamp` (for tests and for replaying).
     public static func stripeHeader(body: some DataProtocol, secret: String, timestamp: Int64) -> String {
+        "t=\(timestamp),v1=\(Self.stripeSignature(body: body, secret: secret, timestamp: timestamp))"
+    }
+
+    /// Lower-case hex HMAC-SHA256 of `"<timestamp>.<body>"` keyed with `secret`.
+    private static func stripeSignature(body: some DataProtocol, secret: String, timestamp: Int64) -> String {
         var signed = Data("\(timestamp).".utf8)
         signed.append(contentsOf: body)
-        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8)))
-        return "t=\(timestamp),v1=\(Digest.hex(mac))"
+        return Digest.hex(HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8))))
     }
 
     /// Square: `x-square-hmacsha256-signature` is the base64 HMAC-SHA256, keyed with the subscription's signature

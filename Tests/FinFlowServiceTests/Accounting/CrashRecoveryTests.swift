@@ -73,8 +73,7 @@ final class ServerProcess: @unchecked Sendable {
         let pid = self.process.processIdentifier
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
         // The state follows the parenthesised command name, which may itself hold spaces or parentheses.
-        guard let close = stat.lastIndex(of: ")") else { return !self.process.isRunning }
-        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+        let state = stat.lastIndex(of: ")").flatMap { stat[stat.index(after: $0)...].drop { $0 == " " }.first }
         return state == "Z" || state == "X" || !self.process.isRunning
         #else
         return !self.process.isRunning
