@@ -63,8 +63,9 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            // A refused request is stored like any answer, so its replay is refused the same way.
-            guard let appError = ProblemMiddleware.clientError(from: error) else {
+            // A refused request is stored like any answer, so its replay is refused the same way; a transient failure
+            // is not, so the retry runs again.
+            guard let appError = ProblemMiddleware.clientError(from: error), !appError.isTransient else {
                 try await self.release(scope: scope, key: key)
                 throw error
             }

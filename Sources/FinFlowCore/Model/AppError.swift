@@ -28,16 +28,21 @@ public struct AppError: Error, Sendable, CustomStringConvertible {
     public let fieldErrors: [FieldError]
     /// Seconds after which a retry may succeed (sent as `Retry-After`).
     public let retryAfterSeconds: Int?
+    /// Whether the same request may succeed later (another request in flight, a dependency down): such an answer is
+    /// not kept under an idempotency key, so the retry runs again. Always so for 503, 429 and 423.
+    public let isTransient: Bool
 
     /// An error of any kind.
     public init(
-        _ kind: Kind, code: String, _ message: String, fieldErrors: [FieldError] = [], retryAfterSeconds: Int? = nil
+        _ kind: Kind, code: String, _ message: String, fieldErrors: [FieldError] = [], retryAfterSeconds: Int? = nil,
+        transient: Bool = false
     ) {
         self.kind = kind
         self.code = code
         self.message = message
         self.fieldErrors = fieldErrors
         self.retryAfterSeconds = retryAfterSeconds
+        self.isTransient = transient || [.unavailable, .tooManyRequests, .locked].contains(kind)
     }
 
     public var description: String { "\(self.code): \(self.message)" }
