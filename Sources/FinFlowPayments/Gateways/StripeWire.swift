@@ -84,24 +84,7 @@ public enum StripeWire {
         public let error: Inner
     }
 
-    /// How an error answer is to be treated.
-    public enum Failure: Sendable, Equatable {
-        /// The card or its authentication was refused: an answer, not a fault; the payment needs another method.
-        case declined(code: String, message: String)
-        /// Worth the same request again, with the same idempotency key (5xx, 429, lock timeouts).
-        case retryable(message: String)
-        /// Our request or configuration is wrong; retrying will not help.
-        case refused(AppError)
-
-        public static func == (a: Failure, b: Failure) -> Bool {
-            switch (a, b) {
-            case (.declined(let x, let y), .declined(let z, let w)): x == z && y == w
-            case (.retryable(let x), .retryable(let y)): x == y
-            case (.refused(let x), .refused(let y)): x.code == y.code && x.kind == y.kind
-            default: false
-            }
-        }
-    }
+    public typealias Failure = GatewayFailure
 
     /// Classifies an answer with HTTP status `status` and body `body` (Stripe's documented error types and codes).
     public static func failure(status: Int, body: Data) -> Failure {

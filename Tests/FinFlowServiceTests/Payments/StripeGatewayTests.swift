@@ -37,7 +37,7 @@ final class LocalStripe: @unchecked Sendable {
             do {
                 _ = try await gateway.retrieve("pi_none")
                 return
-            } catch StripeGateway.CallError.refused {
+            } catch GatewayError.refused {
                 return
             } catch {
                 try await Task.sleep(for: .milliseconds(100))
@@ -137,9 +137,9 @@ struct StripeGatewayTests {
         #expect(canceledIntent.status == "canceled")
 
         // Stripe refuses a capture of a canceled payment: a refusal, not a retry.
-        await #expect(throws: StripeGateway.CallError.self) { try await gateway.capture(canceledIntent.id, amount: nil, idempotencyKey: key()) }
+        await #expect(throws: GatewayError.self) { try await gateway.capture(canceledIntent.id, amount: nil, idempotencyKey: key()) }
         // An id that would change the path is refused before any call.
-        await #expect(throws: StripeGateway.CallError.self) { try await gateway.confirm("pi_1/../../v1/refunds", idempotencyKey: key()) }
+        await #expect(throws: GatewayError.self) { try await gateway.confirm("pi_1/../../v1/refunds", idempotencyKey: key()) }
     }
 
     /// A raw call to localstripe, for what a customer's browser would do (create a card, pass 3-D Secure).
@@ -165,7 +165,7 @@ struct StripeGatewayTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])
     }
 
-    @Test("a gateway that is down is tried the named number of times, then reported unavailable")
+    @Test("a gateway that takes no connection is tried the named number of times, then reported unreachable: nothing was sent")
     func unavailable() async throws {
         // Nothing listens on this port.
         let gateway = StripeGateway(
@@ -175,7 +175,7 @@ struct StripeGatewayTests {
         await #expect {
             try await gateway.confirm("pi_123", idempotencyKey: "k")
         } throws: { error in
-            guard case StripeGateway.CallError.unavailable = error else { return false }
+            guard case GatewayError.unreachable = error else { return false }
             return true
         }
         #expect(ContinuousClock.now - started < .seconds(10))
@@ -232,19 +232,19 @@ struct StripeGatewayTests {
                 baseURL: "http://127.0.0.1:\(port)", secretKey: "sk_test_finflow", backoff: Backoff(baseMillis: 5, capMillis: 10, attemptsMax: 3),
                 breaker: breaker)
             // Three 503s: the call gives up and the breaker opens.
-            await #expect(throws: StripeGateway.CallError.self) { try await gateway.confirm("pi_1", idempotencyKey: "a") }
+            await #expect(throws: GatewayError.self) { try await gateway.confirm("pi_1", idempotencyKey: "a") }
             #expect(stripe.keys.withLock { $0.count } == 3)
             // Open: refused before sending, which makes failing over safe.
             await #expect {
                 try await gateway.confirm("pi_2", idempotencyKey: "b")
             } throws: { error in
-                guard case StripeGateway.CallError.circuitOpen = error else { return false }
+                guard case GatewayError.circuitOpen = error else { return false }
                 return true
             }
             #expect(stripe.keys.withLock { $0.count } == 3)
             // After the cool-down one trial goes through (a fourth 503 reopens it), and after another, Stripe answers.
             clock.advance(seconds: 30)
-            await #expect(throws: StripeGateway.CallError.self) { try await gateway.confirm("pi_3", idempotencyKey: "c") }
+            await #expect(throws: GatewayError.self) { try await gateway.confirm("pi_3", idempotencyKey: "c") }
             #expect(stripe.keys.withLock { $0.count } == 4)
             clock.advance(seconds: 30)
             let answer = try await gateway.confirm("pi_4", idempotencyKey: "d")
