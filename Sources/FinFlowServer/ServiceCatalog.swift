@@ -1,6 +1,7 @@
 import FinFlowAccounting
 import FinFlowAuth
 import FinFlowCore
+import FinFlowPayments
 import FinFlowTenancy
 import FinFlowTransactions
 
@@ -11,6 +12,7 @@ public enum ServiceCatalog {
         TenancyService.descriptor,
         AccountingService.descriptor,
         TransactionsService.descriptor,
+        PaymentsService.descriptor,
     ]
 
     /// The descriptors named in `names` (all when empty); an unknown name is a setting error.

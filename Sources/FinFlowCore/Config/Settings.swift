@@ -51,6 +51,9 @@ public struct Settings: Sendable {
     /// Counterparty names the transaction service refuses (compared with case, accents, punctuation and spacing
     /// ignored), from `FINFLOW_TRANSACTIONS_BLOCKED_COUNTERPARTIES` (`;`-separated) and the file of one name a line.
     public var transactionsBlockedCounterparties: [String] = []
+    /// The key (32 bytes, base64) that seals payment gateways' credentials at rest; when nil the payment service makes
+    /// one and keeps it in its own database (set it in production so a copy of the database alone opens nothing).
+    public var paymentsCredentialKey: String?
 
     /// Defaults only.
     public init() {}
@@ -64,7 +67,8 @@ public struct Settings: Sendable {
             requestBodyBytesMax, tokenIssuer, tokenAudience, accessTokenTtlSeconds, refreshTokenTtlSeconds, bcryptCost,
             lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
-            oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile
+            oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
+            paymentsCredentialKey
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -94,7 +98,7 @@ public struct Settings: Sendable {
         }
         let reader = ConfigReader(providers: [
             InMemoryProvider(name: "command line", values: flagValues),
-            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET"])),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY"])),
         ])
         var settings = Settings()
         func text(_ key: Key) -> String? {
@@ -189,6 +193,12 @@ public struct Settings: Sendable {
             throw SettingError(key: .oidcIssuer, message: "needs FINFLOW_OIDC_CLIENT_ID and FINFLOW_OIDC_REDIRECT_URI too")
         }
         try Self.loadScreening(into: &settings, text: text)
+        if let key = text(.paymentsCredentialKey), !key.isEmpty {
+            guard Data(base64Encoded: key)?.count == 32 else {
+                throw SettingError(key: .paymentsCredentialKey, message: "must be 32 bytes in base64 (openssl rand -base64 32)")
+            }
+            settings.paymentsCredentialKey = key
+        }
         guard settings.lockoutBaseSeconds <= settings.lockoutMaxSeconds else {
             throw SettingError(key: .lockoutBaseSeconds, message: "must not exceed lockout-max-seconds")
         }

@@ -10,7 +10,7 @@ public enum Roles {
         "accounts:read", "accounts:manage", "journal:read", "journal:post", "journal:approve", "periods:close", "periods:reopen",
         "statements:read",
         "transactions:read", "transactions:create", "transactions:reverse",
-        "payments:read", "payments:create", "payments:refund",
+        "payments:read", "payments:create", "payments:refund", "payments:manage",
         "credit:read", "credit:score", "credit:offer",
         "forecasts:read",
         "compliance:read", "compliance:manage",

@@ -102,6 +102,20 @@ public struct PaymentState: Sendable, Equatable, Codable {
         self.status = hasPaymentMethod ? .requiresConfirmation : .requiresPaymentMethod
     }
 
+    /// A state read back from storage, as it was written.
+    public init(
+        restoring status: PaymentStatus, amount: Int64, captureMethod: CaptureMethod, amountCapturable: Int64,
+        amountReceived: Int64, amountRefunded: Int64, lastError: String?
+    ) {
+        self.status = status
+        self.amount = amount
+        self.captureMethod = captureMethod
+        self.amountCapturable = amountCapturable
+        self.amountReceived = amountReceived
+        self.amountRefunded = amountRefunded
+        self.lastError = lastError
+    }
+
     /// The state after `command`, or a 409 `invalid-state-transition` naming the current status when this status
     /// does not allow it, or a 422 when an amount is out of range.
     public func applying(_ command: PaymentCommand) throws -> PaymentState {
