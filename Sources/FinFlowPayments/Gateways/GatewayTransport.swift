@@ -27,7 +27,7 @@ public enum GatewayFailure: Sendable, Equatable {
 /// The HTTP leg every adapter shares: one request sent, then again (the same request, so the same idempotency key)
 /// while the failure is the gateway's (network, 5xx, 429), after a pause with full jitter, up to the backoff's attempts;
 /// the circuit breaker consulted before each attempt and told each outcome. Declines are answers, not faults.
-struct GatewayTransport: Sendable {
+public struct GatewayTransport: Sendable {
     /// The provider's name in messages ("Stripe").
     let name: String
     let client: HTTPClient
@@ -45,6 +45,18 @@ struct GatewayTransport: Sendable {
 
     /// The largest answer read.
     static let answerBytesMax = 1 << 20
+
+    /// The client gateway calls go through by default. The pool does not retry a failed connection by itself (it would
+    /// until the request's deadline, so a refused connection took the whole timeout): this transport's own attempts
+    /// decide, and a gateway that takes no connection is known at once. No redirects: a payment call is never resent
+    /// elsewhere.
+    public static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(5))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     func send(_ request: HTTPClientRequest) async throws -> Sent {
         var generator = SystemRandomNumberGenerator()

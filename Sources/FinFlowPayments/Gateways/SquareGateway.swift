@@ -18,7 +18,7 @@ public struct SquareGateway: Sendable {
 
     /// `baseURL` is `https://connect.squareup.com` in production, `https://connect.squareupsandbox.com` in Square's sandbox.
     public init(
-        baseURL: String, accessToken: String, locationId: String? = nil, client: HTTPClient = .shared, backoff: Backoff = Backoff(),
+        baseURL: String, accessToken: String, locationId: String? = nil, client: HTTPClient = GatewayTransport.client, backoff: Backoff = Backoff(),
         timeout: TimeAmount = .seconds(20), breaker: CircuitBreaker? = nil
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL

@@ -16,7 +16,7 @@ public struct StripeGateway: Sendable {
 
     /// `baseURL` is `https://api.stripe.com` in production (or a localstripe address in tests).
     public init(
-        baseURL: String, secretKey: String, client: HTTPClient = .shared, backoff: Backoff = Backoff(),
+        baseURL: String, secretKey: String, client: HTTPClient = GatewayTransport.client, backoff: Backoff = Backoff(),
         timeout: TimeAmount = .seconds(20), breaker: CircuitBreaker? = nil
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
