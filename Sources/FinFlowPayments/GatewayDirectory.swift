@@ -7,13 +7,14 @@ import Synchronization
 
 /// The processors FinFlow speaks to, with what each needs to be reached.
 public enum GatewayProvider: String, Sendable, CaseIterable {
-    case stripe, square
+    case stripe, square, paypal
 
     /// The credential fields a tenant must supply.
     var credentialNames: [String] {
         switch self {
         case .stripe: ["secretKey"]
         case .square: ["accessToken"]
+        case .paypal: ["clientId", "clientSecret"]
         }
     }
 
@@ -22,6 +23,7 @@ public enum GatewayProvider: String, Sendable, CaseIterable {
         switch self {
         case .stripe: []
         case .square: ["locationId"]
+        case .paypal: []
         }
     }
 
@@ -30,6 +32,7 @@ public enum GatewayProvider: String, Sendable, CaseIterable {
         switch self {
         case .stripe: "https://api.stripe.com"
         case .square: "https://connect.squareup.com"
+        case .paypal: "https://api-m.paypal.com"
         }
     }
 }
@@ -120,6 +123,10 @@ final class GatewayDirectory: Sendable {
         case .square:
             return SquareGateway(
                 baseURL: settings.baseURL, accessToken: settings.credentials["accessToken"] ?? "", locationId: settings.credentials["locationId"],
+                breaker: breaker)
+        case .paypal:
+            return PayPalGateway(
+                baseURL: settings.baseURL, clientId: settings.credentials["clientId"] ?? "", clientSecret: settings.credentials["clientSecret"] ?? "",
                 breaker: breaker)
         }
     }

@@ -70,6 +70,72 @@ extension PaymentDesk {
             tenantId: tenantId, provider: .square, eventId: event.event_id, eventType: event.type, reference: payment?.id, report: report)
     }
 
+    /// PayPal's events about orders and their payments (`CHECKOUT.ORDER.*`, `PAYMENT.CAPTURE.*`,
+    /// `PAYMENT.AUTHORIZATION.*`), verified by PayPal itself (its verify-signature call, with the tenant's webhook id);
+    /// other types are acknowledged and ignored. An approved order is completed (captured or authorized) at once.
+    func receivePayPal(tenantId: String, headers: [String: String], body: Data) async throws -> WebhookReceipt {
+        let (tenantId, settings) = try await self.webhookSettings(tenantId: tenantId, provider: .paypal)
+        guard let webhookId = settings.webhookSecret else { throw AppError.notFound("webhook endpoint") }
+        guard let gateway = try await self.gateways.gateway(tenantId: tenantId, provider: GatewayProvider.paypal.rawValue) as? PayPalGateway else {
+            throw AppError.notFound("webhook endpoint")
+        }
+        let verified: Bool
+        do { verified = try await gateway.verifyWebhook(headers: headers, webhookId: webhookId, event: body) } catch {
+            // PayPal could not be asked: the delivery is refused for now, and PayPal delivers it again.
+            throw Self.problem(error, sent: false)
+        }
+        guard verified else { throw AppError(.unauthenticated, code: "invalid-webhook-signature", "PayPal did not verify this delivery") }
+        struct Event: Decodable {
+            let id: String
+            let event_type: String
+        }
+        struct Related: Decodable {
+            struct Supplementary: Decodable {
+                struct Ids: Decodable { let order_id: String? }
+                let related_ids: Ids?
+            }
+            let supplementary_data: Supplementary?
+        }
+        struct OrderEvent: Decodable { let resource: PayPalWire.Order }
+        struct PaymentEvent: Decodable {
+            struct Resource: Decodable {
+                let payment: PayPalWire.Payment
+                let related: Related
+                init(from decoder: any Decoder) throws {
+                    self.payment = try PayPalWire.Payment(from: decoder)
+                    self.related = try Related(from: decoder)
+                }
+            }
+            let resource: Resource
+        }
+        let event = try Self.decodeEvent(Event.self, body, provider: "PayPal")
+        var reference: String?
+        var report: GatewayReport?
+        if event.event_type.hasPrefix("CHECKOUT.ORDER.") {
+            let order = try Self.decodeEvent(OrderEvent.self, body, provider: "PayPal").resource
+            reference = order.id
+            if order.status == "APPROVED" {
+                // The buyer approved: take the payment now, as the order's intent says.
+                do { report = .payment(try await gateway.status(reference: order.id)) } catch { throw Self.problem(error, sent: true) }
+            } else {
+                report = (try? PayPalGateway.payment(order, declined: nil, reference: order.id)).map(GatewayReport.payment) ?? .unreadable
+            }
+        } else if event.event_type.hasPrefix("PAYMENT.CAPTURE.") || event.event_type.hasPrefix("PAYMENT.AUTHORIZATION.") {
+            let resource = try Self.decodeEvent(PaymentEvent.self, body, provider: "PayPal").resource
+            reference = resource.related.supplementary_data?.related_ids?.order_id
+            if event.event_type.hasPrefix("PAYMENT.AUTHORIZATION.") {
+                report = resource.payment.status == "VOIDED" ? .canceled
+                    : resource.payment.status == "CREATED" ? .payment(GatewayPayment(reference: reference, outcome: .authorized)) : .unreadable
+            } else {
+                report = (try? PayPalWire.outcome(ofCapture: resource.payment)).map {
+                    .payment(GatewayPayment(reference: reference, outcome: $0, feeMinor: PayPalWire.fee(of: resource.payment)))
+                } ?? .unreadable
+            }
+        }
+        return try await self.applyWebhook(
+            tenantId: tenantId, provider: .paypal, eventId: event.id, eventType: event.event_type, reference: reference, report: report)
+    }
+
     /// What a webhook says about a payment.
     enum GatewayReport: Sendable {
         case payment(GatewayPayment)

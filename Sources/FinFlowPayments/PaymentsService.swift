@@ -24,16 +24,21 @@ public enum PaymentsService {
             try PaymentsAPI(desk: self.desk).registerHandlers(on: api, configuration: .finFlow)
             let desk = self.desk
             // Outside the generated API: each signature is over the exact bytes, so the body is read raw.
-            let receivers: [(String, String, @Sendable (String, String?, Data) async throws -> PaymentDesk.WebhookReceipt)] = [
-                ("stripe", "Stripe-Signature", desk.receiveStripe),
-                ("square", "x-square-hmacsha256-signature", desk.receiveSquare),
+            let stripe = HTTPField.Name("Stripe-Signature")!
+            let square = HTTPField.Name("x-square-hmacsha256-signature")!
+            let receivers: [(String, @Sendable (String, HTTPFields, Data) async throws -> PaymentDesk.WebhookReceipt)] = [
+                ("stripe", { try await desk.receiveStripe(tenantId: $0, signature: $1[stripe], body: $2) }),
+                ("square", { try await desk.receiveSquare(tenantId: $0, signature: $1[square], body: $2) }),
+                ("paypal", { tenantId, fields, body in
+                    let headers = Dictionary(fields.map { ($0.name.canonicalName, $0.value) }, uniquingKeysWith: { first, _ in first })
+                    return try await desk.receivePayPal(tenantId: tenantId, headers: headers, body: body)
+                }),
             ]
-            for (provider, header, receive) in receivers {
-                let name = HTTPField.Name(header)!
+            for (provider, receive) in receivers {
                 root.post("/v1/payments/webhooks/\(provider)/{tenantId}") { request, context -> Response in
                     let tenantId = context.parameters.get("tenantId") ?? ""
                     let body = try await request.body.collect(upTo: PaymentDesk.webhookBodyBytesMax)
-                    let receipt = try await receive(tenantId, request.headers[name], Data(body.readableBytesView))
+                    let receipt = try await receive(tenantId, request.headers, Data(body.readableBytesView))
                     return Response(
                         status: .ok, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(receipt))))

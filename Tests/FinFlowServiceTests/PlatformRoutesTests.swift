@@ -32,6 +32,8 @@ struct PlatformRoutesTests {
             #expect(try await client.send(.get, "/openapi/auth.json").status == 200)
             #expect(try await client.send(.get, "/openapi/tenancy.json").status == 200)
             #expect(try await client.send(.get, "/openapi/transactions.json").status == 200)
+            #expect(try await client.send(.get, "/openapi/payments.json").status == 200)
+            #expect(paths["/v1/payments/{paymentId}/refunds"] != nil)
             #expect(paths["/v1/transactions/imports"] != nil)
             #expect(try await client.send(.get, "/openapi/nothing.json").status == 404)
             for page in ["/docs", "/redoc"] {
@@ -51,7 +53,7 @@ struct PlatformRoutesTests {
             #expect(try await client.send(.get, "/health/live").status == 200)
             let ready = try await client.send(.get, "/health/ready")
             #expect(ready.status == 200)
-            #expect((ready.body["checks"] as? [String: String]) == ["auth": "ok", "tenancy": "ok", "accounting": "ok", "transactions": "ok"])
+            #expect((ready.body["checks"] as? [String: String]) == ["auth": "ok", "tenancy": "ok", "accounting": "ok", "transactions": "ok", "payments": "ok"])
             _ = try await client.send(.get, "/v1/auth/me")
             try await client.execute(uri: "/metrics", method: .get) { response in
                 let text = String(buffer: response.body)
