@@ -3,7 +3,7 @@
 ARG SWIFT_VERSION=6.3
 
 FROM swift:${SWIFT_VERSION}-bookworm AS build
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka-dev \
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka-dev libhiredis-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The manifest first, so the dependencies resolve in a layer of their own.
@@ -17,9 +17,9 @@ RUN swift build -c release --product finflow --static-swift-stdlib \
     && cp -R "$(swift build -c release --show-bin-path)"/*.resources /out/
 
 FROM debian:bookworm-slim
-# librdkafka for the Kafka event bus; libxml2 for reading camt.053 statements (FoundationXML); certificates for
+# librdkafka for the Kafka event bus; hiredis for the shared Redis state; libxml2 for reading camt.053 statements (FoundationXML); certificates for
 # PostgreSQL over TLS and OpenID Connect providers.
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka1 libxml2 ca-certificates tzdata \
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka1 libhiredis0.14 libxml2 ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/finflow --create-home finflow
 # The binary and its resource bundles (common passwords, OpenAPI documents), side by side as SwiftPM expects.

@@ -102,7 +102,7 @@ start() {
   fi
 
   export LD_LIBRARY_PATH="$FINFLOW_RDKAFKA_LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  export FINFLOW_DATABASE_URL="$database_url" FINFLOW_KAFKA_BROKERS="127.0.0.1:$kafka_port" FINFLOW_LOG_FORMAT=json
+  export FINFLOW_DATABASE_URL="$database_url" FINFLOW_KAFKA_BROKERS="127.0.0.1:$kafka_port" FINFLOW_REDIS_URL="redis://127.0.0.1:$redis_port" FINFLOW_LOG_FORMAT=json
   "$bin" migrate >/dev/null
   for entry in "${services[@]}"; do
     name=${entry%%:*} port=${entry##*:}

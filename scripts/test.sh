@@ -19,6 +19,12 @@ if [ ! -f /usr/include/librdkafka/rdkafka.h ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librdkafka-dev >/dev/null
 fi
 
+# hiredis's headers (the shared Redis state links the library) and redis-server, which the shared-state tests start.
+if [ ! -f /usr/include/hiredis/hiredis.h ] || ! command -v redis-server >/dev/null 2>&1; then
+  echo "== installing libhiredis-dev and redis-server (Debian packages)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libhiredis-dev redis-server >/dev/null
+fi
+
 # hledger is the oracle the accounting tests compare their statements with.
 if ! command -v hledger >/dev/null 2>&1; then
   echo "== installing hledger (Debian package)"

@@ -50,7 +50,7 @@ struct Authenticator: Sendable {
         self.env = env
         self.keys = keys
         self.policy = policy
-        self.limiter = AttemptLimiter(limitPerMinute: env.settings.signInAttemptsPerAddressPerMinute)
+        self.limiter = AttemptLimiter(limitPerMinute: env.settings.signInAttemptsPerAddressPerMinute, shared: env.shared)
         let cost = UInt8(env.settings.bcryptCost)
         self.decoyHash = await Self.hashPassword(Digest.randomToken(), cost: cost)
         let settings = env.settings
@@ -167,7 +167,7 @@ struct Authenticator: Sendable {
     func signIn(email rawEmail: String, password: String, tenantId: String?) async throws -> SignInResult {
         let scope = RequestScope.current
         let address = scope?.clientAddress ?? "unknown"
-        if let retryAfter = self.limiter.register(key: address, now: self.clock.now()) {
+        if let retryAfter = await self.limiter.register(key: address, now: self.clock.now()) {
             throw AppError(.tooManyRequests, code: "too-many-attempts",
                            "too many sign-in attempts from this address", retryAfterSeconds: retryAfter)
         }

@@ -10,7 +10,8 @@ extension FinFlowSystem {
     /// One router: health, metrics and docs, then each service's routes behind its idempotency middleware.
     static func router(
         settings: Settings, descriptors: [ServiceDescriptor], services: [any FinFlowService],
-        databases: [String: any Database], ids: IdentifierGenerator, verifier: TokenVerifier, clock: any FinFlowClock
+        databases: [String: any Database], ids: IdentifierGenerator, verifier: TokenVerifier, clock: any FinFlowClock,
+        shared: (any SharedStore)?
     ) throws -> FinFlowRouter {
         let router = FinFlowRouter(context: FinFlowRequestContext.self)
         router.add(middleware: MetricsMiddleware())
@@ -51,7 +52,7 @@ extension FinFlowSystem {
 
         for (descriptor, service) in zip(descriptors, services) {
             guard let database = databases[descriptor.name] else { continue }
-            let api = router.group().add(middleware: IdempotencyMiddleware(database: database, clock: clock))
+            let api = router.group().add(middleware: IdempotencyMiddleware(database: database, clock: clock, shared: shared, namespace: descriptor.name))
             try service.registerRoutes(api: api, root: router)
         }
         return router

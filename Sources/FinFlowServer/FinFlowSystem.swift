@@ -1,5 +1,6 @@
 import FinFlowCore
 import FinFlowKafka
+import FinFlowRedis
 import AsyncHTTPClient
 import NIOHTTP1
 import Foundation
@@ -45,6 +46,12 @@ public final class FinFlowSystem: @unchecked Sendable {
         } else {
             bus = InProcessEventBus(clock: clock)
         }
+        let shared: (any SharedStore)? = try settings.redisURL.map { url in
+            guard let address = RedisStore.Address(url: url) else {
+                throw AppError.invalid(code: "invalid-setting", "invalid setting FINFLOW_REDIS_URL: not a redis:// URL")
+            }
+            return RedisStore(address: address, logger: logger)
+        }
         let revocations = RevocationList(sessionMemorySeconds: TimeInterval(settings.accessTokenTTLSeconds) * 2)
         let verifier = TokenVerifier(
             issuer: settings.tokenIssuer, audience: settings.tokenAudience, clock: clock, revocations: revocations)
@@ -67,7 +74,7 @@ public final class FinFlowSystem: @unchecked Sendable {
             let wakeup = OutboxWakeup()
             let env = ServiceEnvironment(
                 settings: settings, database: database, clock: clock, ids: ids, bus: bus, verifier: verifier,
-                revocations: revocations, logger: logger.with(service: descriptor.name), outboxWakeup: wakeup)
+                revocations: revocations, logger: logger.with(service: descriptor.name), outboxWakeup: wakeup, shared: shared)
             services.append(try await descriptor.make(env))
             // Woken by its outbox, a relay need poll only for what other processes write: once a second.
             relays.append(OutboxRelay(
@@ -90,7 +97,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         })
         let router = try Self.router(
             settings: settings, descriptors: descriptors, services: services, databases: databases, ids: ids,
-            verifier: verifier, clock: clock)
+            verifier: verifier, clock: clock, shared: shared)
         return FinFlowSystem(
             settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays,
             busServices: busServices, background: background + housekeeping + services.flatMap(\.backgroundServices), logger: logger)

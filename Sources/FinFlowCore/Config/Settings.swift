@@ -54,6 +54,9 @@ public struct Settings: Sendable {
     /// The key (32 bytes, base64) that seals payment gateways' credentials at rest; when nil the payment service makes
     /// one and keeps it in its own database (set it in production so a copy of the database alone opens nothing).
     public var paymentsCredentialKey: String?
+    /// Redis shared by the replicas (`redis://[:password@]host:port[/db]`): rate limits and the hot idempotency cache.
+    /// None: each process keeps its own counters, and idempotency is answered from the database alone.
+    public var redisURL: String?
 
     /// Defaults only.
     public init() {}
@@ -68,7 +71,7 @@ public struct Settings: Sendable {
             lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
-            paymentsCredentialKey
+            paymentsCredentialKey, redisUrl
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -98,7 +101,7 @@ public struct Settings: Sendable {
         }
         let reader = ConfigReader(providers: [
             InMemoryProvider(name: "command line", values: flagValues),
-            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY"])),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY", "FINFLOW_REDIS_URL"])),
         ])
         var settings = Settings()
         func text(_ key: Key) -> String? {
@@ -180,6 +183,14 @@ public struct Settings: Sendable {
             settings.kafkaBrokers = brokers.replacingOccurrences(of: " ", with: "")
         }
         if let base = text(.publicBaseUrl), !base.isEmpty { settings.publicBaseURL = base }
+        if let redis = text(.redisUrl), !redis.isEmpty {
+            guard let url = URL(string: redis), url.scheme == "redis", url.host?.isEmpty == false,
+                (url.port ?? 6379) > 0, ["", "/"].contains(url.path) || Int(url.path.dropFirst()).map({ (0...15).contains($0) }) == true
+            else {
+                throw SettingError(key: .redisUrl, message: "is not redis://[:password@]host:port[/db] (db 0–15)")
+            }
+            settings.redisURL = redis
+        }
         for (key, path) in [(Key.oidcIssuer, \Settings.oidcIssuer), (.oidcRedirectUri, \Settings.oidcRedirectURI)] {
             guard let value = text(key), !value.isEmpty else { continue }
             guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {

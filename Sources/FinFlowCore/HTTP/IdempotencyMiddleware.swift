@@ -7,11 +7,15 @@ import SQLKit
 /// `Idempotency-Key` for any POST of a service: the first request with a key runs and its response is stored with a
 /// hash of the request; a replay gets the stored response with `Idempotency-Replayed: true`; the same key with a
 /// different request is a 422; a key whose first request is still running is a 409. A unique constraint, not a
-/// read-then-write, decides which request runs.
+/// read-then-write, decides which request runs. With a shared store (Redis), a finished answer is also kept there, so a
+/// replay is answered by any replica without the database; the database stays the record, and decides every first run.
 public struct IdempotencyMiddleware: RouterMiddleware {
     public typealias Context = FinFlowRequestContext
     let database: any Database
     let clock: any FinFlowClock
+    let shared: (any SharedStore)?
+    /// Keeps one service's keys apart from another's in the shared store.
+    let namespace: String
     /// Longest accepted key, in characters.
     public static let keyLengthMax = 255
     /// Largest response stored for replay, in bytes.
@@ -22,12 +26,14 @@ public struct IdempotencyMiddleware: RouterMiddleware {
     public static let retentionMillis: Int64 = 86_400_000
 
     /// Idempotency backed by `database`'s `idempotency_keys` table.
-    public init(database: any Database, clock: any FinFlowClock) {
+    public init(database: any Database, clock: any FinFlowClock, shared: (any SharedStore)? = nil, namespace: String = "") {
         self.database = database
         self.clock = clock
+        self.shared = shared
+        self.namespace = namespace
     }
 
-    private struct StoredRow: Decodable {
+    private struct StoredRow: Codable {
         let request_hash: String
         let state: String
         let status_code: Int?
@@ -56,7 +62,15 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         hasher.update(data: Data(body.readableBytesView))
         let requestHash = Digest.hex(hasher.finalize())
 
+        let cacheKey = "finflow:idempotency:\(self.namespace):\(Digest.sha256Hex("\(scope)\u{1F}\(key)"))"
+        if let shared = self.shared, let cached = try? await shared.get(cacheKey),
+            let stored = try? JSONDecoder().decode(StoredRow.self, from: cached),
+            self.clock.nowMillis() - stored.created_at_ms < Self.retentionMillis
+        {
+            return try self.replay(stored, requestHash: requestHash)
+        }
         if let stored = try await self.claim(scope: scope, key: key, requestHash: requestHash) {
+            if stored.state == "done" { await self.cache(stored, under: cacheKey) }
             return try self.replay(stored, requestHash: requestHash)
         }
         let response: Response
@@ -71,13 +85,21 @@ public struct IdempotencyMiddleware: RouterMiddleware {
             }
             let problem = Problem.response(
                 for: appError, requestId: RequestScope.current?.requestId ?? "", instance: request.uri.path)
-            return try await self.store(problem, scope: scope, key: key)
+            return try await self.store(problem, scope: scope, key: key, requestHash: requestHash, cacheKey: cacheKey)
         }
         if response.status.code >= 500 {
             try await self.release(scope: scope, key: key)
             return response
         }
-        return try await self.store(response, scope: scope, key: key)
+        return try await self.store(response, scope: scope, key: key, requestHash: requestHash, cacheKey: cacheKey)
+    }
+
+    /// Keeps a finished answer in the shared store for the rest of its retention; a failure there changes nothing.
+    private func cache(_ stored: StoredRow, under cacheKey: String) async {
+        guard let shared = self.shared, let data = try? JSONEncoder().encode(stored) else { return }
+        let remainingSeconds = (Self.retentionMillis - (self.clock.nowMillis() - stored.created_at_ms)) / 1_000
+        guard remainingSeconds > 0 else { return }
+        try? await shared.set(cacheKey, data, ttlSeconds: Int(remainingSeconds))
     }
 
     /// Inserts a running marker for the key; returns the stored row when the key was already taken.
@@ -123,7 +145,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    private func store(_ response: Response, scope: String, key: String) async throws -> Response {
+    private func store(_ response: Response, scope: String, key: String, requestHash: String, cacheKey: String) async throws -> Response {
         var response = response
         let body = try await response.body.collected(upTo: Self.storedResponseBytesMax)
         let encoded = Data(body.readableBytesView).base64EncodedString()
@@ -136,6 +158,11 @@ public struct IdempotencyMiddleware: RouterMiddleware {
                 WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
                 """).run()
         }
+        // Cached only once the database holds it, so the shared store never answers what the record does not.
+        await self.cache(
+            StoredRow(request_hash: requestHash, state: "done", status_code: Int(status), content_type: contentType, response_body: encoded,
+                      created_at_ms: self.clock.nowMillis()),
+            under: cacheKey)
         response.body = .init(byteBuffer: body)
         return response
     }

@@ -13,14 +13,17 @@ public struct ServiceEnvironment: Sendable {
     public let logger: Logger
     /// Wakes the relay of this service's outbox when an event is written.
     public let outboxWakeup: OutboxWakeup
+    /// State shared with the other replicas (Redis), when configured.
+    public let shared: (any SharedStore)?
 
     /// An environment for one service.
     public init(
         settings: Settings, database: any Database, clock: any FinFlowClock, ids: IdentifierGenerator,
         bus: any EventBus, verifier: TokenVerifier, revocations: RevocationList, logger: Logger,
-        outboxWakeup: OutboxWakeup = OutboxWakeup()
+        outboxWakeup: OutboxWakeup = OutboxWakeup(), shared: (any SharedStore)? = nil
     ) {
         self.outboxWakeup = outboxWakeup
+        self.shared = shared
         self.settings = settings
         self.database = database
         self.clock = clock

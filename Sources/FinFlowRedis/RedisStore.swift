@@ -1,0 +1,203 @@
+import CHiredis
+import FinFlowCore
+import Foundation
+import Logging
+import NIOPosix
+import Synchronization
+
+/// The shared store on Redis, spoken through Debian's hiredis (RESP2). hiredis is blocking, so each command runs on
+/// NIO's blocking thread pool over one of a few pooled connections. Connecting and each command time out after
+/// `timeoutMillis`; after a failure the store answers at once with an error for `pauseMillis` (callers fall back to
+/// the database or to this process alone) instead of making every request wait for a server that is down.
+public final class RedisStore: SharedStore {
+    /// Where the server is: `redis://[:password@]host:port[/db]`.
+    public struct Address: Sendable, Equatable {
+        public let host: String
+        public let port: Int
+        public let password: String?
+        public let database: Int
+
+        /// Parses a `redis://` URL; nil when it is not one.
+        public init?(url text: String) {
+            guard let url = URL(string: text), url.scheme == "redis", let host = url.host, !host.isEmpty else { return nil }
+            let port = url.port ?? 6379
+            guard (1...65_535).contains(port) else { return nil }
+            let path = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            guard path.isEmpty || Int(path).map({ (0...15).contains($0) }) == true else { return nil }
+            self.host = host
+            self.port = port
+            self.password = url.password.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding }
+            self.database = Int(path) ?? 0
+        }
+    }
+
+    /// A hiredis connection, used by one command at a time.
+    private struct Connection: @unchecked Sendable {
+        let context: UnsafeMutablePointer<redisContext>
+    }
+
+    /// A reply, as RESP2 has them.
+    enum Reply: Equatable {
+        case string(Data), integer(Int64), array([Reply]), null, status(String), error(String)
+    }
+
+    /// A command that failed: no connection, a timeout, or an error reply.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let address: Address
+    private let timeoutMillis: Int
+    private let pauseMillis: Int64
+    private let idle = Mutex<[Connection]>([])
+    private let pausedUntil = Mutex<Date>(.distantPast)
+    private let logger: Logger
+    /// Connections kept open when idle.
+    static let idleMax = 8
+
+    public init(address: Address, timeoutMillis: Int = 500, pauseMillis: Int64 = 5_000, logger: Logger) {
+        self.address = address
+        self.timeoutMillis = timeoutMillis
+        self.pauseMillis = pauseMillis
+        self.logger = logger
+    }
+
+    deinit {
+        for connection in self.idle.withLock({ $0 }) { redisFree(connection.context) }
+    }
+
+    public func get(_ key: String) async throws -> Data? {
+        switch try await self.command(["GET", key]) {
+        case .string(let data): return data
+        case .error(let message): throw Failure(description: message)
+        default: return nil
+        }
+    }
+
+    public func set(_ key: String, _ value: Data, ttlSeconds: Int) async throws {
+        let reply = try await self.command([Data("SET".utf8), Data(key.utf8), value, Data("EX".utf8), Data(String(max(1, ttlSeconds)).utf8)])
+        if case .error(let message) = reply { throw Failure(description: message) }
+    }
+
+    /// One atomic step: count the hit, start the window's clock with the first, report the count and the time left.
+    static let hitScript = """
+        local n = redis.call('INCR', KEYS[1])
+        if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        return {n, redis.call('PTTL', KEYS[1])}
+        """
+
+    public func hit(_ key: String, windowMillis: Int64) async throws -> (count: Int64, resetsInMillis: Int64) {
+        guard case .array(let items) = try await self.command(["EVAL", Self.hitScript, "1", key, String(windowMillis)]), items.count == 2,
+            case .integer(let count) = items[0], case .integer(let ttl) = items[1]
+        else { throw Failure(description: "Redis answered the counter script unexpectedly") }
+        return (count, max(0, ttl))
+    }
+
+    func command(_ arguments: [String]) async throws -> Reply {
+        try await self.command(arguments.map { Data($0.utf8) })
+    }
+
+    /// Runs one command on a pooled connection; a connection that failed is closed, not returned.
+    func command(_ arguments: [Data]) async throws -> Reply {
+        if self.pausedUntil.withLock({ $0 }) > Date() { throw Failure(description: "Redis failed recently; not asked again yet") }
+        do {
+            return try await NIOThreadPool.singleton.runIfActive {
+                let connection = try self.checkout()
+                do {
+                    let reply = try Self.run(arguments, on: connection)
+                    self.checkin(connection)
+                    return reply
+                } catch {
+                    redisFree(connection.context)
+                    throw error
+                }
+            }
+        } catch {
+            // Unreachable or timing out: pause, so requests do not each wait for it.
+            let until = Date().addingTimeInterval(Double(self.pauseMillis) / 1_000)
+            self.pausedUntil.withLock { $0 = until }
+            self.logger.warning("Redis unavailable, working without it for now", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+
+    private func checkout() throws -> Connection {
+        if let connection = self.idle.withLock({ $0.popLast() }) { return connection }
+        let timeout = timeval(tv_sec: self.timeoutMillis / 1_000, tv_usec: Int((self.timeoutMillis % 1_000) * 1_000))
+        guard let context = redisConnectWithTimeout(self.address.host, Int32(self.address.port), timeout) else {
+            throw Failure(description: "cannot allocate a Redis connection")
+        }
+        if context.pointee.err != 0 {
+            let message = Self.errorText(context)
+            redisFree(context)
+            throw Failure(description: "cannot connect to Redis at \(self.address.host):\(self.address.port): \(message)")
+        }
+        redisSetTimeout(context, timeout)
+        let connection = Connection(context: context)
+        do {
+            if let password = self.address.password { try Self.expectOK(try Self.run([Data("AUTH".utf8), Data(password.utf8)], on: connection)) }
+            if self.address.database != 0 { try Self.expectOK(try Self.run([Data("SELECT".utf8), Data(String(self.address.database).utf8)], on: connection)) }
+        } catch {
+            redisFree(context)
+            throw error
+        }
+        return connection
+    }
+
+    private func checkin(_ connection: Connection) {
+        let kept = self.idle.withLock { idle in
+            guard idle.count < Self.idleMax else { return false }
+            idle.append(connection)
+            return true
+        }
+        if !kept { redisFree(connection.context) }
+    }
+
+    private static func expectOK(_ reply: Reply) throws {
+        if case .error(let message) = reply { throw Failure(description: message) }
+    }
+
+    private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafeBytes(of: context.pointee.errstr) { bytes in
+            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    /// Sends one command (binary-safe arguments) and reads its reply.
+    private static func run(_ arguments: [Data], on connection: Connection) throws -> Reply {
+        let lengths = arguments.map(\.count)
+        let buffers = arguments.map { data -> UnsafeMutablePointer<CChar> in
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, data.count))
+            data.withUnsafeBytes { raw in
+                if let base = raw.baseAddress { buffer.withMemoryRebound(to: UInt8.self, capacity: data.count) { $0.update(from: base.assumingMemoryBound(to: UInt8.self), count: data.count) } }
+            }
+            return buffer
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        var pointers: [UnsafePointer<CChar>?] = buffers.map { UnsafePointer($0) }
+        let raw = pointers.withUnsafeMutableBufferPointer { argv in
+            lengths.withUnsafeBufferPointer { argvlen in
+                redisCommandArgv(connection.context, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
+            }
+        }
+        guard let raw else { throw Failure(description: "Redis: \(Self.errorText(connection.context))") }
+        let reply = raw.assumingMemoryBound(to: redisReply.self)
+        defer { freeReplyObject(raw) }
+        // An error reply is an answer (the connection is sound); only a lost connection throws.
+        return Self.read(reply)
+    }
+
+    private static func read(_ reply: UnsafeMutablePointer<redisReply>) -> Reply {
+        let value = reply.pointee
+        switch Int32(value.type) {
+        case REDIS_REPLY_STRING: return .string(Data(bytes: value.str, count: Int(value.len)))
+        case REDIS_REPLY_STATUS: return .status(String(cString: value.str))
+        case REDIS_REPLY_ERROR: return .error(String(cString: value.str))
+        case REDIS_REPLY_INTEGER: return .integer(Int64(value.integer))
+        case REDIS_REPLY_NIL: return .null
+        case REDIS_REPLY_ARRAY:
+            return .array((0..<Int(value.elements)).compactMap { index in value.element[index].map(Self.read) })
+        default: return .null
+        }
+    }
+}
