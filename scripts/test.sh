@@ -44,7 +44,7 @@ trap cleanup EXIT
 echo "== starting PostgreSQL on 127.0.0.1:$pg_port"
 run_pg "$pg_bin/initdb" -D "$pg_dir/data" -U finflow --auth=trust -E UTF8 >/dev/null
 run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=off -c max_connections=600" start >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=off -c max_connections=1000" start >/dev/null
 
 # The services connect as an ordinary role: a superuser would bypass row-level security.
 psql -q -h 127.0.0.1 -p "$pg_port" -U finflow -d postgres -c "CREATE ROLE finflow_app LOGIN CREATEDB" >/dev/null

@@ -39,7 +39,7 @@ struct DistributedKafkaTests {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
 
-        let kafkaPort = Int.random(in: 46_000...49_000)
+        let kafkaPort = FreePort.next()
         let broker = Process()
         broker.executableURL = URL(fileURLWithPath: env["FINFLOW_TANSU"]!)
         broker.arguments = ["broker", "--listener-url", "tcp://127.0.0.1:\(kafkaPort)", "--advertised-listener-url",
@@ -68,7 +68,7 @@ struct DistributedKafkaTests {
             try await server.ready()
             return server
         }
-        let ports = (0..<4).map { _ in Int.random(in: 30_000...45_000) }
+        let ports = (0..<4).map { _ in FreePort.next() }
         let auth = try await start("auth", port: ports[0], environment: kafka)
         let remote = kafka.merging(["FINFLOW_JWKS_URL": auth.base + "/.well-known/jwks.json"]) { $1 }
         let tenancy = try await start("tenancy", port: ports[1], environment: remote)

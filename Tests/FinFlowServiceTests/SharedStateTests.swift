@@ -10,7 +10,7 @@ import Testing
 /// Debian's redis-server on 127.0.0.1, started for one test and stopped after it.
 final class RedisServer: @unchecked Sendable {
     let process = Process()
-    let port = Int.random(in: 50_001...55_000)
+    let port = FreePort.next()
     var url: String { "redis://127.0.0.1:\(self.port)" }
 
     init() throws {

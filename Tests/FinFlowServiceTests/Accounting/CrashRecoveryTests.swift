@@ -13,7 +13,7 @@ final class ServerProcess: @unchecked Sendable {
     var base: String { "http://127.0.0.1:\(self.port)" }
 
     convenience init(settings: Settings) throws {
-        let port = Int.random(in: 30_000...45_000)
+        let port = FreePort.next()
         var arguments = ["serve", "--port", String(port), "--data-directory", settings.dataDirectory, "--log-level", "error"]
         if let url = settings.databaseURL { arguments += ["--database-url", url, "--migrate"] }
         try self.init(arguments: arguments, port: port)

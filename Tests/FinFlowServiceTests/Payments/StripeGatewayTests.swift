@@ -11,7 +11,7 @@ import Testing
 /// localstripe on 127.0.0.1, started for one test and stopped after it.
 final class LocalStripe: @unchecked Sendable {
     let process = Process()
-    let port = Int.random(in: 45_000...50_000)
+    let port = FreePort.next()
     var baseURL: String { "http://127.0.0.1:\(self.port)" }
 
     init() throws {
