@@ -10,12 +10,7 @@ public enum AccountingService {
     /// The descriptor `FinFlowServer` lists.
     public static let descriptor = ServiceDescriptor(
         name: "accounting", title: "accounting-service", migrations: AccountingMigrations.all,
-        openAPIDocument: {
-            guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
-                preconditionFailure("openapi.yaml is missing from the accounting bundle")
-            }
-            return try String(contentsOf: url, encoding: .utf8)
-        },
+        openAPIIn: .module,
         make: { env in Running(ledger: Ledger(env: env)) })
 
     struct Running: FinFlowService {

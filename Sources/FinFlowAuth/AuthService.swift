@@ -10,7 +10,7 @@ public enum AuthService {
     /// The descriptor `FinFlowServer` lists.
     public static let descriptor = ServiceDescriptor(
         name: "auth", title: "auth-service", migrations: AuthMigrations.all,
-        openAPIDocument: { try openAPIDocument() },
+        openAPIIn: .module,
         make: { env in try await Running.make(env: env) })
 
     /// Starts signing with a new key; the old ones keep verifying until every token they signed has expired.
@@ -23,13 +23,6 @@ public enum AuthService {
             accessTokenTTLSeconds: settings.accessTokenTTLSeconds)
         try await keys.rotate()
         return await keys.activeKeyId() ?? ""
-    }
-
-    static func openAPIDocument() throws -> String {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
-            preconditionFailure("openapi.yaml is missing from the auth bundle")
-        }
-        return try String(contentsOf: url, encoding: .utf8)
     }
 
     /// The auth service of a running process.

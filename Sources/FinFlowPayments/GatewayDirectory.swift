@@ -67,11 +67,6 @@ final class GatewayDirectory: Sendable {
         self.configuredKey = configuredKey
     }
 
-    /// The tenant's enabled gateways, first choice first.
-    func gateways(tenantId: String) async throws -> [any PaymentGateway] {
-        try await self.settings(tenantId: tenantId).filter(\.enabled).map { self.client(tenantId: tenantId, $0) }
-    }
-
     /// The tenant's gateway `provider`, enabled or not (an existing payment keeps its gateway).
     func gateway(tenantId: String, provider: String) async throws -> any PaymentGateway {
         guard let found = try await self.settings(tenantId: tenantId).first(where: { $0.provider.rawValue == provider }) else {
@@ -115,7 +110,8 @@ final class GatewayDirectory: Sendable {
         try await db.insert(into: "payment_gateways").model(row).run()
     }
 
-    private func client(tenantId: String, _ settings: GatewaySettings) -> any PaymentGateway {
+    /// The gateway client for settings already read (with the tenant's breaker).
+    func client(tenantId: String, _ settings: GatewaySettings) -> any PaymentGateway {
         let breaker = self.breaker(tenantId: tenantId, provider: settings.provider.rawValue)
         switch settings.provider {
         case .stripe:

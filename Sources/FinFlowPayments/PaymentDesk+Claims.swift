@@ -76,28 +76,27 @@ extension PaymentDesk {
             let gateway = try await self.gateways.gateway(tenantId: claim.row.tenant_id, provider: claim.row.gateway)
             return try await call(gateway)
         } catch {
-            let sent: Bool
-            switch error {
-            case GatewayError.refused: sent = false
-            case GatewayError.circuitOpen, GatewayError.unreachable: sent = claim.resent
-            case let appError as AppError where appError.code == "gateway-not-configured": sent = claim.resent
-            default: sent = true
-            }
+            // Whether this attempt certainly reached nobody, and what the timeline says of it.
+            let unsent: Bool
             let detail: String
             switch error {
-            case GatewayError.unavailable(let message): detail = "no answer from the gateway: \(message)"
-            case GatewayError.circuitOpen: detail = "not sent: the gateway's circuit breaker is open"
-            case GatewayError.unreachable(let message): detail = "not sent: no connection to the gateway: \(message)"
-            case GatewayError.refused(let refusal): detail = "refused by the gateway: \(refusal.code): \(refusal.message)"
-            default: detail = "\(error)"
+            case GatewayError.unavailable(let message): (unsent, detail) = (false, "no answer from the gateway: \(message)")
+            case GatewayError.circuitOpen: (unsent, detail) = (true, "not sent: the gateway's circuit breaker is open")
+            case GatewayError.unreachable(let message): (unsent, detail) = (true, "not sent: no connection to the gateway: \(message)")
+            case GatewayError.refused(let refusal): (unsent, detail) = (true, "refused by the gateway: \(refusal.code): \(refusal.message)")
+            case let appError as AppError where appError.code == "gateway-not-configured": (unsent, detail) = (true, "\(error)")
+            default: (unsent, detail) = (false, "\(error)")
             }
-            try? await self.release(claim, keepForResend: sent, detail: detail)
-            let neverSent: Bool
-            switch error {
-            case GatewayError.circuitOpen, GatewayError.unreachable: neverSent = !claim.resent
-            default: neverSent = false
+            // A refusal is the gateway's answer to this key, so nothing waits on it; an unsent resend leaves the first
+            // attempt's outcome as unknown as it was.
+            let isRefusal = if case GatewayError.refused = error { true } else { false }
+            let keepForResend = !isRefusal && (!unsent || claim.resent)
+            try? await self.release(claim, keepForResend: keepForResend, detail: detail)
+            let failoverSafe = switch error {
+            case GatewayError.circuitOpen, GatewayError.unreachable: !claim.resent
+            default: false
             }
-            throw SendFailure(problem: Self.problem(error, sent: sent), neverSent: neverSent)
+            throw SendFailure(problem: Self.problem(error, sent: keepForResend), neverSent: failoverSafe)
         }
     }
 

@@ -25,7 +25,7 @@ extension PaymentDesk {
     /// Confirms the payment (attaching `paymentMethod` first when given): the gateway authorizes or takes it, asks for
     /// the customer's action, or declines.
     func confirm(principal: Principal, id: String, paymentMethod: PaymentMethodInput?) async throws -> PaymentRecord {
-        var claim = try await self.claim(principal: principal, id: id, operation: .authorize, amount: nil) { row in
+        let claim = try await self.claim(principal: principal, id: id, operation: .authorize, amount: nil) { row in
             var state = row.state
             if let method = paymentMethod {
                 state = try state.applying(.attachPaymentMethod)
@@ -40,31 +40,32 @@ extension PaymentDesk {
             _ = try state.applying(.confirm(.processing))
             return nil
         }
-        var answer: GatewayPayment
+        let (sent, answer) = try await self.authorize(claim, principal: principal)
+        return try await self.settle(sent, action: "confirm") { row, _ in
+            _ = self.apply(answer, to: &row)
+            return Self.describe(answer.outcome)
+        }
+    }
+
+    /// Sends a claimed authorization; one that certainly reached nobody fails over to the tenant's next gateway that has
+    /// a token for the card, as often as that holds. The claim answered, and the answer.
+    private func authorize(_ claim: Claim, principal: Principal) async throws -> (Claim, GatewayPayment) {
+        var sending = claim
         while true {
-            let sending = claim
-            guard let token = sending.row.payment_method_token else { preconditionFailure("a payment awaiting confirmation has a payment method") }
-            let row = sending.row
+            let row = sending.row, key = sending.key
+            guard let token = row.payment_method_token else { preconditionFailure("a payment awaiting confirmation has a payment method") }
             let charge = GatewayCharge(
                 amountMinor: row.amount_minor, currency: row.currency, paymentMethodToken: token,
                 captureMethod: CaptureMethod(rawValue: row.capture_method) ?? .automatic, description: row.description,
                 metadata: row.metadataDictionary.merging(["finflow_payment_id": row.id]) { $1 }, returnURL: row.return_url)
             do {
-                answer = try await self.attempt(sending) { gateway in try await gateway.authorize(charge, idempotencyKey: sending.key) }
-                break
+                return (sending, try await self.attempt(sending) { gateway in try await gateway.authorize(charge, idempotencyKey: key) })
             } catch let failure as SendFailure {
-                // Nothing reached the gateway: the next one with a token for this card may take the payment instead.
                 guard failure.neverSent, let next = try await self.failover(sending, principal: principal, reason: failure.problem.message) else {
                     throw failure.problem
                 }
-                claim = next
+                sending = next
             }
-        }
-        let finalAnswer = answer
-        return try await self.settle(claim, action: "confirm") { row, _ in
-            let answer = finalAnswer
-            _ = self.apply(answer, to: &row)
-            return Self.describe(answer.outcome)
         }
     }
 

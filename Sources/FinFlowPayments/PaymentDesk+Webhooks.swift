@@ -1,5 +1,6 @@
 import FinFlowCore
 import Foundation
+import HTTPTypes
 import SQLKit
 
 /// Inbound webhooks: verified with the tenant's secret, recorded by the provider's event id in the same transaction
@@ -15,14 +16,17 @@ extension PaymentDesk {
         let applied: Bool
     }
 
+    static let stripeSignature = HTTPField.Name("Stripe-Signature")!
+    static let squareSignature = HTTPField.Name("x-square-hmacsha256-signature")!
+
     /// The largest webhook body read, in bytes (Stripe's events are a few kilobytes).
     static let webhookBodyBytesMax = 256 * 1024
 
     /// Stripe's events about PaymentIntents (`payment_intent.*`); other types are acknowledged and ignored.
-    func receiveStripe(tenantId: String, signature: String?, body: Data) async throws -> WebhookReceipt {
+    func receiveStripe(tenantId: String, headers: HTTPFields, body: Data) async throws -> WebhookReceipt {
         let (tenantId, settings) = try await self.webhookSettings(tenantId: tenantId, provider: .stripe)
         guard let secret = settings.webhookSecret else { throw AppError.notFound("webhook endpoint") }
-        try WebhookSignature.verifyStripe(header: signature, body: body, secret: secret, now: self.env.clock.now())
+        try WebhookSignature.verifyStripe(header: headers[Self.stripeSignature], body: body, secret: secret, now: self.env.clock.now())
         struct Event: Decodable {
             let id: String
             let type: String
@@ -44,12 +48,12 @@ extension PaymentDesk {
     /// Square's events about payments (`payment.created`, `payment.updated`); other types are acknowledged and ignored.
     /// The signature covers the notification URL registered at Square, so the gateway's `webhookUrl` (else the public
     /// base URL and this endpoint's path) must be that address.
-    func receiveSquare(tenantId: String, signature: String?, body: Data) async throws -> WebhookReceipt {
+    func receiveSquare(tenantId: String, headers: HTTPFields, body: Data) async throws -> WebhookReceipt {
         let (tenantId, settings) = try await self.webhookSettings(tenantId: tenantId, provider: .square)
         let notificationURL = settings.webhookURL
             ?? self.env.settings.publicBaseURL.map { ($0.hasSuffix("/") ? String($0.dropLast()) : $0) + "/v1/payments/webhooks/square/\(tenantId)" }
         guard let secret = settings.webhookSecret, let notificationURL else { throw AppError.notFound("webhook endpoint") }
-        try WebhookSignature.verifySquare(header: signature, body: body, notificationURL: notificationURL, signatureKey: secret)
+        try WebhookSignature.verifySquare(header: headers[Self.squareSignature], body: body, notificationURL: notificationURL, signatureKey: secret)
         struct Event: Decodable {
             let event_id: String
             let type: String
@@ -73,10 +77,9 @@ extension PaymentDesk {
     /// PayPal's events about orders and their payments (`CHECKOUT.ORDER.*`, `PAYMENT.CAPTURE.*`,
     /// `PAYMENT.AUTHORIZATION.*`), verified by PayPal itself (its verify-signature call, with the tenant's webhook id);
     /// other types are acknowledged and ignored. An approved order is completed (captured or authorized) at once.
-    func receivePayPal(tenantId: String, headers: [String: String], body: Data) async throws -> WebhookReceipt {
+    func receivePayPal(tenantId: String, headers: HTTPFields, body: Data) async throws -> WebhookReceipt {
         let (tenantId, settings) = try await self.webhookSettings(tenantId: tenantId, provider: .paypal)
-        guard let webhookId = settings.webhookSecret else { throw AppError.notFound("webhook endpoint") }
-        guard let gateway = try await self.gateways.gateway(tenantId: tenantId, provider: GatewayProvider.paypal.rawValue) as? PayPalGateway else {
+        guard let webhookId = settings.webhookSecret, let gateway = self.gateways.client(tenantId: tenantId, settings) as? PayPalGateway else {
             throw AppError.notFound("webhook endpoint")
         }
         let verified: Bool
@@ -89,25 +92,8 @@ extension PaymentDesk {
             let id: String
             let event_type: String
         }
-        struct Related: Decodable {
-            struct Supplementary: Decodable {
-                struct Ids: Decodable { let order_id: String? }
-                let related_ids: Ids?
-            }
-            let supplementary_data: Supplementary?
-        }
         struct OrderEvent: Decodable { let resource: PayPalWire.Order }
-        struct PaymentEvent: Decodable {
-            struct Resource: Decodable {
-                let payment: PayPalWire.Payment
-                let related: Related
-                init(from decoder: any Decoder) throws {
-                    self.payment = try PayPalWire.Payment(from: decoder)
-                    self.related = try Related(from: decoder)
-                }
-            }
-            let resource: Resource
-        }
+        struct PaymentEvent: Decodable { let resource: PayPalWire.Payment }
         let event = try Self.decodeEvent(Event.self, body, provider: "PayPal")
         var reference: String?
         var report: GatewayReport?
@@ -121,14 +107,14 @@ extension PaymentDesk {
                 report = (try? PayPalGateway.payment(order, declined: nil, reference: order.id)).map(GatewayReport.payment) ?? .unreadable
             }
         } else if event.event_type.hasPrefix("PAYMENT.CAPTURE.") || event.event_type.hasPrefix("PAYMENT.AUTHORIZATION.") {
-            let resource = try Self.decodeEvent(PaymentEvent.self, body, provider: "PayPal").resource
-            reference = resource.related.supplementary_data?.related_ids?.order_id
+            let payment = try Self.decodeEvent(PaymentEvent.self, body, provider: "PayPal").resource
+            reference = payment.orderId
             if event.event_type.hasPrefix("PAYMENT.AUTHORIZATION.") {
-                report = resource.payment.status == "VOIDED" ? .canceled
-                    : resource.payment.status == "CREATED" ? .payment(GatewayPayment(reference: reference, outcome: .authorized)) : .unreadable
+                report = payment.status == "VOIDED" ? .canceled
+                    : payment.status == "CREATED" ? .payment(GatewayPayment(reference: reference, outcome: .authorized)) : .unreadable
             } else {
-                report = (try? PayPalWire.outcome(ofCapture: resource.payment)).map {
-                    .payment(GatewayPayment(reference: reference, outcome: $0, feeMinor: PayPalWire.fee(of: resource.payment)))
+                report = (try? PayPalWire.outcome(ofCapture: payment)).map {
+                    .payment(GatewayPayment(reference: reference, outcome: $0, feeMinor: PayPalWire.fee(of: payment)))
                 } ?? .unreadable
             }
         }

@@ -134,8 +134,6 @@ struct PaymentDesk: Sendable {
     }
 
     static func json(_ value: [String: String]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+        String(decoding: (try? GatewayTransport.json(value)) ?? Data("{}".utf8), as: UTF8.self)
     }
 }

@@ -10,27 +10,6 @@ import Synchronization
 /// `timeoutMillis`; after a failure the store answers at once with an error for `pauseMillis` (callers fall back to
 /// the database or to this process alone) instead of making every request wait for a server that is down.
 public final class RedisStore: SharedStore {
-    /// Where the server is: `redis://[:password@]host:port[/db]`.
-    public struct Address: Sendable, Equatable {
-        public let host: String
-        public let port: Int
-        public let password: String?
-        public let database: Int
-
-        /// Parses a `redis://` URL; nil when it is not one.
-        public init?(url text: String) {
-            guard let url = URL(string: text), url.scheme == "redis", let host = url.host, !host.isEmpty else { return nil }
-            let port = url.port ?? 6379
-            guard (1...65_535).contains(port) else { return nil }
-            let path = url.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-            guard path.isEmpty || Int(path).map({ (0...15).contains($0) }) == true else { return nil }
-            self.host = host
-            self.port = port
-            self.password = url.password.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding }
-            self.database = Int(path) ?? 0
-        }
-    }
-
     /// A hiredis connection, used by one command at a time.
     private struct Connection: @unchecked Sendable {
         let context: UnsafeMutablePointer<redisContext>
@@ -46,7 +25,7 @@ public final class RedisStore: SharedStore {
         public let description: String
     }
 
-    private let address: Address
+    private let address: RedisAddress
     private let timeoutMillis: Int
     private let pauseMillis: Int64
     private let idle = Mutex<[Connection]>([])
@@ -55,7 +34,7 @@ public final class RedisStore: SharedStore {
     /// Connections kept open when idle.
     static let idleMax = 8
 
-    public init(address: Address, timeoutMillis: Int = 500, pauseMillis: Int64 = 5_000, logger: Logger) {
+    public init(address: RedisAddress, timeoutMillis: Int = 500, pauseMillis: Int64 = 5_000, logger: Logger) {
         self.address = address
         self.timeoutMillis = timeoutMillis
         self.pauseMillis = pauseMillis
@@ -67,16 +46,12 @@ public final class RedisStore: SharedStore {
     }
 
     public func get(_ key: String) async throws -> Data? {
-        switch try await self.command(["GET", key]) {
-        case .string(let data): return data
-        case .error(let message): throw Failure(description: message)
-        default: return nil
-        }
+        if case .string(let data) = try await self.command(["GET", key]) { return data }
+        return nil
     }
 
     public func set(_ key: String, _ value: Data, ttlSeconds: Int) async throws {
-        let reply = try await self.command([Data("SET".utf8), Data(key.utf8), value, Data("EX".utf8), Data(String(max(1, ttlSeconds)).utf8)])
-        if case .error(let message) = reply { throw Failure(description: message) }
+        _ = try await self.command([Data("SET".utf8), Data(key.utf8), value, Data("EX".utf8), Data(String(max(1, ttlSeconds)).utf8)])
     }
 
     /// One atomic step: count the hit, start the window's clock with the first, report the count and the time left.
@@ -97,11 +72,13 @@ public final class RedisStore: SharedStore {
         try await self.command(arguments.map { Data($0.utf8) })
     }
 
-    /// Runs one command on a pooled connection; a connection that failed is closed, not returned.
+    /// Runs one command on a pooled connection; a connection that failed is closed, not returned. An error reply is
+    /// thrown too, but it is an answer: only a failed connection pauses the store.
     func command(_ arguments: [Data]) async throws -> Reply {
         if self.pausedUntil.withLock({ $0 }) > Date() { throw Failure(description: "Redis failed recently; not asked again yet") }
+        let reply: Reply
         do {
-            return try await NIOThreadPool.singleton.runIfActive {
+            reply = try await NIOThreadPool.singleton.runIfActive {
                 let connection = try self.checkout()
                 do {
                     let reply = try Self.run(arguments, on: connection)
@@ -119,6 +96,7 @@ public final class RedisStore: SharedStore {
             self.logger.warning("Redis unavailable, working without it for now", metadata: ["error": "\(error)"])
             throw error
         }
+        return try Self.answer(reply)
     }
 
     private func checkout() throws -> Connection {
@@ -135,8 +113,8 @@ public final class RedisStore: SharedStore {
         redisSetTimeout(context, timeout)
         let connection = Connection(context: context)
         do {
-            if let password = self.address.password { try Self.expectOK(try Self.run([Data("AUTH".utf8), Data(password.utf8)], on: connection)) }
-            if self.address.database != 0 { try Self.expectOK(try Self.run([Data("SELECT".utf8), Data(String(self.address.database).utf8)], on: connection)) }
+            if let password = self.address.password { _ = try Self.answer(try Self.run([Data("AUTH".utf8), Data(password.utf8)], on: connection)) }
+            if self.address.database != 0 { _ = try Self.answer(try Self.run([Data("SELECT".utf8), Data(String(self.address.database).utf8)], on: connection)) }
         } catch {
             redisFree(context)
             throw error
@@ -153,8 +131,10 @@ public final class RedisStore: SharedStore {
         if !kept { redisFree(connection.context) }
     }
 
-    private static func expectOK(_ reply: Reply) throws {
+    /// `reply`, unless it is an error reply, which is thrown.
+    private static func answer(_ reply: Reply) throws -> Reply {
         if case .error(let message) = reply { throw Failure(description: message) }
+        return reply
     }
 
     private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
@@ -168,9 +148,7 @@ public final class RedisStore: SharedStore {
         let lengths = arguments.map(\.count)
         let buffers = arguments.map { data -> UnsafeMutablePointer<CChar> in
             let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, data.count))
-            data.withUnsafeBytes { raw in
-                if let base = raw.baseAddress { buffer.withMemoryRebound(to: UInt8.self, capacity: data.count) { $0.update(from: base.assumingMemoryBound(to: UInt8.self), count: data.count) } }
-            }
+            data.copyBytes(to: UnsafeMutableRawBufferPointer(start: buffer, count: data.count))
             return buffer
         }
         defer { buffers.forEach { $0.deallocate() } }

@@ -46,12 +46,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         } else {
             bus = InProcessEventBus(clock: clock)
         }
-        let shared: (any SharedStore)? = try settings.redisURL.map { url in
-            guard let address = RedisStore.Address(url: url) else {
-                throw AppError.invalid(code: "invalid-setting", "invalid setting FINFLOW_REDIS_URL: not a redis:// URL")
-            }
-            return RedisStore(address: address, logger: logger)
-        }
+        let shared: (any SharedStore)? = settings.redisAddress.map { RedisStore(address: $0, logger: logger) }
         let revocations = RevocationList(sessionMemorySeconds: TimeInterval(settings.accessTokenTTLSeconds) * 2)
         let verifier = TokenVerifier(
             issuer: settings.tokenIssuer, audience: settings.tokenAudience, clock: clock, revocations: revocations)

@@ -7,12 +7,7 @@ public enum TenancyService {
     /// The descriptor `FinFlowServer` lists.
     public static let descriptor = ServiceDescriptor(
         name: "tenancy", title: "multi-tenant-service", migrations: TenancyMigrations.all,
-        openAPIDocument: {
-            guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
-                preconditionFailure("openapi.yaml is missing from the tenancy bundle")
-            }
-            return try String(contentsOf: url, encoding: .utf8)
-        },
+        openAPIIn: .module,
         make: { env in Running(directory: TenantDirectory(env: env)) })
 
     struct Running: FinFlowService {

@@ -7,12 +7,7 @@ public enum TransactionsService {
     /// The descriptor `FinFlowServer` lists.
     public static let descriptor = ServiceDescriptor(
         name: "transactions", title: "transaction-service", migrations: TransactionsMigrations.all,
-        openAPIDocument: {
-            guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
-                preconditionFailure("openapi.yaml is missing from the transactions bundle")
-            }
-            return try String(contentsOf: url, encoding: .utf8)
-        },
+        openAPIIn: .module,
         make: { env in Running(book: TransactionBook(env: env)) })
 
     struct Running: FinFlowService {

@@ -26,7 +26,7 @@ final class RedisServer: @unchecked Sendable {
 
     /// A store on this server that retries at once after a failure (for tests that wait for the server).
     func store(pauseMillis: Int64 = 0) -> RedisStore {
-        RedisStore(address: RedisStore.Address(url: self.url)!, pauseMillis: pauseMillis, logger: Logger(label: "test.redis"))
+        RedisStore(address: RedisAddress(url: self.url)!, pauseMillis: pauseMillis, logger: Logger(label: "test.redis"))
     }
 
     func ready() async throws {
@@ -83,10 +83,10 @@ struct SharedStateTests {
             let second = try await store.hit("counter", windowMillis: 60_000)
             #expect(first.count == 1 && second.count == 2)
             #expect((1...60_000).contains(second.resetsInMillis))
-            #expect(RedisStore.Address(url: "redis://:s3cret@cache.internal:6380/2") == RedisStore.Address(url: "redis://:s3cret@cache.internal:6380/2"))
-            #expect(RedisStore.Address(url: "redis://:s3cret@cache.internal:6380/2")?.database == 2)
-            #expect(RedisStore.Address(url: "http://cache:6379") == nil)
-            #expect(RedisStore.Address(url: "redis://cache:6379/99") == nil)
+            #expect(RedisAddress(url: "redis://:s3cret@cache.internal:6380/2") == RedisAddress(url: "redis://:s3cret@cache.internal:6380/2"))
+            #expect(RedisAddress(url: "redis://:s3cret@cache.internal:6380/2")?.database == 2)
+            #expect(RedisAddress(url: "http://cache:6379") == nil)
+            #expect(RedisAddress(url: "redis://cache:6379/99") == nil)
             #expect(throws: (any Error).self) { try Settings.load(flags: [:], environment: ["FINFLOW_REDIS_URL": "cache:6379"]) }
             #expect(try Settings.load(flags: [:], environment: ["FINFLOW_REDIS_URL": redis.url]).redisURL == redis.url)
         }

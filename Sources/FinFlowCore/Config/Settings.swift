@@ -57,6 +57,8 @@ public struct Settings: Sendable {
     /// Redis shared by the replicas (`redis://[:password@]host:port[/db]`): rate limits and the hot idempotency cache.
     /// None: each process keeps its own counters, and idempotency is answered from the database alone.
     public var redisURL: String?
+    /// `redisURL` read (checked when the settings are loaded).
+    public var redisAddress: RedisAddress? { self.redisURL.flatMap(RedisAddress.init(url:)) }
 
     /// Defaults only.
     public init() {}
@@ -184,9 +186,7 @@ public struct Settings: Sendable {
         }
         if let base = text(.publicBaseUrl), !base.isEmpty { settings.publicBaseURL = base }
         if let redis = text(.redisUrl), !redis.isEmpty {
-            guard let url = URL(string: redis), url.scheme == "redis", url.host?.isEmpty == false,
-                (url.port ?? 6379) > 0, ["", "/"].contains(url.path) || Int(url.path.dropFirst()).map({ (0...15).contains($0) }) == true
-            else {
+            guard RedisAddress(url: redis) != nil else {
                 throw SettingError(key: .redisUrl, message: "is not redis://[:password@]host:port[/db] (db 0–15)")
             }
             settings.redisURL = redis

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 
@@ -93,5 +94,17 @@ public struct ServiceDescriptor: Sendable {
         self.migrations = migrations
         self.openAPIDocument = openAPIDocument
         self.make = make
+    }
+
+    /// A descriptor whose OpenAPI document is the `openapi.yaml` resource of `bundle` (the service module's own).
+    public init(
+        name: String, title: String, migrations: [Migration], openAPIIn bundle: Bundle,
+        make: @escaping @Sendable (ServiceEnvironment) async throws -> any FinFlowService
+    ) {
+        let url = bundle.url(forResource: "openapi", withExtension: "yaml")
+        self.init(name: name, title: title, migrations: migrations, openAPIDocument: {
+            guard let url else { preconditionFailure("openapi.yaml is missing from the \(name) bundle") }
+            return try String(contentsOf: url, encoding: .utf8)
+        }, make: make)
     }
 }

@@ -120,6 +120,13 @@ public struct GatewayTransport: Sendable {
         }
     }
 
+    /// `value` as JSON with sorted keys, so the same request is always the same bytes (a resend included).
+    static func json(_ value: some Encodable) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return try encoder.encode(value)
+    }
+
     /// `body` decoded as `type`; an answer that cannot be read is a fault of the gateway's (the call may have worked).
     func decode<T: Decodable>(_ type: T.Type, _ body: Data) throws -> T {
         do { return try JSONDecoder().decode(type, from: body) } catch {

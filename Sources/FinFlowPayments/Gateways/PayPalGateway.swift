@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FinFlowCore
 import Foundation
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -83,12 +84,6 @@ public struct PayPalGateway: Sendable {
         }
     }
 
-    private static func encoded(_ object: some Encodable) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return try encoder.encode(object)
-    }
-
     /// An order-returning call: the order, or the payer's refusal.
     private func order(_ method: HTTPMethod, _ path: String, body: Data?, requestId: String?) async throws -> (PayPalWire.Order?, GatewayOutcome?) {
         switch try await self.send(method, path, body: body, requestId: requestId) {
@@ -119,16 +114,16 @@ public struct PayPalGateway: Sendable {
 
     /// Verifies a webhook delivery with PayPal (`POST /v1/notifications/verify-webhook-signature`): true when PayPal
     /// answers SUCCESS for the tenant's webhook id.
-    public func verifyWebhook(headers: [String: String], webhookId: String, event: Data) async throws -> Bool {
+    public func verifyWebhook(headers: HTTPFields, webhookId: String, event: Data) async throws -> Bool {
         let names = ["auth_algo": "paypal-auth-algo", "cert_url": "paypal-cert-url", "transmission_id": "paypal-transmission-id",
                      "transmission_sig": "paypal-transmission-sig", "transmission_time": "paypal-transmission-time"]
         var fields: [String: String] = [:]
         for (field, header) in names {
-            guard let value = headers[header], !value.isEmpty, value.count <= 2_000 else { return false }
+            guard let value = HTTPField.Name(header).flatMap({ headers[$0] }), !value.isEmpty, value.count <= 2_000 else { return false }
             fields[field] = value
         }
         // The event goes back verbatim: PayPal checks the signature over the bytes it sent.
-        let head = try Self.encoded(fields.merging(["webhook_id": webhookId]) { $1 })
+        let head = try GatewayTransport.json(fields.merging(["webhook_id": webhookId]) { $1 })
         var body = Data(head.dropLast())
         body.append(Data(#","webhook_event":"#.utf8))
         body.append(event)
@@ -175,7 +170,7 @@ extension PayPalGateway: PaymentGateway {
             payment_source: Source(paypal: approval
                 ? Wallet(vault_id: nil, experience_context: Context(return_url: charge.returnURL, user_action: "PAY_NOW"))
                 : Wallet(vault_id: charge.paymentMethodToken, experience_context: nil)))
-        let (order, declined) = try await self.order(.POST, "/v2/checkout/orders", body: try Self.encoded(body), requestId: idempotencyKey)
+        let (order, declined) = try await self.order(.POST, "/v2/checkout/orders", body: try GatewayTransport.json(body), requestId: idempotencyKey)
         // A vaulted wallet can come back APPROVED rather than done: completing it is part of taking the payment.
         if let order, order.status == "APPROVED" { return try await self.complete(order) }
         return try Self.payment(order, declined: declined, reference: nil)
@@ -193,7 +188,7 @@ extension PayPalGateway: PaymentGateway {
         let amount = try amountMinor.map { minor in try PayPalWire.money(minor, currency: authorization.amount?.currency_code ?? "USD") }
         let sent = try await self.send(
             .POST, "/v2/payments/authorizations/\(try self.transport.checked(authorization.id))/capture",
-            body: try Self.encoded(Body(amount: amount, final_capture: true)), requestId: idempotencyKey)
+            body: try GatewayTransport.json(Body(amount: amount, final_capture: true)), requestId: idempotencyKey)
         switch sent {
         case .answered(let data):
             let capture = try self.transport.decode(PayPalWire.Payment.self, data)
@@ -221,7 +216,7 @@ extension PayPalGateway: PaymentGateway {
         struct Body: Encodable { let amount: PayPalWire.Money }
         let sent = try await self.send(
             .POST, "/v2/payments/captures/\(try self.transport.checked(capture.id))/refund",
-            body: try Self.encoded(Body(amount: try PayPalWire.money(amountMinor, currency: currency))), requestId: idempotencyKey)
+            body: try GatewayTransport.json(Body(amount: try PayPalWire.money(amountMinor, currency: currency))), requestId: idempotencyKey)
         guard case .answered(let data) = sent else {
             throw GatewayError.refused(AppError.conflict(code: "refund-refused", "PayPal refused the refund"))
         }

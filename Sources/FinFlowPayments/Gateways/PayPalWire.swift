@@ -46,11 +46,19 @@ public enum PayPalWire {
     public struct Payment: Decodable, Sendable, Equatable {
         public struct Breakdown: Decodable, Sendable, Equatable { public let paypal_fee: Money? }
         public struct StatusDetails: Decodable, Sendable, Equatable { public let reason: String? }
+        public struct Supplementary: Decodable, Sendable, Equatable {
+            public struct Related: Decodable, Sendable, Equatable { public let order_id: String? }
+            public let related_ids: Related?
+        }
         public let id: String
         public let status: String
         public let amount: Money?
         public let seller_receivable_breakdown: Breakdown?
         public let status_details: StatusDetails?
+        public let supplementary_data: Supplementary?
+
+        /// The order this capture or authorization belongs to, where PayPal says (its webhooks do).
+        public var orderId: String? { self.supplementary_data?.related_ids?.order_id }
     }
 
     /// The parts of an order FinFlow reads.

@@ -98,10 +98,7 @@ public struct SquareGateway: Sendable {
         request.headers.add(name: "Accept", value: "application/json")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
-            // Sorted keys: a resend is the same bytes as the first attempt.
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            request.body = .bytes(ByteBuffer(bytes: try encoder.encode(body)))
+            request.body = .bytes(ByteBuffer(bytes: try GatewayTransport.json(body)))
         }
         return try await self.transport.send(request)
     }

@@ -84,17 +84,15 @@ public enum StripeWire {
         public let error: Inner
     }
 
-    public typealias Failure = GatewayFailure
-
     /// Classifies an answer with HTTP status `status` and body `body` (Stripe's documented error types and codes).
-    public static func failure(status: Int, body: Data) -> Failure {
+    public static func failure(status: Int, body: Data) -> GatewayFailure {
         let inner = (try? JSONDecoder().decode(ErrorBody.self, from: body))?.error
         let message = inner?.message ?? "Stripe answered \(status)"
         if status >= 500 || inner?.type == "api_error" { return .retryable(message: message) }
         if status == 429 || inner?.code == "lock_timeout" || inner?.type == "rate_limit_error" {
             return .retryable(message: message)
         }
-        let declined = Failure.declined(code: inner?.decline_code ?? inner?.code ?? "card_declined", message: message)
+        let declined = GatewayFailure.declined(code: inner?.decline_code ?? inner?.code ?? "card_declined", message: message)
         switch (inner?.type, status) {
         case ("card_error", _):
             return declined

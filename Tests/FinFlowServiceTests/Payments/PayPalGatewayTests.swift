@@ -10,13 +10,6 @@ import Testing
 /// the next action, and webhooks verified by PayPal's verify-signature call.
 @Suite("payments: PayPal (a test server written to its Orders v2 and Payments v2 APIs)")
 struct PayPalGatewayTests {
-    static func withPayPal(_ paypal: PayPalSandbox, _ body: @escaping @Sendable (String) async throws -> Void) async throws {
-        let app = Application(router: paypal.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in
-            try await body("http://127.0.0.1:\(try #require(client.port))")
-        }
-    }
-
     static func charge(_ amount: Int64, token: String = "vault-ok", capture: CaptureMethod = .automatic) -> GatewayCharge {
         GatewayCharge(
             amountMinor: amount, currency: "USD", paymentMethodToken: token, captureMethod: capture, description: "order 7",
@@ -37,7 +30,7 @@ struct PayPalGatewayTests {
     @Test("the adapter: a vaulted wallet charged at once, an authorization captured in part, voided, refunded; declines; one OAuth token, fetched again when refused")
     func adapter() async throws {
         let paypal = PayPalSandbox()
-        try await Self.withPayPal(paypal) { url in
+        try await StandIn.serving(paypal.router) { url in
             let gateway = PayPalGateway(baseURL: url, clientId: PayPalSandbox.clientId, clientSecret: PayPalSandbox.clientSecret)
             let paid = try await gateway.authorize(Self.charge(2_000), idempotencyKey: "pp-1")
             #expect(paid.outcome == .captured)
@@ -86,7 +79,7 @@ struct PayPalGatewayTests {
     @Test("PayPal through the payment API: the buyer approves at PayPal, a verified webhook takes the payment, the ledger posts it once")
     func approvalThroughTheAPI() async throws {
         let paypal = PayPalSandbox()
-        try await Self.withPayPal(paypal) { url in
+        try await StandIn.serving(paypal.router) { url in
             let sut = try await TestSystem.make()
             try await sut.test { client in
                 let owner = try await Fixtures.signUp(client, sut, tag: "paypal")
@@ -98,7 +91,7 @@ struct PayPalGatewayTests {
                         "webhookSecret": PayPalSandbox.webhookId,
                     ]), token: owner.accessToken)
                 try #require(configured.status == 200, "paypal: \(configured.body)")
-                let till = Till(client: client, sut: sut, user: owner, stripeURL: url)
+                let till = Till(client: client, sut: sut, user: owner, gatewayURL: url)
 
                 let pending = try await till.create(6_500, method: PayPalGateway.approvalToken)
                 #expect(pending.body["status"] as? String == "requires_action", "\(pending.body)")

@@ -57,19 +57,10 @@ final class PayPalSandbox: Sendable {
         ]
     }
 
-    struct Failure: Error {
-        let status: HTTPResponse.Status
-        let body: String
-    }
-
-    static func error(_ status: Int, _ name: String, _ issue: String?, _ description: String) -> Failure {
+    static func error(_ status: Int, _ name: String, _ issue: String?, _ description: String) -> StandIn.Failure {
         var object: [String: Any] = ["name": name, "message": description, "debug_id": "dbg-finflow"]
         if let issue { object["details"] = [["issue": issue, "description": description]] }
-        return Failure(status: .init(code: status), body: Self.json(object))
-    }
-
-    static func json(_ object: Any) -> String {
-        String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        return StandIn.Failure(status: .init(code: status), body: Till.json(object))
     }
 
     var router: Router<BasicRequestContext> {
@@ -78,7 +69,7 @@ final class PayPalSandbox: Sendable {
             let body = String(buffer: try await request.body.collect(upTo: 1 << 12))
             let expected = "Basic " + Data("\(Self.clientId):\(Self.clientSecret)".utf8).base64EncodedString()
             guard request.headers[.authorization] == expected, body == "grant_type=client_credentials" else {
-                return Self.response(.unauthorized, #"{"error":"invalid_client","error_description":"Client Authentication failed"}"#)
+                return StandIn.response(.unauthorized, #"{"error":"invalid_client","error_description":"Client Authentication failed"}"#)
             }
             let token = self.state.withLock { state in
                 state.tokensIssued += 1
@@ -86,7 +77,7 @@ final class PayPalSandbox: Sendable {
                 state.validTokens.insert(token)
                 return token
             }
-            return Self.response(.ok, Self.json(["access_token": token, "token_type": "Bearer", "expires_in": 32_400, "app_id": "APP-FINFLOW"]))
+            return StandIn.response(.ok, Till.json(["access_token": token, "token_type": "Bearer", "expires_in": 32_400, "app_id": "APP-FINFLOW"]))
         }
         router.post("/v2/checkout/orders") { request, _ in try await self.guarded(request) { body, requestId in try self.create(body, requestId: requestId) } }
         router.get("/v2/checkout/orders/{id}") { request, context in
@@ -121,33 +112,29 @@ final class PayPalSandbox: Sendable {
                 let known = self.state.withLock { $0.signedTransmissions.contains(transmission) }
                 let valid = known && object["transmission_sig"] as? String == "sig-\(transmission)" && object["webhook_id"] as? String == Self.webhookId
                     && object["webhook_event"] is [String: Any]
-                return (.ok, Self.json(["verification_status": valid ? "SUCCESS" : "FAILURE"]))
+                return (.ok, Till.json(["verification_status": valid ? "SUCCESS" : "FAILURE"]))
             }
         }
         router.post("/test/approve/{id}") { _, context -> Response in
             self.state.withLock { state in
                 if let id = context.parameters.get("id"), state.orders[id]?.status == "PAYER_ACTION_REQUIRED" { state.orders[id]?.status = "APPROVED" }
             }
-            return Self.response(.ok, "{}")
+            return StandIn.response(.ok, "{}")
         }
         return router
-    }
-
-    static func response(_ status: HTTPResponse.Status, _ body: String) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     private func guarded(_ request: Request, _ handle: @Sendable (Data, String?) throws -> (HTTPResponse.Status, String)) async throws -> Response {
         let body = Data(try await request.body.collect(upTo: 1 << 16).readableBytesView)
         let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         guard let bearer, self.state.withLock({ $0.validTokens.contains(bearer) }) else {
-            return Self.response(.unauthorized, #"{"error":"invalid_token","error_description":"Token signature verification failed"}"#)
+            return StandIn.response(.unauthorized, #"{"error":"invalid_token","error_description":"Token signature verification failed"}"#)
         }
         do {
             let (status, text) = try handle(body, request.headers[.init("PayPal-Request-Id")!])
-            return Self.response(status, text)
-        } catch let failure as Failure {
-            return Self.response(failure.status, failure.body)
+            return StandIn.response(status, text)
+        } catch let failure as StandIn.Failure {
+            return StandIn.response(failure.status, failure.body)
         }
     }
 
@@ -191,7 +178,7 @@ final class PayPalSandbox: Sendable {
             case let other?: throw Self.error(422, "UNPROCESSABLE_ENTITY", "INVALID_RESOURCE_ID", "vault id \(other) not found")
             }
             self.state.withLock { $0.orders[order.id] = order }
-            return (.created, Self.json(self.render(order)))
+            return (.created, Till.json(self.render(order)))
         }
     }
 
@@ -213,7 +200,7 @@ final class PayPalSandbox: Sendable {
         guard let id, var order = self.state.withLock({ $0.orders[id] }) else { throw Self.error(404, "RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID", "order not found") }
         let (status, text) = try change(&order)
         self.state.withLock { $0.orders[id] = order }
-        return (status, text ?? Self.json(self.render(order)))
+        return (status, text ?? Till.json(self.render(order)))
     }
 
     private func complete(_ id: String?, action: String) throws -> (HTTPResponse.Status, String) {
@@ -244,7 +231,7 @@ final class PayPalSandbox: Sendable {
             capture = self.renderCapture(order)
             return (.created, nil)
         }
-        return (.created, Self.json(capture))
+        return (.created, Till.json(capture))
     }
 
     private func void(_ authorization: String) throws -> (HTTPResponse.Status, String) {
@@ -269,7 +256,7 @@ final class PayPalSandbox: Sendable {
             refund = ["id": self.nextId("REF"), "status": "COMPLETED", "amount": amount]
             return (.created, nil)
         }
-        return (.created, Self.json(refund))
+        return (.created, Till.json(refund))
     }
 
     func renderCapture(_ order: StoredOrder) -> [String: Any] {

@@ -129,12 +129,10 @@ struct PaymentFaultTests {
     func answerLost() async throws {
         // Three lost answers: every attempt of the first request (the gateway's retries included) goes unanswered.
         let stripe = LossyStripe(lostAnswers: 3)
-        let app = Application(router: stripe.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { gateway in
-            let port = try #require(gateway.port)
+        try await StandIn.serving(stripe.router) { url in
             let sut = try await TestSystem.make()
             try await sut.test { client in
-                let till = try await Till.open(client, sut, stripeURL: "http://127.0.0.1:\(port)", tag: "lossy")
+                let till = try await Till.open(client, sut, gatewayURL: url, tag: "lossy")
                 let key: HTTPFields = [.init("Idempotency-Key")!: "order-9-pay"]
                 let first = try await till.create(5_000, headers: key)
                 #expect(first.status == 503, "\(first.body)")

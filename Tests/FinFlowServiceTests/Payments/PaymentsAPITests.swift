@@ -16,7 +16,7 @@ struct PaymentsAPITests {
         try await stripe.ready(StripeGateway(baseURL: stripe.baseURL, secretKey: "sk_test_finflow", backoff: Backoff(attemptsMax: 1), timeout: .seconds(2)))
         let sut = try await TestSystem.make()
         try await sut.test { client in
-            try await body(try await Till.open(client, sut, stripeURL: stripe.baseURL))
+            try await body(try await Till.open(client, sut, gatewayURL: stripe.baseURL))
         }
     }
 
@@ -109,9 +109,9 @@ struct PaymentsAPITests {
             #expect(try await till.act(id, "capture").status == 409)
             // Nothing moved yet: a sync changes nothing.
             #expect(try await till.act(id, "sync").body["status"] as? String == "requires_action")
-            let intent = try await StripeGatewayTests.get(till.stripeURL + "/v1/payment_intents/\(reference)")
+            let intent = try await StripeGatewayTests.get(till.gatewayURL + "/v1/payment_intents/\(reference)")
             let secret = try #require(intent["client_secret"] as? String)
-            _ = try await StripeGatewayTests.post(till.stripeURL + "/v1/payment_intents/\(reference)/_authenticate", "client_secret=\(secret)&success=true")
+            _ = try await StripeGatewayTests.post(till.gatewayURL + "/v1/payment_intents/\(reference)/_authenticate", "client_secret=\(secret)&success=true")
             let synced = try await till.act(id, "sync")
             #expect(synced.body["status"] as? String == "succeeded", "\(synced.body)")
             #expect(synced.body["nextAction"] == nil)
@@ -131,7 +131,7 @@ struct PaymentsAPITests {
             let held = try await till.create(1_000, capture: "manual")
             let heldId = try #require(held.body["id"] as? String)
             #expect(try await till.act(heldId, "cancel").body["status"] as? String == "canceled")
-            let intent = try await StripeGatewayTests.get(till.stripeURL + "/v1/payment_intents/\(held.body["gatewayReference"] as! String)")
+            let intent = try await StripeGatewayTests.get(till.gatewayURL + "/v1/payment_intents/\(held.body["gatewayReference"] as! String)")
             #expect(intent["status"] as? String == "canceled")
         }
     }

@@ -10,14 +10,6 @@ import Testing
 /// over to it when a tenant's first gateway cannot be reached.
 @Suite("payments: Square (a test server written to its Payments API v2), and failover")
 struct SquareGatewayTests {
-    /// Runs `body` with a live Square test server's base URL.
-    static func withSquare(_ square: SquareSandbox = SquareSandbox(), _ body: @escaping @Sendable (String) async throws -> Void) async throws {
-        let app = Application(router: square.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in
-            try await body("http://127.0.0.1:\(try #require(client.port))")
-        }
-    }
-
     static func charge(_ amount: Int64, token: String = "cnon:card-nonce-ok", capture: CaptureMethod = .automatic) -> GatewayCharge {
         GatewayCharge(
             amountMinor: amount, currency: "USD", paymentMethodToken: token, captureMethod: capture, description: "order 7",
@@ -27,7 +19,7 @@ struct SquareGatewayTests {
     @Test("the adapter: paid at once with its fee, held and taken in part, declined, released, refunded in parts")
     func adapter() async throws {
         let square = SquareSandbox()
-        try await Self.withSquare(square) { url in
+        try await StandIn.serving(square.router) { url in
             let gateway = SquareGateway(baseURL: url, accessToken: SquareSandbox.accessToken, locationId: SquareSandbox.locationId)
             // Keys longer than Square's 45 characters are shortened by a digest, the same each time.
             let longKey = UUID().uuidString + "-authorize-1"
@@ -81,7 +73,7 @@ struct SquareGatewayTests {
     @Test("a lost answer is retried with the same idempotency_key: Square charges once")
     func lostAnswer() async throws {
         let square = SquareSandbox(lostAnswers: 2)
-        try await Self.withSquare(square) { url in
+        try await StandIn.serving(square.router) { url in
             let gateway = SquareGateway(
                 baseURL: url, accessToken: SquareSandbox.accessToken, backoff: Backoff(baseMillis: 5, capMillis: 10, attemptsMax: 3))
             let paid = try await gateway.authorize(Self.charge(1_200), idempotencyKey: "lost-1")
@@ -119,13 +111,13 @@ struct SquareGatewayTests {
     @Test("Square through the payment API: paid, held and released from Square's side by a signed webhook, refunded, fees to the ledger")
     func throughTheAPI() async throws {
         let square = SquareSandbox()
-        try await Self.withSquare(square) { url in
+        try await StandIn.serving(square.router) { url in
             let sut = try await TestSystem.make()
             try await sut.test { client in
                 let owner = try await Fixtures.signUp(client, sut, tag: "square")
                 try await sut.deliver()
                 try await Self.configureSquare(client, token: owner.accessToken, url: url)
-                let till = Till(client: client, sut: sut, user: owner, stripeURL: url)
+                let till = Till(client: client, sut: sut, user: owner, gatewayURL: url)
                 let paid = try await till.create(4_000, method: "cnon:card-nonce-ok")
                 #expect(paid.status == 201, "\(paid.body)")
                 #expect(paid.body["status"] as? String == "succeeded")
@@ -169,7 +161,7 @@ struct SquareGatewayTests {
     @Test("failover: a first gateway that takes no connection hands the payment to the next with a token for the card; never after a call may have reached it")
     func failover() async throws {
         let square = SquareSandbox()
-        try await Self.withSquare(square) { url in
+        try await StandIn.serving(square.router) { url in
             let sut = try await TestSystem.make()
             try await sut.test { client in
                 let owner = try await Fixtures.signUp(client, sut, tag: "failover")
@@ -181,7 +173,7 @@ struct SquareGatewayTests {
                     token: owner.accessToken)
                 try #require(stripe.status == 200)
                 try await Self.configureSquare(client, token: owner.accessToken, url: url, priority: 2)
-                let till = Till(client: client, sut: sut, user: owner, stripeURL: "http://127.0.0.1:9")
+                let till = Till(client: client, sut: sut, user: owner, gatewayURL: "http://127.0.0.1:9")
 
                 let moved = try await till.create(
                     3_300, extra: ["paymentMethod": ["token": "pm_card_visa", "last4": "4242", "fallbackTokens": ["square": "cnon:card-nonce-ok"]]])

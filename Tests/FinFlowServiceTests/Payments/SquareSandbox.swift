@@ -75,19 +75,10 @@ final class SquareSandbox: Sendable {
     }
 
     /// An error answer in Square's shape.
-    struct Failure: Error {
-        let status: HTTPResponse.Status
-        let body: String
-    }
-
-    static func error(_ status: Int, _ category: String, _ code: String, _ detail: String, field: String? = nil) -> Failure {
+    static func error(_ status: Int, _ category: String, _ code: String, _ detail: String, field: String? = nil) -> StandIn.Failure {
         var item: [String: String] = ["category": category, "code": code, "detail": detail]
         if let field { item["field"] = field }
-        return Failure(status: .init(code: status), body: Self.json(["errors": [item]]))
-    }
-
-    static func json(_ object: Any) -> String {
-        String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        return StandIn.Failure(status: .init(code: status), body: Till.json(["errors": [item]]))
     }
 
     /// Checks the access token and the JSON body, runs `handle`, and answers in Square's shape.
@@ -103,9 +94,9 @@ final class SquareSandbox: Sendable {
         } else {
             let version = request.headers[.init("Square-Version")!] ?? ""
             self.state.withLock { $0.squareVersions.append(version) }
-            do { answer = try handle(body) } catch let failure as Failure { answer = (failure.status, failure.body) }
+            do { answer = try handle(body) } catch let failure as StandIn.Failure { answer = (failure.status, failure.body) }
         }
-        return Response(status: answer.0, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer.1)))
+        return StandIn.response(answer.0, answer.1)
     }
 
     private static func object(_ body: Data) throws -> [String: Any] {
@@ -124,14 +115,14 @@ final class SquareSandbox: Sendable {
             throw Self.error(400, "INVALID_REQUEST_ERROR", "VALUE_TOO_LONG", "idempotency_key must be at most 45 characters", field: "idempotency_key")
         }
         if let stored = self.state.withLock({ $0.answers[key] }) {
-            guard stored.request == Self.json(request) else {
+            guard stored.request == Till.json(request) else {
                 throw Self.error(400, "INVALID_REQUEST_ERROR", "IDEMPOTENCY_KEY_REUSED", "the idempotency key was used with other parameters")
             }
             return (stored.status, stored.body)
         }
         let answer: (HTTPResponse.Status, String)
-        do { answer = try make() } catch let failure as Failure { answer = (failure.status, failure.body) }
-        if answer.0.code < 500 { self.state.withLock { $0.answers[key] = (Self.json(request), answer.0, answer.1) } }
+        do { answer = try make() } catch let failure as StandIn.Failure { answer = (failure.status, failure.body) }
+        if answer.0.code < 500 { self.state.withLock { $0.answers[key] = (Till.json(request), answer.0, answer.1) } }
         return answer
     }
 
@@ -168,12 +159,12 @@ final class SquareSandbox: Sendable {
                 payment.cardStatus = "FAILED"
                 self.state.withLock { $0.payments[id] = payment }
                 let error: [String: String] = ["category": "PAYMENT_METHOD_ERROR", "code": code, "detail": "Authorization error: '\(code)'"]
-                return (.badRequest, Self.json(["errors": [error], "payment": Self.render(payment, errors: [error])]))
+                return (.badRequest, Till.json(["errors": [error], "payment": Self.render(payment, errors: [error])]))
             default:
                 throw Self.error(400, "INVALID_REQUEST_ERROR", "INVALID_CARD_DATA", "source_id \(source) is not a card nonce of this sandbox", field: "source_id")
             }
             self.state.withLock { $0.payments[id] = payment }
-            return (.ok, Self.json(["payment": Self.render(payment)]))
+            return (.ok, Till.json(["payment": Self.render(payment)]))
         }
         if calls <= self.lostAnswers {
             let failure = Self.error(500, "API_ERROR", "INTERNAL_SERVER_ERROR", "the answer was lost")
@@ -189,7 +180,7 @@ final class SquareSandbox: Sendable {
             try change(&payment)
             if payment.status != before { payment.version += 1 }
             state.payments[id] = payment
-            return (.ok, Self.json(["payment": Self.render(payment)]))
+            return (.ok, Till.json(["payment": Self.render(payment)]))
         }
     }
 
@@ -232,7 +223,7 @@ final class SquareSandbox: Sendable {
                     "id": "sqref_\(state.refunds)", "status": "PENDING", "payment_id": paymentId,
                     "amount_money": ["amount": amount, "currency": currency],
                 ]
-                return (.ok, Self.json(["refund": refund]))
+                return (.ok, Till.json(["refund": refund]))
             }
         }
     }

@@ -208,11 +208,9 @@ struct StripeGatewayTests {
     @Test("a 5xx is retried with the same idempotency key until Stripe answers")
     func retriesKeepTheKey() async throws {
         let stripe = FlakyStripe(failures: 2)
-        let app = Application(router: stripe.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in
-            let port = try #require(client.port)
+        try await StandIn.serving(stripe.router) { url in
             let gateway = StripeGateway(
-                baseURL: "http://127.0.0.1:\(port)", secretKey: "sk_test_finflow", backoff: Backoff(baseMillis: 5, capMillis: 10, attemptsMax: 3))
+                baseURL: url, secretKey: "sk_test_finflow", backoff: Backoff(baseMillis: 5, capMillis: 10, attemptsMax: 3))
             let answer = try await gateway.confirm("pi_flaky", idempotencyKey: "order-7-confirm")
             guard case .intent(let intent) = answer else { Issue.record("no answer: \(answer)"); return }
             #expect(intent.status == "succeeded")
@@ -225,11 +223,9 @@ struct StripeGatewayTests {
         let stripe = FlakyStripe(failures: 4)
         let clock = ManualClock()
         let breaker = CircuitBreaker(failuresToOpen: 3, openSeconds: 30, clock: clock)
-        let app = Application(router: stripe.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in
-            let port = try #require(client.port)
+        try await StandIn.serving(stripe.router) { url in
             let gateway = StripeGateway(
-                baseURL: "http://127.0.0.1:\(port)", secretKey: "sk_test_finflow", backoff: Backoff(baseMillis: 5, capMillis: 10, attemptsMax: 3),
+                baseURL: url, secretKey: "sk_test_finflow", backoff: Backoff(baseMillis: 5, capMillis: 10, attemptsMax: 3),
                 breaker: breaker)
             // Three 503s: the call gives up and the breaker opens.
             await #expect(throws: GatewayError.self) { try await gateway.confirm("pi_1", idempotencyKey: "a") }

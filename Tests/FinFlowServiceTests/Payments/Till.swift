@@ -8,25 +8,25 @@ import NIOCore
 import SQLKit
 import Testing
 
-/// Helpers for driving the payment API in tests: a signed-up owner whose tenant has a Stripe gateway at `stripeURL`
-/// (localstripe, or a stand-in), with a webhook secret.
+/// Helpers for driving the payment API in tests: a signed-up owner whose tenant has a gateway at `gatewayURL` (`open`
+/// configures Stripe there: localstripe, or a stand-in, with a webhook secret).
 struct Till {
     let client: any TestClientProtocol
     let sut: TestSystem
     let user: SignedIn
-    let stripeURL: String
+    let gatewayURL: String
     static let webhookSecret = "whsec_finflow_test"
     var token: String { self.user.accessToken }
 
-    static func open(_ client: any TestClientProtocol, _ sut: TestSystem, stripeURL: String, tag: String = "till") async throws -> Till {
+    static func open(_ client: any TestClientProtocol, _ sut: TestSystem, gatewayURL: String, tag: String = "till") async throws -> Till {
         let user = try await Fixtures.signUp(client, sut, tag: tag)
         try await sut.deliver()
         let configured = try await client.send(
             .put, "/v1/payments/gateways/stripe",
-            json: Self.json(["baseUrl": stripeURL, "credentials": ["secretKey": "sk_test_finflow"], "webhookSecret": Self.webhookSecret]),
+            json: Self.json(["baseUrl": gatewayURL, "credentials": ["secretKey": "sk_test_finflow"], "webhookSecret": Self.webhookSecret]),
             token: user.accessToken)
         try #require(configured.status == 200, "gateway: \(configured.body)")
-        return Till(client: client, sut: sut, user: user, stripeURL: stripeURL)
+        return Till(client: client, sut: sut, user: user, gatewayURL: gatewayURL)
     }
 
     static func json(_ object: Any) -> String {
@@ -68,7 +68,7 @@ struct Till {
     /// A card made at localstripe from a test number, as a customer's browser would.
     func card(_ number: String) async throws -> String {
         let card = try await StripeGatewayTests.post(
-            self.stripeURL + "/v1/payment_methods",
+            self.gatewayURL + "/v1/payment_methods",
             "type=card&card%5Bnumber%5D=\(number)&card%5Bexp_month%5D=12&card%5Bexp_year%5D=2034&card%5Bcvc%5D=123")
         return try #require(card["id"] as? String)
     }
