@@ -161,10 +161,21 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
         .target(
+            name: "FinFlowCredit",
+            dependencies: [
+                "FinFlowCore",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            resources: [.copy("Resources"), .copy("openapi.yaml")],
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
+        .target(
             name: "FinFlowServer",
             dependencies: [
                 "FinFlowCore", "FinFlowKafka", "FinFlowRedis", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting", "FinFlowTransactions",
-                "FinFlowPayments",
+                "FinFlowPayments", "FinFlowCredit",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -211,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "FinFlowServiceTests",
             dependencies: [
-                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions", "FinFlowPayments", "FinFlowRedis",
+                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions", "FinFlowPayments", "FinFlowRedis", "FinFlowCredit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),

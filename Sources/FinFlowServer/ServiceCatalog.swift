@@ -1,6 +1,7 @@
 import FinFlowAccounting
 import FinFlowAuth
 import FinFlowCore
+import FinFlowCredit
 import FinFlowPayments
 import FinFlowTenancy
 import FinFlowTransactions
@@ -13,6 +14,7 @@ public enum ServiceCatalog {
         AccountingService.descriptor,
         TransactionsService.descriptor,
         PaymentsService.descriptor,
+        CreditService.descriptor,
     ]
 
     /// The descriptors named in `names` (all when empty); an unknown name is a setting error.

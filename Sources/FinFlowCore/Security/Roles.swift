@@ -11,7 +11,7 @@ public enum Roles {
         "statements:read",
         "transactions:read", "transactions:create", "transactions:reverse",
         "payments:read", "payments:create", "payments:refund", "payments:manage",
-        "credit:read", "credit:score", "credit:offer",
+        "credit:read", "credit:score", "credit:offer", "credit:manage",
         "forecasts:read",
         "compliance:read", "compliance:manage",
         "tax:read", "tax:manage",

@@ -1,0 +1,149 @@
+import FinFlowCore
+import Foundation
+import SQLKit
+
+/// Behavioural features of existing customers, from the events of the payment and transaction services: monthly
+/// aggregates kept per customer and currency (each event applied once, through the consumer's inbox), turned into
+/// features when a decision or a client asks.
+extension CreditDesk {
+    /// The window the features look back over.
+    static let behaviourMonthsMax = 24
+    /// Transaction kinds that bring the customer's money in, and those that pay it out to them.
+    static let inflowKinds: Set<String> = ["income", "receipt"]
+    static let outflowKinds: Set<String> = ["payment", "expense", "refund", "fee", "transfer"]
+
+    /// Counts a settled, failed or refunded payment in its customer's month.
+    func apply(payment: PaymentProcessed, on db: any SQLDatabase) async throws {
+        guard let customerId = payment.customerId, Self.validCustomer(customerId), payment.amountMinor > 0,
+              Currency(code: payment.currency) != nil else { return }
+        let month = Self.month(millis: payment.processedAtMillis)
+        var delta = Self.empty(tenantId: payment.tenantId, customerId: customerId, currency: payment.currency.uppercased(), month: month)
+        switch payment.status {
+        case "succeeded": delta = delta.with(succeeded: 1, paid: payment.amountMinor)
+        case "failed": delta = delta.with(failed: 1)
+        case "refunded": delta = delta.with(refunded: 1, refundedAmount: payment.amountMinor)
+        default: return
+        }
+        try await CreditStore.add(delta, db: db)
+    }
+
+    /// Counts a transaction with a counterparty as that customer's inflow or outflow in its month.
+    func apply(transaction: TransactionCreated, on db: any SQLDatabase) async throws {
+        guard let customerId = transaction.counterparty, Self.validCustomer(customerId), transaction.amountMinor > 0,
+              Currency(code: transaction.currency) != nil, transaction.valueDate.count == 10 else { return }
+        let month = String(transaction.valueDate.prefix(7))
+        guard Self.next(month) != "9999-99" else { return }
+        var delta = Self.empty(tenantId: transaction.tenantId, customerId: customerId, currency: transaction.currency.uppercased(), month: month)
+        if Self.inflowKinds.contains(transaction.kind) {
+            delta = delta.with(transactions: 1, inflow: transaction.amountMinor)
+        } else if Self.outflowKinds.contains(transaction.kind) {
+            delta = delta.with(transactions: 1, outflow: transaction.amountMinor)
+        } else {
+            delta = delta.with(transactions: 1)
+        }
+        try await CreditStore.add(delta, db: db)
+    }
+
+    /// The customer's features over the last `behaviourMonthsMax` months of activity, per currency.
+    func behaviour(tenantId: String, customerId: String) async throws -> BehaviourProfile {
+        let rows = try await self.database.tenantRead(tenantId: tenantId) { db in
+            try await CreditStore.behaviour(tenantId: tenantId, customerId: customerId, db: db)
+        }
+        let byCurrency = Dictionary(grouping: rows, by: \.currency)
+        let currencies = byCurrency.keys.sorted().map { currency in
+            Self.features(currency: currency, months: Array(byCurrency[currency]!.prefix(Self.behaviourMonthsMax)))
+        }
+        return BehaviourProfile(customerId: customerId, currencies: currencies)
+    }
+
+    /// Features of one currency's months (most recent first).
+    static func features(currency: String, months rows: [BehaviourRow]) -> BehaviourProfile.Currency {
+        let ordered = rows.reversed()
+        // Every calendar month from the first with activity to the last, so a quiet month counts as a zero flow.
+        var flows: [Double] = []
+        if let first = ordered.first?.month, let last = ordered.last?.month {
+            let net = Dictionary(ordered.map { ($0.month, Double($0.inflow_minor) - Double($0.outflow_minor)) }, uniquingKeysWith: +)
+            var month = first
+            while month <= last, flows.count < behaviourMonthsMax {
+                flows.append(net[month] ?? 0)
+                month = Self.next(month)
+            }
+        }
+        var balance = 0.0, balances: [Double] = []
+        for flow in flows {
+            balance += flow
+            balances.append(balance)
+        }
+        let mean = flows.isEmpty ? 0 : flows.reduce(0, +) / Double(flows.count)
+        let variance = flows.isEmpty ? 0 : flows.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(flows.count)
+        let meanAbsolute = flows.isEmpty ? 0 : flows.reduce(0) { $0 + abs($1) } / Double(flows.count)
+        let succeeded = rows.reduce(0) { $0 + $1.payments_succeeded }, failed = rows.reduce(0) { $0 + $1.payments_failed }
+        return BehaviourProfile.Currency(
+            currency: currency, months: rows.count, paymentsSucceeded: succeeded, paymentsFailed: failed,
+            paymentsRefunded: rows.reduce(0) { $0 + $1.payments_refunded },
+            paidAmount: rows.reduce(0) { $0 + $1.paid_minor - $1.refunded_minor },
+            onTimeRatio: succeeded + failed == 0 ? 1 : Double(succeeded) / Double(succeeded + failed),
+            transactions: rows.reduce(0) { $0 + $1.transactions },
+            averageBalance: balances.isEmpty ? 0 : Int64((balances.reduce(0, +) / Double(balances.count)).rounded()),
+            cashFlowVolatility: meanAbsolute > 0 ? variance.squareRoot() / meanAbsolute : 0)
+    }
+
+    static func validCustomer(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= Self.customerIdLengthMax
+    }
+
+    /// `YYYY-MM` of a Unix-milliseconds instant, in UTC.
+    static func month(millis: Int64) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month], from: Date(timeIntervalSince1970: Double(millis) / 1000))
+        return String(format: "%04d-%02d", parts.year ?? 1970, parts.month ?? 1)
+    }
+
+    /// The month after `YYYY-MM`; past anything valid for text that is not one, which ends the walk.
+    static func next(_ month: String) -> String {
+        let parts = month.split(separator: "-")
+        guard parts.count == 2, let year = Int(parts[0]), let number = Int(parts[1]), (1...12).contains(number) else { return "9999-99" }
+        return number == 12 ? String(format: "%04d-01", year + 1) : String(format: "%04d-%02d", year, number + 1)
+    }
+
+    static func empty(tenantId: String, customerId: String, currency: String, month: String) -> BehaviourRow {
+        BehaviourRow(
+            tenant_id: tenantId, customer_id: customerId, currency: currency, month: month, payments_succeeded: 0, payments_failed: 0,
+            payments_refunded: 0, paid_minor: 0, refunded_minor: 0, inflow_minor: 0, outflow_minor: 0, transactions: 0)
+    }
+}
+
+extension BehaviourRow {
+    /// This row with counts added (a delta to apply).
+    func with(
+        succeeded: Int = 0, failed: Int = 0, refunded: Int = 0, paid: Int64 = 0, refundedAmount: Int64 = 0, transactions: Int = 0,
+        inflow: Int64 = 0, outflow: Int64 = 0
+    ) -> BehaviourRow {
+        BehaviourRow(
+            tenant_id: self.tenant_id, customer_id: self.customer_id, currency: self.currency, month: self.month,
+            payments_succeeded: self.payments_succeeded + succeeded, payments_failed: self.payments_failed + failed,
+            payments_refunded: self.payments_refunded + refunded, paid_minor: self.paid_minor + paid,
+            refunded_minor: self.refunded_minor + refundedAmount, inflow_minor: self.inflow_minor + inflow,
+            outflow_minor: self.outflow_minor + outflow, transactions: self.transactions + transactions)
+    }
+}
+
+/// A customer's behavioural features.
+struct BehaviourProfile: Codable, Sendable {
+    struct Currency: Codable, Sendable {
+        let currency: String
+        let months: Int
+        let paymentsSucceeded: Int
+        let paymentsFailed: Int
+        let paymentsRefunded: Int
+        let paidAmount: Int64
+        let onTimeRatio: Double
+        let transactions: Int
+        let averageBalance: Int64
+        let cashFlowVolatility: Double
+    }
+
+    let customerId: String
+    let currencies: [Currency]
+}
