@@ -36,6 +36,9 @@ public enum AccountingService {
                 .of(PaymentProcessed.self, name: "accounting.payment-processed", database: database) { event, db in
                     try await ledger.post(payment: event.data, on: db)
                 },
+                .of(LoanOfferAccepted.self, name: "accounting.loan-offer-accepted", database: database) { event, db in
+                    try await ledger.post(loan: event.data, on: db)
+                },
             ]
         }
 

@@ -11,6 +11,10 @@ enum SystemRole: String, Sendable, CaseIterable {
     case salesTax = "sales_tax"
     case revenue
     case fxGainLoss = "fx_gain_loss"
+    /// The bank account loans are paid out from.
+    case disbursement
+    case loansReceivable = "loans_receivable"
+    case loanFeeIncome = "loan_fee_income"
 }
 
 /// One account of a chart as written by hand or imported: its parent named by code.
@@ -48,11 +52,12 @@ enum DefaultChart {
     static let accounts: [ChartAccount] = [
         ChartAccount("1000", "Current assets", .asset, tag: .operating),
         ChartAccount("1010", "Cash on hand", .asset, parent: "1000", tag: .cash),
-        ChartAccount("1020", "Bank: operating account", .asset, parent: "1000", tag: .cash),
+        ChartAccount("1020", "Bank: operating account", .asset, parent: "1000", tag: .cash, role: .disbursement),
         ChartAccount("1030", "Payment processor balance", .asset, parent: "1000", tag: .cash, role: .paymentClearing),
         ChartAccount("1100", "Accounts receivable", .asset, parent: "1000", tag: .operating, role: .receivables),
         ChartAccount("1200", "Inventory", .asset, parent: "1000", tag: .operating),
         ChartAccount("1300", "Prepaid expenses", .asset, parent: "1000", tag: .operating),
+        ChartAccount("1400", "Loans receivable", .asset, parent: "1000", tag: .investing, role: .loansReceivable),
         ChartAccount("1500", "Fixed assets", .asset, tag: .investing),
         ChartAccount("1510", "Equipment", .asset, parent: "1500", tag: .investing),
         ChartAccount("1590", "Accumulated depreciation", .asset, contra: true, parent: "1500", tag: .noncash),
@@ -69,6 +74,7 @@ enum DefaultChart {
         ChartAccount("4000", "Sales revenue", .revenue, role: .revenue),
         ChartAccount("4100", "Service revenue", .revenue),
         ChartAccount("4500", "Sales returns and discounts", .revenue, contra: true),
+        ChartAccount("4300", "Loan fee income", .revenue, role: .loanFeeIncome),
         ChartAccount("4900", "Other income", .revenue),
         ChartAccount("5000", "Cost of goods sold", .expense),
         ChartAccount("6000", "Salaries and wages", .expense),

@@ -69,6 +69,38 @@ extension Ledger {
         if let posted { try await self.applyGatewayPayment(payment, entryId: posted.entry.id, on: db) }
     }
 
+    /// Posts an accepted loan: the principal owed into loans receivable, paid out of the disbursement bank account
+    /// less the origination fee, which is earned as revenue. A refusal is answered with `JournalEntryRejected`.
+    func post(loan: LoanOfferAccepted, on db: any SQLDatabase) async throws {
+        let principal = Principal.system(tenantId: loan.tenantId)
+        try await self.postAnswering(source: .loan, sourceId: loan.offerId, principal: principal, on: db) {
+            func role(_ role: SystemRole) async throws -> String {
+                guard let account = try await LedgerStore.accountBySystemRole(tenantId: loan.tenantId, role: role.rawValue, db: db) else {
+                    throw AppError(.rejected, code: "system-account-missing", "the chart has no account with the role \(role.rawValue)")
+                }
+                return account.id
+            }
+            guard loan.principalMinor > 0, (0..<loan.principalMinor).contains(loan.feeMinor) else {
+                throw AppError.invalid("the loan's principal must be positive and its fee below it")
+            }
+            var lines = [
+                LineRequest(accountId: try await role(.loansReceivable), side: .debit, amountMinor: loan.principalMinor, currency: loan.currency,
+                            memo: "\(loan.termMonths) months at \(loan.rateBps) bps"),
+                LineRequest(accountId: try await role(.disbursement), side: .credit, amountMinor: loan.principalMinor - loan.feeMinor,
+                            currency: loan.currency, memo: "paid out"),
+            ]
+            if loan.feeMinor > 0 {
+                lines.append(LineRequest(accountId: try await role(.loanFeeIncome), side: .credit, amountMinor: loan.feeMinor,
+                                         currency: loan.currency, memo: "origination fee"))
+            }
+            var metadata = ["offerId": loan.offerId, "decisionId": loan.decisionId]
+            if let customerId = loan.customerId { metadata["customerId"] = String(customerId.prefix(128)) }
+            return try EntryRequest.validated(
+                id: nil, date: loan.disbursementDate, description: "Loan disbursed\(loan.customerId.map { " to \($0.prefix(64))" } ?? "")",
+                reference: nil, metadata: metadata, lines: lines, source: .loan, sourceId: loan.offerId, mode: .post, timeoutSeconds: nil)
+        }
+    }
+
     /// Reverses the entry that posted a business transaction, as its service asked. A refusal (closed period, balance
     /// constraint, nothing posted) is answered with `JournalEntryRejected`; an entry already reversed (an accountant
     /// did it, and that reversal was announced) is left as it is.

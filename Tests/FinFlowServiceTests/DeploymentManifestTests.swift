@@ -72,8 +72,12 @@ struct DeploymentManifestTests {
             .subtracting(["kustomization.yaml"])
         #expect(listed == files, "kustomization.yaml lists \(listed.sorted()), the directory holds \(files.sorted())")
         var servicePorts: [String: Int] = [:]
-        for name in Self.services {
-            let documents = try Self.documents("deploy/k8s/\(name).yaml")
+        for descriptor in ServiceCatalog.all {
+            let name = descriptor.name
+            // A manifest is named after the service, or after its product name where that is what operators know it by.
+            let file = FileManager.default.fileExists(atPath: Self.root.appendingPathComponent("deploy/k8s/\(name).yaml").path)
+                ? "deploy/k8s/\(name).yaml" : "deploy/k8s/\(descriptor.title).yaml"
+            let documents = try Self.documents(file)
             let deployment = try #require(documents.first { $0["kind"] as? String == "Deployment" }, "no Deployment for \(name)")
             let service = try #require(documents.first { $0["kind"] as? String == "Service" }, "no Service for \(name)")
             let pod = try #require(((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])

@@ -18,12 +18,15 @@ struct CreditAPITests {
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
-    static func count(_ sut: TestSystem, _ table: String) async throws -> Int {
+    /// Rows of `table` in the credit database (a tenant's, where row-level security applies).
+    static func count(_ sut: TestSystem, _ table: String, tenantId: String? = nil) async throws -> Int {
         struct Count: Decodable { let n: Int }
         let database = try #require(sut.system.databases["credit"])
-        return try await database.read { db in
+        let query: @Sendable (any SQLDatabase) async throws -> Int = { db in
             try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first(decoding: Count.self)?.n ?? 0
         }
+        if let tenantId { return try await database.tenantRead(tenantId: tenantId, query) }
+        return try await database.read(query)
     }
 
     @Test("a decision: Python's probability, a score, a grade, reasons; stored, fetched, listed, replayed by id")
@@ -70,7 +73,7 @@ struct CreditAPITests {
             #expect((fetched.body["applicant"] as? [String: Any])?["purpose"] as? String == "radio_tv")
             let listed = try await client.send(.get, "/v1/credit/decisions?customerId=cust-1", token: user.accessToken)
             #expect((listed.body["items"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
-            #expect(try await Self.count(sut, "credit_decisions") == 2)
+            #expect(try await Self.count(sut, "credit_decisions", tenantId: user.tenantId) == 2)
 
             // Another tenant sees none of it.
             let stranger = try await Fixtures.signUp(client, sut, tag: "stranger")
@@ -99,7 +102,7 @@ struct CreditAPITests {
             }
             #expect(try await client.send(.get, "/v1/credit/decisions/not-a-uuid", token: user.accessToken).status == 404)
             #expect(try await client.send(.get, "/v1/credit/decisions?limit=0", token: user.accessToken).status == 400)
-            #expect(try await Self.count(sut, "credit_decisions") == 0)
+            #expect(try await Self.count(sut, "credit_decisions", tenantId: user.tenantId) == 0)
         }
     }
 
@@ -188,7 +191,7 @@ struct CreditAPITests {
             let decisionId = try #require(decision.body["id"] as? String)
             let grade = try #require(decision.body["grade"] as? String)
             let offerId = UUID().uuidString.lowercased()
-            let ask = Self.json(["id": offerId, "decisionId": decisionId, "amount": 1_500_000, "currency": "EUR", "monthlyIncome": 400_000,
+            let ask = Self.json(["id": offerId, "decisionId": decisionId, "amount": 1_500_000, "currency": "USD", "monthlyIncome": 400_000,
                                  "monthlyDebtPayments": 20_000])
             let offered = try await client.send(.post, "/v1/credit/offers", json: ask, token: user.accessToken)
             try #require(offered.status == 201, "\(offered.body)")
@@ -214,9 +217,29 @@ struct CreditAPITests {
             #expect(try await client.send(.post, "/v1/credit/offers/\(offerId)/accept", json: #"{"termMonths":12}"#, token: user.accessToken).status == 409)
             #expect(try await Self.count(sut, "outbox") == 1)
 
+            // The ledger books the loan once: receivable against the cash paid out and the fee earned.
+            try await sut.deliver()
+            try await sut.deliver()
+            struct Line: Decodable { let debit_minor: Int64; let credit_minor: Int64; let code: String }
+            let accounting = try #require(sut.system.databases["accounting"])
+            let lines = try await accounting.tenantRead(tenantId: user.tenantId) { db in
+                try await db.raw("""
+                    SELECT l.debit_minor, l.credit_minor, a.code FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
+                    JOIN accounts a ON a.id = l.account_id WHERE e.source = 'loan' AND e.source_id = \(bind: offerId) ORDER BY a.code
+                    """).all(decoding: Line.self)
+            }
+            let rejected = try await LedgerEventTests.outbox(JournalEntryRejected.self, sut)
+            #expect(rejected.isEmpty, "\(rejected)")
+            let chosen = try #require(options.first { $0["termMonths"] as? Int == 36 })
+            let amount = Int64(chosen["amount"] as! Int), fee = Int64(chosen["fee"] as! Int)
+            #expect(lines.map(\.code) == ["1020", "1400", "4300"])
+            #expect(lines.first { $0.code == "1400" }?.debit_minor == amount)
+            #expect(lines.first { $0.code == "1020" }?.credit_minor == amount - fee)
+            #expect(lines.first { $0.code == "4300" }?.credit_minor == fee)
+
             // An unknown term is named; an offer past its time cannot be accepted.
             let second = try await client.send(
-                .post, "/v1/credit/offers", json: Self.json(["decisionId": decisionId, "amount": 100_000, "currency": "EUR", "monthlyIncome": 400_000]),
+                .post, "/v1/credit/offers", json: Self.json(["decisionId": decisionId, "amount": 100_000, "currency": "USD", "monthlyIncome": 400_000]),
                 token: user.accessToken)
             let secondId = try #require(second.body["id"] as? String)
             #expect(try await client.send(.post, "/v1/credit/offers/\(secondId)/accept", json: #"{"termMonths":7}"#, token: user.accessToken).status == 400)
