@@ -192,7 +192,7 @@ let package = Package(
         .executableTarget(
             name: "finflow",
             dependencies: [
-                "FinFlowServer", "FinFlowCore", "FinFlowKafka", "FinFlowAuth", "FinFlowAccounting",
+                "FinFlowServer", "FinFlowCore", "FinFlowKafka", "FinFlowAuth", "FinFlowAccounting", "FinFlowCredit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -97,3 +97,10 @@ final class ModelRegistry: Sendable {
         }
     }
 }
+
+extension CreditModel {
+    /// A model version bundled with the credit engine (the default one when `version` is nil).
+    public static func bundled(_ version: String? = nil) -> CreditModel? {
+        ModelRegistry.loadBundled()[version ?? ModelRegistry.defaultVersion]
+    }
+}

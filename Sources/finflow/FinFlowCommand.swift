@@ -13,7 +13,7 @@ struct FinFlowCommand: AsyncParsableCommand {
         commandName: "finflow",
         abstract: "FinFlow: a financial-operations backend.",
         subcommands: [
-            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, RolesCommand.self, KafkaBench.self,
+            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, RolesCommand.self, KafkaBench.self, CreditBench.self,
         ],
         defaultSubcommand: Serve.self)
 }

@@ -35,6 +35,9 @@ struct EventSchemaTests {
             alertId: "a", tenantId: "t", kind: "aml", severity: "critical", subjectType: "user", subjectId: "u", userId: "u",
             action: "end-sessions", reason: "structuring", raisedAtMillis: 1)),
         (TransactionReversalRequested.topic, TransactionReversalRequested(transactionId: "x", tenantId: "t", reversalDate: "2026-02-01", reason: "r")),
+        (LoanOfferAccepted.topic, LoanOfferAccepted(
+            offerId: "o", tenantId: "t", decisionId: "d", customerId: "c", principalMinor: 100_000, feeMinor: 1_000, currency: "EUR",
+            termMonths: 12, rateBps: 900, monthlyPaymentMinor: 8_745, disbursementDate: "2026-02-01", acceptedAtMillis: 1)),
     ]
 
     static func object(_ value: any EventContract) throws -> [String: Any] {
