@@ -42,9 +42,10 @@ final class RedisServer: @unchecked Sendable {
     }
 
     /// Stops the server and waits until it takes no connection (not `waitUntilExit`, which can miss the exit:
-    /// swift-corelibs-foundation#4795).
+    /// swift-corelibs-foundation#4795). SIGKILL: the test process's children inherit SIGTERM blocked (the service
+    /// lifecycle's signal handling), and redis-server left running after a SIGTERM.
     func stop() async {
-        self.process.terminate()
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
         for _ in 0..<100 {
             do {
                 _ = try await self.store().get("ping")

@@ -46,8 +46,10 @@ final class LocalStripe: @unchecked Sendable {
         Issue.record("localstripe did not start")
     }
 
+    /// Kills it: the test process's children inherit SIGTERM blocked (the service lifecycle's signal handling), and
+    /// localstripe processes were left serving after the run had ended.
     func stop() {
-        self.process.terminate()
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
     }
 }
 
