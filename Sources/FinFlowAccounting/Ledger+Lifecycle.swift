@@ -120,7 +120,7 @@ extension Ledger {
     }
 
     /// The sources whose entries answer another service's record; their postings and reversals are announced.
-    static let answeredSources: Set<String> = [EntrySource.transaction.rawValue, EntrySource.payment.rawValue]
+    static let answeredSources: Set<String> = [EntrySource.transaction.rawValue, EntrySource.payment.rawValue, EntrySource.loan.rawValue]
 
     func lockedEntry(principal: Principal, id: String, db: any SQLDatabase) async throws -> EntryRow {
         guard UUID(uuidString: id) != nil,

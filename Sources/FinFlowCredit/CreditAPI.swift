@@ -270,6 +270,10 @@ struct CreditAPI: APIProtocol {
                     })
             },
             expiresAt: Date(unixMillis: row.expires_at_ms), acceptedTermMonths: row.accepted_term_months,
-            acceptedAt: row.accepted_at_ms.map { Date(unixMillis: $0) }, createdAt: Date(unixMillis: row.created_at_ms))
+            acceptedAt: row.accepted_at_ms.map { Date(unixMillis: $0) },
+            booking: row.booking_status.map {
+                .init(status: .init(rawValue: $0) ?? .refused, entryId: row.booking_entry_id, reason: row.booking_detail)
+            },
+            createdAt: Date(unixMillis: row.created_at_ms))
     }
 }

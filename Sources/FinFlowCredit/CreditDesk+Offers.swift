@@ -140,7 +140,8 @@ extension CreditDesk {
             currency: request.currency, grade: decision.grade, status: "open", requested_minor: request.amountMinor, rate_bps: rate,
             fee_bps: policy.originationFeeBps, options: Self.json(options), request_hash: Digest.sha256Hex(Self.json(request)),
             expires_at_ms: now + Int64(policy.offerValidityHours) * 3_600_000, accepted_term_months: nil, accepted_minor: nil,
-            accepted_by: nil, accepted_at_ms: nil, created_by: principal.subject, created_at_ms: now)
+            accepted_by: nil, accepted_at_ms: nil, created_by: principal.subject, created_at_ms: now, booking_status: nil,
+            booking_entry_id: nil, booking_detail: nil)
         let kind = self.database.kind
         do {
             let created: Bool = try await self.database.tenantTransaction(tenantId: tenantId) { db in
@@ -219,6 +220,18 @@ extension CreditDesk {
                 on: db, kind: kind)
             return row
         }
+    }
+
+    /// Records the ledger's answer to an accepted loan (`JournalEntryPosted` or `JournalEntryRejected` with source
+    /// `loan`), so the offer shows whether the loan is on the books: the first answer stands, and only a booked loan
+    /// can later read as reversed (an accountant reversed its entry).
+    func recordBooking(tenantId: String, offerId: String, status: String, entryId: String?, detail: String?, on db: any SQLDatabase) async throws {
+        let from = status == "reversed" ? "booking_status = 'booked'" : "booking_status IS NULL"
+        try await db.raw("""
+            UPDATE loan_offers SET booking_status = \(bind: status), booking_entry_id = \(bind: entryId),
+                booking_detail = \(bind: detail.map { String($0.prefix(500)) })
+            WHERE tenant_id = \(bind: tenantId) AND id = \(bind: offerId) AND status = 'accepted' AND \(unsafeRaw: from)
+            """).run()
     }
 
     /// `YYYY-MM-DD` of a Unix-milliseconds instant, in UTC.

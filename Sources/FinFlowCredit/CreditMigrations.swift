@@ -52,5 +52,10 @@ enum CreditMigrations {
             """,
         ], postgresAfter: ["credit_models", "credit_assignments", "credit_decisions", "credit_policies", "loan_offers", "credit_behaviour"]
             .flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(2, "record whether the ledger booked an accepted loan", [
+            "ALTER TABLE loan_offers ADD COLUMN booking_status TEXT",
+            "ALTER TABLE loan_offers ADD COLUMN booking_entry_id TEXT",
+            "ALTER TABLE loan_offers ADD COLUMN booking_detail TEXT",
+        ]),
     ]
 }

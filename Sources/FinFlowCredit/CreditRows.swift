@@ -70,6 +70,10 @@ struct OfferRow: Codable, Sendable {
     var accepted_at_ms: Int64?
     let created_by: String
     let created_at_ms: Int64
+    /// What the ledger answered for an accepted loan: `booked` (with its entry) or `refused` (with the reason).
+    var booking_status: String?
+    var booking_entry_id: String?
+    var booking_detail: String?
 }
 
 /// One month of a customer's activity in one currency.

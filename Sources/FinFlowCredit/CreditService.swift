@@ -27,6 +27,19 @@ public enum CreditService {
                 .of(TransactionCreated.self, name: "credit.transaction-created", database: database) { event, db in
                     try await desk.apply(transaction: event.data, on: db)
                 },
+                .of(JournalEntryPosted.self, name: "credit.journal-entry-posted", database: database) { event, db in
+                    guard event.data.source == "loan", let offerId = event.data.sourceId else { return }
+                    let reversal = event.data.reversesEntryId != nil
+                    try await desk.recordBooking(
+                        tenantId: event.data.tenantId, offerId: offerId, status: reversal ? "reversed" : "booked", entryId: event.data.entryId,
+                        detail: reversal ? "reversed by entry \(event.data.entryId)" : nil, on: db)
+                },
+                .of(JournalEntryRejected.self, name: "credit.journal-entry-rejected", database: database) { event, db in
+                    guard event.data.source == "loan" else { return }
+                    try await desk.recordBooking(
+                        tenantId: event.data.tenantId, offerId: event.data.sourceId, status: "refused", entryId: nil,
+                        detail: "\(event.data.code): \(event.data.reason)", on: db)
+                },
             ]
         }
     }

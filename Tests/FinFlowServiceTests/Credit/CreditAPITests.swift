@@ -236,6 +236,28 @@ struct CreditAPITests {
             #expect(lines.first { $0.code == "1400" }?.debit_minor == amount)
             #expect(lines.first { $0.code == "1020" }?.credit_minor == amount - fee)
             #expect(lines.first { $0.code == "4300" }?.credit_minor == fee)
+            let booked = try await client.send(.get, "/v1/credit/offers/\(offerId)", token: user.accessToken)
+            #expect((booked.body["booking"] as? [String: Any])?["status"] as? String == "booked")
+            let entryId = try #require((booked.body["booking"] as? [String: Any])?["entryId"] as? String)
+            // An accountant reverses the loan's entry: the offer says so.
+            let reversal = try await client.send(
+                .post, "/v1/accounting/journal-entries/\(entryId)/reverse", json: Self.json(["date": CreditDesk.date(millis: sut.clock.nowMillis())]),
+                token: user.accessToken)
+            #expect(reversal.status == 201, "\(reversal.body)")
+            try await sut.deliver()
+            let reversed = try await client.send(.get, "/v1/credit/offers/\(offerId)", token: user.accessToken)
+            #expect((reversed.body["booking"] as? [String: Any])?["status"] as? String == "reversed")
+
+            // A loan the ledger cannot book (a currency its accounts do not keep) shows the refusal on the offer.
+            let foreign = try await client.send(
+                .post, "/v1/credit/offers", json: Self.json(["decisionId": decisionId, "amount": 200_000, "currency": "EUR", "monthlyIncome": 400_000]),
+                token: user.accessToken)
+            let foreignId = try #require(foreign.body["id"] as? String)
+            #expect(try await client.send(.post, "/v1/credit/offers/\(foreignId)/accept", json: #"{"termMonths":12}"#, token: user.accessToken).status == 200)
+            try await sut.deliver()
+            let refused = try await client.send(.get, "/v1/credit/offers/\(foreignId)", token: user.accessToken)
+            #expect((refused.body["booking"] as? [String: Any])?["status"] as? String == "refused")
+            #expect(((refused.body["booking"] as? [String: Any])?["reason"] as? String)?.hasPrefix("currency-mismatch") == true)
 
             // An unknown term is named; an offer past its time cannot be accepted.
             let second = try await client.send(
@@ -250,7 +272,7 @@ struct CreditAPITests {
             let late = try await client.send(.post, "/v1/credit/offers/\(secondId)/accept", json: #"{"termMonths":12}"#, token: token)
             #expect(late.status == 409)
             #expect(late.body["code"] as? String == "offer-expired")
-            #expect(try await Self.count(sut, "outbox") == 1)
+            #expect(try await Self.count(sut, "outbox") == 2)
         }
     }
 
