@@ -87,12 +87,12 @@ public struct CreditModel: Sendable {
         var factors: [Assessment.Factor] = []
         if explain {
             let (values, _) = self.ensemble.contributions(row)
-            var byFeature: [String: Double] = [:]
-            for (column, value) in values.enumerated() { byFeature[self.spec.feature(ofColumn: column), default: 0] += value }
-            factors = self.spec.features.map { feature in
+            var byFeature = [Double](repeating: 0, count: self.spec.features.count)
+            for (column, value) in values.enumerated() { byFeature[self.spec.feature(ofColumn: column)] += value }
+            factors = self.spec.features.enumerated().map { index, feature in
                 Assessment.Factor(
                     feature: feature.name, wording: feature.wording, value: application[feature.name],
-                    valueLabel: Self.label(feature, application[feature.name]), contribution: byFeature[feature.name] ?? 0)
+                    valueLabel: Self.label(feature, application[feature.name]), contribution: byFeature[index])
             }
         }
         return Assessment(

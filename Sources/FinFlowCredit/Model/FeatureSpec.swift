@@ -47,6 +47,11 @@ public struct FeatureSpec: Sendable, Decodable {
     public let features: [Feature]
     /// The model's columns in order: `name=code` for a category's indicator, `name` for a number.
     public let columns: [String]
+    /// Each column's field index and, for an indicator, its category code: worked out once, used per application.
+    private var plan: [(feature: Int, code: String?)] = []
+    private var indexByName: [String: Int] = [:]
+
+    private enum CodingKeys: String, CodingKey { case model_version, features, columns }
 
     /// Names the limit on an application: fields beyond the spec's are refused before any lookup.
     public static let applicationFieldsMax = 200
@@ -74,62 +79,58 @@ public struct FeatureSpec: Sendable, Decodable {
         }
         guard self.features.count <= Self.applicationFieldsMax else { throw ModelError("more than \(Self.applicationFieldsMax) features") }
         for column in self.columns where !known.contains(column) { throw ModelError("column \(column) names no declared feature") }
-    }
-
-    private init(model_version: String, features: [Feature], columns: [String]) {
-        self.model_version = model_version
-        self.features = features
-        self.columns = columns
+        self.indexByName = Dictionary(uniqueKeysWithValues: self.features.enumerated().map { ($1.name, $0) })
+        self.plan = self.columns.map { column in
+            guard let separator = column.firstIndex(of: "=") else { return (self.indexByName[column]!, nil) }
+            return (self.indexByName[String(column[..<separator])]!, String(column[column.index(after: separator)...]))
+        }
     }
 
     /// The model row for `application`, or a validation error naming every bad field (prefixed by `fieldPrefix`):
     /// unknown fields, missing required ones, wrong types, categories not allowed, numbers out of range.
     public func encode(_ application: [String: ApplicantValue], fieldPrefix: String = "applicant.") throws -> [Float] {
         var validator = Validator()
-        let byName = Dictionary(uniqueKeysWithValues: self.features.map { ($0.name, $0) })
-        for name in application.keys.sorted() where byName[name] == nil {
-            validator.fail(fieldPrefix + String(name.prefix(Self.textLengthMax)), "is not a field of model \(self.model_version)")
+        if application.count > self.features.count || application.keys.contains(where: { self.indexByName[$0] == nil }) {
+            for name in application.keys.sorted() where self.indexByName[name] == nil {
+                validator.fail(fieldPrefix + String(name.prefix(Self.textLengthMax)), "is not a field of model \(self.model_version)")
+            }
         }
-        var chosen: [String: String] = [:]
-        var numbers: [String: Double] = [:]
-        for feature in self.features {
-            let field = fieldPrefix + feature.name
+        // Per field: the chosen category code, or the number.
+        var chosen = [String?](repeating: nil, count: self.features.count)
+        var numbers = [Double?](repeating: nil, count: self.features.count)
+        for (index, feature) in self.features.enumerated() {
             guard let value = application[feature.name] else {
-                validator.check(!feature.required, field, "is required")
+                if feature.required { validator.fail(fieldPrefix + feature.name, "is required") }
                 continue
             }
             switch (feature.type, value) {
             case ("categorical", .text(let code)):
-                let codes = feature.categories?.map(\.code) ?? []
-                if codes.contains(code) { chosen[feature.name] = code } else {
-                    validator.fail(field, "must be one of \(codes.joined(separator: ", "))")
+                if feature.categories?.contains(where: { $0.code == code }) == true { chosen[index] = code } else {
+                    validator.fail(fieldPrefix + feature.name, "must be one of \(feature.categories?.map(\.code).joined(separator: ", ") ?? "")")
                 }
             case ("categorical", .number):
-                validator.fail(field, "must be a category code (\(feature.categories?.map(\.code).joined(separator: ", ") ?? ""))")
+                validator.fail(fieldPrefix + feature.name, "must be a category code (\(feature.categories?.map(\.code).joined(separator: ", ") ?? ""))")
             case ("number", .number(let number)):
                 let low = feature.minimum ?? -.infinity, high = feature.maximum ?? .infinity
-                if number.isFinite, number >= low, number <= high { numbers[feature.name] = number } else {
-                    validator.fail(field, "must be a number from \(Self.format(low)) to \(Self.format(high))\(feature.unit.map { " (\($0))" } ?? "")")
+                if number.isFinite, number >= low, number <= high { numbers[index] = number } else {
+                    validator.fail(fieldPrefix + feature.name,
+                                   "must be a number from \(Self.format(low)) to \(Self.format(high))\(feature.unit.map { " (\($0))" } ?? "")")
                 }
             default:
-                validator.fail(field, "must be a number")
+                validator.fail(fieldPrefix + feature.name, "must be a number")
             }
         }
         try validator.throwIfInvalid()
-        return self.columns.map { column in
-            if let separator = column.firstIndex(of: "=") {
-                let name = String(column[..<separator]), code = String(column[column.index(after: separator)...])
-                guard let picked = chosen[name] else { return .nan }
-                return picked == code ? 1 : 0
-            }
-            return numbers[column].map { Float($0) } ?? .nan
+        return self.plan.map { step in
+            guard let code = step.code else { return numbers[step.feature].map { Float($0) } ?? .nan }
+            guard let picked = chosen[step.feature] else { return .nan }
+            return picked == code ? 1 : 0
         }
     }
 
-    /// The field a column belongs to.
-    public func feature(ofColumn index: Int) -> String {
-        let column = self.columns[index]
-        return column.firstIndex(of: "=").map { String(column[..<$0]) } ?? column
+    /// The index in `features` of the field a column belongs to.
+    public func feature(ofColumn index: Int) -> Int {
+        self.plan[index].feature
     }
 
     static func format(_ value: Double) -> String {
