@@ -11,10 +11,12 @@ extension CreditDesk {
     /// Transaction kinds that bring the customer's money in, and those that pay it out to them.
     static let inflowKinds: Set<String> = ["income", "receipt"]
     static let outflowKinds: Set<String> = ["payment", "expense", "refund", "fee", "transfer"]
+    /// An event amount above this is taken for a defect and not counted: it bounds every aggregate well inside 64 bits.
+    static let eventAmountMax: Int64 = 10_000_000_000_000
 
     /// Counts a settled, failed or refunded payment in its customer's month.
     func apply(payment: PaymentProcessed, on db: any SQLDatabase) async throws {
-        guard let customerId = payment.customerId, Self.validCustomer(customerId), payment.amountMinor > 0,
+        guard let customerId = payment.customerId, Self.validCustomer(customerId), (1...Self.eventAmountMax).contains(payment.amountMinor),
               Currency(code: payment.currency) != nil else { return }
         let month = Self.month(millis: payment.processedAtMillis)
         var delta = Self.empty(tenantId: payment.tenantId, customerId: customerId, currency: payment.currency.uppercased(), month: month)
@@ -29,7 +31,7 @@ extension CreditDesk {
 
     /// Counts a transaction with a counterparty as that customer's inflow or outflow in its month.
     func apply(transaction: TransactionCreated, on db: any SQLDatabase) async throws {
-        guard let customerId = transaction.counterparty, Self.validCustomer(customerId), transaction.amountMinor > 0,
+        guard let customerId = transaction.counterparty, Self.validCustomer(customerId), (1...Self.eventAmountMax).contains(transaction.amountMinor),
               Currency(code: transaction.currency) != nil, transaction.valueDate.count == 10 else { return }
         let month = String(transaction.valueDate.prefix(7))
         guard Self.next(month) != "9999-99" else { return }
@@ -81,11 +83,17 @@ extension CreditDesk {
         return BehaviourProfile.Currency(
             currency: currency, months: rows.count, paymentsSucceeded: succeeded, paymentsFailed: failed,
             paymentsRefunded: rows.reduce(0) { $0 + $1.payments_refunded },
-            paidAmount: rows.reduce(0) { $0 + $1.paid_minor - $1.refunded_minor },
+            paidAmount: Self.clamped(rows.reduce(0.0) { $0 + Double($1.paid_minor) - Double($1.refunded_minor) }),
             onTimeRatio: succeeded + failed == 0 ? 1 : Double(succeeded) / Double(succeeded + failed),
             transactions: rows.reduce(0) { $0 + $1.transactions },
-            averageBalance: balances.isEmpty ? 0 : Int64((balances.reduce(0, +) / Double(balances.count)).rounded()),
+            averageBalance: balances.isEmpty ? 0 : Self.clamped(balances.reduce(0, +) / Double(balances.count)),
             cashFlowVolatility: meanAbsolute > 0 ? variance.squareRoot() / meanAbsolute : 0)
+    }
+
+    /// `value` rounded to a whole minor unit, within Int64 (a Double beyond it would trap on conversion).
+    static func clamped(_ value: Double) -> Int64 {
+        guard value.isFinite else { return 0 }
+        return Int64(min(max(value.rounded(), -9.2e18), 9.2e18))
     }
 
     static func validCustomer(_ id: String) -> Bool {

@@ -296,6 +296,8 @@ struct CreditAPITests {
             try await publish(payment("failed", 5_000, at: january + 40 * 86_400_000))
             try await publish(payment("succeeded", 20_000, at: january + 40 * 86_400_000))
             try await publish(payment("refunded", 2_000, at: january + 70 * 86_400_000))
+            // An amount no payment can have is not counted (and cannot overflow an aggregate).
+            try await publish(payment("succeeded", .max, at: january))
             for (date, kind, amount) in [("2026-01-10", "receipt", Int64(50_000)), ("2026-02-10", "receipt", 30_000), ("2026-04-10", "payment", 20_000)] {
                 try await publish(TransactionCreated(
                     transactionId: UUID().uuidString, tenantId: user.tenantId, kind: kind, amountMinor: amount, currency: "EUR", valueDate: date,
