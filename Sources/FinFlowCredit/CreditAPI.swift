@@ -184,6 +184,7 @@ struct CreditAPI: APIProtocol {
         return fields
     }
 
+    /// An application as the generated API's free-form object.
     static func container(_ fields: [String: ApplicantValue]) throws -> OpenAPIObjectContainer {
         try OpenAPIObjectContainer(unvalidatedValue: fields.mapValues { value -> (any Sendable)? in
             switch value {
@@ -193,6 +194,7 @@ struct CreditAPI: APIProtocol {
         })
     }
 
+    /// A stored decision as the API shows it, reasons worked out from its stored contributions.
     static func dto(_ row: DecisionRow) throws -> Components.Schemas.Decision {
         let decoder = JSONDecoder()
         let stored = try decoder.decode(StoredFactors.self, from: Data(row.factors.utf8))
@@ -228,6 +230,7 @@ struct CreditAPI: APIProtocol {
             behaviour: behaviour, createdAt: Date(unixMillis: row.created_at_ms), createdBy: row.created_by)
     }
 
+    /// Behavioural features as the API shows them.
     static func dto(_ profile: BehaviourProfile) -> Components.Schemas.Behaviour {
         .init(customerId: profile.customerId, currencies: profile.currencies.map {
             .init(currency: $0.currency, months: $0.months, paymentsSucceeded: $0.paymentsSucceeded, paymentsFailed: $0.paymentsFailed,
@@ -236,6 +239,7 @@ struct CreditAPI: APIProtocol {
         })
     }
 
+    /// A model version with its metadata and feature specification as written.
     static func dto(_ model: CreditModel, source: String) throws -> Components.Schemas.ModelVersion {
         let decoder = JSONDecoder()
         let metadata = try decoder.decode(OpenAPIObjectContainer.self, from: model.metadataJSON)
@@ -244,6 +248,7 @@ struct CreditAPI: APIProtocol {
                      features: .init(additionalProperties: features))
     }
 
+    /// A lending policy as the API shows it.
     static func dto(_ policy: LendingPolicy) -> Components.Schemas.Policy {
         .init(
             baseRateBps: policy.baseRateBps, gradeMarginsBps: .init(additionalProperties: policy.gradeMarginsBps),
@@ -251,6 +256,7 @@ struct CreditAPI: APIProtocol {
             debtToIncomeMaxBps: policy.debtToIncomeMaxBps, termsMonths: policy.termsMonths, offerValidityHours: policy.offerValidityHours)
     }
 
+    /// An offer with its options and their schedules, due dates counted from acceptance (or from the offer).
     static func dto(_ row: OfferRow) throws -> Components.Schemas.Offer {
         let options = try JSONDecoder().decode([OfferOption].self, from: Data(row.options.utf8))
         let start = CreditDesk.date(millis: row.accepted_at_ms ?? row.created_at_ms)

@@ -96,6 +96,7 @@ extension CreditDesk {
         return Int64(min(max(value.rounded(), -9.2e18), 9.2e18))
     }
 
+    /// A customer id the engine keeps features for.
     static func validCustomer(_ id: String) -> Bool {
         !id.isEmpty && id.count <= Self.customerIdLengthMax
     }
@@ -115,6 +116,7 @@ extension CreditDesk {
         return number == 12 ? String(format: "%04d-01", year + 1) : String(format: "%04d-%02d", year, number + 1)
     }
 
+    /// A month with nothing counted, to add to.
     static func empty(tenantId: String, customerId: String, currency: String, month: String) -> BehaviourRow {
         BehaviourRow(
             tenant_id: tenantId, customer_id: customerId, currency: currency, month: month, payments_succeeded: 0, payments_failed: 0,

@@ -69,6 +69,7 @@ extension CreditDesk {
         return loaded
     }
 
+    /// The answer to registering a version twice.
     static func versionExists(_ version: String) -> AppError {
         AppError.conflict(code: "model-version-exists", "version \(version) is already registered; versions are immutable")
     }

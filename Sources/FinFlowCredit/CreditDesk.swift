@@ -105,10 +105,12 @@ struct CreditDesk: Sendable {
         return page.page(rows, key: \.id)
     }
 
+    /// The answer to a client id reused for other content.
     static func idReused(_ what: String) -> AppError {
         AppError.conflict(code: "id-reused", "this \(what) id was used for a different request")
     }
 
+    /// `value` as JSON text with sorted keys (stored columns and request hashes).
     static func json(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

@@ -4,6 +4,7 @@ import SQLKit
 
 /// The credit tables' SQL, the same on SQLite and PostgreSQL.
 enum CreditStore {
+    /// One decision of a tenant.
     static func decision(tenantId: String, id: String, db: any SQLDatabase) async throws -> DecisionRow? {
         try await db.select().column("*").from("credit_decisions").where("tenant_id", .equal, tenantId).where("id", .equal, id)
             .first(decoding: DecisionRow.self)
@@ -33,6 +34,7 @@ enum CreditStore {
         return Array((active + shadow).compactMap(\.bin).prefix(limit))
     }
 
+    /// One offer of a tenant, locked for the rest of the transaction on PostgreSQL when `forUpdate`.
     static func offer(tenantId: String, id: String, forUpdate: Bool, kind: DatabaseKind, db: any SQLDatabase) async throws -> OfferRow? {
         try await db.raw("""
             SELECT * FROM loan_offers WHERE tenant_id = \(bind: tenantId) AND id = \(bind: id)\(unsafeRaw: forUpdate && kind == .postgres ? " FOR UPDATE" : "")

@@ -133,6 +133,7 @@ public struct FeatureSpec: Sendable, Decodable {
         self.plan[index].feature
     }
 
+    /// A bound as people write it: whole numbers without a decimal point.
     static func format(_ value: Double) -> String {
         value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }

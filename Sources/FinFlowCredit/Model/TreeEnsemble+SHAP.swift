@@ -104,6 +104,7 @@ private struct ShapWalk {
         self.recurse(node: cold, path: &path, start: next, depth: depth + 1, zero: coldFraction * incomingZero, one: 0, feature: split, phi: &phi)
     }
 
+    /// Adds a feature to the path, updating the permutation weights (EXTEND in the paper).
     static func extend(_ path: inout [PathElement], at base: Int, depth: Int, zero: Double, one: Double, feature: Int) {
         path[base + depth] = PathElement(feature: feature, zero: zero, one: one, weight: depth == 0 ? 1 : 0)
         guard depth > 0 else { return }
@@ -113,6 +114,7 @@ private struct ShapWalk {
         }
     }
 
+    /// Removes the path element at `index`, undoing its EXTEND (UNWIND in the paper).
     static func unwind(_ path: inout [PathElement], at base: Int, depth: Int, index: Int) {
         let one = path[base + index].one, zero = path[base + index].zero
         var nextOne = path[base + depth].weight
@@ -136,6 +138,7 @@ private struct ShapWalk {
         }
     }
 
+    /// The total weight the path would have without element `index`, without changing it.
     static func unwoundSum(_ path: [PathElement], at base: Int, depth: Int, index: Int) -> Double {
         let one = path[base + index].one, zero = path[base + index].zero
         var nextOne = path[base + depth].weight

@@ -105,6 +105,7 @@ public struct TreeEnsemble: Sendable {
         Self.logistic(self.margin(row))
     }
 
+    /// The probability a margin (log-odds) stands for.
     public static func logistic(_ margin: Double) -> Double { 1 / (1 + exp(-margin)) }
 
     /// The leaf `row` reaches from `root`.
@@ -118,6 +119,7 @@ public struct TreeEnsemble: Sendable {
         }
     }
 
+    /// Whether `value` takes a node's left branch.
     @inline(__always)
     func goesLeft(_ node: Node, _ value: Float) -> Bool {
         value.isNaN ? node.defaultLeft : value < node.value
@@ -163,6 +165,7 @@ public struct TreeEnsemble: Sendable {
         return value
     }
 
+    /// A decoding error as a path and a reason, for the refusal of a model file.
     static func describe(_ error: any Error) -> String {
         switch error {
         case DecodingError.keyNotFound(let key, let context):
