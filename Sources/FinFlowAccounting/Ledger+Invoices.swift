@@ -265,11 +265,22 @@ extension Ledger {
             UPDATE invoices SET \(ident: column) = \(ident: column) + \(bind: delta), updated_at_ms = \(bind: now)
             WHERE tenant_id = \(bind: principal.tenantId) AND id = \(bind: invoiceId)
             """).run()
-        try await db.raw("""
+        struct Settled: Decodable { let status: String }
+        let settled = try await db.raw("""
             UPDATE invoices SET status = CASE WHEN paid_minor + credited_minor >= total_minor THEN 'paid'
                 WHEN paid_minor + credited_minor > 0 THEN 'partially_paid' ELSE 'issued' END
             WHERE tenant_id = \(bind: principal.tenantId) AND id = \(bind: invoiceId) AND status IN ('issued', 'partially_paid', 'paid')
-            """).run()
+            RETURNING status
+            """).first(decoding: Settled.self)
+        // Payments and credits are applied only to invoices not yet paid, so "paid" now means this one settled it (a
+        // refund cannot): the credit engine learns whether the customer paid by the due date.
+        if kind != "refund", settled?.status == "paid", let invoice = try await self.invoiceRow(id: invoiceId, tenantId: principal.tenantId, db: db) {
+            try await self.outbox.enqueue(
+                InvoiceSettled(
+                    invoiceId: invoice.id, tenantId: invoice.tenant_id, customerId: invoice.customer_id, currency: invoice.currency,
+                    totalMinor: invoice.total_minor, dueDate: invoice.due_date, settledDate: date, settledBy: kind == "credit" ? "credit" : "payment"),
+                subject: invoice.id, tenantId: invoice.tenant_id, on: db)
+        }
     }
 
     /// Voids a draft, or an issued invoice with nothing applied to it (its entry is reversed).

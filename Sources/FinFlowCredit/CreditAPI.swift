@@ -234,7 +234,8 @@ struct CreditAPI: APIProtocol {
     static func dto(_ profile: BehaviourProfile) -> Components.Schemas.Behaviour {
         .init(customerId: profile.customerId, currencies: profile.currencies.map {
             .init(currency: $0.currency, months: $0.months, paymentsSucceeded: $0.paymentsSucceeded, paymentsFailed: $0.paymentsFailed,
-                  paymentsRefunded: $0.paymentsRefunded, paidAmount: $0.paidAmount, onTimeRatio: $0.onTimeRatio,
+                  paymentsRefunded: $0.paymentsRefunded, paidAmount: $0.paidAmount, paymentSuccessRatio: $0.paymentSuccessRatio,
+                  invoicesSettled: $0.invoicesSettled, onTimeRatio: $0.onTimeRatio,
                   transactions: $0.transactions, averageBalance: $0.averageBalance, cashFlowVolatility: $0.cashFlowVolatility)
         })
     }

@@ -46,6 +46,17 @@ extension CreditDesk {
         try await CreditStore.add(delta, db: db)
     }
 
+    /// Counts an invoice the customer settled, and whether by its due date (dates compare as `YYYY-MM-DD` text).
+    func apply(invoice: InvoiceSettled, on db: any SQLDatabase) async throws {
+        guard Self.validCustomer(invoice.customerId), Currency(code: invoice.currency) != nil, invoice.settledBy == "payment",
+              invoice.settledDate.count == 10, invoice.dueDate.count == 10 else { return }
+        let month = String(invoice.settledDate.prefix(7))
+        guard Self.next(month) != "9999-99" else { return }
+        let delta = Self.empty(tenantId: invoice.tenantId, customerId: invoice.customerId, currency: invoice.currency.uppercased(), month: month)
+            .with(invoicesSettled: 1, invoicesOnTime: invoice.settledDate <= invoice.dueDate ? 1 : 0)
+        try await CreditStore.add(delta, db: db)
+    }
+
     /// The customer's features over the last `behaviourMonthsMax` months of activity, per currency.
     func behaviour(tenantId: String, customerId: String) async throws -> BehaviourProfile {
         let rows = try await self.database.tenantRead(tenantId: tenantId) { db in
@@ -80,11 +91,13 @@ extension CreditDesk {
         let variance = flows.isEmpty ? 0 : flows.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(flows.count)
         let meanAbsolute = flows.isEmpty ? 0 : flows.reduce(0) { $0 + abs($1) } / Double(flows.count)
         let succeeded = rows.reduce(0) { $0 + $1.payments_succeeded }, failed = rows.reduce(0) { $0 + $1.payments_failed }
+        let invoices = rows.reduce(0) { $0 + $1.invoices_settled }, onTime = rows.reduce(0) { $0 + $1.invoices_on_time }
         return BehaviourProfile.Currency(
             currency: currency, months: rows.count, paymentsSucceeded: succeeded, paymentsFailed: failed,
             paymentsRefunded: rows.reduce(0) { $0 + $1.payments_refunded },
             paidAmount: Self.clamped(rows.reduce(0.0) { $0 + Double($1.paid_minor) - Double($1.refunded_minor) }),
-            onTimeRatio: succeeded + failed == 0 ? 1 : Double(succeeded) / Double(succeeded + failed),
+            paymentSuccessRatio: succeeded + failed == 0 ? nil : Double(succeeded) / Double(succeeded + failed),
+            invoicesSettled: invoices, onTimeRatio: invoices == 0 ? nil : Double(onTime) / Double(invoices),
             transactions: rows.reduce(0) { $0 + $1.transactions },
             averageBalance: balances.isEmpty ? 0 : Self.clamped(balances.reduce(0, +) / Double(balances.count)),
             cashFlowVolatility: meanAbsolute > 0 ? variance.squareRoot() / meanAbsolute : 0)
@@ -120,7 +133,8 @@ extension CreditDesk {
     static func empty(tenantId: String, customerId: String, currency: String, month: String) -> BehaviourRow {
         BehaviourRow(
             tenant_id: tenantId, customer_id: customerId, currency: currency, month: month, payments_succeeded: 0, payments_failed: 0,
-            payments_refunded: 0, paid_minor: 0, refunded_minor: 0, inflow_minor: 0, outflow_minor: 0, transactions: 0)
+            payments_refunded: 0, paid_minor: 0, refunded_minor: 0, inflow_minor: 0, outflow_minor: 0, transactions: 0,
+            invoices_settled: 0, invoices_on_time: 0)
     }
 }
 
@@ -128,14 +142,15 @@ extension BehaviourRow {
     /// This row with counts added (a delta to apply).
     func with(
         succeeded: Int = 0, failed: Int = 0, refunded: Int = 0, paid: Int64 = 0, refundedAmount: Int64 = 0, transactions: Int = 0,
-        inflow: Int64 = 0, outflow: Int64 = 0
+        inflow: Int64 = 0, outflow: Int64 = 0, invoicesSettled: Int = 0, invoicesOnTime: Int = 0
     ) -> BehaviourRow {
         BehaviourRow(
             tenant_id: self.tenant_id, customer_id: self.customer_id, currency: self.currency, month: self.month,
             payments_succeeded: self.payments_succeeded + succeeded, payments_failed: self.payments_failed + failed,
             payments_refunded: self.payments_refunded + refunded, paid_minor: self.paid_minor + paid,
             refunded_minor: self.refunded_minor + refundedAmount, inflow_minor: self.inflow_minor + inflow,
-            outflow_minor: self.outflow_minor + outflow, transactions: self.transactions + transactions)
+            outflow_minor: self.outflow_minor + outflow, transactions: self.transactions + transactions,
+            invoices_settled: self.invoices_settled + invoicesSettled, invoices_on_time: self.invoices_on_time + invoicesOnTime)
     }
 }
 
@@ -148,7 +163,11 @@ struct BehaviourProfile: Codable, Sendable {
         let paymentsFailed: Int
         let paymentsRefunded: Int
         let paidAmount: Int64
-        let onTimeRatio: Double
+        /// Settled payments over settled and failed ones; nil with no attempts.
+        let paymentSuccessRatio: Double?
+        let invoicesSettled: Int
+        /// Invoices paid by their due date over invoices paid; nil with none.
+        let onTimeRatio: Double?
         let transactions: Int
         let averageBalance: Int64
         let cashFlowVolatility: Double

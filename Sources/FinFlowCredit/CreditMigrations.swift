@@ -57,5 +57,9 @@ enum CreditMigrations {
             "ALTER TABLE loan_offers ADD COLUMN booking_entry_id TEXT",
             "ALTER TABLE loan_offers ADD COLUMN booking_detail TEXT",
         ]),
+        Migration(3, "count invoices settled and those paid by their due date", [
+            "ALTER TABLE credit_behaviour ADD COLUMN invoices_settled INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE credit_behaviour ADD COLUMN invoices_on_time INTEGER NOT NULL DEFAULT 0",
+        ]),
     ]
 }

@@ -91,4 +91,7 @@ struct BehaviourRow: Codable, Sendable {
     let inflow_minor: Int64
     let outflow_minor: Int64
     let transactions: Int
+    /// Invoices fully settled in the month, and how many of them by their due date.
+    let invoices_settled: Int
+    let invoices_on_time: Int
 }

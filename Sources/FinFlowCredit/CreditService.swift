@@ -27,6 +27,9 @@ public enum CreditService {
                 .of(TransactionCreated.self, name: "credit.transaction-created", database: database) { event, db in
                     try await desk.apply(transaction: event.data, on: db)
                 },
+                .of(InvoiceSettled.self, name: "credit.invoice-settled", database: database) { event, db in
+                    try await desk.apply(invoice: event.data, on: db)
+                },
                 .of(JournalEntryPosted.self, name: "credit.journal-entry-posted", database: database) { event, db in
                     guard event.data.source == "loan", let offerId = event.data.sourceId else { return }
                     let reversal = event.data.reversesEntryId != nil

@@ -52,10 +52,11 @@ enum CreditStore {
     static func add(_ delta: BehaviourRow, db: any SQLDatabase) async throws {
         try await db.raw("""
             INSERT INTO credit_behaviour (tenant_id, customer_id, currency, month, payments_succeeded, payments_failed, payments_refunded,
-                paid_minor, refunded_minor, inflow_minor, outflow_minor, transactions)
+                paid_minor, refunded_minor, inflow_minor, outflow_minor, transactions, invoices_settled, invoices_on_time)
             VALUES (\(bind: delta.tenant_id), \(bind: delta.customer_id), \(bind: delta.currency), \(bind: delta.month),
                 \(bind: delta.payments_succeeded), \(bind: delta.payments_failed), \(bind: delta.payments_refunded), \(bind: delta.paid_minor),
-                \(bind: delta.refunded_minor), \(bind: delta.inflow_minor), \(bind: delta.outflow_minor), \(bind: delta.transactions))
+                \(bind: delta.refunded_minor), \(bind: delta.inflow_minor), \(bind: delta.outflow_minor), \(bind: delta.transactions),
+                \(bind: delta.invoices_settled), \(bind: delta.invoices_on_time))
             ON CONFLICT (tenant_id, customer_id, currency, month) DO UPDATE SET
                 payments_succeeded = credit_behaviour.payments_succeeded + excluded.payments_succeeded,
                 payments_failed = credit_behaviour.payments_failed + excluded.payments_failed,
@@ -64,7 +65,9 @@ enum CreditStore {
                 refunded_minor = credit_behaviour.refunded_minor + excluded.refunded_minor,
                 inflow_minor = credit_behaviour.inflow_minor + excluded.inflow_minor,
                 outflow_minor = credit_behaviour.outflow_minor + excluded.outflow_minor,
-                transactions = credit_behaviour.transactions + excluded.transactions
+                transactions = credit_behaviour.transactions + excluded.transactions,
+                invoices_settled = credit_behaviour.invoices_settled + excluded.invoices_settled,
+                invoices_on_time = credit_behaviour.invoices_on_time + excluded.invoices_on_time
             """).run()
     }
 }

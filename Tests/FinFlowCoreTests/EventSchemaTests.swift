@@ -38,6 +38,9 @@ struct EventSchemaTests {
         (LoanOfferAccepted.topic, LoanOfferAccepted(
             offerId: "o", tenantId: "t", decisionId: "d", customerId: "c", principalMinor: 100_000, feeMinor: 1_000, currency: "EUR",
             termMonths: 12, rateBps: 900, monthlyPaymentMinor: 8_745, disbursementDate: "2026-02-01", acceptedAtMillis: 1)),
+        (InvoiceSettled.topic, InvoiceSettled(
+            invoiceId: "i", tenantId: "t", customerId: "c", currency: "EUR", totalMinor: 10_000, dueDate: "2026-03-31",
+            settledDate: "2026-03-20", settledBy: "payment")),
     ]
 
     static func object(_ value: any EventContract) throws -> [String: Any] {

@@ -39,3 +39,35 @@ public struct LoanOfferAccepted: EventContract, Equatable {
         self.acceptedAtMillis = acceptedAtMillis
     }
 }
+
+/// A receivable invoice became fully settled (accounting → credit engine): by payments, or by a credit note. The
+/// credit engine counts whether the customer paid by the due date.
+public struct InvoiceSettled: EventContract, Equatable {
+    public static let eventType = "finflow.invoice.settled"
+    public static let schemaVersion = 1
+    public let invoiceId: String
+    public let tenantId: String
+    public let customerId: String
+    public let currency: String
+    public let totalMinor: Int64
+    /// `YYYY-MM-DD`.
+    public let dueDate: String
+    /// The date of the payment (or credit note) that settled it, `YYYY-MM-DD`.
+    public let settledDate: String
+    /// `payment` or `credit`.
+    public let settledBy: String
+
+    public init(
+        invoiceId: String, tenantId: String, customerId: String, currency: String, totalMinor: Int64, dueDate: String,
+        settledDate: String, settledBy: String
+    ) {
+        self.invoiceId = invoiceId
+        self.tenantId = tenantId
+        self.customerId = customerId
+        self.currency = currency
+        self.totalMinor = totalMinor
+        self.dueDate = dueDate
+        self.settledDate = settledDate
+        self.settledBy = settledBy
+    }
+}

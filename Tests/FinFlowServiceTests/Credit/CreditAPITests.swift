@@ -276,6 +276,39 @@ struct CreditAPITests {
         }
     }
 
+    @Test("on-time ratio: invoices the ledger sees paid by their due date, and late")
+    func onTime() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let (books, _) = try await Books.open(client, sut)
+            let accounts = try await books.accounts()
+            func invoice(issued: String, paidOn: String) async throws {
+                let line = #"{"description":"Widget","quantity":"1","unitPrice":10000,"taxRate":"0"}"#
+                let created = try await client.send(
+                    .post, "/v1/accounting/invoices", json: InvoiceTests.invoice(customer: "cust-5", issueDate: issued, terms: 30, lines: line),
+                    token: books.token)
+                let id = try #require(created.body["id"] as? String, "\(created.body)")
+                // Paid in two parts: only the payment that settles it counts.
+                for (amount, date) in [(4_000, issued), (6_000, paidOn)] {
+                    let paid = try await client.send(
+                        .post, "/v1/accounting/invoices/\(id)/payments",
+                        json: #"{"amount":\#(amount),"date":"\#(date)","cashAccountId":"\#(accounts["1020"]!)"}"#, token: books.token)
+                    #expect(paid.status == 200, "\(paid.body)")
+                }
+            }
+            try await invoice(issued: "2026-03-01", paidOn: "2026-03-20")
+            try await invoice(issued: "2026-04-01", paidOn: "2026-05-01")
+            try await invoice(issued: "2026-05-01", paidOn: "2026-06-15")
+            try await sut.deliver()
+            try await sut.deliver()
+            let profile = try await client.send(.get, "/v1/credit/customers/cust-5/behaviour", token: books.token)
+            let usd = try #require((profile.body["currencies"] as? [[String: Any]])?.first, "\(profile.body)")
+            #expect(usd["invoicesSettled"] as? Int == 3)
+            // Due 2026-03-31, 2026-05-01 and 2026-05-31: the first two on time (the second on its due date), the third late.
+            #expect(abs((usd["onTimeRatio"] as? Double ?? 0) - 2.0 / 3) < 1e-9)
+        }
+    }
+
     @Test("behaviour: payments and transactions of a customer, each event counted once")
     func behaviour() async throws {
         let sut = try await TestSystem.make()
@@ -310,7 +343,8 @@ struct CreditAPITests {
             #expect(euro["paymentsFailed"] as? Int == 1)
             #expect(euro["paymentsRefunded"] as? Int == 1)
             #expect(euro["paidAmount"] as? Int == 28_000)
-            #expect(abs((euro["onTimeRatio"] as? Double ?? 0) - 2.0 / 3) < 1e-9)
+            #expect(abs((euro["paymentSuccessRatio"] as? Double ?? 0) - 2.0 / 3) < 1e-9)
+            #expect(euro["onTimeRatio"] == nil, "no invoice settled yet")
             #expect(euro["transactions"] as? Int == 3)
             // Net flows by month Jan..Apr: 500, 300, 0, −200 (in major units); balances 500, 800, 800, 600: mean 675.00.
             #expect(euro["averageBalance"] as? Int == 67_500)
