@@ -45,6 +45,8 @@ struct DemoCommand: AsyncParsableCommand {
               then:     curl -s '\(base)/v1/accounting/statements/balance-sheet' -H "authorization: Bearer $TOKEN"
                         (also income-statement, cash-flow, trial-balance, general-ledger, receivables-aging; add ?format=csv)
                         curl -s '\(base)/v1/transactions' -H "authorization: Bearer $TOKEN"   (the last weeks' bank transactions)
+                        curl -s '\(base)/v1/credit/models/german-credit-xgb-1' -H "authorization: Bearer $TOKEN"
+                        (the fields a credit application needs; POST {"applicant": {…}} to /v1/credit/scores)
 
             """
     }
