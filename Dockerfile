@@ -11,7 +11,7 @@ COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
-RUN swift build -c release --product finflow --static-swift-stdlib \
+RUN swift build -c release --product finflow --static-swift-stdlib --traits Kafka,Redis \
     && mkdir -p /out \
     && cp "$(swift build -c release --show-bin-path)/finflow" /out/ \
     && cp -R "$(swift build -c release --show-bin-path)"/*.resources /out/

@@ -16,6 +16,12 @@ let package = Package(
         .library(name: "FinFlowCore", targets: ["FinFlowCore"]),
         .library(name: "FinFlowServer", targets: ["FinFlowServer"]),
     ],
+    traits: [
+        .trait(name: "Kafka", description: "The Kafka event bus for running services apart (links librdkafka: librdkafka-dev)"),
+        .trait(name: "Redis", description: "State shared across replicas through Redis (links hiredis: libhiredis-dev)"),
+        // A plain build needs nothing but Swift: everything in one process on SQLite and the in-process bus.
+        .default(enabledTraits: []),
+    ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
@@ -40,13 +46,14 @@ let package = Package(
     ],
     targets: [
         .target(name: "CFinFlowSystem"),
-        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        // No pkg-config: the headers are in /usr/include, and a lookup would warn in builds without the Kafka trait.
+        .systemLibrary(name: "CRdKafka", providers: [.apt(["librdkafka-dev"])]),
         // No pkg-config: hiredis.pc adds a flag SwiftPM refuses; the headers are in /usr/include.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .target(
             name: "FinFlowRedis",
             dependencies: [
-                "CHiredis",
+                .target(name: "CHiredis", condition: .when(traits: ["Redis"])),
                 "FinFlowCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -55,7 +62,7 @@ let package = Package(
         .target(
             name: "FinFlowKafka",
             dependencies: [
-                "CRdKafka",
+                .target(name: "CRdKafka", condition: .when(traits: ["Kafka"])),
                 "FinFlowCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -174,8 +181,10 @@ let package = Package(
         .target(
             name: "FinFlowServer",
             dependencies: [
-                "FinFlowCore", "FinFlowKafka", "FinFlowRedis", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting", "FinFlowTransactions",
+                "FinFlowCore", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting", "FinFlowTransactions",
                 "FinFlowPayments", "FinFlowCredit",
+                .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
+                .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -192,7 +201,8 @@ let package = Package(
         .executableTarget(
             name: "finflow",
             dependencies: [
-                "FinFlowServer", "FinFlowCore", "FinFlowKafka", "FinFlowAuth", "FinFlowAccounting", "FinFlowCredit",
+                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowCredit",
+                .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -213,7 +223,9 @@ let package = Package(
         .testTarget(
             name: "FinFlowKafkaTests",
             dependencies: [
-                "FinFlowKafka", "FinFlowCore", "CRdKafka",
+                "FinFlowCore",
+                .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
+                .target(name: "CRdKafka", condition: .when(traits: ["Kafka"])),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -222,7 +234,8 @@ let package = Package(
         .testTarget(
             name: "FinFlowServiceTests",
             dependencies: [
-                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions", "FinFlowPayments", "FinFlowRedis", "FinFlowCredit",
+                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions", "FinFlowPayments", "FinFlowCredit",
+                .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
 command -v hledger >/dev/null || { echo "hledger is needed: apt-get install hledger" >&2; exit 1; }
-swift build -c release --scratch-path .build-release --product finflow >/dev/null
+swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
 bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
 work=$(mktemp -d /tmp/finflow-ledger-bench.XXXXXX)
 chmod 755 "$work"

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(10 20)
 source scripts/payment-tools.sh
-swift build -c release --scratch-path .build-release --product finflow >/dev/null
+swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
 bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
 work=$(mktemp -d /tmp/finflow-payments.XXXXXX)
 server="" stripe=""

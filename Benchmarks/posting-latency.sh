@@ -10,7 +10,7 @@ storage=()
 if [ "${1:-}" = "--database-url" ]; then storage=(--database-url "$2"); shift 2; fi
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(100 250 500)
-swift build -c release --scratch-path .build-release --product finflow >/dev/null
+swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
 bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
 work=$(mktemp -d /tmp/finflow-latency.XXXXXX)
 [ ${#storage[@]} -gt 0 ] || storage=(--data-directory "$work/data")

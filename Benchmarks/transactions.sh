@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(100 250)
-swift build -c release --scratch-path .build-release --product finflow >/dev/null
+swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
 bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
 work=$(mktemp -d /tmp/finflow-transactions.XXXXXX)
 server=""

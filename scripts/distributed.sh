@@ -66,7 +66,7 @@ start() {
   # shellcheck source=kafka-tools.sh
   source "$root/scripts/kafka-tools.sh"
   echo "== building ($configuration)"
-  swift build -c "$configuration" --product finflow >/dev/null
+  swift build -c "$configuration" --traits Kafka,Redis --product finflow >/dev/null
   local bin
   bin="$(swift build -c "$configuration" --show-bin-path)/finflow"
 

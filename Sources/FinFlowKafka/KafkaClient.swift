@@ -1,3 +1,5 @@
+// Compiled only with the Kafka trait: the module is empty in a plain build, which needs no C library.
+#if Kafka
 import CRdKafka
 import FinFlowCore
 import Foundation
@@ -92,3 +94,4 @@ struct ClientHandle: @unchecked Sendable {
 
 /// The version of librdkafka loaded at run time (the library on the path may be newer than the headers).
 public var librdkafkaVersion: String { String(cString: rd_kafka_version_str()) }
+#endif

@@ -1,3 +1,5 @@
+// Compiled only with the Kafka trait: the module is empty in a plain build, which needs no C library.
+#if Kafka
 import CRdKafka
 import Foundation
 
@@ -96,3 +98,4 @@ public final class KafkaConsumer: @unchecked Sendable {
         rd_kafka_destroy(self.handle)
     }
 }
+#endif

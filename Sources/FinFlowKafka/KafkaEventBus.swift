@@ -1,3 +1,5 @@
+// Compiled only with the Kafka trait: the module is empty in a plain build, which needs no C library.
+#if Kafka
 import FinFlowCore
 import Foundation
 import Logging
@@ -218,3 +220,4 @@ public final class KafkaEventBus: EventBus, Service {
         return PublishedEvent(id: envelope.id, topic: message.topic, type: envelope.type, tenantId: envelope.tenantid, json: message.value)
     }
 }
+#endif

@@ -1,3 +1,5 @@
+// Compiled only with the Kafka trait: the module is empty in a plain build, which needs no C library.
+#if Kafka
 import CRdKafka
 import Foundation
 import Synchronization
@@ -211,3 +213,4 @@ private let deliveryReport: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
     let error = message.pointee.err
     delivery.batch.complete(delivery.index, error == RD_KAFKA_RESP_ERR_NO_ERROR ? .success(()) : .failure(KafkaError(error, "delivery")))
 }
+#endif

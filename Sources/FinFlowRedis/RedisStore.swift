@@ -1,3 +1,5 @@
+// Compiled only with the Redis trait: the module is empty in a plain build, which needs no C library.
+#if Redis
 import CHiredis
 import FinFlowCore
 import Foundation
@@ -179,3 +181,4 @@ public final class RedisStore: SharedStore {
         }
     }
 }
+#endif

@@ -1,6 +1,10 @@
 import FinFlowCore
+#if Kafka
 import FinFlowKafka
+#endif
+#if Redis
 import FinFlowRedis
+#endif
 import AsyncHTTPClient
 import NIOHTTP1
 import Foundation
@@ -39,14 +43,27 @@ public final class FinFlowSystem: @unchecked Sendable {
         let bus: any EventBus
         var busServices: [any Service] = []
         if let brokers = settings.kafkaBrokers {
+            #if Kafka
             let options = KafkaEventBus.Options(brokers: brokers, clientId: "finflow-" + descriptors.map(\.name).joined(separator: "-"))
             let kafka = try KafkaEventBus(options: options, clock: clock, logger: logger)
             bus = kafka
             busServices.append(kafka)
+            #else
+            _ = brokers
+            throw Self.missing(trait: "Kafka", setting: "--kafka-brokers (FINFLOW_KAFKA_BROKERS)", package: "librdkafka-dev")
+            #endif
         } else {
             bus = InProcessEventBus(clock: clock)
         }
-        let shared: (any SharedStore)? = settings.redisAddress.map { RedisStore(address: $0, logger: logger) }
+        var shared: (any SharedStore)?
+        if let address = settings.redisAddress {
+            #if Redis
+            shared = RedisStore(address: address, logger: logger)
+            #else
+            _ = address
+            throw Self.missing(trait: "Redis", setting: "FINFLOW_REDIS_URL", package: "libhiredis-dev")
+            #endif
+        }
         let revocations = RevocationList(sessionMemorySeconds: TimeInterval(settings.accessTokenTTLSeconds) * 2)
         let verifier = TokenVerifier(
             issuer: settings.tokenIssuer, audience: settings.tokenAudience, clock: clock, revocations: revocations)
@@ -111,6 +128,13 @@ public final class FinFlowSystem: @unchecked Sendable {
         self.relays = relays
         self.background = background
         self.logger = logger
+    }
+
+    /// The refusal of a setting this build cannot honour: the library behind it is a package trait left out.
+    static func missing(trait: String, setting: String, package: String) -> AppError {
+        AppError.invalid(
+            code: "trait-not-built",
+            "\(setting) is set, but this build has no \(trait) support: build with `swift build --traits \(trait)` (needs Debian's \(package))")
     }
 
     /// Publishes every waiting outbox event until all outboxes are empty (events can cause events).

@@ -12,10 +12,21 @@ struct FinFlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finflow",
         abstract: "FinFlow: a financial-operations backend.",
-        subcommands: [
-            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, RolesCommand.self, KafkaBench.self, CreditBench.self,
-        ],
+        subcommands: FinFlowCommand.commands,
         defaultSubcommand: Serve.self)
+}
+
+extension FinFlowCommand {
+    /// The subcommands; the Kafka bench only in a build with the Kafka trait.
+    static var commands: [any ParsableCommand.Type] {
+        var commands: [any ParsableCommand.Type] = [
+            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, RolesCommand.self, CreditBench.self,
+        ]
+        #if Kafka
+        commands.append(KafkaBench.self)
+        #endif
+        return commands
+    }
 }
 
 /// Options every command that opens databases shares; each falls back to its `FINFLOW_*` variable.

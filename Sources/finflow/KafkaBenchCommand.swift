@@ -1,3 +1,4 @@
+#if Kafka
 import ArgumentParser
 import FinFlowCore
 import FinFlowKafka
@@ -123,3 +124,4 @@ struct KafkaBench: AsyncParsableCommand {
         if self.directory == nil { try? FileManager.default.removeItem(atPath: directory) }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Kafka
 import CRdKafka
 import FinFlowCore
 @testable import FinFlowKafka
@@ -170,3 +171,4 @@ final class Deliveries: Sendable {
     func count(_ n: Int) { self.counts.withLock { $0[n, default: 0] += 1 } }
     var all: [Int: Int] { self.counts.withLock { $0 } }
 }
+#endif

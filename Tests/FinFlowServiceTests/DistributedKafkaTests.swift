@@ -1,3 +1,4 @@
+#if Kafka
 import AsyncHTTPClient
 import FinFlowCore
 import Foundation
@@ -203,3 +204,4 @@ struct DistributedKafkaTests {
         try await transactionOutbox.shutdown()
     }
 }
+#endif

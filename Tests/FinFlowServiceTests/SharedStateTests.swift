@@ -1,3 +1,4 @@
+#if Redis
 import FinFlowCore
 import FinFlowRedis
 import Foundation
@@ -160,3 +161,4 @@ struct SharedStateTests {
         }
     }
 }
+#endif
