@@ -116,10 +116,7 @@ extension CreditDesk {
 
     /// `YYYY-MM` of a Unix-milliseconds instant, in UTC.
     static func month(millis: Int64) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month], from: Date(timeIntervalSince1970: Double(millis) / 1000))
-        return String(format: "%04d-%02d", parts.year ?? 1970, parts.month ?? 1)
+        String(Self.date(millis: millis).prefix(7))
     }
 
     /// The month after `YYYY-MM`; past anything valid for text that is not one, which ends the walk.
