@@ -34,7 +34,8 @@ struct RateBook: Sendable {
     }
 
     /// `minor` units of `currency` in minor units of the base currency at `rate`, rounded half away from zero.
-    func translate(_ minor: Int64, from currency: String, at rate: Decimal) -> Int64 {
+    /// Throws `amount-overflow` when the result does not fit in 64 bits.
+    func translate(_ minor: Int64, from currency: String, at rate: Decimal) throws -> Int64 {
         guard currency != self.base else { return minor }
         let fromExponent = Currency(code: currency)?.exponent ?? 2
         let toExponent = Currency(code: self.base)?.exponent ?? 2
@@ -44,7 +45,9 @@ struct RateBook: Sendable {
         } else {
             for _ in 0..<(fromExponent - toExponent) { value /= 10 }
         }
-        return NSDecimalNumber(decimal: InvoiceMath.rounded(value)).int64Value
+        let rounded = InvoiceMath.rounded(value)
+        guard rounded <= Decimal(Int64.max), rounded >= Decimal(Int64.min) else { throw MinorUnits.overflow("a translated amount") }
+        return NSDecimalNumber(decimal: rounded).int64Value
     }
 }
 
@@ -179,14 +182,15 @@ extension Ledger {
             var net: Int64 = 0
             for foreign in accounts where foreign.code.hasPrefix("FXT-") && foreign.currency != ledger.base_currency {
                 guard let base = accounts.first(where: { $0.code == "\(foreign.code)-\(ledger.base_currency)" }) else { continue }
-                let foreignBalance = totals[foreign.id].map { $0.debits - $0.credits } ?? 0
-                let baseBalance = totals[base.id].map { $0.debits - $0.credits } ?? 0
-                let translated = book.translate(foreignBalance, from: foreign.currency, at: try book.closing(foreign.currency, on: date)) + baseBalance
+                let foreignBalance = try totals[foreign.id].map { try MinorUnits.subtract($0.debits, $0.credits) } ?? 0
+                let baseBalance = try totals[base.id].map { try MinorUnits.subtract($0.debits, $0.credits) } ?? 0
+                let translated = try MinorUnits.add(
+                    try book.translate(foreignBalance, from: foreign.currency, at: try book.closing(foreign.currency, on: date)), baseBalance)
                 guard translated != 0 else { continue }
                 // A credit balance of the trading pair is a gain: debit it away against the gain/loss account.
                 lines.append(LineRequest(accountId: base.id, side: translated < 0 ? .debit : .credit, amountMinor: abs(translated), currency: nil,
                                          memo: "revaluation of \(foreign.currency)"))
-                net += translated
+                net = try MinorUnits.add(net, translated)
             }
             guard !lines.isEmpty else { return nil }
             if net != 0 {

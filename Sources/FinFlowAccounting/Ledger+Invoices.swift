@@ -108,14 +108,14 @@ extension Ledger {
                 throw AppError.validation([.init(field: "lines[\(index)].revenueAccountId", message: "is needed: the chart has no revenue account")])
             }
             let amounts = try InvoiceMath.amounts(quantity: line.quantity, unitPriceMinor: line.unitPriceMinor, taxRate: line.taxRate)
-            subtotal += amounts.net
-            tax += amounts.tax
+            subtotal = try MinorUnits.add(subtotal, amounts.net)
+            tax = try MinorUnits.add(tax, amounts.tax)
             lines.append(InvoiceLineRow(
                 invoice_id: id, line_no: index + 1, tenant_id: principal.tenantId, description: line.description,
                 quantity: "\(line.quantity)", unit_price_minor: line.unitPriceMinor, tax_rate: "\(line.taxRate)", revenue_account_id: revenueId,
                 net_minor: amounts.net, tax_minor: amounts.tax))
         }
-        guard subtotal + tax > 0 else { throw AppError.invalid(code: "invoice-empty", "the invoice totals zero") }
+        guard try MinorUnits.add(subtotal, tax) > 0 else { throw AppError.invalid(code: "invoice-empty", "the invoice totals zero") }
         let accountIds = Set([receivableId] + lines.map(\.revenue_account_id))
         let accounts = try await LedgerStore.accounts(tenantId: principal.tenantId, ids: accountIds.sorted(), forUpdate: false, db: db)
         for accountId in accountIds {
@@ -139,11 +139,13 @@ extension Ledger {
     }
 
     private func nextNumber(tenantId: String, kind: String, db: any SQLDatabase) async throws -> Int64 {
-        try await db.raw("""
+        guard let row = try await db.raw("""
             INSERT INTO document_sequences (tenant_id, kind, next_value) VALUES (\(bind: tenantId), \(bind: kind), 1)
             ON CONFLICT (tenant_id, kind) DO UPDATE SET next_value = document_sequences.next_value + 1
             RETURNING next_value
-            """).first()!.decode(column: "next_value", as: Int64.self)
+            """).first()
+        else { throw InvariantViolation("the document sequence \(kind) returned no row") }
+        return try row.decode(column: "next_value", as: Int64.self)
     }
 
     /// Issues a draft invoice: posts the receivable against revenue and sales tax.

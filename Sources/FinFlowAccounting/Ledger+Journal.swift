@@ -82,8 +82,9 @@ extension Ledger {
             var requests: [EntryRequest] = []
             for transaction in parsed.transactions {
                 let lines = try transaction.postings.map { posting -> LineRequest in
-                    let id = resolver.ids[posting.account]!
-                    let account = resolver.byId[id]!
+                    guard let id = resolver.ids[posting.account], let account = resolver.byId[id] else {
+                        throw InvariantViolation("the import resolved no account for \(posting.account)")
+                    }
                     guard account.currency == posting.currency else {
                         throw HledgerParser.failure(transaction.line, "account \(posting.account) keeps \(account.currency), not \(posting.currency)")
                     }

@@ -35,7 +35,7 @@ extension Ledger {
         -> EntryRecord
     {
         let lines = try await LedgerStore.lines(entryIds: [entry.id], db: db)[entry.id] ?? []
-        guard let date = LedgerDate(entry.accounting_date) else { preconditionFailure("a stored entry has an invalid date") }
+        let date = try LedgerDate.stored(entry.accounting_date)
         let context = try await PostingContext.load(
             principal: principal, accountIds: Set(lines.map(\.account_id)), dates: [date], db: db, kind: self.kind)
         let requests = lines.map {

@@ -45,7 +45,7 @@ extension Ledger {
                 return amount == 0 ? nil : LineRequest(accountId: line.account_id, side: line.side, amountMinor: amount, currency: nil, memo: line.memo)
             }
             guard posting.count >= 2 else { throw AppError.invalid(code: "unbalanced", "a posting needs at least two lines") }
-            let postingDate = date ?? LedgerDate(pending.accounting_date)!
+            let postingDate = try date ?? LedgerDate.stored(pending.accounting_date)
             let context = try await PostingContext.load(
                 principal: principal, accountIds: Set(lines.map(\.account_id)), dates: [postingDate], db: db, kind: self.kind)
             try context.check(lines: posting, prefix: "")
@@ -127,7 +127,7 @@ extension Ledger {
             WHERE tenant_id = \(bind: pending.tenant_id) AND id = \(bind: pending.id) AND status = 'pending'
             RETURNING id
             """).all()
-        precondition(updated.count == 1, "a locked pending entry resolved twice")
+        try InvariantViolation.check(updated.count == 1, "the locked pending entry \(pending.id) resolved \(updated.count) times")
     }
 }
 

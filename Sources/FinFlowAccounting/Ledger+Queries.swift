@@ -132,7 +132,7 @@ extension Ledger {
             }
             let sums = try await db.raw(before).first(decoding: SumsRow.self)
             let sign: Int64 = account.normalSide == .debit ? 1 : -1
-            let opening = sign * ((sums?.debits ?? 0) - (sums?.credits ?? 0))
+            let opening = try MinorUnits.narrow(Int128(sign) * (Int128(sums?.debits ?? 0) - Int128(sums?.credits ?? 0)))
             var query = SQLQueryString("""
                 SELECT * FROM journal_lines WHERE tenant_id = \(bind: principal.tenantId) AND account_id = \(bind: account.id)
                 AND state = 'posted'
@@ -149,8 +149,8 @@ extension Ledger {
             let cut = page.page(rows) { "\($0.accounting_date)|\($0.posted_at_ms)|\($0.entry_id)|\($0.line_no)" }
             let headers = try await self.headers(ids: Array(Set(cut.items.map(\.entry_id))), db: db)
             var running = opening
-            let lines = cut.items.map { line in
-                running += sign * (line.debit_minor - line.credit_minor)
+            let lines = try cut.items.map { line in
+                running = try Self.runningBalance(running, sign: sign, line)
                 return StatementLine(
                     line: line, description: headers[line.entry_id]?.description ?? "", reference: headers[line.entry_id]?.reference,
                     runningBalanceMinor: running)

@@ -40,7 +40,7 @@ extension Ledger {
             let accounts = try await LedgerStore.allAccounts(tenantId: principal.tenantId, db: db)
             let earnings = accounts.filter { !$0.accountType.isBalanceSheet }
             let before = try await Self.movements(tenantId: principal.tenantId, from: nil, to: start.addingDays(-1), db: db)
-            if earnings.contains(where: { (before[$0.id].map { $0.debits - $0.credits } ?? 0) != 0 }) {
+            if earnings.contains(where: { before[$0.id].map { $0.debits != $0.credits } ?? false }) {
                 throw AppError.conflict(code: "earlier-year-open", "an earlier fiscal year has earnings not yet closed; close it first")
             }
             let pending = try await db.raw("""
@@ -55,23 +55,27 @@ extension Ledger {
             var net: Int64 = 0
             var foreignNet: [String: Int64] = [:]
             for account in earnings.sorted(by: { $0.code < $1.code }) {
-                let debitPositive = totals[account.id].map { $0.debits - $0.credits } ?? 0
+                let debitPositive = try totals[account.id].map { try MinorUnits.subtract($0.debits, $0.credits) } ?? 0
                 guard debitPositive != 0 else { continue }
                 lines.append(LineRequest(accountId: account.id, side: debitPositive > 0 ? .credit : .debit, amountMinor: abs(debitPositive),
                                          currency: nil, memo: nil))
-                if account.currency == ledger.base_currency { net += debitPositive } else { foreignNet[account.currency, default: 0] += debitPositive }
+                if account.currency == ledger.base_currency {
+                    net = try MinorUnits.add(net, debitPositive)
+                } else {
+                    foreignNet[account.currency] = try MinorUnits.add(foreignNet[account.currency] ?? 0, debitPositive)
+                }
             }
             // Foreign earnings close through the currency's trading accounts: the foreign side in the currency, the
             // base side at the year's average rate, so retained earnings receive what the income statement showed.
             for (currency, amount) in foreignNet.sorted(by: { $0.key < $1.key }) where amount != 0 {
                 let trading = try await self.tradingAccounts(currency: currency, ledger: ledger, principal: principal, db: db)
                 lines.append(LineRequest(accountId: trading.foreign, side: amount > 0 ? .debit : .credit, amountMinor: abs(amount), currency: nil, memo: nil))
-                let translated = book.translate(amount, from: currency, at: try book.average(currency, over: ReportRange(from: start, to: end)))
+                let translated = try book.translate(amount, from: currency, at: try book.average(currency, over: ReportRange(from: start, to: end)))
                 if translated != 0 {
                     lines.append(LineRequest(accountId: trading.base, side: translated > 0 ? .credit : .debit, amountMinor: abs(translated),
                                              currency: nil, memo: nil))
                 }
-                net += translated
+                net = try MinorUnits.add(net, translated)
             }
             var closing: EntryRecord?
             if !lines.isEmpty {

@@ -142,7 +142,7 @@ final class PostingContext {
     func apply(_ lines: [(accountId: String, side: Side, amountMinor: Int64)], phase: Phase) throws {
         for line in lines {
             guard var account = self.accounts[line.accountId] else {
-                preconditionFailure("a checked line names an account the context did not load")
+                throw InvariantViolation("a checked line names account \(line.accountId), which the context did not load")
             }
             func add(_ value: inout Int64, _ amount: Int64) throws {
                 let (sum, overflow) = value.addingReportingOverflow(amount)
@@ -163,13 +163,14 @@ final class PostingContext {
             case (.release, .debit): try add(&account.pending_debits_minor, -line.amountMinor)
             case (.release, .credit): try add(&account.pending_credits_minor, -line.amountMinor)
             }
-            precondition(account.pending_debits_minor >= 0 && account.pending_credits_minor >= 0,
-                         "released more than was pending")
+            try InvariantViolation.check(account.pending_debits_minor >= 0 && account.pending_credits_minor >= 0,
+                                         "account \(line.accountId) released more than was pending")
             self.accounts[line.accountId] = account
         }
         guard phase != .release else { return }
         for accountId in Set(lines.map(\.accountId)) {
-            try Self.checkConstraint(self.accounts[accountId]!)
+            guard let account = self.accounts[accountId] else { continue }
+            try Self.checkConstraint(account)
         }
     }
 

@@ -23,64 +23,70 @@ extension Ledger {
         try await self.database.tenantRead(tenantId: principal.tenantId) { db in
             let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, db: db)
             let accounts = try await LedgerStore.allAccounts(tenantId: principal.tenantId, db: db)
-            func changes(_ range: ReportRange) async throws -> (moves: [String: Int64], opening: [String: Int64]) {
+            // Figures are worked in 128 bits and narrowed once each, so a large book is refused with amount-overflow
+            // rather than trapping on a partial sum.
+            func changes(_ range: ReportRange) async throws -> (moves: [String: Int128], opening: [String: Int128]) {
                 let moves = try await Self.movements(tenantId: principal.tenantId, from: range.from, to: range.to, excludingClose: true, db: db)
-                    .mapValues { $0.debits - $0.credits }
+                    .mapValues { Int128($0.debits) - Int128($0.credits) }
                 let opening = try await range.from.asyncMap {
-                    try await Self.movements(tenantId: principal.tenantId, from: nil, to: $0.addingDays(-1), db: db).mapValues { $0.debits - $0.credits }
+                    try await Self.movements(tenantId: principal.tenantId, from: nil, to: $0.addingDays(-1), db: db)
+                        .mapValues { Int128($0.debits) - Int128($0.credits) }
                 } ?? [:]
                 return (moves, opening)
             }
             let main = try await changes(range)
             let other = try await compare.asyncMap { try await changes($0) }
-            return Set(accounts.map(\.currency)).sorted().compactMap { currency -> CurrencyReport? in
+            let narrow = MinorUnits.narrow
+            return try Set(accounts.map(\.currency)).sorted().compactMap { currency -> CurrencyReport? in
                 let inCurrency = accounts.filter { $0.currency == currency }
-                func item(_ name: String, _ value: ([String: Int64]) -> Int64) -> ReportItem {
-                    ReportItem(accountId: nil, code: nil, name: name, level: 0, amountMinor: value(main.moves),
-                               compareAmountMinor: other.map { value($0.moves) })
+                func item(_ name: String, _ value: ([String: Int128]) -> Int128) throws -> ReportItem {
+                    ReportItem(accountId: nil, code: nil, name: name, level: 0, amountMinor: try narrow(value(main.moves)),
+                               compareAmountMinor: try other.map { try narrow(value($0.moves)) })
                 }
-                func accountItems(_ filter: (AccountRow) -> Bool) -> [ReportItem] {
-                    inCurrency.filter { $0.accountType.isBalanceSheet && filter($0) }.sorted { $0.code < $1.code }.compactMap { account in
-                        let amount = -(main.moves[account.id] ?? 0)
-                        let compared = other.map { -($0.moves[account.id] ?? 0) }
+                func accountItems(_ filter: (AccountRow) -> Bool) throws -> [ReportItem] {
+                    try inCurrency.filter { $0.accountType.isBalanceSheet && filter($0) }.sorted { $0.code < $1.code }.compactMap { account in
+                        let amount = try narrow(-(main.moves[account.id] ?? 0))
+                        let compared = try other.map { try narrow(-($0.moves[account.id] ?? 0)) }
                         guard amount != 0 || (compared ?? 0) != 0 else { return nil }
                         return ReportItem(accountId: account.id, code: account.code, name: account.name, level: 1,
                                           amountMinor: amount, compareAmountMinor: compared)
                     }
                 }
                 let earnings = inCurrency.filter { !$0.accountType.isBalanceSheet }.map(\.id)
-                let netIncome = item("Net income") { moves in -earnings.reduce(0) { $0 + (moves[$1] ?? 0) } }
+                let netIncome = try item("Net income") { moves in -earnings.reduce(Int128(0)) { $0 + (moves[$1] ?? 0) } }
                 let tag = { (account: AccountRow) in account.cash_flow_tag.flatMap(CashFlowTag.init(rawValue:)) }
                 let trading = { (account: AccountRow) in account.code.hasPrefix("FXT-") && tag(account) == nil }
-                let operating = [netIncome] + accountItems { tag($0) == .noncash } + accountItems { tag($0) == .operating }
+                let operating = try [netIncome] + accountItems { tag($0) == .noncash } + accountItems { tag($0) == .operating }
                     + accountItems { tag($0) == nil && !trading($0) }
-                let investing = accountItems { tag($0) == .investing }
-                let financing = accountItems { tag($0) == .financing }
-                func section(_ name: String, _ items: [ReportItem]) -> ReportSection {
+                let investing = try accountItems { tag($0) == .investing }
+                let financing = try accountItems { tag($0) == .financing }
+                func section(_ name: String, _ items: [ReportItem]) throws -> ReportSection {
                     ReportSection(name: name, items: items.filter { $0.amountMinor != 0 || ($0.compareAmountMinor ?? 0) != 0 || $0.accountId == nil },
-                                  totalMinor: items.reduce(0) { $0 + $1.amountMinor },
-                                  compareTotalMinor: other.map { _ in items.reduce(0) { $0 + ($1.compareAmountMinor ?? 0) } })
+                                  totalMinor: try MinorUnits.sum(items) { $0.amountMinor },
+                                  compareTotalMinor: try other.map { _ in try MinorUnits.sum(items) { $0.compareAmountMinor ?? 0 } })
                 }
                 let cash = inCurrency.filter { tag($0) == .cash }.map(\.id)
-                let cashChange = { (moves: [String: Int64]) in cash.reduce(Int64(0)) { $0 + (moves[$1] ?? 0) } }
-                let sections = [section("operating", operating), section("investing", investing), section("financing", financing),
-                                section("currency-conversions", accountItems(trading))]
-                let change = sections.reduce(0) { $0 + $1.totalMinor }
-                precondition(change == cashChange(main.moves), "the cash-flow statement of \(currency) does not reconcile")
-                let openingCash = cashChange(main.opening)
+                let cashChange = { (moves: [String: Int128]) in cash.reduce(Int128(0)) { $0 + (moves[$1] ?? 0) } }
+                let sections = try [section("operating", operating), section("investing", investing), section("financing", financing),
+                                    section("currency-conversions", accountItems(trading))]
+                let change = try MinorUnits.sum(sections) { $0.totalMinor }
+                try InvariantViolation.check(Int128(change) == cashChange(main.moves), "the cash-flow statement of \(currency) does not reconcile")
+                let openingCash = try narrow(cashChange(main.opening))
+                let closingCash = try narrow(Int128(openingCash) + Int128(change))
+                let compareClosing = try other.map { try narrow(cashChange($0.opening) + cashChange($0.moves)) }
                 let reconciliation = ReportSection(name: "cash", items: [
                     ReportItem(accountId: nil, code: nil, name: "Cash at beginning", level: 0, amountMinor: openingCash,
-                               compareAmountMinor: other.map { cashChange($0.opening) }),
+                               compareAmountMinor: try other.map { try narrow(cashChange($0.opening)) }),
                     ReportItem(accountId: nil, code: nil, name: "Net change in cash", level: 0, amountMinor: change,
-                               compareAmountMinor: other.map { cashChange($0.moves) }),
-                    ReportItem(accountId: nil, code: nil, name: "Cash at end", level: 0, amountMinor: openingCash + change,
-                               compareAmountMinor: other.map { cashChange($0.opening) + cashChange($0.moves) }),
-                ], totalMinor: openingCash + change, compareTotalMinor: other.map { cashChange($0.opening) + cashChange($0.moves) })
+                               compareAmountMinor: try other.map { try narrow(cashChange($0.moves)) }),
+                    ReportItem(accountId: nil, code: nil, name: "Cash at end", level: 0, amountMinor: closingCash,
+                               compareAmountMinor: compareClosing),
+                ], totalMinor: closingCash, compareTotalMinor: compareClosing)
                 if inCurrency.allSatisfy({ (main.moves[$0.id] ?? 0) == 0 && (main.opening[$0.id] ?? 0) == 0 }) && currency != ledger.base_currency {
                     return nil
                 }
                 return CurrencyReport(currency: currency, sections: sections + [reconciliation], resultMinor: change,
-                                      compareResultMinor: other.map { cashChange($0.moves) })
+                                      compareResultMinor: try other.map { try narrow(cashChange($0.moves)) })
             }
         }
     }
@@ -124,17 +130,22 @@ extension Ledger {
                 byAccount[line.account_id, default: []].append(
                     (line, try row.decode(column: "entry_description", as: String.self), try row.decode(column: "entry_reference", as: String?.self)))
             }
-            return accounts.compactMap { account -> LedgerAccountBlock? in
+            return try accounts.compactMap { account -> LedgerAccountBlock? in
                 let sign: Int64 = account.normalSide == .debit ? 1 : -1
-                let open = sign * (opening[account.id].map { $0.debits - $0.credits } ?? 0)
+                let open = try MinorUnits.narrow(Int128(sign) * (opening[account.id].map { Int128($0.debits) - Int128($0.credits) } ?? 0))
                 let lines = byAccount[account.id] ?? []
                 guard open != 0 || !lines.isEmpty || accountId != nil else { return nil }
                 var running = open
-                return LedgerAccountBlock(account: account, openingMinor: open, lines: lines.map { line, description, reference in
-                    running += sign * (line.debit_minor - line.credit_minor)
+                return LedgerAccountBlock(account: account, openingMinor: open, lines: try lines.map { line, description, reference in
+                    running = try Self.runningBalance(running, sign: sign, line)
                     return StatementLine(line: line, description: description, reference: reference, runningBalanceMinor: running)
                 })
             }
         }
+    }
+
+    /// A running balance moved by one stored line, or `amount-overflow` when it leaves 64 bits.
+    static func runningBalance(_ running: Int64, sign: Int64, _ line: LineRow) throws -> Int64 {
+        try MinorUnits.narrow(Int128(running) + Int128(sign) * (Int128(line.debit_minor) - Int128(line.credit_minor)))
     }
 }

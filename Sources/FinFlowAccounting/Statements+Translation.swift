@@ -19,33 +19,37 @@ extension Ledger {
                 var balances: [String: Int64] = [:]
                 var current: Int64 = 0, prior: Int64 = 0
                 for account in accounts {
-                    let total = all[account.id].map { $0.debits - $0.credits } ?? 0
+                    let total = try all[account.id].map { try MinorUnits.subtract($0.debits, $0.credits) } ?? 0
                     if account.accountType.isBalanceSheet {
                         guard total != 0 else { continue }
-                        balances[account.id] = book.translate(total, from: account.currency, at: try book.closing(account.currency, on: date))
+                        balances[account.id] = try book.translate(total, from: account.currency, at: try book.closing(account.currency, on: date))
                     } else {
-                        let inYear = year[account.id].map { $0.credits - $0.debits } ?? 0
+                        let inYear = try year[account.id].map { try MinorUnits.subtract($0.credits, $0.debits) } ?? 0
                         guard total != 0 || inYear != 0 else { continue }
                         let average = try book.average(account.currency, over: ReportRange(from: yearStart, to: date))
-                        current += book.translate(inYear, from: account.currency, at: average)
-                        prior += book.translate(-total - inYear, from: account.currency, at: try book.closing(account.currency, on: date))
+                        current = try MinorUnits.add(current, try book.translate(inYear, from: account.currency, at: average))
+                        let earlier = try MinorUnits.narrow(-Int128(total) - Int128(inYear))
+                        prior = try MinorUnits.add(
+                            prior, try book.translate(earlier, from: account.currency, at: try book.closing(account.currency, on: date)))
                     }
                 }
                 return (balances, current, prior)
             }
             let main = try await figures(asOf)
             let compare = try await compareAsOf.asyncMap { try await figures($0) }
-            func section(_ name: String, _ type: AccountType, extra: [ReportItem] = []) -> ReportSection {
-                Self.section(name, accounts: accounts.filter { $0.accountType == type }, sign: type.naturalSide == .debit ? 1 : -1,
+            func section(_ name: String, _ type: AccountType, extra: [ReportItem] = []) throws -> ReportSection {
+                try Self.section(name, accounts: accounts.filter { $0.accountType == type }, sign: type.naturalSide == .debit ? 1 : -1,
                              amounts: main.balances, compare: compare?.balances, extra: extra)
             }
-            let assets = section("assets", .asset), liabilities = section("liabilities", .liability)
-            let equityAccounts = section("equity", .equity)
-            let adjustment = assets.totalMinor - liabilities.totalMinor - equityAccounts.totalMinor - main.current - main.prior
-            let compareAdjustment = compare.map {
-                (assets.compareTotalMinor ?? 0) - (liabilities.compareTotalMinor ?? 0) - (equityAccounts.compareTotalMinor ?? 0) - $0.current - $0.prior
+            let assets = try section("assets", .asset), liabilities = try section("liabilities", .liability)
+            let equityAccounts = try section("equity", .equity)
+            let adjustment = try MinorUnits.narrow(Int128(assets.totalMinor) - Int128(liabilities.totalMinor) - Int128(equityAccounts.totalMinor)
+                                                   - Int128(main.current) - Int128(main.prior))
+            let compareAdjustment = try compare.map {
+                try MinorUnits.narrow(Int128(assets.compareTotalMinor ?? 0) - Int128(liabilities.compareTotalMinor ?? 0)
+                                      - Int128(equityAccounts.compareTotalMinor ?? 0) - Int128($0.current) - Int128($0.prior))
             }
-            let equity = section("equity", .equity, extra: [
+            let equity = try section("equity", .equity, extra: [
                 ReportItem(accountId: nil, code: nil, name: "Retained earnings not yet closed", level: 0, amountMinor: main.prior,
                            compareAmountMinor: compare?.prior),
                 ReportItem(accountId: nil, code: nil, name: "Current-year earnings", level: 0, amountMinor: main.current,
@@ -54,8 +58,11 @@ extension Ledger {
                            compareAmountMinor: compareAdjustment),
             ])
             return CurrencyReport(currency: ledger.base_currency, sections: [assets, liabilities, equity],
-                                  resultMinor: assets.totalMinor - liabilities.totalMinor - equity.totalMinor,
-                                  compareResultMinor: compare.map { _ in (assets.compareTotalMinor ?? 0) - (liabilities.compareTotalMinor ?? 0) - (equity.compareTotalMinor ?? 0) })
+                                  resultMinor: try MinorUnits.narrow(Int128(assets.totalMinor) - Int128(liabilities.totalMinor) - Int128(equity.totalMinor)),
+                                  compareResultMinor: try compare.map { _ in
+                                      try MinorUnits.narrow(Int128(assets.compareTotalMinor ?? 0) - Int128(liabilities.compareTotalMinor ?? 0)
+                                                            - Int128(equity.compareTotalMinor ?? 0))
+                                  })
         }
     }
 
@@ -70,16 +77,17 @@ extension Ledger {
                 var result: [String: Int64] = [:]
                 for account in accounts {
                     guard let move = moves[account.id] else { continue }
-                    result[account.id] = book.translate(move.debits - move.credits, from: account.currency, at: try book.average(account.currency, over: range))
+                    result[account.id] = try book.translate(try MinorUnits.subtract(move.debits, move.credits), from: account.currency, at: try book.average(account.currency, over: range))
                 }
                 return result
             }
             let main = try await figures(range)
             let other = try await compare.asyncMap { try await figures($0) }
-            let revenue = Self.section("revenue", accounts: accounts.filter { $0.accountType == .revenue }, sign: -1, amounts: main, compare: other)
-            let expenses = Self.section("expenses", accounts: accounts.filter { $0.accountType == .expense }, sign: 1, amounts: main, compare: other)
-            return CurrencyReport(currency: ledger.base_currency, sections: [revenue, expenses], resultMinor: revenue.totalMinor - expenses.totalMinor,
-                                  compareResultMinor: other.map { _ in (revenue.compareTotalMinor ?? 0) - (expenses.compareTotalMinor ?? 0) })
+            let revenue = try Self.section("revenue", accounts: accounts.filter { $0.accountType == .revenue }, sign: -1, amounts: main, compare: other)
+            let expenses = try Self.section("expenses", accounts: accounts.filter { $0.accountType == .expense }, sign: 1, amounts: main, compare: other)
+            return CurrencyReport(currency: ledger.base_currency, sections: [revenue, expenses],
+                                  resultMinor: try MinorUnits.subtract(revenue.totalMinor, expenses.totalMinor),
+                                  compareResultMinor: try other.map { _ in try MinorUnits.subtract(revenue.compareTotalMinor ?? 0, expenses.compareTotalMinor ?? 0) })
         }
     }
 }

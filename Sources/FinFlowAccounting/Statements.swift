@@ -10,18 +10,45 @@ struct TrialBalanceRow: Sendable {
     let creditsMinor: Int64
     /// The same figures over the comparative range, when one was asked for.
     let compare: (openingMinor: Int64, debitsMinor: Int64, creditsMinor: Int64)?
-    var closingMinor: Int64 { self.openingMinor + self.debitsMinor - self.creditsMinor }
-    var compareClosingMinor: Int64? { self.compare.map { $0.openingMinor + $0.debitsMinor - $0.creditsMinor } }
+    let closingMinor: Int64
+    let compareClosingMinor: Int64?
+
+    /// A row whose closing figures are worked out with overflow checks.
+    init(account: AccountRow, openingMinor: Int64, debitsMinor: Int64, creditsMinor: Int64,
+         compare: (openingMinor: Int64, debitsMinor: Int64, creditsMinor: Int64)?) throws {
+        self.account = account
+        self.openingMinor = openingMinor
+        self.debitsMinor = debitsMinor
+        self.creditsMinor = creditsMinor
+        self.compare = compare
+        self.closingMinor = try MinorUnits.narrow(Int128(openingMinor) + Int128(debitsMinor) - Int128(creditsMinor))
+        self.compareClosingMinor = try compare.map {
+            try MinorUnits.narrow(Int128($0.openingMinor) + Int128($0.debitsMinor) - Int128($0.creditsMinor))
+        }
+    }
 }
 
 /// A trial balance of one currency: it balances when the closing column sums to zero.
 struct TrialBalance: Sendable {
     let currency: String
     let rows: [TrialBalanceRow]
-    var totalDebitsMinor: Int64 { self.rows.reduce(0) { $0 + $1.debitsMinor } }
-    var totalCreditsMinor: Int64 { self.rows.reduce(0) { $0 + $1.creditsMinor } }
-    var closingDebitsMinor: Int64 { self.rows.reduce(0) { $0 + max($1.closingMinor, 0) } }
-    var closingCreditsMinor: Int64 { self.rows.reduce(0) { $0 + max(-$1.closingMinor, 0) } }
+    let totalDebitsMinor: Int64
+    let totalCreditsMinor: Int64
+    let closingDebitsMinor: Int64
+    let closingCreditsMinor: Int64
+
+    /// The balance of `rows`, totals checked for overflow and the closing column for summing to zero.
+    init(currency: String, rows: [TrialBalanceRow]) throws {
+        self.currency = currency
+        self.rows = rows
+        self.totalDebitsMinor = try MinorUnits.sum(rows) { $0.debitsMinor }
+        self.totalCreditsMinor = try MinorUnits.sum(rows) { $0.creditsMinor }
+        self.closingDebitsMinor = try MinorUnits.sum(rows) { max($0.closingMinor, 0) }
+        self.closingCreditsMinor = try MinorUnits.sum(rows) { $0.closingMinor < 0 ? try MinorUnits.negate($0.closingMinor) : 0 }
+        try InvariantViolation.check(try MinorUnits.sum(rows) { $0.closingMinor } == 0, "the trial balance of \(currency) does not sum to zero")
+        try InvariantViolation.check(try MinorUnits.sum(rows) { $0.compareClosingMinor ?? 0 } == 0,
+                                     "the comparative trial balance of \(currency) does not sum to zero")
+    }
 }
 
 /// A line of a statement: an account (rolled up with its sub-accounts) or a computed line such as earnings.
@@ -88,26 +115,22 @@ extension Ledger {
                 let opening = try await range.from.asyncMap {
                     try await Self.movements(tenantId: principal.tenantId, from: nil, to: $0.addingDays(-1), db: db)
                 } ?? [:]
-                return (opening.mapValues { $0.debits - $0.credits },
+                return (try opening.mapValues { try MinorUnits.subtract($0.debits, $0.credits) },
                         try await Self.movements(tenantId: principal.tenantId, from: range.from, to: range.to, db: db))
             }
             let main = try await figures(range)
             let other = try await compare.asyncMap { try await figures($0) }
-            let rows = accounts.compactMap { account -> TrialBalanceRow? in
+            let rows = try accounts.compactMap { account -> TrialBalanceRow? in
                 let open = main.opening[account.id] ?? 0
                 let move = main.moves[account.id] ?? (0, 0)
                 let compared = other.map { ($0.opening[account.id] ?? 0, $0.moves[account.id]?.debits ?? 0, $0.moves[account.id]?.credits ?? 0) }
                 let active = open != 0 || move.debits != 0 || move.credits != 0
                 let comparedActive = compared.map { $0.0 != 0 || $0.1 != 0 || $0.2 != 0 } ?? false
                 guard active || comparedActive else { return nil }
-                return TrialBalanceRow(account: account, openingMinor: open, debitsMinor: move.debits, creditsMinor: move.credits,
+                return try TrialBalanceRow(account: account, openingMinor: open, debitsMinor: move.debits, creditsMinor: move.credits,
                                        compare: compared.map { (openingMinor: $0.0, debitsMinor: $0.1, creditsMinor: $0.2) })
             }
-            let balances = Dictionary(grouping: rows, by: \.account.currency).map { TrialBalance(currency: $0.key, rows: $0.value) }
-            for balance in balances {
-                precondition(balance.rows.reduce(0) { $0 + $1.closingMinor } == 0, "the trial balance of \(balance.currency) does not sum to zero")
-                precondition(balance.rows.reduce(0) { $0 + ($1.compareClosingMinor ?? 0) } == 0, "the comparative trial balance does not sum to zero")
-            }
+            let balances = try Dictionary(grouping: rows, by: \.account.currency).map { try TrialBalance(currency: $0.key, rows: $0.value) }
             return balances.sorted { $0.currency < $1.currency }
         }
     }
@@ -125,21 +148,21 @@ extension Ledger {
                 var current: [String: Int64] = [:]
                 var prior: [String: Int64] = [:]
                 for account in accounts where !account.accountType.isBalanceSheet {
-                    let total = all[account.id].map { $0.credits - $0.debits } ?? 0
-                    let inYear = year[account.id].map { $0.credits - $0.debits } ?? 0
-                    current[account.currency, default: 0] += inYear
-                    prior[account.currency, default: 0] += total - inYear
+                    let total = try all[account.id].map { try MinorUnits.subtract($0.credits, $0.debits) } ?? 0
+                    let inYear = try year[account.id].map { try MinorUnits.subtract($0.credits, $0.debits) } ?? 0
+                    current[account.currency] = try MinorUnits.add(current[account.currency] ?? 0, inYear)
+                    prior[account.currency] = try MinorUnits.add(prior[account.currency] ?? 0, try MinorUnits.subtract(total, inYear))
                 }
-                return (all.mapValues { $0.debits - $0.credits }, current, prior)
+                return (try all.mapValues { try MinorUnits.subtract($0.debits, $0.credits) }, current, prior)
             }
             let main = try await figures(asOf)
             let compare = try await compareAsOf.asyncMap { try await figures($0) }
             let currencies = Set(accounts.map(\.currency)).sorted()
-            return currencies.compactMap { currency -> CurrencyReport? in
+            return try currencies.compactMap { currency -> CurrencyReport? in
                 let inCurrency = accounts.filter { $0.currency == currency }
-                func section(_ name: String, _ type: AccountType, extra: [ReportItem] = []) -> ReportSection {
+                func section(_ name: String, _ type: AccountType, extra: [ReportItem] = []) throws -> ReportSection {
                     let sign: Int64 = type.naturalSide == .debit ? 1 : -1
-                    return Self.section(name, accounts: inCurrency.filter { $0.accountType == type }, sign: sign,
+                    return try Self.section(name, accounts: inCurrency.filter { $0.accountType == type }, sign: sign,
                                         amounts: main.balances, compare: compare?.balances, extra: extra)
                 }
                 let earnings = [
@@ -148,17 +171,18 @@ extension Ledger {
                     ReportItem(accountId: nil, code: nil, name: "Current-year earnings", level: 0,
                                amountMinor: main.current[currency] ?? 0, compareAmountMinor: compare.map { $0.current[currency] ?? 0 }),
                 ]
-                let assets = section("assets", .asset)
-                let liabilities = section("liabilities", .liability)
-                let equity = section("equity", .equity, extra: earnings)
+                let assets = try section("assets", .asset)
+                let liabilities = try section("liabilities", .liability)
+                let equity = try section("equity", .equity, extra: earnings)
                 let used = assets.items.count + liabilities.items.count + equity.items.count
                 if used == 0 && earnings.allSatisfy({ $0.amountMinor == 0 }) && currency != ledger.base_currency { return nil }
-                let result = assets.totalMinor - liabilities.totalMinor - equity.totalMinor
-                precondition(result == 0, "the balance sheet of \(currency) does not balance by \(result)")
+                let result = try MinorUnits.narrow(Int128(assets.totalMinor) - Int128(liabilities.totalMinor) - Int128(equity.totalMinor))
+                try InvariantViolation.check(result == 0, "the balance sheet of \(currency) does not balance by \(result)")
                 return CurrencyReport(
                     currency: currency, sections: [assets, liabilities, equity], resultMinor: result,
-                    compareResultMinor: compare.map { _ in
-                        (assets.compareTotalMinor ?? 0) - (liabilities.compareTotalMinor ?? 0) - (equity.compareTotalMinor ?? 0)
+                    compareResultMinor: try compare.map { _ in
+                        try MinorUnits.narrow(Int128(assets.compareTotalMinor ?? 0) - Int128(liabilities.compareTotalMinor ?? 0)
+                                              - Int128(equity.compareTotalMinor ?? 0))
                     })
             }
         }
@@ -170,21 +194,21 @@ extension Ledger {
             let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, db: db)
             let accounts = try await LedgerStore.allAccounts(tenantId: principal.tenantId, db: db)
             let main = try await Self.movements(tenantId: principal.tenantId, from: range.from, to: range.to, excludingClose: true, db: db)
-                .mapValues { $0.debits - $0.credits }
+                .mapValues { try MinorUnits.subtract($0.debits, $0.credits) }
             let other = try await compare.asyncMap {
                 try await Self.movements(tenantId: principal.tenantId, from: $0.from, to: $0.to, excludingClose: true, db: db)
-                    .mapValues { $0.debits - $0.credits }
+                    .mapValues { try MinorUnits.subtract($0.debits, $0.credits) }
             }
-            return Set(accounts.map(\.currency)).sorted().compactMap { currency -> CurrencyReport? in
+            return try Set(accounts.map(\.currency)).sorted().compactMap { currency -> CurrencyReport? in
                 let inCurrency = accounts.filter { $0.currency == currency }
-                let revenue = Self.section("revenue", accounts: inCurrency.filter { $0.accountType == .revenue }, sign: -1,
+                let revenue = try Self.section("revenue", accounts: inCurrency.filter { $0.accountType == .revenue }, sign: -1,
                                            amounts: main, compare: other)
-                let expenses = Self.section("expenses", accounts: inCurrency.filter { $0.accountType == .expense }, sign: 1,
+                let expenses = try Self.section("expenses", accounts: inCurrency.filter { $0.accountType == .expense }, sign: 1,
                                             amounts: main, compare: other)
                 if revenue.items.isEmpty && expenses.items.isEmpty && currency != ledger.base_currency { return nil }
                 return CurrencyReport(
-                    currency: currency, sections: [revenue, expenses], resultMinor: revenue.totalMinor - expenses.totalMinor,
-                    compareResultMinor: other.map { _ in (revenue.compareTotalMinor ?? 0) - (expenses.compareTotalMinor ?? 0) })
+                    currency: currency, sections: [revenue, expenses], resultMinor: try MinorUnits.subtract(revenue.totalMinor, expenses.totalMinor),
+                    compareResultMinor: try other.map { _ in try MinorUnits.subtract(revenue.compareTotalMinor ?? 0, expenses.compareTotalMinor ?? 0) })
             }
         }
     }
@@ -193,27 +217,30 @@ extension Ledger {
     static func section(
         _ name: String, accounts: [AccountRow], sign: Int64, amounts: [String: Int64], compare: [String: Int64]?,
         extra: [ReportItem] = []
-    ) -> ReportSection {
+    ) throws -> ReportSection {
         let ids = Set(accounts.map(\.id))
-        let children = Dictionary(grouping: accounts.filter { $0.parent_id.map(ids.contains) ?? false }, by: { $0.parent_id! })
-        func rolled(_ account: AccountRow, _ values: [String: Int64]) -> Int64 {
-            (values[account.id] ?? 0) * sign + (children[account.id] ?? []).reduce(0) { $0 + rolled($1, values) }
+        let children = Dictionary(grouping: accounts.filter { $0.parent_id.map(ids.contains) ?? false }, by: { $0.parent_id ?? "" })
+        // Rolled up in 128 bits and narrowed once per figure, so no partial sum can trap.
+        func rolled(_ account: AccountRow, _ values: [String: Int64]) -> Int128 {
+            Int128(values[account.id] ?? 0) * Int128(sign) + (children[account.id] ?? []).reduce(Int128(0)) { $0 + rolled($1, values) }
         }
         var items: [ReportItem] = []
-        func visit(_ account: AccountRow, level: Int) {
-            let amount = rolled(account, amounts)
-            let compared = compare.map { rolled(account, $0) }
+        func visit(_ account: AccountRow, level: Int) throws {
+            let amount = try MinorUnits.narrow(rolled(account, amounts))
+            let compared = try compare.map { try MinorUnits.narrow(rolled(account, $0)) }
             let hasActivity = amount != 0 || (compared ?? 0) != 0
             guard hasActivity else { return }
             items.append(ReportItem(accountId: account.id, code: account.code, name: account.name, level: level,
                                     amountMinor: amount, compareAmountMinor: compared))
-            for child in (children[account.id] ?? []).sorted(by: { $0.code < $1.code }) { visit(child, level: level + 1) }
+            for child in (children[account.id] ?? []).sorted(by: { $0.code < $1.code }) { try visit(child, level: level + 1) }
         }
         let roots = accounts.filter { !($0.parent_id.map(ids.contains) ?? false) }.sorted { $0.code < $1.code }
-        for root in roots { visit(root, level: 0) }
-        let total = roots.reduce(0) { $0 + rolled($1, amounts) } + extra.reduce(0) { $0 + $1.amountMinor }
-        let compareTotal = compare.map { values in
-            roots.reduce(0) { $0 + rolled($1, values) } + extra.reduce(0) { $0 + ($1.compareAmountMinor ?? 0) }
+        for root in roots { try visit(root, level: 0) }
+        let total = try MinorUnits.narrow(
+            roots.reduce(Int128(0)) { $0 + rolled($1, amounts) } + extra.reduce(Int128(0)) { $0 + Int128($1.amountMinor) })
+        let compareTotal = try compare.map { values in
+            try MinorUnits.narrow(
+                roots.reduce(Int128(0)) { $0 + rolled($1, values) } + extra.reduce(Int128(0)) { $0 + Int128($1.compareAmountMinor ?? 0) })
         }
         return ReportSection(name: name, items: items + extra.filter { $0.amountMinor != 0 || ($0.compareAmountMinor ?? 0) != 0 },
                              totalMinor: total, compareTotalMinor: compareTotal)

@@ -63,7 +63,7 @@ struct HledgerParser {
             }
             try flush()
             if [";", "#", "*", "%", "|"].contains(where: { trimmed.hasPrefix($0) }) { continue }
-            if trimmed.first?.isNumber == true {
+            if let first = trimmed.first, first.isASCII, first.isNumber {
                 header = try Self.header(trimmed, line: number)
                 continue
             }
@@ -156,8 +156,9 @@ struct HledgerParser {
     static func amount(_ text: String, line: Int) throws -> (Int64, String) {
         var number = ""
         var commodity = ""
+        // Only ASCII digits are digits here: Swift calls `½` and `٣` numbers too, and neither is an amount.
         for character in text where !character.isWhitespace {
-            if character.isNumber || character == "." || character == "," || character == "-" || character == "+" {
+            if (character.isASCII && character.isNumber) || character == "." || character == "," || character == "-" || character == "+" {
                 number.append(character)
             } else {
                 commodity.append(character)
@@ -176,11 +177,14 @@ struct HledgerParser {
         else { throw Self.failure(line, "'\(text.prefix(30))' is not an amount") }
         let fraction = parts.count == 2 ? String(parts[1]) : ""
         guard fraction.count <= exponent else { throw Self.failure(line, "\(code) has \(exponent) decimals; '\(text.prefix(30))' has more") }
-        let whole = Int64(parts[0].isEmpty ? "0" : String(parts[0]))!
-        let padded = Int64(fraction + String(repeating: "0", count: exponent - fraction.count)) ?? 0
+        guard let whole = Int64(parts[0].isEmpty ? "0" : String(parts[0])),
+            let padded = Int64(fraction + String(repeating: "0", count: exponent - fraction.count))
+        else { throw Self.failure(line, "'\(text.prefix(30))' is not an amount") }
         let (scaled, overflow) = whole.multipliedReportingOverflow(by: currency.minorUnitsPerMajor)
-        guard !overflow else { throw Self.failure(line, "the amount is too large") }
-        let minor = scaled + padded
+        let (minor, carried) = scaled.addingReportingOverflow(padded)
+        guard !overflow, !carried, minor <= LedgerLimits.amountMinorMax else {
+            throw Self.failure(line, "the amount is larger than \(LedgerLimits.amountMinorMax) minor units")
+        }
         return (negative ? -minor : minor, code)
     }
 
@@ -190,7 +194,12 @@ struct HledgerParser {
     ) throws -> ParsedTransaction {
         guard postings.count >= 2 else { throw Self.failure(header.line, "a transaction needs at least two postings") }
         var sums: [String: Int64] = [:]
-        for posting in postings { if let (value, currency) = posting.amount { sums[currency, default: 0] += value } }
+        for posting in postings {
+            guard let (value, currency) = posting.amount else { continue }
+            let (sum, overflow) = (sums[currency] ?? 0).addingReportingOverflow(value)
+            guard !overflow else { throw Self.failure(posting.line, "the postings in \(currency) add up to more than the largest amount") }
+            sums[currency] = sum
+        }
         let elided = postings.filter { $0.amount == nil }
         guard elided.count <= 1 else { throw Self.failure(header.line, "at most one posting may leave its amount out") }
         var result: [ParsedPosting] = []
@@ -201,6 +210,9 @@ struct HledgerParser {
                 let open = sums.filter { $0.value != 0 }
                 guard open.count == 1, let (currency, value) = open.first else {
                     throw Self.failure(posting.line, "the elided amount must balance exactly one currency")
+                }
+                guard value != .min, abs(value) <= LedgerLimits.amountMinorMax else {
+                    throw Self.failure(posting.line, "the elided amount is larger than \(LedgerLimits.amountMinorMax) minor units")
                 }
                 result.append(ParsedPosting(account: posting.account, amountMinor: -value, currency: currency, memo: posting.memo))
                 sums[currency] = 0

@@ -98,7 +98,7 @@ enum InvoiceMath {
         let net = Self.rounded(quantity * Decimal(unitPriceMinor))
         let tax = Self.rounded(net * taxRate / 100)
         let limit = Decimal(Int64.max / 4)
-        guard net <= limit, tax <= limit else { throw AppError.invalid(code: "amount-overflow", "the invoice line's amount is too large") }
+        guard net <= limit, tax <= limit, net >= -limit, tax >= -limit else { throw AppError.invalid(code: "amount-overflow", "the invoice line's amount is too large") }
         return (NSDecimalNumber(decimal: net).int64Value, NSDecimalNumber(decimal: tax).int64Value)
     }
 }

@@ -31,6 +31,13 @@ struct LedgerDate: Sendable, Hashable, Comparable, CustomStringConvertible {
         self.init(year: year, month: month, day: day)
     }
 
+    /// A date read back from the database: one no write can store is an invariant violation (a 500 for that
+    /// request), never a trap.
+    static func stored(_ text: String) throws -> LedgerDate {
+        guard let date = LedgerDate(text) else { throw InvariantViolation("a stored date '\(text.prefix(32))' is not YYYY-MM-DD") }
+        return date
+    }
+
     /// The UTC date of an instant.
     init(instant: Date) {
         var calendar = Calendar(identifier: .gregorian)

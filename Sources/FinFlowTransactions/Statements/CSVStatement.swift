@@ -127,7 +127,9 @@ enum CSVStatement {
             }
             return found
         }
-        let date = try index(mapping.dateColumn, "dateColumn")!
+        guard let date = try index(mapping.dateColumn, "dateColumn") else {
+            throw AppError.validation([.init(field: "csv.dateColumn", message: "is required")])
+        }
         let amount = try index(mapping.amountColumn, "amountColumn")
         let debit = try index(mapping.debitColumn, "debitColumn")
         let credit = try index(mapping.creditColumn, "creditColumn")
