@@ -230,7 +230,7 @@ extension Authenticator {
         else { throw AppError.unauthenticated() }
         guard !user.mfaEnabled else { throw AppError.conflict(code: "mfa-already-enabled", "TOTP is already enabled") }
         let secret = Digest.randomToken(byteCount: 20)
-        try await self.database.read { db in
+        try await self.database.write { db in
             try await db.raw("UPDATE users SET totp_secret = \(bind: secret) WHERE id = \(bind: user.id)").run()
         }
         let uri = TOTP(secret: secret).createAuthenticatorURL(label: user.email, issuer: Self.totpIssuer)

@@ -92,7 +92,7 @@ actor KeyRing {
         let key = try EdDSA.PrivateKey()
         let kid = self.ids.nextString()
         let pem = key.pemRepresentation
-        try await self.database.read { db in
+        try await self.database.write { db in
             try await db.raw("""
                 INSERT INTO signing_keys (kid, algorithm, private_key, created_at_ms) VALUES
                 (\(bind: kid), 'EdDSA', \(bind: pem), \(bind: now))

@@ -23,7 +23,7 @@ extension Authenticator {
         let verifier = Digest.randomToken()
         let url = try await oidc.authorizationURL(state: state, nonce: nonce, verifier: verifier)
         let now = self.clock.nowMillis()
-        try await self.database.read { db in
+        try await self.database.write { db in
             try await db.raw("""
                 INSERT INTO oidc_requests (state_hash, code_verifier, nonce, created_at_ms, expires_at_ms)
                 VALUES (\(bind: Digest.sha256Hex(state)), \(bind: verifier), \(bind: nonce), \(bind: now),
@@ -38,7 +38,7 @@ extension Authenticator {
         let oidc = try self.requireOidc()
         let now = self.clock.nowMillis()
         struct Pending: Decodable { let code_verifier: String; let nonce: String }
-        let pending = try await self.database.read { db in
+        let pending = try await self.database.write { db in
             try await db.raw("""
                 UPDATE oidc_requests SET used_at_ms = \(bind: now)
                 WHERE state_hash = \(bind: Digest.sha256Hex(state)) AND used_at_ms IS NULL AND expires_at_ms > \(bind: now)

@@ -118,7 +118,7 @@ public final class OutboxRelay: Service {
     /// Lets another replica (or this one's next round) claim the event at once.
     private func releaseLease(_ id: String) async throws {
         guard self.database.kind == .postgres else { return }
-        try await self.database.read { db in try await db.raw("UPDATE outbox SET lease_until_ms = NULL WHERE id = \(bind: id)").run() }
+        try await self.database.write { db in try await db.raw("UPDATE outbox SET lease_until_ms = NULL WHERE id = \(bind: id)").run() }
     }
 
     /// Publishes a batch in order and marks what the bus took; returns how many it took, and whether the round goes on
@@ -149,7 +149,7 @@ public final class OutboxRelay: Service {
         }
         let now = self.clock.nowMillis()
         for chunk in published.chunked(500) {
-            try await self.database.read { db in
+            try await self.database.write { db in
                 try await db.raw("UPDATE outbox SET published_at_ms = \(bind: now) WHERE id IN (\(binds: Array(chunk)))").run()
             }
         }
@@ -162,7 +162,7 @@ public final class OutboxRelay: Service {
         let message = String(String(describing: error).prefix(1000))
         let deadLetter = attempts >= self.deadLetterAfterAttempts
         let now = self.clock.nowMillis()
-        try await self.database.read { db in
+        try await self.database.write { db in
             try await db.raw("""
                 UPDATE outbox SET attempts = \(bind: attempts), last_error = \(bind: message),
                     dead_lettered_at_ms = \(bind: deadLetter ? now : nil), lease_until_ms = NULL

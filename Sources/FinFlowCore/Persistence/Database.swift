@@ -14,6 +14,10 @@ public protocol Database: Sendable {
     /// Runs `body` with a connection for reads and single-statement writes.
     func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 
+    /// Runs `body`, whose statements write, each committed on its own: on SQLite on the writer connection, so a write
+    /// never waits beside the writer in SQLite's busy timeout; elsewhere as `read`.
+    func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     /// On SQLite the transaction takes the write lock at its start (`BEGIN IMMEDIATE`).
     func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
@@ -32,6 +36,10 @@ public protocol Database: Sendable {
 
 extension Database {
     public var preferredExecutor: (any TaskExecutor)? { nil }
+
+    public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await self.read(body)
+    }
 
     public func readTransaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await self.transaction(body)

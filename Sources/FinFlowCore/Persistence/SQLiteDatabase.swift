@@ -151,6 +151,14 @@ public final class SQLiteDatabase: Database {
         }
     }
 
+    public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await self.onWriter { sql in
+            let result = try await body(sql)
+            self.checkpointIfDue()
+            return result
+        }
+    }
+
     public var preferredExecutor: (any TaskExecutor)? { self.writerThread }
 
     /// How often the writer has had to compile one of its kept statements again (see `SQLiteWriter.recompilations`).
