@@ -34,7 +34,8 @@ extension AccountingAPI {
         try validator.throwIfInvalid()
         let record = try await self.ledger.convert(
             principal: principal, date: date!, fromAccountId: body.fromAccountId, fromAmountMinor: body.fromAmount,
-            toAccountId: body.toAccountId, toAmountMinor: body.toAmount, description: body.description ?? "Currency conversion", id: body.id)
+            toAccountId: body.toAccountId, toAmountMinor: body.toAmount, description: body.description ?? "Currency conversion",
+            id: body.id ?? RequestScope.effectId("conversion"))
         return .created(.init(body: .json(Self.dto(record))))
     }
 

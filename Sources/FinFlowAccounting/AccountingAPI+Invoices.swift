@@ -15,7 +15,7 @@ extension AccountingAPI {
         let principal = try RequestScope.require(Permissions.post)
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
         let request = try InvoiceRequest.validated(
-            id: body.id, customerId: body.customerId, customerName: body.customerName, currency: body.currency, issueDate: body.issueDate,
+            id: body.id ?? RequestScope.effectId("invoice"), customerId: body.customerId, customerName: body.customerName, currency: body.currency, issueDate: body.issueDate,
             dueDate: body.dueDate, paymentTermsDays: body.paymentTermsDays, lines: body.lines.map(Self.line),
             receivableAccountId: body.receivableAccountId, memo: body.memo)
         return .created(.init(body: .json(Self.dto(try await self.ledger.createInvoice(principal: principal, request: request, issue: body.issue ?? false)))))

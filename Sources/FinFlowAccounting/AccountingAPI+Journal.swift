@@ -24,7 +24,7 @@ extension AccountingAPI {
     func createJournalEntry(_ input: Operations.CreateJournalEntry.Input) async throws -> Operations.CreateJournalEntry.Output {
         let principal = try RequestScope.require(Permissions.post)
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
-        let request = try Self.request(body, prefix: "")
+        let request = try Self.request(body, prefix: "", index: 0)
         let records = try await self.ledger.submit([request], principal: principal)
         return .created(.init(body: .json(Self.dto(records[0]))))
     }
@@ -40,12 +40,13 @@ extension AccountingAPI {
         var requests: [EntryRequest] = []
         var fields: [AppError.FieldError] = []
         for (index, entry) in body.entries.enumerated() {
-            do { requests.append(try Self.request(entry, prefix: "entries[\(index)].")) } catch let error as AppError {
+            do { requests.append(try Self.request(entry, prefix: "entries[\(index)].", index: index)) } catch let error as AppError {
                 fields += error.fieldErrors
             }
         }
         if !fields.isEmpty { throw AppError.validation(fields) }
-        let records = try await self.ledger.submit(requests, principal: principal, batchId: self.ledger.env.ids.nextString())
+        let batchId = RequestScope.effectId("journal-batch") ?? self.ledger.env.ids.nextString()
+        let records = try await self.ledger.submit(requests, principal: principal, batchId: batchId)
         return .created(.init(body: .json(.init(items: records.map(Self.dto)))))
     }
 
@@ -67,7 +68,8 @@ extension AccountingAPI {
         }
         try validator.throwIfInvalid()
         let record = try await self.ledger.postEntry(
-            principal: principal, id: input.path.entryId, amounts: amounts, date: date, newId: body?.id)
+            principal: principal, id: input.path.entryId, amounts: amounts, date: date, newId: body?.id,
+            keyedId: RequestScope.effectId("journal-entry-posting"))
         return .ok(.init(body: .json(Self.dto(record))))
     }
 
@@ -94,14 +96,16 @@ extension AccountingAPI {
         let date = LedgerDate.parse(body?.date, field: "date", into: &validator)
         try validator.throwIfInvalid()
         let record = try await self.ledger.reverse(
-            principal: principal, id: input.path.entryId, date: date, description: body?.description, newId: body?.id)
+            principal: principal, id: input.path.entryId, date: date, description: body?.description,
+            newId: body?.id ?? RequestScope.effectId("journal-entry-reversal"))
         return .created(.init(body: .json(Self.dto(record))))
     }
 
-    /// A caller's entry as a validated request; field names carry `prefix`.
-    static func request(_ body: Components.Schemas.CreateJournalEntry, prefix: String) throws -> EntryRequest {
+    /// A caller's entry as a validated request; field names carry `prefix`. Without the caller's id, the entry is named
+    /// after the request's `Idempotency-Key` (the `index`th of a batch), so a retry finds what a crashed run posted.
+    static func request(_ body: Components.Schemas.CreateJournalEntry, prefix: String, index: Int) throws -> EntryRequest {
         try EntryRequest.validated(
-            id: body.id, date: body.date, description: body.description, reference: body.reference,
+            id: body.id ?? RequestScope.effectId("journal-entry", index: index), date: body.date, description: body.description, reference: body.reference,
             metadata: body.metadata?.additionalProperties,
             lines: body.lines.map {
                 LineRequest(accountId: $0.accountId.lowercased(), side: $0.side == .debit ? .debit : .credit, amountMinor: $0.amount,

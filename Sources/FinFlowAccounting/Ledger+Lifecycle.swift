@@ -78,12 +78,16 @@ extension Ledger {
         principal: Principal, id: String, date: LedgerDate?, description: String?, newId: String?, db: any SQLDatabase
     ) async throws -> EntryRecord {
         let original = try await self.lockedEntry(principal: principal, id: id, db: db)
+        // Asked again with the id of the reversal it has (a retry), the answer is that reversal.
+        if let newId, let reversal = original.reversed_by_id, reversal == newId.lowercased() {
+            return try await LedgerStore.record(tenantId: principal.tenantId, id: reversal, db: db)
+        }
         guard original.entryStatus == .posted else { throw AccountingError.wrongStatus(original.status, "reversed") }
         guard original.reversed_by_id == nil else {
             throw AppError.conflict(code: "already-reversed", "the entry was reversed by \(original.reversed_by_id!)")
         }
         let lines = try await LedgerStore.lines(entryIds: [original.id], db: db)[original.id] ?? []
-        let reversalDate = date ?? LedgerDate(original.accounting_date)!
+        let reversalDate = try date ?? LedgerDate.stored(original.accounting_date)
         let context = try await PostingContext.load(
             principal: principal, accountIds: Set(lines.map(\.account_id)), dates: [reversalDate], db: db, kind: self.kind)
         try context.checkPeriod(reversalDate)

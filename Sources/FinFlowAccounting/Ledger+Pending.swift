@@ -13,9 +13,10 @@ extension Ledger {
 
     /// Posts a draft as it is (or sends it to approval), or a pending entry, fully or with smaller amounts per line
     /// (`amounts[lineNo]`, 0 drops a line): the whole reservation is released and the posted amounts go into a new
-    /// entry linked to it. A pending entry resolves once.
-    func postEntry(principal: Principal, id: String, amounts: [Int: Int64], date: LedgerDate?, newId: String?) async throws
-        -> EntryRecord
+    /// entry linked to it. A pending entry resolves once; asked again with the id it resolved into (the caller's, or
+    /// `keyedId`, derived from the request's idempotency key), it answers with that entry.
+    func postEntry(principal: Principal, id: String, amounts: [Int: Int64], date: LedgerDate?, newId: String?, keyedId: String? = nil)
+        async throws -> EntryRecord
     {
         if let newId, UUID(uuidString: newId) == nil { throw AppError.validation([.init(field: "id", message: "must be a UUID")]) }
         let result: Resolution = try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
@@ -25,6 +26,10 @@ extension Ledger {
                     throw AppError.invalid("a draft posts as it is; amounts, date and id apply to pending entries")
                 }
                 return .done(try await self.bringIntoBooks(pending, principal: principal, approver: nil, db: db))
+            }
+            let resolvedId = (newId ?? keyedId)?.lowercased()
+            if let resolvedId, pending.resolved_by_id == resolvedId {
+                return .done(try await LedgerStore.record(tenantId: principal.tenantId, id: resolvedId, db: db))
             }
             guard pending.entryStatus == .pending else { throw AccountingError.wrongStatus(pending.status, "posted") }
             let lines = try await LedgerStore.lines(entryIds: [pending.id], db: db)[pending.id] ?? []
@@ -54,7 +59,7 @@ extension Ledger {
             try context.apply(posting.map { ($0.accountId, $0.side, $0.amountMinor) }, phase: .post(.init(date: postingDate.description, source: pending.source)))
             let now = self.now
             let entry = EntryRow(
-                id: newId?.lowercased() ?? self.env.ids.nextString(), tenant_id: principal.tenantId, status: EntryStatus.posted.rawValue,
+                id: resolvedId ?? self.env.ids.nextString(), tenant_id: principal.tenantId, status: EntryStatus.posted.rawValue,
                 source: pending.source, source_id: nil, accounting_date: postingDate.description, description: pending.description,
                 reference: pending.reference, metadata: pending.metadata, request_hash: "pending:\(pending.id)",
                 reverses_id: nil, reversed_by_id: nil, pending_id: pending.id, resolved_by_id: nil, timeout_at_ms: nil,

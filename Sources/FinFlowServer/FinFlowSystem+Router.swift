@@ -52,7 +52,9 @@ extension FinFlowSystem {
 
         for (descriptor, service) in zip(descriptors, services) {
             guard let database = databases[descriptor.name] else { continue }
-            let api = router.group().add(middleware: IdempotencyMiddleware(database: database, clock: clock, shared: shared, namespace: descriptor.name))
+            let api = router.group().add(middleware: IdempotencyMiddleware(
+                database: database, clock: clock, shared: shared, namespace: descriptor.name,
+                staleRunningMillis: Int64(settings.idempotencyRunningTimeoutSeconds) * 1_000, fault: settings.faultInjection))
             try service.registerRoutes(api: api, root: router)
         }
         return router

@@ -9,10 +9,13 @@ struct TransactionsAPI: APIProtocol {
     func createTransaction(_ input: Operations.CreateTransaction.Input) async throws -> Operations.CreateTransaction.Output {
         let principal = try RequestScope.require("transactions:create")
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
-        let outcome = try await self.book.create([try Self.draft(body, prefix: "")], principal: principal)[0]
+        let outcome = try await self.book.create([try Self.draft(body, prefix: "", index: 0)], principal: principal)[0]
         let record = try await self.book.records(tenantId: principal.tenantId, rows: [outcome.row])[0]
         switch outcome {
         case .created: return .created(.init(body: .json(Self.dto(record))))
+        // Without a caller's id, only a retry of a crashed run under the same Idempotency-Key finds its transaction:
+        // it answers as the first run would have.
+        case .replayed where body.id == nil: return .created(.init(body: .json(Self.dto(record))))
         case .replayed: return .ok(.init(body: .json(Self.dto(record))))
         }
     }
@@ -27,7 +30,7 @@ struct TransactionsAPI: APIProtocol {
         var drafts: [TransactionDraft] = []
         var fields: [AppError.FieldError] = []
         for (index, item) in body.transactions.enumerated() {
-            do { drafts.append(try Self.draft(item, prefix: "transactions[\(index)].")) } catch let error as AppError {
+            do { drafts.append(try Self.draft(item, prefix: "transactions[\(index)].", index: index)) } catch let error as AppError {
                 fields += error.fieldErrors
             }
         }
@@ -125,10 +128,11 @@ struct TransactionsAPI: APIProtocol {
         return .ok(.init(body: .json(Self.dto(try await self.book.setLimits(principal: principal, limits)))))
     }
 
-    /// A caller's transaction as a validated draft; field names carry `prefix`.
-    static func draft(_ body: Components.Schemas.CreateTransaction, prefix: String) throws -> TransactionDraft {
+    /// A caller's transaction as a validated draft; field names carry `prefix`. Without the caller's id, it is named
+    /// after the request's `Idempotency-Key` (the `index`th of a batch), so a retry finds what a crashed run created.
+    static func draft(_ body: Components.Schemas.CreateTransaction, prefix: String, index: Int) throws -> TransactionDraft {
         try TransactionDraft.validated(
-            id: body.id, kind: body.kind.rawValue, amountMinor: body.amount, currency: body.currency, valueDate: body.valueDate,
+            id: body.id ?? RequestScope.effectId("transaction", index: index), kind: body.kind.rawValue, amountMinor: body.amount, currency: body.currency, valueDate: body.valueDate,
             sourceAccountId: body.sourceAccountId, destinationAccountId: body.destinationAccountId,
             counterpartyName: body.counterparty?.name, counterpartyCountry: body.counterparty?.country,
             counterpartyAccount: body.counterparty?.accountNumber, category: body.category, description: body.description,

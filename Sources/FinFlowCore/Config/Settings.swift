@@ -57,6 +57,12 @@ public struct Settings: Sendable {
     /// Redis shared by the replicas (`redis://[:password@]host:port[/db]`): rate limits and the hot idempotency cache.
     /// None: each process keeps its own counters, and idempotency is answered from the database alone.
     public var redisURL: String?
+    /// After this long a request still running under an `Idempotency-Key` is taken to have died with its process, and
+    /// a retry with the same key runs it again (finding what it had committed).
+    public var idempotencyRunningTimeoutSeconds = 60
+    /// A fault to inject, for the crash tests only: `crash-before-idempotent-answer` stops the process (SIGKILL) after
+    /// a keyed request's effect has committed and before its answer is stored. None by default.
+    public var faultInjection: FaultInjection?
     /// `redisURL` read (checked when the settings are loaded).
     public var redisAddress: RedisAddress? { self.redisURL.flatMap(RedisAddress.init(url:)) }
 
@@ -73,7 +79,7 @@ public struct Settings: Sendable {
             lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
-            paymentsCredentialKey, redisUrl
+            paymentsCredentialKey, redisUrl, idempotencyRunningTimeoutSeconds, faultInjection
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -185,6 +191,14 @@ public struct Settings: Sendable {
             settings.kafkaBrokers = brokers.replacingOccurrences(of: " ", with: "")
         }
         if let base = text(.publicBaseUrl), !base.isEmpty { settings.publicBaseURL = base }
+        try integer(.idempotencyRunningTimeoutSeconds, 1...86_400, into: &settings.idempotencyRunningTimeoutSeconds)
+        if let fault = text(.faultInjection), !fault.isEmpty {
+            guard let injected = FaultInjection(rawValue: fault) else {
+                let known = FaultInjection.allCases.map(\.rawValue).joined(separator: ", ")
+                throw SettingError(key: .faultInjection, message: "'\(fault.prefix(40))' is not a known fault (\(known))")
+            }
+            settings.faultInjection = injected
+        }
         if let redis = text(.redisUrl), !redis.isEmpty {
             guard RedisAddress(url: redis) != nil else {
                 throw SettingError(key: .redisUrl, message: "is not redis://[:password@]host:port[/db] (db 0–15)")
@@ -277,4 +291,10 @@ public struct SettingError: Error, CustomStringConvertible {
     public var description: String {
         "invalid setting \(self.key.flagName) (\(self.key.environmentName)): \(self.message)"
     }
+}
+
+/// Faults a test can ask a server process to suffer at a named point, to prove what survives a crash there.
+public enum FaultInjection: String, Sendable, CaseIterable {
+    /// SIGKILL after a keyed request's effect committed, before its answer is stored under the key.
+    case crashBeforeIdempotentAnswer = "crash-before-idempotent-answer"
 }

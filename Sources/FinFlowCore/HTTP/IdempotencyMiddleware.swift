@@ -7,7 +7,13 @@ import SQLKit
 /// `Idempotency-Key` for any POST of a service: the first request with a key runs and its response is stored with a
 /// hash of the request; a replay gets the stored response with `Idempotency-Replayed: true`; the same key with a
 /// different request is a 422; a key whose first request is still running is a 409. A unique constraint, not a
-/// read-then-write, decides which request runs. With a shared store (Redis), a finished answer is also kept there, so a
+/// read-then-write, decides which request runs.
+///
+/// The answer is stored after the request's own commit, so a crash between the two leaves the key running. A retry
+/// after `staleRunningMillis` runs the request again, and the handlers make that run find the first one's effect: what
+/// a request creates without a caller's id is named by `RequestScope.effectId`, derived from the key and its first
+/// claim, so the rerun meets the row the first run committed and answers with it (one effect, the same answer).
+/// With a shared store (Redis), a finished answer is also kept there, so a
 /// replay is answered by any replica without the database; the database stays the record, and decides every first run.
 public struct IdempotencyMiddleware: RouterMiddleware {
     public typealias Context = FinFlowRequestContext
@@ -20,17 +26,24 @@ public struct IdempotencyMiddleware: RouterMiddleware {
     public static let keyLengthMax = 255
     /// Largest response stored for replay, in bytes.
     public static let storedResponseBytesMax = 1 << 20
-    /// After this many milliseconds a key still marked running is taken to belong to a crashed request.
-    public static let staleRunningMillis: Int64 = 60_000
+    /// After this many milliseconds a key still marked running is taken to belong to a crashed request (by default).
+    public static let staleRunningMillisDefault: Int64 = 60_000
+    let staleRunningMillis: Int64
+    let fault: FaultInjection?
     /// Keys are kept this long (24 hours, as Stripe does); an older key may be used afresh.
     public static let retentionMillis: Int64 = 86_400_000
 
     /// Idempotency backed by `database`'s `idempotency_keys` table.
-    public init(database: any Database, clock: any FinFlowClock, shared: (any SharedStore)? = nil, namespace: String = "") {
+    public init(
+        database: any Database, clock: any FinFlowClock, shared: (any SharedStore)? = nil, namespace: String = "",
+        staleRunningMillis: Int64 = staleRunningMillisDefault, fault: FaultInjection? = nil
+    ) {
         self.database = database
         self.clock = clock
         self.shared = shared
         self.namespace = namespace
+        self.staleRunningMillis = staleRunningMillis
+        self.fault = fault
     }
 
     private struct StoredRow: Codable {
@@ -69,13 +82,19 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         {
             return try self.replay(stored, requestHash: requestHash)
         }
-        if let stored = try await self.claim(scope: scope, key: key, requestHash: requestHash) {
+        let firstClaimedAtMillis: Int64
+        switch try await self.claim(scope: scope, key: key, requestHash: requestHash) {
+        case .stored(let stored):
             if stored.state == "done" { await self.cache(stored, under: cacheKey) }
             return try self.replay(stored, requestHash: requestHash)
+        case .run(let millis):
+            firstClaimedAtMillis = millis
         }
+        var runScope = RequestScope.current ?? RequestScope(requestId: "unknown")
+        runScope.idempotency = IdempotentRun(scope: scope, key: key, firstClaimedAtMillis: firstClaimedAtMillis)
         let response: Response
         do {
-            response = try await next(request, context)
+            response = try await RequestScope.$current.withValue(runScope) { try await next(request, context) }
         } catch {
             // A refused request is stored like any answer, so its replay is refused the same way; a transient failure
             // is not, so the retry runs again.
@@ -91,6 +110,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
             try await self.release(scope: scope, key: key)
             return response
         }
+        if self.fault == .crashBeforeIdempotentAnswer { kill(getpid(), SIGKILL) }
         return try await self.store(response, scope: scope, key: key, requestHash: requestHash, cacheKey: cacheKey)
     }
 
@@ -102,30 +122,47 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         try? await shared.set(cacheKey, data, ttlSeconds: Int(remainingSeconds))
     }
 
-    /// Inserts a running marker for the key; returns the stored row when the key was already taken.
-    private func claim(scope: String, key: String, requestHash: String) async throws -> StoredRow? {
+    /// What claiming a key found: a stored (or running) request to replay, or the right to run, with the time of
+    /// the key's first claim that derived ids carry.
+    private enum Claim: Sendable {
+        case stored(StoredRow)
+        case run(firstClaimedAtMillis: Int64)
+    }
+
+    private struct EffectRow: Decodable { let effect_at_ms: Int64? }
+
+    /// Inserts a running marker for the key, or takes over one abandoned by a crash (keeping its first claim's time,
+    /// so the rerun derives the same ids), or returns the stored row when the key was already taken.
+    private func claim(scope: String, key: String, requestHash: String) async throws -> Claim {
         let now = self.clock.nowMillis()
         return try await self.database.transaction { db in
             let inserted = try await db.raw("""
-                INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, state, created_at_ms)
-                VALUES (\(bind: scope), \(bind: key), \(bind: requestHash), 'running', \(bind: now))
+                INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, state, created_at_ms, effect_at_ms)
+                VALUES (\(bind: scope), \(bind: key), \(bind: requestHash), 'running', \(bind: now), \(bind: now))
                 ON CONFLICT DO NOTHING RETURNING idempotency_key
                 """).first()
-            if inserted != nil { return nil }
+            if inserted != nil { return .run(firstClaimedAtMillis: now) }
             guard let existing = try await db.raw("""
                 SELECT request_hash, state, status_code, content_type, response_body, created_at_ms FROM idempotency_keys
                 WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
                 """).first(decoding: StoredRow.self)
-            else { return nil }
+            else { return .run(firstClaimedAtMillis: now) }
             let expired = now - existing.created_at_ms > Self.retentionMillis
-            let abandoned = existing.state == "running" && now - existing.created_at_ms > Self.staleRunningMillis
-            guard expired || abandoned else { return existing }
+            let abandoned = existing.state == "running" && now - existing.created_at_ms > self.staleRunningMillis
+            // An abandoned run is taken over only by the same request (another is refused as the key's reuse), and
+            // keeps its first claim's time; an expired key starts afresh.
+            guard expired || (abandoned && existing.request_hash == requestHash) else { return .stored(existing) }
+            let first = !expired
+                ? try await db.raw("""
+                    SELECT effect_at_ms FROM idempotency_keys WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
+                    """).first(decoding: EffectRow.self)?.effect_at_ms ?? existing.created_at_ms
+                : now
             try await db.raw("""
                 UPDATE idempotency_keys SET request_hash = \(bind: requestHash), state = 'running', status_code = NULL,
-                    content_type = NULL, response_body = NULL, created_at_ms = \(bind: now)
+                    content_type = NULL, response_body = NULL, created_at_ms = \(bind: now), effect_at_ms = \(bind: first)
                 WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
                 """).run()
-            return nil
+            return .run(firstClaimedAtMillis: first)
         }
     }
 
@@ -151,7 +188,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         let encoded = Data(body.readableBytesView).base64EncodedString()
         let status = response.status.code
         let contentType = response.headers[.contentType]
-        try await self.database.read { db in
+        try await self.database.write { db in
             try await db.raw("""
                 UPDATE idempotency_keys SET state = 'done', status_code = \(bind: status),
                     content_type = \(bind: contentType), response_body = \(bind: encoded)
@@ -168,7 +205,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
     }
 
     private func release(scope: String, key: String) async throws {
-        try await self.database.read { db in
+        try await self.database.write { db in
             try await db.raw("""
                 DELETE FROM idempotency_keys WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key) AND state = 'running'
                 """).run()

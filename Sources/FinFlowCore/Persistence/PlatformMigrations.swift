@@ -56,5 +56,10 @@ public enum PlatformMigrations {
             FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
             """,
         ]),
+        // The time of a key's first claim, kept when a retry takes over a run a crash abandoned: the ids that run
+        // derives from the key stay the same, so the retry finds what the first run committed.
+        Migration(4, "idempotency keys remember their first claim", [
+            "ALTER TABLE idempotency_keys ADD COLUMN effect_at_ms BIGINT"
+        ]),
     ]
 }

@@ -1,3 +1,6 @@
+import Crypto
+import Foundation
+
 /// Who is calling: the verified claims of an access token, as services see them.
 public struct Principal: Sendable, Equatable {
     /// The user (or API client) id.
@@ -39,6 +42,8 @@ public struct RequestScope: Sendable {
     public var userAgent: String?
     /// The raw `Authorization` header when it is not a bearer token (HTTP Basic client credentials).
     public var authorization: String?
+    /// The `Idempotency-Key` this request runs under, once the idempotency middleware has claimed it.
+    public var idempotency: IdempotentRun?
 
     /// A scope for a new request.
     public init(
@@ -54,6 +59,13 @@ public struct RequestScope: Sendable {
 
     @TaskLocal public static var current: RequestScope?
 
+    /// The id of what the current request creates for `purpose` (the `index`th of a batch), derived from its
+    /// `Idempotency-Key`; nil without one. A handler names what it creates by it when the caller named nothing, so a
+    /// retry after a crash between the effect's commit and the stored answer finds the effect instead of repeating it.
+    public static func effectId(_ purpose: String, index: Int = 0) -> String? {
+        RequestScope.current?.idempotency?.effectId(purpose, index: index)
+    }
+
     /// The authenticated caller, or a 401.
     public static func authenticated() throws -> Principal {
         guard let principal = RequestScope.current?.principal else { throw AppError.unauthenticated() }
@@ -67,5 +79,37 @@ public struct RequestScope: Sendable {
             throw AppError.forbidden(code: "permission-denied", "this action needs the permission '\(permission)'")
         }
         return principal
+    }
+}
+
+/// A request running under a claimed `Idempotency-Key`: every run of the key (the first, and a retry after a crash left
+/// it unanswered) derives the same ids for what it creates.
+public struct IdempotentRun: Sendable {
+    /// Who used the key (`tenant:subject`) and the key itself.
+    public let scope: String
+    public let key: String
+    /// When the key was first claimed: the time part of every derived id, so ids stay ordered by time (UUIDv7).
+    public let firstClaimedAtMillis: Int64
+
+    /// A run of `key` by `scope`, first claimed at `firstClaimedAtMillis`.
+    public init(scope: String, key: String, firstClaimedAtMillis: Int64) {
+        self.scope = scope
+        self.key = key
+        self.firstClaimedAtMillis = firstClaimedAtMillis
+    }
+
+    /// A UUIDv7 whose time is the key's first claim and whose random part is a hash of the scope, key, purpose and
+    /// index: the same for every run of the key, different for anything else.
+    public func effectId(_ purpose: String, index: Int = 0) -> String {
+        let digest = Array(SHA256.hash(data: Data("finflow-effect\u{1F}\(self.scope)\u{1F}\(self.key)\u{1F}\(purpose)\u{1F}\(index)".utf8)))
+        let millis = UInt64(max(self.firstClaimedAtMillis, 0)) & 0xFFFF_FFFF_FFFF
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (8 * (5 - i))) }
+        for i in 6..<16 { bytes[i] = digest[i] }
+        bytes[6] = 0x70 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        let uuid = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return uuid.canonical
     }
 }

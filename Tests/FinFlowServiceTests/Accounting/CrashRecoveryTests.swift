@@ -12,11 +12,11 @@ final class ServerProcess: @unchecked Sendable {
     let port: Int
     var base: String { "http://127.0.0.1:\(self.port)" }
 
-    convenience init(settings: Settings) throws {
+    convenience init(settings: Settings, environment: [String: String] = [:]) throws {
         let port = FreePort.next()
         var arguments = ["serve", "--port", String(port), "--data-directory", settings.dataDirectory, "--log-level", "error"]
         if let url = settings.databaseURL { arguments += ["--database-url", url, "--migrate"] }
-        try self.init(arguments: arguments, port: port)
+        try self.init(arguments: arguments, port: port, environment: environment)
     }
 
     /// `finflow` with `arguments` (which name `port`) and `environment` over the test's own, minus its `FINFLOW_*`
@@ -81,9 +81,12 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Sends a JSON request and returns the status and decoded body.
-    func send(_ method: HTTPMethod, _ path: String, json: String? = nil, token: String? = nil) async throws -> (status: Int, body: [String: Any]) {
+    func send(
+        _ method: HTTPMethod, _ path: String, json: String? = nil, token: String? = nil, headers: [(String, String)] = []
+    ) async throws -> (status: Int, body: [String: Any]) {
         var request = HTTPClientRequest(url: self.base + path)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let json {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json))

@@ -1,0 +1,74 @@
+import FinFlowCore
+import Foundation
+import Testing
+
+/// A process killed after a keyed request's effect committed and before its answer was stored: the retry with the same
+/// key, once the running mark has gone stale, finds the effect instead of repeating it and answers as the first run
+/// would have.
+@Suite("idempotency: a crash between the effect and the stored answer")
+struct IdempotencyCrashTests {
+    /// Sends `json` to `path` under `key` on a process that dies before storing the answer; the request gets no answer.
+    static func crashing(_ server: ServerProcess, _ path: String, _ json: String, token: String, key: String) async throws {
+        let answer = try? await server.send(.POST, path, json: json, token: token, headers: [("Idempotency-Key", key)])
+        #expect(answer == nil, "the process answered \(answer?.status ?? 0) instead of dying before the stored answer")
+        try await server.exited()
+    }
+
+    @Test("a journal entry and a transaction posted without ids are posted once, and the retry answers 201 with them")
+    func crashBeforeAnswer() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.binary.path), "build the finflow executable first")
+        let sut = try await TestSystem.make()
+        let demo = try await sut.system.createDemo()
+        let settings = sut.system.settings
+        try await sut.system.shutdown()
+        let login = #"{"email":"\#(demo.email)","password":"\#(demo.password)"}"#
+        let timeout = ["FINFLOW_IDEMPOTENCY_RUNNING_TIMEOUT_SECONDS": "1"]
+        func signIn(_ server: ServerProcess) async throws -> String {
+            try await server.ready()
+            let tokens = try #require(try await server.send(.POST, "/v1/auth/login", json: login).body["tokens"] as? [String: Any])
+            return try #require(tokens["accessToken"] as? String)
+        }
+        func codes(_ server: ServerProcess, _ path: String, token: String) async throws -> [String: String] {
+            let items = try await server.send(.GET, path, token: token).body["items"] as? [[String: Any]] ?? []
+            return Dictionary(uniqueKeysWithValues: items.map { ($0["code"] as! String, $0["id"] as! String) })
+        }
+
+        // Learn the accounts on a healthy process.
+        let healthy = try ServerProcess(settings: settings, environment: timeout)
+        var token = try await signIn(healthy)
+        let ledgerAccounts = try await codes(healthy, "/v1/accounting/accounts", token: token)
+        let bookAccounts = try await codes(healthy, "/v1/transactions/accounts", token: token)
+        healthy.kill()
+        try await healthy.exited()
+        let entry = Books.entry(date: LedgerDateText.today, description: "Keyed rent", id: nil,
+                                lines: [(ledgerAccounts["6100"]!, "debit", 125_000), (ledgerAccounts["1020"]!, "credit", 125_000)])
+        let transaction = Desk.json([
+            "kind": "expense", "amount": 4_321, "currency": "USD", "valueDate": LedgerDateText.today, "description": "Keyed power bill",
+            "sourceAccountId": bookAccounts["1020"]!, "destinationAccountId": bookAccounts["6200"]!, "counterparty": ["name": "City Power"],
+        ] as [String: Any])
+        let requests = [("/v1/accounting/journal-entries", entry, "entry-key-1"), ("/v1/transactions", transaction, "transaction-key-1")]
+
+        // Each request kills its process after its commit, before the answer is stored.
+        for (path, json, key) in requests {
+            let doomed = try ServerProcess(settings: settings, environment: timeout.merging(["FINFLOW_FAULT_INJECTION": "crash-before-idempotent-answer"]) { $1 })
+            token = try await signIn(doomed)
+            try await Self.crashing(doomed, path, json, token: token, key: key)
+        }
+
+        let survivor = try ServerProcess(settings: settings, environment: timeout)
+        token = try await signIn(survivor)
+        try await Task.sleep(for: .milliseconds(1_500))
+        for (path, json, key) in requests {
+            let retry = try await survivor.send(.POST, path, json: json, token: token, headers: [("Idempotency-Key", key)])
+            #expect(retry.status == 201, "\(path): \(retry.status) \(retry.body)")
+            let again = try await survivor.send(.POST, path, json: json, token: token, headers: [("Idempotency-Key", key)])
+            #expect(again.status == 201 && again.body["id"] as? String == retry.body["id"] as? String, "\(path): the replay differs")
+        }
+        let entries = try await survivor.send(.GET, "/v1/accounting/journal-entries?limit=200&from=\(LedgerDateText.today)&to=\(LedgerDateText.today)", token: token).body["items"] as? [[String: Any]] ?? []
+        #expect(entries.filter { $0["description"] as? String == "Keyed rent" }.count == 1, "the keyed entry was posted more than once")
+        let transactions = try await survivor.send(.GET, "/v1/transactions?limit=200&from=\(LedgerDateText.today)&to=\(LedgerDateText.today)", token: token).body["items"] as? [[String: Any]] ?? []
+        #expect(transactions.filter { $0["description"] as? String == "Keyed power bill" }.count == 1, "the keyed transaction was created more than once")
+        survivor.stop()
+        try await survivor.exited()
+    }
+}
