@@ -63,6 +63,7 @@ struct DistributedKafkaTests {
         let kafka = storage.merging(["FINFLOW_KAFKA_BROKERS": "127.0.0.1:\(kafkaPort)", "FINFLOW_LOG_FORMAT": "json"]) { $1 }
 
         func start(_ service: String, port: Int, environment: [String: String]) async throws -> ServerProcess {
+            try #require(broker.isRunning, "the tansu broker exited before the services started")
             let server = try ServerProcess(
                 arguments: ["serve", "--services", service, "--port", String(port), "--data-directory", work.appendingPathComponent(service).path],
                 port: port, environment: environment, log: work.appendingPathComponent("\(service)-\(UUID().uuidString.prefix(4)).log"))

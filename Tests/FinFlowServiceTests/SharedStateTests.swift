@@ -32,6 +32,8 @@ final class RedisServer: @unchecked Sendable {
 
     func ready() async throws {
         for _ in 0..<100 {
+            // A process that has ended will never answer: fail now rather than after the whole wait.
+            try #require(self.process.isRunning, "redis-server exited before serving (status \(self.process.terminationStatus))")
             do {
                 _ = try await self.store().get("ping")
                 return

@@ -14,6 +14,10 @@ struct TestSystem: Sendable {
     let system: FinFlowSystem
     let clock: ManualClock
 
+    /// Whether this run has a PostgreSQL server (FINFLOW_TEST_POSTGRES_URL): tests of one engine are enabled by it, so
+    /// the other engine's run shows them as skipped instead of passing with nothing checked.
+    static var onPostgres: Bool { !(ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"] ?? "").isEmpty }
+
     static func make(_ adjust: (inout Settings) -> Void = { _ in }) async throws -> TestSystem {
         var settings = Settings()
         settings.bcryptCost = 4

@@ -10,6 +10,8 @@ import Testing
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
+    /// Where the process writes its output, when the test keeps it.
+    let log: URL?
     var base: String { "http://127.0.0.1:\(self.port)" }
 
     convenience init(settings: Settings, environment: [String: String] = [:]) throws {
@@ -23,6 +25,7 @@ final class ServerProcess: @unchecked Sendable {
     /// variables; its output goes to `log` when given.
     init(arguments: [String], port: Int, environment: [String: String] = [:], log: URL? = nil) throws {
         self.port = port
+        self.log = log
         self.process.executableURL = CommandLineTests.binary
         self.process.arguments = arguments
         self.process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FINFLOW_") }
@@ -39,9 +42,20 @@ final class ServerProcess: @unchecked Sendable {
         try self.process.run()
     }
 
-    /// Waits until the server answers its liveness probe.
+    /// Why a server process could not be waited for.
+    struct NotServing: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Waits until the server answers its liveness probe; fails at once, with the process's output, when it exits
+    /// instead, and after 30 s when it neither serves nor exits.
     func ready() async throws {
         for _ in 0..<300 {
+            if self.hasExited {
+                let output = self.log.flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? "(output not kept)"
+                Issue.record("finflow \(self.process.arguments?.joined(separator: " ") ?? "") exited before serving: \n\(output.suffix(4_000))")
+                throw NotServing(description: "the server exited before serving")
+            }
             if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: self.base + "/health/live"), timeout: .seconds(1)),
                 response.status == .ok
             {
@@ -50,6 +64,7 @@ final class ServerProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         Issue.record("the server did not start")
+        throw NotServing(description: "the server did not answer within 30 s")
     }
 
     func kill() {

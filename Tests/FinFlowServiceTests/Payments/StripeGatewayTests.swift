@@ -34,6 +34,8 @@ final class LocalStripe: @unchecked Sendable {
     /// Waits until it answers: any answer of Stripe's (here a 404 for an unknown payment) means it is serving.
     func ready(_ gateway: StripeGateway) async throws {
         for _ in 0..<200 {
+            // A process that has ended will never answer: fail now rather than after the whole wait.
+            try #require(self.process.isRunning, "localstripe exited before serving (status \(self.process.terminationStatus))")
             do {
                 _ = try await gateway.retrieve("pi_none")
                 return
