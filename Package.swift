@@ -201,7 +201,7 @@ let package = Package(
         .executableTarget(
             name: "finflow",
             dependencies: [
-                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowCredit",
+                "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowCredit", "FinFlowTenancy",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

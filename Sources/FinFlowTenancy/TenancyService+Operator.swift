@@ -1,5 +1,6 @@
 import FinFlowCore
 import Foundation
+import Logging
 import SQLKit
 
 extension TenancyService {
@@ -12,5 +13,15 @@ extension TenancyService {
                 WHERE m.user_id = \(bind: userId) AND m.roles LIKE '%owner%' ORDER BY t.created_at_ms
                 """).all(decoding: Row.self).map(\.tenant_id)
         }
+    }
+
+    /// Reactivates a suspended tenant as the platform operator `operatorName`, for `reason` (audited; announced with
+    /// `TenantStatusChanged`, which the running services apply). False when the tenant was not suspended.
+    public static func reactivate(
+        tenantId: String, operatorName: String, reason: String, database: any Database, settings: Settings
+    ) async throws -> Bool {
+        let env = ServiceEnvironment.forOperator(
+            settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.tenancy.operator"))
+        return try await TenantDirectory(env: env).reactivate(tenantId: tenantId, operatorName: operatorName, reason: reason)
     }
 }

@@ -198,4 +198,29 @@ struct TenantDirectory: Sendable {
         self.env.revocations.setTenant(principal.tenantId, suspended: true)
         return tenant
     }
+
+    /// Reactivates a suspended tenant, as a platform operator: the tenant is active again, every service learns it by
+    /// `TenantStatusChanged` and lets its tokens in again, and the audit trail names the operator and the reason.
+    /// Returns false (and changes nothing) when the tenant is already active.
+    func reactivate(tenantId: String, operatorName: String, reason: String) async throws -> Bool {
+        var validator = Validator()
+        validator.check(UUID(uuidString: tenantId) != nil, "tenant", "must be a tenant id (UUID)")
+        validator.check((1...120).contains(operatorName.count), "operator", "must name who reactivates (1–120 characters)")
+        validator.check((1...500).contains(reason.count), "reason", "must say why (1–500 characters)")
+        try validator.throwIfInvalid()
+        let id = tenantId.lowercased()
+        let changed = try await self.database.tenantTransaction(tenantId: id) { db -> Bool in
+            guard let tenant = try await self.tenant(id: id, on: db) else { throw AppError.notFound("tenant") }
+            guard tenant.status == "suspended" else { return false }
+            try await db.raw("UPDATE tenants SET status = 'active' WHERE id = \(bind: id)").run()
+            try await self.outbox.enqueue(TenantStatusChanged(tenantId: id, status: "active"), subject: id, tenantId: id, on: db)
+            try await self.env.audit.append(
+                AuditEntry(tenantId: id, actorId: "operator:\(operatorName)", action: "tenancy.tenant.reactivated", target: id,
+                           details: ["reason": reason]),
+                on: db, kind: self.database.kind)
+            return true
+        }
+        if changed { self.env.revocations.setTenant(id, suspended: false) }
+        return changed
+    }
 }

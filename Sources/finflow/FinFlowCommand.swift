@@ -2,6 +2,7 @@ import ArgumentParser
 import FinFlowAuth
 import FinFlowCore
 import FinFlowServer
+import FinFlowTenancy
 import Foundation
 import Hummingbird
 import Logging
@@ -20,7 +21,8 @@ extension FinFlowCommand {
     /// The subcommands; the Kafka bench only in a build with the Kafka trait.
     static var commands: [any ParsableCommand.Type] {
         var commands: [any ParsableCommand.Type] = [
-            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, RolesCommand.self, CreditBench.self,
+            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, TenantsCommand.self, RolesCommand.self,
+            CreditBench.self,
         ]
         #if Kafka
         commands.append(KafkaBench.self)
@@ -179,6 +181,43 @@ struct AuthCommand: AsyncParsableCommand {
             let kid = try await AuthService.rotateSigningKey(database: database, settings: settings, clock: SystemClock())
             print("auth: new signing key \(kid); running services switch to it within a minute")
             try await database.shutdown()
+        }
+    }
+}
+
+struct TenantsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tenants", abstract: "Operate tenants as the platform operator.", subcommands: [Reactivate.self])
+
+    struct Reactivate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reactivate a suspended tenant: its users and clients may sign in again (audited, announced to every service).")
+
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "The tenant to reactivate.") var tenant: String
+        @Option(name: .customLong("operator"), help: "Who reactivates it (kept in the audit trail).") var operatorName: String
+        @Option(help: "Why (kept in the audit trail).") var reason: String
+
+        func run() async throws {
+            let settings = try loadSettings(self.storage.flags)
+            JSONLogHandler.bootstrap(format: "text", level: settings.logLevel)
+            let database = try await ServiceDatabases.open(TenancyService.descriptor, settings: settings, logger: Logger(label: "finflow.tenancy"))
+            let pending = try await ServiceDatabases.pending(TenancyService.descriptor, database: database, clock: SystemClock())
+            guard pending.isEmpty else {
+                try await database.shutdown()
+                throw ValidationError("the tenancy database has pending migrations: run `finflow migrate` first")
+            }
+            let changed: Bool
+            do {
+                changed = try await TenancyService.reactivate(
+                    tenantId: self.tenant, operatorName: self.operatorName, reason: self.reason, database: database, settings: settings)
+            } catch let error as AppError {
+                try await database.shutdown()
+                throw ValidationError(error.fieldErrors.isEmpty ? error.message : error.fieldErrors.map { "\($0.field) \($0.message)" }.joined(separator: "; "))
+            }
+            try await database.shutdown()
+            print(changed ? "tenancy: tenant \(self.tenant) is active again; the services let its tokens in once they have the event"
+                          : "tenancy: tenant \(self.tenant) was not suspended; nothing changed")
         }
     }
 }

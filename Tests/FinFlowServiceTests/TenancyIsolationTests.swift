@@ -79,6 +79,49 @@ struct TenancyIsolationTests {
         }
     }
 
+    @Test("a platform operator reactivates a suspended tenant from the command line: audited, announced, and its users sign in again")
+    func reactivation() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.binary.path), "build the finflow executable first")
+        let sut = try await TestSystem.make()
+        let settings = sut.system.settings
+        let storage = ["--data-directory", settings.dataDirectory] + (settings.databaseURL.map { ["--database-url", $0] } ?? [])
+        try await sut.test { client in
+            let user = try await Fixtures.signUp(client, sut)
+            let login = #"{"email":"\#(user.email)","password":"\#(user.password)"}"#
+            #expect(try await client.send(.post, "/v1/tenants/current/suspend", token: user.accessToken).status == 200)
+            try await sut.deliver()
+            #expect(try await client.send(.post, "/v1/auth/login", json: login).status == 403)
+
+            // Refused without a reason or with a malformed tenant, naming what is wrong; nothing changes.
+            let noReason = try await CommandLineTests.run(["tenants", "reactivate", "--tenant", user.tenantId, "--operator", "ops", "--reason", ""] + storage)
+            #expect(noReason.status != 0 && noReason.output.contains("reason"), "\(noReason.output)")
+            let badTenant = try await CommandLineTests.run(["tenants", "reactivate", "--tenant", "acme", "--operator", "ops", "--reason", "x"] + storage)
+            #expect(badTenant.status != 0 && badTenant.output.contains("tenant"), "\(badTenant.output)")
+            try await sut.deliver()
+            #expect(try await client.send(.post, "/v1/auth/login", json: login).status == 403)
+
+            let done = try await CommandLineTests.run(
+                ["tenants", "reactivate", "--tenant", user.tenantId, "--operator", "ops@example.com", "--reason", "contract renewed"] + storage)
+            #expect(done.status == 0 && done.output.contains("active again"), "\(done.output)")
+            // The running process learns it from the event the command left in the tenancy outbox.
+            try await sut.deliver()
+            let signedIn = try await client.send(.post, "/v1/auth/login", json: login)
+            #expect(signedIn.status == 200, "\(signedIn.body)")
+            let token = try #require((signedIn.body["tokens"] as? [String: Any])?["accessToken"] as? String)
+            #expect(try await client.send(.get, "/v1/tenants/current", token: token).body["status"] as? String == "active")
+            let again = try await CommandLineTests.run(
+                ["tenants", "reactivate", "--tenant", user.tenantId, "--operator", "ops@example.com", "--reason", "twice"] + storage)
+            #expect(again.status == 0 && again.output.contains("nothing changed"), "\(again.output)")
+
+            struct Audit: Decodable { let actor_id: String?; let details: String }
+            let database = try #require(sut.system.databases["tenancy"])
+            let audit = try await database.read { db in
+                try await db.raw("SELECT actor_id, details FROM audit_log WHERE action = 'tenancy.tenant.reactivated'").all(decoding: Audit.self)
+            }
+            #expect(audit.count == 1 && audit.first?.actor_id == "operator:ops@example.com" && audit.first?.details.contains("contract renewed") == true)
+        }
+    }
+
     @Test("on PostgreSQL, row-level security hides other tenants' rows from a tenant's transaction", .enabled(if: TestSystem.onPostgres))
     func rowLevelSecurity() async throws {
         let sut = try await TestSystem.make()
