@@ -49,6 +49,14 @@ extension FinFlowSystem {
         }
         router.get("/docs") { _, _ in Self.html(APIDocumentation.swaggerHTML) }
         router.get("/redoc") { _, _ in Self.html(APIDocumentation.redocHTML) }
+        let assets = try APIDocumentation.assets()
+        router.get("/docs/assets/{folder}/{file}") { _, context -> Response in
+            let path = "\(context.parameters.get("folder") ?? "")/\(context.parameters.get("file") ?? "")"
+            guard let asset = assets[path] else { throw AppError.notFound("documentation asset") }
+            return Response(
+                status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "public, max-age=86400"],
+                body: .init(byteBuffer: ByteBuffer(bytes: asset.data)))
+        }
 
         for (descriptor, service) in zip(descriptors, services) {
             guard let database = databases[descriptor.name] else { continue }

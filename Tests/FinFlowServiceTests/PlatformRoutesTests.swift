@@ -36,11 +36,53 @@ struct PlatformRoutesTests {
             #expect(paths["/v1/payments/{paymentId}/refunds"] != nil)
             #expect(paths["/v1/transactions/imports"] != nil)
             #expect(try await client.send(.get, "/openapi/nothing.json").status == 404)
+            // The pages load nothing from outside the process: their scripts and styles are served from the binary.
             for page in ["/docs", "/redoc"] {
-                try await client.execute(uri: page, method: .get) { response in
+                let html = try await client.execute(uri: page, method: .get) { response in
                     #expect(response.status == .ok)
-                    #expect(String(buffer: response.body).contains("/openapi.json"))
+                    return String(buffer: response.body)
                 }
+                #expect(html.contains("/openapi.json"))
+                #expect(!html.contains("http://") && !html.contains("https://"), "\(page) loads from another host")
+                for asset in html.matches(of: /(?:src|href)="(\/docs\/assets\/[^"]+)"/).map({ String($0.1) }) {
+                    try await client.execute(uri: asset, method: .get) { response in
+                        #expect(response.status == .ok && response.body.readableBytes > 100_000, "\(asset)")
+                        #expect(response.headers[.contentType]?.hasPrefix(asset.hasSuffix(".css") ? "text/css" : "text/javascript") == true)
+                    }
+                }
+            }
+            #expect(try await client.send(.get, "/docs/assets/swagger-ui/nothing.js").status == 404)
+        }
+    }
+
+    @Test("merged, each service's components keep their own definitions: a name two services use differently is renamed after its service")
+    func mergedComponentsAreUnique() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let merged = try await client.send(.get, "/openapi.json")
+            let schemas = try #require((merged.body["components"] as? [String: Any])?["schemas"] as? [String: Any])
+            let paths = try #require(merged.body["paths"] as? [String: [String: Any]])
+            var renamed = 0
+            for service in ["auth", "tenancy", "accounting", "transactions", "payments", "credit"] {
+                let own = try await client.send(.get, "/openapi/\(service).json").body
+                let ownSchemas = (own["components"] as? [String: Any])?["schemas"] as? [String: Any] ?? [:]
+                let prefix = service.prefix(1).uppercased() + service.dropFirst()
+                for (name, definition) in ownSchemas {
+                    let same = { (other: Any?) in other.map { NSDictionary(dictionary: ["v": $0]).isEqual(to: ["v": definition]) } ?? false }
+                    if !same(schemas[name]) {
+                        #expect(same(schemas[prefix + name]), "\(service)'s \(name) is neither \(name) nor \(prefix + name) in the merged document")
+                        renamed += 1
+                    }
+                }
+            }
+            // The case that broke a generated client: both the ledger and the transaction service have an Account.
+            #expect(renamed > 0)
+            let accounts = try #require((paths["/v1/transactions/accounts"]?["get"] as? [String: Any]).map { "\($0)" })
+            #expect(accounts.contains("TransactionsAccount"), "\(accounts)")
+            // Every reference resolves.
+            let text = String(decoding: try JSONSerialization.data(withJSONObject: merged.body), as: UTF8.self)
+            for match in text.matches(of: /#\\?\/components\\?\/schemas\\?\/([A-Za-z0-9_.-]+)/) {
+                #expect(schemas[String(match.1)] != nil, "\(match.1) is referenced but not defined")
             }
         }
     }
