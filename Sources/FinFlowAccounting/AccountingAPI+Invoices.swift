@@ -49,6 +49,30 @@ extension AccountingAPI {
         return .ok(.init(body: .json(Self.dto(record))))
     }
 
+    func applyCustomerCredit(_ input: Operations.ApplyCustomerCredit.Input) async throws -> Operations.ApplyCustomerCredit.Output {
+        let principal = try RequestScope.require(Permissions.post)
+        var body: Operations.ApplyCustomerCredit.Input.Body.JsonPayload?
+        if case .json(let decoded) = input.body { body = decoded }
+        var validator = Validator()
+        let date = LedgerDate.parse(body?.date, field: "date", into: &validator)
+        if let amount = body?.amount { validator.check(amount > 0, "amount", "must be a positive number of minor units") }
+        try validator.throwIfInvalid()
+        let record = try await self.ledger.applyCredit(
+            principal: principal, invoiceId: input.path.invoiceId, amountMinor: body?.amount,
+            date: date ?? self.today)
+        return .ok(.init(body: .json(Self.dto(record))))
+    }
+
+    func getCustomerCredit(_ input: Operations.GetCustomerCredit.Input) async throws -> Operations.GetCustomerCredit.Output {
+        let principal = try RequestScope.require(Permissions.readJournal)
+        let customerId = input.path.customerId
+        guard (1...128).contains(customerId.count) else {
+            throw AppError.validation([.init(field: "customerId", message: "must be 1–128 characters")])
+        }
+        let balances = try await self.ledger.customerCredit(principal: principal, customerId: customerId)
+        return .ok(.init(body: .json(.init(customerId: customerId, balances: balances.map { .init(amount: $0.amountMinor, currency: $0.currency) }))))
+    }
+
     func creditInvoice(_ input: Operations.CreditInvoice.Input) async throws -> Operations.CreditInvoice.Output {
         let principal = try RequestScope.require(Permissions.post)
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }

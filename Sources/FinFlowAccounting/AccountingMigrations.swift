@@ -22,6 +22,23 @@ enum AccountingMigrations {
         Migration(4, "keep posted totals per account and day; drop the date index of journal lines",
                   Self.dayTotals(tableOptions: " WITHOUT ROWID"),
                   postgres: Self.dayTotals(tableOptions: "") + Migration.rowLevelSecurity(table: "account_day_totals")),
+        Migration(5, "keep customers' credit; the default chart's customer deposits take the customer_credit role", Self.customerCredits,
+                  postgres: Self.customerCredits + Migration.rowLevelSecurity(table: "customer_credits")),
+    ]
+
+    /// Each customer's unapplied cash per currency (the customer deposits account, broken down), and the role for the
+    /// default chart's account 2400 in ledgers opened before the role existed.
+    static let customerCredits = [
+        """
+        CREATE TABLE customer_credits (
+            tenant_id TEXT NOT NULL, customer_id TEXT NOT NULL, currency TEXT NOT NULL, balance_minor BIGINT NOT NULL,
+            updated_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, customer_id, currency))
+        """,
+        """
+        UPDATE accounts SET system_role = 'customer_credit'
+        WHERE code = '2400' AND name = 'Customer deposits' AND system_role IS NULL
+        AND NOT EXISTS (SELECT 1 FROM accounts other WHERE other.tenant_id = accounts.tenant_id AND other.system_role = 'customer_credit')
+        """,
     ]
 
     /// Posted debits and credits per account and accounting date (and the part of them from closing entries),

@@ -15,6 +15,9 @@ enum SystemRole: String, Sendable, CaseIterable {
     case disbursement
     case loansReceivable = "loans_receivable"
     case loanFeeIncome = "loan_fee_income"
+    /// Customer deposits: money received from customers that no open invoice took (overpayments, payments naming a
+    /// paid, void or unknown invoice), owed back or kept for a later invoice.
+    case customerCredit = "customer_credit"
 }
 
 /// One account of a chart as written by hand or imported: its parent named by code.
@@ -66,7 +69,7 @@ enum DefaultChart {
         ChartAccount("2100", "Accrued liabilities", .liability, parent: "2000", tag: .operating),
         ChartAccount("2200", "Sales tax payable", .liability, parent: "2000", tag: .operating, role: .salesTax),
         ChartAccount("2300", "Payroll liabilities", .liability, parent: "2000", tag: .operating),
-        ChartAccount("2400", "Customer deposits", .liability, parent: "2000", tag: .operating),
+        ChartAccount("2400", "Customer deposits", .liability, parent: "2000", tag: .operating, role: .customerCredit),
         ChartAccount("2500", "Loans payable", .liability, tag: .financing),
         ChartAccount("3000", "Owner's capital", .equity, tag: .financing),
         ChartAccount("3100", "Owner's drawings", .equity, contra: true, tag: .financing),

@@ -190,11 +190,3 @@ extension Ledger {
         if taken > 0 { throw AppError.conflict(code: "code-taken", "an account with code \(code) exists") }
     }
 }
-
-extension Optional {
-    /// `map` with an async transform.
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
-    }
-}

@@ -25,12 +25,15 @@ extension Ledger {
     }
 
     /// Posts a payment's effect: a success puts the net amount in the processor balance and the fee in expenses,
-    /// against the receivable (or revenue without an invoice); a refund takes it back out. Failures post nothing.
+    /// against revenue without an invoice; naming an invoice, against its receivable for what the invoice has open and
+    /// against customer deposits (the customer's credit) for the rest, so receivables always equal the open invoices.
+    /// A refund takes it back out the same way. Failures post nothing.
     func post(payment: PaymentProcessed, on db: any SQLDatabase) async throws {
         guard payment.status == "succeeded" || payment.status == "refunded" else { return }
         let principal = Principal.system(tenantId: payment.tenantId)
         let refund = payment.status == "refunded"
         let sourceId = refund ? "refund:\(payment.refundId ?? payment.paymentId)" : payment.paymentId
+        let split = try await payment.invoiceId.asyncMap { try await self.split(payment, invoiceId: $0, db: db) }
         let posted = try await self.postAnswering(source: .payment, sourceId: sourceId, principal: principal, on: db) {
             func role(_ role: SystemRole) async throws -> String {
                 guard let account = try await LedgerStore.accountBySystemRole(tenantId: payment.tenantId, role: role.rawValue, db: db) else {
@@ -38,27 +41,30 @@ extension Ledger {
                 }
                 return account.id
             }
+            guard payment.amountMinor > 0 else { throw AppError.invalid("the payment's amount must be positive") }
             let clearing = try await role(.paymentClearing)
-            let counter = try await role(payment.invoiceId == nil ? .revenue : .receivables)
-            let fee = refund ? 0 : max(payment.feeMinor ?? 0, 0)
-            var lines: [LineRequest]
-            if refund {
-                lines = [
-                    LineRequest(accountId: counter, side: .debit, amountMinor: payment.amountMinor, currency: payment.currency, memo: nil),
-                    LineRequest(accountId: clearing, side: .credit, amountMinor: payment.amountMinor, currency: payment.currency, memo: nil),
-                ]
+            // The other side: revenue without an invoice; else the invoice's receivable and the customer's credit.
+            var counter: [(account: String, amount: Int64)] = []
+            if let split {
+                if let invoice = split.invoice, split.toInvoiceMinor > 0 { counter.append((invoice.receivable_account_id, split.toInvoiceMinor)) }
+                if split.toCreditMinor > 0 { counter.append((try await role(.customerCredit), split.toCreditMinor)) }
             } else {
-                lines = [
-                    LineRequest(accountId: clearing, side: .debit, amountMinor: payment.amountMinor - fee, currency: payment.currency, memo: nil),
-                    LineRequest(accountId: counter, side: .credit, amountMinor: payment.amountMinor, currency: payment.currency, memo: nil),
-                ]
-                if fee > 0 {
-                    lines.append(LineRequest(accountId: try await role(.paymentFees), side: .debit, amountMinor: fee,
-                                             currency: payment.currency, memo: "\(payment.gateway) fee"))
-                }
+                counter.append((try await role(.revenue), payment.amountMinor))
+            }
+            let fee = refund ? 0 : max(payment.feeMinor ?? 0, 0)
+            guard fee < payment.amountMinor else { throw AppError.invalid("the payment's fee must be below its amount") }
+            var lines = counter.map {
+                LineRequest(accountId: $0.account, side: refund ? .debit : .credit, amountMinor: $0.amount, currency: payment.currency, memo: nil)
+            }
+            lines.append(LineRequest(accountId: clearing, side: refund ? .credit : .debit, amountMinor: payment.amountMinor - fee,
+                                     currency: payment.currency, memo: nil))
+            if fee > 0 {
+                lines.append(LineRequest(accountId: try await role(.paymentFees), side: .debit, amountMinor: fee,
+                                         currency: payment.currency, memo: "\(payment.gateway) fee"))
             }
             var metadata = ["paymentId": payment.paymentId, "gateway": String(payment.gateway.prefix(64))]
-            if let invoiceId = payment.invoiceId { metadata["invoiceId"] = invoiceId }
+            if let invoiceId = payment.invoiceId { metadata["invoiceId"] = String(invoiceId.prefix(64)) }
+            if let split, split.toCreditMinor > 0 { metadata["customerId"] = split.customerId }
             if let reference = payment.gatewayReference { metadata["gatewayReference"] = String(reference.prefix(200)) }
             return try EntryRequest.validated(
                 id: nil, date: LedgerDate(instant: Date(unixMillis: payment.processedAtMillis)).description,
@@ -66,7 +72,7 @@ extension Ledger {
                 reference: payment.gatewayReference.map { String($0.prefix(LedgerLimits.referenceLengthMax)) },
                 metadata: metadata, lines: lines, source: .payment, sourceId: sourceId, mode: .post, timeoutSeconds: nil)
         }
-        if let posted { try await self.applyGatewayPayment(payment, entryId: posted.entry.id, on: db) }
+        if let posted, let split { try await self.applyGatewayPayment(payment, split: split, entryId: posted.entry.id, on: db) }
     }
 
     /// Posts an accepted loan: the principal owed into loans receivable, paid out of the disbursement bank account

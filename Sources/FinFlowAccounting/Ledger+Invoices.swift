@@ -232,28 +232,25 @@ extension Ledger {
         }
     }
 
-    /// Records a payment (or refund) posted elsewhere (a gateway payment) against an invoice, when it names one.
-    func applyGatewayPayment(_ payment: PaymentProcessed, entryId: String?, on db: any SQLDatabase) async throws {
-        guard let invoiceId = payment.invoiceId?.lowercased(), UUID(uuidString: invoiceId) != nil,
-            let invoice = try await self.invoiceRow(id: invoiceId, tenantId: payment.tenantId, db: db),
-            invoice.kind == "invoice", invoice.currency == payment.currency
-        else { return }
+    /// Records a payment (or refund) posted elsewhere (a gateway payment) as `split` divided it: the part that met the
+    /// invoice is applied to it, the rest moves the customer's credit.
+    func applyGatewayPayment(_ payment: PaymentProcessed, split: PaymentSplit, entryId: String?, on db: any SQLDatabase) async throws {
         let date = LedgerDate(instant: Date(unixMillis: payment.processedAtMillis)).description
         let principal = Principal.system(tenantId: payment.tenantId)
-        if payment.status == "refunded" {
-            let amount = min(payment.amountMinor, invoice.paid_minor)
-            guard amount > 0 else { return }
-            try await self.apply(kind: "refund", amount: amount, date: date, to: invoice.id, entryId: entryId, sourceId: payment.refundId ?? payment.paymentId,
-                                 principal: principal, db: db)
-        } else if ["issued", "partially_paid"].contains(invoice.status) {
-            let amount = min(payment.amountMinor, invoice.openMinor)
-            guard amount > 0 else { return }
-            try await self.apply(kind: "payment", amount: amount, date: date, to: invoice.id, entryId: entryId, sourceId: payment.paymentId,
-                                 principal: principal, db: db)
+        let refund = payment.status == "refunded"
+        if let invoice = split.invoice, split.toInvoiceMinor > 0 {
+            try await self.apply(kind: refund ? "refund" : "payment", amount: split.toInvoiceMinor, date: date, to: invoice.id, entryId: entryId,
+                                 sourceId: refund ? payment.refundId ?? payment.paymentId : payment.paymentId, principal: principal, db: db)
+        }
+        if split.toCreditMinor > 0 {
+            try await self.moveCredit(tenantId: payment.tenantId, customerId: split.customerId, currency: payment.currency,
+                                      deltaMinor: refund ? -split.toCreditMinor : split.toCreditMinor, db: db)
         }
     }
 
-    private func apply(
+    /// Records an application of `amount` to an invoice and moves its paid or credited total and status; announces
+    /// `InvoiceSettled` when this settles it.
+    func apply(
         kind: String, amount: Int64, date: String, to invoiceId: String, entryId: String?, sourceId: String?, principal: Principal,
         db: any SQLDatabase
     ) async throws {
@@ -337,7 +334,7 @@ extension Ledger {
         return try await db.raw(query).first(decoding: InvoiceRow.self)
     }
 
-    private func invoiceRecord(principal: Principal, id: String, db: any SQLDatabase) async throws -> InvoiceRecord {
+    func invoiceRecord(principal: Principal, id: String, db: any SQLDatabase) async throws -> InvoiceRecord {
         guard UUID(uuidString: id) != nil,
             let invoice = try await db.raw("SELECT * FROM invoices WHERE tenant_id = \(bind: principal.tenantId) AND id = \(bind: id.lowercased())")
                 .first(decoding: InvoiceRow.self)

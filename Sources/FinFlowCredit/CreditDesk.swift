@@ -123,11 +123,3 @@ struct StoredFactors: Codable, Sendable {
     let expectedMargin: Double
     let factors: [Assessment.Factor]
 }
-
-extension Optional {
-    /// `map` with an asynchronous, throwing transform.
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
-    }
-}
