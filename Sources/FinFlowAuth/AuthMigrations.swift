@@ -79,5 +79,10 @@ enum AuthMigrations {
         Migration(7, "keep the permissions a membership grants", [
             "ALTER TABLE memberships ADD COLUMN permissions TEXT",
         ]),
+        // The key that seals the signing keys when FINFLOW_AUTH_KEY_ENCRYPTION_KEY is not set. The keys themselves are
+        // sealed the first time a process loads them (a plain PEM left by an older version is sealed then).
+        Migration(8, "create the sealing key table", [
+            "CREATE TABLE sealing_keys (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at_ms BIGINT NOT NULL)",
+        ]),
     ]
 }

@@ -18,9 +18,7 @@ public enum AuthService {
     public static func rotateSigningKey(database: any Database, settings: Settings, clock: any FinFlowClock) async throws
         -> String
     {
-        let keys = KeyRing(
-            database: database, clock: clock, ids: IdentifierGenerator(clock: clock),
-            accessTokenTTLSeconds: settings.accessTokenTTLSeconds)
+        let keys = KeyRing(database: database, clock: clock, ids: IdentifierGenerator(clock: clock), settings: settings)
         try await keys.rotate()
         return await keys.activeKeyId() ?? ""
     }
@@ -31,10 +29,14 @@ public enum AuthService {
         let env: ServiceEnvironment
 
         static func make(env: ServiceEnvironment) async throws -> Running {
-            let keys = KeyRing(
-                database: env.database, clock: env.clock, ids: env.ids,
-                accessTokenTTLSeconds: env.settings.accessTokenTTLSeconds)
+            let keys = KeyRing(database: env.database, clock: env.clock, ids: env.ids, settings: env.settings)
             try await keys.load()
+            if !keys.sealedWithConfiguredKey {
+                env.logger.notice("""
+                    auth: signing keys are sealed with a key kept in the auth database; set FINFLOW_AUTH_KEY_ENCRYPTION_KEY \
+                    (openssl rand -base64 32) so a copy of the database alone cannot mint tokens
+                    """)
+            }
             // In this process, tokens are verified with the keys the ring holds.
             try await env.verifier.trust(jwks: await keys.jwks())
             let authenticator = await Authenticator(env: env, keys: keys, policy: .standard)

@@ -3,7 +3,8 @@ import Foundation
 import JWTKit
 import SQLKit
 
-/// The auth service's signing keys (Ed25519), kept in its database so every replica signs with the same key.
+/// The auth service's signing keys (Ed25519), kept in its database so every replica signs with the same key, sealed
+/// (AES-GCM under the key-encryption key) so a copy of the database does not hand over the power to mint tokens.
 /// The newest key signs; a rotated-out key keeps verifying until every token it signed has expired.
 actor KeyRing {
     private struct KeyRow: Decodable {
@@ -21,11 +22,42 @@ actor KeyRing {
     private var activeKid: String?
     private var publicKeys: [(kid: String, x: String)] = []
 
-    init(database: any Database, clock: any FinFlowClock, ids: IdentifierGenerator, accessTokenTTLSeconds: Int) {
+    private let sealer: SecretSealer
+    /// How a sealed key is marked in `signing_keys.private_key` (a plain PEM is an older version's, sealed at load).
+    static let sealedPrefix = "sealed:v1:"
+
+    init(database: any Database, clock: any FinFlowClock, ids: IdentifierGenerator, settings: Settings) {
         self.database = database
         self.clock = clock
         self.ids = ids
-        self.accessTokenTTLSeconds = accessTokenTTLSeconds
+        self.accessTokenTTLSeconds = settings.accessTokenTTLSeconds
+        self.sealer = SecretSealer(
+            database: database, clock: clock, configuredKey: settings.authKeyEncryptionKey,
+            previousKey: settings.authKeyEncryptionKeyPrevious, keyTable: "sealing_keys", keyName: "signing-keys",
+            settingName: "FINFLOW_AUTH_KEY_ENCRYPTION_KEY")
+    }
+
+    /// Whether the signing keys are sealed with a configured key (else with one kept in the same database).
+    nonisolated var sealedWithConfiguredKey: Bool { self.sealer.isConfigured }
+
+    /// The PEM of a stored key; a plain one (an older version's) or one sealed with the previous key is sealed again
+    /// with the current key and stored so.
+    private func open(_ row: KeyRow) async throws -> String {
+        if row.private_key.hasPrefix(Self.sealedPrefix) {
+            let opened = try await self.sealer.open(String(row.private_key.dropFirst(Self.sealedPrefix.count)))
+            let pem = String(decoding: opened.data, as: UTF8.self)
+            if opened.byPreviousKey { try await self.store(pem, kid: row.kid) }
+            return pem
+        }
+        try await self.store(row.private_key, kid: row.kid)
+        return row.private_key
+    }
+
+    private func store(_ pem: String, kid: String) async throws {
+        let sealed = Self.sealedPrefix + (try await self.sealer.seal(Data(pem.utf8)))
+        try await self.database.write { db in
+            try await db.raw("UPDATE signing_keys SET private_key = \(bind: sealed) WHERE kid = \(bind: kid)").run()
+        }
     }
 
     /// Loads the keys, creating the first one on first start.
@@ -39,7 +71,7 @@ actor KeyRing {
         let collection = JWTKeyCollection()
         var publicKeys: [(kid: String, x: String)] = []
         for row in rows {
-            let key = try EdDSA.PrivateKey(pem: row.private_key)
+            let key = try EdDSA.PrivateKey(pem: try await self.open(row))
             await collection.add(eddsa: key, kid: JWKIdentifier(string: row.kid))
             publicKeys.append((row.kid, Digest.base64URL(key.publicKey.rawRepresentation)))
         }
@@ -91,7 +123,7 @@ actor KeyRing {
     private func insertNewKey(now: Int64) async throws {
         let key = try EdDSA.PrivateKey()
         let kid = self.ids.nextString()
-        let pem = key.pemRepresentation
+        let pem = Self.sealedPrefix + (try await self.sealer.seal(Data(key.pemRepresentation.utf8)))
         try await self.database.write { db in
             try await db.raw("""
                 INSERT INTO signing_keys (kid, algorithm, private_key, created_at_ms) VALUES

@@ -55,8 +55,7 @@ struct GatewaySettings: Sendable {
 final class GatewayDirectory: Sendable {
     private let database: any Database
     private let clock: any FinFlowClock
-    private let configuredKey: String?
-    private let sealingKey = Mutex<SymmetricKey?>(nil)
+    private let sealer: SecretSealer
     private let breakers = Mutex<[String: CircuitBreaker]>([:])
     /// Most tenants whose breakers are kept; past it the oldest are dropped (a fresh breaker is closed).
     static let breakersMax = 10_000
@@ -64,7 +63,9 @@ final class GatewayDirectory: Sendable {
     init(database: any Database, clock: any FinFlowClock, configuredKey: String?) {
         self.database = database
         self.clock = clock
-        self.configuredKey = configuredKey
+        self.sealer = SecretSealer(
+            database: database, clock: clock, configuredKey: configuredKey, keyTable: "payment_keys", keyName: "credentials",
+            settingName: "FINFLOW_PAYMENTS_CREDENTIAL_KEY")
     }
 
     /// The tenant's gateway `provider`, enabled or not (an existing payment keeps its gateway).
@@ -81,23 +82,23 @@ final class GatewayDirectory: Sendable {
             try await db.select().column("*").from("payment_gateways").where("tenant_id", .equal, tenantId)
                 .orderBy("priority").orderBy("provider").all(decoding: GatewayRow.self)
         }
-        let key = try await self.key()
-        return try rows.compactMap { row in
-            guard let provider = GatewayProvider(rawValue: row.provider) else { return nil }
-            let credentials = try JSONDecoder().decode([String: String].self, from: Self.open(row.credentials_sealed, key: key))
-            let webhookSecret = try row.webhook_secret_sealed.map { String(decoding: try Self.open($0, key: key), as: UTF8.self) }
-            return GatewaySettings(
+        var result: [GatewaySettings] = []
+        for row in rows {
+            guard let provider = GatewayProvider(rawValue: row.provider) else { continue }
+            let credentials = try JSONDecoder().decode([String: String].self, from: try await self.sealer.open(row.credentials_sealed).data)
+            let webhookSecret = try await row.webhook_secret_sealed.asyncMap { String(decoding: try await self.sealer.open($0).data, as: UTF8.self) }
+            result.append(GatewaySettings(
                 provider: provider, priority: row.priority, baseURL: row.base_url, credentials: credentials, webhookSecret: webhookSecret, webhookURL: row.webhook_url,
-                enabled: row.enabled != 0, updatedAtMillis: row.updated_at_ms)
+                enabled: row.enabled != 0, updatedAtMillis: row.updated_at_ms))
         }
+        return result
     }
 
     /// The tenant's settings for one gateway as stored, credentials sealed. Called before the transaction that saves
     /// them: the sealing key may have to be made in a transaction of its own.
     func sealed(_ settings: GatewaySettings, tenantId: String, by actor: String) async throws -> GatewayRow {
-        let key = try await self.key()
-        let credentials = try Self.seal(JSONEncoder().encode(settings.credentials), key: key)
-        let webhookSecret = try settings.webhookSecret.map { try Self.seal(Data($0.utf8), key: key) }
+        let credentials = try await self.sealer.seal(JSONEncoder().encode(settings.credentials))
+        let webhookSecret = try await settings.webhookSecret.asyncMap { try await self.sealer.seal(Data($0.utf8)) }
         return GatewayRow(
             tenant_id: tenantId, provider: settings.provider.rawValue, priority: settings.priority, base_url: settings.baseURL,
             credentials_sealed: credentials, webhook_secret_sealed: webhookSecret, webhook_url: settings.webhookURL, enabled: settings.enabled ? 1 : 0,
@@ -135,50 +136,6 @@ final class GatewayDirectory: Sendable {
             let made = CircuitBreaker(clock: self.clock)
             breakers[name] = made
             return made
-        }
-    }
-
-    /// The sealing key: the configured one, else the one this database keeps (made on first use).
-    private func key() async throws -> SymmetricKey {
-        if let known = self.sealingKey.withLock({ $0 }) { return known }
-        let key: SymmetricKey
-        if let configured = self.configuredKey, let data = Data(base64Encoded: configured) {
-            key = SymmetricKey(data: data)
-        } else {
-            struct Row: Decodable { let secret: String }
-            let fresh = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
-            let now = self.clock.nowMillis()
-            let stored = try await self.database.transaction { db in
-                try await db.raw("""
-                    INSERT INTO payment_keys (name, secret, created_at_ms) VALUES ('credentials', \(bind: fresh), \(bind: now))
-                    ON CONFLICT DO NOTHING
-                    """).run()
-                return try await db.raw("SELECT secret FROM payment_keys WHERE name = 'credentials'").first(decoding: Row.self)
-            }
-            guard let secret = stored?.secret, let data = Data(base64Encoded: secret) else {
-                throw AppError(.unavailable, code: "credential-key-missing", "the payment service's credential key cannot be read")
-            }
-            key = SymmetricKey(data: data)
-        }
-        self.sealingKey.withLock { $0 = key }
-        return key
-    }
-
-    static func seal(_ data: Data, key: SymmetricKey) throws -> String {
-        guard let combined = try AES.GCM.seal(data, using: key).combined else {
-            throw AppError(.unavailable, code: "credential-seal-failed", "credentials could not be sealed")
-        }
-        return combined.base64EncodedString()
-    }
-
-    static func open(_ text: String, key: SymmetricKey) throws -> Data {
-        do {
-            guard let data = Data(base64Encoded: text) else { throw AppError.invalid("not base64") }
-            return try AES.GCM.open(AES.GCM.SealedBox(combined: data), using: key)
-        } catch {
-            throw AppError(
-                .unavailable, code: "credential-key-mismatch",
-                "stored gateway credentials cannot be opened with this key (FINFLOW_PAYMENTS_CREDENTIAL_KEY changed?)")
         }
     }
 }

@@ -71,28 +71,34 @@ public final class FinFlowSystem: @unchecked Sendable {
         var services: [any FinFlowService] = []
         var relays: [OutboxRelay] = []
         var housekeeping: [any Service] = []
-        for descriptor in descriptors {
-            let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: logger)
-            databases[descriptor.name] = database
-            let pending = try await ServiceDatabases.pending(descriptor, database: database, clock: clock)
-            if !pending.isEmpty {
-                guard database.kind == .sqlite || settings.migrateOnStart else {
-                    throw AppError.conflict(
-                        code: "pending-migrations",
-                        "the database has pending migrations (\(pending.joined(separator: "; "))): run `finflow migrate` or start with --migrate")
+        // A start that fails part way closes the databases it opened before it reports why.
+        do {
+            for descriptor in descriptors {
+                let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: logger)
+                databases[descriptor.name] = database
+                let pending = try await ServiceDatabases.pending(descriptor, database: database, clock: clock)
+                if !pending.isEmpty {
+                    guard database.kind == .sqlite || settings.migrateOnStart else {
+                        throw AppError.conflict(
+                            code: "pending-migrations",
+                            "the database has pending migrations (\(pending.joined(separator: "; "))): run `finflow migrate` or start with --migrate")
+                    }
+                    try await ServiceDatabases.migrate(descriptor, database: database, clock: clock)
                 }
-                try await ServiceDatabases.migrate(descriptor, database: database, clock: clock)
+                let wakeup = OutboxWakeup()
+                let env = ServiceEnvironment(
+                    settings: settings, database: database, clock: clock, ids: ids, bus: bus, verifier: verifier,
+                    revocations: revocations, logger: logger.with(service: descriptor.name), outboxWakeup: wakeup, shared: shared)
+                services.append(try await descriptor.make(env))
+                // Woken by its outbox, a relay need poll only for what other processes write: once a second.
+                relays.append(OutboxRelay(
+                    database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name), pollIntervalMillis: 1_000,
+                    wakeup: wakeup))
+                housekeeping.append(Housekeeping(database: database, clock: clock, logger: logger.with(service: descriptor.name)))
             }
-            let wakeup = OutboxWakeup()
-            let env = ServiceEnvironment(
-                settings: settings, database: database, clock: clock, ids: ids, bus: bus, verifier: verifier,
-                revocations: revocations, logger: logger.with(service: descriptor.name), outboxWakeup: wakeup, shared: shared)
-            services.append(try await descriptor.make(env))
-            // Woken by its outbox, a relay need poll only for what other processes write: once a second.
-            relays.append(OutboxRelay(
-                database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name), pollIntervalMillis: 1_000,
-                wakeup: wakeup))
-            housekeeping.append(Housekeeping(database: database, clock: clock, logger: logger.with(service: descriptor.name)))
+        } catch {
+            for database in databases.values { try? await database.shutdown() }
+            throw error
         }
         var background: [any Service] = []
         if !descriptors.contains(where: { $0.name == "auth" }), let jwksURL = settings.jwksURL {

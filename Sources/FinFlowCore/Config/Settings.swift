@@ -54,6 +54,11 @@ public struct Settings: Sendable {
     /// The key (32 bytes, base64) that seals payment gateways' credentials at rest; when nil the payment service makes
     /// one and keeps it in its own database (set it in production so a copy of the database alone opens nothing).
     public var paymentsCredentialKey: String?
+    /// The key (32 bytes, base64) that seals the auth service's signing keys at rest; when nil the auth service makes
+    /// one and keeps it in its own database. `authKeyEncryptionKeyPrevious` still opens what the previous key sealed,
+    /// and the keys are sealed again with the new one as they are loaded: that is how the key is rotated.
+    public var authKeyEncryptionKey: String?
+    public var authKeyEncryptionKeyPrevious: String?
     /// Redis shared by the replicas (`redis://[:password@]host:port[/db]`): rate limits and the hot idempotency cache.
     /// None: each process keeps its own counters, and idempotency is answered from the database alone.
     public var redisURL: String?
@@ -79,7 +84,7 @@ public struct Settings: Sendable {
             lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
-            paymentsCredentialKey, redisUrl, idempotencyRunningTimeoutSeconds, faultInjection
+            paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, idempotencyRunningTimeoutSeconds, faultInjection
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -223,6 +228,16 @@ public struct Settings: Sendable {
                 throw SettingError(key: .paymentsCredentialKey, message: "must be 32 bytes in base64 (openssl rand -base64 32)")
             }
             settings.paymentsCredentialKey = key
+        }
+        for (name, path) in [(Key.authKeyEncryptionKey, \Settings.authKeyEncryptionKey), (.authKeyEncryptionKeyPrevious, \Settings.authKeyEncryptionKeyPrevious)] {
+            guard let key = text(name), !key.isEmpty else { continue }
+            guard Data(base64Encoded: key)?.count == 32 else {
+                throw SettingError(key: name, message: "must be 32 bytes in base64 (openssl rand -base64 32)")
+            }
+            settings[keyPath: path] = key
+        }
+        if settings.authKeyEncryptionKeyPrevious != nil, settings.authKeyEncryptionKey == nil {
+            throw SettingError(key: .authKeyEncryptionKeyPrevious, message: "needs FINFLOW_AUTH_KEY_ENCRYPTION_KEY, the key that replaces it")
         }
         guard settings.lockoutBaseSeconds <= settings.lockoutMaxSeconds else {
             throw SettingError(key: .lockoutBaseSeconds, message: "must not exceed lockout-max-seconds")
