@@ -87,6 +87,11 @@ run_tests() {
   return "$status"
 }
 
+# The whole HTTP API under Schemathesis, on a server of the binary just built (before the suites, so the test runner's
+# summary stays the run's last line).
+echo "== API fuzzing (Schemathesis)"
+scripts/api-fuzz.sh
+
 echo "== tests on SQLite"
 run_tests SQLite
 
