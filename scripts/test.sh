@@ -53,6 +53,14 @@ psql -q -h 127.0.0.1 -p "$pg_port" -U finflow -d postgres -c "CREATE ROLE finflo
 echo "== fetching the Kafka test tools (PyPI)"
 source scripts/kafka-tools.sh
 
+# aiosmtpd, the real SMTP server the mail tests start (STARTTLS with a certificate openssl makes), from PyPI.
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "== installing openssl (Debian package)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
+echo "== fetching the mail test tools (PyPI)"
+source scripts/mail-tools.sh
+
 # localstripe, the fake Stripe the payments tests run against, from PyPI.
 echo "== fetching the payments test tools (PyPI)"
 source scripts/payment-tools.sh

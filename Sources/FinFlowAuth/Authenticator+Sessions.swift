@@ -181,11 +181,10 @@ extension Authenticator {
             try await self.store.insertToken(
                 hash: Digest.sha256Hex(token), userId: user.id, purpose: "reset-password", context: nil, now: now,
                 expiresAt: now + Self.resetTTLMillis, on: db)
-            try await self.outbox.enqueue(
-                MailRequested(to: email, subject: "Reset your FinFlow password",
-                              body: "Reset your password within an hour with this token: \(token)\n\(self.link("reset-password", token))",
-                              purpose: "reset-password"),
-                subject: user.id, tenantId: nil, on: db)
+            try await self.env.mail.enqueue(
+                to: email, subject: "Reset your FinFlow password",
+                body: "Reset your password within an hour with this token: \(token)\n\(self.link("reset-password", token))",
+                purpose: "reset-password", on: db)
         }
     }
 

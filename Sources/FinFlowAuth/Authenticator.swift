@@ -106,12 +106,10 @@ struct Authenticator: Sendable {
                 id: id, email: email, displayName: displayName, passwordHash: passwordHash, now: now, on: db)
             else {
                 // The answer must not reveal that the account exists: the owner is told by mail instead.
-                try await self.outbox.enqueue(
-                    MailRequested(
-                        to: email, subject: "Someone tried to register with your email",
-                        body: "An account with this address already exists. Sign in, or reset your password if you lost it.",
-                        purpose: "registration-attempt"),
-                    subject: nil, tenantId: nil, on: db)
+                try await self.env.mail.enqueue(
+                    to: email, subject: "Someone tried to register with your email",
+                    body: "An account with this address already exists. Sign in, or reset your password if you lost it.",
+                    purpose: "registration-attempt", on: db)
                 try await self.audit.append(
                     AuditEntry(tenantId: AuditLog.platformTenant, actorId: nil, action: "auth.user.register-existing",
                                target: nil, outcome: "failure", clientAddress: scope?.clientAddress), on: db,
@@ -121,12 +119,10 @@ struct Authenticator: Sendable {
             try await self.store.insertToken(
                 hash: Digest.sha256Hex(token), userId: id, purpose: "verify-email", context: nil, now: now,
                 expiresAt: now + Self.verificationTTLMillis, on: db)
-            try await self.outbox.enqueue(
-                MailRequested(
-                    to: email, subject: "Confirm your FinFlow email",
-                    body: "Confirm your address with this token: \(token)\n\(self.link("verify-email", token))",
-                    purpose: "verify-email"),
-                subject: id, tenantId: nil, on: db)
+            // The token goes by mail from auth's own outbox: never through the event bus or a log.
+            try await self.env.mail.enqueue(
+                to: email, subject: "Confirm your FinFlow email",
+                body: "Confirm your address with this token: \(token)\n\(self.link("verify-email", token))", purpose: "verify-email", on: db)
             try await self.outbox.enqueue(
                 UserRegistered(userId: id, email: email, displayName: displayName, organizationName: organization),
                 subject: id, tenantId: nil, on: db)

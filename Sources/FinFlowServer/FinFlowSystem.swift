@@ -71,6 +71,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         var services: [any FinFlowService] = []
         var relays: [OutboxRelay] = []
         var housekeeping: [any Service] = []
+        let mailer = Self.mailer(settings: settings, logger: logger)
         // A start that fails part way closes the databases it opened before it reports why.
         do {
             for descriptor in descriptors {
@@ -95,6 +96,9 @@ public final class FinFlowSystem: @unchecked Sendable {
                     database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name), pollIntervalMillis: 1_000,
                     wakeup: wakeup))
                 housekeeping.append(Housekeeping(database: database, clock: clock, logger: logger.with(service: descriptor.name)))
+                if descriptor.sendsMail {
+                    housekeeping.append(MailRelay(database: database, sender: mailer, clock: clock, logger: logger.with(service: descriptor.name)))
+                }
             }
         } catch {
             for database in databases.values { try? await database.shutdown() }
@@ -137,6 +141,17 @@ public final class FinFlowSystem: @unchecked Sendable {
     }
 
     /// The refusal of a setting this build cannot honour: the library behind it is a package trait left out.
+    /// Where the services' mail goes: SMTP when configured, else the development folder; the start says which.
+    public static func mailer(settings: Settings, logger: Logger) -> any MailSender {
+        let sender: any MailSender = if let address = settings.smtpAddress {
+            SMTPMailer(address: address, from: settings.smtpFrom, trustRootsFile: settings.smtpTrustRootsFile)
+        } else {
+            MailFolder(directory: URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("mail"), logger: logger)
+        }
+        logger.notice("\(sender.summary)")
+        return sender
+    }
+
     static func missing(trait: String, setting: String, package: String) -> AppError {
         AppError.invalid(
             code: "trait-not-built",

@@ -7,7 +7,7 @@ public enum TenancyService {
     /// The descriptor `FinFlowServer` lists.
     public static let descriptor = ServiceDescriptor(
         name: "tenancy", title: "multi-tenant-service", migrations: TenancyMigrations.all,
-        openAPIIn: .module,
+        openAPIIn: .module, sendsMail: true,
         make: { env in Running(directory: TenantDirectory(env: env)) })
 
     struct Running: FinFlowService {

@@ -48,11 +48,10 @@ extension TenantDirectory {
                 VALUES (\(bind: id), \(bind: principal.tenantId), \(bind: email), \(bind: roles.joined(separator: ",")),
                         \(bind: Digest.sha256Hex(token)), \(bind: principal.subject), \(bind: now), \(bind: now + Self.invitationTTLMillis))
                 """).run()
-            try await self.outbox.enqueue(
-                MailRequested(
-                    to: email, subject: "You are invited to \(tenant?.name ?? "a FinFlow organisation")",
-                    body: "Accept the invitation within 7 days with this token: \(token)", purpose: "invitation"),
-                subject: id, tenantId: principal.tenantId, on: db)
+            // The token goes by mail from tenancy's own outbox: never through the event bus or a log.
+            try await self.env.mail.enqueue(
+                to: email, subject: "You are invited to \(tenant?.name ?? "a FinFlow organisation")",
+                body: "Accept the invitation within 7 days with this token: \(token)", purpose: "invitation", on: db)
             try await self.env.audit.append(
                 AuditEntry(tenantId: principal.tenantId, actorId: principal.subject, action: "tenancy.invitation.created",
                            target: id,

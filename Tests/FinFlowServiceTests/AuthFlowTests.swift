@@ -93,7 +93,7 @@ struct AuthFlowTests {
             struct Count: Decodable { let n: Int }
             let database = try #require(sut.system.databases["auth"])
             let attempts = try await database.read { db in
-                try await db.raw("SELECT COUNT(*) AS n FROM outbox WHERE payload LIKE '%registration-attempt%'").first(decoding: Count.self)
+                try await db.raw("SELECT COUNT(*) AS n FROM mail_outbox WHERE purpose = 'registration-attempt'").first(decoding: Count.self)
             }
             #expect(attempts?.n == 1)
             let login = try await client.send(.post, "/v1/auth/login", json: #"{"email":"\#(user.email)","password":"\#(user.password)"}"#)

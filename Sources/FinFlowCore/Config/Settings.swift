@@ -62,6 +62,15 @@ public struct Settings: Sendable {
     /// Redis shared by the replicas (`redis://[:password@]host:port[/db]`): rate limits and the hot idempotency cache.
     /// None: each process keeps its own counters, and idempotency is answered from the database alone.
     public var redisURL: String?
+    /// Where mail is sent (`smtp://[user:password@]host[:587]` with STARTTLS, `smtps://` with TLS from the start,
+    /// `smtp+plain://` in the clear for a relay on the same host); nil writes each message to `<dataDirectory>/mail/`.
+    public var smtpURL: String?
+    /// `smtpURL` read (checked when the settings are loaded).
+    public var smtpAddress: SMTPAddress? { self.smtpURL.flatMap(SMTPAddress.init(url:)) }
+    /// The sender of FinFlow's mail.
+    public var smtpFrom = "FinFlow <no-reply@finflow.invalid>"
+    /// PEM trust roots for an SMTP server whose certificate a private CA signed.
+    public var smtpTrustRootsFile: String?
     /// After this long a request still running under an `Idempotency-Key` is taken to have died with its process, and
     /// a retry with the same key runs it again (finding what it had committed).
     public var idempotencyRunningTimeoutSeconds = 60
@@ -84,7 +93,8 @@ public struct Settings: Sendable {
             lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
-            paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, idempotencyRunningTimeoutSeconds, faultInjection
+            paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
+            smtpTrustRootsFile
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -197,6 +207,24 @@ public struct Settings: Sendable {
         }
         if let base = text(.publicBaseUrl), !base.isEmpty { settings.publicBaseURL = base }
         try integer(.idempotencyRunningTimeoutSeconds, 1...86_400, into: &settings.idempotencyRunningTimeoutSeconds)
+        if let smtp = text(.smtpUrl), !smtp.isEmpty {
+            guard SMTPAddress(url: smtp) != nil else {
+                throw SettingError(key: .smtpUrl, message: "is not smtp://[user:password@]host[:port] (STARTTLS), smtps://… or smtp+plain://…")
+            }
+            settings.smtpURL = smtp
+        }
+        if let from = text(.smtpFrom), !from.isEmpty {
+            guard EmailAddress.normalized(SMTPMailer.bareAddress(from)) != nil, !from.contains(where: \.isNewline) else {
+                throw SettingError(key: .smtpFrom, message: "'\(from.prefix(80))' is not an address (name@domain or Name <name@domain>)")
+            }
+            settings.smtpFrom = from
+        }
+        if let file = text(.smtpTrustRootsFile), !file.isEmpty {
+            guard FileManager.default.isReadableFile(atPath: file) else {
+                throw SettingError(key: .smtpTrustRootsFile, message: "'\(file)' cannot be read")
+            }
+            settings.smtpTrustRootsFile = file
+        }
         if let fault = text(.faultInjection), !fault.isEmpty {
             guard let injected = FaultInjection(rawValue: fault) else {
                 let known = FaultInjection.allCases.map(\.rawValue).joined(separator: ", ")

@@ -36,6 +36,7 @@ public struct Housekeeping: Service {
                 ("outbox", SQLQueryString("published_at_ms IS NOT NULL AND published_at_ms < \(bind: publishedBefore)")),
                 ("inbox", SQLQueryString("processed_at_ms < \(bind: inboxBefore)")),
                 ("idempotency_keys", SQLQueryString("created_at_ms < \(bind: keysBefore)")),
+                ("mail_outbox", SQLQueryString("coalesce(sent_at_ms, failed_at_ms) < \(bind: publishedBefore)")),
             ] {
                 let rows = try await db.raw("DELETE FROM \(ident: table) WHERE \(condition) RETURNING 1 AS n").all()
                 removed += rows.count

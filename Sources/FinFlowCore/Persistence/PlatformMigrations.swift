@@ -61,5 +61,15 @@ public enum PlatformMigrations {
         Migration(4, "idempotency keys remember their first claim", [
             "ALTER TABLE idempotency_keys ADD COLUMN effect_at_ms BIGINT"
         ]),
+        // Mail a service sends itself (MailOutbox): written with the change that causes it, sent by its MailRelay.
+        Migration(5, "create the mail outbox", [
+            """
+            CREATE TABLE mail_outbox (
+                id TEXT PRIMARY KEY, to_address TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, purpose TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at_ms BIGINT NOT NULL,
+                lease_until_ms BIGINT, sent_at_ms BIGINT, failed_at_ms BIGINT, last_error TEXT)
+            """,
+            "CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at_ms) WHERE sent_at_ms IS NULL AND failed_at_ms IS NULL",
+        ]),
     ]
 }

@@ -40,6 +40,9 @@ public struct ServiceEnvironment: Sendable {
         Outbox(serviceName: serviceName, ids: self.ids, clock: self.clock, wakeup: self.outboxWakeup)
     }
 
+    /// The mail this service sends itself, kept in its own database until its `MailRelay` has sent it.
+    public var mail: MailOutbox { MailOutbox(ids: self.ids, clock: self.clock) }
+
     /// The audit log of this service's database.
     public var audit: AuditLog { AuditLog(ids: self.ids, clock: self.clock) }
 
@@ -83,28 +86,31 @@ public struct ServiceDescriptor: Sendable {
     public let openAPIDocument: @Sendable () throws -> String
     /// Builds the service.
     public let make: @Sendable (ServiceEnvironment) async throws -> any FinFlowService
+    /// Whether the service sends mail through its `MailOutbox` (the process then runs a `MailRelay` for it).
+    public let sendsMail: Bool
 
     /// A descriptor.
     public init(
         name: String, title: String, migrations: [Migration], openAPIDocument: @escaping @Sendable () throws -> String,
-        make: @escaping @Sendable (ServiceEnvironment) async throws -> any FinFlowService
+        sendsMail: Bool = false, make: @escaping @Sendable (ServiceEnvironment) async throws -> any FinFlowService
     ) {
         self.name = name
         self.title = title
         self.migrations = migrations
         self.openAPIDocument = openAPIDocument
+        self.sendsMail = sendsMail
         self.make = make
     }
 
     /// A descriptor whose OpenAPI document is the `openapi.yaml` resource of `bundle` (the service module's own).
     public init(
-        name: String, title: String, migrations: [Migration], openAPIIn bundle: Bundle,
+        name: String, title: String, migrations: [Migration], openAPIIn bundle: Bundle, sendsMail: Bool = false,
         make: @escaping @Sendable (ServiceEnvironment) async throws -> any FinFlowService
     ) {
         let url = bundle.url(forResource: "openapi", withExtension: "yaml")
         self.init(name: name, title: title, migrations: migrations, openAPIDocument: {
-            guard let url else { preconditionFailure("openapi.yaml is missing from the \(name) bundle") }
+            guard let url else { throw InvariantViolation("openapi.yaml is missing from the \(name) bundle") }
             return try String(contentsOf: url, encoding: .utf8)
-        }, make: make)
+        }, sendsMail: sendsMail, make: make)
     }
 }
