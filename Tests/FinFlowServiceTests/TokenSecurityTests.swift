@@ -65,7 +65,14 @@ struct TokenSecurityTests {
         let row = try await database.read { db in
             try await db.raw("SELECT private_key FROM signing_keys ORDER BY created_at_ms DESC LIMIT 1").first(decoding: Row.self)
         }
-        return try EdDSA.PrivateKey(pem: try #require(row).private_key)
+        // Stored sealed: opened as the auth service opens it, with the key its database keeps.
+        let sealed = try #require(row).private_key
+        #expect(sealed.hasPrefix("sealed:v1:") && !sealed.contains("PRIVATE KEY"))
+        let sealer = SecretSealer(
+            database: database, clock: sut.clock, configuredKey: sut.system.settings.authKeyEncryptionKey, keyTable: "sealing_keys",
+            keyName: "signing-keys", settingName: "FINFLOW_AUTH_KEY_ENCRYPTION_KEY")
+        let pem = String(decoding: try await sealer.open(String(sealed.dropFirst("sealed:v1:".count))).data, as: UTF8.self)
+        return try EdDSA.PrivateKey(pem: pem)
     }
 
     @Test("TOTP: enrol, confirm, sign in within the ±1 step window, refuse codes outside it, recovery codes once")

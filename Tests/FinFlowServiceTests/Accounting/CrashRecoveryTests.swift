@@ -26,19 +26,21 @@ final class ServerProcess: @unchecked Sendable {
     init(arguments: [String], port: Int, environment: [String: String] = [:], log: URL? = nil) throws {
         self.port = port
         self.log = log
-        self.process.executableURL = CommandLineTests.binary
-        self.process.arguments = arguments
         self.process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FINFLOW_") }
             .merging(environment) { $1 }
         if let log {
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            self.process.standardOutput = handle
-            self.process.standardError = handle
+            // The shell opens the log in the child and becomes the server (same pid): handing the child a FileHandle
+            // of this process lets Foundation and the handle both close that descriptor, and the second close hit a
+            // descriptor reused meanwhile by SQLite or an event loop of another test.
+            self.process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            self.process.arguments = ["-c", #"exec "$0" "$@" >>"$SERVER_LOG_PATH" 2>&1"#, CommandLineTests.binary.path] + arguments
+            self.process.environment?["SERVER_LOG_PATH"] = log.path
         } else {
-            self.process.standardOutput = FileHandle.nullDevice
-            self.process.standardError = FileHandle.nullDevice
+            self.process.executableURL = CommandLineTests.binary
+            self.process.arguments = arguments
         }
+        self.process.standardOutput = FileHandle.nullDevice
+        self.process.standardError = FileHandle.nullDevice
         try self.process.run()
     }
 
@@ -53,7 +55,7 @@ final class ServerProcess: @unchecked Sendable {
         for _ in 0..<300 {
             if self.hasExited {
                 let output = self.log.flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? "(output not kept)"
-                Issue.record("finflow \(self.process.arguments?.joined(separator: " ") ?? "") exited before serving: \n\(output.suffix(4_000))")
+                Issue.record("finflow exited before serving: \n\(output.suffix(4_000))")
                 throw NotServing(description: "the server exited before serving")
             }
             if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: self.base + "/health/live"), timeout: .seconds(1)),

@@ -10,9 +10,12 @@ func runProgram(_ path: String, _ arguments: [String]) async throws -> (status: 
     guard FileManager.default.createFile(atPath: outputFile, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
     defer { try? FileManager.default.removeItem(atPath: outputFile) }
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
+    // The shell writes the output file in the child: a FileHandle of this process handed to the child gets closed by
+    // Foundation and by the handle, and the second close can hit a descriptor another test reuses meanwhile.
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", #"exec "$0" "$@" >"$RUN_OUTPUT_PATH""#, path] + arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(["RUN_OUTPUT_PATH": outputFile]) { $1 }
+    process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
         process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
