@@ -53,7 +53,6 @@ public enum AuthService {
 
         var consumers: [EventConsumer] {
             let database = self.env.database
-            let logger = self.env.logger
             let env = self.env
             let authenticator = self.authenticator
             return [

@@ -70,13 +70,14 @@ public struct SMTPMailer: MailSender {
 
     public func send(_ message: MailMessage) async throws {
         let lines = LineReader()
-        let tls = self.address.security == .implicitTLS ? try self.tlsHandler() : nil
+        let tls = self.address.security == .implicitTLS ? try self.tlsContext() : nil
+        let hostname = self.verifiedHostname
         // The reader (and TLS from the start) are in place before the first byte arrives: the greeting can come at once.
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(tls) }
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: hostname)) }
                     try channel.pipeline.syncOperations.addHandler(lines)
                 }
             }
@@ -109,16 +110,21 @@ public struct SMTPMailer: MailSender {
     }
 
     private func startTLS(on channel: any Channel) async throws {
-        try await channel.pipeline.addHandler(try self.tlsHandler(), position: .first).get()
+        let (context, hostname) = (try self.tlsContext(), self.verifiedHostname)
+        try await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: hostname), position: .first)
+        }.get()
     }
 
-    /// TLS verifying the server's certificate (against `trustRootsFile` or the system's roots) and its name.
-    private func tlsHandler() throws -> NIOSSLClientHandler {
+    /// TLS verifying the server's certificate against `trustRootsFile` (or the system's roots).
+    private func tlsContext() throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let file = self.trustRootsFile { configuration.trustRoots = .file(file) }
-        let context = try NIOSSLContext(configuration: configuration)
-        return try NIOSSLClientHandler(context: context, serverHostname: Self.isIPAddress(self.address.host) ? nil : self.address.host)
+        return try NIOSSLContext(configuration: configuration)
     }
+
+    /// The name the server's certificate must carry (an address is checked against the certificate's IP entries).
+    private var verifiedHostname: String? { Self.isIPAddress(self.address.host) ? nil : self.address.host }
 
     private func ehlo(_ channel: any Channel, _ lines: LineReader) async throws -> Set<String> {
         try await self.write("EHLO finflow\r\n", channel)
