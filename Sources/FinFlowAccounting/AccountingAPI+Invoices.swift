@@ -45,7 +45,8 @@ extension AccountingAPI {
         validator.check(UUID(uuidString: body.cashAccountId) != nil, "cashAccountId", "must be a UUID")
         try validator.throwIfInvalid()
         let record = try await self.ledger.payInvoice(
-            principal: principal, id: input.path.invoiceId, amountMinor: body.amount, date: date!, cashAccountId: body.cashAccountId)
+            principal: principal, id: input.path.invoiceId, amountMinor: body.amount, date: date!, cashAccountId: body.cashAccountId,
+            entryId: RequestScope.effectId("invoice-payment"))
         return .ok(.init(body: .json(Self.dto(record))))
     }
 
@@ -59,7 +60,7 @@ extension AccountingAPI {
         try validator.throwIfInvalid()
         let record = try await self.ledger.applyCredit(
             principal: principal, invoiceId: input.path.invoiceId, amountMinor: body?.amount,
-            date: date ?? self.today)
+            date: date ?? self.today, entryId: RequestScope.effectId("credit-application"))
         return .ok(.init(body: .json(Self.dto(record))))
     }
 
@@ -77,7 +78,7 @@ extension AccountingAPI {
         let principal = try RequestScope.require(Permissions.post)
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
         let request = try InvoiceRequest.validated(
-            id: nil, customerId: "credit", customerName: "credit", currency: nil, issueDate: body.issueDate, dueDate: body.issueDate,
+            id: RequestScope.effectId("credit-note"), customerId: "credit", customerName: "credit", currency: nil, issueDate: body.issueDate, dueDate: body.issueDate,
             paymentTermsDays: nil, lines: body.lines.map(Self.line), receivableAccountId: nil, memo: body.memo)
         return .created(.init(body: .json(Self.dto(try await self.ledger.creditInvoice(principal: principal, id: input.path.invoiceId, request: request)))))
     }

@@ -85,11 +85,16 @@ extension Ledger {
 
     /// Settles `amountMinor` of an invoice (all it has open, or all the credit covers, when nil) from its customer's
     /// credit: customer deposits debited, the invoice's receivable credited.
-    func applyCredit(principal: Principal, invoiceId: String, amountMinor: Int64?, date: LedgerDate) async throws -> InvoiceRecord {
+    func applyCredit(principal: Principal, invoiceId: String, amountMinor: Int64?, date: LedgerDate, entryId: String? = nil) async throws
+        -> InvoiceRecord
+    {
         guard UUID(uuidString: invoiceId) != nil else { throw AppError.notFound("invoice") }
         return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
             guard let invoice = try await self.invoiceRow(id: invoiceId.lowercased(), tenantId: principal.tenantId, db: db), invoice.kind == "invoice" else {
                 throw AppError.notFound("invoice")
+            }
+            if try await Self.applied(entryId: entryId, to: invoice.id, tenantId: principal.tenantId, db: db) {
+                return try await self.invoiceRecord(principal: principal, id: invoice.id, db: db)
             }
             guard ["issued", "partially_paid"].contains(invoice.status) else { throw AccountingError.wrongStatus(invoice.status, "paid") }
             guard let deposits = try await LedgerStore.accountBySystemRole(tenantId: principal.tenantId, role: SystemRole.customerCredit.rawValue, db: db) else {
@@ -109,7 +114,7 @@ extension Ledger {
             try await self.moveCredit(tenantId: principal.tenantId, customerId: invoice.customer_id, currency: invoice.currency,
                                       deltaMinor: -amount, requireCover: true, db: db)
             let request = try EntryRequest.validated(
-                id: nil, date: date.description,
+                id: entryId, date: date.description,
                 description: "Credit applied to \(invoice.number) for \(invoice.customer_name)".prefix(LedgerLimits.descriptionLengthMax).description,
                 reference: invoice.number, metadata: ["invoiceId": invoice.id, "customerId": String(invoice.customer_id.prefix(128))],
                 lines: [

@@ -196,6 +196,12 @@ extension Ledger {
             guard let invoice = try await self.invoiceRow(id: id, tenantId: principal.tenantId, db: db), invoice.kind == "invoice" else {
                 throw AppError.notFound("invoice")
             }
+            // The same credit note asked for again (a retry under its idempotency key) is answered with it.
+            if let noteId = request.id, let note = try await self.invoiceRow(id: noteId, tenantId: principal.tenantId, db: db),
+                note.credited_invoice_id == invoice.id, note.request_hash == request.fingerprint
+            {
+                return try await self.invoiceRecord(principal: principal, id: note.id, db: db)
+            }
             guard ["issued", "partially_paid"].contains(invoice.status) else { throw AccountingError.wrongStatus(invoice.status, "credited") }
             let note = try await self.insertInvoice(principal: principal, request: request, kind: "credit_note", credits: invoice, db: db)
             guard note.total_minor <= invoice.openMinor else {
@@ -206,19 +212,26 @@ extension Ledger {
         }
     }
 
-    /// Records a customer's payment of an invoice into `cashAccountId`: cash debited, the receivable credited.
-    func payInvoice(principal: Principal, id: String, amountMinor: Int64, date: LedgerDate, cashAccountId: String) async throws -> InvoiceRecord {
+    /// Records a customer's payment of an invoice into `cashAccountId`: cash debited, the receivable credited. With
+    /// `entryId` (derived from the request's idempotency key) the payment's entry is named, and a retry that finds it
+    /// answers with the invoice instead of paying again.
+    func payInvoice(
+        principal: Principal, id: String, amountMinor: Int64, date: LedgerDate, cashAccountId: String, entryId: String? = nil
+    ) async throws -> InvoiceRecord {
         guard amountMinor > 0 else { throw AppError.validation([.init(field: "amount", message: "must be positive")]) }
         return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
             guard let invoice = try await self.invoiceRow(id: id, tenantId: principal.tenantId, db: db), invoice.kind == "invoice" else {
                 throw AppError.notFound("invoice")
+            }
+            if try await Self.applied(entryId: entryId, to: invoice.id, tenantId: principal.tenantId, db: db) {
+                return try await self.invoiceRecord(principal: principal, id: invoice.id, db: db)
             }
             guard ["issued", "partially_paid"].contains(invoice.status) else { throw AccountingError.wrongStatus(invoice.status, "paid") }
             guard amountMinor <= invoice.openMinor else {
                 throw AppError(.rejected, code: "overpayment", "the invoice has \(invoice.openMinor) open; record the rest as a customer deposit")
             }
             let request = try EntryRequest.validated(
-                id: nil, date: date.description, description: "Payment of \(invoice.number) by \(invoice.customer_name)".prefix(LedgerLimits.descriptionLengthMax).description,
+                id: entryId, date: date.description, description: "Payment of \(invoice.number) by \(invoice.customer_name)".prefix(LedgerLimits.descriptionLengthMax).description,
                 reference: invoice.number, metadata: ["invoiceId": invoice.id],
                 lines: [
                     LineRequest(accountId: cashAccountId.lowercased(), side: .debit, amountMinor: amountMinor, currency: invoice.currency, memo: nil),
@@ -230,6 +243,15 @@ extension Ledger {
                                  sourceId: nil, principal: principal, db: db)
             return try await self.invoiceRecord(principal: principal, id: invoice.id, db: db)
         }
+    }
+
+    /// Whether the entry `entryId` was already applied to the invoice (a retry of a request that did it).
+    static func applied(entryId: String?, to invoiceId: String, tenantId: String, db: any SQLDatabase) async throws -> Bool {
+        guard let entryId else { return false }
+        return try await db.raw("""
+            SELECT COUNT(*) AS n FROM invoice_payments WHERE tenant_id = \(bind: tenantId) AND invoice_id = \(bind: invoiceId)
+            AND entry_id = \(bind: entryId)
+            """).first(decoding: CountRow.self)?.n ?? 0 > 0
     }
 
     /// Records a payment (or refund) posted elsewhere (a gateway payment) as `split` divided it: the part that met the

@@ -14,7 +14,7 @@ struct IdempotencyCrashTests {
         try await server.exited()
     }
 
-    @Test("a journal entry and a transaction posted without ids are posted once, and the retry answers 201 with them")
+    @Test("a journal entry, a transaction and an invoice payment sent without ids take effect once, and the retry answers as the first would have")
     func crashBeforeAnswer() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.binary.path), "build the finflow executable first")
         let sut = try await TestSystem.make()
@@ -38,6 +38,9 @@ struct IdempotencyCrashTests {
         var token = try await signIn(healthy)
         let ledgerAccounts = try await codes(healthy, "/v1/accounting/accounts", token: token)
         let bookAccounts = try await codes(healthy, "/v1/transactions/accounts", token: token)
+        let issued = try await healthy.send(.POST, "/v1/accounting/invoices", json: InvoiceTests.invoice(
+            issueDate: LedgerDateText.today, lines: #"{"description":"Audit","quantity":"1","unitPrice":50000,"taxRate":"0"}"#), token: token)
+        let invoiceId = try #require(issued.body["id"] as? String, "\(issued.body)")
         healthy.kill()
         try await healthy.exited()
         let entry = Books.entry(date: LedgerDateText.today, description: "Keyed rent", id: nil,
@@ -46,10 +49,12 @@ struct IdempotencyCrashTests {
             "kind": "expense", "amount": 4_321, "currency": "USD", "valueDate": LedgerDateText.today, "description": "Keyed power bill",
             "sourceAccountId": bookAccounts["1020"]!, "destinationAccountId": bookAccounts["6200"]!, "counterparty": ["name": "City Power"],
         ] as [String: Any])
-        let requests = [("/v1/accounting/journal-entries", entry, "entry-key-1"), ("/v1/transactions", transaction, "transaction-key-1")]
+        let payment = #"{"amount":12000,"date":"\#(LedgerDateText.today)","cashAccountId":"\#(ledgerAccounts["1020"]!)"}"#
+        let requests = [("/v1/accounting/journal-entries", entry, "entry-key-1", 201), ("/v1/transactions", transaction, "transaction-key-1", 201),
+                        ("/v1/accounting/invoices/\(invoiceId)/payments", payment, "payment-key-1", 200)]
 
         // Each request kills its process after its commit, before the answer is stored.
-        for (path, json, key) in requests {
+        for (path, json, key, _) in requests {
             let doomed = try ServerProcess(settings: settings, environment: timeout.merging(["FINFLOW_FAULT_INJECTION": "crash-before-idempotent-answer"]) { $1 })
             token = try await signIn(doomed)
             try await Self.crashing(doomed, path, json, token: token, key: key)
@@ -58,12 +63,14 @@ struct IdempotencyCrashTests {
         let survivor = try ServerProcess(settings: settings, environment: timeout)
         token = try await signIn(survivor)
         try await Task.sleep(for: .milliseconds(1_500))
-        for (path, json, key) in requests {
+        for (path, json, key, status) in requests {
             let retry = try await survivor.send(.POST, path, json: json, token: token, headers: [("Idempotency-Key", key)])
-            #expect(retry.status == 201, "\(path): \(retry.status) \(retry.body)")
+            #expect(retry.status == status, "\(path): \(retry.status) \(retry.body)")
             let again = try await survivor.send(.POST, path, json: json, token: token, headers: [("Idempotency-Key", key)])
-            #expect(again.status == 201 && again.body["id"] as? String == retry.body["id"] as? String, "\(path): the replay differs")
+            #expect(again.status == status && again.body["id"] as? String == retry.body["id"] as? String, "\(path): the replay differs")
         }
+        let invoice = try await survivor.send(.GET, "/v1/accounting/invoices/\(invoiceId)", token: token)
+        #expect(StatementTests.amount(invoice.body["open"]) == 38_000, "the keyed payment was applied more than once: \(invoice.body)")
         let entries = try await survivor.send(.GET, "/v1/accounting/journal-entries?limit=200&from=\(LedgerDateText.today)&to=\(LedgerDateText.today)", token: token).body["items"] as? [[String: Any]] ?? []
         #expect(entries.filter { $0["description"] as? String == "Keyed rent" }.count == 1, "the keyed entry was posted more than once")
         let transactions = try await survivor.send(.GET, "/v1/transactions?limit=200&from=\(LedgerDateText.today)&to=\(LedgerDateText.today)", token: token).body["items"] as? [[String: Any]] ?? []

@@ -55,7 +55,6 @@ struct KeyRotationTests {
         }
         let signedIn = try #require(user.withLock { $0 })
         var settings = first.system.settings
-        try await first.system.shutdown()
         let rows = try await stored(settings)
         #expect(!rows.isEmpty && rows.allSatisfy { $0.private_key.hasPrefix("sealed:v1:") && !$0.private_key.contains("PRIVATE KEY") })
 
@@ -82,7 +81,6 @@ struct KeyRotationTests {
             let jwks = try await client.send(.get, "/.well-known/jwks.json")
             #expect(((jwks.body["keys"] as? [[String: Any]]) ?? []).contains { $0["kid"] as? String == "legacy" })
         }
-        try await second.system.shutdown()
         settings.authKeyEncryptionKeyPrevious = nil
         let resealed = try await stored(settings)
         #expect(resealed.count == rows.count + 1 && resealed.allSatisfy { $0.private_key.hasPrefix("sealed:v1:") })
@@ -91,7 +89,6 @@ struct KeyRotationTests {
             let me = try await client.send(.get, "/v1/auth/me", token: signedIn.accessToken)
             #expect(me.status == 200)
         }
-        try await third.system.shutdown()
     }
 
     static let keyA = Data(repeating: 0xA1, count: 32).base64EncodedString()

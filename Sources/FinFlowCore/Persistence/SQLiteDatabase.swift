@@ -32,6 +32,7 @@ public final class SQLiteDatabase: Database {
     private let logger: Logger
     private let checkpointer: Checkpointer?
     private let checkpoint = Mutex(CheckpointState())
+    private let shutDown = Mutex(false)
     /// Log pages committed between background checkpoints (of 4 KiB: a 16 MiB log).
     public static let checkpointFramesDefault = 4_096
     private let checkpointFrames: Int
@@ -257,6 +258,9 @@ public final class SQLiteDatabase: Database {
     }
 
     public func shutdown() async throws {
+        // Once only: a second call would close the database file's descriptor again, and by then that number may
+        // belong to another connection or an event loop of this process.
+        guard self.shutDown.withLock({ done in defer { done = true }; return !done }) else { return }
         if let copying = self.checkpoint.withLock({ $0.copying }) { await copying.value }
         if let checkpointer = self.checkpointer {
             try await checkpointer.connection.close()
