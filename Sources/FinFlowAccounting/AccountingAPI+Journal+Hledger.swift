@@ -22,7 +22,7 @@ extension AccountingAPI {
         let principal = try RequestScope.require(Permissions.post)
         guard case .plainText(let body) = input.body else { throw AppError.invalid("expected a text/plain hledger journal") }
         let text = try await String(collecting: body, upTo: Self.importTextBytesMax)
-        let summary = try await self.ledger.importJournal(principal: principal, text: text)
+        let summary = try await self.ledger.importJournal(principal: principal, text: text, importId: RequestScope.effectId("journal-import"))
         return .created(.init(body: .json(.init(entries: summary.entries, accountsCreated: summary.accountsCreated))))
     }
 }

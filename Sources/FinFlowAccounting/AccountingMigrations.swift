@@ -24,6 +24,15 @@ enum AccountingMigrations {
                   postgres: Self.dayTotals(tableOptions: "") + Migration.rowLevelSecurity(table: "account_day_totals")),
         Migration(5, "keep customers' credit; the default chart's customer deposits take the customer_credit role", Self.customerCredits,
                   postgres: Self.customerCredits + Migration.rowLevelSecurity(table: "customer_credits")),
+        // An import made under an idempotency key, recorded in its own transaction: a retry after a crash between its
+        // commit and the stored answer finds it instead of posting the journal twice.
+        Migration(6, "record journal imports made under an idempotency key", [
+            """
+            CREATE TABLE journal_imports (
+                tenant_id TEXT NOT NULL, id TEXT NOT NULL, entries INTEGER NOT NULL, accounts_created INTEGER NOT NULL,
+                lines INTEGER NOT NULL, created_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, id))
+            """,
+        ], postgresAfter: Migration.rowLevelSecurity(table: "journal_imports")),
     ]
 
     /// Each customer's unapplied cash per currency (the customer deposits account, broken down), and the role for the

@@ -53,12 +53,21 @@ extension Ledger {
     }
 
     /// Posts every transaction of an hledger journal, all or nothing, opening the accounts it names that the chart
-    /// lacks (found by code first, then by their hledger name).
-    func importJournal(principal: Principal, text: String) async throws -> ImportSummary {
+    /// lacks (found by code first, then by their hledger name). With `importId` (derived from the request's
+    /// idempotency key) the import is recorded under it in its transaction, and a retry that finds it answers with what
+    /// it did instead of posting the journal again.
+    func importJournal(principal: Principal, text: String, importId: String? = nil) async throws -> ImportSummary {
         let parsed = try HledgerParser.parse(text)
         let now = self.now
         let kind = self.kind
         return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
+            struct Done: Decodable { let entries: Int; let accounts_created: Int; let lines: Int }
+            if let importId, let done = try await db.raw("""
+                SELECT entries, accounts_created, lines FROM journal_imports WHERE tenant_id = \(bind: principal.tenantId) AND id = \(bind: importId)
+                """).first(decoding: Done.self)
+            {
+                return ImportSummary(entries: done.entries, accountsCreated: done.accounts_created, lines: done.lines, postingSeconds: 0)
+            }
             let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, db: db)
             var accounts = try await LedgerStore.allAccounts(tenantId: principal.tenantId, db: db)
             var resolver = JournalAccountResolver(accounts: accounts, declaredTypes: parsed.declaredTypes)
@@ -108,8 +117,15 @@ extension Ledger {
                            target: principal.tenantId,
                            details: ["entries": String(requests.count), "accountsCreated": String(created.count), "baseCurrency": ledger.base_currency]),
                 on: db, kind: kind)
+            let lines = requests.reduce(0) { $0 + $1.lines.count }
+            if let importId {
+                try await db.raw("""
+                    INSERT INTO journal_imports (tenant_id, id, entries, accounts_created, lines, created_at_ms)
+                    VALUES (\(bind: principal.tenantId), \(bind: importId), \(bind: requests.count), \(bind: created.count), \(bind: lines), \(bind: now))
+                    """).run()
+            }
             return ImportSummary(
-                entries: requests.count, accountsCreated: created.count, lines: requests.reduce(0) { $0 + $1.lines.count },
+                entries: requests.count, accountsCreated: created.count, lines: lines,
                 postingSeconds: Double(posting.components.seconds) + Double(posting.components.attoseconds) / 1e18)
         }
     }

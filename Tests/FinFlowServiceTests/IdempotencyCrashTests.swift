@@ -9,12 +9,13 @@ import Testing
 struct IdempotencyCrashTests {
     /// Sends `json` to `path` under `key` on a process that dies before storing the answer; the request gets no answer.
     static func crashing(_ server: ServerProcess, _ path: String, _ json: String, token: String, key: String) async throws {
-        let answer = try? await server.send(.POST, path, json: json, token: token, headers: [("Idempotency-Key", key)])
+        let extra = path.hasSuffix("/import") ? [("content-type", "text/plain")] : []
+        let answer = try? await server.send(.POST, path, json: json, token: token, headers: [("Idempotency-Key", key)] + extra)
         #expect(answer == nil, "the process answered \(answer?.status ?? 0) instead of dying before the stored answer")
         try await server.exited()
     }
 
-    @Test("a journal entry, a transaction and an invoice payment sent without ids take effect once, and the retry answers as the first would have")
+    @Test("a journal entry, a transaction, an invoice payment and a journal import sent without ids take effect once, and the retry answers as the first would have")
     func crashBeforeAnswer() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.binary.path), "build the finflow executable first")
         let sut = try await TestSystem.make()
@@ -50,8 +51,13 @@ struct IdempotencyCrashTests {
             "sourceAccountId": bookAccounts["1020"]!, "destinationAccountId": bookAccounts["6200"]!, "counterparty": ["name": "City Power"],
         ] as [String: Any])
         let payment = #"{"amount":12000,"date":"\#(LedgerDateText.today)","cashAccountId":"\#(ledgerAccounts["1020"]!)"}"#
+        let journal = "\(LedgerDateText.today) Keyed import\n    expenses:keyed  USD 7.00\n    assets:keyed\n"
         let requests = [("/v1/accounting/journal-entries", entry, "entry-key-1", 201), ("/v1/transactions", transaction, "transaction-key-1", 201),
-                        ("/v1/accounting/invoices/\(invoiceId)/payments", payment, "payment-key-1", 200)]
+                        ("/v1/accounting/invoices/\(invoiceId)/payments", payment, "payment-key-1", 200),
+                        ("/v1/accounting/journal/import", journal, "import-key-1", 201)]
+        func headers(_ path: String, _ key: String) -> [(String, String)] {
+            [("Idempotency-Key", key)] + (path.hasSuffix("/import") ? [("content-type", "text/plain")] : [])
+        }
 
         // Each request kills its process after its commit, before the answer is stored.
         for (path, json, key, _) in requests {
@@ -64,15 +70,16 @@ struct IdempotencyCrashTests {
         token = try await signIn(survivor)
         try await Task.sleep(for: .milliseconds(1_500))
         for (path, json, key, status) in requests {
-            let retry = try await survivor.send(.POST, path, json: json, token: token, headers: [("Idempotency-Key", key)])
+            let retry = try await survivor.send(.POST, path, json: json, token: token, headers: headers(path, key))
             #expect(retry.status == status, "\(path): \(retry.status) \(retry.body)")
-            let again = try await survivor.send(.POST, path, json: json, token: token, headers: [("Idempotency-Key", key)])
+            let again = try await survivor.send(.POST, path, json: json, token: token, headers: headers(path, key))
             #expect(again.status == status && again.body["id"] as? String == retry.body["id"] as? String, "\(path): the replay differs")
         }
         let invoice = try await survivor.send(.GET, "/v1/accounting/invoices/\(invoiceId)", token: token)
         #expect(StatementTests.amount(invoice.body["open"]) == 38_000, "the keyed payment was applied more than once: \(invoice.body)")
         let entries = try await survivor.send(.GET, "/v1/accounting/journal-entries?limit=200&from=\(LedgerDateText.today)&to=\(LedgerDateText.today)", token: token).body["items"] as? [[String: Any]] ?? []
         #expect(entries.filter { $0["description"] as? String == "Keyed rent" }.count == 1, "the keyed entry was posted more than once")
+        #expect(entries.filter { $0["description"] as? String == "Keyed import" }.count == 1, "the keyed import was posted more than once")
         let transactions = try await survivor.send(.GET, "/v1/transactions?limit=200&from=\(LedgerDateText.today)&to=\(LedgerDateText.today)", token: token).body["items"] as? [[String: Any]] ?? []
         #expect(transactions.filter { $0["description"] as? String == "Keyed power bill" }.count == 1, "the keyed transaction was created more than once")
         survivor.stop()

@@ -105,7 +105,9 @@ final class ServerProcess: @unchecked Sendable {
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let json {
-            request.headers.add(name: "content-type", value: "application/json")
+            if !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+                request.headers.add(name: "content-type", value: "application/json")
+            }
             request.body = .bytes(ByteBuffer(string: json))
         }
         if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
