@@ -46,6 +46,8 @@ public struct SMTPMailer: MailSender {
     static let answerTimeout: TimeAmount = .seconds(30)
     /// Longest line an answer may carry.
     static let lineBytesMax = 4_096
+    /// Most lines kept unread (an EHLO answer has a dozen).
+    static let answerLinesMax = 256
 
     /// A mailer sending through `address` as `from`.
     public init(address: SMTPAddress, from: String, trustRootsFile: String? = nil) {
@@ -201,7 +203,10 @@ final class LineReader: ChannelInboundHandler, @unchecked Sendable {
             self.lines.append(String(self.buffer[..<end.lowerBound]))
             self.buffer.removeSubrange(..<end.upperBound)
         }
-        if self.buffer.utf8.count > SMTPMailer.lineBytesMax { self.fail(SMTPMailer.Transient(description: "an SMTP answer line is too long")) }
+        // A server that floods lines or never ends one is dropped, not buffered without bound.
+        if self.buffer.utf8.count > SMTPMailer.lineBytesMax || self.lines.count > SMTPMailer.answerLinesMax {
+            self.fail(SMTPMailer.Transient(description: "the SMTP server sent more than an answer can hold"))
+        }
         self.deliver()
     }
 

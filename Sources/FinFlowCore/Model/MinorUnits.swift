@@ -21,28 +21,14 @@ public enum MinorUnits {
         return difference
     }
 
-    /// `a × b`, or `amount-overflow`.
-    public static func multiply(_ a: Int64, _ b: Int64) throws -> Int64 {
-        let (product, overflow) = a.multipliedReportingOverflow(by: b)
-        guard !overflow else { throw Self.overflow() }
-        return product
-    }
-
     /// `-a`, or `amount-overflow` for the one value without a negation.
     public static func negate(_ a: Int64) throws -> Int64 {
         guard a != .min else { throw Self.overflow() }
         return -a
     }
 
-    /// The sum of `values`, or `amount-overflow`. Summed in 128 bits, so only a total that does not fit is refused, not
-    /// a partial sum on the way to it.
-    public static func sum<S: Sequence>(_ values: S) throws -> Int64 where S.Element == Int64 {
-        var total: Int128 = 0
-        for value in values { total += Int128(value) }
-        return try Self.narrow(total)
-    }
-
-    /// The sum of `value` over `items`, or `amount-overflow`.
+    /// The sum of `value` over `items`, or `amount-overflow`. Summed in 128 bits, so only a total that does not fit
+    /// is refused, not a partial sum on the way to it.
     public static func sum<S: Sequence>(_ items: S, _ value: (S.Element) throws -> Int64) throws -> Int64 {
         var total: Int128 = 0
         for item in items { total += Int128(try value(item)) }
