@@ -90,22 +90,13 @@ extension AccountingAPI {
         try validator.throwIfInvalid()
         let reports = try await self.ledger.receivablesAging(principal: principal, asOf: asOf)
         if input.query.format == .csv {
-            var csv = CSVWriter(header: ["currency", "customer_id", "customer"] + AgingReport.bucketNames + ["total"])
-            for report in reports {
-                for row in report.rows {
-                    csv.row([report.currency, row.customerId, row.customerName] + row.buckets.map { CSVWriter.amount($0, report.currency) }
-                            + [CSVWriter.amount(row.totalMinor, report.currency)])
-                }
-                csv.row([report.currency, "", "Total"] + report.totals.map { CSVWriter.amount($0, report.currency) }
-                        + [CSVWriter.amount(report.totals.reduce(0, +), report.currency)])
-            }
-            return .ok(.init(body: .csv(HTTPBody(csv.text))))
+            return .ok(.init(body: .csv(HTTPBody(AgingReport.csv(reports, partyColumns: ["customer_id", "customer"])))))
         }
         return .ok(.init(body: .json(.init(
             asOf: asOf.description, buckets: AgingReport.bucketNames,
             currencies: reports.map { report in
                 .init(currency: report.currency, totals: report.totals,
-                      rows: report.rows.map { .init(customerId: $0.customerId, customerName: $0.customerName, amounts: $0.buckets, total: $0.totalMinor) })
+                      rows: report.rows.map { .init(customerId: $0.partyId, customerName: $0.partyName, amounts: $0.buckets, total: $0.totalMinor) })
             }))))
     }
 

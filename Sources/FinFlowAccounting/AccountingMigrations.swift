@@ -33,6 +33,42 @@ enum AccountingMigrations {
                 lines INTEGER NOT NULL, created_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, id))
             """,
         ], postgresAfter: Migration.rowLevelSecurity(table: "journal_imports")),
+        Migration(7, "create vendor bills, their lines and payments", Self.billTables,
+                  postgres: Self.billTables + ["bills", "bill_lines", "bill_payments"].flatMap(Migration.rowLevelSecurity(table:))),
+    ]
+
+    /// Accounts payable: bills and vendor credit notes, their lines (input tax per line), and what was applied to them.
+    /// A vendor's document number is on one live bill of that vendor at most.
+    static let billTables = [
+        """
+        CREATE TABLE bills (
+            id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, number TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+            vendor_id TEXT NOT NULL, vendor_name TEXT NOT NULL, vendor_reference TEXT, currency TEXT NOT NULL, bill_date TEXT NOT NULL,
+            due_date TEXT NOT NULL, subtotal_minor BIGINT NOT NULL, tax_minor BIGINT NOT NULL, recoverable_tax_minor BIGINT NOT NULL,
+            total_minor BIGINT NOT NULL, paid_minor BIGINT NOT NULL DEFAULT 0, credited_minor BIGINT NOT NULL DEFAULT 0,
+            credited_bill_id TEXT, payable_account_id TEXT NOT NULL, entry_id TEXT, void_entry_id TEXT, memo TEXT,
+            request_hash TEXT NOT NULL, created_by TEXT, approved_by TEXT, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL,
+            UNIQUE (tenant_id, number),
+            CHECK (total_minor > 0 AND paid_minor >= 0 AND credited_minor >= 0 AND paid_minor + credited_minor <= total_minor
+                   AND recoverable_tax_minor >= 0 AND recoverable_tax_minor <= tax_minor))
+        """,
+        "CREATE INDEX bills_vendor ON bills (tenant_id, vendor_id, bill_date)",
+        """
+        CREATE UNIQUE INDEX bills_vendor_reference ON bills (tenant_id, vendor_id, vendor_reference)
+        WHERE vendor_reference IS NOT NULL AND kind = 'bill' AND status <> 'void'
+        """,
+        """
+        CREATE TABLE bill_lines (
+            bill_id TEXT NOT NULL, line_no INTEGER NOT NULL, tenant_id TEXT NOT NULL, description TEXT NOT NULL,
+            quantity TEXT NOT NULL, unit_price_minor BIGINT NOT NULL, tax_rate TEXT NOT NULL, tax_recoverable INTEGER NOT NULL,
+            expense_account_id TEXT NOT NULL, net_minor BIGINT NOT NULL, tax_minor BIGINT NOT NULL, PRIMARY KEY (bill_id, line_no))
+        """,
+        """
+        CREATE TABLE bill_payments (
+            id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, bill_id TEXT NOT NULL, kind TEXT NOT NULL, amount_minor BIGINT NOT NULL,
+            payment_date TEXT NOT NULL, entry_id TEXT, source_id TEXT, created_at_ms BIGINT NOT NULL)
+        """,
+        "CREATE INDEX bill_payments_bill ON bill_payments (tenant_id, bill_id, payment_date)",
     ]
 
     /// Each customer's unapplied cash per currency (the customer deposits account, broken down), and the role for the

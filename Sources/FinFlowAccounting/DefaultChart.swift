@@ -18,6 +18,8 @@ enum SystemRole: String, Sendable, CaseIterable {
     /// Customer deposits: money received from customers that no open invoice took (overpayments, payments naming a
     /// paid, void or unknown invoice), owed back or kept for a later invoice.
     case customerCredit = "customer_credit"
+    /// Tax on vendor bills that can be reclaimed (input VAT), an asset until the tax return offsets it.
+    case inputTax = "input_tax"
 }
 
 /// One account of a chart as written by hand or imported: its parent named by code.
@@ -60,6 +62,7 @@ enum DefaultChart {
         ChartAccount("1100", "Accounts receivable", .asset, parent: "1000", tag: .operating, role: .receivables),
         ChartAccount("1200", "Inventory", .asset, parent: "1000", tag: .operating),
         ChartAccount("1300", "Prepaid expenses", .asset, parent: "1000", tag: .operating),
+        ChartAccount("1350", "Input tax recoverable", .asset, parent: "1000", tag: .operating, role: .inputTax),
         ChartAccount("1400", "Loans receivable", .asset, parent: "1000", tag: .investing, role: .loansReceivable),
         ChartAccount("1500", "Fixed assets", .asset, tag: .investing),
         ChartAccount("1510", "Equipment", .asset, parent: "1500", tag: .investing),

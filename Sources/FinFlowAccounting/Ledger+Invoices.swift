@@ -138,7 +138,8 @@ extension Ledger {
         return invoice
     }
 
-    private func nextNumber(tenantId: String, kind: String, db: any SQLDatabase) async throws -> Int64 {
+    /// The next number of the tenant's document sequence `kind` (INV, CN, BILL, VCN).
+    func nextNumber(tenantId: String, kind: String, db: any SQLDatabase) async throws -> Int64 {
         guard let row = try await db.raw("""
             INSERT INTO document_sequences (tenant_id, kind, next_value) VALUES (\(bind: tenantId), \(bind: kind), 1)
             ON CONFLICT (tenant_id, kind) DO UPDATE SET next_value = document_sequences.next_value + 1

@@ -41,6 +41,12 @@ struct EventSchemaTests {
         (InvoiceSettled.topic, InvoiceSettled(
             invoiceId: "i", tenantId: "t", customerId: "c", currency: "EUR", totalMinor: 10_000, dueDate: "2026-03-31",
             settledDate: "2026-03-20", settledBy: "payment")),
+        (BillPosted.topic, BillPosted(
+            billId: "b", tenantId: "t", kind: "bill", vendorId: "v", vendorReference: "V-1", currency: "EUR", subtotalMinor: 10_000, taxMinor: 1_900,
+            recoverableTaxMinor: 1_900, totalMinor: 11_900, billDate: "2026-03-01", dueDate: "2026-03-31", entryId: "e", creditedBillId: "b0")),
+        (BillSettled.topic, BillSettled(
+            billId: "b", tenantId: "t", vendorId: "v", currency: "EUR", totalMinor: 11_900, billDate: "2026-03-01", dueDate: "2026-03-31",
+            settledDate: "2026-03-30", settledBy: "payment")),
     ]
 
     static func object(_ value: any EventContract) throws -> [String: Any] {

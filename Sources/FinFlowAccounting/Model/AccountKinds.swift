@@ -51,7 +51,7 @@ enum AccountStatus: String, Sendable, Codable {
 
 /// Where a journal entry came from.
 enum EntrySource: String, Sendable, CaseIterable, Codable {
-    case manual, transaction, payment, invoice, close, revaluation, `import`, loan
+    case manual, transaction, payment, invoice, close, revaluation, `import`, loan, bill
 }
 
 /// The life of a journal entry.

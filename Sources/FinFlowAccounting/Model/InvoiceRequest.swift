@@ -76,11 +76,13 @@ struct InvoiceRequest: Sendable {
             }
         }
         try validator.throwIfInvalid()
-        let fingerprint = Digest.sha256Hex(([customerId, customerName, currency ?? "", issueDate, due!.description, receivableAccountId ?? "", memo ?? ""]
+        // Without a due date or terms, the document is due on the day it is dated.
+        let dueOn = due ?? issue!
+        let fingerprint = Digest.sha256Hex(([customerId, customerName, currency ?? "", issueDate, dueOn.description, receivableAccountId ?? "", memo ?? ""]
             + lines.map { "\($0.description)|\($0.quantity)|\($0.unitPrice)|\($0.taxRate ?? "0")|\($0.revenueAccountId ?? "")" }).joined(separator: "\u{1f}"))
         return InvoiceRequest(
             id: id?.lowercased(), customerId: customerId, customerName: customerName, currency: currency?.uppercased(), issueDate: issue!,
-            dueDate: due ?? issue!, lines: parsed, receivableAccountId: receivableAccountId?.lowercased(), memo: memo, fingerprint: fingerprint)
+            dueDate: dueOn, lines: parsed, receivableAccountId: receivableAccountId?.lowercased(), memo: memo, fingerprint: fingerprint)
     }
 }
 
