@@ -18,7 +18,8 @@ extension AccountingAPI {
             id: body.id ?? RequestScope.effectId("invoice"), customerId: body.customerId, customerName: body.customerName, currency: body.currency, issueDate: body.issueDate,
             dueDate: body.dueDate, paymentTermsDays: body.paymentTermsDays, lines: body.lines.map(Self.line),
             receivableAccountId: body.receivableAccountId, memo: body.memo)
-        return .created(.init(body: .json(Self.dto(try await self.ledger.createInvoice(principal: principal, request: request, issue: body.issue ?? false)))))
+        return .created(.init(body: .json(Self.dto(try await self.ledger.createInvoice(
+            principal: principal, request: request, issue: body.issue ?? false, entryId: RequestScope.effectId("invoice-issue"))))))
     }
 
     func getInvoice(_ input: Operations.GetInvoice.Input) async throws -> Operations.GetInvoice.Output {
@@ -28,12 +29,14 @@ extension AccountingAPI {
 
     func issueInvoice(_ input: Operations.IssueInvoice.Input) async throws -> Operations.IssueInvoice.Output {
         let principal = try RequestScope.require(Permissions.post)
-        return .ok(.init(body: .json(Self.dto(try await self.ledger.issueInvoice(principal: principal, id: input.path.invoiceId)))))
+        return .ok(.init(body: .json(Self.dto(try await self.ledger.issueInvoice(
+            principal: principal, id: input.path.invoiceId, entryId: RequestScope.effectId("invoice-issue"))))))
     }
 
     func voidInvoice(_ input: Operations.VoidInvoice.Input) async throws -> Operations.VoidInvoice.Output {
         let principal = try RequestScope.require(Permissions.post)
-        return .ok(.init(body: .json(Self.dto(try await self.ledger.voidInvoice(principal: principal, id: input.path.invoiceId)))))
+        return .ok(.init(body: .json(Self.dto(try await self.ledger.voidInvoice(
+            principal: principal, id: input.path.invoiceId, entryId: RequestScope.effectId("invoice-void"))))))
     }
 
     func payInvoice(_ input: Operations.PayInvoice.Input) async throws -> Operations.PayInvoice.Output {

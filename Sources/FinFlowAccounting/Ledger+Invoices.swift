@@ -69,7 +69,7 @@ struct InvoiceRecord: Sendable {
 
 extension Ledger {
     /// Creates a draft invoice (issued at once when `issue`); a client id with the same content returns it again.
-    func createInvoice(principal: Principal, request: InvoiceRequest, issue: Bool) async throws -> InvoiceRecord {
+    func createInvoice(principal: Principal, request: InvoiceRequest, issue: Bool, entryId: String? = nil) async throws -> InvoiceRecord {
         try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
             if let id = request.id, let existing = try await self.invoiceRow(id: id, tenantId: nil, db: db) {
                 guard existing.tenant_id == principal.tenantId, existing.request_hash == request.fingerprint else {
@@ -78,7 +78,7 @@ extension Ledger {
                 return try await self.invoiceRecord(principal: principal, id: id, db: db)
             }
             let invoice = try await self.insertInvoice(principal: principal, request: request, kind: "invoice", credits: nil, db: db)
-            if issue { try await self.issueInTransaction(principal: principal, invoice: invoice, db: db) }
+            if issue { try await self.issueInTransaction(principal: principal, invoice: invoice, entryId: entryId, db: db) }
             return try await self.invoiceRecord(principal: principal, id: invoice.id, db: db)
         }
     }
@@ -149,16 +149,19 @@ extension Ledger {
         return try row.decode(column: "next_value", as: Int64.self)
     }
 
-    /// Issues a draft invoice: posts the receivable against revenue and sales tax.
-    func issueInvoice(principal: Principal, id: String) async throws -> InvoiceRecord {
+    /// Issues a draft invoice: posts the receivable against revenue and sales tax. With `entryId` (derived from the
+    /// request's idempotency key) the entry is named, and a retry that finds the invoice issued by it answers with it.
+    func issueInvoice(principal: Principal, id: String, entryId: String? = nil) async throws -> InvoiceRecord {
         try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
             guard let invoice = try await self.invoiceRow(id: id, tenantId: principal.tenantId, db: db) else { throw AppError.notFound("invoice") }
-            try await self.issueInTransaction(principal: principal, invoice: invoice, db: db)
+            if entryId == nil || invoice.entry_id != entryId {
+                try await self.issueInTransaction(principal: principal, invoice: invoice, entryId: entryId, db: db)
+            }
             return try await self.invoiceRecord(principal: principal, id: invoice.id, db: db)
         }
     }
 
-    private func issueInTransaction(principal: Principal, invoice: InvoiceRow, db: any SQLDatabase) async throws {
+    private func issueInTransaction(principal: Principal, invoice: InvoiceRow, entryId: String? = nil, db: any SQLDatabase) async throws {
         guard invoice.status == "draft" else { throw AccountingError.wrongStatus(invoice.status, "issued") }
         let lines = try await db.raw("SELECT * FROM invoice_lines WHERE invoice_id = \(bind: invoice.id) ORDER BY line_no")
             .all(decoding: InvoiceLineRow.self)
@@ -177,7 +180,7 @@ extension Ledger {
             entryLines.append(LineRequest(accountId: tax.id, side: credit ? .debit : .credit, amountMinor: invoice.tax_minor, currency: invoice.currency, memo: nil))
         }
         let request = try EntryRequest.validated(
-            id: nil, date: invoice.issue_date, description: "\(credit ? "Credit note" : "Invoice") \(invoice.number) to \(invoice.customer_name)".prefix(LedgerLimits.descriptionLengthMax).description,
+            id: entryId, date: invoice.issue_date, description: "\(credit ? "Credit note" : "Invoice") \(invoice.number) to \(invoice.customer_name)".prefix(LedgerLimits.descriptionLengthMax).description,
             reference: invoice.number, metadata: ["invoiceId": invoice.id, "customerId": String(invoice.customer_id.prefix(100))],
             lines: entryLines, source: .invoice, sourceId: "issue:\(invoice.id)", mode: .post, timeoutSeconds: nil)
         let entry = try await self.submit([request], principal: principal, batchId: nil, on: db)[0]
@@ -305,17 +308,19 @@ extension Ledger {
         }
     }
 
-    /// Voids a draft, or an issued invoice with nothing applied to it (its entry is reversed).
-    func voidInvoice(principal: Principal, id: String) async throws -> InvoiceRecord {
+    /// Voids a draft, or an issued invoice with nothing applied to it (its entry is reversed, by `entryId` when the
+    /// request is keyed). A keyed retry that finds the invoice void answers with it.
+    func voidInvoice(principal: Principal, id: String, entryId: String? = nil) async throws -> InvoiceRecord {
         try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
             guard let invoice = try await self.invoiceRow(id: id, tenantId: principal.tenantId, db: db) else { throw AppError.notFound("invoice") }
+            if RequestScope.isKeyed && invoice.status == "void" { return try await self.invoiceRecord(principal: principal, id: invoice.id, db: db) }
             var reversal: String?
             switch invoice.status {
             case "draft": break
             case "issued" where invoice.paid_minor == 0 && invoice.credited_minor == 0 && invoice.kind == "invoice":
-                if let entryId = invoice.entry_id {
+                if let posted = invoice.entry_id {
                     reversal = try await self.reverseInTransaction(
-                        principal: principal, id: entryId, date: nil, description: "Void of \(invoice.number)", newId: nil, db: db).entry.id
+                        principal: principal, id: posted, date: nil, description: "Void of \(invoice.number)", newId: entryId, db: db).entry.id
                 }
             default:
                 throw AppError.conflict(code: "invalid-state", "invoice \(invoice.number) is \(invoice.status) or has payments or credits; issue a credit note")

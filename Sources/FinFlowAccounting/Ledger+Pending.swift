@@ -21,6 +21,12 @@ extension Ledger {
         if let newId, UUID(uuidString: newId) == nil { throw AppError.validation([.init(field: "id", message: "must be a UUID")]) }
         let result: Resolution = try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
             let pending = try await self.lockedEntry(principal: principal, id: id, db: db)
+            // A keyed retry of a draft's posting that went through (into the books, or to approval).
+            if RequestScope.isKeyed, amounts.isEmpty, date == nil, newId == nil, pending.pending_id == nil,
+                [.posted, .awaitingApproval].contains(pending.entryStatus), pending.created_by == principal.subject
+            {
+                return .done(try await LedgerStore.record(tenantId: principal.tenantId, id: pending.id, db: db))
+            }
             if pending.entryStatus == .draft {
                 guard amounts.isEmpty, date == nil, newId == nil else {
                     throw AppError.invalid("a draft posts as it is; amounts, date and id apply to pending entries")
@@ -83,6 +89,9 @@ extension Ledger {
     func voidPending(principal: Principal, id: String) async throws -> EntryRecord {
         try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
             let pending = try await self.lockedEntry(principal: principal, id: id, db: db)
+            if RequestScope.isKeyed, pending.entryStatus == .voided {
+                return try await LedgerStore.record(tenantId: principal.tenantId, id: pending.id, db: db)
+            }
             guard pending.entryStatus == .pending else { throw AccountingError.wrongStatus(pending.status, "voided") }
             let lines = try await LedgerStore.lines(entryIds: [pending.id], db: db)[pending.id] ?? []
             try await self.release(pending, lines: lines, to: .voided, principal: principal, db: db)

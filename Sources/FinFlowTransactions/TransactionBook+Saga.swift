@@ -62,6 +62,10 @@ extension TransactionBook {
         return try await self.database.tenantTransaction(tenantId: tenantId) { db in
             guard let row = try await TransactionStore.transaction(tenantId: tenantId, id: id.lowercased(), forUpdate: self.kind == .postgres, db: db)
             else { throw AppError.notFound("transaction") }
+            // A keyed retry of a reversal asked for already (its first run committed, its answer was lost).
+            if RequestScope.isKeyed, [.reversalRequested, .reversed].contains(row.transactionStatus) {
+                return try await self.record(tenantId: tenantId, id: row.id, db: db)
+            }
             guard row.transactionStatus == .posted else { throw TransactionsError.wrongStatus(row.transactionStatus, "reversed") }
             try await self.change(tenantId: tenantId, id: row.id, from: [.posted], to: .reversalRequested, db: db) { row in
                 row.status_code = nil

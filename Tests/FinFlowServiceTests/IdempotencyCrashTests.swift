@@ -8,14 +8,14 @@ import Testing
 @Suite("idempotency: a crash between the effect and the stored answer")
 struct IdempotencyCrashTests {
     /// Sends `json` to `path` under `key` on a process that dies before storing the answer; the request gets no answer.
-    static func crashing(_ server: ServerProcess, _ path: String, _ json: String, token: String, key: String) async throws {
+    static func crashing(_ server: ServerProcess, _ path: String, _ json: String?, token: String, key: String) async throws {
         let extra = path.hasSuffix("/import") ? [("content-type", "text/plain")] : []
         let answer = try? await server.send(.POST, path, json: json, token: token, headers: [("Idempotency-Key", key)] + extra)
         #expect(answer == nil, "the process answered \(answer?.status ?? 0) instead of dying before the stored answer")
         try await server.exited()
     }
 
-    @Test("a journal entry, a transaction, an invoice payment and a journal import sent without ids take effect once, and the retry answers as the first would have")
+    @Test("a journal entry, a transaction, an invoice payment, a journal import and a bill sent without ids take effect once, a void and a bill's posting change state once, and each retry answers as the first would have")
     func crashBeforeAnswer() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.binary.path), "build the finflow executable first")
         let sut = try await TestSystem.make()
@@ -42,6 +42,17 @@ struct IdempotencyCrashTests {
         let issued = try await healthy.send(.POST, "/v1/accounting/invoices", json: InvoiceTests.invoice(
             issueDate: LedgerDateText.today, lines: #"{"description":"Audit","quantity":"1","unitPrice":50000,"taxRate":"0"}"#), token: token)
         let invoiceId = try #require(issued.body["id"] as? String, "\(issued.body)")
+        let doomedInvoice = try await healthy.send(.POST, "/v1/accounting/invoices", json: InvoiceTests.invoice(
+            issueDate: LedgerDateText.today, lines: #"{"description":"Void me","quantity":"1","unitPrice":7000,"taxRate":"0"}"#), token: token)
+        let doomedInvoiceId = try #require(doomedInvoice.body["id"] as? String, "\(doomedInvoice.body)")
+        let draftBill = try await healthy.send(.POST, "/v1/accounting/bills", json: BillTests.bill(
+            vendor: "keyed-draft", billDate: LedgerDateText.today, post: false, lines: BillTests.line(price: 3_300, account: ledgerAccounts["6300"]!)), token: token)
+        let draftBillId = try #require(draftBill.body["id"] as? String, "\(draftBill.body)")
+        func payables(_ server: ServerProcess) async throws -> Int64 {
+            let account = try await server.send(.GET, "/v1/accounting/accounts/\(ledgerAccounts["2010"]!)", token: token)
+            return try #require((account.body["balances"] as? [String: Any])?["balance"] as? NSNumber).int64Value
+        }
+        let owedBefore = try await payables(healthy)
         healthy.kill()
         try await healthy.exited()
         let entry = Books.entry(date: LedgerDateText.today, description: "Keyed rent", id: nil,
@@ -52,9 +63,14 @@ struct IdempotencyCrashTests {
         ] as [String: Any])
         let payment = #"{"amount":12000,"date":"\#(LedgerDateText.today)","cashAccountId":"\#(ledgerAccounts["1020"]!)"}"#
         let journal = "\(LedgerDateText.today) Keyed import\n    expenses:keyed  USD 7.00\n    assets:keyed\n"
-        let requests = [("/v1/accounting/journal-entries", entry, "entry-key-1", 201), ("/v1/transactions", transaction, "transaction-key-1", 201),
-                        ("/v1/accounting/invoices/\(invoiceId)/payments", payment, "payment-key-1", 200),
-                        ("/v1/accounting/journal/import", journal, "import-key-1", 201)]
+        let bill = BillTests.bill(vendor: "keyed-vendor", billDate: LedgerDateText.today, lines: BillTests.line(price: 9_900, rate: "10", account: ledgerAccounts["6300"]!))
+        let requests: [(String, String?, String, Int)] = [
+            ("/v1/accounting/journal-entries", entry, "entry-key-1", 201), ("/v1/transactions", transaction, "transaction-key-1", 201),
+            ("/v1/accounting/invoices/\(invoiceId)/payments", payment, "payment-key-1", 200),
+            ("/v1/accounting/journal/import", journal, "import-key-1", 201), ("/v1/accounting/bills", bill, "bill-key-1", 201),
+            ("/v1/accounting/invoices/\(doomedInvoiceId)/void", nil, "void-key-1", 200),
+            ("/v1/accounting/bills/\(draftBillId)/post", nil, "bill-post-key-1", 200),
+        ]
         func headers(_ path: String, _ key: String) -> [(String, String)] {
             [("Idempotency-Key", key)] + (path.hasSuffix("/import") ? [("content-type", "text/plain")] : [])
         }
@@ -82,6 +98,14 @@ struct IdempotencyCrashTests {
         #expect(entries.filter { $0["description"] as? String == "Keyed import" }.count == 1, "the keyed import was posted more than once")
         let transactions = try await survivor.send(.GET, "/v1/transactions?limit=200&from=\(LedgerDateText.today)&to=\(LedgerDateText.today)", token: token).body["items"] as? [[String: Any]] ?? []
         #expect(transactions.filter { $0["description"] as? String == "Keyed power bill" }.count == 1, "the keyed transaction was created more than once")
+        let voided = try await survivor.send(.GET, "/v1/accounting/invoices/\(doomedInvoiceId)", token: token)
+        #expect(voided.body["status"] as? String == "void" && voided.body["voidEntryId"] as? String != nil, "\(voided.body)")
+        let bills = try await survivor.send(.GET, "/v1/accounting/bills?vendorId=keyed-vendor", token: token).body["items"] as? [[String: Any]] ?? []
+        #expect(bills.count == 1 && bills.first?["status"] as? String == "open", "the keyed bill was recorded \(bills.count) times")
+        let posted = try await survivor.send(.GET, "/v1/accounting/bills/\(draftBillId)", token: token)
+        #expect(posted.body["status"] as? String == "open", "\(posted.body)")
+        let owed = try await payables(survivor) - owedBefore
+        #expect(owed == 10_890 + 3_300, "payables grew by \(owed): a bill was posted more or less than once")
         survivor.stop()
         try await survivor.exited()
     }

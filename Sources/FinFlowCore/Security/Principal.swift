@@ -66,6 +66,11 @@ public struct RequestScope: Sendable {
         RequestScope.current?.idempotency?.effectId(purpose, index: index)
     }
 
+    /// Whether the current request runs under a claimed `Idempotency-Key`. A keyed request that finds the state change
+    /// it asks for already made (its first run committed, then crashed before its answer was stored) answers with the
+    /// object as it is, instead of refusing the change as one from the wrong state.
+    public static var isKeyed: Bool { RequestScope.current?.idempotency != nil }
+
     /// The authenticated caller, or a 401.
     public static func authenticated() throws -> Principal {
         guard let principal = RequestScope.current?.principal else { throw AppError.unauthenticated() }
