@@ -3,11 +3,23 @@
 # warm-up, then single journal entries over HTTP at fixed rates (10 s each), each request timed from its scheduled
 # start, once with ids the server assigns (time-ordered) and once with a random id from the client on every request.
 # SQLite by default; pass --database-url postgres://… to measure PostgreSQL (the database must exist).
-# Usage: Benchmarks/posting-latency.sh [--database-url URL] [rates…, default 100 250 500]
+# --journal-lines N first imports a generated journal of N lines into the tenant (as Benchmarks/ledger.sh does), so the
+# indexes are those of a large book; --rounds N repeats every measurement N times (default 1), since one stall of the
+# disk decides a single run's p99.
+# Usage: Benchmarks/posting-latency.sh [--database-url URL] [--journal-lines N] [--rounds N] [rates…, default 100 250 500]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 storage=()
-if [ "${1:-}" = "--database-url" ]; then storage=(--database-url "$2"); shift 2; fi
+journal_lines=0
+rounds=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --database-url) storage=(--database-url "$2"); shift 2 ;;
+    --journal-lines) journal_lines=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(100 250 500)
 swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
@@ -22,6 +34,12 @@ trap cleanup EXIT
 demo=$("$bin" demo "${storage[@]}" 2>&1)
 email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
 password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+if [ "$journal_lines" -gt 0 ]; then
+  tenant=$(printf '%s' "$demo" | sed -n 's/^Demo tenant \([0-9a-f-]*\) holds.*/\1/p')
+  python3 Benchmarks/support/make_journal.py "$journal_lines" "$work/journal" >/dev/null
+  for file in "$work"/journal/part-*.journal; do "$bin" accounting import --tenant "$tenant" --file "$file" "${storage[@]}" >/dev/null; done
+  echo "imported a journal of $journal_lines lines"
+fi
 port=$((30000 + RANDOM % 20000))
 FINFLOW_LOG_LEVEL=error "$bin" serve --port "$port" "${storage[@]}" >/dev/null 2>&1 &
 server=$!
@@ -33,8 +51,10 @@ debit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] fo
 credit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="1010"][0])')
 # Warm-up: the server's first seconds also relay the demo's events.
 python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" 50 5 >/dev/null
-for rate in "${rates[@]}"; do
-  for ids in server client; do
-    echo "single-entry posting: $(python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" "$rate" 10 "$ids")"
+for _ in $(seq 1 "$rounds"); do
+  for rate in "${rates[@]}"; do
+    for ids in server client; do
+      echo "single-entry posting: $(python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" "$rate" 10 "$ids")"
+    done
   done
 done

@@ -33,8 +33,12 @@ extension Ledger {
     /// Posts several submissions of one tenant together: one lock of all their accounts, one look-up of their
     /// client ids, one insert of all their rows and one write of the totals. Each submission is staged in memory
     /// against the totals left by the ones before it, and a submission a rule refuses is undone alone, with its
-    /// own error.
-    func submitGroup(_ submissions: [Submission], on db: any SQLDatabase) async throws -> [Result<[EntryRecord], any Error>] {
+    /// own error. `optimistic` (a group commit's first attempt, where the rows go in one statement) leaves out the
+    /// look-up of the clients' ids: a new id, the usual case, then costs no extra round trip. An id that exists makes
+    /// the write conflict, and the group commit runs the submissions again, carefully, to replay or refuse it.
+    func submitGroup(_ submissions: [Submission], on db: any SQLDatabase, optimistic: Bool = false) async throws
+        -> [Result<[EntryRecord], any Error>]
+    {
         guard let first = submissions.first else { return [] }
         precondition(submissions.allSatisfy { $0.principal.tenantId == first.principal.tenantId }, "a group holds one tenant's submissions")
         let requests = submissions.flatMap(\.requests)
@@ -42,7 +46,8 @@ extension Ledger {
         // one waits for it here, then finds its entry and replays it instead of colliding with it.
         let context = try await self.context(for: requests, principal: first.principal, db: db)
         var existing: [String: EntryRow] = [:]
-        for chunk in Array(Set(requests.compactMap(\.id))).chunked(LedgerLimits.insertChunkRows) {
+        let optimistic = optimistic && db.writesTogether
+        for chunk in Array(Set(requests.compactMap(\.id))).chunked(LedgerLimits.insertChunkRows) where !optimistic {
             let rows = try await db.raw("SELECT * FROM journal_entries WHERE id IN (\(binds: Array(chunk)))")
                 .all(decoding: EntryRow.self)
             for row in rows { existing[row.id] = row }
@@ -63,7 +68,7 @@ extension Ledger {
         // Entries named by their client are inserted with a conflict check (a concurrent request may have taken the
         // id since it was looked up: the group then fails and its submissions run alone); ids generated here cannot
         // exist and take the bulk path.
-        try await self.write(staged, context: context, db: db)
+        try await self.write(staged, context: context, optimistic: optimistic, db: db)
         try await self.finish(context: context, posted: staged.posted, closedPeriods: staged.closedPeriods, db: db)
         let replayIds = Set(outcomes.flatMap { (try? $0.get()) ?? [] }.compactMap { if case .replay(let id) = $0 { id } else { nil } })
         let replayLines = replayIds.isEmpty ? [:] : try await LedgerStore.lines(entryIds: Array(replayIds), db: db)
@@ -99,7 +104,7 @@ extension Ledger {
 
     /// Writes what a group staged and, on PostgreSQL, the context's totals with it: there every row of the group goes
     /// in one statement, one round trip while the accounts are locked instead of one per table.
-    private func write(_ staged: StagedPostings, context: PostingContext, db: any SQLDatabase) async throws {
+    private func write(_ staged: StagedPostings, context: PostingContext, optimistic: Bool, db: any SQLDatabase) async throws {
         guard db.writesTogether else { return try await Self.write(staged, db: db) }
         let written: [Int]
         do {
@@ -110,11 +115,14 @@ extension Ledger {
                 .insert(into: "journal_lines", columns: LedgerStore.lineColumns, rows: staged.lines.map(LedgerStore.cells)),
             ] + context.takeWrites(nowMillis: self.now))
         } catch where ["journal_entries_pkey", "journal_lines_pkey"].contains(violatedConstraint(error) ?? "") {
-            // A concurrent request took a client's id since it was looked up: its lines collide with this entry's.
-            throw AccountingError.idReused()
+            // A client's id exists (not looked up, optimistically), or a concurrent request took it since it was looked
+            // up: its lines collide with this entry's.
+            throw optimistic ? GroupCommit<Submission, [EntryRecord]>.RetryCarefully() : AccountingError.idReused()
         }
         // An entry named by its client that a concurrent request stored first was left alone.
-        guard written[0] == staged.named.count else { throw AccountingError.idReused() }
+        guard written[0] == staged.named.count else {
+            throw optimistic ? GroupCommit<Submission, [EntryRecord]>.RetryCarefully() : AccountingError.idReused()
+        }
     }
 
     /// Posts many entries the ledger names itself (an import) inside the caller's transaction, all or nothing: one

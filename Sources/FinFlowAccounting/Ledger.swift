@@ -13,8 +13,8 @@ struct Ledger: Sendable {
     init(env: ServiceEnvironment) {
         self.env = env
         let staging = Ledger(stagingOnly: env)
-        self.committer = GroupCommit(database: env.database) { submissions, db in
-            try await staging.submitGroup(submissions, on: db)
+        self.committer = GroupCommit(database: env.database) { submissions, db, optimistic in
+            try await staging.submitGroup(submissions, on: db, optimistic: optimistic)
         }
     }
 

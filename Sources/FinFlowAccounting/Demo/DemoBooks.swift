@@ -3,9 +3,9 @@ import Foundation
 import SQLKit
 
 /// A year of a small trading company's books, so a newcomer sees real statements at once: owner's capital and a
-/// bank loan, equipment and its depreciation, rent, payroll with withholding, utilities, inventory bought on
-/// account and sold, card sales through a payment processor with its fees, invoiced customers (one of them slow,
-/// so the aging report has something to show), a customer invoiced in euros with monthly rates, conversions,
+/// bank loan, equipment and its depreciation, rent, payroll with withholding, utilities, inventory bought on account
+/// from a wholesaler (vendor bills with input tax, paid the next month) and sold, card sales through a payment
+/// processor with its fees, invoiced customers (one of them slow, so the aging report has something to show), a customer invoiced in euros with monthly rates, conversions,
 /// quarterly revaluation, and the previous fiscal year closed. Deterministic for a given start date.
 struct DemoBooks {
     let ledger: Ledger
@@ -48,7 +48,7 @@ struct DemoBooks {
         try await self.post(start.addingDays(2), "Delivery van and shelving", [(a["1510"]!, .debit, 2_400_000), (a["1020"]!, .credit, 2_400_000)])
         var loan: Int64 = 4_000_000
         var payrollOwed: Int64 = 0
-        var payablesOwed: Int64 = 0
+        var supplierBill: (id: String, owed: Int64)?
         var eurReceivable: [(String, LedgerDate)] = []
         for month in 0..<12 {
             let first = start.addingMonths(month)
@@ -57,12 +57,20 @@ struct DemoBooks {
             if payrollOwed > 0 {
                 try await self.post(day(10), "Payroll taxes remitted", [(a["2300"]!, .debit, payrollOwed), (a["1020"]!, .credit, payrollOwed)])
             }
-            if payablesOwed > 0 {
-                try await self.post(day(12), "Supplier paid", [(a["2010"]!, .debit, payablesOwed), (a["1020"]!, .credit, payablesOwed)])
+            // Stock bought on account from the wholesaler: a vendor bill with input tax, paid the next month.
+            if let supplier = supplierBill {
+                _ = try await self.ledger.payBill(principal: self.principal, id: supplier.id, amountMinor: supplier.owed, date: day(12),
+                                                  cashAccountId: a["1020"]!, entryId: nil)
             }
             let purchases = self.amount(1_000_000...1_400_000)
-            try await self.post(day(5), "Stock purchased on account", [(a["1200"]!, .debit, purchases), (a["2010"]!, .credit, purchases)])
-            payablesOwed = purchases
+            let bill = try await self.ledger.createBill(
+                principal: self.principal,
+                request: try BillRequest.validated(
+                    id: nil, vendorId: "northwind", vendorName: "Northwind Wholesale", vendorReference: "NW-\(first.year)-\(first.month)",
+                    currency: nil, billDate: day(5).description, dueDate: nil, paymentTermsDays: 30,
+                    lines: [("Stock for resale", "1", purchases, "8", nil, true, a["1200"]!)], payableAccountId: nil, memo: nil),
+                post: true, entryId: nil).bill
+            supplierBill = (bill.id, bill.total_minor)
             let utilities = self.amount(42_000...68_000)
             try await self.post(day(15), "Electricity and water", [(a["6200"]!, .debit, utilities), (a["1020"]!, .credit, utilities)])
             let supplies = self.amount(15_000...40_000)

@@ -12,6 +12,16 @@ import SQLKit
 public actor GroupCommit<Input: Sendable, Output: Sendable> {
     /// Applies one tenant's requests inside the group's transaction; a result per request, in order.
     public typealias Apply = @Sendable (_ inputs: [Input], _ db: any SQLDatabase) async throws -> [Result<Output, any Error>]
+    /// `apply` told whether this is a first, optimistic attempt: it may then leave out reads that only matter when
+    /// something conflicts (a look-up of ids the clients chose), and throw `RetryCarefully` when the write finds such
+    /// a conflict. The group is rolled back and its requests run again, each alone, with `optimistic` false.
+    public typealias OptimisticApply = @Sendable (_ inputs: [Input], _ db: any SQLDatabase, _ optimistic: Bool) async throws
+        -> [Result<Output, any Error>]
+
+    /// Thrown by an optimistic `apply` that met a conflict it left unchecked: run the requests again, carefully.
+    public struct RetryCarefully: Error {
+        public init() {}
+    }
 
     private struct Job {
         let tenantId: String
@@ -21,7 +31,7 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
 
     private let database: any Database
     private let jobsPerCommitMax: Int
-    private let apply: Apply
+    private let apply: OptimisticApply
     private var queue: [Job] = []
     private var committing = false
     /// Transactions committed so far, and requests waiting for the next one (for monitoring and tests).
@@ -31,7 +41,13 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
     public init(database: any Database, jobsPerCommitMax: Int = 500, apply: @escaping Apply) {
         self.database = database
         self.jobsPerCommitMax = jobsPerCommitMax
-        self.apply = apply
+        self.apply = { inputs, db, _ in try await apply(inputs, db) }
+    }
+
+    public init(database: any Database, jobsPerCommitMax: Int = 500, optimisticApply: @escaping OptimisticApply) {
+        self.database = database
+        self.jobsPerCommitMax = jobsPerCommitMax
+        self.apply = optimisticApply
     }
 
     /// Applies `input` for `tenantId` in the next group commit; returns its result once that commit succeeded.
@@ -58,7 +74,7 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
         self.committing = false
     }
 
-    private static func commit(_ jobs: [Job], database: any Database, apply: @escaping Apply) async -> [Result<Output, any Error>] {
+    private static func commit(_ jobs: [Job], database: any Database, apply: @escaping OptimisticApply) async -> [Result<Output, any Error>] {
         // Each tenant's jobs, in arrival order; tenants in order of their first job.
         var tenants: [String] = []
         var indexesByTenant: [String: [Int]] = [:]
@@ -78,7 +94,7 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
                         }
                         let results: [Result<Output, any Error>]
                         do {
-                            results = try await apply(indexes.map { jobs[$0].input }, db)
+                            results = try await apply(indexes.map { jobs[$0].input }, db, true)
                         } catch {
                             throw ApplyFailed()
                         }
@@ -94,11 +110,18 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
                 return jobs.map { _ in .failure(error) }
             }
         }
-        // A lone job, or the jobs of a group that a database error rolled back: each in a transaction of its own,
-        // so only the faulty one fails.
+        // A lone job (optimistic first, carefully if it met a conflict), or the jobs of a group that a database error
+        // rolled back (carefully): each in a transaction of its own, so only the faulty one fails.
+        if jobs.count == 1 {
+            let outcome = await Self.alone(jobs[0], database: database, optimistic: true, apply: apply)
+            if case .failure(let error) = outcome, error is RetryCarefully {
+                return [await Self.alone(jobs[0], database: database, optimistic: false, apply: apply)]
+            }
+            return [outcome]
+        }
         var outcomes: [Result<Output, any Error>] = []
         for job in jobs {
-            outcomes.append(await Self.alone(job, database: database, apply: apply))
+            outcomes.append(await Self.alone(job, database: database, optimistic: false, apply: apply))
         }
         return outcomes
     }
@@ -108,11 +131,13 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
 
     /// Applies one job in a transaction of its own. A deadlock or serialization victim runs again, as the other side
     /// holds its locks by then.
-    private static func alone(_ job: Job, database: any Database, apply: @escaping Apply) async -> Result<Output, any Error> {
+    private static func alone(_ job: Job, database: any Database, optimistic: Bool, apply: @escaping OptimisticApply) async
+        -> Result<Output, any Error>
+    {
         var attempt = 1
         while true {
             do {
-                return try await database.tenantTransaction(tenantId: job.tenantId) { db in try await apply([job.input], db) }[0]
+                return try await database.tenantTransaction(tenantId: job.tenantId) { db in try await apply([job.input], db, optimistic) }[0]
             } catch {
                 guard attempt < 3, Self.rolledBackForConcurrency(error) else { return .failure(error) }
                 attempt += 1

@@ -32,6 +32,13 @@ struct DemoTests {
             let aging = try await client.send(.get, "/v1/accounting/statements/receivables-aging", token: books.token)
             let totals = ((aging.body["currencies"] as? [[String: Any]])?.first?["totals"] as? [NSNumber])?.map(\.int64Value) ?? []
             #expect(totals.dropFirst().contains { $0 > 0 }, "the slow customer makes some receivables overdue")
+            // The wholesaler's bills: eleven paid, last month's open, the input tax they carried in the books.
+            let paidBills = try await client.send(.get, "/v1/accounting/bills?vendorId=northwind&status=paid", token: books.token)
+            #expect(((paidBills.body["items"] as? [[String: Any]]) ?? []).count == 11, "\(paidBills.body)")
+            let payables = try await client.send(.get, "/v1/accounting/statements/payables-aging", token: books.token)
+            let owed = ((payables.body["currencies"] as? [[String: Any]])?.first?["totals"] as? [NSNumber])?.map(\.int64Value) ?? []
+            #expect(owed.reduce(0, +) > 0, "last month's bill is open: \(payables.body)")
+            #expect(assets.first { $0["code"] as? String == "1350" }.map { StatementTests.amount($0["amount"]) }.map { $0 > 0 } == true, "input tax recoverable")
             let invoices = try await client.send(.get, "/v1/accounting/invoices?status=paid", token: books.token)
             #expect(((invoices.body["items"] as? [[String: Any]]) ?? []).count > 10)
             let closes = try await client.send(.get, "/v1/accounting/journal-entries?source=close", token: books.token)
