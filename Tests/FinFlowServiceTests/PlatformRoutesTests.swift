@@ -7,7 +7,7 @@ import Testing
 
 @Suite("platform routes: docs, health, metrics")
 struct PlatformRoutesTests {
-    @Test("the merged OpenAPI document has every service's paths, and every operation declares its permission")
+    @Test("the merged OpenAPI document has every service's paths, and every operation declares its permission and its problem response")
     func documentation() async throws {
         let sut = try await TestSystem.make()
         try await sut.test { client in
@@ -26,6 +26,11 @@ struct PlatformRoutesTests {
                     #expect(
                         ["public", "authenticated"].contains(permission) || Roles.allPermissions.contains(permission),
                         "\(method) \(path): unknown permission \(permission)")
+                    // Every refusal is a problem document, and a generated client knows its shape.
+                    let responses = operation["responses"] as? [String: Any] ?? [:]
+                    let problem = (responses["default"] as? [String: Any])?["$ref"] as? String ?? ""
+                    #expect(problem.hasPrefix("#/components/responses/") && problem.hasSuffix("Problem"),
+                            "\(method) \(path) declares no default problem response")
                 }
             }
             #expect(operations > 30)
