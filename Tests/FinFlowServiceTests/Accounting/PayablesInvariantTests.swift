@@ -33,7 +33,8 @@ struct PayablesInvariantTests {
             }
 
             for step in 0..<Self.steps {
-                let open = try await bills.asyncFilter { ["open", "partially_paid"].contains(try await bill($0)["status"] as? String) }
+                let open = try await Self.listing(client, books).filter { ["open", "partially_paid"].contains($0["status"] as? String) }
+                    .compactMap { $0["id"] as? String }
                 switch random.below(9) {
                 case 0, 1, 2:
                     let created = try await client.send(
@@ -78,19 +79,28 @@ struct PayablesInvariantTests {
         }
     }
 
+    /// Every bill and vendor credit note, page by page.
+    static func listing(_ client: any TestClientProtocol, _ books: Books) async throws -> [[String: Any]] {
+        var all: [[String: Any]] = []
+        var cursor: String?
+        repeat {
+            let page = try await client.send(.get, "/v1/accounting/bills?limit=200\(cursor.map { "&cursor=\($0)" } ?? "")", token: books.token).body
+            all += page["items"] as? [[String: Any]] ?? []
+            cursor = page["nextCursor"] as? String
+        } while cursor != nil
+        return all
+    }
+
     /// Payables against the open bills, input tax against the recoverable tax in the books, and the aging total.
     static func check(_ client: any TestClientProtocol, _ books: Books, _ a: [String: String], bills: [String], step: Int, seed: UInt64) async throws {
+        let all = try await Self.listing(client, books)
         var open: Int64 = 0, inputTax: Int64 = 0
-        for id in bills {
-            let body = try await client.send(.get, "/v1/accounting/bills/\(id)", token: books.token).body
-            guard ["open", "partially_paid", "paid"].contains(body["status"] as? String) else { continue }
-            open += StatementTests.amount(body["open"])
-            inputTax += StatementTests.amount(body["recoverableTax"])
-            let credited = try await client.send(.get, "/v1/accounting/bills?vendorId=\(body["vendorId"] as! String)&limit=200", token: books.token)
-            for note in credited.body["items"] as? [[String: Any]] ?? [] where note["creditedBillId"] as? String == id {
-                inputTax -= StatementTests.amount(note["recoverableTax"])
-            }
+        for bill in all where ["open", "partially_paid", "paid"].contains(bill["status"] as? String) {
+            open += StatementTests.amount(bill["open"])
+            inputTax += StatementTests.amount(bill["recoverableTax"])
         }
+        for note in all where note["kind"] as? String == "vendor_credit" { inputTax -= StatementTests.amount(note["recoverableTax"]) }
+        #expect(all.filter { $0["kind"] as? String == "bill" }.count == bills.count, "seed \(seed) step \(step): the listing lost a bill")
         let payables = try await books.balance(a["2010"]!)
         #expect(payables == open, "seed \(seed) step \(step): payables \(payables), open bills \(open)")
         let tax = try await books.balance(a["1350"]!)
