@@ -46,10 +46,12 @@ public final class PostgresDatabase: Database {
         self.writeClient = writeClient
         self.schema = schema
         self.logger = logger
-        self.runTask = Task {
+        // Started at once, so both pools run before the first statement asks them for a connection (a lease before
+        // `run()` works, but the driver warns of it at every start).
+        self.runTask = Task.immediate {
             await withDiscardingTaskGroup { group in
-                group.addTask { await client.run() }
-                group.addTask { await writeClient.run() }
+                group.addImmediateTask { await client.run() }
+                group.addImmediateTask { await writeClient.run() }
             }
         }
     }
