@@ -181,6 +181,10 @@ let package = Package(
             resources: [.copy("Resources"), .copy("openapi.yaml")],
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
+        // Compliance (AML monitoring, sanctions screening, alerts and cases); today its name-matching core.
+        .target(
+            name: "FinFlowCompliance",
+            swiftSettings: swiftSettings),
         .target(
             name: "FinFlowServer",
             dependencies: [
@@ -222,6 +226,11 @@ let package = Package(
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .testTarget(
+            name: "FinFlowComplianceTests",
+            dependencies: ["FinFlowCompliance"],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .testTarget(

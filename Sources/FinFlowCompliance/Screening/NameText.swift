@@ -1,0 +1,54 @@
+import Foundation
+
+/// Names brought to one comparable form: any script transliterated to Latin (ICU's transforms: Cyrillic, Greek,
+/// Arabic, Han and the rest), diacritics stripped, lower case, split into tokens on anything that is not a letter or
+/// a digit. "Владимир Путин", "VLADIMIR putin" and "Vladímir Putin" all become ["vladimir", "putin"].
+public enum NameText {
+    /// Letters ICU keeps as themselves that have a usual ASCII spelling.
+    static let spelled: [Character: String] = ["ß": "ss", "æ": "ae", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "œ": "oe", "ı": "i"]
+
+    /// Connecting words of names (Arabic, Dutch, German, Romance) that documents write or leave out at will; they
+    /// count little when names are compared.
+    public static let particles: Set<String> = [
+        "al", "el", "bin", "bn", "ibn", "bint", "abu", "abd", "von", "van", "der", "den", "de", "da", "del", "della", "di", "du", "la", "le", "y",
+    ]
+
+    /// Titles and honorifics, left out.
+    static let titles: Set<String> = ["mr", "mrs", "ms", "miss", "dr", "prof", "sir", "sheikh", "shaikh", "haji", "hajji", "mme", "mlle"]
+
+    /// ICU writes Cyrillic by ISO 9 (č, š, ž, ŝ, û, â); sanctions lists and passports mostly spell it the English way.
+    static let romanised: [Character: String] = ["č": "ch", "š": "sh", "ž": "zh", "ŝ": "shch", "û": "yu", "â": "ya", "ë": "yo", "ʹ": "", "ʺ": ""]
+
+    /// `name` in Latin letters, without diacritics, lower case.
+    public static func latin(_ name: String) -> String {
+        var transliterated = name.applyingTransform(.toLatin, reverse: false) ?? name
+        if name.unicodeScalars.contains(where: { (0x0400...0x04FF).contains($0.value) }) {
+            transliterated = String(transliterated.lowercased().flatMap { Self.romanised[$0] ?? String($0) })
+        }
+        let plain = (transliterated.applyingTransform(.stripDiacritics, reverse: false) ?? transliterated).lowercased()
+        var result = ""
+        result.reserveCapacity(plain.count)
+        for character in plain {
+            if let spelled = Self.spelled[character] { result += spelled } else { result.append(character) }
+        }
+        return result
+    }
+
+    /// The tokens of `name`: Latin, lower case, ASCII letters and digits only; titles left out.
+    public static func tokens(_ name: String) -> [String] {
+        var tokens: [String] = []
+        var current = ""
+        for scalar in Self.latin(name).unicodeScalars {
+            if scalar.isASCII, CharacterSet.alphanumerics.contains(scalar) {
+                current.unicodeScalars.append(scalar)
+            } else if scalar == "'" || scalar == "\u{2019}" || scalar == "\u{2BC}" || scalar == "\u{2B9}" || scalar == "\u{2BE}" || scalar == "\u{2BF}" {
+                continue  // apostrophes and transliteration marks join what they separate: O'Brien, Alʹ
+            } else if !current.isEmpty {
+                tokens.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { tokens.append(current) }
+        return tokens.filter { !Self.titles.contains($0) }
+    }
+}
