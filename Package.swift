@@ -184,6 +184,7 @@ let package = Package(
         // Compliance (AML monitoring, sanctions screening, alerts and cases); today its name-matching core.
         .target(
             name: "FinFlowCompliance",
+            resources: [.copy("Resources")],
             swiftSettings: swiftSettings),
         .target(
             name: "FinFlowServer",

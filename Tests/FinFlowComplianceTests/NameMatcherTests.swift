@@ -35,7 +35,7 @@ struct NameMatcherTests {
         ("Владимир Путин", 0.85),
         ("PUTIN, Vladimir", 0.85),
         ("Vladimir Poutine", 0.75),
-        ("Wladimir Putin", 0.8),
+        ("Wladimir Putin", 0.75),
         ("Vladimir Puttin", 0.8),
         ("Putin", 0.7),
     ])

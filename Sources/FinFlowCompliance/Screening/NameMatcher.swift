@@ -54,7 +54,7 @@ public enum NameMatcher {
     /// How much of the score is the query's coverage (the rest: the candidate's).
     static let queryWeight = 0.75
     /// A token pair below this similarity is no pair.
-    static let pairMinimum = 0.72
+    static let pairMinimum = 0.80
     /// What a particle (`bin`, `al`, `van`) weighs, against its length for any other token.
     static let particleWeight = 0.5
     /// What each qualifier takes off the score.
@@ -94,7 +94,11 @@ public enum NameMatcher {
 
     /// Two names compared, without qualifiers.
     public static func compare(_ queryName: String, _ candidateName: String) -> NameMatch {
-        let query = NameText.tokens(queryName), candidate = NameText.tokens(candidateName)
+        Self.compare(tokens: NameText.tokens(queryName), of: queryName, with: NameText.tokens(candidateName), of: candidateName)
+    }
+
+    /// Two names compared by their tokens (`NameText.tokens`, computed once for a list's names), without qualifiers.
+    public static func compare(tokens query: [String], of queryName: String, with candidate: [String], of candidateName: String) -> NameMatch {
         guard !query.isEmpty, !candidate.isEmpty else {
             return NameMatch(score: 0, nameScore: 0, queryName: queryName, candidateName: candidateName, pairs: [],
                              unmatchedQuery: query, unmatchedCandidate: candidate, qualifiers: [:])
@@ -120,9 +124,11 @@ public enum NameMatcher {
         }
         let queryTotal = query.map(weight).reduce(0, +), candidateTotal = candidate.map(weight).reduce(0, +)
         var queryCovered = 0.0, candidateCovered = 0.0
+        // A pair counts by its similarity squared: near-identical tokens almost fully, loose resemblances little, so
+        // two weak pairs do not add up to a match.
         for (i, j, similarity, _) in pairs {
-            queryCovered += weight(query[i]) * similarity
-            candidateCovered += weight(candidate[j]) * similarity
+            queryCovered += weight(query[i]) * similarity * similarity
+            candidateCovered += weight(candidate[j]) * similarity * similarity
         }
         let score = Self.queryWeight * queryCovered / queryTotal + (1 - Self.queryWeight) * candidateCovered / candidateTotal
         return NameMatch(
@@ -139,14 +145,16 @@ public enum NameMatcher {
         let aParticle = NameText.particles.contains(a), bParticle = NameText.particles.contains(b)
         if aParticle != bParticle { return (0, "none") }
         if aParticle { return (0.9, "particle") }
+        // Only tokens of comparable length, three letters or more, resemble each other: "e" is not "emma".
+        let shorter = min(a.utf8.count, b.utf8.count), longer = max(a.utf8.count, b.utf8.count)
+        guard shorter >= 3, Double(shorter) / Double(longer) >= 0.6 else { return (0, "none") }
         var best = (Similarity.jaroWinkler(a, b), "jaro-winkler")
-        // Sound and consonants count only for tokens long enough to carry them.
-        if min(a.utf8.count, b.utf8.count) >= 3 {
-            if Similarity.phonetic(a) == Similarity.phonetic(b), 0.9 > best.0 { best = (0.9, "phonetic") }
-            let skeletonA = Similarity.skeleton(a), skeletonB = Similarity.skeleton(b)
-            if skeletonA.utf8.count >= 2, Similarity.levenshtein(skeletonA, skeletonB) <= (skeletonA.utf8.count >= 4 ? 1 : 0), 0.85 > best.0 {
-                best = (0.85, "skeleton")
-            }
+        // Sound counts when the key carries three sounds or more; consonants when there are two or more.
+        let key = Similarity.phonetic(a)
+        if key.utf8.count >= 3, key == Similarity.phonetic(b), 0.9 > best.0 { best = (0.9, "phonetic") }
+        let skeletonA = Similarity.skeleton(a), skeletonB = Similarity.skeleton(b)
+        if skeletonA.utf8.count >= 2, Similarity.levenshtein(skeletonA, skeletonB) <= (skeletonA.utf8.count >= 4 ? 1 : 0), 0.85 > best.0 {
+            best = (0.85, "skeleton")
         }
         return best
     }

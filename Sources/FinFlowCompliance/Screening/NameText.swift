@@ -21,7 +21,13 @@ public enum NameText {
 
     /// `name` in Latin letters, without diacritics, lower case.
     public static func latin(_ name: String) -> String {
-        var transliterated = name.applyingTransform(.toLatin, reverse: false) ?? name
+        var source = name
+        if name.unicodeScalars.contains(where: { (0x0600...0x06FF).contains($0.value) }) {
+            // Ta marbuta and alif maqsura end names in a vowel in the usual romanisations (Usama, Mustafa), not in
+            // ICU's "ẗ" and "ỳ".
+            source = String(name.map { $0 == "ة" || $0 == "ى" ? "a" : $0 })
+        }
+        var transliterated = source.applyingTransform(.toLatin, reverse: false) ?? source
         if name.unicodeScalars.contains(where: { (0x0400...0x04FF).contains($0.value) }) {
             transliterated = String(transliterated.lowercased().flatMap { Self.romanised[$0] ?? String($0) })
         }
