@@ -181,16 +181,22 @@ let package = Package(
             resources: [.copy("Resources"), .copy("openapi.yaml")],
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
-        // Compliance (AML monitoring, sanctions screening, alerts and cases); today its name-matching core.
         .target(
             name: "FinFlowCompliance",
-            resources: [.copy("Resources")],
-            swiftSettings: swiftSettings),
+            dependencies: [
+                "FinFlowCore",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            resources: [.copy("Resources"), .copy("openapi.yaml")],
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
         .target(
             name: "FinFlowServer",
             dependencies: [
                 "FinFlowCore", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting", "FinFlowTransactions",
-                "FinFlowPayments", "FinFlowCredit",
+                "FinFlowPayments", "FinFlowCredit", "FinFlowCompliance",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Yams", package: "Yams"),
@@ -249,6 +255,7 @@ let package = Package(
             name: "FinFlowServiceTests",
             dependencies: [
                 "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions", "FinFlowPayments", "FinFlowCredit",
+                "FinFlowCompliance",
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,5 +1,6 @@
 import FinFlowAccounting
 import FinFlowAuth
+import FinFlowCompliance
 import FinFlowCore
 import FinFlowCredit
 import FinFlowPayments
@@ -15,6 +16,7 @@ public enum ServiceCatalog {
         TransactionsService.descriptor,
         PaymentsService.descriptor,
         CreditService.descriptor,
+        ComplianceService.descriptor,
     ]
 
     /// The descriptors named in `names` (all when empty); an unknown name is a setting error.

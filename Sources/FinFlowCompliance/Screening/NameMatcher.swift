@@ -70,6 +70,12 @@ public enum NameMatcher {
             }
         }
         guard let best else { return nil }
+        return Self.qualified(best, query, candidate)
+    }
+
+    /// `best`, the best name comparison of two subjects, with the score lowered by each qualifier both sides state
+    /// and that differs.
+    public static func qualified(_ best: NameMatch, _ query: ScreeningSubject, _ candidate: ScreeningSubject) -> NameMatch {
         var qualifiers: [String: Double] = [:]
         if let a = query.birthDate, let b = candidate.birthDate, !Self.datesAgree(a, b) {
             qualifiers["birth-date-mismatch"] = Self.qualifierPenalties["birth-date-mismatch"]
@@ -119,9 +125,7 @@ public enum NameMatcher {
             usedCandidate.insert(pair.1)
             pairs.append(pair)
         }
-        func weight(_ token: String) -> Double {
-            NameText.particles.contains(token) ? Self.particleWeight : Double(max(2, token.utf8.count))
-        }
+        let weight = Self.tokenWeight
         let queryTotal = query.map(weight).reduce(0, +), candidateTotal = candidate.map(weight).reduce(0, +)
         var queryCovered = 0.0, candidateCovered = 0.0
         // A pair counts by its similarity squared: near-identical tokens almost fully, loose resemblances little, so
@@ -138,6 +142,11 @@ public enum NameMatcher {
             unmatchedCandidate: candidate.indices.filter { !usedCandidate.contains($0) }.map { candidate[$0] }, qualifiers: [:])
     }
 
+    /// What a token weighs in a name's coverage: its length, a particle little.
+    static func tokenWeight(_ token: String) -> Double {
+        NameText.particles.contains(token) ? Self.particleWeight : Double(max(2, token.utf8.count))
+    }
+
     /// The best of the measures for two tokens, and its name.
     static func tokenSimilarity(_ a: String, _ b: String) -> (Double, String) {
         if a == b { return (1, "exact") }
@@ -147,7 +156,13 @@ public enum NameMatcher {
         if aParticle { return (0.9, "particle") }
         // Only tokens of comparable length, three letters or more, resemble each other: "e" is not "emma".
         let shorter = min(a.utf8.count, b.utf8.count), longer = max(a.utf8.count, b.utf8.count)
-        guard shorter >= 3, Double(shorter) / Double(longer) >= 0.6 else { return (0, "none") }
+        guard shorter >= 3 else { return (0, "none") }
+        guard Double(shorter) / Double(longer) >= 0.6 else {
+            // A script that writes no short vowels spells a name much shorter ("mhmd", "muhammad"): the same consonants
+            // still pair.
+            let skeleton = Similarity.skeleton(a)
+            return skeleton.utf8.count >= 3 && skeleton == Similarity.skeleton(b) ? (0.85, "skeleton") : (0, "none")
+        }
         var best = (Similarity.jaroWinkler(a, b), "jaro-winkler")
         // Sound counts when the key carries three sounds or more; consonants when there are two or more.
         let key = Similarity.phonetic(a)

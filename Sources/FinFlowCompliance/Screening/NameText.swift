@@ -47,6 +47,8 @@ public enum NameText {
         for scalar in Self.latin(name).unicodeScalars {
             if scalar.isASCII, CharacterSet.alphanumerics.contains(scalar) {
                 current.unicodeScalars.append(scalar)
+            } else if (scalar == "\u{2BE}" || scalar == "\u{2BF}") && current.isEmpty {
+                current.append("a")  // ayn or hamza opening a word is usually romanised as a vowel: ʿAbd, ʿUmar
             } else if scalar == "'" || scalar == "\u{2019}" || scalar == "\u{2BC}" || scalar == "\u{2B9}" || scalar == "\u{2BE}" || scalar == "\u{2BF}" {
                 continue  // apostrophes and transliteration marks join what they separate: O'Brien, Alʹ
             } else if !current.isEmpty {

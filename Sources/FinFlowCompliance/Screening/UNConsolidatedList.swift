@@ -35,10 +35,16 @@ public enum UNConsolidatedList {
 
     /// The copy shipped with the product (generated 2020-11-24; see Resources/lists/SOURCE.md).
     public static func bundled() throws -> [ListEntry] {
+        try Self.bundledData().entries
+    }
+
+    /// The shipped copy's bytes (for its checksum) and its entries.
+    public static func bundledData() throws -> (data: Data, entries: [ListEntry]) {
         guard let url = Bundle.module.url(forResource: "un-consolidated-2020-11-24", withExtension: "xml", subdirectory: "Resources/lists") else {
             throw ListFormatError(detail: "the bundled UN list is missing from the build")
         }
-        return try Self.parse(Data(contentsOf: url))
+        let data = try Data(contentsOf: url)
+        return (data, try Self.parse(data))
     }
 
     private final class Reader: NSObject, XMLParserDelegate {

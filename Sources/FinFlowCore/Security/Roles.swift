@@ -13,7 +13,7 @@ public enum Roles {
         "payments:read", "payments:create", "payments:refund", "payments:manage",
         "credit:read", "credit:score", "credit:offer", "credit:manage",
         "forecasts:read",
-        "compliance:read", "compliance:manage",
+        "compliance:read", "compliance:screen", "compliance:manage",
         "tax:read", "tax:manage",
         "integrations:read", "integrations:manage",
         "analytics:read",
@@ -41,12 +41,15 @@ public enum Roles {
             name: "accountant", description: "Keeps the books: accounts, journal, transactions, payments, tax",
             permissions: reads([
                 "accounts:manage", "journal:post", "periods:close", "transactions:create", "transactions:reverse",
-                "payments:create", "payments:refund", "tax:manage", "integrations:manage", "credit:score",
+                "payments:create", "payments:refund", "tax:manage", "integrations:manage", "credit:score", "compliance:screen",
             ])),
         Role(
             name: "approver", description: "Approves manual journal entries above the tenant's threshold",
             permissions: reads(["journal:approve"])),
         Role(name: "analyst", description: "Reads everything financial and scores credit", permissions: reads(["credit:score"])),
+        Role(
+            name: "compliance-officer", description: "Screens names, loads lists and works compliance alerts",
+            permissions: reads(["compliance:screen", "compliance:manage", "audit:read"])),
         Role(name: "auditor", description: "Reads everything, including the audit trail", permissions: reads(["audit:read"])),
         Role(name: "viewer", description: "Reads the books and reports", permissions: reads()),
     ]

@@ -57,52 +57,11 @@ struct CSVMapping: Sendable {
 enum CSVStatement {
     /// The records of `text`, each with the line it starts on.
     static func records(_ text: String, delimiter: Character) throws -> [(line: Int, fields: [String])] {
-        var records: [(Int, [String])] = []
-        var fields: [String] = []
-        var field = ""
-        var quoted = false
-        var line = 1
-        var recordLine = 1
-        var iterator = text.makeIterator()
-        var pending: Character? = nil
-        func next() -> Character? {
-            if let c = pending { pending = nil; return c }
-            return iterator.next()
+        do {
+            return try CSVRecords.read(text, delimiter: delimiter)
+        } catch let error as CSVRecords.UnclosedQuote {
+            throw StatementText.invalid("line \(error.line): a quoted field is not closed")
         }
-        func endRecord() {
-            fields.append(field)
-            field = ""
-            if !(fields.count == 1 && fields[0].isEmpty) { records.append((recordLine, fields)) }
-            fields = []
-        }
-        while let c = next() {
-            if quoted {
-                if c == "\"" {
-                    if let following = next() {
-                        if following == "\"" { field.append("\"") } else { quoted = false; pending = following }
-                    } else { quoted = false }
-                } else {
-                    if c.isNewline { line += 1 }
-                    field.append(c)
-                }
-                continue
-            }
-            if c == "\"" && field.isEmpty {
-                quoted = true
-            } else if c == delimiter {
-                fields.append(field)
-                field = ""
-            } else if c.isNewline {
-                endRecord()
-                line += 1
-                recordLine = line
-            } else {
-                field.append(c)
-            }
-        }
-        guard !quoted else { throw StatementText.invalid("line \(recordLine): a quoted field is not closed") }
-        if !field.isEmpty || !fields.isEmpty { endRecord() }
-        return records
     }
 
     /// Reads `text` with `mapping`; amounts in `exponent` decimals, or the exponent of each line's own currency.

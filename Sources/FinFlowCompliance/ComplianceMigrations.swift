@@ -1,0 +1,70 @@
+import FinFlowCore
+
+/// The compliance service's schema, forward-only. Tenant-owned tables get row-level security on PostgreSQL; the
+/// lists and their entries are readable by every tenant when they belong to the platform (`tenant_id` empty).
+enum ComplianceMigrations {
+    static let all: [Migration] = [
+        Migration(1, "create sanctions lists and their entries, screenings and their matches, monitored subjects, alerts and settings", [
+            """
+            CREATE TABLE screening_lists (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, source TEXT NOT NULL,
+                format TEXT NOT NULL, sha256 TEXT NOT NULL, entry_count INTEGER NOT NULL, status TEXT NOT NULL,
+                created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL, UNIQUE (tenant_id, name, version))
+            """,
+            """
+            CREATE TABLE list_entries (
+                list_id TEXT NOT NULL REFERENCES screening_lists(id), entry_id TEXT NOT NULL, tenant_id TEXT NOT NULL,
+                reference TEXT NOT NULL, kind TEXT NOT NULL, names TEXT NOT NULL, birth_date TEXT, country TEXT, gender TEXT,
+                program TEXT NOT NULL, listed_on TEXT, PRIMARY KEY (list_id, entry_id))
+            """,
+            """
+            CREATE TABLE screenings (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, subject_type TEXT NOT NULL, subject_ref TEXT, kind TEXT,
+                names TEXT NOT NULL, birth_date TEXT, country TEXT, gender TEXT, threshold DOUBLE PRECISION NOT NULL,
+                lists TEXT NOT NULL, status TEXT NOT NULL, top_score DOUBLE PRECISION, match_count INTEGER NOT NULL,
+                origin TEXT NOT NULL, alert_id TEXT, request_hash TEXT NOT NULL, created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX screenings_tenant ON screenings (tenant_id, id)",
+            "CREATE INDEX screenings_subject ON screenings (tenant_id, subject_type, subject_ref, id)",
+            """
+            CREATE TABLE screening_matches (
+                screening_id TEXT NOT NULL REFERENCES screenings(id), position INTEGER NOT NULL, tenant_id TEXT NOT NULL,
+                list_id TEXT NOT NULL, entry_id TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, explanation TEXT NOT NULL,
+                PRIMARY KEY (screening_id, position))
+            """,
+            """
+            CREATE TABLE monitored_subjects (
+                tenant_id TEXT NOT NULL, subject_type TEXT NOT NULL, subject_ref TEXT NOT NULL, kind TEXT, names TEXT NOT NULL,
+                birth_date TEXT, country TEXT, gender TEXT, last_screening_id TEXT NOT NULL, updated_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, subject_type, subject_ref))
+            """,
+            """
+            CREATE TABLE compliance_alerts (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL,
+                subject_type TEXT NOT NULL, subject_ref TEXT, source_type TEXT NOT NULL, source_id TEXT NOT NULL,
+                reason TEXT NOT NULL, outcome TEXT, note TEXT, closed_by TEXT, closed_at_ms BIGINT, created_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX compliance_alerts_tenant ON compliance_alerts (tenant_id, status, id)",
+            """
+            CREATE TABLE compliance_settings (
+                tenant_id TEXT PRIMARY KEY, screening_threshold DOUBLE PRECISION NOT NULL, updated_by TEXT NOT NULL,
+                updated_at_ms BIGINT NOT NULL)
+            """,
+        ], postgresAfter: ["screenings", "screening_matches", "monitored_subjects", "compliance_alerts", "compliance_settings"]
+            .flatMap { Migration.rowLevelSecurity(table: $0) }
+            + ["screening_lists", "list_entries"].flatMap { Self.sharedRowLevelSecurity(table: $0) }),
+    ]
+
+    /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.
+    static func sharedRowLevelSecurity(table: String) -> [String] {
+        [
+            "ALTER TABLE \(table) ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE \(table) FORCE ROW LEVEL SECURITY",
+            """
+            CREATE POLICY \(table)_tenant ON \(table) USING (
+                coalesce(current_setting('app.tenant_id', true), '') = '' OR tenant_id = '' OR tenant_id = current_setting('app.tenant_id', true))
+                WITH CHECK (coalesce(current_setting('app.tenant_id', true), '') = '' OR tenant_id = current_setting('app.tenant_id', true))
+            """,
+        ]
+    }
+}

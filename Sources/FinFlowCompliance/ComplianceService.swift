@@ -1,0 +1,29 @@
+import FinFlowCore
+import Foundation
+import OpenAPIHummingbird
+
+/// compliance-service: sanctions screening against versioned lists (the UN's shipped, the tenant's own), continuous
+/// screening of known customers and counterparties, and the alerts a compliance officer works.
+public enum ComplianceService {
+    /// The descriptor `FinFlowServer` lists.
+    public static let descriptor = ServiceDescriptor(
+        name: "compliance", title: "compliance-service", migrations: ComplianceMigrations.all, openAPIIn: .module,
+        make: { env in Running(desk: ComplianceDesk(env: env)) })
+
+    struct Running: FinFlowService {
+        let desk: ComplianceDesk
+
+        func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
+            try ComplianceAPI(desk: self.desk).registerHandlers(on: api, configuration: .finFlow)
+        }
+
+        var consumers: [EventConsumer] {
+            let desk = self.desk
+            return [
+                .of(TransactionCreated.self, name: "compliance.transaction-created", database: desk.database) { event, db in
+                    try await desk.screenCounterparty(of: event.data, db: db)
+                },
+            ]
+        }
+    }
+}

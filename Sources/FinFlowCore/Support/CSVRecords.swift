@@ -1,0 +1,58 @@
+/// Reads CSV text (RFC 4180: quoted fields, doubled quotes, line breaks inside quotes), as bank statements and
+/// uploaded lists come.
+public enum CSVRecords {
+    /// A quoted field still open at the end of the text, from the record starting on `line`.
+    public struct UnclosedQuote: Error, Equatable {
+        public let line: Int
+    }
+
+    /// The records of `text`, each with the line it starts on.
+    public static func read(_ text: String, delimiter: Character) throws -> [(line: Int, fields: [String])] {
+        var records: [(Int, [String])] = []
+        var fields: [String] = []
+        var field = ""
+        var quoted = false
+        var line = 1
+        var recordLine = 1
+        var iterator = text.makeIterator()
+        var pending: Character? = nil
+        func next() -> Character? {
+            if let c = pending { pending = nil; return c }
+            return iterator.next()
+        }
+        func endRecord() {
+            fields.append(field)
+            field = ""
+            if !(fields.count == 1 && fields[0].isEmpty) { records.append((recordLine, fields)) }
+            fields = []
+        }
+        while let c = next() {
+            if quoted {
+                if c == "\"" {
+                    if let following = next() {
+                        if following == "\"" { field.append("\"") } else { quoted = false; pending = following }
+                    } else { quoted = false }
+                } else {
+                    if c.isNewline { line += 1 }
+                    field.append(c)
+                }
+                continue
+            }
+            if c == "\"" && field.isEmpty {
+                quoted = true
+            } else if c == delimiter {
+                fields.append(field)
+                field = ""
+            } else if c.isNewline {
+                endRecord()
+                line += 1
+                recordLine = line
+            } else {
+                field.append(c)
+            }
+        }
+        guard !quoted else { throw UnclosedQuote(line: recordLine) }
+        if !field.isEmpty || !fields.isEmpty { endRecord() }
+        return records
+    }
+}
