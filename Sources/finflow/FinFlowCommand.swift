@@ -21,8 +21,10 @@ extension FinFlowCommand {
     /// The subcommands; the Kafka bench only in a build with the Kafka trait.
     static var commands: [any ParsableCommand.Type] {
         var commands: [any ParsableCommand.Type] = [
-            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, TenantsCommand.self, RolesCommand.self,
+            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, ComplianceCommand.self, TenantsCommand.self,
+            RolesCommand.self,
             CreditBench.self,
+            ScreeningBench.self,
         ]
         #if Kafka
         commands.append(KafkaBench.self)

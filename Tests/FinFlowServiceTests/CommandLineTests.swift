@@ -86,6 +86,36 @@ struct CommandLineTests {
         #expect(broken.output.contains("auth: BROKEN at tenant"), "\(broken.output)")
     }
 
+    @Test("compliance load-list adds a platform list version and screens every monitored subject against it; a bad file is named", .enabled(if: !TestSystem.onPostgres))
+    func loadPlatformList() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the finflow executable first")
+        let sut = try await TestSystem.make()
+        try #require(sut.system.settings.databaseURL == nil)
+        try await sut.test { client in
+            let user = try await Fixtures.signUp(client, sut, tag: "officer")
+            let screened = try await client.send(
+                .post, "/v1/compliance/screenings", json: #"{"subjectType":"customer","subjectRef":"c-9","names":["Ottilie Branvold"]}"#,
+                token: user.accessToken)
+            #expect(screened.body["status"] as? String == "clear")
+        }
+        let directory = sut.system.settings.dataDirectory
+        let file = URL(fileURLWithPath: directory).appendingPathComponent("watch.csv")
+        try "id,kind,name\nx-1,individual,Ottilie Branvold\n".write(to: file, atomically: true, encoding: .utf8)
+        let loaded = try await Self.run(["compliance", "load-list", "--name", "platform-watch", "--format", "csv", "--file", file.path, "--data-directory", directory])
+        #expect(loaded.status == 0, "\(loaded.output)")
+        #expect(loaded.output.contains("platform-watch version 1 holds 1 entries; screened 1 monitored subjects against it, 1 matched"), "\(loaded.output)")
+        try "id,kind,name\nx-1,company,Ottilie\n".write(to: file, atomically: true, encoding: .utf8)
+        let refused = try await Self.run(["compliance", "load-list", "--name", "platform-watch", "--format", "csv", "--file", file.path, "--data-directory", directory])
+        #expect(refused.status != 0 && refused.output.contains("line 2: kind must be individual or entity"), "\(refused.output)")
+        struct Screened: Decodable { let origin: String; let status: String; let subject_ref: String? }
+        let database = try await SQLiteDatabase.open(path: sut.system.settings.sqlitePath(service: "compliance"), logger: Logger(label: "test"))
+        let rows = try await database.read { db in
+            try await db.raw("SELECT origin, status, subject_ref FROM screenings ORDER BY id").all(decoding: Screened.self)
+        }
+        try await database.shutdown()
+        #expect(rows.map(\.origin) == ["request", "rescreen"] && rows.map(\.status) == ["clear", "hit"] && rows.allSatisfy { $0.subject_ref == "c-9" })
+    }
+
     @Test("on PostgreSQL, start refuses pending migrations unless told to migrate", .enabled(if: TestSystem.onPostgres))
     func pendingMigrations() async throws {
         let base = try #require(ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"])

@@ -16,6 +16,15 @@ public struct ListEntry: Sendable, Equatable {
     /// The UN sanctions regime (`Al-Qaida`, `DPRK`…).
     public let regime: String
     public let listedOn: String?
+
+    public init(id: String, reference: String, kind: String, subject: ScreeningSubject, regime: String, listedOn: String?) {
+        self.id = id
+        self.reference = reference
+        self.kind = kind
+        self.subject = subject
+        self.regime = regime
+        self.listedOn = listedOn
+    }
 }
 
 /// The UN Security Council Consolidated List in its published XML form: individuals (names in up to four parts,

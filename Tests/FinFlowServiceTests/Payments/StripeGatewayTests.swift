@@ -182,7 +182,8 @@ struct StripeGatewayTests {
             guard case GatewayError.unreachable = error else { return false }
             return true
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // A guard against hanging on a refused connection, not a speed figure: generous for a loaded machine.
+        #expect(ContinuousClock.now - started < .seconds(60))
     }
 
     /// A Stripe stand-in that answers 503 to the first `failures` calls, then a succeeded PaymentIntent; it records

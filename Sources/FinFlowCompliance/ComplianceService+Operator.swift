@@ -1,0 +1,39 @@
+import FinFlowCore
+import Foundation
+import Logging
+
+/// What the command line does on the compliance database directly, as the platform's operator.
+extension ComplianceService {
+    /// Loads a new version of the platform's list `name` (screened for every tenant) from a file in `format`
+    /// (`un-xml`, the UN Security Council's published XML, or `csv`), then screens every tenant's monitored subjects
+    /// against it. Returns the version, how many subjects were screened and how many matched.
+    public static func loadPlatformList(database: any Database, settings: Settings, name: String, format: String, data: Data, source: String)
+        async throws -> (version: Int, entries: Int, screened: Int, hits: Int)
+    {
+        guard ComplianceAPI.isListName(name) else {
+            throw AppError.invalid(code: "invalid-list-name", "--name must be lower-case letters, digits and hyphens (at most \(ComplianceAPI.listNameLengthMax))")
+        }
+        let entries: [ListEntry]
+        do {
+            switch format {
+            case "un-xml": entries = try UNConsolidatedList.parse(data)
+            case "csv":
+                guard let text = String(data: data, encoding: .utf8) else { throw ListFormatError(detail: "the file is not UTF-8 text") }
+                entries = try ListFile.csv(text)
+            default: throw AppError.invalid(code: "invalid-list-format", "--format must be un-xml or csv")
+            }
+        } catch let error as ListFormatError {
+            throw AppError.invalid(code: "list-invalid", error.detail)
+        }
+        guard !entries.isEmpty else { throw AppError.invalid(code: "list-invalid", "the list has no entries") }
+        let env = ServiceEnvironment.forOperator(
+            settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.compliance.operator"))
+        let desk = ComplianceDesk(env: env)
+        // The bundled list is the platform's first version of the UN list: stored before a newer one supersedes it.
+        try await desk.ensureBundledList()
+        let row = try await desk.store(
+            entries: entries, owner: "", name: name, source: source, format: format, sha256: Digest.sha256Hex(data), actor: "operator:command-line")
+        let rescreen = try await desk.rescreen(against: row)
+        return (row.version, entries.count, rescreen.screened, rescreen.hits)
+    }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import FinFlowCompliance
+import FinFlowCore
+import Foundation
+
+/// Measures sanctions screening in process: screenings per second and per-screening latency through the candidate
+/// index, next to a scan of every name, on the bundled UN list and on a synthetic list; and recall and false
+/// positives at the default threshold on perturbed listed names and invented ones. `Benchmarks/screening.sh` runs it.
+struct ScreeningBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "screening-bench", abstract: "Measure sanctions screening in process.", shouldDisplay: false)
+
+    @Option(help: "Names in the synthetic list.") var synthetic = 1_000_000
+    @Option(help: "Queries screened through the index per list.") var queries = 2_000
+    @Option(help: "Queries screened by scanning every name (the baseline; slow on a large list).") var scans = 50
+
+    func run() async throws {
+        guard (1_000...5_000_000).contains(self.synthetic) else { throw ValidationError("--synthetic must be 1000–5000000") }
+        guard (10...1_000_000).contains(self.queries), (1...100_000).contains(self.scans) else {
+            throw ValidationError("--queries must be 10–1000000 and --scans 1–100000")
+        }
+        var random = SeededRandom(seed: 42)
+        let un = try UNConsolidatedList.bundled()
+        let people = un.filter { $0.kind == "individual" }
+        // Recall: every listed individual, perturbed five ways, screened against the whole list; found when its own
+        // entry is among the hits at the default threshold.
+        let unIndex = ScreeningIndex(entries: un)
+        var perturbed: [(String, String)] = []
+        for entry in people {
+            for query in Self.perturbations(entry.subject.names[0], random: &random) { perturbed.append((query, entry.id)) }
+        }
+        var found = 0
+        for (query, id) in perturbed
+        where unIndex.search(ScreeningSubject(names: [query]), threshold: NameMatcher.defaultThreshold, limit: 20).contains(where: { $0.entry.id == id }) {
+            found += 1
+        }
+        let invented = (0..<2_000).map { _ in Self.inventedName(random: &random) }
+        let falseHits = invented.filter {
+            !unIndex.search(ScreeningSubject(names: [$0]), threshold: NameMatcher.defaultThreshold, limit: 1).isEmpty
+        }.count
+        print(String(format: "recall at %.2f: %d of %d perturbed listed names (%.1f%%); false positives: %d of %d invented names (%.2f%%)",
+                     NameMatcher.defaultThreshold, found, perturbed.count, 100 * Double(found) / Double(perturbed.count), falseHits,
+                     invented.count, 100 * Double(falseHits) / Double(invented.count)))
+        // Traffic: half perturbed listed names, half invented ones.
+        let traffic = (0..<self.queries).map { i in i % 2 == 0 ? perturbed[(i * 7919) % perturbed.count].0 : invented[i % invented.count] }
+        self.measure("UN list (\(un.count) entries, \(unIndex.nameCount) names)", index: unIndex, traffic: traffic)
+
+        var entries: [ListEntry] = []
+        entries.reserveCapacity(self.synthetic)
+        for i in 0..<self.synthetic {
+            entries.append(ListEntry(
+                id: "s\(i)", reference: "S.\(i)", kind: "individual", subject: ScreeningSubject(names: [Self.inventedName(random: &random)]),
+                regime: "synthetic", listedOn: nil))
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let large = ScreeningIndex(entries: entries + un)
+        print("synthetic list: \(large.nameCount) names, \(large.tokenCount) distinct tokens, indexed in \(Self.seconds(clock.now - start)) s")
+        self.measure("synthetic list (\(large.nameCount) names)", index: large, traffic: traffic)
+    }
+
+    /// Screenings per second and latency through the index, and per second by a scan of every name.
+    func measure(_ label: String, index: ScreeningIndex, traffic: [String]) {
+        let clock = ContinuousClock()
+        var latencies: [Double] = []
+        var hits = 0
+        let start = clock.now
+        for query in traffic {
+            let one = clock.now
+            hits += index.search(ScreeningSubject(names: [query]), threshold: NameMatcher.defaultThreshold, limit: 20).count
+            latencies.append(Self.seconds(clock.now - one) * 1000)
+        }
+        let elapsed = Self.seconds(clock.now - start)
+        latencies.sort()
+        let scanStart = clock.now
+        var scanHits = 0
+        for query in traffic.prefix(self.scans) {
+            scanHits += index.scan(ScreeningSubject(names: [query]), threshold: NameMatcher.defaultThreshold, limit: 20).count
+        }
+        let scanRate = Double(min(self.scans, traffic.count)) / Self.seconds(clock.now - scanStart)
+        print(String(format: "%@: indexed %.0f screenings/s (p50 %.2f ms, p99 %.2f ms, %d hits); scan of every name %.1f screenings/s (%d hits in %d)",
+                     label, Double(traffic.count) / elapsed, latencies[latencies.count / 2], latencies[latencies.count * 99 / 100], hits,
+                     scanRate, scanHits, min(self.scans, traffic.count)))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// A typo, the parts reversed, a middle part left out, a doubled vowel, and the name written in Cyrillic.
+    static func perturbations(_ name: String, random: inout SeededRandom) -> [String] {
+        let tokens = name.split(separator: " ").map(String.init)
+        var result: [String] = []
+        if let index = tokens.indices.filter({ tokens[$0].count >= 5 }).randomElement(using: &random) {
+            var typo = Array(tokens[index])
+            let at = Int.random(in: 1..<(typo.count - 1), using: &random)
+            typo.swapAt(at, at + 1)
+            var changed = tokens
+            changed[index] = String(typo)
+            result.append(changed.joined(separator: " "))
+        }
+        if tokens.count >= 2 { result.append(tokens.reversed().joined(separator: " ")) }
+        if tokens.count >= 3 { result.append((tokens.prefix(1) + tokens.suffix(1)).joined(separator: " ")) }
+        if let last = tokens.last, let vowel = last.lowercased().firstIndex(where: { "aeiou".contains($0) }) {
+            var doubled = last.lowercased()
+            doubled.insert(doubled[vowel], at: vowel)
+            result.append((tokens.dropLast().map { $0.lowercased() } + [doubled]).joined(separator: " "))
+        }
+        if let cyrillic = name.capitalized.applyingTransform(.latinToCyrillic, reverse: false), cyrillic != name.capitalized {
+            result.append(cyrillic)
+        }
+        return result
+    }
+
+    static let syllables = ["ka", "lo", "mi", "ra", "ten", "vos", "dre", "an", "bel", "cor", "du", "fa", "gri", "hal", "jo", "ki", "lun",
+                            "mar", "nel", "or", "pa", "quin", "ros", "sel", "tor", "ul", "va", "wen", "xi", "yor", "zel", "be", "sti"]
+
+    /// A name of two or three invented parts of two or three syllables.
+    static func inventedName(random: inout SeededRandom) -> String {
+        (0..<Int.random(in: 2...3, using: &random)).map { _ in
+            (0..<Int.random(in: 2...3, using: &random)).map { _ in Self.syllables.randomElement(using: &random)! }.joined().capitalized
+        }.joined(separator: " ")
+    }
+}
