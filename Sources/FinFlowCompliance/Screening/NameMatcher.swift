@@ -111,8 +111,9 @@ public enum NameMatcher {
         }
         // Every token pair scored, then taken greedily from the most alike, each token used once.
         var scored: [(Int, Int, Double, String)] = []
-        for (i, a) in query.enumerated() {
-            for (j, b) in candidate.enumerated() {
+        let queryFeatures = query.map(TokenFeatures.init), candidateFeatures = candidate.map(TokenFeatures.init)
+        for (i, a) in queryFeatures.enumerated() {
+            for (j, b) in candidateFeatures.enumerated() {
                 let (similarity, measure) = Self.tokenSimilarity(a, b)
                 if similarity >= Self.pairMinimum { scored.append((i, j, similarity, measure)) }
             }
@@ -147,28 +148,49 @@ public enum NameMatcher {
         NameText.particles.contains(token) ? Self.particleWeight : Double(max(2, token.utf8.count))
     }
 
+    /// What the token measures need of a token, computed once per token instead of once per pair.
+    public struct TokenFeatures: Sendable {
+        public let token: String
+        let length: Int
+        let isParticle: Bool
+        let phonetic: String
+        let skeleton: String
+
+        public init(_ token: String) {
+            self.token = token
+            self.length = token.utf8.count
+            self.isParticle = NameText.particles.contains(token)
+            self.phonetic = Similarity.phonetic(token)
+            self.skeleton = Similarity.skeleton(token)
+        }
+    }
+
     /// The best of the measures for two tokens, and its name.
     static func tokenSimilarity(_ a: String, _ b: String) -> (Double, String) {
         if a == b { return (1, "exact") }
+        return Self.tokenSimilarity(TokenFeatures(a), TokenFeatures(b))
+    }
+
+    /// The best of the measures for two tokens' features, and its name.
+    static func tokenSimilarity(_ a: TokenFeatures, _ b: TokenFeatures) -> (Double, String) {
+        if a.token == b.token { return (1, "exact") }
         // Particles pair only with particles: "bin" is not "bina".
-        let aParticle = NameText.particles.contains(a), bParticle = NameText.particles.contains(b)
-        if aParticle != bParticle { return (0, "none") }
-        if aParticle { return (0.9, "particle") }
+        if a.isParticle != b.isParticle { return (0, "none") }
+        if a.isParticle { return (0.9, "particle") }
         // Only tokens of comparable length, three letters or more, resemble each other: "e" is not "emma".
-        let shorter = min(a.utf8.count, b.utf8.count), longer = max(a.utf8.count, b.utf8.count)
+        let shorter = min(a.length, b.length), longer = max(a.length, b.length)
         guard shorter >= 3 else { return (0, "none") }
         guard Double(shorter) / Double(longer) >= 0.6 else {
             // A script that writes no short vowels spells a name much shorter ("mhmd", "muhammad"): the same consonants
             // still pair.
-            let skeleton = Similarity.skeleton(a)
-            return skeleton.utf8.count >= 3 && skeleton == Similarity.skeleton(b) ? (0.85, "skeleton") : (0, "none")
+            return a.skeleton.utf8.count >= 3 && a.skeleton == b.skeleton ? (0.85, "skeleton") : (0, "none")
         }
-        var best = (Similarity.jaroWinkler(a, b), "jaro-winkler")
+        var best = (Similarity.jaroWinkler(a.token, b.token), "jaro-winkler")
         // Sound counts when the key carries three sounds or more; consonants when there are two or more.
-        let key = Similarity.phonetic(a)
-        if key.utf8.count >= 3, key == Similarity.phonetic(b), 0.9 > best.0 { best = (0.9, "phonetic") }
-        let skeletonA = Similarity.skeleton(a), skeletonB = Similarity.skeleton(b)
-        if skeletonA.utf8.count >= 2, Similarity.levenshtein(skeletonA, skeletonB) <= (skeletonA.utf8.count >= 4 ? 1 : 0), 0.85 > best.0 {
+        if a.phonetic.utf8.count >= 3, a.phonetic == b.phonetic, 0.9 > best.0 { best = (0.9, "phonetic") }
+        if a.skeleton.utf8.count >= 2, 0.85 > best.0,
+            Similarity.levenshtein(a.skeleton, b.skeleton) <= (a.skeleton.utf8.count >= 4 ? 1 : 0)
+        {
             best = (0.85, "skeleton")
         }
         return best

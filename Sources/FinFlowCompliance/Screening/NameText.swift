@@ -21,6 +21,9 @@ public enum NameText {
 
     /// `name` in Latin letters, without diacritics, lower case.
     public static func latin(_ name: String) -> String {
+        // Plain ASCII is already Latin without diacritics: ICU's transforms (a transliterator built per call) would
+        // leave it as it is, at most of a screening's cost.
+        if name.utf8.allSatisfy({ $0 < 0x80 }) { return name.lowercased() }
         var source = name
         if name.unicodeScalars.contains(where: { (0x0600...0x06FF).contains($0.value) }) {
             // Ta marbuta and alif maqsura end names in a vowel in the usual romanisations (Usama, Mustafa), not in

@@ -20,6 +20,7 @@ public struct ScreeningIndex: Sendable {
     public let entries: [ListEntry]
     private let names: [IndexedName]
     private let vocabulary: [String]
+    private let features: [NameMatcher.TokenFeatures]
     private let vocabularyIds: [String: Int32]
     /// Vocabulary id → the names (indexes into `names`) holding the token.
     private let postings: [[Int32]]
@@ -70,6 +71,7 @@ public struct ScreeningIndex: Sendable {
         self.entries = entries
         self.names = names
         self.vocabulary = vocabulary
+        self.features = vocabulary.map(NameMatcher.TokenFeatures.init)
         self.vocabularyIds = vocabularyIds
         self.postings = postings
         self.byPhonetic = byPhonetic
@@ -171,8 +173,9 @@ public struct ScreeningIndex: Sendable {
         }
         for (id, count) in shared where count >= needed { proposed.insert(id) }
         var result: [(Int32, Double)] = []
+        let query = NameMatcher.TokenFeatures(token)
         for id in proposed {
-            let (similarity, _) = NameMatcher.tokenSimilarity(token, self.vocabulary[Int(id)])
+            let (similarity, _) = NameMatcher.tokenSimilarity(query, self.features[Int(id)])
             if similarity >= NameMatcher.pairMinimum { result.append((id, similarity)) }
         }
         return result
