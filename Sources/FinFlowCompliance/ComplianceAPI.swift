@@ -15,7 +15,7 @@ struct ComplianceAPI: APIProtocol {
         let principal = try RequestScope.require("compliance:screen")
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
         var validator = Validator()
-        let id = Self.clientId(body.id, field: "id", into: &validator)
+        let id = validator.clientId(body.id, field: "id")
         validator.check((1...ComplianceDesk.queryNamesMax).contains(body.names.count), "names", "must hold 1–\(ComplianceDesk.queryNamesMax) names")
         for (index, name) in body.names.enumerated() {
             validator.check(
@@ -147,15 +147,5 @@ struct ComplianceAPI: APIProtocol {
     static func isListName(_ name: String) -> Bool {
         guard let first = name.utf8.first, (1...Self.listNameLengthMax).contains(name.utf8.count), first != UInt8(ascii: "-") else { return false }
         return name.utf8.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") }
-    }
-
-    /// A client-supplied id: a UUID, stored in canonical lower case.
-    static func clientId(_ text: String?, field: String, into validator: inout Validator) -> String? {
-        guard let text else { return nil }
-        guard let uuid = UUID(uuidString: text) else {
-            validator.fail(field, "must be a UUID")
-            return nil
-        }
-        return uuid.uuidString.lowercased()
     }
 }

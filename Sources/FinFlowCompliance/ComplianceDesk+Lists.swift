@@ -98,6 +98,8 @@ extension ComplianceDesk {
         var result = Rescreen()
         var after: (String, String, String)?
         let owner = list.tenant_id.isEmpty ? nil : list.tenant_id
+        // Each tenant's threshold is read once, at its first monitored subject.
+        var thresholds: [String: Double] = [:]
         while true {
             let cursor = after
             let page = try await self.database.read { db in
@@ -105,7 +107,14 @@ extension ComplianceDesk {
             }
             for subject in page {
                 let request = try Self.request(monitored: subject)
-                let outcome = try await self.evaluate(request, tenantId: subject.tenant_id, only: [list])
+                let threshold: Double
+                if let known = thresholds[subject.tenant_id] {
+                    threshold = known
+                } else {
+                    threshold = try await self.threshold(tenantId: subject.tenant_id)
+                    thresholds[subject.tenant_id] = threshold
+                }
+                let outcome = try await self.evaluate(request, lists: [list], threshold: threshold)
                 result.screened += 1
                 guard !outcome.hits.isEmpty else { continue }
                 result.hits += 1

@@ -58,29 +58,31 @@ struct ComplianceDesk: Sendable {
     }
 
     /// Screens `request` against the tenant's active lists and stores the screening; a hit opens an alert and
-    /// announces it. A client id already used for the same request answers the stored screening (`created` false).
+    /// announces it. A client id already used for the same request answers the stored screening (`created` false)
+    /// without screening again.
     func screen(_ request: ScreeningRequest, principal: Principal, origin: String = "request") async throws -> (ScreeningRecord, created: Bool) {
         let tenantId = principal.tenantId
+        if let stored = try await self.stored(request, tenantId: tenantId) { return (stored, false) }
         let outcome = try await self.evaluate(request, tenantId: tenantId)
         do {
-            let created: ScreeningRecord? = try await self.database.tenantTransaction(tenantId: tenantId) { db in
-                if let id = request.id, let (existing, matches) = try await ComplianceStore.screening(tenantId: tenantId, id: id, db: db) {
-                    guard existing.request_hash == request.hash, matches.count == existing.match_count else {
-                        throw Self.idReused("screening")
-                    }
-                    return nil
-                }
-                return try await self.record(request, outcome: outcome, tenantId: tenantId, actor: principal.subject, origin: origin, db: db)
+            let created = try await self.database.tenantTransaction(tenantId: tenantId) { db in
+                try await self.record(request, outcome: outcome, tenantId: tenantId, actor: principal.subject, origin: origin, db: db)
             }
-            if let created { return (created, true) }
-        } catch where violatedConstraint(error) != nil && request.id != nil {
+            return (created, true)
+        } catch where violatedConstraint(error) != nil {
             // A concurrent request with the same id stored it first.
+            guard let stored = try await self.stored(request, tenantId: tenantId) else { throw error }
+            return (stored, false)
         }
+    }
+
+    /// The screening a client id names, when the same request stored it; another request's under that id is `id-reused`.
+    private func stored(_ request: ScreeningRequest, tenantId: String) async throws -> ScreeningRecord? {
         guard let id = request.id, let (row, matches) = try await self.database.tenantRead(tenantId: tenantId, { db in
             try await ComplianceStore.screening(tenantId: tenantId, id: id, db: db)
-        }) else { throw AppError.notFound("screening") }
-        guard row.request_hash == request.hash else { throw Self.idReused("screening") }
-        return (ScreeningRecord(row: row, matches: matches), false)
+        }) else { return nil }
+        guard row.request_hash == request.hash else { throw AppError.idReused("screening") }
+        return ScreeningRecord(row: row, matches: matches)
     }
 
     /// What screening `request` found: the lists screened, the tenant's threshold (or the request's) and the hits.
@@ -90,18 +92,21 @@ struct ComplianceDesk: Sendable {
         let hits: [(ListRow, ScreeningIndex.Hit)]
     }
 
-    /// Screens `request` against the active lists of `tenantId` (the platform's and the tenant's own), or `only` these.
-    /// Inside a transaction (`db`, an event's), the lists and settings are read in it.
-    func evaluate(_ request: ScreeningRequest, tenantId: String, only: [ListRow]? = nil, db: (any SQLDatabase)? = nil) async throws -> Outcome {
+    /// Screens `request` against the active lists of `tenantId` (the platform's and the tenant's own) at the request's
+    /// threshold or the tenant's. Inside a transaction (`db`, an event's), the lists and settings are read in it.
+    func evaluate(_ request: ScreeningRequest, tenantId: String, db: (any SQLDatabase)? = nil) async throws -> Outcome {
         try await self.ensureBundledList(on: db)
         let read: @Sendable (any SQLDatabase) async throws -> ([ListRow], SettingsRow?) = { db in
             (try await ComplianceStore.activeLists(tenantId: tenantId, db: db), try await ComplianceStore.settings(tenantId: tenantId, db: db))
         }
         let (lists, settings) = if let db { try await read(db) } else { try await self.database.tenantRead(tenantId: tenantId, read) }
-        let threshold = request.threshold ?? settings?.screening_threshold ?? NameMatcher.defaultThreshold
+        return try await self.evaluate(request, lists: lists, threshold: request.threshold ?? settings?.screening_threshold ?? NameMatcher.defaultThreshold)
+    }
+
+    /// Screens `request` against `lists` at `threshold`.
+    func evaluate(_ request: ScreeningRequest, lists: [ListRow], threshold: Double) async throws -> Outcome {
         var hits: [(ListRow, ScreeningIndex.Hit)] = []
-        let screened = only ?? lists
-        for list in screened {
+        for list in lists {
             let index = try await self.index(of: list)
             for hit in index.search(request.subject, threshold: threshold, limit: Self.matchesMax)
             where request.kind == nil || hit.entry.kind == request.kind {
@@ -109,7 +114,7 @@ struct ComplianceDesk: Sendable {
             }
         }
         hits.sort { ($0.1.match.score, $1.1.entry.id) > ($1.1.match.score, $0.1.entry.id) }
-        return Outcome(lists: screened, threshold: threshold, hits: Array(hits.prefix(Self.matchesMax)))
+        return Outcome(lists: lists, threshold: threshold, hits: Array(hits.prefix(Self.matchesMax)))
     }
 
     /// The screening index of a list version, built from its stored entries on first use.
@@ -143,7 +148,7 @@ struct ComplianceDesk: Sendable {
             let alert = AlertRow(
                 id: self.env.ids.nextString(), tenant_id: tenantId, kind: "sanctions", severity: top.1.match.score >= 0.9 ? "high" : "medium",
                 status: "open", subject_type: request.subjectType, subject_ref: request.subjectRef, source_type: "screening", source_id: id,
-                reason: "\(request.names[0]) resembles \(top.1.entry.subject.names.first ?? top.1.entry.reference) (\(top.0.name) \(top.1.entry.reference)) at \(String(format: "%.2f", top.1.match.score))",
+                reason: "\(request.names.first ?? "the subject") resembles \(top.1.entry.subject.names.first ?? top.1.entry.reference) (\(top.0.name) \(top.1.entry.reference)) at \(String(format: "%.2f", top.1.match.score))",
                 outcome: nil, note: nil, closed_by: nil, closed_at_ms: nil, created_at_ms: now)
             row.alert_id = alert.id
             try await db.insert(into: "compliance_alerts").model(alert).run()
@@ -207,15 +212,8 @@ struct ComplianceDesk: Sendable {
     /// Encodes rows with every column, nil ones as NULL, so rows of one insert share their columns.
     static let rowEncoder = SQLQueryEncoder(nilEncodingStrategy: .asNil)
 
-    /// The answer to a client id reused for other content.
-    static func idReused(_ what: String) -> AppError {
-        AppError.conflict(code: "id-reused", "this \(what) id was used for a different request")
-    }
-
     /// `value` as JSON text with sorted keys (stored columns and request hashes).
     static func json(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+        SortedJSON.text(value)
     }
 }

@@ -11,7 +11,7 @@ struct CreditAPI: APIProtocol {
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
         var validator = Validator()
         let applicant = Self.applicant(body.applicant, into: &validator)
-        let id = Self.clientId(body.id, field: "id", into: &validator)
+        let id = validator.clientId(body.id, field: "id")
         if let customerId = body.customerId {
             validator.check(CreditDesk.validCustomer(customerId), "customerId", "must be 1–\(CreditDesk.customerIdLengthMax) characters")
         }
@@ -115,7 +115,7 @@ struct CreditAPI: APIProtocol {
         let principal = try RequestScope.require("credit:offer")
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
         var validator = Validator()
-        let id = Self.clientId(body.id, field: "id", into: &validator)
+        let id = validator.clientId(body.id, field: "id")
         let currency = Currency(code: body.currency)
         validator.check(currency != nil, "currency", "is not an ISO 4217 code")
         validator.check((1...Amortization.principalMax).contains(body.amount), "amount", "must be 1–\(Amortization.principalMax) minor units")
@@ -150,16 +150,6 @@ struct CreditAPI: APIProtocol {
         return .init(
             activeVersion: view.active, shadowVersion: view.shadow,
             versions: view.versions.map { .init(version: $0.version, source: $0.source == "bundled" ? .bundled : .uploaded, trainedAt: $0.trainedAt) })
-    }
-
-    /// A client-supplied id: a UUID, stored in canonical lower case.
-    static func clientId(_ text: String?, field: String, into validator: inout Validator) -> String? {
-        guard let text else { return nil }
-        guard let uuid = UUID(uuidString: text) else {
-            validator.fail(field, "must be a UUID")
-            return nil
-        }
-        return uuid.uuidString.lowercased()
     }
 
     /// The application's fields as category codes and numbers; any other JSON type is named.

@@ -146,7 +146,7 @@ extension CreditDesk {
         do {
             let created: Bool = try await self.database.tenantTransaction(tenantId: tenantId) { db in
                 if request.id != nil, let existing = try await CreditStore.offer(tenantId: tenantId, id: row.id, forUpdate: false, kind: kind, db: db) {
-                    guard existing.request_hash == row.request_hash else { throw Self.idReused("offer") }
+                    guard existing.request_hash == row.request_hash else { throw AppError.idReused("offer") }
                     return false
                 }
                 try await db.insert(into: "loan_offers").model(row).run()
@@ -155,7 +155,7 @@ extension CreditDesk {
             return created ? (row, true) : (try await self.offer(tenantId: tenantId, id: row.id), false)
         } catch where violatedConstraint(error) != nil {
             let existing = try await self.offer(tenantId: tenantId, id: row.id)
-            guard existing.request_hash == row.request_hash else { throw Self.idReused("offer") }
+            guard existing.request_hash == row.request_hash else { throw AppError.idReused("offer") }
             return (existing, false)
         }
     }

@@ -60,7 +60,7 @@ struct CreditDesk: Sendable {
         do {
             let created: Bool = try await self.database.tenantTransaction(tenantId: tenantId) { db in
                 if request.id != nil, let existing = try await CreditStore.decision(tenantId: tenantId, id: row.id, db: db) {
-                    guard existing.request_hash == row.request_hash else { throw Self.idReused("decision") }
+                    guard existing.request_hash == row.request_hash else { throw AppError.idReused("decision") }
                     return false
                 }
                 // The decision row is itself the audit record: inputs, outputs, model version, who and when.
@@ -70,7 +70,7 @@ struct CreditDesk: Sendable {
             return created ? (row, true) : (try await self.decision(tenantId: tenantId, id: row.id), false)
         } catch where violatedConstraint(error) != nil {
             let existing = try await self.decision(tenantId: tenantId, id: row.id)
-            guard existing.request_hash == row.request_hash else { throw Self.idReused("decision") }
+            guard existing.request_hash == row.request_hash else { throw AppError.idReused("decision") }
             return (existing, false)
         }
     }
@@ -105,16 +105,9 @@ struct CreditDesk: Sendable {
         return page.page(rows, key: \.id)
     }
 
-    /// The answer to a client id reused for other content.
-    static func idReused(_ what: String) -> AppError {
-        AppError.conflict(code: "id-reused", "this \(what) id was used for a different request")
-    }
-
     /// `value` as JSON text with sorted keys (stored columns and request hashes).
     static func json(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+        SortedJSON.text(value)
     }
 }
 

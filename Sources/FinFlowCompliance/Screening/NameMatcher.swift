@@ -105,13 +105,20 @@ public enum NameMatcher {
 
     /// Two names compared by their tokens (`NameText.tokens`, computed once for a list's names), without qualifiers.
     public static func compare(tokens query: [String], of queryName: String, with candidate: [String], of candidateName: String) -> NameMatch {
+        Self.compare(features: query.map(TokenFeatures.init), of: queryName, with: candidate.map(TokenFeatures.init), of: candidateName)
+    }
+
+    /// Two names compared by their tokens' features (computed once per token of a list or a query), without qualifiers.
+    public static func compare(
+        features queryFeatures: [TokenFeatures], of queryName: String, with candidateFeatures: [TokenFeatures], of candidateName: String
+    ) -> NameMatch {
+        let query = queryFeatures.map(\.token), candidate = candidateFeatures.map(\.token)
         guard !query.isEmpty, !candidate.isEmpty else {
             return NameMatch(score: 0, nameScore: 0, queryName: queryName, candidateName: candidateName, pairs: [],
                              unmatchedQuery: query, unmatchedCandidate: candidate, qualifiers: [:])
         }
         // Every token pair scored, then taken greedily from the most alike, each token used once.
         var scored: [(Int, Int, Double, String)] = []
-        let queryFeatures = query.map(TokenFeatures.init), candidateFeatures = candidate.map(TokenFeatures.init)
         for (i, a) in queryFeatures.enumerated() {
             for (j, b) in candidateFeatures.enumerated() {
                 let (similarity, measure) = Self.tokenSimilarity(a, b)
@@ -153,8 +160,8 @@ public enum NameMatcher {
         public let token: String
         let length: Int
         let isParticle: Bool
-        let phonetic: String
-        let skeleton: String
+        public let phonetic: String
+        public let skeleton: String
 
         public init(_ token: String) {
             self.token = token

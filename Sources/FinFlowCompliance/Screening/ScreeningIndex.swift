@@ -19,7 +19,7 @@ public struct ScreeningIndex: Sendable {
 
     public let entries: [ListEntry]
     private let names: [IndexedName]
-    private let vocabulary: [String]
+    /// The vocabulary: each distinct token once, with what the measures need of it.
     private let features: [NameMatcher.TokenFeatures]
     private let vocabularyIds: [String: Int32]
     /// Vocabulary id → the names (indexes into `names`) holding the token.
@@ -58,20 +58,19 @@ public struct ScreeningIndex: Sendable {
                 names.append(IndexedName(entry: Int32(entryIndex), name: name, tokens: ids))
             }
         }
+        let features = vocabulary.map(NameMatcher.TokenFeatures.init)
         var byPhonetic: [String: [Int32]] = [:]
         var bySkeletonNeighbour: [String: [Int32]] = [:]
         var byBigram: [UInt16: [Int32]] = [:]
-        for (id, token) in vocabulary.enumerated() where !NameText.particles.contains(token) {
+        for (id, token) in features.enumerated() where !NameText.particles.contains(token.token) {
             let id = Int32(id)
-            let key = Similarity.phonetic(token)
-            if key.utf8.count >= 3 { byPhonetic[key, default: []].append(id) }
-            for neighbour in Self.skeletonNeighbours(token) { bySkeletonNeighbour[neighbour, default: []].append(id) }
-            for bigram in Set(Self.bigrams(token)) { byBigram[bigram, default: []].append(id) }
+            if token.phonetic.utf8.count >= 3 { byPhonetic[token.phonetic, default: []].append(id) }
+            for neighbour in Self.skeletonNeighbours(of: token.skeleton) { bySkeletonNeighbour[neighbour, default: []].append(id) }
+            for bigram in Set(Self.bigrams(token.token)) { byBigram[bigram, default: []].append(id) }
         }
         self.entries = entries
         self.names = names
-        self.vocabulary = vocabulary
-        self.features = vocabulary.map(NameMatcher.TokenFeatures.init)
+        self.features = features
         self.vocabularyIds = vocabularyIds
         self.postings = postings
         self.byPhonetic = byPhonetic
@@ -81,19 +80,18 @@ public struct ScreeningIndex: Sendable {
 
     /// How many names (primary and aliases) and distinct tokens the index holds.
     public var nameCount: Int { self.names.count }
-    public var tokenCount: Int { self.vocabulary.count }
+    public var tokenCount: Int { self.features.count }
 
     /// The entries matching `query` at or above `threshold`, best first, at most `limit`; each with its best name
     /// comparison and the qualifiers applied.
     public func search(_ query: ScreeningSubject, threshold: Double, limit: Int) -> [Hit] {
         var bestByEntry: [Int32: NameMatch] = [:]
         for queryName in query.names {
-            let queryTokens = NameText.tokens(queryName)
-            guard !queryTokens.isEmpty else { continue }
-            for (nameIndex, _) in self.candidates(for: queryTokens, threshold: threshold) {
+            let query = NameText.tokens(queryName).map(NameMatcher.TokenFeatures.init)
+            guard !query.isEmpty else { continue }
+            for (nameIndex, _) in self.candidates(for: query, threshold: threshold) {
                 let name = self.names[Int(nameIndex)]
-                let match = NameMatcher.compare(
-                    tokens: queryTokens, of: queryName, with: name.tokens.map { self.vocabulary[Int($0)] }, of: name.name)
+                let match = NameMatcher.compare(features: query, of: queryName, with: name.tokens.map { self.features[Int($0)] }, of: name.name)
                 if match.nameScore > bestByEntry[name.entry]?.nameScore ?? -1 { bestByEntry[name.entry] = match }
             }
         }
@@ -105,11 +103,10 @@ public struct ScreeningIndex: Sendable {
     public func scan(_ query: ScreeningSubject, threshold: Double, limit: Int) -> [Hit] {
         var bestByEntry: [Int32: NameMatch] = [:]
         for queryName in query.names {
-            let queryTokens = NameText.tokens(queryName)
-            guard !queryTokens.isEmpty else { continue }
+            let query = NameText.tokens(queryName).map(NameMatcher.TokenFeatures.init)
+            guard !query.isEmpty else { continue }
             for name in self.names {
-                let match = NameMatcher.compare(
-                    tokens: queryTokens, of: queryName, with: name.tokens.map { self.vocabulary[Int($0)] }, of: name.name)
+                let match = NameMatcher.compare(features: query, of: queryName, with: name.tokens.map { self.features[Int($0)] }, of: name.name)
                 if match.nameScore > bestByEntry[name.entry]?.nameScore ?? -1 { bestByEntry[name.entry] = match }
             }
         }
@@ -126,7 +123,8 @@ public struct ScreeningIndex: Sendable {
     /// The names that could reach `threshold` with `queryTokens`: those whose tokens pair with enough of the query's.
     /// A name's bound assumes every query token it holds a pair for is paired at its best similarity and every
     /// particle of the query is paired, and that the name's own side is fully covered.
-    private func candidates(for queryTokens: [String], threshold: Double) -> [(Int32, Double)] {
+    private func candidates(for query: [NameMatcher.TokenFeatures], threshold: Double) -> [(Int32, Double)] {
+        let queryTokens = query.map(\.token)
         let weights = queryTokens.map(NameMatcher.tokenWeight)
         let total = weights.reduce(0, +)
         var particleCover = 0.0
@@ -137,7 +135,7 @@ public struct ScreeningIndex: Sendable {
                 particleCover += weights[position]
                 continue
             }
-            for (vocabularyId, similarity) in self.pairable(token) {
+            for (vocabularyId, similarity) in self.pairable(query[position]) {
                 for nameIndex in self.postings[Int(vocabularyId)] {
                     var best = found[nameIndex] ?? [Double](repeating: 0, count: queryTokens.count)
                     if similarity > best[position] {
@@ -158,12 +156,12 @@ public struct ScreeningIndex: Sendable {
     }
 
     /// The vocabulary tokens `token` pairs with (similarity at least the matcher's pair minimum), and how alike.
-    private func pairable(_ token: String) -> [(Int32, Double)] {
+    private func pairable(_ query: NameMatcher.TokenFeatures) -> [(Int32, Double)] {
+        let token = query.token
         var proposed = Set<Int32>()
         if let id = self.vocabularyIds[token] { proposed.insert(id) }
-        let key = Similarity.phonetic(token)
-        if key.utf8.count >= 3 { proposed.formUnion(self.byPhonetic[key] ?? []) }
-        for neighbour in Self.skeletonNeighbours(token) { proposed.formUnion(self.bySkeletonNeighbour[neighbour] ?? []) }
+        if query.phonetic.utf8.count >= 3 { proposed.formUnion(self.byPhonetic[query.phonetic] ?? []) }
+        for neighbour in Self.skeletonNeighbours(of: query.skeleton) { proposed.formUnion(self.bySkeletonNeighbour[neighbour] ?? []) }
         // Letter pairs: a token sharing at least a third of the query token's pairs (Jaro-Winkler's near spellings).
         let bigrams = Set(Self.bigrams(token))
         let needed = max(1, bigrams.count / 3)
@@ -173,7 +171,6 @@ public struct ScreeningIndex: Sendable {
         }
         for (id, count) in shared where count >= needed { proposed.insert(id) }
         var result: [(Int32, Double)] = []
-        let query = NameMatcher.TokenFeatures(token)
         for id in proposed {
             let (similarity, _) = NameMatcher.tokenSimilarity(query, self.features[Int(id)])
             if similarity >= NameMatcher.pairMinimum { result.append((id, similarity)) }
@@ -183,8 +180,8 @@ public struct ScreeningIndex: Sendable {
 
     /// The token's consonant skeleton and each of its one-letter deletions: two skeletons within one edit of each
     /// other share one of these.
-    static func skeletonNeighbours(_ token: String) -> Set<String> {
-        let skeleton = Array(Similarity.skeleton(token).utf8)
+    static func skeletonNeighbours(of skeleton: String) -> Set<String> {
+        let skeleton = Array(skeleton.utf8)
         guard skeleton.count >= 2 else { return [] }
         var result: Set<String> = [String(decoding: skeleton, as: UTF8.self)]
         if skeleton.count >= 4 {

@@ -1,3 +1,4 @@
+import Foundation
 /// A domain error with a stable kebab-case code and a kind that decides its HTTP status.
 public struct AppError: Error, Sendable, CustomStringConvertible {
     /// What class of failure this is; the problem middleware maps it to a status.
@@ -63,6 +64,11 @@ public struct AppError: Error, Sendable, CustomStringConvertible {
     }
 
     /// A state conflict (409).
+    /// The answer to a client-supplied id used before for other content (`what`: "decision", "screening").
+    public static func idReused(_ what: String) -> AppError {
+        AppError.conflict(code: "id-reused", "this \(what) id was used for a different request")
+    }
+
     public static func conflict(code: String, _ message: String) -> AppError {
         AppError(.conflict, code: code, message)
     }
@@ -95,6 +101,17 @@ public struct Validator: Sendable {
     /// Records a failure of `field`.
     public mutating func fail(_ field: String, _ message: String) {
         self.errors.append(.init(field: field, message: message))
+    }
+
+    /// A client-supplied id: a UUID, answered in canonical lower case; anything else is recorded as a failure of
+    /// `field` and answered as nil.
+    public mutating func clientId(_ text: String?, field: String) -> String? {
+        guard let text else { return nil }
+        guard let uuid = UUID(uuidString: text) else {
+            self.fail(field, "must be a UUID")
+            return nil
+        }
+        return uuid.uuidString.lowercased()
     }
 
     /// Throws a `validation-failed` error naming every recorded field, if any.

@@ -98,19 +98,30 @@ public final class SQLiteDatabase: Database {
         var readers: [SQLiteConnection] = []
         var checkpointer: Checkpointer?
         if let path {
+            // A start that fails part way closes what it opened, so the failure is the error it throws and not a
+            // connection dropped open (which SQLiteNIO traps on in a debug build).
+            var opened: [SQLiteConnection] = []
             func connect() async throws -> SQLiteConnection {
                 let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                opened.append(connection)
                 for pragma in Self.connectionPragmas { try await connection.sql().raw("\(unsafeRaw: pragma)").run() }
                 return connection
             }
-            writer.observeLog()
-            for _ in 0..<Self.readerCount { readers.append(try await connect()) }
-            let copier = try await connect()
-            // Its copies are synced by `copyLog`, a piece at a time, while `pin` holds the log.
-            try await copier.sql().raw("PRAGMA synchronous = OFF").run()
-            let file = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-            guard file >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
-            checkpointer = Checkpointer(connection: copier, pin: try await connect(), file: file, thread: DedicatedThread())
+            do {
+                writer.observeLog()
+                for _ in 0..<Self.readerCount { readers.append(try await connect()) }
+                let copier = try await connect()
+                // Its copies are synced by `copyLog`, a piece at a time, while `pin` holds the log.
+                try await copier.sql().raw("PRAGMA synchronous = OFF").run()
+                let pin = try await connect()
+                let file = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+                guard file >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
+                checkpointer = Checkpointer(connection: copier, pin: pin, file: file, thread: DedicatedThread())
+            } catch {
+                for connection in opened { try? await connection.close() }
+                writer.close()
+                throw error
+            }
         }
         return SQLiteDatabase(
             writer: writer, writerThread: DedicatedThread(), readers: readers, checkpointer: checkpointer,
