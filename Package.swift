@@ -237,7 +237,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FinFlowComplianceTests",
-            dependencies: ["FinFlowCompliance"],
+            dependencies: ["FinFlowCompliance", "FinFlowCore"],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .testTarget(

@@ -54,7 +54,7 @@ extension ComplianceAPI {
             id: row.id, kind: try Self.known(Components.Schemas.Alert.KindPayload.self, row.kind, "alert kind"),
             severity: try Self.known(Components.Schemas.Alert.SeverityPayload.self, row.severity, "alert severity"),
             status: try Self.known(Components.Schemas.Alert.StatusPayload.self, row.status, "alert status"),
-            subjectType: try Self.known(Components.Schemas.SubjectType.self, row.subject_type, "subject type"), subjectRef: row.subject_ref,
+            subjectType: try Self.known(Components.Schemas.AlertSubjectType.self, row.subject_type, "subject type"), subjectRef: row.subject_ref,
             sourceType: try Self.known(Components.Schemas.Alert.SourceTypePayload.self, row.source_type, "alert source"), sourceId: row.source_id,
             reason: row.reason, outcome: try row.outcome.map { try Self.known(Components.Schemas.AlertOutcome.self, $0, "alert outcome") },
             note: row.note, closedBy: row.closed_by, closedAt: row.closed_at_ms.map { Date(unixMillis: $0) },

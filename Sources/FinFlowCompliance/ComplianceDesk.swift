@@ -7,6 +7,7 @@ struct ComplianceDesk: Sendable {
     let env: ServiceEnvironment
     let outbox: Outbox
     let indexes: ListIndexes
+    let scenarioCache: LiveScenarioCache
     var database: any Database { self.env.database }
     var now: Int64 { self.env.clock.nowMillis() }
 
@@ -18,10 +19,11 @@ struct ComplianceDesk: Sendable {
     static let thresholdMin = 0.5
     static let subjectRefLengthMax = 200
 
-    init(env: ServiceEnvironment, indexes: ListIndexes = ListIndexes()) {
+    init(env: ServiceEnvironment, indexes: ListIndexes = ListIndexes(), scenarioCache: LiveScenarioCache = LiveScenarioCache()) {
         self.env = env
         self.outbox = env.outbox(serviceName: "compliance")
         self.indexes = indexes
+        self.scenarioCache = scenarioCache
     }
 
     /// What a screening asks: who, how closely, and whether to keep screening them as lists change.

@@ -53,6 +53,56 @@ enum ComplianceMigrations {
         ], postgresAfter: ["screenings", "screening_matches", "monitored_subjects", "compliance_alerts", "compliance_settings"]
             .flatMap { Migration.rowLevelSecurity(table: $0) }
             + ["screening_lists", "list_entries"].flatMap { Self.sharedRowLevelSecurity(table: $0) }),
+        Migration(2, "create monitoring scenarios, their versions, the stored events, windowed figures and decisions", [
+            """
+            CREATE TABLE monitoring_scenarios (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT, live_version INTEGER,
+                created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL, UNIQUE (tenant_id, name))
+            """,
+            """
+            CREATE TABLE scenario_versions (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, scenario_id TEXT NOT NULL REFERENCES monitoring_scenarios(id),
+                version INTEGER NOT NULL, status TEXT NOT NULL, definition TEXT NOT NULL, created_by TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL, published_by TEXT, published_at_ms BIGINT, UNIQUE (scenario_id, version))
+            """,
+            "CREATE INDEX scenario_versions_live ON scenario_versions (tenant_id, status)",
+            "CREATE TABLE monitoring_state (tenant_id TEXT PRIMARY KEY, generation BIGINT NOT NULL)",
+            """
+            CREATE TABLE monitored_events (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, type TEXT NOT NULL, subject_id TEXT NOT NULL, at_ms BIGINT NOT NULL,
+                data TEXT NOT NULL)
+            """,
+            "CREATE INDEX monitored_events_time ON monitored_events (tenant_id, at_ms, id)",
+            "CREATE INDEX monitored_events_subject ON monitored_events (tenant_id, subject_id)",
+            """
+            CREATE TABLE monitoring_buckets (
+                tenant_id TEXT NOT NULL, aggregate_key TEXT NOT NULL, group_value TEXT NOT NULL, bucket_start_ms BIGINT NOT NULL,
+                currency TEXT NOT NULL, count BIGINT NOT NULL, sum_minor BIGINT NOT NULL, max_minor BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, aggregate_key, group_value, bucket_start_ms, currency))
+            """,
+            """
+            CREATE TABLE monitoring_values (
+                tenant_id TEXT NOT NULL, aggregate_key TEXT NOT NULL, group_value TEXT NOT NULL, value TEXT NOT NULL,
+                last_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, aggregate_key, group_value, value))
+            """,
+            """
+            CREATE TABLE monitoring_last (
+                tenant_id TEXT NOT NULL, aggregate_key TEXT NOT NULL, group_value TEXT NOT NULL, last_ms BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, aggregate_key, group_value))
+            """,
+            """
+            CREATE TABLE monitoring_decisions (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, scenario_id TEXT NOT NULL, version_id TEXT NOT NULL,
+                event_id TEXT NOT NULL, event_type TEXT NOT NULL, subject_type TEXT NOT NULL, subject_id TEXT NOT NULL,
+                score INTEGER NOT NULL, outcome TEXT NOT NULL, rules TEXT NOT NULL, alert_id TEXT, event_at_ms BIGINT NOT NULL,
+                created_at_ms BIGINT NOT NULL, UNIQUE (version_id, event_id))
+            """,
+            "CREATE INDEX monitoring_decisions_tenant ON monitoring_decisions (tenant_id, id)",
+            "CREATE INDEX monitoring_decisions_subject ON monitoring_decisions (tenant_id, subject_id, id)",
+        ], postgresAfter: [
+            "monitoring_scenarios", "scenario_versions", "monitoring_state", "monitored_events", "monitoring_buckets", "monitoring_values",
+            "monitoring_last", "monitoring_decisions",
+        ].flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.

@@ -23,6 +23,15 @@ public enum ComplianceService {
                 .of(TransactionCreated.self, name: "compliance.transaction-created", database: desk.database) { event, db in
                     try await desk.screenCounterparty(of: event.data, db: db)
                 },
+                .of(TransactionCreated.self, name: "compliance.monitoring.transaction-created", database: desk.database) { event, db in
+                    try await desk.monitor(MonitoredEvent(event), db: db)
+                },
+                .of(PaymentProcessed.self, name: "compliance.monitoring.payment-processed", database: desk.database) { event, db in
+                    try await desk.monitor(MonitoredEvent(event), db: db)
+                },
+                .of(TransactionStatusChanged.self, name: "compliance.monitoring.transaction-status-changed", database: desk.database) { event, db in
+                    try await desk.monitor(event, db: db)
+                },
             ]
         }
     }

@@ -20,7 +20,8 @@ struct EventSchemaTests {
         (TenantPolicyChanged.topic, TenantPolicyChanged(tenantId: "t", mfaRequiredRoles: ["owner"])),
         (TransactionCreated.topic, TransactionCreated(
             transactionId: "x", tenantId: "t", kind: "transfer", amountMinor: 100, currency: "EUR", valueDate: "2026-01-31",
-            sourceAccountId: "a", destinationAccountId: "b", counterparty: "C", category: "c", description: "d", externalReference: "r")),
+            sourceAccountId: "a", destinationAccountId: "b", counterparty: "C", category: "c", description: "d", externalReference: "r",
+            counterpartyCountry: "DE")),
         (PaymentProcessed.topic, PaymentProcessed(
             paymentId: "p", tenantId: "t", status: "succeeded", amountMinor: 100, currency: "EUR", feeMinor: 3, gateway: "stripe",
             gatewayReference: "ch_1", customerId: "c", invoiceId: "i", processedAtMillis: 1, refundId: "re_1")),

@@ -147,11 +147,13 @@ public struct TransactionCreated: EventContract, Equatable {
     public let category: String?
     public let description: String?
     public let externalReference: String?
+    /// The counterparty's country, ISO 3166-1 alpha-2, when the transaction names one.
+    public let counterpartyCountry: String?
 
     public init(
         transactionId: String, tenantId: String, kind: String, amountMinor: Int64, currency: String, valueDate: String,
         sourceAccountId: String, destinationAccountId: String, counterparty: String? = nil, category: String? = nil,
-        description: String? = nil, externalReference: String? = nil
+        description: String? = nil, externalReference: String? = nil, counterpartyCountry: String? = nil
     ) {
         self.transactionId = transactionId
         self.tenantId = tenantId
@@ -165,6 +167,7 @@ public struct TransactionCreated: EventContract, Equatable {
         self.category = category
         self.description = description
         self.externalReference = externalReference
+        self.counterpartyCountry = counterpartyCountry
     }
 }
 

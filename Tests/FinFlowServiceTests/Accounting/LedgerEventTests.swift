@@ -5,11 +5,11 @@ import Testing
 
 @Suite("accounting: events from other services")
 struct LedgerEventTests {
-    static func publish<Contract: EventContract>(_ payload: Contract, tenantId: String, id: String = UUID().uuidString, on sut: TestSystem)
-        async throws
-    {
+    static func publish<Contract: EventContract>(
+        _ payload: Contract, tenantId: String, id: String = UUID().uuidString, time: Date = Date(), on sut: TestSystem
+    ) async throws {
         let envelope = CloudEvent(
-            id: id, source: "urn:finflow:service:test", type: Contract.eventType, time: Date(), subject: nil, tenantid: tenantId,
+            id: id, source: "urn:finflow:service:test", type: Contract.eventType, time: time, subject: nil, tenantid: tenantId,
             dataschema: "urn:finflow:schema:\(Contract.eventType):\(Contract.schemaVersion)", data: payload)
         let json = try CloudEvent<Contract>.encoder.encode(envelope)
         try await sut.system.bus.publish(PublishedEvent(id: id, topic: Contract.topic, type: Contract.eventType, tenantId: tenantId, json: json))

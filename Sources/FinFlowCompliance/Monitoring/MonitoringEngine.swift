@@ -1,0 +1,260 @@
+import FinFlowCore
+import Foundation
+
+/// A scenario version ready to evaluate.
+struct EvaluatedVersion: Sendable {
+    let scenarioId: String
+    let scenarioName: String
+    let versionId: String
+    let version: Int
+    let definition: VersionDefinition
+}
+
+/// An aggregate's value as a rule read it, for the decision's explanation.
+struct AggregateReading: Codable, Sendable, Equatable {
+    let aggregate: String
+    let value: Decimal?
+}
+
+/// One rule's result in a decision: `hit`, `no_hit` or `error`.
+struct RuleResult: Codable, Sendable, Equatable {
+    let rule: String
+    let result: String
+    /// The score the rule added (zero unless it hit).
+    let score: Int
+    let values: [AggregateReading]
+    let error: String?
+}
+
+/// What a scenario version decided about one event.
+struct Decision: Sendable, Equatable {
+    let scenarioId: String
+    let versionId: String
+    let eventId: String
+    let score: Int
+    let outcome: String
+    let rules: [RuleResult]
+}
+
+/// A rule that could not be evaluated (an amount too large to add up, say): its result is `error`.
+struct RuleFailure: Error {
+    let message: String
+}
+
+/// Evaluates monitoring scenarios on events. The same code runs live (figures in the service's tables) and in a
+/// backtest (figures in memory, rebuilt from stored events), so both decide alike on the same events.
+enum MonitoringEngine {
+    enum Reading: Hashable {
+        case value(Decimal?)
+        case failed(String)
+    }
+
+    /// Evaluates `event` against each version whose trigger holds, then adds the event to the figures of `maintained`
+    /// (every aggregate the tenant's live versions read). Aggregates are read before the event is added: a rule sees the
+    /// past, plus the event itself where its aggregate includes the current event.
+    static func run(
+        _ event: MonitoredEvent, versions: [EvaluatedVersion], maintained: [Aggregate], store: some AggregateStore
+    ) async throws -> [Decision] {
+        var readings: [Aggregate: Reading] = [:]
+        func ensure(_ aggregates: [Aggregate]) async throws {
+            for aggregate in aggregates where readings[aggregate] == nil {
+                readings[aggregate] = try await self.read(aggregate, event: event, store: store)
+            }
+        }
+        var decisions: [Decision] = []
+        for version in versions {
+            if let trigger = version.definition.trigger {
+                try await ensure(trigger.aggregates)
+                guard (try? self.truth(trigger, event: event, readings: readings)) == true else { continue }
+            }
+            try await ensure(version.definition.rules.flatMap(\.condition.aggregates))
+            decisions.append(self.decide(event, version: version, readings: readings))
+        }
+        try await store.apply(self.updates(event, maintained: maintained))
+        return decisions
+    }
+
+    /// The decision of `version` on `event` from the aggregates read.
+    static func decide(_ event: MonitoredEvent, version: EvaluatedVersion, readings: [Aggregate: Reading]) -> Decision {
+        var score = 0
+        var results: [RuleResult] = []
+        for rule in version.definition.rules {
+            var seen = Set<Aggregate>()
+            let values = rule.condition.aggregates.filter { seen.insert($0).inserted }.map { aggregate in
+                if case .value(let value)? = readings[aggregate] { return AggregateReading(aggregate: aggregate.summary, value: value) }
+                return AggregateReading(aggregate: aggregate.summary, value: nil)
+            }
+            do {
+                let hit = try self.truth(rule.condition, event: event, readings: readings) == true
+                if hit { score += rule.score }
+                results.append(RuleResult(rule: rule.name, result: hit ? "hit" : "no_hit", score: hit ? rule.score : 0, values: values, error: nil))
+            } catch let failure as RuleFailure {
+                results.append(RuleResult(rule: rule.name, result: "error", score: 0, values: values, error: failure.message))
+            } catch {
+                results.append(RuleResult(rule: rule.name, result: "error", score: 0, values: values, error: "\(error)"))
+            }
+        }
+        return Decision(
+            scenarioId: version.scenarioId, versionId: version.versionId, eventId: event.id, score: score,
+            outcome: version.definition.thresholds.outcome(score), rules: results)
+    }
+
+    /// The aggregate's value for `event`'s group; nil (unknown) when the event lacks a field of its key.
+    static func read(_ aggregate: Aggregate, event: MonitoredEvent, store: some AggregateStore) async throws -> Reading {
+        guard let group = event.group(aggregate.key) else { return .value(nil) }
+        let counts = aggregate.includeCurrent && event.type == aggregate.event && event.group(aggregate.groupBy) == group
+            && (aggregate.filter.map { (try? self.truth($0, event: event, readings: [:])) == true } ?? true)
+        let windowMillis = aggregate.windowSeconds * 1_000
+        let key = aggregate.storageKey
+        switch aggregate.storage {
+        case .buckets:
+            let granule = aggregate.granuleSeconds * 1_000
+            var figures = try await store.buckets(
+                key: key, group: group, fromMillis: Self.floor(event.atMillis - windowMillis, granule), throughMillis: Self.floor(event.atMillis, granule))
+            if counts {
+                let amount = event.amountMinor ?? 0
+                figures[event.currency ?? ""] = MemoryAggregateStore.merge(
+                    figures[event.currency ?? ""], BucketFigures(count: 1, sumMinor: amount, maxMinor: amount))
+            }
+            if aggregate.function == .count { return .value(Decimal(figures.values.reduce(0) { $0 + $1.count })) }
+            guard let currency = event.currency else { return .value(nil) }
+            let factor = Decimal(MonitoredEvent.minorUnitsPerMajor(currency))
+            guard let found = figures[currency], found.count > 0 else { return .value(aggregate.function == .sum ? 0 : nil) }
+            if found.sumMinor == .max || found.sumMinor == .min { return .failed("the sum exceeds what 64 bits of minor units hold") }
+            switch aggregate.function {
+            case .sum: return .value(Decimal(found.sumMinor) / factor)
+            case .average: return .value(Decimal(found.sumMinor) / factor / Decimal(found.count))
+            default: return .value(Decimal(found.maxMinor) / factor)
+            }
+        case .values:
+            let value: String? = if case .text(let text)? = aggregate.field.flatMap(event.value) { text } else { nil }
+            let found = try await store.distinct(key: key, group: group, sinceMillis: event.atMillis - windowMillis, value: value)
+            return .value(Decimal(found.count + (counts && value != nil && !found.contains ? 1 : 0)))
+        case .last:
+            guard let last = try await store.last(key: key, group: group), event.atMillis - last <= windowMillis else { return .value(nil) }
+            return .value(Decimal(Swift.max(0, event.atMillis - last)) / 86_400_000)
+        }
+    }
+
+    /// The changes `event` makes to the figures of `maintained`, each stored figure once.
+    static func updates(_ event: MonitoredEvent, maintained: [Aggregate]) -> [AggregateUpdate] {
+        var seen = Set<AggregateUpdate>()
+        var updates: [AggregateUpdate] = []
+        for aggregate in maintained where aggregate.event == event.type {
+            guard let group = event.group(aggregate.groupBy),
+                  aggregate.filter.map({ (try? self.truth($0, event: event, readings: [:])) == true }) ?? true
+            else { continue }
+            let update: AggregateUpdate
+            switch aggregate.storage {
+            case .buckets:
+                update = .bucket(
+                    key: aggregate.storageKey, group: group, currency: event.currency ?? "",
+                    startMillis: Self.floor(event.atMillis, aggregate.granuleSeconds * 1_000), amountMinor: event.amountMinor ?? 0)
+            case .values:
+                guard case .text(let value)? = aggregate.field.flatMap(event.value) else { continue }
+                update = .value(key: aggregate.storageKey, group: group, value: value, atMillis: event.atMillis)
+            case .last:
+                update = .last(key: aggregate.storageKey, group: group, atMillis: event.atMillis)
+            }
+            if seen.insert(update).inserted { updates.append(update) }
+        }
+        return updates
+    }
+
+    /// `value` rounded down to a multiple of `step`, for negative values too.
+    static func floor(_ value: Int64, _ step: Int64) -> Int64 {
+        let remainder = value % step
+        return remainder < 0 ? value - remainder - step : value - remainder
+    }
+
+    /// Whether `condition` holds: true, false or nil (unknown, a value was missing).
+    static func truth(_ condition: Condition, event: MonitoredEvent, readings: [Aggregate: Reading]) throws -> Bool? {
+        switch condition {
+        case .all(let parts):
+            var unknown = false
+            for part in parts {
+                switch try self.truth(part, event: event, readings: readings) {
+                case false?: return false
+                case nil: unknown = true
+                case true?: break
+                }
+            }
+            return unknown ? nil : true
+        case .any(let parts):
+            var unknown = false
+            for part in parts {
+                switch try self.truth(part, event: event, readings: readings) {
+                case true?: return true
+                case nil: unknown = true
+                case false?: break
+                }
+            }
+            return unknown ? nil : false
+        case .not(let inner):
+            return try self.truth(inner, event: event, readings: readings).map(!)
+        case .compare(let leftOperand, let op, let rightOperand):
+            guard let left = try self.value(leftOperand, event: event, readings: readings),
+                  let right = try self.value(rightOperand, event: event, readings: readings)
+            else { return nil }
+            return self.compare(left, op, right)
+        }
+    }
+
+    static func compare(_ left: RuleValue, _ op: Comparison, _ right: RuleValue) -> Bool? {
+        switch (left, op, right) {
+        case (.scalar(let value), .in, .list(let values)): return values.contains(value)
+        case (.scalar(let value), .notIn, .list(let values)): return !values.contains(value)
+        case (.scalar(let a), .equal, .scalar(let b)): return a == b
+        case (.scalar(let a), .notEqual, .scalar(let b)): return a != b
+        case (.scalar(.number(let a)), _, .scalar(.number(let b))):
+            switch op {
+            case .less: return a < b
+            case .lessOrEqual: return a <= b
+            case .greater: return a > b
+            case .greaterOrEqual: return a >= b
+            case .multipleOf:
+                guard b > 0 else { return nil }
+                let quotient = a / b
+                return quotient == quotient.rounded
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    static func value(_ operand: Operand, event: MonitoredEvent, readings: [Aggregate: Reading]) throws -> RuleValue? {
+        switch operand {
+        case .field(let field): return event.value(field).map(RuleValue.scalar)
+        case .constant(let value): return value
+        case .aggregate(let aggregate):
+            switch readings[aggregate] {
+            case .value(let value)?: return value.map { .scalar(.number($0)) }
+            case .failed(let message)?: throw RuleFailure(message: message)
+            case nil: throw RuleFailure(message: "the aggregate \(aggregate.summary) was not read")
+            }
+        case .scaled(let inner, let factor):
+            guard case .scalar(.number(let number))? = try self.value(inner, event: event, readings: readings) else { return nil }
+            return .scalar(.number(number * factor))
+        }
+    }
+
+    /// Replays `events` (in time order) through `version` with figures in memory: events before `evaluateFromMillis` only
+    /// build the figures, the rest are evaluated too. Answers the decisions by event id.
+    static func replay(
+        _ events: [MonitoredEvent], evaluateFromMillis: Int64, version: EvaluatedVersion
+    ) async throws -> [String: Decision] {
+        let store = MemoryAggregateStore()
+        let maintained = version.definition.aggregates
+        var decisions: [String: Decision] = [:]
+        for event in events {
+            if event.atMillis < evaluateFromMillis {
+                try await store.apply(self.updates(event, maintained: maintained))
+                continue
+            }
+            for decision in try await self.run(event, versions: [version], maintained: maintained, store: store) {
+                decisions[event.id] = decision
+            }
+        }
+        return decisions
+    }
+}
