@@ -106,15 +106,16 @@ extension ComplianceDesk {
         let row = ScenarioRow(
             id: self.env.ids.nextString(), tenant_id: tenantId, name: name, description: description, live_version: nil,
             created_by: principal.subject, created_at_ms: self.now)
-        do {
-            try await self.database.tenantTransaction(tenantId: tenantId) { db in
-                try await db.insert(into: "monitoring_scenarios").model(row).run()
-                try await self.env.audit.append(
-                    AuditEntry(tenantId: tenantId, actorId: principal.subject, action: "compliance.scenario.created", target: row.id, details: ["name": name]),
-                    on: db, kind: self.database.kind)
-            }
-        } catch where violatedConstraint(error) != nil {
-            throw AppError.conflict(code: "scenario-exists", "the tenant has a scenario named \(name) already")
+        try await self.database.tenantTransaction(tenantId: tenantId) { db in
+            guard try await db.raw("""
+                INSERT INTO monitoring_scenarios (id, tenant_id, name, description, live_version, created_by, created_at_ms)
+                VALUES (\(bind: row.id), \(bind: tenantId), \(bind: name), \(bind: description), NULL, \(bind: row.created_by), \(bind: row.created_at_ms))
+                ON CONFLICT DO NOTHING RETURNING id
+                """).first() != nil
+            else { throw AppError.conflict(code: "scenario-exists", "the tenant has a scenario named \(name) already") }
+            try await self.env.audit.append(
+                AuditEntry(tenantId: tenantId, actorId: principal.subject, action: "compliance.scenario.created", target: row.id, details: ["name": name]),
+                on: db, kind: self.database.kind)
         }
         return row
     }
@@ -211,7 +212,7 @@ extension ComplianceDesk {
         guard !aggregates.isEmpty else { return 0 }
         let keys = Array(Set(aggregates.map(\.storageKey))).sorted()
         for table in ["monitoring_buckets", "monitoring_values", "monitoring_last"] {
-            try await db.raw("DELETE FROM \(unsafeRaw: table) WHERE tenant_id = \(bind: tenantId) AND aggregate_key IN \(binds: keys)").run()
+            try await db.raw("DELETE FROM \(unsafeRaw: table) WHERE tenant_id = \(bind: tenantId) AND aggregate_key IN (\(binds: keys))").run()
         }
         let since = aggregates.map { MonitoringEngine.floor(now - $0.windowSeconds * 1_000, $0.granuleSeconds * 1_000) }.min() ?? now
         let memory = MemoryAggregateStore()
