@@ -18,7 +18,7 @@ extension ComplianceDesk {
         try await db.raw("""
             INSERT INTO monitored_events (id, tenant_id, type, subject_id, at_ms, data)
             VALUES (\(bind: event.id), \(bind: event.tenantId), \(bind: event.type.rawValue), \(bind: event.subjectId), \(bind: event.atMillis),
-                    \(bind: Self.json(event)))
+                    \(bind: Self.compactJSON(event)))
             ON CONFLICT (id) DO NOTHING
             """).run()
         let live = try await self.liveScenarios(tenantId: event.tenantId, db: db)
@@ -62,6 +62,11 @@ extension ComplianceDesk {
         return live
     }
 
+    /// `value` as JSON text in the encoder's own key order: for stored records that nothing hashes.
+    static func compactJSON(_ value: some Encodable) -> String {
+        String(decoding: (try? JSONEncoder().encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
     struct GenerationRow: Decodable {
         let generation: Int64
     }
@@ -72,7 +77,7 @@ extension ComplianceDesk {
         var row = DecisionRow(
             id: self.env.ids.nextString(), tenant_id: event.tenantId, scenario_id: decision.scenarioId, version_id: decision.versionId,
             event_id: event.id, event_type: event.type.rawValue, subject_type: event.subjectType, subject_id: event.subjectId,
-            score: decision.score, outcome: decision.outcome, rules: Self.json(decision.rules), alert_id: nil, event_at_ms: event.atMillis,
+            score: decision.score, outcome: decision.outcome, rules: Self.compactJSON(decision.rules), alert_id: nil, event_at_ms: event.atMillis,
             created_at_ms: now)
         if decision.outcome != "approve" {
             let hits = decision.rules.filter { $0.result == "hit" }.map(\.rule)

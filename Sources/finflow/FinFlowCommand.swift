@@ -25,6 +25,7 @@ extension FinFlowCommand {
             RolesCommand.self,
             CreditBench.self,
             ScreeningBench.self,
+            MonitoringBench.self,
         ]
         #if Kafka
         commands.append(KafkaBench.self)

@@ -16,9 +16,18 @@ enum AggregateUpdate: Sendable, Hashable {
     case last(key: String, group: String, atMillis: Int64)
 }
 
+/// A read the engine is about to make, announced so that a store can make all of an event's reads at once.
+enum FigureRequest: Sendable, Hashable {
+    case buckets(key: String, group: String, fromMillis: Int64, throughMillis: Int64)
+    case distinct(key: String, group: String, sinceMillis: Int64)
+    case last(key: String, group: String)
+}
+
 /// Where a tenant's windowed figures live: its tables in the live service, memory in a backtest. Every read is bounded
 /// by the window (at most `Aggregate.bucketsMax` buckets, or the group's distinct values), never by the history.
 protocol AggregateStore {
+    /// Reads ahead what the calls that follow will ask.
+    func prefetch(_ requests: [FigureRequest]) async throws
     /// The buckets of a group from `fromMillis` through `throughMillis` (bucket starts), per currency.
     func buckets(key: String, group: String, fromMillis: Int64, throughMillis: Int64) async throws -> [String: BucketFigures]
     /// How many distinct values the group saw since `sinceMillis`, and whether `value` is among them.
@@ -26,6 +35,10 @@ protocol AggregateStore {
     /// When the group last had an event.
     func last(key: String, group: String) async throws -> Int64?
     func apply(_ updates: [AggregateUpdate]) async throws
+}
+
+extension AggregateStore {
+    func prefetch(_ requests: [FigureRequest]) async throws {}
 }
 
 /// The figures in memory, for backtests and tests.
@@ -107,102 +120,211 @@ final class MemoryAggregateStore: AggregateStore {
     }
 }
 
-/// The figures in the compliance service's tables, read and written in the event's transaction.
-struct SQLAggregateStore: AggregateStore {
+/// The figures in the compliance service's tables, read and written in the event's transaction: an event's reads
+/// in one statement per table, its writes likewise.
+final class SQLAggregateStore: AggregateStore {
     let tenantId: String
     let db: any SQLDatabase
+    private var bucketRows: [GroupRef: (from: Int64, through: Int64, rows: [BucketRow])] = [:]
+    private var valueRows: [GroupRef: (since: Int64, rows: [ValueRow])] = [:]
+    private var lastRows: [GroupRef: Int64?] = [:]
+
+    struct GroupRef: Hashable {
+        let key: String
+        let group: String
+    }
+
+    init(tenantId: String, db: any SQLDatabase) {
+        self.tenantId = tenantId
+        self.db = db
+    }
 
     struct BucketRow: Decodable {
+        let aggregate_key: String
+        let group_value: String
+        let bucket_start_ms: Int64
         let currency: String
         let count: Int64
         let sum_minor: Int64
         let max_minor: Int64
     }
 
+    struct ValueRow: Decodable {
+        let aggregate_key: String
+        let group_value: String
+        let value: String
+        let last_ms: Int64
+    }
+
+    struct LastRow: Decodable {
+        let aggregate_key: String
+        let group_value: String
+        let last_ms: Int64
+    }
+
+    func prefetch(_ requests: [FigureRequest]) async throws {
+        var buckets: [GroupRef: (from: Int64, through: Int64)] = [:]
+        var values: [GroupRef: Int64] = [:]
+        var last = Set<GroupRef>()
+        for request in requests {
+            switch request {
+            case .buckets(let key, let group, let from, let through):
+                let ref = GroupRef(key: key, group: group)
+                let known = buckets[ref]
+                buckets[ref] = (min(known?.from ?? from, from), max(known?.through ?? through, through))
+            case .distinct(let key, let group, let since):
+                let ref = GroupRef(key: key, group: group)
+                values[ref] = min(values[ref] ?? since, since)
+            case .last(let key, let group):
+                last.insert(GroupRef(key: key, group: group))
+            }
+        }
+        // One statement a table, each group its own index range joined by UNION ALL (an OR of ranges would scan).
+        if !buckets.isEmpty {
+            var parts: [any SQLExpression] = []
+            for (ref, range) in buckets {
+                let part: SQLQueryString = """
+                    SELECT aggregate_key, group_value, bucket_start_ms, currency, count, sum_minor, max_minor FROM monitoring_buckets
+                    WHERE tenant_id = \(bind: self.tenantId) AND aggregate_key = \(bind: ref.key) AND group_value = \(bind: ref.group)
+                      AND bucket_start_ms >= \(bind: range.from) AND bucket_start_ms <= \(bind: range.through)
+                    """
+                parts.append(part)
+            }
+            let rows = try await self.db.raw(Self.union(parts)).all(decoding: BucketRow.self)
+            var byRef: [GroupRef: [BucketRow]] = [:]
+            for row in rows { byRef[GroupRef(key: row.aggregate_key, group: row.group_value), default: []].append(row) }
+            for (ref, range) in buckets { self.bucketRows[ref] = (range.from, range.through, byRef[ref] ?? []) }
+        }
+        if !values.isEmpty {
+            var parts: [any SQLExpression] = []
+            for (ref, since) in values {
+                let part: SQLQueryString = """
+                    SELECT aggregate_key, group_value, value, last_ms FROM monitoring_values WHERE tenant_id = \(bind: self.tenantId)
+                      AND aggregate_key = \(bind: ref.key) AND group_value = \(bind: ref.group) AND last_ms >= \(bind: since)
+                    """
+                parts.append(part)
+            }
+            let rows = try await self.db.raw(Self.union(parts)).all(decoding: ValueRow.self)
+            var byRef: [GroupRef: [ValueRow]] = [:]
+            for row in rows { byRef[GroupRef(key: row.aggregate_key, group: row.group_value), default: []].append(row) }
+            for (ref, since) in values { self.valueRows[ref] = (since, byRef[ref] ?? []) }
+        }
+        if !last.isEmpty {
+            var parts: [any SQLExpression] = []
+            for ref in last {
+                let part: SQLQueryString = """
+                    SELECT aggregate_key, group_value, last_ms FROM monitoring_last WHERE tenant_id = \(bind: self.tenantId)
+                      AND aggregate_key = \(bind: ref.key) AND group_value = \(bind: ref.group)
+                    """
+                parts.append(part)
+                self.lastRows[ref] = .some(nil)
+            }
+            let rows = try await self.db.raw(Self.union(parts)).all(decoding: LastRow.self)
+            for row in rows { self.lastRows[GroupRef(key: row.aggregate_key, group: row.group_value)] = .some(row.last_ms) }
+        }
+    }
+
+    /// `parts` joined by UNION ALL, as one statement.
+    static func union(_ parts: [any SQLExpression]) -> SQLQueryString {
+        var query = SQLQueryString("")
+        query.appendInterpolation(SQLList(parts, separator: SQLRaw(" UNION ALL ")))
+        return query
+    }
+
     func buckets(key: String, group: String, fromMillis: Int64, throughMillis: Int64) async throws -> [String: BucketFigures] {
-        let rows = try await self.db.raw("""
-            SELECT currency, count, sum_minor, max_minor FROM monitoring_buckets
-            WHERE tenant_id = \(bind: self.tenantId) AND aggregate_key = \(bind: key) AND group_value = \(bind: group)
-              AND bucket_start_ms >= \(bind: fromMillis) AND bucket_start_ms <= \(bind: throughMillis)
-            """).all(decoding: BucketRow.self)
+        let ref = GroupRef(key: key, group: group)
+        let held = self.bucketRows[ref]
+        if held == nil || held!.from > fromMillis || held!.through < throughMillis {
+            try await self.prefetch([.buckets(key: key, group: group, fromMillis: fromMillis, throughMillis: throughMillis)])
+        }
         var result: [String: BucketFigures] = [:]
-        for row in rows {
+        for row in self.bucketRows[ref]?.rows ?? [] where row.bucket_start_ms >= fromMillis && row.bucket_start_ms <= throughMillis {
             result[row.currency] = MemoryAggregateStore.merge(
                 result[row.currency], BucketFigures(count: row.count, sumMinor: row.sum_minor, maxMinor: row.max_minor))
         }
         return result
     }
 
-    struct CountRow: Decodable {
-        let count: Int
-        let present: Int
-    }
-
     func distinct(key: String, group: String, sinceMillis: Int64, value: String?) async throws -> (count: Int, contains: Bool) {
-        let row = try await self.db.raw("""
-            SELECT count(*) AS count, coalesce(sum(CASE WHEN value = \(bind: value ?? "") THEN 1 ELSE 0 END), 0) AS present
-            FROM monitoring_values
-            WHERE tenant_id = \(bind: self.tenantId) AND aggregate_key = \(bind: key) AND group_value = \(bind: group)
-              AND last_ms >= \(bind: sinceMillis)
-            """).first(decoding: CountRow.self)
-        return (row?.count ?? 0, value != nil && (row?.present ?? 0) > 0)
-    }
-
-    struct LastRow: Decodable {
-        let last_ms: Int64
+        let ref = GroupRef(key: key, group: group)
+        let held = self.valueRows[ref]
+        if held == nil || held!.since > sinceMillis {
+            try await self.prefetch([.distinct(key: key, group: group, sinceMillis: sinceMillis)])
+        }
+        let rows = (self.valueRows[ref]?.rows ?? []).filter { $0.last_ms >= sinceMillis }
+        var contains = false
+        if let value { contains = rows.contains { $0.value == value } }
+        return (rows.count, contains)
     }
 
     func last(key: String, group: String) async throws -> Int64? {
-        try await self.db.raw("""
-            SELECT last_ms FROM monitoring_last
-            WHERE tenant_id = \(bind: self.tenantId) AND aggregate_key = \(bind: key) AND group_value = \(bind: group)
-            """).first(decoding: LastRow.self)?.last_ms
+        let ref = GroupRef(key: key, group: group)
+        if self.lastRows[ref] == nil { try await self.prefetch([.last(key: key, group: group)]) }
+        return self.lastRows[ref] ?? nil
     }
 
     /// Writes figures rebuilt in memory into empty rows, in bulk.
     func insert(_ contents: MemoryAggregateStore.Contents) async throws {
-        let tenant = SQLCell(self.tenantId)
-        try await self.db.insertRows(
-            into: "monitoring_buckets",
-            columns: ["tenant_id", "aggregate_key", "group_value", "bucket_start_ms", "currency", "count", "sum_minor", "max_minor"],
-            rows: contents.buckets.map {
-                [tenant, .init($0.key), .init($0.group), .init($0.startMillis), .init($0.currency), .init($0.figures.count),
-                 .init($0.figures.sumMinor), .init($0.figures.maxMinor)]
-            })
-        try await self.db.insertRows(
-            into: "monitoring_values", columns: ["tenant_id", "aggregate_key", "group_value", "value", "last_ms"],
-            rows: contents.values.map { [tenant, .init($0.key), .init($0.group), .init($0.value), .init($0.lastMillis)] })
-        try await self.db.insertRows(
-            into: "monitoring_last", columns: ["tenant_id", "aggregate_key", "group_value", "last_ms"],
-            rows: contents.last.map { [tenant, .init($0.key), .init($0.group), .init($0.lastMillis)] })
+        try await self.write(
+            buckets: contents.buckets.map { ($0.key, $0.group, $0.startMillis, $0.currency, $0.figures) },
+            values: contents.values.map { ($0.key, $0.group, $0.value, $0.lastMillis) },
+            last: contents.last.map { ($0.key, $0.group, $0.lastMillis) })
     }
 
+    /// Adds an event's changes: one statement per table, each adding to the row it meets.
     func apply(_ updates: [AggregateUpdate]) async throws {
+        var buckets: [(String, String, Int64, String, BucketFigures)] = []
+        var values: [(String, String, String, Int64)] = []
+        var last: [(String, String, Int64)] = []
         for update in updates {
             switch update {
             case .bucket(let key, let group, let currency, let start, let amount):
-                try await self.db.raw("""
-                    INSERT INTO monitoring_buckets (tenant_id, aggregate_key, group_value, bucket_start_ms, currency, count, sum_minor, max_minor)
-                    VALUES (\(bind: self.tenantId), \(bind: key), \(bind: group), \(bind: start), \(bind: currency), 1, \(bind: amount), \(bind: amount))
-                    ON CONFLICT (tenant_id, aggregate_key, group_value, bucket_start_ms, currency) DO UPDATE SET
-                        count = monitoring_buckets.count + 1, sum_minor = monitoring_buckets.sum_minor + excluded.sum_minor,
-                        max_minor = CASE WHEN excluded.max_minor > monitoring_buckets.max_minor THEN excluded.max_minor ELSE monitoring_buckets.max_minor END
-                    """).run()
-            case .value(let key, let group, let value, let at):
-                try await self.db.raw("""
-                    INSERT INTO monitoring_values (tenant_id, aggregate_key, group_value, value, last_ms)
-                    VALUES (\(bind: self.tenantId), \(bind: key), \(bind: group), \(bind: value), \(bind: at))
-                    ON CONFLICT (tenant_id, aggregate_key, group_value, value) DO UPDATE SET
-                        last_ms = CASE WHEN excluded.last_ms > monitoring_values.last_ms THEN excluded.last_ms ELSE monitoring_values.last_ms END
-                    """).run()
-            case .last(let key, let group, let at):
-                try await self.db.raw("""
-                    INSERT INTO monitoring_last (tenant_id, aggregate_key, group_value, last_ms)
-                    VALUES (\(bind: self.tenantId), \(bind: key), \(bind: group), \(bind: at))
-                    ON CONFLICT (tenant_id, aggregate_key, group_value) DO UPDATE SET
-                        last_ms = CASE WHEN excluded.last_ms > monitoring_last.last_ms THEN excluded.last_ms ELSE monitoring_last.last_ms END
-                    """).run()
+                buckets.append((key, group, start, currency, BucketFigures(count: 1, sumMinor: amount, maxMinor: amount)))
+            case .value(let key, let group, let value, let at): values.append((key, group, value, at))
+            case .last(let key, let group, let at): last.append((key, group, at))
             }
         }
+        self.bucketRows.removeAll()
+        self.valueRows.removeAll()
+        self.lastRows.removeAll()
+        try await self.write(buckets: buckets, values: values, last: last)
+    }
+
+    static let bucketColumns = ["tenant_id", "aggregate_key", "group_value", "bucket_start_ms", "currency", "count", "sum_minor", "max_minor"]
+    static let bucketConflict = """
+         ON CONFLICT (tenant_id, aggregate_key, group_value, bucket_start_ms, currency) DO UPDATE SET
+            count = monitoring_buckets.count + excluded.count, sum_minor = monitoring_buckets.sum_minor + excluded.sum_minor,
+            max_minor = CASE WHEN excluded.max_minor > monitoring_buckets.max_minor THEN excluded.max_minor ELSE monitoring_buckets.max_minor END
+        """
+    static let valueConflict = """
+         ON CONFLICT (tenant_id, aggregate_key, group_value, value) DO UPDATE SET
+            last_ms = CASE WHEN excluded.last_ms > monitoring_values.last_ms THEN excluded.last_ms ELSE monitoring_values.last_ms END
+        """
+    static let lastConflict = """
+         ON CONFLICT (tenant_id, aggregate_key, group_value) DO UPDATE SET
+            last_ms = CASE WHEN excluded.last_ms > monitoring_last.last_ms THEN excluded.last_ms ELSE monitoring_last.last_ms END
+        """
+
+    private func write(
+        buckets: [(String, String, Int64, String, BucketFigures)], values: [(String, String, String, Int64)], last: [(String, String, Int64)]
+    ) async throws {
+        let tenant = SQLCell(self.tenantId)
+        var bucketCells: [[SQLCell]] = []
+        for row in buckets {
+            bucketCells.append([
+                tenant, SQLCell(row.0), SQLCell(row.1), SQLCell(row.2), SQLCell(row.3), SQLCell(row.4.count), SQLCell(row.4.sumMinor),
+                SQLCell(row.4.maxMinor),
+            ])
+        }
+        var valueCells: [[SQLCell]] = []
+        for row in values { valueCells.append([tenant, SQLCell(row.0), SQLCell(row.1), SQLCell(row.2), SQLCell(row.3)]) }
+        var lastCells: [[SQLCell]] = []
+        for row in last { lastCells.append([tenant, SQLCell(row.0), SQLCell(row.1), SQLCell(row.2)]) }
+        try await self.db.insertRows(into: "monitoring_buckets", columns: Self.bucketColumns, rows: bucketCells, suffix: Self.bucketConflict)
+        try await self.db.insertRows(
+            into: "monitoring_values", columns: ["tenant_id", "aggregate_key", "group_value", "value", "last_ms"], rows: valueCells,
+            suffix: Self.valueConflict)
+        try await self.db.insertRows(
+            into: "monitoring_last", columns: ["tenant_id", "aggregate_key", "group_value", "last_ms"], rows: lastCells, suffix: Self.lastConflict)
     }
 }

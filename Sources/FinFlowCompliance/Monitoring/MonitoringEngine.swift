@@ -57,7 +57,10 @@ enum MonitoringEngine {
     ) async throws -> [Decision] {
         var readings: [Aggregate: Reading] = [:]
         func ensure(_ aggregates: [Aggregate]) async throws {
-            for aggregate in aggregates where readings[aggregate] == nil {
+            let missing = aggregates.filter { readings[$0] == nil }
+            guard !missing.isEmpty else { return }
+            try await store.prefetch(missing.compactMap { self.request($0, event: event) })
+            for aggregate in missing where readings[aggregate] == nil {
                 readings[aggregate] = try await self.read(aggregate, event: event, store: store)
             }
         }
@@ -97,6 +100,21 @@ enum MonitoringEngine {
         return Decision(
             scenarioId: version.scenarioId, versionId: version.versionId, eventId: event.id, score: score,
             outcome: version.definition.thresholds.outcome(score), rules: results)
+    }
+
+    /// The read `read` will make for `aggregate`, if any.
+    static func request(_ aggregate: Aggregate, event: MonitoredEvent) -> FigureRequest? {
+        guard let group = event.group(aggregate.key) else { return nil }
+        let windowMillis = aggregate.windowSeconds * 1_000
+        switch aggregate.storage {
+        case .buckets:
+            let granule = aggregate.granuleSeconds * 1_000
+            return .buckets(
+                key: aggregate.storageKey, group: group, fromMillis: Self.floor(event.atMillis - windowMillis, granule),
+                throughMillis: Self.floor(event.atMillis, granule))
+        case .values: return .distinct(key: aggregate.storageKey, group: group, sinceMillis: event.atMillis - windowMillis)
+        case .last: return .last(key: aggregate.storageKey, group: group)
+        }
     }
 
     /// The aggregate's value for `event`'s group; nil (unknown) when the event lacks a field of its key.

@@ -116,22 +116,22 @@ struct Aggregate: Sendable, Hashable {
         case last
     }
 
-    var function: Function
+    let function: Function
     /// The field whose distinct values `distinctCount` counts.
-    var field: EventField?
+    let field: EventField?
     /// The kind of past event aggregated.
-    var event: MonitoredEventType
+    let event: MonitoredEventType
     /// The fields of past events that form the group.
-    var groupBy: [EventField]
+    let groupBy: [EventField]
     /// The fields of the evaluated event that name its group (the same fields unless told otherwise).
-    var key: [EventField]
+    let key: [EventField]
     /// The window as written (`30m`, `24h`, `90d`) and in seconds.
-    var window: String
-    var windowSeconds: Int64
+    let window: String
+    let windowSeconds: Int64
     /// Which past events count.
-    var filter: Condition?
+    let filter: Condition?
     /// Whether the evaluated event counts itself when it belongs to the group.
-    var includeCurrent: Bool
+    let includeCurrent: Bool
 
     var storage: Storage {
         switch self.function {
@@ -151,15 +151,37 @@ struct Aggregate: Sendable, Hashable {
     static let bucketsMax: Int64 = 96
 
     /// The identity of the stored figures: aggregates that differ only in function, window (within a granule) or
-    /// key share them.
-    var storageKey: String {
+    /// key share them. Computed once, when the aggregate is read.
+    let storageKey: String
+
+    init(
+        function: Function, field: EventField?, event: MonitoredEventType, groupBy: [EventField], key: [EventField], window: String,
+        windowSeconds: Int64, filter: Condition?, includeCurrent: Bool
+    ) {
+        self.function = function
+        self.field = field
+        self.event = event
+        self.groupBy = groupBy
+        self.key = key
+        self.window = window
+        self.windowSeconds = windowSeconds
+        self.filter = filter
+        self.includeCurrent = includeCurrent
+        let storage: Storage = switch function {
+        case .count, .sum, .average, .max: .buckets
+        case .distinctCount: .values
+        case .idleDays: .last
+        }
         var identity: [String: JSONValue] = [
-            "storage": .string(self.storage.rawValue), "event": .string(self.event.rawValue),
-            "groupBy": .array(self.groupBy.map { .string($0.rawValue) }), "where": self.filter?.json ?? .null,
+            "storage": .string(storage.rawValue), "event": .string(event.rawValue),
+            "groupBy": .array(groupBy.map { .string($0.rawValue) }), "where": filter?.json ?? .null,
         ]
-        if self.storage == .buckets { identity["granule"] = .number(Decimal(self.granuleSeconds)) }
-        if let field = self.field { identity["field"] = .string(field.rawValue) }
-        return String(Digest.sha256Hex(JSONValue.object(identity).text).prefix(24))
+        if storage == .buckets {
+            let granule = Self.granules.first { (windowSeconds + $0 - 1) / $0 <= Self.bucketsMax } ?? Self.granules[Self.granules.count - 1]
+            identity["granule"] = .number(Decimal(granule))
+        }
+        if let field { identity["field"] = .string(field.rawValue) }
+        self.storageKey = String(Digest.sha256Hex(JSONValue.object(identity).text).prefix(24))
     }
 
     /// The aggregate in words, as explanations show it.

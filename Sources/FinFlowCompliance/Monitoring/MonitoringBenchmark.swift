@@ -1,0 +1,197 @@
+import FinFlowCore
+import Foundation
+import Logging
+
+/// Measures transaction monitoring in process on the service's own tables: a scenario with ten live rules (the eight
+/// templates and two more aggregates), fed synthetic transactions the way the event consumer applies them. The
+/// baseline evaluates the same rules by scanning every earlier event instead of reading time buckets.
+extension ComplianceService {
+    public static func monitoringBenchmark(
+        database: any Database, settings: Settings, events count: Int, batch: Int, rate: Int, seconds: Int, baselineEvents: Int,
+        emit: @Sendable (String) -> Void
+    ) async throws {
+        let env = ServiceEnvironment.forOperator(settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.bench"))
+        let desk = ComplianceDesk(env: env)
+        let tenantId = "bench-\(UUID().uuidString.prefix(8))"
+        let principal = Principal(subject: "bench", tenantId: tenantId, roles: ["owner"], permissions: ["compliance:manage"], sessionId: nil)
+        let scenario = try await desk.createScenario(name: "Ten rules", description: nil, principal: principal)
+        var parser = RuleParser()
+        guard let definition = parser.definition(trigger: nil, rules: .array(Self.benchmarkRules), thresholds: Thresholds(review: 40, blockAndReview: 80, decline: 120)) else {
+            throw InvariantViolation("the benchmark's rules do not read: \(parser.validator.errors)")
+        }
+        _ = try await desk.addVersion(scenarioId: scenario.id, definition: definition, principal: principal)
+        _ = try await desk.publish(scenarioId: scenario.id, version: 1, principal: principal)
+        emit("scenario: \(definition.rules.count) live rules reading \(definition.aggregates.count) aggregates (\(Set(definition.aggregates.map(\.storageKey)).count) stored figures)")
+
+        var random = SeededRandom(seed: 11)
+        let start = env.clock.nowMillis() - 30 * 86_400_000
+        let traffic = try (0..<(count + rate * seconds)).map { index in
+            try Self.published(Self.syntheticTransaction(index, tenantId: tenantId, atMillis: start + Int64(index) * 1_000, random: &random))
+        }
+        guard let consumer = Running(desk: desk).consumers.first(where: { $0.name == "compliance.monitoring.transaction-created" }) else {
+            throw InvariantViolation("the monitoring consumer is missing")
+        }
+        let clock = ContinuousClock()
+
+        // Throughput: batches of `batch` events a transaction, as the consumer applies what it has received.
+        var applied = 0
+        let began = clock.now
+        for chunk in Array(traffic.prefix(count)).chunked(batch) {
+            applied += try await consumer.deliver(Array(chunk), clock: env.clock)
+        }
+        let elapsed = Self.seconds(clock.now - began)
+        emit(String(format: "throughput: %d events in %.2f s = %.0f events/s (batches of %d through the consumer: inbox, event stored, evaluated, figures and decision written)",
+                     applied, elapsed, Double(applied) / elapsed, batch))
+
+        // Latency at a steady offered rate: events arrive every 1/rate s; whatever has arrived is applied in one
+        // transaction; an event's latency runs from its arrival to the commit of its decision.
+        let offered = Array(traffic.dropFirst(count).prefix(rate * seconds))
+        var latencies: [Double] = []
+        latencies.reserveCapacity(offered.count)
+        let interval = Duration.seconds(1) / rate
+        let origin = clock.now
+        var next = 0
+        while next < offered.count {
+            let now = clock.now
+            let arrived = min(offered.count, Int((now - origin) / interval) + 1)
+            if arrived <= next {
+                try await Task.sleep(until: origin + interval * next, clock: clock)
+                continue
+            }
+            try await consumer.deliver(Array(offered[next..<arrived]), clock: env.clock)
+            let done = clock.now
+            for index in next..<arrived { latencies.append(Self.seconds(done - (origin + interval * index)) * 1_000) }
+            next = arrived
+        }
+        latencies.sort()
+        emit(String(format: "latency at %d events/s offered for %d s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (arrival to committed decision)",
+                     rate, seconds, latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)], latencies.last ?? 0))
+
+        // Baseline: the same rules, each aggregate computed by scanning the events before it (in memory, no database).
+        let baseline = ScanAggregateStore(aggregates: definition.aggregates)
+        let version = EvaluatedVersion(scenarioId: scenario.id, scenarioName: scenario.name, versionId: "baseline", version: 1, definition: definition)
+        var baselineRandom = SeededRandom(seed: 11)
+        let baselineTraffic = (0..<baselineEvents).map { index in
+            Self.syntheticTransaction(index, tenantId: tenantId, atMillis: start + Int64(index) * 1_000, random: &baselineRandom)
+        }
+        let baselineStart = clock.now
+        for event in baselineTraffic {
+            _ = try await MonitoringEngine.run(event, versions: [version], maintained: definition.aggregates, store: baseline)
+            baseline.record(event)
+        }
+        let baselineElapsed = Self.seconds(clock.now - baselineStart)
+        emit(String(format: "baseline (every aggregate a scan of the earlier events, in memory): %d events in %.2f s = %.0f events/s, slowing as history grows",
+                     baselineEvents, baselineElapsed, Double(baselineEvents) / baselineElapsed))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// The eight templates with their defaults and two more: distinct counterparties of an account in a day, and an
+    /// account's outgoing total over a week.
+    static var benchmarkRules: [JSONValue] {
+        var rules: [JSONValue] = RuleTemplates.all.map { .object(["template": .string($0.id)]) }
+        rules.append(.object([
+            "name": .string("many counterparties"), "score": .number(30),
+            "condition": .object([
+                "left": .object(["aggregate": .object([
+                    "function": .string("distinctCount"), "field": .string("counterparty"), "groupBy": .array([.string("sourceAccount")]),
+                    "window": .string("24h"),
+                ])]),
+                "op": .string(">="), "right": .object(["value": .number(15)]),
+            ]),
+        ]))
+        rules.append(.object([
+            "name": .string("weekly outflow"), "score": .number(20),
+            "condition": .object([
+                "left": .object(["aggregate": .object([
+                    "function": .string("sum"), "groupBy": .array([.string("sourceAccount")]), "window": .string("7d"),
+                ])]),
+                "op": .string(">="), "right": .object(["value": .number(50_000)]),
+            ]),
+        ]))
+        return rules
+    }
+
+    /// `event` as the bus carries it: a `TransactionCreated` in its CloudEvents envelope.
+    static func published(_ event: MonitoredEvent) throws -> PublishedEvent {
+        let data = TransactionCreated(
+            transactionId: event.subjectId, tenantId: event.tenantId, kind: event.kind ?? "payment", amountMinor: event.amountMinor ?? 0,
+            currency: event.currency ?? "USD", valueDate: "2026-01-01", sourceAccountId: event.sourceAccount ?? "", destinationAccountId: event.destinationAccount ?? "",
+            counterparty: event.counterparty, counterpartyCountry: event.counterpartyCountry)
+        let envelope = CloudEvent(
+            id: event.id, source: "urn:finflow:service:transactions", type: TransactionCreated.eventType, time: Date(unixMillis: event.atMillis),
+            subject: event.subjectId, tenantid: event.tenantId, dataschema: "urn:finflow:schema:\(TransactionCreated.eventType):1", data: data)
+        return PublishedEvent(
+            id: event.id, topic: TransactionCreated.topic, type: TransactionCreated.eventType, tenantId: event.tenantId,
+            json: try CloudEvent<TransactionCreated>.encoder.encode(envelope))
+    }
+
+    /// A plausible transaction: 200 accounts paying 2,000 counterparties, mostly small amounts, a few near 10,000,
+    /// one in a hundred to a high-risk country.
+    static func syntheticTransaction(_ index: Int, tenantId: String, atMillis: Int64, random: inout SeededRandom) -> MonitoredEvent {
+        let roll = Int.random(in: 0..<100, using: &random)
+        let amount: Int64 = switch roll {
+        case 0..<3: Int64.random(in: 900_000..<1_000_000, using: &random)
+        case 3..<5: Int64.random(in: 1...30, using: &random) * 100_000
+        default: Int64.random(in: 500..<200_000, using: &random)
+        }
+        return MonitoredEvent(
+            id: "bench-\(index)", type: .transaction, tenantId: tenantId, subjectId: "tx-\(index)", atMillis: atMillis, amountMinor: amount,
+            currency: "USD", kind: "payment", status: "pending", sourceAccount: "acc-\(Int.random(in: 0..<200, using: &random))",
+            destinationAccount: "acc-\(Int.random(in: 0..<200, using: &random))",
+            counterparty: "counterparty \(Int.random(in: 0..<2_000, using: &random))",
+            counterpartyCountry: roll == 99 ? "IR" : ["DE", "FR", "US", "GB", "NL"][Int.random(in: 0..<5, using: &random)])
+    }
+}
+
+/// The naive way, for comparison: every aggregate answered by scanning all earlier events.
+final class ScanAggregateStore: AggregateStore {
+    private let byKey: [String: Aggregate]
+    private var history: [MonitoredEvent] = []
+
+    init(aggregates: [Aggregate]) {
+        self.byKey = Dictionary(aggregates.map { ($0.storageKey, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func record(_ event: MonitoredEvent) {
+        self.history.append(event)
+    }
+
+    private func members(_ key: String, group: String) -> [MonitoredEvent] {
+        guard let aggregate = self.byKey[key] else { return [] }
+        return self.history.filter { event in
+            event.type == aggregate.event && event.group(aggregate.groupBy) == group
+                && (aggregate.filter.map { (try? MonitoringEngine.truth($0, event: event, readings: [:])) == true } ?? true)
+        }
+    }
+
+    func buckets(key: String, group: String, fromMillis: Int64, throughMillis: Int64) async throws -> [String: BucketFigures] {
+        guard let aggregate = self.byKey[key] else { return [:] }
+        let granule = aggregate.granuleSeconds * 1_000
+        var result: [String: BucketFigures] = [:]
+        for event in self.members(key, group: group) {
+            let start = MonitoringEngine.floor(event.atMillis, granule)
+            guard start >= fromMillis, start <= throughMillis else { continue }
+            let amount = event.amountMinor ?? 0
+            result[event.currency ?? ""] = MemoryAggregateStore.merge(result[event.currency ?? ""], BucketFigures(count: 1, sumMinor: amount, maxMinor: amount))
+        }
+        return result
+    }
+
+    func distinct(key: String, group: String, sinceMillis: Int64, value: String?) async throws -> (count: Int, contains: Bool) {
+        guard let field = self.byKey[key]?.field else { return (0, false) }
+        var values = Set<String>()
+        for event in self.members(key, group: group) where event.atMillis >= sinceMillis {
+            if case .text(let text)? = event.value(field) { values.insert(text) }
+        }
+        return (values.count, value.map(values.contains) ?? false)
+    }
+
+    func last(key: String, group: String) async throws -> Int64? {
+        self.members(key, group: group).map(\.atMillis).max()
+    }
+
+    func apply(_ updates: [AggregateUpdate]) async throws {}
+}
