@@ -103,6 +103,27 @@ enum ComplianceMigrations {
             "monitoring_scenarios", "scenario_versions", "monitoring_state", "monitored_events", "monitoring_buckets", "monitoring_values",
             "monitoring_last", "monitoring_decisions",
         ].flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(3, "create cases, the alerts they group and their timelines", [
+            """
+            CREATE TABLE compliance_cases (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, title TEXT NOT NULL, status TEXT NOT NULL, assignee TEXT, due_date TEXT,
+                outcome TEXT, created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL, closed_by TEXT,
+                closed_at_ms BIGINT)
+            """,
+            "CREATE INDEX compliance_cases_tenant ON compliance_cases (tenant_id, status, id)",
+            """
+            CREATE TABLE case_alerts (
+                tenant_id TEXT NOT NULL, alert_id TEXT NOT NULL, case_id TEXT NOT NULL REFERENCES compliance_cases(id),
+                added_by TEXT NOT NULL, added_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, alert_id))
+            """,
+            "CREATE INDEX case_alerts_case ON case_alerts (case_id)",
+            """
+            CREATE TABLE case_events (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, case_id TEXT NOT NULL REFERENCES compliance_cases(id), kind TEXT NOT NULL,
+                actor TEXT NOT NULL, text TEXT, reference TEXT, sha256 TEXT, created_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX case_events_case ON case_events (case_id, id)",
+        ], postgresAfter: ["compliance_cases", "case_alerts", "case_events"].flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.

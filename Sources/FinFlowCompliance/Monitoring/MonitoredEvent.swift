@@ -23,6 +23,8 @@ struct MonitoredEvent: Sendable, Codable, Equatable {
     var customer: String?
     var gateway: String?
     var category: String?
+    /// The counterparty's name as the transaction gave it (`counterparty` is its folded key).
+    var counterpartyName: String?
 
     /// The subject's type as alerts and decisions name it.
     var subjectType: String { self.type == .payment ? "payment" : "transaction" }
@@ -97,6 +99,7 @@ struct MonitoredEvent: Sendable, Codable, Equatable {
             amountMinor: data.amountMinor, currency: data.currency, kind: data.kind, status: "pending", sourceAccount: data.sourceAccountId,
             destinationAccount: data.destinationAccountId, counterparty: data.counterparty.map(Counterparties.key),
             counterpartyCountry: data.counterpartyCountry, category: data.category)
+        self.counterpartyName = data.counterparty
     }
 
     init(_ event: CloudEvent<PaymentProcessed>) {
@@ -115,6 +118,7 @@ struct MonitoredEvent: Sendable, Codable, Equatable {
             amountMinor: transaction?.amountMinor, currency: transaction?.currency, kind: transaction?.kind, status: data.status,
             sourceAccount: transaction?.sourceAccount, destinationAccount: transaction?.destinationAccount,
             counterparty: transaction?.counterparty, counterpartyCountry: transaction?.counterpartyCountry, category: transaction?.category)
+        self.counterpartyName = transaction?.counterpartyName
     }
 }
 
