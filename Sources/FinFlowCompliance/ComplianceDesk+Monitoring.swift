@@ -15,12 +15,11 @@ extension ComplianceDesk {
     /// Stores `event` and evaluates it against the tenant's live scenarios, in the event's transaction: decisions of
     /// review or worse open alerts and announce them.
     func monitor(_ event: MonitoredEvent, db: any SQLDatabase) async throws {
-        try await db.raw("""
-            INSERT INTO monitored_events (id, tenant_id, type, subject_id, at_ms, data)
-            VALUES (\(bind: event.id), \(bind: event.tenantId), \(bind: event.type.rawValue), \(bind: event.subjectId), \(bind: event.atMillis),
-                    \(bind: Self.compactJSON(event)))
-            ON CONFLICT (id) DO NOTHING
-            """).run()
+        try await db.insertRows(
+            into: "monitored_events", columns: ["id", "tenant_id", "type", "subject_id", "at_ms", "data"],
+            rows: [[SQLCell(event.id), SQLCell(event.tenantId), SQLCell(event.type.rawValue), SQLCell(event.subjectId), SQLCell(event.atMillis),
+                    SQLCell(Self.compactJSON(event))]],
+            suffix: " ON CONFLICT (id) DO NOTHING")
         let live = try await self.liveScenarios(tenantId: event.tenantId, db: db)
         guard !live.versions.isEmpty else { return }
         let decisions = try await MonitoringEngine.run(
@@ -77,7 +76,7 @@ extension ComplianceDesk {
         var row = DecisionRow(
             id: self.env.ids.nextString(), tenant_id: event.tenantId, scenario_id: decision.scenarioId, version_id: decision.versionId,
             event_id: event.id, event_type: event.type.rawValue, subject_type: event.subjectType, subject_id: event.subjectId,
-            score: decision.score, outcome: decision.outcome, rules: Self.compactJSON(decision.rules), alert_id: nil, event_at_ms: event.atMillis,
+            score: decision.score, outcome: decision.outcome, rules: RuleResult.json(decision.rules), alert_id: nil, event_at_ms: event.atMillis,
             created_at_ms: now)
         if decision.outcome != "approve" {
             let hits = decision.rules.filter { $0.result == "hit" }.map(\.rule)
@@ -100,7 +99,15 @@ extension ComplianceDesk {
                     subjectId: event.subjectId, userId: nil, action: "review", reason: alert.reason, raisedAtMillis: now),
                 subject: alert.id, tenantId: event.tenantId, on: db)
         }
-        try await db.insert(into: "monitoring_decisions").model(row).run()
+        try await db.insertRows(
+            into: "monitoring_decisions",
+            columns: ["id", "tenant_id", "scenario_id", "version_id", "event_id", "event_type", "subject_type", "subject_id", "score", "outcome",
+                      "rules", "alert_id", "event_at_ms", "created_at_ms"],
+            rows: [[
+                SQLCell(row.id), SQLCell(row.tenant_id), SQLCell(row.scenario_id), SQLCell(row.version_id), SQLCell(row.event_id),
+                SQLCell(row.event_type), SQLCell(row.subject_type), SQLCell(row.subject_id), SQLCell(row.score), SQLCell(row.outcome),
+                SQLCell(row.rules), SQLCell(row.alert_id), SQLCell(row.event_at_ms), SQLCell(row.created_at_ms),
+            ]])
     }
 
     // MARK: Scenarios

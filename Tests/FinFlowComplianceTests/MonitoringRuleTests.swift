@@ -266,4 +266,19 @@ struct MonitoringRuleTests {
         #expect(stored == version.definition)
         #expect(stored.aggregates.map(\.storageKey) == version.definition.aggregates.map(\.storageKey))
     }
+
+    @Test("rule results written by hand read back as written, whatever their text holds")
+    func ruleResultsJSON() throws {
+        let results = [
+            RuleResult(rule: "quote \" back\\slash", result: "hit", score: 40, values: [
+                AggregateReading(aggregate: "tab\tnew\nline \u{01} ünïcødé 💶", value: Decimal(string: "12345.678")!),
+                AggregateReading(aggregate: "none", value: nil),
+            ], error: nil),
+            RuleResult(rule: "r", result: "error", score: 0, values: [], error: "the sum exceeds \"64 bits\""),
+            RuleResult(rule: "neg", result: "no_hit", score: 0, values: [AggregateReading(aggregate: "a", value: Decimal(-3))], error: nil),
+        ]
+        let text = RuleResult.json(results)
+        #expect(try JSONDecoder().decode([RuleResult].self, from: Data(text.utf8)) == results)
+        #expect(RuleResult.json([]) == "[]")
+    }
 }

@@ -190,7 +190,13 @@ final class SQLAggregateStore: AggregateStore {
                     """
                 parts.append(part)
             }
-            let rows = try await self.db.raw(Self.union(parts)).all(decoding: BucketRow.self)
+            let rows = try await self.db.raw(Self.union(parts)).all().map { row in
+                BucketRow(
+                    aggregate_key: try row.decode(column: "aggregate_key", as: String.self), group_value: try row.decode(column: "group_value", as: String.self),
+                    bucket_start_ms: try row.decode(column: "bucket_start_ms", as: Int64.self), currency: try row.decode(column: "currency", as: String.self),
+                    count: try row.decode(column: "count", as: Int64.self), sum_minor: try row.decode(column: "sum_minor", as: Int64.self),
+                    max_minor: try row.decode(column: "max_minor", as: Int64.self))
+            }
             var byRef: [GroupRef: [BucketRow]] = [:]
             for row in rows { byRef[GroupRef(key: row.aggregate_key, group: row.group_value), default: []].append(row) }
             for (ref, range) in buckets { self.bucketRows[ref] = (range.from, range.through, byRef[ref] ?? []) }

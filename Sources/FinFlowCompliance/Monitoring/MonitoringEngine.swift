@@ -18,6 +18,27 @@ struct AggregateReading: Codable, Sendable, Equatable {
 
 /// One rule's result in a decision: `hit`, `no_hit` or `error`.
 struct RuleResult: Codable, Sendable, Equatable {
+    /// `results` as JSON text, written directly: every decision stores its rules' results, so this runs once per event
+    /// and scenario (what `JSONDecoder` reads back as `[RuleResult]`).
+    static func json(_ results: [RuleResult]) -> String {
+        var text = "["
+        for (index, result) in results.enumerated() {
+            if index > 0 { text += "," }
+            text += "{\"rule\":" + JSONText.quoted(result.rule) + ",\"result\":" + JSONText.quoted(result.result) + ",\"score\":" + String(result.score)
+            text += ",\"values\":["
+            for (position, reading) in result.values.enumerated() {
+                if position > 0 { text += "," }
+                text += "{\"aggregate\":" + JSONText.quoted(reading.aggregate)
+                if let value = reading.value { text += ",\"value\":" + value.description }
+                text += "}"
+            }
+            text += "]"
+            if let error = result.error { text += ",\"error\":" + JSONText.quoted(error) }
+            text += "}"
+        }
+        return text + "]"
+    }
+
     let rule: String
     let result: String
     /// The score the rule added (zero unless it hit).
@@ -34,6 +55,31 @@ struct Decision: Sendable, Equatable {
     let score: Int
     let outcome: String
     let rules: [RuleResult]
+}
+
+/// JSON text written by hand where encoding runs per event.
+enum JSONText {
+    /// `value` as a JSON string literal.
+    static func quoted(_ value: String) -> String {
+        var text = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    text.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return text + "\""
+    }
 }
 
 /// A rule that could not be evaluated (an amount too large to add up, say): its result is `error`.
