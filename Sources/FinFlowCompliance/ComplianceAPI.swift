@@ -15,28 +15,57 @@ struct ComplianceAPI: APIProtocol {
         let principal = try RequestScope.require("compliance:screen")
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
         var validator = Validator()
-        let id = validator.clientId(body.id, field: "id")
-        validator.check((1...ComplianceDesk.queryNamesMax).contains(body.names.count), "names", "must hold 1–\(ComplianceDesk.queryNamesMax) names")
-        for (index, name) in body.names.enumerated() {
-            validator.check(
-                (1...ListFile.nameLengthMax).contains(name.count) && !NameText.tokens(name).isEmpty, "names[\(index)]",
-                "must be 1–\(ListFile.nameLengthMax) characters with letters or digits to compare")
-        }
-        if let ref = body.subjectRef {
-            validator.check((1...ComplianceDesk.subjectRefLengthMax).contains(ref.count), "subjectRef", "must be 1–\(ComplianceDesk.subjectRefLengthMax) characters")
-        }
-        if let date = body.birthDate { validator.check(ListFile.isPartialDate(date), "birthDate", "must be YYYY, YYYY-MM or YYYY-MM-DD") }
-        if let country = body.country { validator.check(ListFile.isCountry(country), "country", "must be an ISO 3166-1 alpha-2 code in capitals") }
-        if let threshold = body.threshold { Self.checkThreshold(threshold, field: "threshold", into: &validator) }
-        if body.monitor == true { validator.check(body.subjectRef != nil, "monitor", "needs a subjectRef to know the subject again") }
+        let request = Self.request(body, prefix: "", into: &validator)
         try validator.throwIfInvalid()
-        let request = ComplianceDesk.ScreeningRequest(
-            id: id, subjectType: body.subjectType.rawValue, subjectRef: body.subjectRef, kind: body.kind?.rawValue, names: body.names,
-            birthDate: body.birthDate, country: body.country, gender: body.gender?.rawValue, threshold: body.threshold,
-            monitor: body.monitor ?? (body.subjectRef != nil))
         let (record, created) = try await self.desk.screen(request, principal: principal)
         let dto = try Self.dto(record)
         return created ? .created(.init(body: .json(dto))) : .ok(.init(body: .json(dto)))
+    }
+
+    func screenBulk(_ input: Operations.ScreenBulk.Input) async throws -> Operations.ScreenBulk.Output {
+        let principal = try RequestScope.require("compliance:screen")
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        var validator = Validator()
+        validator.check((1...Self.bulkSubjectsMax).contains(body.subjects.count), "subjects", "must hold 1–\(Self.bulkSubjectsMax) subjects")
+        let requests = body.subjects.prefix(Self.bulkSubjectsMax).enumerated().map { index, subject in
+            Self.request(subject, prefix: "subjects[\(index)].", into: &validator)
+        }
+        let ids = requests.compactMap(\.id)
+        validator.check(Set(ids).count == ids.count, "subjects", "must not repeat a client id")
+        try validator.throwIfInvalid()
+        var items: [Components.Schemas.ScreeningSummary] = []
+        for (index, request) in requests.enumerated() {
+            let (record, _) = try await self.desk.screen(request, principal: principal, origin: "bulk")
+            items.append(.init(
+                index: index, id: record.row.id, status: try Self.known(Components.Schemas.ScreeningSummary.StatusPayload.self, record.row.status, "screening status"),
+                topScore: record.row.top_score, matchCount: record.row.match_count, alertId: record.row.alert_id))
+        }
+        return .ok(.init(body: .json(.init(items: items))))
+    }
+
+    /// The most subjects one bulk screening holds.
+    static let bulkSubjectsMax = 1_000
+
+    /// A screening request from its body, each fault recorded under `prefix`.
+    static func request(_ body: Components.Schemas.ScreeningRequest, prefix: String, into validator: inout Validator) -> ComplianceDesk.ScreeningRequest {
+        let id = validator.clientId(body.id, field: prefix + "id")
+        validator.check((1...ComplianceDesk.queryNamesMax).contains(body.names.count), prefix + "names", "must hold 1–\(ComplianceDesk.queryNamesMax) names")
+        for (index, name) in body.names.enumerated() {
+            validator.check(
+                (1...ListFile.nameLengthMax).contains(name.count) && !NameText.tokens(name).isEmpty, "\(prefix)names[\(index)]",
+                "must be 1–\(ListFile.nameLengthMax) characters with letters or digits to compare")
+        }
+        if let ref = body.subjectRef {
+            validator.check((1...ComplianceDesk.subjectRefLengthMax).contains(ref.count), prefix + "subjectRef", "must be 1–\(ComplianceDesk.subjectRefLengthMax) characters")
+        }
+        if let date = body.birthDate { validator.check(ListFile.isPartialDate(date), prefix + "birthDate", "must be YYYY, YYYY-MM or YYYY-MM-DD") }
+        if let country = body.country { validator.check(ListFile.isCountry(country), prefix + "country", "must be an ISO 3166-1 alpha-2 code in capitals") }
+        if let threshold = body.threshold { Self.checkThreshold(threshold, field: prefix + "threshold", into: &validator) }
+        if body.monitor == true { validator.check(body.subjectRef != nil, prefix + "monitor", "needs a subjectRef to know the subject again") }
+        return ComplianceDesk.ScreeningRequest(
+            id: id, subjectType: body.subjectType.rawValue, subjectRef: body.subjectRef, kind: body.kind?.rawValue, names: body.names,
+            birthDate: body.birthDate, country: body.country, gender: body.gender?.rawValue, threshold: body.threshold,
+            monitor: body.monitor ?? (body.subjectRef != nil))
     }
 
     func listScreenings(_ input: Operations.ListScreenings.Input) async throws -> Operations.ListScreenings.Output {

@@ -110,8 +110,7 @@ struct ComplianceDesk: Sendable {
         var hits: [(ListRow, ScreeningIndex.Hit)] = []
         for list in lists {
             let index = try await self.index(of: list)
-            for hit in index.search(request.subject, threshold: threshold, limit: Self.matchesMax)
-            where request.kind == nil || hit.entry.kind == request.kind {
+            for hit in index.search(request.subject, threshold: threshold, limit: Self.matchesMax, kind: request.kind) {
                 hits.append((list, hit))
             }
         }

@@ -84,13 +84,15 @@ public struct ScreeningIndex: Sendable {
 
     /// The entries matching `query` at or above `threshold`, best first, at most `limit`; each with its best name
     /// comparison and the qualifiers applied.
-    public func search(_ query: ScreeningSubject, threshold: Double, limit: Int) -> [Hit] {
+    public func search(_ query: ScreeningSubject, threshold: Double, limit: Int, kind: String? = nil) -> [Hit] {
         var bestByEntry: [Int32: NameMatch] = [:]
         for queryName in query.names {
             let query = NameText.tokens(queryName).map(NameMatcher.TokenFeatures.init)
             guard !query.isEmpty else { continue }
             for (nameIndex, _) in self.candidates(for: query, threshold: threshold) {
                 let name = self.names[Int(nameIndex)]
+                // Entries of the other kind are left out before ranking, so they never crowd out those of the kind asked.
+                if let kind, self.entries[Int(name.entry)].kind != kind { continue }
                 let match = NameMatcher.compare(features: query, of: queryName, with: name.tokens.map { self.features[Int($0)] }, of: name.name)
                 if match.nameScore > bestByEntry[name.entry]?.nameScore ?? -1 { bestByEntry[name.entry] = match }
             }

@@ -249,4 +249,35 @@ struct ScreeningAPITests {
             #expect(try await Self.outbox(ComplianceAlert.self, sut).count == 1)
         }
     }
+
+    @Test("bulk screening stores one screening per subject as if each came alone; a fault is named by index and nothing is screened")
+    func bulk() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let officer = try await Fixtures.signUp(client, sut, tag: "officer")
+            let bad = try await client.send(
+                .post, "/v1/compliance/screenings/bulk",
+                json: Self.json(["subjects": [["subjectType": "person", "names": ["Emma Schneider"]], ["subjectType": "person", "names": ["!!"]]]]),
+                token: officer.accessToken)
+            #expect(bad.status == 400)
+            #expect((bad.body["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } == ["subjects[1].names[0]"])
+            #expect(try await Self.count(sut, "screenings") == 0)
+            let subjects: [[String: Any]] = [
+                ["subjectType": "customer", "subjectRef": "cust-1", "names": ["محمد يونس أحمد"], "kind": "individual"],
+                ["subjectType": "person", "names": ["Emma Schneider"]],
+                // The listed individual's name, asked about organisations only: no match of the other kind.
+                ["subjectType": "counterparty", "names": ["MUHAMMAD YUNIS AHMAD"], "kind": "entity"],
+            ]
+            let response = try await client.send(.post, "/v1/compliance/screenings/bulk", json: Self.json(["subjects": subjects]), token: officer.accessToken)
+            try #require(response.status == 200, "\(response.body)")
+            let items = try #require(response.body["items"] as? [[String: Any]])
+            #expect(items.map { $0["index"] as? Int } == [0, 1, 2])
+            #expect(items.map { $0["status"] as? String } == ["hit", "clear", "clear"])
+            #expect(items[0]["alertId"] != nil && items[1]["alertId"] == nil)
+            let stored = try await client.send(.get, "/v1/compliance/screenings/\(try #require(items[0]["id"] as? String))", token: officer.accessToken)
+            #expect(stored.status == 200 && stored.body["origin"] as? String == "bulk")
+            #expect(try await Self.count(sut, "screenings") == 3)
+            #expect(try await Self.count(sut, "monitored_subjects") == 1)
+        }
+    }
 }
