@@ -175,6 +175,33 @@ struct MonitoringAPITests {
         }
     }
 
+    @Test("payments are decided too: a customer's third payment within the hour hits a velocity rule on payments")
+    func payments() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let officer = try await Fixtures.signUp(client, sut, tag: "officer")
+            _ = try await Self.scenario(client, token: officer.accessToken, name: "Card testing", rules: [
+                ["template": "velocity", "parameters": ["event": "payment", "by": "customer", "count": 3, "window": "1h"], "score": 60],
+            ])
+            let start = sut.clock.now()
+            var ids: [String] = []
+            for (index, customer) in ["cus_1", "cus_1", "cus_2", "cus_1"].enumerated() {
+                let id = "pay_\(index)"
+                ids.append(id)
+                try await LedgerEventTests.publish(
+                    PaymentProcessed(
+                        paymentId: id, tenantId: officer.tenantId, status: "succeeded", amountMinor: 1_000, currency: "EUR", feeMinor: nil,
+                        gateway: "stripe", gatewayReference: nil, customerId: customer, invoiceId: nil, processedAtMillis: sut.clock.nowMillis()),
+                    tenantId: officer.tenantId, time: start.addingTimeInterval(Double(index) * 600), on: sut)
+            }
+            try await sut.deliver()
+            let decisions = try await Self.decisions(client, token: officer.accessToken)
+            let byPayment = Dictionary(uniqueKeysWithValues: decisions.compactMap { row in (row["subjectId"] as? String).map { ($0, row) } })
+            #expect(ids.map { byPayment[$0]?["outcome"] as? String } == ["approve", "approve", "approve", "block_and_review"])
+            #expect(decisions.allSatisfy { $0["eventType"] as? String == "payment" && $0["subjectType"] as? String == "payment" })
+        }
+    }
+
     @Test("bad scenarios and versions are named by path and store nothing; unknown ones are 404; the name is the tenant's once")
     func badInput() async throws {
         let sut = try await TestSystem.make()
