@@ -138,7 +138,7 @@ extension ComplianceService {
         default: Int64.random(in: 500..<200_000, using: &random)
         }
         return MonitoredEvent(
-            id: "bench-\(index)", type: .transaction, tenantId: tenantId, subjectId: "tx-\(index)", atMillis: atMillis, amountMinor: amount,
+            id: "\(tenantId)-\(index)", type: .transaction, tenantId: tenantId, subjectId: "tx-\(index)", atMillis: atMillis, amountMinor: amount,
             currency: "USD", kind: "payment", status: "pending", sourceAccount: "acc-\(Int.random(in: 0..<200, using: &random))",
             destinationAccount: "acc-\(Int.random(in: 0..<200, using: &random))",
             counterparty: "counterparty \(Int.random(in: 0..<2_000, using: &random))",
