@@ -239,8 +239,8 @@ final class SQLAggregateStore: AggregateStore {
 
     func buckets(key: String, group: String, fromMillis: Int64, throughMillis: Int64) async throws -> [String: BucketFigures] {
         let ref = GroupRef(key: key, group: group)
-        let held = self.bucketRows[ref]
-        if held == nil || held!.from > fromMillis || held!.through < throughMillis {
+        let covered = self.bucketRows[ref].map { $0.from <= fromMillis && $0.through >= throughMillis } ?? false
+        if !covered {
             try await self.prefetch([.buckets(key: key, group: group, fromMillis: fromMillis, throughMillis: throughMillis)])
         }
         var result: [String: BucketFigures] = [:]
@@ -253,8 +253,8 @@ final class SQLAggregateStore: AggregateStore {
 
     func distinct(key: String, group: String, sinceMillis: Int64, value: String?) async throws -> (count: Int, contains: Bool) {
         let ref = GroupRef(key: key, group: group)
-        let held = self.valueRows[ref]
-        if held == nil || held!.since > sinceMillis {
+        let covered = self.valueRows[ref].map { $0.since <= sinceMillis } ?? false
+        if !covered {
             try await self.prefetch([.distinct(key: key, group: group, sinceMillis: sinceMillis)])
         }
         let rows = (self.valueRows[ref]?.rows ?? []).filter { $0.last_ms >= sinceMillis }

@@ -133,8 +133,10 @@ struct Aggregate: Sendable, Hashable {
     /// Whether the evaluated event counts itself when it belongs to the group.
     let includeCurrent: Bool
 
-    var storage: Storage {
-        switch self.function {
+    var storage: Storage { Self.storage(of: self.function) }
+
+    static func storage(of function: Function) -> Storage {
+        switch function {
         case .count, .sum, .average, .max: .buckets
         case .distinctCount: .values
         case .idleDays: .last
@@ -143,8 +145,10 @@ struct Aggregate: Sendable, Hashable {
 
     /// The bucket width of the window: the narrowest of minute, ten minutes, hour, six hours, day and week that
     /// divides it into at most 96 buckets, so reading a window costs at most that many rows, whatever the history.
-    var granuleSeconds: Int64 {
-        Self.granules.first { (self.windowSeconds + $0 - 1) / $0 <= Self.bucketsMax } ?? Self.granules[Self.granules.count - 1]
+    var granuleSeconds: Int64 { Self.granule(ofWindow: self.windowSeconds) }
+
+    static func granule(ofWindow seconds: Int64) -> Int64 {
+        Self.granules.first { (seconds + $0 - 1) / $0 <= Self.bucketsMax } ?? Self.granules[Self.granules.count - 1]
     }
 
     static let granules: [Int64] = [60, 600, 3_600, 21_600, 86_400, 604_800]
@@ -167,19 +171,12 @@ struct Aggregate: Sendable, Hashable {
         self.windowSeconds = windowSeconds
         self.filter = filter
         self.includeCurrent = includeCurrent
-        let storage: Storage = switch function {
-        case .count, .sum, .average, .max: .buckets
-        case .distinctCount: .values
-        case .idleDays: .last
-        }
+        let storage = Self.storage(of: function)
         var identity: [String: JSONValue] = [
             "storage": .string(storage.rawValue), "event": .string(event.rawValue),
             "groupBy": .array(groupBy.map { .string($0.rawValue) }), "where": filter?.json ?? .null,
         ]
-        if storage == .buckets {
-            let granule = Self.granules.first { (windowSeconds + $0 - 1) / $0 <= Self.bucketsMax } ?? Self.granules[Self.granules.count - 1]
-            identity["granule"] = .number(Decimal(granule))
-        }
+        if storage == .buckets { identity["granule"] = .number(Decimal(Self.granule(ofWindow: windowSeconds))) }
         if let field { identity["field"] = .string(field.rawValue) }
         self.storageKey = String(Digest.sha256Hex(JSONValue.object(identity).text).prefix(24))
     }

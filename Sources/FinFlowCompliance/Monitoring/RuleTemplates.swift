@@ -127,7 +127,7 @@ enum RuleTemplates {
             .init(name: "event", kind: .event, defaultValue: .string("transaction"), description: "transaction or payment"),
             currency,
         ],
-        build: { p in all(scope(p, event: p["event"]!) + [compare(field("amount"), ">=", value(p["threshold"]!))]) })
+        build: { p in all(scope(p, event: p["event", default: .null]) + [compare(field("amount"), ">=", value(p["threshold", default: .null]))]) })
 
     static let structuring = RuleTemplate(
         id: "structuring", title: "Structuring",
@@ -150,8 +150,8 @@ enum RuleTemplates {
             let band: [JSONValue] = [compare(field("amount"), ">=", value(.number(floor))), compare(field("amount"), "<", value(.number(threshold)))]
             return all(scope(p) + band + [
                 compare(aggregate([
-                    "function": .string("count"), "groupBy": .array([p["by"]!]), "window": p["window"]!, "where": all(band),
-                ]), ">=", value(p["count"]!)),
+                    "function": .string("count"), "groupBy": .array([p["by", default: .null]]), "window": p["window", default: .null], "where": all(band),
+                ]), ">=", value(p["count", default: .null])),
             ])
         })
 
@@ -166,10 +166,10 @@ enum RuleTemplates {
             .init(name: "event", kind: .event, defaultValue: .string("transaction"), description: "transaction or payment"),
         ],
         build: { p in
-            all(scope(p, event: p["event"]!) + [
+            all(scope(p, event: p["event", default: .null]) + [
                 compare(aggregate([
-                    "function": .string("count"), "event": p["event"]!, "groupBy": .array([p["by"]!]), "window": p["window"]!,
-                ]), ">=", value(p["count"]!)),
+                    "function": .string("count"), "event": p["event", default: .null], "groupBy": .array([p["by", default: .null]]), "window": p["window", default: .null],
+                ]), ">=", value(p["count", default: .null])),
             ])
         })
 
@@ -189,10 +189,10 @@ enum RuleTemplates {
         build: { p in
             guard case .number(let share)? = p["share"] else { return .null }
             return all(scope(p) + [
-                compare(field("amount"), ">=", value(p["minimum"]!)),
+                compare(field("amount"), ">=", value(p["minimum", default: .null])),
                 compare(aggregate([
                     "function": .string("sum"), "groupBy": .array([.string("destinationAccount")]), "key": .array([.string("sourceAccount")]),
-                    "window": p["window"]!, "current": .string("exclude"),
+                    "window": p["window", default: .null], "current": .string("exclude"),
                 ]), ">=", .object(["field": .string("amount"), "times": .number(share)])),
             ])
         })
@@ -208,7 +208,7 @@ enum RuleTemplates {
         parameters: [
             .init(name: "countries", kind: .countries, defaultValue: .array([.string("KP"), .string("IR"), .string("MM")]), description: "The countries"),
         ],
-        build: { p in all(scope(p) + [compare(field("counterpartyCountry"), "in", value(p["countries"]!))]) })
+        build: { p in all(scope(p) + [compare(field("counterpartyCountry"), "in", value(p["countries", default: .null]))]) })
 
     static let roundAmount = RuleTemplate(
         id: "round-amount", title: "Round amount",
@@ -220,7 +220,7 @@ enum RuleTemplates {
             currency,
         ],
         build: { p in
-            all(scope(p) + [compare(field("amount"), ">=", value(p["minimum"]!)), compare(field("amount"), "multipleOf", value(p["unit"]!))])
+            all(scope(p) + [compare(field("amount"), ">=", value(p["minimum", default: .null])), compare(field("amount"), "multipleOf", value(p["unit", default: .null]))])
         })
 
     static let dormantAccount = RuleTemplate(
@@ -238,8 +238,8 @@ enum RuleTemplates {
         ],
         build: { p in
             all(scope(p) + [
-                compare(field("amount"), ">=", value(p["minimum"]!)),
-                compare(aggregate(["function": .string("idleDays"), "groupBy": .array([p["by"]!]), "window": .string("731d")]), ">=", value(p["days"]!)),
+                compare(field("amount"), ">=", value(p["minimum", default: .null])),
+                compare(aggregate(["function": .string("idleDays"), "groupBy": .array([p["by", default: .null]]), "window": .string("731d")]), ">=", value(p["days", default: .null])),
             ])
         })
 
@@ -259,13 +259,13 @@ enum RuleTemplates {
         build: { p in
             guard case .number(let multiple)? = p["multiple"] else { return .null }
             return all(scope(p) + [
-                compare(field("amount"), ">=", value(p["minimum"]!)),
+                compare(field("amount"), ">=", value(p["minimum", default: .null])),
                 compare(aggregate([
-                    "function": .string("count"), "groupBy": .array([.string("sourceAccount"), .string("counterparty")]), "window": p["lookback"]!,
+                    "function": .string("count"), "groupBy": .array([.string("sourceAccount"), .string("counterparty")]), "window": p["lookback", default: .null],
                     "current": .string("exclude"),
                 ]), "=", value(.number(0))),
                 compare(field("amount"), ">", aggregate([
-                    "function": .string("average"), "groupBy": .array([.string("sourceAccount")]), "window": p["lookback"]!,
+                    "function": .string("average"), "groupBy": .array([.string("sourceAccount")]), "window": p["lookback", default: .null],
                     "current": .string("exclude"),
                 ], times: multiple)),
             ])
