@@ -28,7 +28,12 @@ public enum AccountingService {
                     try await ledger.open(tenant: event.data, on: db)
                 },
                 .of(TransactionCreated.self, name: "accounting.transaction-created", database: database) { event, db in
+                    // A held transaction is posted when its release asks for it.
+                    guard event.data.postingHeldFor == nil else { return }
                     try await ledger.post(transaction: event.data, on: db)
+                },
+                .of(TransactionPostingRequested.self, name: "accounting.transaction-posting-requested", database: database) { event, db in
+                    try await ledger.post(transaction: event.data.transaction, on: db)
                 },
                 .of(TransactionReversalRequested.self, name: "accounting.transaction-reversal-requested", database: database) { event, db in
                     try await ledger.reverse(transaction: event.data, on: db)

@@ -13,20 +13,25 @@ extension ComplianceDesk {
     // MARK: Evaluating events
 
     /// Stores `event` and evaluates it against the tenant's live scenarios, in the event's transaction: decisions of
-    /// review or worse open alerts and announce them.
-    func monitor(_ event: MonitoredEvent, db: any SQLDatabase) async throws {
+    /// review or worse open alerts and announce them. Returns the decisions as stored.
+    @discardableResult
+    func monitor(_ event: MonitoredEvent, db: any SQLDatabase) async throws -> [RecordedDecision] {
         try await db.insertRows(
             into: "monitored_events", columns: ["id", "tenant_id", "type", "subject_id", "at_ms", "data"],
             rows: [[SQLCell(event.id), SQLCell(event.tenantId), SQLCell(event.type.rawValue), SQLCell(event.subjectId), SQLCell(event.atMillis),
                     SQLCell(Self.compactJSON(event))]],
             suffix: " ON CONFLICT (id) DO NOTHING")
         let live = try await self.liveScenarios(tenantId: event.tenantId, db: db)
-        guard !live.versions.isEmpty else { return }
+        guard !live.versions.isEmpty else { return [] }
         let decisions = try await MonitoringEngine.run(
             event, versions: live.versions, maintained: live.maintained, store: SQLAggregateStore(tenantId: event.tenantId, db: db))
+        var recorded: [RecordedDecision] = []
         for decision in decisions {
-            try await self.record(decision, event: event, version: live.versions.first { $0.versionId == decision.versionId }, db: db)
+            let version = live.versions.first { $0.versionId == decision.versionId }
+            let id = try await self.record(decision, event: event, version: version, db: db)
+            recorded.append(RecordedDecision(id: id, scenarioName: version?.scenarioName ?? decision.scenarioId, decision: decision))
         }
+        return recorded
     }
 
     /// Evaluates a transaction's status change with the amounts and accounts of the transaction monitoring saw.
@@ -70,8 +75,9 @@ extension ComplianceDesk {
         let generation: Int64
     }
 
-    /// Stores a decision; review or worse opens an alert and announces it.
-    func record(_ decision: Decision, event: MonitoredEvent, version: EvaluatedVersion?, db: any SQLDatabase) async throws {
+    /// Stores a decision and returns its id; review or worse opens an alert and announces it.
+    @discardableResult
+    func record(_ decision: Decision, event: MonitoredEvent, version: EvaluatedVersion?, db: any SQLDatabase) async throws -> String {
         let now = self.now
         var row = DecisionRow(
             id: self.env.ids.nextString(), tenant_id: event.tenantId, scenario_id: decision.scenarioId, version_id: decision.versionId,
@@ -108,6 +114,7 @@ extension ComplianceDesk {
                 SQLCell(row.event_type), SQLCell(row.subject_type), SQLCell(row.subject_id), SQLCell(row.score), SQLCell(row.outcome),
                 SQLCell(row.rules), SQLCell(row.alert_id), SQLCell(row.event_at_ms), SQLCell(row.created_at_ms),
             ]])
+        return row.id
     }
 
     // MARK: Scenarios

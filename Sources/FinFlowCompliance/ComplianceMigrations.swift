@@ -124,6 +124,15 @@ enum ComplianceMigrations {
             """,
             "CREATE INDEX case_events_case ON case_events (case_id, id)",
         ], postgresAfter: ["compliance_cases", "case_alerts", "case_events"].flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(4, "create the transactions tenants hold until compliance decides", [
+            """
+            CREATE TABLE transaction_holds (
+                tenant_id TEXT NOT NULL, transaction_id TEXT NOT NULL, status TEXT NOT NULL, outcome TEXT NOT NULL, score BIGINT,
+                decision_ids TEXT NOT NULL, decided_by TEXT, reason TEXT, created_at_ms BIGINT NOT NULL, decided_at_ms BIGINT,
+                PRIMARY KEY (tenant_id, transaction_id))
+            """,
+            "CREATE INDEX transaction_holds_status ON transaction_holds (tenant_id, status, transaction_id)",
+        ], postgresAfter: Migration.rowLevelSecurity(table: "transaction_holds")),
     ]
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.

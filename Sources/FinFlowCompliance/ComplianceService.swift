@@ -24,7 +24,9 @@ public enum ComplianceService {
                     try await desk.screenCounterparty(of: event.data, db: db)
                 },
                 .of(TransactionCreated.self, name: "compliance.monitoring.transaction-created", database: desk.database) { event, db in
-                    try await desk.monitor(MonitoredEvent(event), db: db)
+                    let decisions = try await desk.monitor(MonitoredEvent(event), db: db)
+                    // A transaction its tenant holds waits for this service's word before the ledger posts it.
+                    if event.data.postingHeldFor == "compliance" { try await desk.decideHold(of: event.data, decisions: decisions, db: db) }
                 },
                 .of(PaymentProcessed.self, name: "compliance.monitoring.payment-processed", database: desk.database) { event, db in
                     try await desk.monitor(MonitoredEvent(event), db: db)

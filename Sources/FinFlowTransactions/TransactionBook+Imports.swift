@@ -120,7 +120,8 @@ extension TransactionBook {
                     results.append(Self.invalid(candidate.line, error))
                 }
             }
-            let rows = try await self.insert(accepted.map(\.draft), principal: principal, importId: importId, db: db)
+            // Statement lines record what the bank did already: they are monitored but never held from the books.
+            let rows = try await self.insert(accepted.map(\.draft), principal: principal, importId: importId, held: false, db: db)
             for (candidate, row) in zip(accepted, rows) {
                 results.append(ImportRowResult(line: candidate.line, status: .created, transactionId: row.id, code: nil, reason: nil))
             }

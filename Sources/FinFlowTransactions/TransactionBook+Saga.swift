@@ -24,6 +24,8 @@ extension TransactionBook {
         } else {
             try await self.change(tenantId: event.tenantId, id: id, from: [.pending], to: .posted, db: db) { row in
                 row.entry_id = event.entryId
+                row.status_code = nil  // the release's note, when compliance held it, stays in the history
+                row.status_reason = nil
             }
         }
     }
@@ -44,6 +46,38 @@ extension TransactionBook {
             // A transaction the ledger refused no longer counts towards velocity.
             try await TransactionStore.count(
                 [(row.source_account_id, row.currency, row.amount_minor, row.created_at_ms)], sign: -1, tenantId: row.tenant_id, db: db)
+        }
+    }
+
+    /// The compliance service decided a held transaction: approved, it becomes `pending` and the ledger is asked to
+    /// post it (`TransactionPostingRequested`); declined, it is `rejected` with the code `compliance-declined` and no
+    /// longer counts towards velocity. A transaction no longer held (a repeated decision) is left as it is.
+    func apply(decided event: ComplianceTransactionDecided, on db: any SQLDatabase) async throws {
+        guard let row = try await TransactionStore.transaction(
+            tenantId: event.tenantId, id: event.transactionId.lowercased(), forUpdate: self.kind == .postgres, db: db),
+            row.transactionStatus == .held
+        else { return }
+        let reason = event.reason.map { String($0.prefix(1_000)) }
+        switch event.outcome {
+        case "approve":
+            try await self.change(tenantId: row.tenant_id, id: row.id, from: [.held], to: .pending, db: db) { row in
+                row.status_code = "compliance-approved"
+                row.status_reason = reason
+            }
+            var released = row
+            released.status = TransactionStatus.pending.rawValue
+            try await self.outbox.enqueue(
+                TransactionPostingRequested(released.created), subject: row.id, tenantId: row.tenant_id, on: db)
+        case "decline":
+            try await self.change(tenantId: row.tenant_id, id: row.id, from: [.held], to: .rejected, db: db) { row in
+                row.status_code = "compliance-declined"
+                row.status_reason = reason ?? "declined by compliance"
+            }
+            try await TransactionStore.count(
+                [(row.source_account_id, row.currency, row.amount_minor, row.created_at_ms)], sign: -1, tenantId: row.tenant_id, db: db)
+        default:
+            // Not an outcome this version knows: the consumer's retries and dead letters keep it for an operator.
+            throw AppError.invalid(code: "unknown-outcome", "a compliance decision's outcome must be approve or decline")
         }
     }
 

@@ -52,7 +52,8 @@ public struct TransactionBook: Sendable {
     }
 
     /// Takes drafts in, all or nothing: each passes the whole pipeline or the first refusal is thrown, its fields named
-    /// with `prefix(index)`. Each new transaction is pending and announced with `TransactionCreated`. Requests that
+    /// with `prefix(index)`. Each new transaction is pending (held, when the tenant holds them for compliance) and
+    /// announced with `TransactionCreated`. Requests that
     /// arrive together are checked against one another and committed together.
     func create(_ drafts: [TransactionDraft], principal: Principal, prefix: @escaping @Sendable (Int) -> String = { _ in "" })
         async throws -> [Outcome]
@@ -85,7 +86,8 @@ public struct TransactionBook: Sendable {
                 results.append(.failure(error))
                 continue
             }
-            let rows = try await self.insert(accepted.map(\.1), principal: input.principal, importId: nil, db: db)
+            let rows = try await self.insert(
+                accepted.map(\.1), principal: input.principal, importId: nil, held: trial.limits.holdForCompliance == true, db: db)
             for ((index, _), row) in zip(accepted, rows) {
                 outcomes[index] = .created(row)
                 trial.existingById[row.id] = row
@@ -96,15 +98,15 @@ public struct TransactionBook: Sendable {
         return results
     }
 
-    /// Writes accepted drafts as pending transactions with their first history row and their events.
-    func insert(_ drafts: [TransactionDraft], principal: Principal, importId: String?, db: any SQLDatabase) async throws
+    /// Writes accepted drafts as pending (or, `held`, held) transactions with their first history row and their events.
+    func insert(_ drafts: [TransactionDraft], principal: Principal, importId: String?, held: Bool, db: any SQLDatabase) async throws
         -> [TransactionRow]
     {
         let now = self.now
         let rows = drafts.map { draft in
             TransactionRow(
                 id: draft.id ?? self.env.ids.nextString(), tenant_id: principal.tenantId, kind: draft.kind.rawValue,
-                status: TransactionStatus.pending.rawValue, amount_minor: draft.amountMinor, currency: draft.currency,
+                status: (held ? TransactionStatus.held : .pending).rawValue, amount_minor: draft.amountMinor, currency: draft.currency,
                 value_date: draft.valueDate.description, source_account_id: draft.sourceAccountId,
                 destination_account_id: draft.destinationAccountId, counterparty: draft.counterparty?.name,
                 counterparty_country: draft.counterparty?.country, counterparty_account: draft.counterparty?.accountNumber,

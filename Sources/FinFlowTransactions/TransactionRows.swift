@@ -64,7 +64,8 @@ struct TransactionRow: Codable, Sendable {
             transactionId: self.id, tenantId: self.tenant_id, kind: self.kind, amountMinor: self.amount_minor, currency: self.currency,
             valueDate: self.value_date, sourceAccountId: self.source_account_id, destinationAccountId: self.destination_account_id,
             counterparty: self.counterparty, category: self.category, description: self.description,
-            externalReference: self.external_reference, counterpartyCountry: self.counterparty_country)
+            externalReference: self.external_reference, counterpartyCountry: self.counterparty_country,
+            postingHeldFor: self.transactionStatus == .held ? TransactionStatus.heldFor : nil)
     }
 }
 

@@ -124,7 +124,7 @@ struct TransactionsAPI: APIProtocol {
         let limits = TransactionLimits(
             transactionAmountMaxMinor: body.transactionAmountMax?.additionalProperties ?? [:], allowedCurrencies: body.allowedCurrencies,
             accountVelocity: velocity(body.accountVelocity), tenantVelocity: velocity(body.tenantVelocity),
-            duplicateWindowDays: body.duplicateWindowDays)
+            duplicateWindowDays: body.duplicateWindowDays, holdForCompliance: body.holdForCompliance == true ? true : nil)
         return .ok(.init(body: .json(Self.dto(try await self.book.setLimits(principal: principal, limits)))))
     }
 
@@ -169,6 +169,6 @@ struct TransactionsAPI: APIProtocol {
         return .init(
             transactionAmountMax: .init(additionalProperties: limits.transactionAmountMaxMinor), allowedCurrencies: limits.allowedCurrencies,
             accountVelocity: velocity(limits.accountVelocity), tenantVelocity: velocity(limits.tenantVelocity),
-            duplicateWindowDays: limits.duplicateWindowDays)
+            duplicateWindowDays: limits.duplicateWindowDays, holdForCompliance: limits.holdForCompliance ?? false)
     }
 }

@@ -30,6 +30,9 @@ public enum TransactionsService {
                 .of(JournalEntryRejected.self, name: "transactions.journal-entry-rejected", database: database) { event, db in
                     try await book.apply(rejected: event.data, on: db)
                 },
+                .of(ComplianceTransactionDecided.self, name: "transactions.compliance-transaction-decided", database: database) { event, db in
+                    try await book.apply(decided: event.data, on: db)
+                },
             ]
         }
     }

@@ -21,7 +21,13 @@ struct EventSchemaTests {
         (TransactionCreated.topic, TransactionCreated(
             transactionId: "x", tenantId: "t", kind: "transfer", amountMinor: 100, currency: "EUR", valueDate: "2026-01-31",
             sourceAccountId: "a", destinationAccountId: "b", counterparty: "C", category: "c", description: "d", externalReference: "r",
-            counterpartyCountry: "DE")),
+            counterpartyCountry: "DE", postingHeldFor: "compliance")),
+        (TransactionPostingRequested.topic, TransactionPostingRequested(TransactionCreated(
+            transactionId: "x", tenantId: "t", kind: "transfer", amountMinor: 100, currency: "EUR", valueDate: "2026-01-31",
+            sourceAccountId: "a", destinationAccountId: "b", counterparty: "C", description: "d", externalReference: "r"))),
+        (ComplianceTransactionDecided.topic, ComplianceTransactionDecided(
+            transactionId: "x", tenantId: "t", outcome: "approve", decidedBy: "officer", userId: "u", score: 40, reason: "checked",
+            decidedAtMillis: 1)),
         (PaymentProcessed.topic, PaymentProcessed(
             paymentId: "p", tenantId: "t", status: "succeeded", amountMinor: 100, currency: "EUR", feeMinor: 3, gateway: "stripe",
             gatewayReference: "ch_1", customerId: "c", invoiceId: "i", processedAtMillis: 1, refundId: "re_1")),

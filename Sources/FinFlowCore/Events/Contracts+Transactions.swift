@@ -8,7 +8,7 @@ public struct TransactionStatusChanged: EventContract, Equatable {
     public static let schemaVersion = 1
     public let transactionId: String
     public let tenantId: String
-    /// pending, posted, rejected, reversal-requested, reversed.
+    /// held, pending (released by compliance), posted, rejected, reversal-requested, reversed.
     public let status: String
     public let previousStatus: String
     /// The problem code of a refusal (`period-closed`, `balance-constraint`…), when there is one.
@@ -52,6 +52,87 @@ public struct TransactionReversalRequested: EventContract, Equatable {
         self.tenantId = tenantId
         self.reversalDate = reversalDate
         self.reason = reason
+    }
+}
+
+/// A held transaction was released by the compliance decision and is to be posted now (transactions → accounting):
+/// the same transaction as its `TransactionCreated`, which the ledger did not post. The accounting service answers
+/// with `JournalEntryPosted` or `JournalEntryRejected` naming the transaction, as it does for an unheld one.
+public struct TransactionPostingRequested: EventContract, Equatable {
+    public static let eventType = "finflow.transaction.posting-requested"
+    public static let schemaVersion = 1
+    public let transactionId: String
+    public let tenantId: String
+    /// transfer, payment, receipt, expense, income, refund, fee, adjustment.
+    public let kind: String
+    public let amountMinor: Int64
+    public let currency: String
+    /// The accounting date, `YYYY-MM-DD`.
+    public let valueDate: String
+    /// The ledger account the money leaves (credited).
+    public let sourceAccountId: String
+    /// The ledger account the money reaches (debited).
+    public let destinationAccountId: String
+    public let counterparty: String?
+    public let description: String?
+    public let externalReference: String?
+
+    /// The posting request for the transaction `created` announced.
+    public init(_ created: TransactionCreated) {
+        self.transactionId = created.transactionId
+        self.tenantId = created.tenantId
+        self.kind = created.kind
+        self.amountMinor = created.amountMinor
+        self.currency = created.currency
+        self.valueDate = created.valueDate
+        self.sourceAccountId = created.sourceAccountId
+        self.destinationAccountId = created.destinationAccountId
+        self.counterparty = created.counterparty
+        self.description = created.description
+        self.externalReference = created.externalReference
+    }
+
+    /// The transaction as the ledger posts it, not held.
+    public var transaction: TransactionCreated {
+        TransactionCreated(
+            transactionId: self.transactionId, tenantId: self.tenantId, kind: self.kind, amountMinor: self.amountMinor, currency: self.currency,
+            valueDate: self.valueDate, sourceAccountId: self.sourceAccountId, destinationAccountId: self.destinationAccountId,
+            counterparty: self.counterparty, description: self.description, externalReference: self.externalReference)
+    }
+}
+
+/// The compliance service decided a held transaction (compliance → transactions): `approve` releases it to the ledger,
+/// `decline` rejects it. Scenario rules decide at once when the outcome is approve, review or decline; a
+/// block-and-review outcome waits for an officer, who decides through the API.
+public struct ComplianceTransactionDecided: EventContract, Equatable {
+    public static let eventType = "finflow.compliance.transaction-decided"
+    public static let schemaVersion = 1
+    public let transactionId: String
+    public let tenantId: String
+    /// approve, decline.
+    public let outcome: String
+    /// `rules` (the live scenarios) or `officer`.
+    public let decidedBy: String
+    /// The officer who decided, when one did.
+    public let userId: String?
+    /// The highest scenario score, when scenarios ran.
+    public let score: Int?
+    public let reason: String?
+    /// Unix milliseconds of the decision.
+    public let decidedAtMillis: Int64
+
+    public init(
+        transactionId: String, tenantId: String, outcome: String, decidedBy: String, userId: String? = nil, score: Int? = nil,
+        reason: String? = nil, decidedAtMillis: Int64
+    ) {
+        self.transactionId = transactionId
+        self.tenantId = tenantId
+        self.outcome = outcome
+        self.decidedBy = decidedBy
+        self.userId = userId
+        self.score = score
+        self.reason = reason
+        self.decidedAtMillis = decidedAtMillis
     }
 }
 

@@ -127,7 +127,8 @@ public struct TenantPolicyChanged: EventContract, Equatable {
 
 /// A business transaction was accepted and awaits posting (transactions → accounting, analytics, realtime).
 /// The accounting service debits `destinationAccountId` and credits `sourceAccountId` and answers with
-/// `JournalEntryPosted` or `JournalEntryRejected` naming the transaction.
+/// `JournalEntryPosted` or `JournalEntryRejected` naming the transaction; unless `postingHeldFor` is set, in which
+/// case it posts only on the `TransactionPostingRequested` that follows the release.
 public struct TransactionCreated: EventContract, Equatable {
     public static let eventType = "finflow.transaction.created"
     public static let schemaVersion = 1
@@ -149,11 +150,14 @@ public struct TransactionCreated: EventContract, Equatable {
     public let externalReference: String?
     /// The counterparty's country, ISO 3166-1 alpha-2, when the transaction names one.
     public let counterpartyCountry: String?
+    /// What posting waits for: `compliance` when the tenant holds its transactions until the compliance service
+    /// decides (the transaction service then sends `TransactionPostingRequested` or rejects it); nil to post at once.
+    public let postingHeldFor: String?
 
     public init(
         transactionId: String, tenantId: String, kind: String, amountMinor: Int64, currency: String, valueDate: String,
         sourceAccountId: String, destinationAccountId: String, counterparty: String? = nil, category: String? = nil,
-        description: String? = nil, externalReference: String? = nil, counterpartyCountry: String? = nil
+        description: String? = nil, externalReference: String? = nil, counterpartyCountry: String? = nil, postingHeldFor: String? = nil
     ) {
         self.transactionId = transactionId
         self.tenantId = tenantId
@@ -168,6 +172,7 @@ public struct TransactionCreated: EventContract, Equatable {
         self.description = description
         self.externalReference = externalReference
         self.counterpartyCountry = counterpartyCountry
+        self.postingHeldFor = postingHeldFor
     }
 }
 

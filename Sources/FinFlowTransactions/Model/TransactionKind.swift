@@ -5,7 +5,9 @@ public enum TransactionKind: String, Sendable, CaseIterable {
 
 /// Where a transaction is in its saga.
 public enum TransactionStatus: String, Sendable, CaseIterable {
-    /// Accepted and announced; the ledger has not answered yet.
+    /// Accepted and announced, held until the compliance service decides (the tenant holds its transactions).
+    case held
+    /// Accepted and announced (or released by compliance); the ledger has not answered yet.
     case pending
     /// The ledger posted it.
     case posted
@@ -15,6 +17,9 @@ public enum TransactionStatus: String, Sendable, CaseIterable {
     case reversalRequested = "reversal-requested"
     /// The ledger posted its reversing entry.
     case reversed
+
+    /// What a held transaction waits for, as `TransactionCreated.postingHeldFor` names it.
+    static let heldFor = "compliance"
 }
 
 /// The service's named bounds.

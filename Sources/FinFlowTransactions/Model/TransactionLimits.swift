@@ -21,6 +21,9 @@ struct TransactionLimits: Codable, Sendable, Equatable {
     var tenantVelocity: VelocityLimit
     /// Value dates this many days apart or closer can be duplicates; 0 turns the check off.
     var duplicateWindowDays: Int
+    /// Holds every new transaction until the compliance service approves it (then the ledger is asked to post it) or
+    /// declines it (then it is rejected); nil or false posts at once.
+    var holdForCompliance: Bool?
     static let duplicateWindowDaysMax = 366
     static let countMaxRange = 1...10_000_000
 
@@ -29,7 +32,7 @@ struct TransactionLimits: Codable, Sendable, Equatable {
         transactionAmountMaxMinor: [:], allowedCurrencies: nil,
         accountVelocity: VelocityLimit(windowSeconds: 86_400, countMax: 10_000, amountMaxMinor: [:]),
         tenantVelocity: VelocityLimit(windowSeconds: 86_400, countMax: 1_000_000, amountMaxMinor: [:]),
-        duplicateWindowDays: 3)
+        duplicateWindowDays: 3, holdForCompliance: nil)
 
     /// Checks a caller's limits, naming each bad field.
     func validate() throws {
