@@ -36,7 +36,8 @@ extension Ledger {
     /// own error. `optimistic` (a group commit's first attempt, where the rows go in one statement) leaves out the
     /// look-up of the clients' ids: a new id, the usual case, then costs no extra round trip. An id that exists makes
     /// the write conflict, and the group commit runs the submissions again, carefully, to replay or refuse it.
-    func submitGroup(_ submissions: [Submission], on db: any SQLDatabase, optimistic: Bool = false) async throws
+    /// `periodsLocked`: the transaction holds the tenant's periods shared already (the group commit's naming of the tenant).
+    func submitGroup(_ submissions: [Submission], on db: any SQLDatabase, optimistic: Bool = false, periodsLocked: Bool = false) async throws
         -> [Result<[EntryRecord], any Error>]
     {
         guard let first = submissions.first else { return [] }
@@ -44,7 +45,7 @@ extension Ledger {
         let requests = submissions.flatMap(\.requests)
         // The accounts are locked (PostgreSQL) before the client ids are looked up: a request racing an identical
         // one waits for it here, then finds its entry and replays it instead of colliding with it.
-        let context = try await self.context(for: requests, principal: first.principal, db: db)
+        let context = try await self.context(for: requests, principal: first.principal, db: db, periodsLocked: periodsLocked)
         var existing: [String: EntryRow] = [:]
         let optimistic = optimistic && db.writesTogether
         for chunk in Array(Set(requests.compactMap(\.id))).chunked(LedgerLimits.insertChunkRows) where !optimistic {
@@ -86,10 +87,12 @@ extension Ledger {
     }
 
     /// The posting context of `requests`: their accounts (locked on PostgreSQL) and the periods of the dates they post on.
-    private func context(for requests: [EntryRequest], principal: Principal, db: any SQLDatabase) async throws -> PostingContext {
+    private func context(for requests: [EntryRequest], principal: Principal, db: any SQLDatabase, periodsLocked: Bool = false) async throws
+        -> PostingContext
+    {
         try await PostingContext.load(
             principal: principal, accountIds: Set(requests.flatMap { $0.lines.map { $0.accountId.lowercased() } }),
-            dates: Set(requests.filter { $0.mode != .draft }.map(\.date)), db: db, kind: self.kind)
+            dates: Set(requests.filter { $0.mode != .draft }.map(\.date)), db: db, kind: self.kind, periodsLocked: periodsLocked)
     }
 
     /// Writes what a group staged: entries named by their client with a conflict check (a concurrent request may have
@@ -108,12 +111,15 @@ extension Ledger {
         guard db.writesTogether else { return try await Self.write(staged, db: db) }
         let written: [Int]
         do {
-            written = try await db.writeTogether([
-                .insert(into: "journal_entries", columns: LedgerStore.entryColumns, rows: staged.named.map(LedgerStore.cells),
-                        suffix: " ON CONFLICT (id) DO NOTHING"),
-                .insert(into: "journal_entries", columns: LedgerStore.entryColumns, rows: staged.generated.map(LedgerStore.cells)),
-                .insert(into: "journal_lines", columns: LedgerStore.lineColumns, rows: staged.lines.map(LedgerStore.cells)),
-            ] + context.takeWrites(nowMillis: self.now))
+            let (days, totals) = context.takeRows(nowMillis: self.now)
+            let rows = [staged.named.map(LedgerStore.cells), staged.generated.map(LedgerStore.cells), staged.lines.map(LedgerStore.cells), days, totals]
+            if db.fitsPreparedWrite(rows) {
+                written = try await db.writePrepared(PostingWrite.self, rows: rows)
+            } else {
+                written = try await db.writeTogether(zip(PostingWrite.parts, rows).map { part, rows in
+                    RowWrite(columns: part.columns, rows: rows, statement: part.statement)
+                })
+            }
         } catch where ["journal_entries_pkey", "journal_lines_pkey"].contains(violatedConstraint(error) ?? "") {
             // A client's id exists (not looked up, optimistically), or a concurrent request took it since it was looked
             // up: its lines collide with this entry's.
@@ -283,6 +289,17 @@ extension Ledger {
         guard !metadata.isEmpty else { return "{}" }
         return String(decoding: (try? Self.metadataEncoder.encode(metadata)) ?? Data("{}".utf8), as: UTF8.self)
     }
+}
+
+/// Everything a posting group writes on PostgreSQL, as one prepared statement: entries named by their client (a
+/// taken id is left alone and shows in the count), entries the ledger named, lines, day totals and account totals.
+enum PostingWrite: PreparedWriteShape {
+    static let name = "posting_write"
+    static let parts = [
+        PreparedWritePart.insert(into: "journal_entries", columns: LedgerStore.entryColumnTypes, suffix: " ON CONFLICT (id) DO NOTHING"),
+        PreparedWritePart.insert(into: "journal_entries", columns: LedgerStore.entryColumnTypes),
+        PreparedWritePart.insert(into: "journal_lines", columns: LedgerStore.lineColumnTypes),
+    ] + PostingContext.totalsParts
 }
 
 /// What a submission stages: an entry written now, or the replay of one stored or staged before.

@@ -13,8 +13,9 @@ struct Ledger: Sendable {
     init(env: ServiceEnvironment) {
         self.env = env
         let staging = Ledger(stagingOnly: env)
-        self.committer = GroupCommit(database: env.database) { submissions, db, optimistic in
-            try await staging.submitGroup(submissions, on: db, optimistic: optimistic)
+        // The group commit takes the tenant's periods shared as it names the tenant, one round trip for both.
+        self.committer = GroupCommit(database: env.database, sharedLockKey: LedgerStore.periodsLockKey) { submissions, db, optimistic in
+            try await staging.submitGroup(submissions, on: db, optimistic: optimistic, periodsLocked: true)
         }
     }
 

@@ -16,12 +16,17 @@ enum LedgerStore {
         case shared, exclusive
     }
 
+    /// The advisory lock key of a tenant's periods (hashed by PostgreSQL's `hashtext`).
+    static func periodsLockKey(tenantId: String) -> String {
+        "finflow.periods." + tenantId
+    }
+
     /// The tenant's ledger, read with `lock` held on its periods until the transaction ends.
     static func ledger(tenantId: String, locking lock: PeriodsLock, kind: DatabaseKind, db: any SQLDatabase) async throws -> LedgerRow {
         guard kind == .postgres else { return try await self.ledger(tenantId: tenantId, db: db) }
         let function = lock == .shared ? "pg_advisory_xact_lock_shared" : "pg_advisory_xact_lock"
         guard let row = try await db.raw("""
-            SELECT *, \(unsafeRaw: function)(hashtext('finflow.periods.' || tenant_id)) AS periods_lock FROM ledgers
+            SELECT *, \(unsafeRaw: function)(hashtext(\(bind: Self.periodsLockKey(tenantId: tenantId)))) AS periods_lock FROM ledgers
             WHERE tenant_id = \(bind: tenantId)
             """).first(decoding: LedgerRow.self)
         else { throw AccountingError.ledgerNotReady() }
@@ -99,10 +104,14 @@ enum LedgerStore {
         return EntryRecord(entry: entry, lines: try await self.lines(entryIds: [id], db: db)[id] ?? [])
     }
 
-    static let entryColumns = [
-        "id", "tenant_id", "status", "source", "source_id", "accounting_date", "description", "reference", "metadata",
-        "request_hash", "reverses_id", "reversed_by_id", "pending_id", "resolved_by_id", "timeout_at_ms", "batch_id", "created_by",
-        "approved_by", "created_at_ms", "posted_at_ms", "resolved_at_ms",
+    static let entryColumns = entryColumnTypes.map(\.0)
+
+    /// The entry columns with their types (int8 or text), in the order of `cells(_:)`.
+    static let entryColumnTypes: [(String, integer: Bool)] = [
+        ("id", false), ("tenant_id", false), ("status", false), ("source", false), ("source_id", false), ("accounting_date", false),
+        ("description", false), ("reference", false), ("metadata", false), ("request_hash", false), ("reverses_id", false),
+        ("reversed_by_id", false), ("pending_id", false), ("resolved_by_id", false), ("timeout_at_ms", true), ("batch_id", false),
+        ("created_by", false), ("approved_by", false), ("created_at_ms", true), ("posted_at_ms", true), ("resolved_at_ms", true),
     ]
 
     static func cells(_ e: EntryRow) -> [SQLCell] {
@@ -143,9 +152,13 @@ enum LedgerStore {
         try await db.insertRows(into: "journal_lines", columns: Self.lineColumns, rows: lines.map(Self.cells))
     }
 
-    static let lineColumns = [
-        "entry_id", "line_no", "tenant_id", "account_id", "state", "source", "accounting_date", "posted_at_ms", "debit_minor",
-        "credit_minor", "currency", "memo",
+    static let lineColumns = lineColumnTypes.map(\.0)
+
+    /// The line columns with their types, in the order of `cells(_:)`.
+    static let lineColumnTypes: [(String, integer: Bool)] = [
+        ("entry_id", false), ("line_no", true), ("tenant_id", false), ("account_id", false), ("state", false), ("source", false),
+        ("accounting_date", false), ("posted_at_ms", true), ("debit_minor", true), ("credit_minor", true), ("currency", false),
+        ("memo", false),
     ]
 
     static func cells(_ l: LineRow) -> [SQLCell] {

@@ -31,6 +31,7 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
 
     private let database: any Database
     private let jobsPerCommitMax: Int
+    private let sharedLockKey: (@Sendable (String) -> String)?
     private let apply: OptimisticApply
     private var queue: [Job] = []
     private var committing = false
@@ -41,12 +42,19 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
     public init(database: any Database, jobsPerCommitMax: Int = 500, apply: @escaping Apply) {
         self.database = database
         self.jobsPerCommitMax = jobsPerCommitMax
+        self.sharedLockKey = nil
         self.apply = { inputs, db, _ in try await apply(inputs, db) }
     }
 
-    public init(database: any Database, jobsPerCommitMax: Int = 500, optimisticApply: @escaping OptimisticApply) {
+    /// `sharedLockKey`, when given, names a PostgreSQL advisory lock per tenant that every attempt holds shared from
+    /// the start, taken in the same statement that names the tenant (so `apply` may count on it without a round trip).
+    public init(
+        database: any Database, jobsPerCommitMax: Int = 500, sharedLockKey: (@Sendable (String) -> String)? = nil,
+        optimisticApply: @escaping OptimisticApply
+    ) {
         self.database = database
         self.jobsPerCommitMax = jobsPerCommitMax
+        self.sharedLockKey = sharedLockKey
         self.apply = optimisticApply
     }
 
@@ -67,14 +75,16 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
         while !self.queue.isEmpty {
             let jobs = Array(self.queue.prefix(self.jobsPerCommitMax))
             self.queue.removeFirst(jobs.count)
-            let outcomes = await Self.commit(jobs, database: self.database, apply: self.apply)
+            let outcomes = await Self.commit(jobs, database: self.database, sharedLockKey: self.sharedLockKey, apply: self.apply)
             self.commits += 1
             for (job, outcome) in zip(jobs, outcomes) { job.continuation.resume(with: outcome) }
         }
         self.committing = false
     }
 
-    private static func commit(_ jobs: [Job], database: any Database, apply: @escaping OptimisticApply) async -> [Result<Output, any Error>] {
+    private static func commit(
+        _ jobs: [Job], database: any Database, sharedLockKey: (@Sendable (String) -> String)?, apply: @escaping OptimisticApply
+    ) async -> [Result<Output, any Error>] {
         // Each tenant's jobs, in arrival order; tenants in order of their first job.
         var tenants: [String] = []
         var indexesByTenant: [String: [Int]] = [:]
@@ -89,9 +99,7 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
                 return try await database.transaction { db in
                     var outcomes = [Result<Output, any Error>?](repeating: nil, count: jobs.count)
                     for (tenantId, indexes) in groups {
-                        if kind == .postgres {
-                            try await db.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
-                        }
+                        try await Self.name(tenantId, kind: kind, sharedLockKey: sharedLockKey, db: db)
                         let results: [Result<Output, any Error>]
                         do {
                             results = try await apply(indexes.map { jobs[$0].input }, db, true)
@@ -113,17 +121,32 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
         // A lone job (optimistic first, carefully if it met a conflict), or the jobs of a group that a database error
         // rolled back (carefully): each in a transaction of its own, so only the faulty one fails.
         if jobs.count == 1 {
-            let outcome = await Self.alone(jobs[0], database: database, optimistic: true, apply: apply)
+            let outcome = await Self.alone(jobs[0], database: database, optimistic: true, sharedLockKey: sharedLockKey, apply: apply)
             if case .failure(let error) = outcome, error is RetryCarefully {
-                return [await Self.alone(jobs[0], database: database, optimistic: false, apply: apply)]
+                return [await Self.alone(jobs[0], database: database, optimistic: false, sharedLockKey: sharedLockKey, apply: apply)]
             }
             return [outcome]
         }
         var outcomes: [Result<Output, any Error>] = []
         for job in jobs {
-            outcomes.append(await Self.alone(job, database: database, optimistic: false, apply: apply))
+            outcomes.append(await Self.alone(job, database: database, optimistic: false, sharedLockKey: sharedLockKey, apply: apply))
         }
         return outcomes
+    }
+
+    /// Names the tenant for the rest of the transaction (row-level security) on PostgreSQL and, with `sharedLockKey`,
+    /// takes the tenant's advisory lock shared in the same statement.
+    private static func name(_ tenantId: String, kind: DatabaseKind, sharedLockKey: (@Sendable (String) -> String)?, db: any SQLDatabase)
+        async throws
+    {
+        guard kind == .postgres else { return }
+        if let sharedLockKey {
+            try await db.raw("""
+                SELECT set_config('app.tenant_id', \(bind: tenantId), true), pg_advisory_xact_lock_shared(hashtext(\(bind: sharedLockKey(tenantId))))
+                """).run()
+        } else {
+            try await db.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
+        }
     }
 
     /// `apply` threw inside a group's transaction, which was then rolled back (not a failure of the commit).
@@ -131,13 +154,17 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
 
     /// Applies one job in a transaction of its own. A deadlock or serialization victim runs again, as the other side
     /// holds its locks by then.
-    private static func alone(_ job: Job, database: any Database, optimistic: Bool, apply: @escaping OptimisticApply) async
-        -> Result<Output, any Error>
-    {
+    private static func alone(
+        _ job: Job, database: any Database, optimistic: Bool, sharedLockKey: (@Sendable (String) -> String)?, apply: @escaping OptimisticApply
+    ) async -> Result<Output, any Error> {
         var attempt = 1
+        let kind = database.kind
         while true {
             do {
-                return try await database.tenantTransaction(tenantId: job.tenantId) { db in try await apply([job.input], db, optimistic) }[0]
+                return try await database.transaction { db in
+                    try await Self.name(job.tenantId, kind: kind, sharedLockKey: sharedLockKey, db: db)
+                    return try await apply([job.input], db, optimistic)
+                }[0]
             } catch {
                 guard attempt < 3, Self.rolledBackForConcurrency(error) else { return .failure(error) }
                 attempt += 1

@@ -1,0 +1,107 @@
+import Logging
+import PostgresNIO
+import SQLKit
+import Synchronization
+
+/// A `writeTogether` whose statement has one fixed text, prepared once per PostgreSQL connection, so a write that
+/// runs hundreds of times a second is parsed and planned once instead of every time (for a posting's five parts the
+/// parsing and planning cost as much as the writing). Every part and every column is always sent: a part without rows
+/// sends empty arrays, a column without values an array of NULLs, typed as the shape declares.
+public protocol PreparedWriteShape: Sendable {
+    /// The statement's name on the connection; unique among shapes.
+    static var name: String { get }
+    /// The parts, in order; each part's columns with their types.
+    static var parts: [PreparedWritePart] { get }
+}
+
+/// One part of a `PreparedWriteShape`: a data-modifying statement over rows that PostgreSQL reads from arrays.
+public struct PreparedWritePart: Sendable {
+    public let columns: [String]
+    /// Whether each column is `int8` (else `text`).
+    public let integer: [Bool]
+    /// The statement, given what to select for each column (`u.cN`) and the rows' source (`unnest(…) AS u(…)`).
+    public let statement: @Sendable (_ selected: [String], _ source: String) -> String
+
+    public init(columns: [(String, integer: Bool)], statement: @escaping @Sendable (_ selected: [String], _ source: String) -> String) {
+        self.columns = columns.map(\.0)
+        self.integer = columns.map(\.integer)
+        self.statement = statement
+    }
+
+    /// `INSERT INTO table (columns) SELECT … FROM u`, then `suffix` (`ON CONFLICT …`).
+    public static func insert(into table: String, columns: [(String, integer: Bool)], suffix: String = "") -> PreparedWritePart {
+        let names = columns.map(\.0)
+        return PreparedWritePart(columns: columns) { selected, source in
+            RowWrite.insertStatement(into: table, columns: names, selected: selected, source: source) + suffix
+        }
+    }
+}
+
+extension SQLDatabase {
+    /// Writes `rows` (one list of rows per part of `Shape`, each row a value per column) with `Shape`'s prepared
+    /// statement; returns how many rows each part wrote. On PostgreSQL only (`writesTogether`), within the row bound of
+    /// one statement (more rows go through `writeTogether`).
+    public func writePrepared<Shape: PreparedWriteShape>(_ shape: Shape.Type, rows: [[[SQLCell]]]) async throws -> [Int] {
+        guard case .postgres(let connection) = (self as? ConnectionDatabase)?.driver else {
+            preconditionFailure("writePrepared needs a PostgreSQL connection")
+        }
+        let parts = Shape.parts
+        precondition(rows.count == parts.count, "rows for every part")
+        var bindings = PostgresBindings(capacity: parts.reduce(0) { $0 + $1.columns.count })
+        for (part, partRows) in zip(parts, rows) {
+            for column in part.columns.indices {
+                bindings.append(PostgresColumnArray(cells: partRows.map { $0[column] }, isInteger: part.integer[column]))
+            }
+        }
+        let statement = PreparedWriteStatement<Shape>(bindings: bindings)
+        var written: [Int] = []
+        for try await row in try await connection.execute(statement, logger: self.logger) { written = row }
+        return written
+    }
+
+    /// Whether `rows` fit one prepared write.
+    public func fitsPreparedWrite(_ rows: [[[SQLCell]]]) -> Bool {
+        rows.reduce(0) { $0 + $1.count } <= BulkInsertLimits.postgresRowsMax
+    }
+}
+
+/// The driver's prepared statement for a shape: its text made once per shape.
+struct PreparedWriteStatement<Shape: PreparedWriteShape>: PostgresPreparedStatement {
+    typealias Row = [Int]
+    let bindings: PostgresBindings
+
+    static var name: String { "finflow_" + Shape.name }
+    static var sql: String { PreparedWriteTexts.text(of: Shape.self) }
+
+    func makeBindings() throws -> PostgresBindings { self.bindings }
+
+    func decodeRow(_ row: PostgresRow) throws -> [Int] {
+        try row.map { Int(try $0.decode(Int64.self)) }
+    }
+}
+
+/// The statement text of each shape, built on first use.
+enum PreparedWriteTexts {
+    private static let texts = Mutex<[String: String]>([:])
+
+    static func text<Shape: PreparedWriteShape>(of shape: Shape.Type) -> String {
+        if let text = Self.texts.withLock({ $0[Shape.name] }) { return text }
+        var queries: [String] = []
+        var counts: [String] = []
+        var parameter = 0
+        for (index, part) in Shape.parts.enumerated() {
+            var arrays: [String] = []
+            for integer in part.integer {
+                parameter += 1
+                arrays.append("$\(parameter)::\(integer ? "int8" : "text")[]")
+            }
+            let names = part.columns.indices.map { "c\($0)" }
+            let source = "unnest(\(arrays.joined(separator: ", "))) AS u(\(names.joined(separator: ", ")))"
+            queries.append("w\(index) AS (\(part.statement(names.map { "u.\($0)" }, source)) RETURNING 1)")
+            counts.append("(SELECT count(*) FROM w\(index))")
+        }
+        let text = "WITH " + queries.joined(separator: ", ") + " SELECT " + counts.joined(separator: ", ")
+        Self.texts.withLock { $0[Shape.name] = text }
+        return text
+    }
+}
