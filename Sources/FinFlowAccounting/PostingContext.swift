@@ -87,23 +87,7 @@ final class PostingContext {
         -> PostingContext?
     {
         let tenantId = principal.tenantId
-        var periodsQuery: SQLQueryString = "NULL"
-        if !months.isEmpty {
-            periodsQuery = """
-                (SELECT string_agg(p.period || '=' || p.status, ',') FROM fiscal_periods p
-                 WHERE p.tenant_id = \(bind: tenantId) AND p.period IN (\(binds: months)))
-                """
-        }
-        let query: SQLQueryString = """
-            SELECT a.*, l.base_currency AS ledger_base_currency, l.fiscal_year_start_month AS ledger_fiscal_year_start_month,
-                   l.approval_threshold_minor AS ledger_approval_threshold_minor, l.created_at_ms AS ledger_created_at_ms,
-                   l.updated_at_ms AS ledger_updated_at_ms, \(periodsQuery) AS periods
-            FROM (SELECT \(unsafeRaw: AccountRow.columns) FROM accounts
-                  WHERE tenant_id = \(bind: tenantId) AND id IN (\(binds: accountIds)) ORDER BY id FOR UPDATE) a
-            JOIN ledgers l ON l.tenant_id = a.tenant_id
-            ORDER BY a.id
-            """
-        let rows = try await db.raw(query).all()
+        let rows = try await db.queryPrepared(ContextQuery.self, binds: [.text(tenantId), .texts(accountIds), .texts(months)])
         guard let first = rows.first else { return nil }
         let together = try first.decode(model: LoadedTogether.self)
         let ledger = LedgerRow(
@@ -118,6 +102,22 @@ final class PostingContext {
         let accounts = try rows.map { try $0.decode(model: AccountRow.self) }
         return PostingContext(
             ledger: ledger, principal: principal, accounts: Dictionary(uniqueKeysWithValues: accounts.map { ($0.id, $0) }), periods: periods)
+    }
+
+    /// `loadTogether`'s statement: the accounts ($2) of the tenant ($1) locked, with the ledger and the statuses of the
+    /// periods ($3) on every row.
+    private enum ContextQuery: PreparedQueryShape {
+        static let name = "posting_context"
+        static let sql = """
+            SELECT a.*, l.base_currency AS ledger_base_currency, l.fiscal_year_start_month AS ledger_fiscal_year_start_month,
+                   l.approval_threshold_minor AS ledger_approval_threshold_minor, l.created_at_ms AS ledger_created_at_ms,
+                   l.updated_at_ms AS ledger_updated_at_ms,
+                   (SELECT string_agg(p.period || '=' || p.status, ',') FROM fiscal_periods p
+                    WHERE p.tenant_id = $1 AND p.period = ANY($3::text[])) AS periods
+            FROM (SELECT \(AccountRow.columns) FROM accounts WHERE tenant_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE) a
+            JOIN ledgers l ON l.tenant_id = a.tenant_id
+            ORDER BY a.id
+            """
     }
 
     /// The ledger's and the periods' columns of `loadTogether`'s rows.

@@ -67,9 +67,7 @@ extension Database {
         tenantId: String, kind: DatabaseKind, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T
     ) -> @Sendable (any SQLDatabase) async throws -> T {
         { db in
-            if kind == .postgres {
-                try await db.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
-            }
+            if kind == .postgres { try await db.nameTenant(tenantId) }
             return try await body(db)
         }
     }

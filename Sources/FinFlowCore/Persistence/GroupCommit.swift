@@ -141,11 +141,9 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
     {
         guard kind == .postgres else { return }
         if let sharedLockKey {
-            try await db.raw("""
-                SELECT set_config('app.tenant_id', \(bind: tenantId), true), pg_advisory_xact_lock_shared(hashtext(\(bind: sharedLockKey(tenantId))))
-                """).run()
+            _ = try await db.queryPrepared(NameTenantLocking.self, binds: [.text(tenantId), .text(sharedLockKey(tenantId))])
         } else {
-            try await db.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
+            try await db.nameTenant(tenantId)
         }
     }
 

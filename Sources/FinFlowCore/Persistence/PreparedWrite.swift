@@ -1,4 +1,5 @@
 import Logging
+import PostgresKit
 import PostgresNIO
 import SQLKit
 import Synchronization
@@ -104,4 +105,73 @@ enum PreparedWriteTexts {
         Self.texts.withLock { $0[Shape.name] = text }
         return text
     }
+}
+
+/// A query of one fixed text that runs often enough on PostgreSQL to be worth preparing once per connection instead of
+/// being parsed and planned on every run. Lists are bound as arrays (`= ANY($n)`), so the text never depends on them.
+public protocol PreparedQueryShape: Sendable {
+    /// The statement's name on the connection; unique among shapes.
+    static var name: String { get }
+    static var sql: String { get }
+}
+
+/// A value bound to a prepared query.
+public enum PreparedBind: Sendable {
+    case text(String)
+    /// A `text[]`.
+    case texts([String])
+}
+
+extension SQLDatabase {
+    /// Runs `Shape`'s prepared statement with `binds`; its rows, for SQLKit's decoding. On PostgreSQL only.
+    public func queryPrepared<Shape: PreparedQueryShape>(_ shape: Shape.Type, binds: [PreparedBind]) async throws -> [any SQLRow] {
+        guard case .postgres(let connection) = (self as? ConnectionDatabase)?.driver else {
+            preconditionFailure("queryPrepared needs a PostgreSQL connection")
+        }
+        var bindings = PostgresBindings(capacity: binds.count)
+        for bind in binds {
+            switch bind {
+            case .text(let text): bindings.append(text)
+            case .texts(let texts): bindings.append(PostgresColumnArray(cells: texts.map { .text($0) }, isInteger: false))
+            }
+        }
+        var rows: [any SQLRow] = []
+        for try await row in try await connection.execute(PreparedQueryStatement<Shape>(bindings: bindings), logger: self.logger) {
+            rows.append(row.sql())
+        }
+        return rows
+    }
+
+    /// Names the tenant for the rest of the transaction, on PostgreSQL: row-level security then hides every other
+    /// tenant's rows. Prepared on the driver's connections, since every tenant transaction starts with it.
+    public func nameTenant(_ tenantId: String) async throws {
+        guard self.writesTogether else {
+            return try await self.raw("SELECT set_config('app.tenant_id', \(bind: tenantId), true)").run()
+        }
+        _ = try await self.queryPrepared(NameTenant.self, binds: [.text(tenantId)])
+    }
+}
+
+/// `nameTenant`'s statement.
+enum NameTenant: PreparedQueryShape {
+    static let name = "name_tenant"
+    static let sql = "SELECT set_config('app.tenant_id', $1, true)"
+}
+
+/// Names the tenant ($1) and takes an advisory lock ($2, hashed) shared, in one statement.
+enum NameTenantLocking: PreparedQueryShape {
+    static let name = "name_tenant_locking"
+    static let sql = "SELECT set_config('app.tenant_id', $1, true), pg_advisory_xact_lock_shared(hashtext($2))"
+}
+
+/// The driver's prepared statement for a query shape.
+struct PreparedQueryStatement<Shape: PreparedQueryShape>: PostgresPreparedStatement {
+    typealias Row = PostgresRow
+    let bindings: PostgresBindings
+
+    static var name: String { "finflow_" + Shape.name }
+    static var sql: String { Shape.sql }
+
+    func makeBindings() throws -> PostgresBindings { self.bindings }
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }
