@@ -53,6 +53,40 @@ struct NameMatcherTests {
         #expect(match.score < NameMatcher.defaultThreshold, "\(query): \(match.score) \(match.pairs)")
     }
 
+    @Test("a compound name written apart meets it written together, with or without its article", arguments: [
+        ("Abd Allah Azzam", "Abdallah Azzam"),
+        ("Abdullah Azzam", "Abd Allah Azzam"),
+        ("Abd al-Rahman Yasin", "Abdulrahman Yasin"),
+        ("Abdul Rahman Yasin", "Abd-al-Rahman Yasin"),
+        ("Abdel Aziz Rantisi", "Abdelaziz Rantisi"),
+        ("عبد الله عزام", "Abdallah Azzam"),
+    ])
+    func compounds(query: String, listed: String) {
+        let match = NameMatcher.compare(query, listed)
+        #expect(match.score >= 0.85, "\(query) / \(listed): \(match.score) \(match.pairs) \(match.unmatchedQuery) \(match.unmatchedCandidate)")
+    }
+
+    @Test("a compound name written apart is also compared joined; a head alone is left as it is")
+    func compoundTokens() {
+        #expect(NameText.variants("Abd al-Rahman Yasin") == [["abd", "al", "rahman", "yasin"], ["abdalrahman", "yasin"]])
+        #expect(NameText.variants("ABD ALLAH") == [["abd", "allah"], ["abdallah"]])
+        #expect(NameText.variants("Yasin Abd") == [["yasin", "abd"]])
+        #expect(NameText.variants("Abdallah") == [["abdallah"]])
+    }
+
+    @Test("the index finds a compound name however it is written, as a scan does")
+    func compoundSearch() throws {
+        let listed = ListEntry(id: "c1", reference: "T.1", kind: "individual", subject: ScreeningSubject(names: ["Abd Allah Yusuf Azzam"]), regime: "test", listedOn: nil)
+        let other = ListEntry(id: "c2", reference: "T.2", kind: "individual", subject: ScreeningSubject(names: ["Abdallah Ramadan"]), regime: "test", listedOn: nil)
+        let index = ScreeningIndex(entries: [listed, other])
+        for (query, id) in [("Abdallah Yusuf Azzam", "c1"), ("Abdullah Azzam", "c1"), ("Abd Allah Ramadan", "c2"), ("Azzam Yusuf Allah Abd", "c1")] {
+            let subject = ScreeningSubject(names: [query])
+            let found = index.search(subject, threshold: NameMatcher.defaultThreshold, limit: 5)
+            #expect(found.first?.entry.id == id, "\(query): \(found.map { ($0.entry.id, $0.match.score) })")
+            #expect(found.map(\.entry.id) == index.scan(subject, threshold: NameMatcher.defaultThreshold, limit: 5).map(\.entry.id))
+        }
+    }
+
     @Test("an Arabic name written without short vowels meets its usual romanisation")
     func arabic() {
         let match = NameMatcher.compare("أسامة بن لادن", "Usama bin Laden")

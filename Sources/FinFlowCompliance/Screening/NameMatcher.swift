@@ -98,9 +98,16 @@ public enum NameMatcher {
         return a.prefix(shorter) == b.prefix(shorter)
     }
 
-    /// Two names compared, without qualifiers.
+    /// Two names compared, without qualifiers: the best over the ways each is written (`NameText.variants`).
     public static func compare(_ queryName: String, _ candidateName: String) -> NameMatch {
-        Self.compare(tokens: NameText.tokens(queryName), of: queryName, with: NameText.tokens(candidateName), of: candidateName)
+        var best: NameMatch?
+        for query in NameText.variants(queryName) {
+            for candidate in NameText.variants(candidateName) {
+                let match = Self.compare(tokens: query, of: queryName, with: candidate, of: candidateName)
+                if match.nameScore > best?.nameScore ?? -1 { best = match }
+            }
+        }
+        return best!
     }
 
     /// Two names compared by their tokens (`NameText.tokens`, computed once for a list's names), without qualifiers.

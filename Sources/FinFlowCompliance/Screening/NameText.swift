@@ -62,4 +62,41 @@ public enum NameText {
         if !current.isEmpty { tokens.append(current) }
         return tokens.filter { !Self.titles.contains($0) }
     }
+
+    /// The ways `name` is compared: its tokens and, when it holds a compound name written apart, its tokens with the
+    /// compound joined. Both are kept, since joining would cost a reordered name its pairs.
+    public static func variants(_ name: String) -> [[String]] {
+        let tokens = Self.tokens(name)
+        let joined = Self.joiningCompounds(tokens)
+        return joined == tokens ? [tokens] : [tokens, joined]
+    }
+
+    /// The first parts of Arabic compound names ("servant of …"), which documents write apart or together at will.
+    static let compoundHeads: Set<String> = ["abd", "abdul", "abdel", "abdal", "abdoul", "abdou"]
+    /// The article that may stand between a compound's head and its second part.
+    static let compoundArticles: Set<String> = ["al", "el", "ul", "ar", "as", "ad", "an", "ash", "at", "az"]
+
+    /// `tokens` with each compound name written as one token, as it is in the other usual spelling: "Abd Allah" gives
+    /// "abdallah" as "Abdallah" does, "Abd al-Rahman" "abdalrahman" (which pairs with "abdulrahman" by its consonants).
+    /// A head with nothing after it stays as it is.
+    static func joiningCompounds(_ tokens: [String]) -> [String] {
+        guard tokens.contains(where: { Self.compoundHeads.contains($0) }) else { return tokens }
+        var joined: [String] = []
+        var index = 0
+        while index < tokens.count {
+            var token = tokens[index]
+            index += 1
+            if Self.compoundHeads.contains(token), index < tokens.count {
+                if Self.compoundArticles.contains(tokens[index]), index + 1 < tokens.count {
+                    token += tokens[index] + tokens[index + 1]
+                    index += 2
+                } else {
+                    token += tokens[index]
+                    index += 1
+                }
+            }
+            joined.append(token)
+        }
+        return joined
+    }
 }

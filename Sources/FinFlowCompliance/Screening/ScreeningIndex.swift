@@ -38,7 +38,8 @@ public struct ScreeningIndex: Sendable {
         var postings: [[Int32]] = []
         for (entryIndex, entry) in entries.enumerated() {
             for name in entry.subject.names {
-                let tokens = NameText.tokens(name)
+              // A compound name written apart is indexed both ways (`NameText.variants`).
+              for tokens in NameText.variants(name) {
                 guard !tokens.isEmpty else { continue }
                 let nameIndex = Int32(names.count)
                 var ids: [Int32] = []
@@ -56,6 +57,7 @@ public struct ScreeningIndex: Sendable {
                     if postings[Int(id)].last != nameIndex { postings[Int(id)].append(nameIndex) }
                 }
                 names.append(IndexedName(entry: Int32(entryIndex), name: name, tokens: ids))
+              }
             }
         }
         let features = vocabulary.map(NameMatcher.TokenFeatures.init)
@@ -87,7 +89,8 @@ public struct ScreeningIndex: Sendable {
     public func search(_ query: ScreeningSubject, threshold: Double, limit: Int, kind: String? = nil) -> [Hit] {
         var bestByEntry: [Int32: NameMatch] = [:]
         for queryName in query.names {
-            let query = NameText.tokens(queryName).map(NameMatcher.TokenFeatures.init)
+          for queryTokens in NameText.variants(queryName) {
+            let query = queryTokens.map(NameMatcher.TokenFeatures.init)
             guard !query.isEmpty else { continue }
             for (nameIndex, _) in self.candidates(for: query, threshold: threshold) {
                 let name = self.names[Int(nameIndex)]
@@ -96,6 +99,7 @@ public struct ScreeningIndex: Sendable {
                 let match = NameMatcher.compare(features: query, of: queryName, with: name.tokens.map { self.features[Int($0)] }, of: name.name)
                 if match.nameScore > bestByEntry[name.entry]?.nameScore ?? -1 { bestByEntry[name.entry] = match }
             }
+          }
         }
         return Self.ranked(bestByEntry.map { (self.entries[Int($0.key)], $0.value) }, query: query, threshold: threshold, limit: limit)
     }
@@ -105,12 +109,14 @@ public struct ScreeningIndex: Sendable {
     public func scan(_ query: ScreeningSubject, threshold: Double, limit: Int) -> [Hit] {
         var bestByEntry: [Int32: NameMatch] = [:]
         for queryName in query.names {
-            let query = NameText.tokens(queryName).map(NameMatcher.TokenFeatures.init)
+          for queryTokens in NameText.variants(queryName) {
+            let query = queryTokens.map(NameMatcher.TokenFeatures.init)
             guard !query.isEmpty else { continue }
             for name in self.names {
                 let match = NameMatcher.compare(features: query, of: queryName, with: name.tokens.map { self.features[Int($0)] }, of: name.name)
                 if match.nameScore > bestByEntry[name.entry]?.nameScore ?? -1 { bestByEntry[name.entry] = match }
             }
+          }
         }
         return Self.ranked(bestByEntry.map { (self.entries[Int($0.key)], $0.value) }, query: query, threshold: threshold, limit: limit)
     }
