@@ -55,7 +55,7 @@ final class PostingContext {
         periodsLocked: Bool = false
     ) async throws -> PostingContext {
         let months = Set(dates.map(FiscalCalendar.periodKey)).sorted()
-        if kind == .postgres, !accountIds.isEmpty, accountIds.count <= LedgerLimits.insertChunkRows, months.count <= LedgerLimits.insertChunkRows {
+        if kind == .postgres, !accountIds.isEmpty {
             if !periodsLocked {
                 try await db.raw("SELECT pg_advisory_xact_lock_shared(hashtext(\(bind: LedgerStore.periodsLockKey(tenantId: principal.tenantId))))").run()
             }

@@ -100,14 +100,15 @@ public enum NameMatcher {
 
     /// Two names compared, without qualifiers: the best over the ways each is written (`NameText.variants`).
     public static func compare(_ queryName: String, _ candidateName: String) -> NameMatch {
+        let candidates = NameText.variants(candidateName)
         var best: NameMatch?
         for query in NameText.variants(queryName) {
-            for candidate in NameText.variants(candidateName) {
+            for candidate in candidates {
                 let match = Self.compare(tokens: query, of: queryName, with: candidate, of: candidateName)
                 if match.nameScore > best?.nameScore ?? -1 { best = match }
             }
         }
-        return best!
+        return best ?? Self.compare(tokens: [], of: queryName, with: [], of: candidateName)
     }
 
     /// Two names compared by their tokens (`NameText.tokens`, computed once for a list's names), without qualifiers.
