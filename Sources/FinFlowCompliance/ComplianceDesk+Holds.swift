@@ -40,18 +40,24 @@ extension ComplianceDesk {
         let outcome = worst?.decision.outcome ?? "approve"
         let score = decisions.map(\.decision.score).max()
         let now = self.now
-        let verdict: String? = switch outcome {
-        case "decline": "decline"
-        case "block_and_review": nil
-        default: "approve"
-        }
         let reason = worst.map { "\($0.scenarioName) decided \($0.decision.outcome) at score \($0.decision.score)" }
             ?? "no live scenario"
-        let row = HoldRow(
-            tenant_id: transaction.tenantId, transaction_id: transaction.transactionId.lowercased(),
-            status: verdict.map { $0 == "approve" ? "approved" : "declined" } ?? "in_review", outcome: outcome, score: score,
-            decision_ids: decisions.map(\.id).joined(separator: " "), decided_by: verdict == nil ? nil : "rules",
-            reason: verdict == nil ? nil : reason, created_at_ms: now, decided_at_ms: verdict == nil ? nil : now)
+        var row = HoldRow(
+            tenant_id: transaction.tenantId, transaction_id: transaction.transactionId.lowercased(), status: "in_review", outcome: outcome,
+            score: score, decision_ids: decisions.map(\.id).joined(separator: " "), decided_by: nil, reason: nil, created_at_ms: now,
+            decided_at_ms: nil)
+        // Block-and-review waits for an officer; the rules decide everything else at once.
+        let verdict: String? = switch outcome {
+        case "block_and_review": nil
+        case "decline": "decline"
+        default: "approve"
+        }
+        if let verdict {
+            row.status = verdict == "approve" ? "approved" : "declined"
+            row.decided_by = "rules"
+            row.reason = reason
+            row.decided_at_ms = now
+        }
         try await db.insertRows(into: "transaction_holds", columns: HoldRow.columns, rows: [row.cells], suffix: " ON CONFLICT DO NOTHING")
         guard let verdict else { return }
         try await self.outbox.enqueue(

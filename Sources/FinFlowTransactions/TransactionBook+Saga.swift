@@ -64,10 +64,7 @@ extension TransactionBook {
                 row.status_code = "compliance-approved"
                 row.status_reason = reason
             }
-            var released = row
-            released.status = TransactionStatus.pending.rawValue
-            try await self.outbox.enqueue(
-                TransactionPostingRequested(released.created), subject: row.id, tenantId: row.tenant_id, on: db)
+            try await self.outbox.enqueue(TransactionPostingRequested(row.created), subject: row.id, tenantId: row.tenant_id, on: db)
         case "decline":
             try await self.change(tenantId: row.tenant_id, id: row.id, from: [.held], to: .rejected, db: db) { row in
                 row.status_code = "compliance-declined"
