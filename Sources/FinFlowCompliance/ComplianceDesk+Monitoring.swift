@@ -12,43 +12,93 @@ extension ComplianceDesk {
 
     // MARK: Evaluating events
 
-    /// Stores `event` and evaluates it against the tenant's live scenarios, in the event's transaction: decisions of
-    /// review or worse open alerts and announce them. Returns the decisions as stored.
+    /// Stores `events` and evaluates each, in order, against its tenant's live scenarios, in the delivery's transaction:
+    /// decisions of review or worse open alerts and announce them. A tenant's figures are read once for all its events
+    /// (or kept in memory from its last delivery) and written back once. Returns each event's decisions as stored.
     @discardableResult
-    func monitor(_ event: MonitoredEvent, db: any SQLDatabase) async throws -> [RecordedDecision] {
+    func monitor(_ events: [MonitoredEvent], db: any SQLDatabase) async throws -> [[RecordedDecision]] {
+        guard !events.isEmpty else { return [] }
         try await db.insertRows(
             into: "monitored_events", columns: ["id", "tenant_id", "type", "subject_id", "at_ms", "data"],
-            rows: [[SQLCell(event.id), SQLCell(event.tenantId), SQLCell(event.type.rawValue), SQLCell(event.subjectId), SQLCell(event.atMillis),
-                    SQLCell(Self.compactJSON(event))]],
+            rows: events.map { event in
+                [SQLCell(event.id), SQLCell(event.tenantId), SQLCell(event.type.rawValue), SQLCell(event.subjectId), SQLCell(event.atMillis),
+                 SQLCell(event.json)]
+            },
             suffix: " ON CONFLICT (id) DO NOTHING")
-        let live = try await self.liveScenarios(tenantId: event.tenantId, db: db)
-        guard !live.versions.isEmpty else { return [] }
-        let decisions = try await MonitoringEngine.run(
-            event, versions: live.versions, maintained: live.maintained, store: SQLAggregateStore(tenantId: event.tenantId, db: db))
-        var recorded: [RecordedDecision] = []
-        for decision in decisions {
-            let version = live.versions.first { $0.versionId == decision.versionId }
-            let id = try await self.record(decision, event: event, version: version, db: db)
-            recorded.append(RecordedDecision(id: id, scenarioName: version?.scenarioName ?? decision.scenarioId, decision: decision))
+        var tenants: [String] = []
+        var byTenant: [String: [Int]] = [:]
+        for (index, event) in events.enumerated() {
+            if byTenant[event.tenantId] == nil { tenants.append(event.tenantId) }
+            byTenant[event.tenantId, default: []].append(index)
         }
+        var recorded = [[RecordedDecision]](repeating: [], count: events.count)
+        var writes = DecisionWrites()
+        for tenantId in tenants {
+            let indexes = byTenant[tenantId] ?? []
+            let state = try await Self.lockFigures(tenantId: tenantId, db: db)
+            let live = try await self.liveScenarios(tenantId: tenantId, generation: state.generation, db: db)
+            guard !live.versions.isEmpty else { continue }
+            let window = self.figureCache.take(tenantId, generation: state.generation, stamp: state.figures_stamp)
+                ?? FigureWindow(tenantId: tenantId, generation: state.generation)
+            var requests: [FigureRequest] = []
+            for index in indexes {
+                for aggregate in live.maintained {
+                    if let request = MonitoringEngine.request(aggregate, event: events[index]) { requests.append(request) }
+                }
+            }
+            try await window.load(requests, db: db)
+            for index in indexes {
+                let event = events[index]
+                for decision in try await MonitoringEngine.run(event, versions: live.versions, maintained: live.maintained, store: window) {
+                    let version = live.versions.first { $0.versionId == decision.versionId }
+                    let id = self.record(decision, event: event, version: version, into: &writes)
+                    recorded[index].append(RecordedDecision(id: id, scenarioName: version?.scenarioName ?? decision.scenarioId, decision: decision))
+                }
+            }
+            if try await window.flush(db: db) {
+                let stamp = self.env.ids.nextString()
+                try await db.raw("UPDATE monitoring_state SET figures_stamp = \(bind: stamp) WHERE tenant_id = \(bind: tenantId)").run()
+                window.stamp = stamp
+            } else {
+                window.stamp = state.figures_stamp
+            }
+            self.figureCache.keep(window)
+        }
+        try await self.write(writes, db: db)
         return recorded
     }
 
-    /// Evaluates a transaction's status change with the amounts and accounts of the transaction monitoring saw.
-    func monitor(_ event: CloudEvent<TransactionStatusChanged>, db: any SQLDatabase) async throws {
-        let transaction = try await db.raw("""
-            SELECT * FROM monitored_events WHERE tenant_id = \(bind: event.data.tenantId) AND subject_id = \(bind: event.data.transactionId)
-              AND type = 'transaction' ORDER BY at_ms LIMIT 1
-            """).first(decoding: MonitoredEventRow.self)
-        try await self.monitor(MonitoredEvent(event, transaction: try transaction?.event()), db: db)
+    /// Evaluates transactions' status changes with the amounts and accounts of the transactions monitoring saw.
+    func monitor(_ events: [CloudEvent<TransactionStatusChanged>], db: any SQLDatabase) async throws {
+        var monitored: [MonitoredEvent] = []
+        for event in events {
+            let transaction = try await db.raw("""
+                SELECT * FROM monitored_events WHERE tenant_id = \(bind: event.data.tenantId) AND subject_id = \(bind: event.data.transactionId)
+                  AND type = 'transaction' ORDER BY at_ms LIMIT 1
+                """).first(decoding: MonitoredEventRow.self)
+            monitored.append(MonitoredEvent(event, transaction: try transaction?.event()))
+        }
+        try await self.monitor(monitored, db: db)
     }
 
-    /// The tenant's live versions, read again only when a publication changed them. On PostgreSQL the read shares a
-    /// lock with publication, so figures are never rebuilt under an event being evaluated.
-    func liveScenarios(tenantId: String, db: any SQLDatabase) async throws -> LiveScenarios {
-        let lock: SQLQueryString = self.database.kind == .postgres ? " FOR SHARE" : ""
-        let generation = try await db.raw("SELECT generation FROM monitoring_state WHERE tenant_id = \(bind: tenantId)\(lock)")
-            .first(decoding: GenerationRow.self)?.generation ?? 0
+    struct FiguresState: Decodable {
+        let generation: Int64
+        let figures_stamp: String?
+    }
+
+    /// Locks the tenant's monitoring state until the delivery commits (a publication, or another process evaluating the
+    /// tenant's events, waits) and answers its generation of live versions and the stamp of its figures' last change.
+    static func lockFigures(tenantId: String, db: any SQLDatabase) async throws -> FiguresState {
+        guard let state = try await db.raw("""
+            INSERT INTO monitoring_state (tenant_id, generation) VALUES (\(bind: tenantId), 0)
+            ON CONFLICT (tenant_id) DO UPDATE SET generation = monitoring_state.generation RETURNING generation, figures_stamp
+            """).first(decoding: FiguresState.self)
+        else { throw InvariantViolation("the monitoring state upsert returned no row") }
+        return state
+    }
+
+    /// The tenant's live versions at `generation`, read again only when a publication changed them.
+    func liveScenarios(tenantId: String, generation: Int64, db: any SQLDatabase) async throws -> LiveScenarios {
         if let cached = await self.scenarioCache.get(tenantId, generation: generation) { return cached }
         let rows = try await db.raw("""
             SELECT * FROM scenario_versions WHERE tenant_id = \(bind: tenantId) AND status = 'live' ORDER BY scenario_id
@@ -66,24 +116,23 @@ extension ComplianceDesk {
         return live
     }
 
-    /// `value` as JSON text in the encoder's own key order: for stored records that nothing hashes.
-    static func compactJSON(_ value: some Encodable) -> String {
-        String(decoding: (try? JSONEncoder().encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    /// The rows a delivery's decisions write, together at its end.
+    struct DecisionWrites {
+        var decisions: [[SQLCell]] = []
+        var alerts: [AlertRow] = []
+        var announcements: [ComplianceAlert] = []
     }
 
-    struct GenerationRow: Decodable {
-        let generation: Int64
-    }
+    static let decisionColumns = [
+        "id", "tenant_id", "scenario_id", "version_id", "event_id", "event_type", "subject_type", "subject_id", "score", "outcome", "rules",
+        "alert_id", "event_at_ms", "created_at_ms",
+    ]
 
-    /// Stores a decision and returns its id; review or worse opens an alert and announces it.
-    @discardableResult
-    func record(_ decision: Decision, event: MonitoredEvent, version: EvaluatedVersion?, db: any SQLDatabase) async throws -> String {
+    /// Adds a decision's rows to `writes` and returns its id; review or worse opens an alert and announces it.
+    func record(_ decision: Decision, event: MonitoredEvent, version: EvaluatedVersion?, into writes: inout DecisionWrites) -> String {
         let now = self.now
-        var row = DecisionRow(
-            id: self.env.ids.nextString(), tenant_id: event.tenantId, scenario_id: decision.scenarioId, version_id: decision.versionId,
-            event_id: event.id, event_type: event.type.rawValue, subject_type: event.subjectType, subject_id: event.subjectId,
-            score: decision.score, outcome: decision.outcome, rules: RuleResult.json(decision.rules), alert_id: nil, event_at_ms: event.atMillis,
-            created_at_ms: now)
+        let id = self.env.ids.nextString()
+        var alertId: String?
         if decision.outcome != "approve" {
             let hits = decision.rules.filter { $0.result == "hit" }.map(\.rule)
             let severity = switch decision.outcome {
@@ -93,28 +142,32 @@ extension ComplianceDesk {
             }
             let alert = AlertRow(
                 id: self.env.ids.nextString(), tenant_id: event.tenantId, kind: "aml", severity: severity, status: "open",
-                subject_type: event.subjectType, subject_ref: event.subjectId, source_type: "decision", source_id: row.id,
+                subject_type: event.subjectType, subject_ref: event.subjectId, source_type: "decision", source_id: id,
                 reason: "\(version?.scenarioName ?? decision.scenarioId) v\(version?.version ?? 0) decided \(decision.outcome) at score \(decision.score)"
                     + (hits.isEmpty ? "" : " (\(hits.joined(separator: ", ")))"),
                 outcome: nil, note: nil, closed_by: nil, closed_at_ms: nil, created_at_ms: now)
-            row.alert_id = alert.id
-            try await db.insert(into: "compliance_alerts").model(alert).run()
-            try await self.outbox.enqueue(
+            alertId = alert.id
+            writes.alerts.append(alert)
+            writes.announcements.append(
                 ComplianceAlert(
                     alertId: alert.id, tenantId: event.tenantId, kind: "aml", severity: severity, subjectType: event.subjectType,
-                    subjectId: event.subjectId, userId: nil, action: "review", reason: alert.reason, raisedAtMillis: now),
-                subject: alert.id, tenantId: event.tenantId, on: db)
+                    subjectId: event.subjectId, userId: nil, action: "review", reason: alert.reason, raisedAtMillis: now))
         }
-        try await db.insertRows(
-            into: "monitoring_decisions",
-            columns: ["id", "tenant_id", "scenario_id", "version_id", "event_id", "event_type", "subject_type", "subject_id", "score", "outcome",
-                      "rules", "alert_id", "event_at_ms", "created_at_ms"],
-            rows: [[
-                SQLCell(row.id), SQLCell(row.tenant_id), SQLCell(row.scenario_id), SQLCell(row.version_id), SQLCell(row.event_id),
-                SQLCell(row.event_type), SQLCell(row.subject_type), SQLCell(row.subject_id), SQLCell(row.score), SQLCell(row.outcome),
-                SQLCell(row.rules), SQLCell(row.alert_id), SQLCell(row.event_at_ms), SQLCell(row.created_at_ms),
-            ]])
-        return row.id
+        writes.decisions.append([
+            SQLCell(id), SQLCell(event.tenantId), SQLCell(decision.scenarioId), SQLCell(decision.versionId), SQLCell(event.id),
+            SQLCell(event.type.rawValue), SQLCell(event.subjectType), SQLCell(event.subjectId), SQLCell(Int64(decision.score)),
+            SQLCell(decision.outcome), SQLCell(RuleResult.json(decision.rules)), SQLCell(alertId), SQLCell(event.atMillis), SQLCell(now),
+        ])
+        return id
+    }
+
+    /// Writes a delivery's decisions, alerts and their announcements.
+    func write(_ writes: DecisionWrites, db: any SQLDatabase) async throws {
+        if !writes.alerts.isEmpty { try await db.insert(into: "compliance_alerts").models(writes.alerts).run() }
+        for announcement in writes.announcements {
+            try await self.outbox.enqueue(announcement, subject: announcement.alertId, tenantId: announcement.tenantId, on: db)
+        }
+        try await db.insertRows(into: "monitoring_decisions", columns: Self.decisionColumns, rows: writes.decisions)
     }
 
     // MARK: Scenarios
@@ -238,8 +291,7 @@ extension ComplianceDesk {
         let replayed = try await Self.storedEvents(tenantId: tenantId, fromMillis: since, throughMillis: .max, limit: nil, db: db) { event in
             try await memory.apply(MonitoringEngine.updates(event, maintained: aggregates))
         }
-        let store = SQLAggregateStore(tenantId: tenantId, db: db)
-        try await store.insert(memory.contents)
+        try await FigureWindow.add(memory.contents, tenantId: tenantId, db: db)
         return replayed
     }
 

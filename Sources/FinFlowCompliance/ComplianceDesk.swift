@@ -8,6 +8,8 @@ struct ComplianceDesk: Sendable {
     let outbox: Outbox
     let indexes: ListIndexes
     let scenarioCache: LiveScenarioCache
+    /// Each tenant's monitoring figures as this process last wrote them.
+    let figureCache: FigureCache
     var database: any Database { self.env.database }
     var now: Int64 { self.env.clock.nowMillis() }
 
@@ -19,11 +21,15 @@ struct ComplianceDesk: Sendable {
     static let thresholdMin = 0.5
     static let subjectRefLengthMax = 200
 
-    init(env: ServiceEnvironment, indexes: ListIndexes = ListIndexes(), scenarioCache: LiveScenarioCache = LiveScenarioCache()) {
+    init(
+        env: ServiceEnvironment, indexes: ListIndexes = ListIndexes(), scenarioCache: LiveScenarioCache = LiveScenarioCache(),
+        figureCache: FigureCache = FigureCache()
+    ) {
         self.env = env
         self.outbox = env.outbox(serviceName: "compliance")
         self.indexes = indexes
         self.scenarioCache = scenarioCache
+        self.figureCache = figureCache
     }
 
     /// What a screening asks: who, how closely, and whether to keep screening them as lists change.

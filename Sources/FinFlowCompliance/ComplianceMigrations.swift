@@ -133,6 +133,9 @@ enum ComplianceMigrations {
             """,
             "CREATE INDEX transaction_holds_status ON transaction_holds (tenant_id, status, transaction_id)",
         ], postgresAfter: Migration.rowLevelSecurity(table: "transaction_holds")),
+        Migration(5, "stamp a tenant's stored figures at every change, so a process can keep them in memory while the stamp is its own", [
+            "ALTER TABLE monitoring_state ADD COLUMN figures_stamp TEXT",
+        ]),
     ]
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.

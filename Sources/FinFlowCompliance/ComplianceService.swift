@@ -23,16 +23,18 @@ public enum ComplianceService {
                 .of(TransactionCreated.self, name: "compliance.transaction-created", database: desk.database) { event, db in
                     try await desk.screenCounterparty(of: event.data, db: db)
                 },
-                .of(TransactionCreated.self, name: "compliance.monitoring.transaction-created", database: desk.database) { event, db in
-                    let decisions = try await desk.monitor(MonitoredEvent(event), db: db)
+                .batchOf(TransactionCreated.self, name: "compliance.monitoring.transaction-created", database: desk.database) { events, db in
+                    let decisions = try await desk.monitor(events.map { MonitoredEvent($0) }, db: db)
                     // A transaction its tenant holds waits for this service's word before the ledger posts it.
-                    if event.data.postingHeldFor == "compliance" { try await desk.decideHold(of: event.data, decisions: decisions, db: db) }
+                    for (event, decided) in zip(events, decisions) where event.data.postingHeldFor == "compliance" {
+                        try await desk.decideHold(of: event.data, decisions: decided, db: db)
+                    }
                 },
-                .of(PaymentProcessed.self, name: "compliance.monitoring.payment-processed", database: desk.database) { event, db in
-                    try await desk.monitor(MonitoredEvent(event), db: db)
+                .batchOf(PaymentProcessed.self, name: "compliance.monitoring.payment-processed", database: desk.database) { events, db in
+                    try await desk.monitor(events.map { MonitoredEvent($0) }, db: db)
                 },
-                .of(TransactionStatusChanged.self, name: "compliance.monitoring.transaction-status-changed", database: desk.database) { event, db in
-                    try await desk.monitor(event, db: db)
+                .batchOf(TransactionStatusChanged.self, name: "compliance.monitoring.transaction-status-changed", database: desk.database) { events, db in
+                    try await desk.monitor(events, db: db)
                 },
             ]
         }

@@ -281,4 +281,25 @@ struct MonitoringRuleTests {
         #expect(try JSONDecoder().decode([RuleResult].self, from: Data(text.utf8)) == results)
         #expect(RuleResult.json([]) == "[]")
     }
+
+    @Test("a stored event written by hand reads back as it was, with or without its optional values")
+    func monitoredEventJSON() throws {
+        var full = MonitoredEvent(
+            id: "e\"1", type: .transaction, tenantId: "t\\1", subjectId: "tx\n1", atMillis: -5, amountMinor: -12_345, currency: "EUR",
+            kind: "payment", status: "pending", sourceAccount: "a\u{01}", destinationAccount: "b", counterparty: "ünïcødé 💶", counterpartyCountry: "DE",
+            customer: "c", gateway: "g", category: "cat")
+        full.counterpartyName = "Ünïcødé \"Ltd\""
+        let bare = MonitoredEvent(id: "e2", type: .payment, tenantId: "t", subjectId: "p", atMillis: 1_000)
+        for event in [full, bare] {
+            #expect(try JSONDecoder().decode(MonitoredEvent.self, from: Data(event.json.utf8)) == event)
+        }
+    }
+
+    @Test("an amount in major units moves the decimal point as dividing would, for every exponent and sign")
+    func majorUnits() {
+        for (minor, currency) in [(12_345 as Int64, "EUR"), (-12_345, "EUR"), (7, "JPY"), (-1_234_567, "KWD"), (0, "USD"), (Int64.max, "EUR"), (Int64.min + 1, "BHD"), (5, nil)] {
+            let divided = Decimal(minor) / Decimal(MonitoredEvent.minorUnitsPerMajor(currency))
+            #expect(MonitoredEvent.major(minor, currency: currency) == divided, "\(minor) \(currency ?? "none")")
+        }
+    }
 }

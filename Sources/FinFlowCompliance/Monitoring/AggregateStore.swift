@@ -1,6 +1,7 @@
 import FinFlowCore
 import Foundation
 import SQLKit
+import Synchronization
 
 /// One time bucket's figures in one currency.
 struct BucketFigures: Sendable, Equatable {
@@ -64,8 +65,9 @@ final class MemoryAggregateStore: AggregateStore {
 
     func distinct(key: String, group: String, sinceMillis: Int64, value: String?) async throws -> (count: Int, contains: Bool) {
         let values = self.valuesByGroup[GroupKey(key: key, group: group)] ?? [:]
-        let recent = values.filter { $0.value >= sinceMillis }
-        return (recent.count, value.map { recent[$0] != nil } ?? false)
+        var count = 0
+        for (_, last) in values where last >= sinceMillis { count += 1 }
+        return (count, value.map { (values[$0] ?? .min) >= sinceMillis } ?? false)
     }
 
     func last(key: String, group: String) async throws -> Int64? {
@@ -85,6 +87,37 @@ final class MemoryAggregateStore: AggregateStore {
             case .last(let key, let group, let at):
                 self.lastByGroup[GroupKey(key: key, group: group)] = max(self.lastByGroup[GroupKey(key: key, group: group)] ?? .min, at)
             }
+        }
+    }
+
+    /// How many figures (a bucket in one currency, a distinct value, a last time) are held.
+    var entries: Int {
+        self.bucketsByGroup.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
+            + self.valuesByGroup.values.reduce(0) { $0 + $1.count } + self.lastByGroup.count
+    }
+
+    /// Puts the stored figures of one group in place of what was held for it.
+    func replaceBuckets(_ group: GroupKey, with rows: [(startMillis: Int64, currency: String, figures: BucketFigures)]) {
+        var byStart: [Int64: [String: BucketFigures]] = [:]
+        for row in rows { byStart[row.startMillis, default: [:]][row.currency] = row.figures }
+        self.bucketsByGroup[group] = byStart
+    }
+
+    func replaceValues(_ group: GroupKey, with rows: [(value: String, lastMillis: Int64)]) {
+        self.valuesByGroup[group] = Dictionary(rows, uniquingKeysWith: { max($0, $1) })
+    }
+
+    func replaceLast(_ group: GroupKey, with lastMillis: Int64?) {
+        self.lastByGroup[group] = lastMillis
+    }
+
+    /// Forgets a group's buckets starting before `startMillis` and values last seen before `sinceMillis`.
+    func prune(_ group: GroupKey, bucketsBefore startMillis: Int64?, valuesBefore sinceMillis: Int64?) {
+        if let startMillis, let byStart = self.bucketsByGroup[group] {
+            self.bucketsByGroup[group] = byStart.filter { $0.key >= startMillis }
+        }
+        if let sinceMillis, let values = self.valuesByGroup[group] {
+            self.valuesByGroup[group] = values.filter { $0.value >= sinceMillis }
         }
     }
 
@@ -120,180 +153,203 @@ final class MemoryAggregateStore: AggregateStore {
     }
 }
 
-/// The figures in the compliance service's tables, read and written in the event's transaction: an event's reads
-/// in one statement per table, its writes likewise.
-final class SQLAggregateStore: AggregateStore {
+/// A tenant's figures as the live service evaluates with them. The groups a delivery's events read are loaded from the
+/// service's tables before the first is evaluated (one statement per table); every event then reads and changes them in
+/// memory, so the next event sees it, and the changes are written back together, added to the stored rows. The window
+/// outlives its delivery in a `FigureCache` while the tenant's figures stamp shows that nothing else (another process,
+/// a delivery rolled back, a publication's rebuild) changed the tables since it last wrote. Used by one delivery at a
+/// time: the cache hands it out and takes it back.
+final class FigureWindow: AggregateStore, @unchecked Sendable {
+    typealias GroupKey = MemoryAggregateStore.GroupKey
     let tenantId: String
-    let db: any SQLDatabase
-    private var bucketRows: [GroupRef: (from: Int64, through: Int64, rows: [BucketRow])] = [:]
-    private var valueRows: [GroupRef: (since: Int64, rows: [ValueRow])] = [:]
-    private var lastRows: [GroupRef: Int64?] = [:]
+    /// The tenant's generation of live versions the figures belong to.
+    let generation: Int64
+    /// The stamp written with this window's last changes: the tables hold what the window holds while it is current.
+    var stamp: String?
+    private let memory = MemoryAggregateStore()
+    private var pending = MemoryAggregateStore()
+    private var pendingCount = 0
+    /// Per group, what memory holds of the tables: every bucket from this start on, every value seen since this time,
+    /// the last time.
+    private var bucketsFrom: [GroupKey: Int64] = [:]
+    private var valuesSince: [GroupKey: Int64] = [:]
+    private var lastLoaded = Set<GroupKey>()
+    /// Per group, the oldest figures this delivery's reads needed: older ones are dropped when it ends.
+    private var bucketsNeeded: [GroupKey: Int64] = [:]
+    private var valuesNeeded: [GroupKey: Int64] = [:]
+    /// The most group values one statement names.
+    static let groupsPerStatement = 500
 
-    struct GroupRef: Hashable {
-        let key: String
-        let group: String
-    }
-
-    init(tenantId: String, db: any SQLDatabase) {
+    init(tenantId: String, generation: Int64) {
         self.tenantId = tenantId
-        self.db = db
+        self.generation = generation
     }
 
-    struct BucketRow: Decodable {
-        let aggregate_key: String
-        let group_value: String
-        let bucket_start_ms: Int64
-        let currency: String
-        let count: Int64
-        let sum_minor: Int64
-        let max_minor: Int64
-    }
+    /// How many groups are held: the cache's measure of a window's size.
+    var groups: Int { self.bucketsFrom.count + self.valuesSince.count + self.lastLoaded.count }
 
-    struct ValueRow: Decodable {
-        let aggregate_key: String
-        let group_value: String
-        let value: String
-        let last_ms: Int64
-    }
-
-    struct LastRow: Decodable {
-        let aggregate_key: String
-        let group_value: String
-        let last_ms: Int64
-    }
-
-    func prefetch(_ requests: [FigureRequest]) async throws {
-        var buckets: [GroupRef: (from: Int64, through: Int64)] = [:]
-        var values: [GroupRef: Int64] = [:]
-        var last = Set<GroupRef>()
+    /// Loads from `db` whatever `requests` ask that memory does not hold, one statement per table.
+    func load(_ requests: [FigureRequest], db: any SQLDatabase) async throws {
+        precondition(self.pendingCount == 0, "figures are loaded before a delivery's changes, never among them")
+        var buckets: [String: (groups: Set<String>, from: Int64)] = [:]
+        var values: [String: (groups: Set<String>, since: Int64)] = [:]
+        var last: [String: Set<String>] = [:]
         for request in requests {
             switch request {
-            case .buckets(let key, let group, let from, let through):
-                let ref = GroupRef(key: key, group: group)
-                let known = buckets[ref]
-                buckets[ref] = (min(known?.from ?? from, from), max(known?.through ?? through, through))
+            case .buckets(let key, let group, let from, _):
+                let ref = GroupKey(key: key, group: group)
+                self.bucketsNeeded[ref] = min(self.bucketsNeeded[ref] ?? from, from)
+                guard (self.bucketsFrom[ref] ?? .max) > from else { continue }
+                var wanted = buckets[key] ?? ([], from)
+                wanted.groups.insert(group)
+                wanted.from = min(wanted.from, from)
+                buckets[key] = wanted
             case .distinct(let key, let group, let since):
-                let ref = GroupRef(key: key, group: group)
-                values[ref] = min(values[ref] ?? since, since)
+                let ref = GroupKey(key: key, group: group)
+                self.valuesNeeded[ref] = min(self.valuesNeeded[ref] ?? since, since)
+                guard (self.valuesSince[ref] ?? .max) > since else { continue }
+                var wanted = values[key] ?? ([], since)
+                wanted.groups.insert(group)
+                wanted.since = min(wanted.since, since)
+                values[key] = wanted
             case .last(let key, let group):
-                last.insert(GroupRef(key: key, group: group))
+                guard !self.lastLoaded.contains(GroupKey(key: key, group: group)) else { continue }
+                last[key, default: []].insert(group)
             }
         }
-        // One statement a table, each group its own index range joined by UNION ALL (an OR of ranges would scan).
-        if !buckets.isEmpty {
-            var parts: [any SQLExpression] = []
-            for (ref, range) in buckets {
-                let part: SQLQueryString = """
-                    SELECT aggregate_key, group_value, bucket_start_ms, currency, count, sum_minor, max_minor FROM monitoring_buckets
-                    WHERE tenant_id = \(bind: self.tenantId) AND aggregate_key = \(bind: ref.key) AND group_value = \(bind: ref.group)
-                      AND bucket_start_ms >= \(bind: range.from) AND bucket_start_ms <= \(bind: range.through)
-                    """
-                parts.append(part)
-            }
-            let rows = try await self.db.raw(Self.union(parts)).all().map { row in
-                BucketRow(
-                    aggregate_key: try row.decode(column: "aggregate_key", as: String.self), group_value: try row.decode(column: "group_value", as: String.self),
-                    bucket_start_ms: try row.decode(column: "bucket_start_ms", as: Int64.self), currency: try row.decode(column: "currency", as: String.self),
-                    count: try row.decode(column: "count", as: Int64.self), sum_minor: try row.decode(column: "sum_minor", as: Int64.self),
-                    max_minor: try row.decode(column: "max_minor", as: Int64.self))
-            }
-            var byRef: [GroupRef: [BucketRow]] = [:]
-            for row in rows { byRef[GroupRef(key: row.aggregate_key, group: row.group_value), default: []].append(row) }
-            for (ref, range) in buckets { self.bucketRows[ref] = (range.from, range.through, byRef[ref] ?? []) }
-        }
-        if !values.isEmpty {
-            var parts: [any SQLExpression] = []
-            for (ref, since) in values {
-                let part: SQLQueryString = """
-                    SELECT aggregate_key, group_value, value, last_ms FROM monitoring_values WHERE tenant_id = \(bind: self.tenantId)
-                      AND aggregate_key = \(bind: ref.key) AND group_value = \(bind: ref.group) AND last_ms >= \(bind: since)
-                    """
-                parts.append(part)
-            }
-            let rows = try await self.db.raw(Self.union(parts)).all(decoding: ValueRow.self)
-            var byRef: [GroupRef: [ValueRow]] = [:]
-            for row in rows { byRef[GroupRef(key: row.aggregate_key, group: row.group_value), default: []].append(row) }
-            for (ref, since) in values { self.valueRows[ref] = (since, byRef[ref] ?? []) }
-        }
-        if !last.isEmpty {
-            var parts: [any SQLExpression] = []
-            for ref in last {
-                let part: SQLQueryString = """
-                    SELECT aggregate_key, group_value, last_ms FROM monitoring_last WHERE tenant_id = \(bind: self.tenantId)
-                      AND aggregate_key = \(bind: ref.key) AND group_value = \(bind: ref.group)
-                    """
-                parts.append(part)
-                self.lastRows[ref] = .some(nil)
-            }
-            let rows = try await self.db.raw(Self.union(parts)).all(decoding: LastRow.self)
-            for row in rows { self.lastRows[GroupRef(key: row.aggregate_key, group: row.group_value)] = .some(row.last_ms) }
-        }
+        if !buckets.isEmpty { try await self.loadBuckets(buckets, db: db) }
+        if !values.isEmpty { try await self.loadValues(values, db: db) }
+        if !last.isEmpty { try await self.loadLast(last, db: db) }
     }
 
-    /// `parts` joined by UNION ALL, as one statement.
-    static func union(_ parts: [any SQLExpression]) -> SQLQueryString {
+    /// One part per aggregate and chunk of groups, joined by UNION ALL: each part an index range.
+    private func parts(
+        _ wanted: [String: (groups: Set<String>, bound: Int64?)], _ part: (String, [String], Int64?) -> SQLQueryString
+    ) -> SQLQueryString {
+        var parts: [any SQLExpression] = []
+        for (key, entry) in wanted.sorted(by: { $0.key < $1.key }) {
+            for chunk in entry.groups.sorted().chunked(Self.groupsPerStatement) { parts.append(part(key, Array(chunk), entry.bound)) }
+        }
         var query = SQLQueryString("")
         query.appendInterpolation(SQLList(parts, separator: SQLRaw(" UNION ALL ")))
         return query
     }
 
+    private func loadBuckets(_ wanted: [String: (groups: Set<String>, from: Int64)], db: any SQLDatabase) async throws {
+        let tenantId = self.tenantId
+        let query = self.parts(wanted.mapValues { ($0.groups, $0.from) }) { key, groups, from in
+            "SELECT aggregate_key, group_value, bucket_start_ms, currency, count, sum_minor, max_minor FROM monitoring_buckets WHERE tenant_id = \(bind: tenantId) AND aggregate_key = \(bind: key) AND group_value IN (\(binds: groups)) AND bucket_start_ms >= \(bind: from ?? .min)"
+        }
+        var found: [GroupKey: [(startMillis: Int64, currency: String, figures: BucketFigures)]] = [:]
+        for row in try await db.raw(query).all() {
+            let ref = GroupKey(key: try row.decode(column: "aggregate_key", as: String.self), group: try row.decode(column: "group_value", as: String.self))
+            let figures = BucketFigures(
+                count: try row.decode(column: "count", as: Int64.self), sumMinor: try row.decode(column: "sum_minor", as: Int64.self),
+                maxMinor: try row.decode(column: "max_minor", as: Int64.self))
+            found[ref, default: []].append(
+                (try row.decode(column: "bucket_start_ms", as: Int64.self), try row.decode(column: "currency", as: String.self), figures))
+        }
+        for (key, entry) in wanted {
+            for group in entry.groups {
+                let ref = GroupKey(key: key, group: group)
+                self.memory.replaceBuckets(ref, with: found[ref] ?? [])
+                self.bucketsFrom[ref] = entry.from
+            }
+        }
+    }
+
+    private func loadValues(_ wanted: [String: (groups: Set<String>, since: Int64)], db: any SQLDatabase) async throws {
+        let tenantId = self.tenantId
+        let query = self.parts(wanted.mapValues { ($0.groups, $0.since) }) { key, groups, since in
+            "SELECT aggregate_key, group_value, value, last_ms FROM monitoring_values WHERE tenant_id = \(bind: tenantId) AND aggregate_key = \(bind: key) AND group_value IN (\(binds: groups)) AND last_ms >= \(bind: since ?? .min)"
+        }
+        var found: [GroupKey: [(value: String, lastMillis: Int64)]] = [:]
+        for row in try await db.raw(query).all() {
+            let ref = GroupKey(key: try row.decode(column: "aggregate_key", as: String.self), group: try row.decode(column: "group_value", as: String.self))
+            found[ref, default: []].append((try row.decode(column: "value", as: String.self), try row.decode(column: "last_ms", as: Int64.self)))
+        }
+        for (key, entry) in wanted {
+            for group in entry.groups {
+                let ref = GroupKey(key: key, group: group)
+                self.memory.replaceValues(ref, with: found[ref] ?? [])
+                self.valuesSince[ref] = entry.since
+            }
+        }
+    }
+
+    private func loadLast(_ wanted: [String: Set<String>], db: any SQLDatabase) async throws {
+        let tenantId = self.tenantId
+        let query = self.parts(wanted.mapValues { ($0, nil) }) { key, groups, _ in
+            "SELECT aggregate_key, group_value, last_ms FROM monitoring_last WHERE tenant_id = \(bind: tenantId) AND aggregate_key = \(bind: key) AND group_value IN (\(binds: groups))"
+        }
+        var found: [GroupKey: Int64] = [:]
+        for row in try await db.raw(query).all() {
+            found[GroupKey(key: try row.decode(column: "aggregate_key", as: String.self), group: try row.decode(column: "group_value", as: String.self))] =
+                try row.decode(column: "last_ms", as: Int64.self)
+        }
+        for (key, groups) in wanted {
+            for group in groups {
+                let ref = GroupKey(key: key, group: group)
+                self.memory.replaceLast(ref, with: found[ref])
+                self.lastLoaded.insert(ref)
+            }
+        }
+    }
+
     func buckets(key: String, group: String, fromMillis: Int64, throughMillis: Int64) async throws -> [String: BucketFigures] {
-        let ref = GroupRef(key: key, group: group)
-        let covered = self.bucketRows[ref].map { $0.from <= fromMillis && $0.through >= throughMillis } ?? false
-        if !covered {
-            try await self.prefetch([.buckets(key: key, group: group, fromMillis: fromMillis, throughMillis: throughMillis)])
+        guard (self.bucketsFrom[GroupKey(key: key, group: group)] ?? .max) <= fromMillis else {
+            throw InvariantViolation("the figures of \(key) for one group were read before they were loaded")
         }
-        var result: [String: BucketFigures] = [:]
-        for row in self.bucketRows[ref]?.rows ?? [] where row.bucket_start_ms >= fromMillis && row.bucket_start_ms <= throughMillis {
-            result[row.currency] = MemoryAggregateStore.merge(
-                result[row.currency], BucketFigures(count: row.count, sumMinor: row.sum_minor, maxMinor: row.max_minor))
-        }
-        return result
+        return try await self.memory.buckets(key: key, group: group, fromMillis: fromMillis, throughMillis: throughMillis)
     }
 
     func distinct(key: String, group: String, sinceMillis: Int64, value: String?) async throws -> (count: Int, contains: Bool) {
-        let ref = GroupRef(key: key, group: group)
-        let covered = self.valueRows[ref].map { $0.since <= sinceMillis } ?? false
-        if !covered {
-            try await self.prefetch([.distinct(key: key, group: group, sinceMillis: sinceMillis)])
+        guard (self.valuesSince[GroupKey(key: key, group: group)] ?? .max) <= sinceMillis else {
+            throw InvariantViolation("the values of \(key) for one group were read before they were loaded")
         }
-        let rows = (self.valueRows[ref]?.rows ?? []).filter { $0.last_ms >= sinceMillis }
-        var contains = false
-        if let value { contains = rows.contains { $0.value == value } }
-        return (rows.count, contains)
+        return try await self.memory.distinct(key: key, group: group, sinceMillis: sinceMillis, value: value)
     }
 
     func last(key: String, group: String) async throws -> Int64? {
-        let ref = GroupRef(key: key, group: group)
-        if self.lastRows[ref] == nil { try await self.prefetch([.last(key: key, group: group)]) }
-        return self.lastRows[ref] ?? nil
+        guard self.lastLoaded.contains(GroupKey(key: key, group: group)) else {
+            throw InvariantViolation("the last time of \(key) for one group was read before it was loaded")
+        }
+        return try await self.memory.last(key: key, group: group)
     }
 
-    /// Writes figures rebuilt in memory into empty rows, in bulk.
-    func insert(_ contents: MemoryAggregateStore.Contents) async throws {
-        try await self.write(
-            buckets: contents.buckets.map { ($0.key, $0.group, $0.startMillis, $0.currency, $0.figures) },
-            values: contents.values.map { ($0.key, $0.group, $0.value, $0.lastMillis) },
-            last: contents.last.map { ($0.key, $0.group, $0.lastMillis) })
-    }
-
-    /// Adds an event's changes: one statement per table, each adding to the row it meets.
+    /// Applies an event's changes in memory (a group not loaded yet is changed in the tables only) and keeps them for
+    /// `flush`.
     func apply(_ updates: [AggregateUpdate]) async throws {
-        var buckets: [(String, String, Int64, String, BucketFigures)] = []
-        var values: [(String, String, String, Int64)] = []
-        var last: [(String, String, Int64)] = []
-        for update in updates {
+        let loaded = updates.filter { update in
             switch update {
-            case .bucket(let key, let group, let currency, let start, let amount):
-                buckets.append((key, group, start, currency, BucketFigures(count: 1, sumMinor: amount, maxMinor: amount)))
-            case .value(let key, let group, let value, let at): values.append((key, group, value, at))
-            case .last(let key, let group, let at): last.append((key, group, at))
+            case .bucket(let key, let group, _, _, _): self.bucketsFrom[GroupKey(key: key, group: group)] != nil
+            case .value(let key, let group, _, _): self.valuesSince[GroupKey(key: key, group: group)] != nil
+            case .last(let key, let group, _): self.lastLoaded.contains(GroupKey(key: key, group: group))
             }
         }
-        self.bucketRows.removeAll()
-        self.valueRows.removeAll()
-        self.lastRows.removeAll()
-        try await self.write(buckets: buckets, values: values, last: last)
+        try await self.memory.apply(loaded)
+        try await self.pending.apply(updates)
+        self.pendingCount += updates.count
+    }
+
+    /// Writes the changes kept since the last flush, each added to its stored row; answers whether there were any.
+    /// Drops what this delivery's reads showed no longer needed.
+    func flush(db: any SQLDatabase) async throws -> Bool {
+        for (ref, from) in self.bucketsNeeded where (self.bucketsFrom[ref] ?? .max) < from {
+            self.memory.prune(ref, bucketsBefore: from, valuesBefore: nil)
+            self.bucketsFrom[ref] = from
+        }
+        for (ref, since) in self.valuesNeeded where (self.valuesSince[ref] ?? .max) < since {
+            self.memory.prune(ref, bucketsBefore: nil, valuesBefore: since)
+            self.valuesSince[ref] = since
+        }
+        self.bucketsNeeded.removeAll(keepingCapacity: true)
+        self.valuesNeeded.removeAll(keepingCapacity: true)
+        guard self.pendingCount > 0 else { return false }
+        try await Self.add(self.pending.contents, tenantId: self.tenantId, db: db)
+        self.pending = MemoryAggregateStore()
+        self.pendingCount = 0
+        return true
     }
 
     static let bucketColumns = ["tenant_id", "aggregate_key", "group_value", "bucket_start_ms", "currency", "count", "sum_minor", "max_minor"]
@@ -311,26 +367,57 @@ final class SQLAggregateStore: AggregateStore {
             last_ms = CASE WHEN excluded.last_ms > monitoring_last.last_ms THEN excluded.last_ms ELSE monitoring_last.last_ms END
         """
 
-    private func write(
-        buckets: [(String, String, Int64, String, BucketFigures)], values: [(String, String, String, Int64)], last: [(String, String, Int64)]
-    ) async throws {
-        let tenant = SQLCell(self.tenantId)
+    /// Adds `contents` to the tenant's stored figures: one statement per table, each row added to the one it meets (a
+    /// bucket's counts and sums summed, its maximum and the times kept at the larger).
+    static func add(_ contents: MemoryAggregateStore.Contents, tenantId: String, db: any SQLDatabase) async throws {
+        let tenant = SQLCell(tenantId)
         var bucketCells: [[SQLCell]] = []
-        for row in buckets {
+        bucketCells.reserveCapacity(contents.buckets.count)
+        for row in contents.buckets {
             bucketCells.append([
-                tenant, SQLCell(row.0), SQLCell(row.1), SQLCell(row.2), SQLCell(row.3), SQLCell(row.4.count), SQLCell(row.4.sumMinor),
-                SQLCell(row.4.maxMinor),
+                tenant, SQLCell(row.key), SQLCell(row.group), SQLCell(row.startMillis), SQLCell(row.currency), SQLCell(row.figures.count),
+                SQLCell(row.figures.sumMinor), SQLCell(row.figures.maxMinor),
             ])
         }
         var valueCells: [[SQLCell]] = []
-        for row in values { valueCells.append([tenant, SQLCell(row.0), SQLCell(row.1), SQLCell(row.2), SQLCell(row.3)]) }
+        for row in contents.values { valueCells.append([tenant, SQLCell(row.key), SQLCell(row.group), SQLCell(row.value), SQLCell(row.lastMillis)]) }
         var lastCells: [[SQLCell]] = []
-        for row in last { lastCells.append([tenant, SQLCell(row.0), SQLCell(row.1), SQLCell(row.2)]) }
-        try await self.db.insertRows(into: "monitoring_buckets", columns: Self.bucketColumns, rows: bucketCells, suffix: Self.bucketConflict)
-        try await self.db.insertRows(
+        for row in contents.last { lastCells.append([tenant, SQLCell(row.key), SQLCell(row.group), SQLCell(row.lastMillis)]) }
+        try await db.insertRows(into: "monitoring_buckets", columns: Self.bucketColumns, rows: bucketCells, suffix: Self.bucketConflict)
+        try await db.insertRows(
             into: "monitoring_values", columns: ["tenant_id", "aggregate_key", "group_value", "value", "last_ms"], rows: valueCells,
             suffix: Self.valueConflict)
-        try await self.db.insertRows(
+        try await db.insertRows(
             into: "monitoring_last", columns: ["tenant_id", "aggregate_key", "group_value", "last_ms"], rows: lastCells, suffix: Self.lastConflict)
+    }
+}
+
+/// The figure windows kept between deliveries, a tenant each, within a bound on the groups held.
+final class FigureCache: Sendable {
+    private let windows = Mutex<[String: FigureWindow]>([:])
+    /// The most groups all windows hold together; past it the cache starts again empty.
+    let groupsMax: Int
+
+    init(groupsMax: Int = 200_000) {
+        self.groupsMax = groupsMax
+    }
+
+    /// Takes out the tenant's window if the tables still hold what it holds (same generation, same stamp); a window
+    /// taken out is the delivery's alone until `keep` puts it back.
+    func take(_ tenantId: String, generation: Int64, stamp: String?) -> FigureWindow? {
+        self.windows.withLock { windows in
+            guard let window = windows.removeValue(forKey: tenantId), window.generation == generation, let held = window.stamp, held == stamp
+            else { return nil }
+            return window
+        }
+    }
+
+    func keep(_ window: FigureWindow) {
+        guard window.groups <= self.groupsMax else { return }
+        self.windows.withLock { windows in
+            let held = windows.values.reduce(0) { $0 + $1.groups }
+            if held + window.groups > self.groupsMax { windows.removeAll() }
+            windows[window.tenantId] = window
+        }
     }
 }

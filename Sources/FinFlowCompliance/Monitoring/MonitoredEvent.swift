@@ -32,7 +32,38 @@ struct MonitoredEvent: Sendable, Codable, Equatable {
     /// The amount in major units of its currency.
     var amount: Decimal? {
         guard let minor = self.amountMinor else { return nil }
-        return Decimal(minor) / Decimal(Self.minorUnitsPerMajor(self.currency))
+        return Self.major(minor, currency: self.currency)
+    }
+
+    /// `minor` units of `currency` in major units: the decimal point moved, not a division (rules read amounts on every
+    /// event, and a `Decimal` division costs as much as the rest of a rule).
+    static func major(_ minor: Int64, currency: String?) -> Decimal {
+        var factor = Self.minorUnitsPerMajor(currency)
+        var exponent = 0
+        while factor >= 10, factor % 10 == 0 {
+            factor /= 10
+            exponent -= 1
+        }
+        guard factor == 1 else { return Decimal(minor) / Decimal(Self.minorUnitsPerMajor(currency)) }
+        return Decimal(sign: minor < 0 ? .minus : .plus, exponent: exponent, significand: Decimal(minor.magnitude))
+    }
+
+    /// The event as JSON text, written directly: every event is stored (what `JSONDecoder` reads back as a
+    /// `MonitoredEvent`; absent values are left out).
+    var json: String {
+        var text = "{\"id\":" + JSONText.quoted(self.id) + ",\"type\":" + JSONText.quoted(self.type.rawValue)
+        text += ",\"tenantId\":" + JSONText.quoted(self.tenantId) + ",\"subjectId\":" + JSONText.quoted(self.subjectId)
+        text += ",\"atMillis\":" + String(self.atMillis)
+        if let amountMinor = self.amountMinor { text += ",\"amountMinor\":" + String(amountMinor) }
+        let texts: [(String, String?)] = [
+            ("currency", self.currency), ("kind", self.kind), ("status", self.status), ("sourceAccount", self.sourceAccount),
+            ("destinationAccount", self.destinationAccount), ("counterparty", self.counterparty), ("counterpartyCountry", self.counterpartyCountry),
+            ("customer", self.customer), ("gateway", self.gateway), ("category", self.category), ("counterpartyName", self.counterpartyName),
+        ]
+        for (name, value) in texts {
+            if let value { text += ",\"" + name + "\":" + JSONText.quoted(value) }
+        }
+        return text + "}"
     }
 
     static func minorUnitsPerMajor(_ currency: String?) -> Int64 {

@@ -61,6 +61,8 @@ struct Decision: Sendable, Equatable {
 enum JSONText {
     /// `value` as a JSON string literal.
     static func quoted(_ value: String) -> String {
+        // Most text needs no escape: then it is copied whole.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + value + "\"" }
         var text = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -182,13 +184,12 @@ enum MonitoringEngine {
             }
             if aggregate.function == .count { return .value(Decimal(figures.values.reduce(0) { $0 + $1.count })) }
             guard let currency = event.currency else { return .value(nil) }
-            let factor = Decimal(MonitoredEvent.minorUnitsPerMajor(currency))
             guard let found = figures[currency], found.count > 0 else { return .value(aggregate.function == .sum ? 0 : nil) }
             if found.sumMinor == .max || found.sumMinor == .min { return .failed("the sum exceeds what 64 bits of minor units hold") }
             switch aggregate.function {
-            case .sum: return .value(Decimal(found.sumMinor) / factor)
-            case .average: return .value(Decimal(found.sumMinor) / factor / Decimal(found.count))
-            default: return .value(Decimal(found.maxMinor) / factor)
+            case .sum: return .value(MonitoredEvent.major(found.sumMinor, currency: currency))
+            case .average: return .value(MonitoredEvent.major(found.sumMinor, currency: currency) / Decimal(found.count))
+            default: return .value(MonitoredEvent.major(found.maxMinor, currency: currency))
             }
         case .values:
             let value: String? = if case .text(let text)? = aggregate.field.flatMap(event.value) { text } else { nil }

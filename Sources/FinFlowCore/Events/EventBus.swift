@@ -59,6 +59,9 @@ public struct EventConsumer: Sendable {
     /// Where the inbox lives; nil for consumers whose effect is idempotent by itself (in-memory caches).
     let database: (any Database)?
     let apply: @Sendable (PublishedEvent, (any SQLDatabase)?) async throws -> Void
+    /// Applies the new events of a delivery together (in their order), where the consumer can do better than one at a
+    /// time: one statement for many rows.
+    let applyAll: (@Sendable ([PublishedEvent], any SQLDatabase) async throws -> Void)?
 
     /// A consumer applying events of `topic` inside a transaction of `database` (nil: no database, no inbox).
     public init(
@@ -69,6 +72,22 @@ public struct EventConsumer: Sendable {
         self.topic = topic
         self.database = database
         self.apply = apply
+        self.applyAll = nil
+    }
+
+    /// A consumer applying each delivery's new events of `topic` together, inside a transaction of `database`.
+    public init(
+        name: String, topic: String, database: any Database,
+        applyAll: @escaping @Sendable ([PublishedEvent], any SQLDatabase) async throws -> Void
+    ) {
+        self.name = name
+        self.topic = topic
+        self.database = database
+        self.apply = { event, db in
+            guard let db else { preconditionFailure("a database consumer was called without its transaction") }
+            try await applyAll([event], db)
+        }
+        self.applyAll = applyAll
     }
 
     /// A consumer of a typed contract.
@@ -80,6 +99,16 @@ public struct EventConsumer: Sendable {
             guard let db else { preconditionFailure("a database consumer was called without its transaction") }
             try await apply(try event.decode(Contract.self), db)
         }
+    }
+
+    /// A consumer of a typed contract that applies each delivery's new events together, in order.
+    public static func batchOf<Contract: EventContract>(
+        _ contract: Contract.Type, name: String, database: any Database,
+        apply: @escaping @Sendable ([CloudEvent<Contract>], any SQLDatabase) async throws -> Void
+    ) -> EventConsumer {
+        EventConsumer(name: name, topic: Contract.topic, database: database, applyAll: { events, db in
+            try await apply(try events.map { try $0.decode(Contract.self) }, db)
+        })
     }
 
     /// A consumer of a typed contract that keeps no database state (an in-memory cache); its effect must be
@@ -106,18 +135,38 @@ public struct EventConsumer: Sendable {
         }
         let now = clock.nowMillis()
         return try await database.transaction { db in
-            var applied = 0
-            for event in events {
-                let inserted = try await db.raw("""
-                    INSERT INTO inbox (consumer, event_id, processed_at_ms) VALUES (\(bind: self.name), \(bind: event.id), \(bind: now))
-                    ON CONFLICT DO NOTHING RETURNING event_id
-                    """).first()
-                guard inserted != nil else { continue }
-                try await self.apply(event, db)
-                applied += 1
+            let fresh = try await self.admit(events, now: now, db: db)
+            if let applyAll = self.applyAll {
+                if !fresh.isEmpty { try await applyAll(fresh, db) }
+            } else {
+                for event in fresh { try await self.apply(event, db) }
             }
-            return applied
+            return fresh.count
         }
+    }
+
+    /// The most events one inbox statement records (three parameters each, well inside SQLite's bound).
+    static let admitChunk = 500
+
+    /// Records the ids of `events` in the inbox, a statement per chunk, and answers the events not applied before, in
+    /// order (an id given twice counts once).
+    func admit(_ events: [PublishedEvent], now: Int64, db: any SQLDatabase) async throws -> [PublishedEvent] {
+        var recorded = Set<String>()
+        for chunk in events.chunked(Self.admitChunk) {
+            var query = SQLQueryString("INSERT INTO inbox (consumer, event_id, processed_at_ms) VALUES ")
+            for (index, event) in chunk.enumerated() {
+                query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
+                query.appendInterpolation(bind: self.name)
+                query.appendInterpolation(unsafeRaw: ", ")
+                query.appendInterpolation(bind: event.id)
+                query.appendInterpolation(unsafeRaw: ", ")
+                query.appendInterpolation(bind: now)
+                query.appendInterpolation(unsafeRaw: ")")
+            }
+            query.appendInterpolation(unsafeRaw: " ON CONFLICT DO NOTHING RETURNING event_id")
+            for row in try await db.raw(query).all() { recorded.insert(try row.decode(column: "event_id", as: String.self)) }
+        }
+        return events.filter { recorded.remove($0.id) != nil }
     }
 
     /// Applies `event` once: records its id in the inbox and applies it in the same transaction.
