@@ -164,9 +164,7 @@ extension ComplianceDesk {
     /// Writes a delivery's decisions, alerts and their announcements.
     func write(_ writes: DecisionWrites, db: any SQLDatabase) async throws {
         if !writes.alerts.isEmpty { try await db.insert(into: "compliance_alerts").models(writes.alerts).run() }
-        for announcement in writes.announcements {
-            try await self.outbox.enqueue(announcement, subject: announcement.alertId, tenantId: announcement.tenantId, on: db)
-        }
+        try await self.outbox.enqueue(writes.announcements.map { ($0, $0.alertId, $0.tenantId) }, on: db)
         try await db.insertRows(into: "monitoring_decisions", columns: Self.decisionColumns, rows: writes.decisions)
     }
 

@@ -295,6 +295,32 @@ struct MonitoringRuleTests {
         }
     }
 
+    @Test("a decimal written as a JSON number by hand reads back as the same value")
+    func decimalText() throws {
+        let texts = ["0", "1", "-1", "0.5", "-0.05", "12345.678", "0.0000000001", "100", "1e20", "-7e3", "999999999999999999",
+                     "1000000000000000000", "18446744073709551616", "123456789012345678901234567890.5", "0.1234567890123456789", "99999.99"]
+        var values = texts.compactMap { Decimal(string: $0) }
+        values += [Decimal(1) / Decimal(3), Decimal(-2) / Decimal(7), Decimal(sign: .plus, exponent: 30, significand: 12), Decimal(Int64.min)]
+        #expect(values.count == texts.count + 4)
+        for value in values {
+            let text = JSONText.number(value)
+            #expect(try JSONDecoder().decode(Decimal.self, from: Data(text.utf8)) == value, "\(value) as \(text)")
+        }
+        #expect(JSONText.number(Decimal(string: "12.50")!) == "12.5")
+        #expect(JSONText.number(Decimal(string: "-0.05")!) == "-0.05")
+        #expect(JSONText.number(Decimal(string: "-7e3")!) == "-7000")
+    }
+
+    @Test("an average and a count of days are the exact quotient truncated six places below the smallest unit")
+    func quotients() {
+        #expect(MonitoringEngine.quotient(1_000, 3, currency: "EUR") == Decimal(string: "3.33333333")!)
+        #expect(MonitoringEngine.quotient(-1_000, 3, currency: "EUR") == Decimal(string: "-3.33333333")!)
+        #expect(MonitoringEngine.quotient(90 * 86_400_000 + 43_200_000, 86_400_000, currency: nil) == Decimal(string: "90.5")!)
+        #expect(MonitoringEngine.quotient(7, 2, currency: "JPY") == Decimal(string: "3.5")!)
+        // Past what 64 bits hold once scaled, the decimal division answers.
+        #expect(MonitoringEngine.quotient(Int64.max, 1, currency: "EUR") == Decimal(Int64.max) / 100)
+    }
+
     @Test("an amount in major units moves the decimal point as dividing would, for every exponent and sign")
     func majorUnits() {
         for (minor, currency) in [(12_345 as Int64, "EUR"), (-12_345, "EUR"), (7, "JPY"), (-1_234_567, "KWD"), (0, "USD"), (Int64.max, "EUR"), (Int64.min + 1, "BHD"), (5, nil)] {

@@ -366,6 +366,49 @@ struct CoreTests {
         try await database.shutdown()
     }
 
+    @Test("a delivery of many events applies each new one once, in order, whether the consumer takes them one by one or together")
+    func batchDelivery() async throws {
+        let database = try await Self.database()
+        try await database.read { db in try await db.raw("CREATE TABLE hits (consumer TEXT, n INTEGER, seq INTEGER)").run() }
+        let clock = SystemClock()
+        let outbox = Outbox(serviceName: "test", ids: IdentifierGenerator(clock: clock), clock: clock)
+        let events = try await database.transaction { db in
+            try await outbox.enqueue((1...5).map { (Ping(n: $0), nil, "t") }, on: db)
+        }
+        #expect(events.count == 5)
+        let stored = try await database.read { db in try await db.raw("SELECT id FROM outbox ORDER BY id").all() }
+        #expect(stored.count == 5)
+        let single = EventConsumer.of(Ping.self, name: "test.single", database: database) { event, db in
+            try await db.raw("INSERT INTO hits (consumer, n, seq) VALUES ('single', \(bind: event.data.n), (SELECT COUNT(*) FROM hits))").run()
+        }
+        let together = EventConsumer.batchOf(Ping.self, name: "test.together", database: database) { batch, db in
+            for event in batch {
+                try await db.raw("INSERT INTO hits (consumer, n, seq) VALUES ('together', \(bind: event.data.n), (SELECT COUNT(*) FROM hits))").run()
+            }
+        }
+        for consumer in [single, together] {
+            // The third event was applied before; the fifth comes twice in one delivery.
+            #expect(try await consumer.deliver(events[2], clock: clock))
+            #expect(try await consumer.deliver([events[0], events[1], events[2], events[3], events[4], events[4]], clock: clock) == 4)
+            #expect(try await consumer.deliver(events, clock: clock) == 0)
+            #expect(try await consumer.deliver(events[1], clock: clock) == false)
+        }
+        struct Hit: Decodable, Equatable { let consumer: String; let n: Int }
+        let hits = try await database.read { db in try await db.raw("SELECT consumer, n FROM hits ORDER BY seq").all(decoding: Hit.self) }
+        #expect(hits.filter { $0.consumer == "single" }.map(\.n) == [3, 1, 2, 4, 5])
+        #expect(hits.filter { $0.consumer == "together" }.map(\.n) == [3, 1, 2, 4, 5])
+        // A delivery that fails applies none and records none.
+        let failing = EventConsumer.batchOf(Ping.self, name: "test.failing", database: database) { batch, db in
+            try await db.raw("INSERT INTO hits (consumer, n, seq) VALUES ('failing', 0, 0)").run()
+            if batch.contains(where: { $0.data.n == 4 }) { throw AppError.conflict(code: "refused", "refused") }
+        }
+        await #expect(throws: AppError.self) { try await failing.deliver(events, clock: clock) }
+        #expect(try await failing.deliver(Array(events.prefix(3)), clock: clock) == 3)
+        let failed = try await database.read { db in try await db.raw("SELECT n FROM hits WHERE consumer = 'failing'").all() }
+        #expect(failed.count == 1)
+        try await database.shutdown()
+    }
+
     @Test("housekeeping removes only what has expired")
     func housekeeping() async throws {
         let database = try await Self.database()

@@ -17,7 +17,7 @@ enum AggregateUpdate: Sendable, Hashable {
     case last(key: String, group: String, atMillis: Int64)
 }
 
-/// A read the engine is about to make, announced so that a store can make all of an event's reads at once.
+/// A read the engine will make, announced so that the live store can load a delivery's reads at once.
 enum FigureRequest: Sendable, Hashable {
     case buckets(key: String, group: String, fromMillis: Int64, throughMillis: Int64)
     case distinct(key: String, group: String, sinceMillis: Int64)
@@ -27,8 +27,6 @@ enum FigureRequest: Sendable, Hashable {
 /// Where a tenant's windowed figures live: its tables in the live service, memory in a backtest. Every read is bounded
 /// by the window (at most `Aggregate.bucketsMax` buckets, or the group's distinct values), never by the history.
 protocol AggregateStore {
-    /// Reads ahead what the calls that follow will ask.
-    func prefetch(_ requests: [FigureRequest]) async throws
     /// The buckets of a group from `fromMillis` through `throughMillis` (bucket starts), per currency.
     func buckets(key: String, group: String, fromMillis: Int64, throughMillis: Int64) async throws -> [String: BucketFigures]
     /// How many distinct values the group saw since `sinceMillis`, and whether `value` is among them.
@@ -36,10 +34,6 @@ protocol AggregateStore {
     /// When the group last had an event.
     func last(key: String, group: String) async throws -> Int64?
     func apply(_ updates: [AggregateUpdate]) async throws
-}
-
-extension AggregateStore {
-    func prefetch(_ requests: [FigureRequest]) async throws {}
 }
 
 /// The figures in memory, for backtests and tests.

@@ -92,6 +92,10 @@ struct MonitoredEvent: Sendable, Codable, Equatable {
 
     /// The values of `fields` joined as one group key; nil when one is missing.
     func group(_ fields: [EventField]) -> String? {
+        if fields.count == 1 {
+            guard case .text(let text)? = self.value(fields[0]) else { return nil }
+            return text
+        }
         var parts: [String] = []
         for field in fields {
             guard case .text(let text)? = self.value(field) else { return nil }

@@ -8,6 +8,27 @@ struct EvaluatedVersion: Sendable {
     let versionId: String
     let version: Int
     let definition: VersionDefinition
+    /// What the trigger reads, what the rules read, and each rule's own aggregates, each once: worked out here, not per
+    /// event.
+    let triggerAggregates: [Aggregate]
+    let ruleAggregates: [Aggregate]
+    let aggregatesPerRule: [[Aggregate]]
+
+    init(scenarioId: String, scenarioName: String, versionId: String, version: Int, definition: VersionDefinition) {
+        self.scenarioId = scenarioId
+        self.scenarioName = scenarioName
+        self.versionId = versionId
+        self.version = version
+        self.definition = definition
+        self.triggerAggregates = Self.distinct(definition.trigger?.aggregates ?? [])
+        self.ruleAggregates = Self.distinct(definition.rules.flatMap(\.condition.aggregates))
+        self.aggregatesPerRule = definition.rules.map { Self.distinct($0.condition.aggregates) }
+    }
+
+    static func distinct(_ aggregates: [Aggregate]) -> [Aggregate] {
+        var seen = Set<Aggregate>()
+        return aggregates.filter { seen.insert($0).inserted }
+    }
 }
 
 /// An aggregate's value as a rule read it, for the decision's explanation.
@@ -29,7 +50,7 @@ struct RuleResult: Codable, Sendable, Equatable {
             for (position, reading) in result.values.enumerated() {
                 if position > 0 { text += "," }
                 text += "{\"aggregate\":" + JSONText.quoted(reading.aggregate)
-                if let value = reading.value { text += ",\"value\":" + value.description }
+                if let value = reading.value { text += ",\"value\":" + JSONText.number(value) }
                 text += "}"
             }
             text += "]"
@@ -59,6 +80,29 @@ struct Decision: Sendable, Equatable {
 
 /// JSON text written by hand where encoding runs per event.
 enum JSONText {
+    /// Significands below this are placed digit by digit.
+    private static let placedBelow = Decimal(string: "1000000000000000000")!
+
+    /// `value` as a JSON number: its significand's digits with the point placed by hand when they fit in 64 bits (most
+    /// do; the `Decimal`'s own text costs several times as much), else the `Decimal`'s own text.
+    static func number(_ value: Decimal) -> String {
+        let exponent = value.exponent
+        let significand = value.significand.magnitude
+        guard value.isFinite, exponent >= -40, exponent <= 20, significand < Self.placedBelow else { return value.description }
+        var digits = String(NSDecimalNumber(decimal: significand).uint64Value)
+        if digits == "0" { return "0" }
+        if exponent > 0 {
+            digits += String(repeating: "0", count: exponent)
+        } else if exponent < 0 {
+            let places = -exponent
+            if digits.count <= places { digits = String(repeating: "0", count: places - digits.count + 1) + digits }
+            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -places))
+            while digits.hasSuffix("0") { digits.removeLast() }
+            if digits.hasSuffix(".") { digits.removeLast() }
+        }
+        return value.sign == .minus ? "-" + digits : digits
+    }
+
     /// `value` as a JSON string literal.
     static func quoted(_ value: String) -> String {
         // Most text needs no escape: then it is copied whole.
@@ -105,20 +149,17 @@ enum MonitoringEngine {
     ) async throws -> [Decision] {
         var readings: [Aggregate: Reading] = [:]
         func ensure(_ aggregates: [Aggregate]) async throws {
-            let missing = aggregates.filter { readings[$0] == nil }
-            guard !missing.isEmpty else { return }
-            try await store.prefetch(missing.compactMap { self.request($0, event: event) })
-            for aggregate in missing where readings[aggregate] == nil {
+            for aggregate in aggregates where readings[aggregate] == nil {
                 readings[aggregate] = try await self.read(aggregate, event: event, store: store)
             }
         }
         var decisions: [Decision] = []
         for version in versions {
             if let trigger = version.definition.trigger {
-                try await ensure(trigger.aggregates)
+                try await ensure(version.triggerAggregates)
                 guard (try? self.truth(trigger, event: event, readings: readings)) == true else { continue }
             }
-            try await ensure(version.definition.rules.flatMap(\.condition.aggregates))
+            try await ensure(version.ruleAggregates)
             decisions.append(self.decide(event, version: version, readings: readings))
         }
         try await store.apply(self.updates(event, maintained: maintained))
@@ -129,9 +170,8 @@ enum MonitoringEngine {
     static func decide(_ event: MonitoredEvent, version: EvaluatedVersion, readings: [Aggregate: Reading]) -> Decision {
         var score = 0
         var results: [RuleResult] = []
-        for rule in version.definition.rules {
-            var seen = Set<Aggregate>()
-            let values = rule.condition.aggregates.filter { seen.insert($0).inserted }.map { aggregate in
+        for (rule, aggregates) in zip(version.definition.rules, version.aggregatesPerRule) {
+            let values = aggregates.map { aggregate in
                 if case .value(let value)? = readings[aggregate] { return AggregateReading(aggregate: aggregate.summary, value: value) }
                 return AggregateReading(aggregate: aggregate.summary, value: nil)
             }
@@ -150,7 +190,7 @@ enum MonitoringEngine {
             outcome: version.definition.thresholds.outcome(score), rules: results)
     }
 
-    /// The read `read` will make for `aggregate`, if any.
+    /// The read `read` will make for `aggregate`, if any: what a store loads ahead.
     static func request(_ aggregate: Aggregate, event: MonitoredEvent) -> FigureRequest? {
         guard let group = event.group(aggregate.key) else { return nil }
         let windowMillis = aggregate.windowSeconds * 1_000
@@ -188,7 +228,7 @@ enum MonitoringEngine {
             if found.sumMinor == .max || found.sumMinor == .min { return .failed("the sum exceeds what 64 bits of minor units hold") }
             switch aggregate.function {
             case .sum: return .value(MonitoredEvent.major(found.sumMinor, currency: currency))
-            case .average: return .value(MonitoredEvent.major(found.sumMinor, currency: currency) / Decimal(found.count))
+            case .average: return .value(Self.quotient(found.sumMinor, found.count, currency: currency))
             default: return .value(MonitoredEvent.major(found.maxMinor, currency: currency))
             }
         case .values:
@@ -197,8 +237,21 @@ enum MonitoringEngine {
             return .value(Decimal(found.count + (counts && value != nil && !found.contains ? 1 : 0)))
         case .last:
             guard let last = try await store.last(key: key, group: group), event.atMillis - last <= windowMillis else { return .value(nil) }
-            return .value(Decimal(Swift.max(0, event.atMillis - last)) / 86_400_000)
+            return .value(Self.quotient(Swift.max(0, event.atMillis - last), 86_400_000, currency: nil))
         }
+    }
+
+    /// The places kept below a unit in a quotient (an average, days between events).
+    static let quotientPlaces = 6
+
+    /// `dividend` / `divisor` in major units of `currency` (nil: whole units), truncated to `quotientPlaces` decimals
+    /// below the smallest unit: worked out in integers where they hold it (a `Decimal` division keeps 38 digits that no
+    /// rule needs and costs as much as the rest of the rule).
+    static func quotient(_ dividend: Int64, _ divisor: Int64, currency: String?) -> Decimal {
+        let (scaled, overflow) = dividend.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow, divisor > 0 else { return MonitoredEvent.major(dividend, currency: currency) / Decimal(divisor) }
+        let whole = MonitoredEvent.major(scaled / divisor, currency: currency)
+        return Decimal(sign: whole.sign, exponent: whole.exponent - Self.quotientPlaces, significand: whole.significand)
     }
 
     /// The changes `event` makes to the figures of `maintained`, each stored figure once.

@@ -157,6 +157,20 @@ struct Aggregate: Sendable, Hashable {
     /// The identity of the stored figures: aggregates that differ only in function, window (within a granule) or
     /// key share them. Computed once, when the aggregate is read.
     let storageKey: String
+    /// The aggregate in words, as explanations show it (every decision explains every rule).
+    let summary: String
+    /// The hash of every field, computed once: an evaluation looks aggregates up many times per event.
+    private let fingerprint: Int
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(self.fingerprint)
+    }
+
+    static func == (a: Aggregate, b: Aggregate) -> Bool {
+        a.fingerprint == b.fingerprint && a.function == b.function && a.field == b.field && a.event == b.event && a.groupBy == b.groupBy
+            && a.key == b.key && a.window == b.window && a.windowSeconds == b.windowSeconds && a.filter == b.filter
+            && a.includeCurrent == b.includeCurrent
+    }
 
     init(
         function: Function, field: EventField?, event: MonitoredEventType, groupBy: [EventField], key: [EventField], window: String,
@@ -179,21 +193,38 @@ struct Aggregate: Sendable, Hashable {
         if storage == .buckets { identity["granule"] = .number(Decimal(Self.granule(ofWindow: windowSeconds))) }
         if let field { identity["field"] = .string(field.rawValue) }
         self.storageKey = String(Digest.sha256Hex(JSONValue.object(identity).text).prefix(24))
+        var hasher = Hasher()
+        hasher.combine(function)
+        hasher.combine(field)
+        hasher.combine(event)
+        hasher.combine(groupBy)
+        hasher.combine(key)
+        hasher.combine(window)
+        hasher.combine(windowSeconds)
+        hasher.combine(filter)
+        hasher.combine(includeCurrent)
+        self.fingerprint = hasher.finalize()
+        self.summary = Self.summary(
+            function: function, field: field, event: event, groupBy: groupBy, key: key, window: window, filtered: filter != nil,
+            includeCurrent: includeCurrent)
     }
 
-    /// The aggregate in words, as explanations show it.
-    var summary: String {
-        let what = switch self.function {
-        case .count: "count of \(self.event.rawValue) events"
-        case .sum: "sum of \(self.event.rawValue) amounts"
-        case .average: "average \(self.event.rawValue) amount"
-        case .max: "largest \(self.event.rawValue) amount"
-        case .distinctCount: "distinct \(self.field?.rawValue ?? "values") of \(self.event.rawValue) events"
-        case .idleDays: "days since the previous \(self.event.rawValue) event"
+    /// An aggregate in words.
+    static func summary(
+        function: Function, field: EventField?, event: MonitoredEventType, groupBy: [EventField], key: [EventField], window: String,
+        filtered: Bool, includeCurrent: Bool
+    ) -> String {
+        let what = switch function {
+        case .count: "count of \(event.rawValue) events"
+        case .sum: "sum of \(event.rawValue) amounts"
+        case .average: "average \(event.rawValue) amount"
+        case .max: "largest \(event.rawValue) amount"
+        case .distinctCount: "distinct \(field?.rawValue ?? "values") of \(event.rawValue) events"
+        case .idleDays: "days since the previous \(event.rawValue) event"
         }
-        let key = self.key == self.groupBy ? "" : " matching this event's \(self.key.map(\.rawValue).joined(separator: ", "))"
-        return "\(what) by \(self.groupBy.map(\.rawValue).joined(separator: ", "))\(key) within \(self.window)"
-            + (self.filter == nil ? "" : " (filtered)") + (self.includeCurrent || self.function == .idleDays ? "" : ", before this event")
+        let keyText = key == groupBy ? "" : " matching this event's \(key.map(\.rawValue).joined(separator: ", "))"
+        return "\(what) by \(groupBy.map(\.rawValue).joined(separator: ", "))\(keyText) within \(window)"
+            + (filtered ? " (filtered)" : "") + (includeCurrent || function == .idleDays ? "" : ", before this event")
     }
 
     var json: JSONValue {

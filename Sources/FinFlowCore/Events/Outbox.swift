@@ -23,19 +23,35 @@ public struct Outbox: Sendable {
     public func enqueue<Contract: EventContract>(
         _ payload: Contract, subject: String?, tenantId: String?, on db: any SQLDatabase
     ) async throws -> PublishedEvent {
-        let id = self.ids.nextString()
-        let envelope = CloudEvent(
-            id: id, source: "urn:finflow:service:\(self.serviceName)", type: Contract.eventType, time: self.clock.now(),
-            subject: subject, tenantid: tenantId,
-            dataschema: "urn:finflow:schema:\(Contract.eventType):\(Contract.schemaVersion)", data: payload)
-        let json = try CloudEvent<Contract>.encoder.encode(envelope)
-        let event = PublishedEvent(id: id, topic: Contract.topic, type: Contract.eventType, tenantId: tenantId, json: json)
-        try await db.raw("""
-            INSERT INTO outbox (id, topic, tenant_id, payload, created_at_ms, attempts)
-            VALUES (\(bind: id), \(bind: event.topic), \(bind: tenantId), \(bind: String(decoding: json, as: UTF8.self)),
-                    \(bind: self.clock.nowMillis()), 0)
-            """).run()
+        try await self.enqueue([(payload, subject, tenantId)], on: db)[0]
+    }
+
+    /// Appends each payload, in order, as an event of its contract, in one statement on `db` (the change's open
+    /// transaction).
+    @discardableResult
+    public func enqueue<Contract: EventContract>(
+        _ payloads: [(payload: Contract, subject: String?, tenantId: String?)], on db: any SQLDatabase
+    ) async throws -> [PublishedEvent] {
+        guard !payloads.isEmpty else { return [] }
+        let now = self.clock.now()
+        let nowMillis = self.clock.nowMillis()
+        var events: [PublishedEvent] = []
+        var rows: [[SQLCell]] = []
+        for (payload, subject, tenantId) in payloads {
+            let id = self.ids.nextString()
+            let envelope = CloudEvent(
+                id: id, source: "urn:finflow:service:\(self.serviceName)", type: Contract.eventType, time: now,
+                subject: subject, tenantid: tenantId,
+                dataschema: "urn:finflow:schema:\(Contract.eventType):\(Contract.schemaVersion)", data: payload)
+            let json = try CloudEvent<Contract>.encoder.encode(envelope)
+            events.append(PublishedEvent(id: id, topic: Contract.topic, type: Contract.eventType, tenantId: tenantId, json: json))
+            rows.append([
+                SQLCell(id), SQLCell(Contract.topic), SQLCell(tenantId), SQLCell(String(decoding: json, as: UTF8.self)), SQLCell(nowMillis),
+                SQLCell(0),
+            ])
+        }
+        try await db.insertRows(into: "outbox", columns: ["id", "topic", "tenant_id", "payload", "created_at_ms", "attempts"], rows: rows)
         self.wakeup?.signal()
-        return event
+        return events
     }
 }
