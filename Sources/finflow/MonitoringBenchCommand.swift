@@ -13,7 +13,7 @@ struct MonitoringBench: AsyncParsableCommand {
         commandName: "monitoring-bench", abstract: "Measure transaction monitoring in process.", shouldDisplay: false)
 
     @Option(help: "Events for the throughput run.") var events = 20_000
-    @Option(help: "Events applied per transaction in the throughput run.") var batch = 100
+    @Option(help: "Events applied per transaction in the throughput run (the outbox relay and the Kafka consumer deliver up to 500).") var batch = 500
     @Option(help: "Events per second offered in the latency run.") var rate = 1_000
     @Option(help: "Seconds of the latency run.") var seconds = 10
     @Option(help: "Events evaluated by the history-scanning baseline.") var baseline = 5_000

@@ -1,6 +1,7 @@
 import FinFlowCore
 import Foundation
 import Logging
+import SQLKit
 
 /// Measures transaction monitoring in process on the service's own tables: a scenario with ten live rules (the eight
 /// templates and two more aggregates), fed synthetic transactions the way the event consumer applies them. The
@@ -42,6 +43,11 @@ extension ComplianceService {
         let elapsed = Self.seconds(clock.now - began)
         emit(String(format: "throughput: %d events in %.2f s = %.0f events/s (batches of %d through the consumer: inbox, event stored, evaluated, figures and decision written)",
                      applied, elapsed, Double(applied) / elapsed, batch))
+        let outcomes = try await database.read { db in
+            try await db.raw("SELECT outcome, COUNT(*) AS n FROM monitoring_decisions WHERE tenant_id = \(bind: tenantId) GROUP BY outcome ORDER BY outcome")
+                .all(decoding: OutcomeCount.self)
+        }
+        emit("decisions: " + outcomes.map { "\($0.outcome) \($0.n)" }.joined(separator: ", ") + " (review or worse opens an alert)")
 
         // Latency at a steady offered rate: events arrive every 1/rate s; whatever has arrived is applied in one
         // transaction; an event's latency runs from its arrival to the commit of its decision.
@@ -82,6 +88,11 @@ extension ComplianceService {
         let baselineElapsed = Self.seconds(clock.now - baselineStart)
         emit(String(format: "baseline (every aggregate a scan of the earlier events, in memory): %d events in %.2f s = %.0f events/s, slowing as history grows",
                      baselineEvents, baselineElapsed, Double(baselineEvents) / baselineElapsed))
+    }
+
+    struct OutcomeCount: Decodable {
+        let outcome: String
+        let n: Int
     }
 
     static func seconds(_ duration: Duration) -> Double {
@@ -128,7 +139,10 @@ extension ComplianceService {
             json: try CloudEvent<TransactionCreated>.encoder.encode(envelope))
     }
 
-    /// A plausible transaction: 200 accounts paying 2,000 counterparties, mostly small amounts, a few near 10,000,
+    /// The accounts of the synthetic traffic: at one event a second, each makes about 17 transactions a day.
+    static let syntheticAccounts = 5_000
+
+    /// A plausible transaction: 5,000 accounts paying 2,000 counterparties, mostly small amounts, a few near 10,000,
     /// one in a hundred to a high-risk country.
     static func syntheticTransaction(_ index: Int, tenantId: String, atMillis: Int64, random: inout SeededRandom) -> MonitoredEvent {
         let roll = Int.random(in: 0..<100, using: &random)
@@ -139,8 +153,8 @@ extension ComplianceService {
         }
         return MonitoredEvent(
             id: "\(tenantId)-\(index)", type: .transaction, tenantId: tenantId, subjectId: "tx-\(index)", atMillis: atMillis, amountMinor: amount,
-            currency: "USD", kind: "payment", status: "pending", sourceAccount: "acc-\(Int.random(in: 0..<200, using: &random))",
-            destinationAccount: "acc-\(Int.random(in: 0..<200, using: &random))",
+            currency: "USD", kind: "payment", status: "pending", sourceAccount: "acc-\(Int.random(in: 0..<Self.syntheticAccounts, using: &random))",
+            destinationAccount: "acc-\(Int.random(in: 0..<Self.syntheticAccounts, using: &random))",
             counterparty: "counterparty \(Int.random(in: 0..<2_000, using: &random))",
             counterpartyCountry: roll == 99 ? "IR" : ["DE", "FR", "US", "GB", "NL"][Int.random(in: 0..<5, using: &random)])
     }
