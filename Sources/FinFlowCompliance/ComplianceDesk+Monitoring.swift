@@ -25,15 +25,13 @@ extension ComplianceDesk {
                  SQLCell(event.json)]
             },
             suffix: " ON CONFLICT (id) DO NOTHING")
-        var tenants: [String] = []
         var byTenant: [String: [Int]] = [:]
-        for (index, event) in events.enumerated() {
-            if byTenant[event.tenantId] == nil { tenants.append(event.tenantId) }
-            byTenant[event.tenantId, default: []].append(index)
-        }
+        for (index, event) in events.enumerated() { byTenant[event.tenantId, default: []].append(index) }
+        let tenants = Array(byTenant.keys)
         var recorded = [[RecordedDecision]](repeating: [], count: events.count)
         var writes = DecisionWrites()
-        for tenantId in tenants {
+        // Tenants are locked in one order in every process, so two deliveries sharing tenants never wait on each other.
+        for tenantId in tenants.sorted() {
             let indexes = byTenant[tenantId] ?? []
             let state = try await Self.lockFigures(tenantId: tenantId, db: db)
             let live = try await self.liveScenarios(tenantId: tenantId, generation: state.generation, db: db)
@@ -68,17 +66,23 @@ extension ComplianceDesk {
         return recorded
     }
 
-    /// Evaluates transactions' status changes with the amounts and accounts of the transactions monitoring saw.
+    /// Evaluates transactions' status changes with the amounts and accounts of the transactions monitoring saw (read in
+    /// one statement).
     func monitor(_ events: [CloudEvent<TransactionStatusChanged>], db: any SQLDatabase) async throws {
-        var monitored: [MonitoredEvent] = []
-        for event in events {
-            let transaction = try await db.raw("""
-                SELECT * FROM monitored_events WHERE tenant_id = \(bind: event.data.tenantId) AND subject_id = \(bind: event.data.transactionId)
-                  AND type = 'transaction' ORDER BY at_ms LIMIT 1
-                """).first(decoding: MonitoredEventRow.self)
-            monitored.append(MonitoredEvent(event, transaction: try transaction?.event()))
+        guard !events.isEmpty else { return }
+        let tenants = Array(Set(events.map(\.data.tenantId))).sorted()
+        let subjects = Array(Set(events.map(\.data.transactionId))).sorted()
+        let rows = try await db.raw("""
+            SELECT * FROM monitored_events WHERE tenant_id IN (\(binds: tenants)) AND subject_id IN (\(binds: subjects))
+              AND type = 'transaction' ORDER BY at_ms, id
+            """).all(decoding: MonitoredEventRow.self)
+        var transactions: [String: MonitoredEvent] = [:]
+        for row in rows {
+            let key = row.tenant_id + "\u{1F}" + row.subject_id
+            if transactions[key] == nil { transactions[key] = try row.event() }
         }
-        try await self.monitor(monitored, db: db)
+        try await self.monitor(
+            events.map { MonitoredEvent($0, transaction: transactions[$0.data.tenantId + "\u{1F}" + $0.data.transactionId]) }, db: db)
     }
 
     struct FiguresState: Decodable {
