@@ -19,7 +19,7 @@ enum AggregateUpdate: Sendable, Hashable {
 
 /// A read the engine will make, announced so that the live store can load a delivery's reads at once.
 enum FigureRequest: Sendable, Hashable {
-    case buckets(key: String, group: String, fromMillis: Int64, throughMillis: Int64)
+    case buckets(key: String, group: String, fromMillis: Int64)
     case distinct(key: String, group: String, sinceMillis: Int64)
     case last(key: String, group: String)
 }
@@ -82,12 +82,6 @@ final class MemoryAggregateStore: AggregateStore {
                 self.lastByGroup[GroupKey(key: key, group: group)] = max(self.lastByGroup[GroupKey(key: key, group: group)] ?? .min, at)
             }
         }
-    }
-
-    /// How many figures (a bucket in one currency, a distinct value, a last time) are held.
-    var entries: Int {
-        self.bucketsByGroup.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
-            + self.valuesByGroup.values.reduce(0) { $0 + $1.count } + self.lastByGroup.count
     }
 
     /// Puts the stored figures of one group in place of what was held for it.
@@ -184,13 +178,13 @@ final class FigureWindow: AggregateStore, @unchecked Sendable {
 
     /// Loads from `db` whatever `requests` ask that memory does not hold, one statement per table.
     func load(_ requests: [FigureRequest], db: any SQLDatabase) async throws {
-        precondition(self.pendingCount == 0, "figures are loaded before a delivery's changes, never among them")
+        guard self.pendingCount == 0 else { throw InvariantViolation("figures are loaded before a delivery's changes, never among them") }
         var buckets: [String: (groups: Set<String>, from: Int64)] = [:]
         var values: [String: (groups: Set<String>, since: Int64)] = [:]
         var last: [String: Set<String>] = [:]
         for request in requests {
             switch request {
-            case .buckets(let key, let group, let from, _):
+            case .buckets(let key, let group, let from):
                 let ref = GroupKey(key: key, group: group)
                 self.bucketsNeeded[ref] = min(self.bucketsNeeded[ref] ?? from, from)
                 guard (self.bucketsFrom[ref] ?? .max) > from else { continue }

@@ -197,9 +197,7 @@ enum MonitoringEngine {
         switch aggregate.storage {
         case .buckets:
             let granule = aggregate.granuleSeconds * 1_000
-            return .buckets(
-                key: aggregate.storageKey, group: group, fromMillis: Self.floor(event.atMillis - windowMillis, granule),
-                throughMillis: Self.floor(event.atMillis, granule))
+            return .buckets(key: aggregate.storageKey, group: group, fromMillis: Self.floor(event.atMillis - windowMillis, granule))
         case .values: return .distinct(key: aggregate.storageKey, group: group, sinceMillis: event.atMillis - windowMillis)
         case .last: return .last(key: aggregate.storageKey, group: group)
         }
