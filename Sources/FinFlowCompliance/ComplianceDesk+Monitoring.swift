@@ -44,7 +44,12 @@ extension ComplianceDesk {
                     if let request = MonitoringEngine.request(aggregate, event: events[index]) { requests.append(request) }
                 }
             }
-            try await window.load(requests, db: db)
+            let shared = self.env.shared.map { store in
+                SharedFigures(
+                    store: store, tenantId: tenantId, generation: state.generation, stamp: state.figures_stamp, counts: self.figureCache.counts,
+                    logger: self.env.logger)
+            }
+            try await window.load(requests, db: db, shared: shared)
             for index in indexes {
                 let event = events[index]
                 for decision in try await MonitoringEngine.run(event, versions: live.versions, maintained: live.maintained, store: window) {
@@ -60,6 +65,8 @@ extension ComplianceDesk {
             } else {
                 window.stamp = state.figures_stamp
             }
+            // Written while the tenant is still locked: a copy whose delivery rolls back carries a stamp never committed.
+            if let shared, let stamp = window.stamp { await shared.write(from: window, stamp: stamp) }
             self.figureCache.keep(window)
         }
         try await self.write(writes, db: db)

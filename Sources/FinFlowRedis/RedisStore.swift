@@ -70,6 +70,53 @@ public final class RedisStore: SharedStore {
         return (count, max(0, ttl))
     }
 
+    /// The field of a stamped map that holds its stamp; the map's own fields never begin with "~".
+    static let stampField = "~stamp"
+
+    public func stampedFields(_ key: String, fields: [String]) async throws -> (stamp: String?, values: [Data?]) {
+        guard case .array(let items) = try await self.command(["HMGET", key, Self.stampField] + fields), items.count == fields.count + 1 else {
+            throw Failure(description: "Redis answered HMGET unexpectedly")
+        }
+        let values = items.map { item -> Data? in
+            if case .string(let data) = item { return data }
+            return nil
+        }
+        return (values[0].map { String(decoding: $0, as: UTF8.self) }, Array(values.dropFirst()))
+    }
+
+    /// One atomic step: empty the map unless it carries the expected stamp, apply the changes (a value is sent after
+    /// "s", a removal as "d"), stamp it, start its expiry again.
+    static let stampScript = """
+        local held = redis.call('HGET', KEYS[1], ARGV[1])
+        if (not held) or held ~= ARGV[2] then redis.call('DEL', KEYS[1]) end
+        for i = 5, #ARGV, 2 do
+          local change = ARGV[i + 1]
+          if string.sub(change, 1, 1) == 'd' then redis.call('HDEL', KEYS[1], ARGV[i])
+          else redis.call('HSET', KEYS[1], ARGV[i], string.sub(change, 2)) end
+        end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+        redis.call('PEXPIRE', KEYS[1], ARGV[4])
+        return 1
+        """
+
+    public func writeStamped(
+        _ key: String, expected: String?, stamp: String, changes: [(field: String, value: Data?)], ttlSeconds: Int
+    ) async throws {
+        var arguments = ["EVAL", Self.stampScript, "1", key, Self.stampField, expected ?? "", stamp, String(max(1, ttlSeconds) * 1_000)].map { Data($0.utf8) }
+        arguments.reserveCapacity(arguments.count + changes.count * 2)
+        for change in changes {
+            arguments.append(Data(change.field.utf8))
+            if let value = change.value {
+                var marked = Data("s".utf8)
+                marked.append(value)
+                arguments.append(marked)
+            } else {
+                arguments.append(Data("d".utf8))
+            }
+        }
+        _ = try await self.command(arguments)
+    }
+
     func command(_ arguments: [String]) async throws -> Reply {
         try await self.command(arguments.map { Data($0.utf8) })
     }

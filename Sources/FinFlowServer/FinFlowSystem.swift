@@ -55,15 +55,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         } else {
             bus = InProcessEventBus(clock: clock)
         }
-        var shared: (any SharedStore)?
-        if let address = settings.redisAddress {
-            #if Redis
-            shared = RedisStore(address: address, logger: logger)
-            #else
-            _ = address
-            throw Self.missing(trait: "Redis", setting: "FINFLOW_REDIS_URL", package: "libhiredis-dev")
-            #endif
-        }
+        let shared = try Self.sharedStore(settings: settings, logger: logger)
         let revocations = RevocationList(sessionMemorySeconds: TimeInterval(settings.accessTokenTTLSeconds) * 2)
         let verifier = TokenVerifier(
             issuer: settings.tokenIssuer, audience: settings.tokenAudience, clock: clock, revocations: revocations)
@@ -150,6 +142,18 @@ public final class FinFlowSystem: @unchecked Sendable {
         }
         logger.notice("\(sender.summary)")
         return sender
+    }
+
+    /// The state shared with the other replicas: Redis when `FINFLOW_REDIS_URL` is set (a build without the Redis trait
+    /// refuses the setting), none otherwise.
+    public static func sharedStore(settings: Settings, logger: Logger) throws -> (any SharedStore)? {
+        guard let address = settings.redisAddress else { return nil }
+        #if Redis
+        return RedisStore(address: address, logger: logger)
+        #else
+        _ = address
+        throw Self.missing(trait: "Redis", setting: "FINFLOW_REDIS_URL", package: "libhiredis-dev")
+        #endif
     }
 
     static func missing(trait: String, setting: String, package: String) -> AppError {

@@ -75,7 +75,7 @@ struct SharedStateTests {
         await redis.stop()
     }
 
-    @Test("the store: values binary-safe and expiring, counters per window, a bad URL refused")
+    @Test("the store: values binary-safe and expiring, counters per window, stamped maps, a bad URL refused")
     func store() async throws {
         try await Self.withRedis { redis in
             let store = redis.store()
@@ -87,6 +87,15 @@ struct SharedStateTests {
             let second = try await store.hit("counter", windowMillis: 60_000)
             #expect(first.count == 1 && second.count == 2)
             #expect((1...60_000).contains(second.resetsInMillis))
+            // A stamped map: changes land on the stamp expected; written under another, it holds only the new changes.
+            try await store.writeStamped("map", expected: nil, stamp: "s1", changes: [("a", Data("1".utf8)), ("b", bytes)], ttlSeconds: 60)
+            try await store.writeStamped("map", expected: "s1", stamp: "s2", changes: [("a", nil), ("c", Data("3".utf8))], ttlSeconds: 60)
+            let kept = try await store.stampedFields("map", fields: ["a", "b", "c"])
+            #expect(kept.stamp == "s2" && kept.values == [nil, bytes, Data("3".utf8)])
+            try await store.writeStamped("map", expected: "s1", stamp: "s3", changes: [("d", Data("4".utf8))], ttlSeconds: 60)
+            let emptied = try await store.stampedFields("map", fields: ["b", "c", "d"])
+            #expect(emptied.stamp == "s3" && emptied.values == [nil, nil, Data("4".utf8)])
+            #expect(try await store.stampedFields("absent", fields: ["a"]).stamp == nil)
             #expect(RedisAddress(url: "redis://:s3cret@cache.internal:6380/2") == RedisAddress(url: "redis://:s3cret@cache.internal:6380/2"))
             #expect(RedisAddress(url: "redis://:s3cret@cache.internal:6380/2")?.database == 2)
             #expect(RedisAddress(url: "http://cache:6379") == nil)

@@ -84,6 +84,23 @@ final class MemoryAggregateStore: AggregateStore {
         }
     }
 
+    /// What is held of one group.
+    func bucketRows(_ group: GroupKey) -> [(startMillis: Int64, currency: String, figures: BucketFigures)] {
+        var rows: [(startMillis: Int64, currency: String, figures: BucketFigures)] = []
+        for (start, byCurrency) in self.bucketsByGroup[group] ?? [:] {
+            for (currency, figures) in byCurrency { rows.append((start, currency, figures)) }
+        }
+        return rows
+    }
+
+    func valueRows(_ group: GroupKey) -> [(value: String, lastMillis: Int64)] {
+        (self.valuesByGroup[group] ?? [:]).map { ($0.key, $0.value) }
+    }
+
+    func lastMillis(_ group: GroupKey) -> Int64? {
+        self.lastByGroup[group]
+    }
+
     /// Puts the stored figures of one group in place of what was held for it.
     func replaceBuckets(_ group: GroupKey, with rows: [(startMillis: Int64, currency: String, figures: BucketFigures)]) {
         var byStart: [Int64: [String: BucketFigures]] = [:]
@@ -154,14 +171,18 @@ final class FigureWindow: AggregateStore, @unchecked Sendable {
     let generation: Int64
     /// The stamp written with this window's last changes: the tables hold what the window holds while it is current.
     var stamp: String?
-    private let memory = MemoryAggregateStore()
+    let memory = MemoryAggregateStore()
     private var pending = MemoryAggregateStore()
     private var pendingCount = 0
     /// Per group, what memory holds of the tables: every bucket from this start on, every value seen since this time,
     /// the last time.
-    private var bucketsFrom: [GroupKey: Int64] = [:]
-    private var valuesSince: [GroupKey: Int64] = [:]
-    private var lastLoaded = Set<GroupKey>()
+    var bucketsFrom: [GroupKey: Int64] = [:]
+    var valuesSince: [GroupKey: Int64] = [:]
+    var lastLoaded = Set<GroupKey>()
+    /// With figures shared between processes: the groups whose shared copy this window must write (loaded from the
+    /// tables, or changed) when its delivery's figures are stamped.
+    var unshared = Set<SharedFigures.Field>()
+    var sharing = false
     /// Per group, the oldest figures this delivery's reads needed: older ones are dropped when it ends.
     private var bucketsNeeded: [GroupKey: Int64] = [:]
     private var valuesNeeded: [GroupKey: Int64] = [:]
@@ -176,8 +197,9 @@ final class FigureWindow: AggregateStore, @unchecked Sendable {
     /// How many groups are held: the cache's measure of a window's size.
     var groups: Int { self.bucketsFrom.count + self.valuesSince.count + self.lastLoaded.count }
 
-    /// Loads from `db` whatever `requests` ask that memory does not hold, one statement per table.
-    func load(_ requests: [FigureRequest], db: any SQLDatabase) async throws {
+    /// Loads whatever `requests` ask that memory does not hold: from the copy other processes share when it carries
+    /// the tables' stamp, the rest from `db`, one statement per table.
+    func load(_ requests: [FigureRequest], db: any SQLDatabase, shared: SharedFigures? = nil) async throws {
         guard self.pendingCount == 0 else { throw InvariantViolation("figures are loaded before a delivery's changes, never among them") }
         var buckets: [String: (groups: Set<String>, from: Int64)] = [:]
         var values: [String: (groups: Set<String>, since: Int64)] = [:]
@@ -204,6 +226,10 @@ final class FigureWindow: AggregateStore, @unchecked Sendable {
                 guard !self.lastLoaded.contains(GroupKey(key: key, group: group)) else { continue }
                 last[key, default: []].insert(group)
             }
+        }
+        if let shared {
+            self.sharing = true
+            if !(buckets.isEmpty && values.isEmpty && last.isEmpty) { await shared.load(into: self, buckets: &buckets, values: &values, last: &last) }
         }
         if !buckets.isEmpty { try await self.loadBuckets(buckets, db: db) }
         if !values.isEmpty { try await self.loadValues(values, db: db) }
@@ -242,6 +268,7 @@ final class FigureWindow: AggregateStore, @unchecked Sendable {
                 let ref = GroupKey(key: key, group: group)
                 self.memory.replaceBuckets(ref, with: found[ref] ?? [])
                 self.bucketsFrom[ref] = entry.from
+                if self.sharing { self.unshared.insert(.buckets(ref)) }
             }
         }
     }
@@ -261,6 +288,7 @@ final class FigureWindow: AggregateStore, @unchecked Sendable {
                 let ref = GroupKey(key: key, group: group)
                 self.memory.replaceValues(ref, with: found[ref] ?? [])
                 self.valuesSince[ref] = entry.since
+                if self.sharing { self.unshared.insert(.values(ref)) }
             }
         }
     }
@@ -280,6 +308,7 @@ final class FigureWindow: AggregateStore, @unchecked Sendable {
                 let ref = GroupKey(key: key, group: group)
                 self.memory.replaceLast(ref, with: found[ref])
                 self.lastLoaded.insert(ref)
+                if self.sharing { self.unshared.insert(.last(ref)) }
             }
         }
     }
@@ -317,6 +346,15 @@ final class FigureWindow: AggregateStore, @unchecked Sendable {
         }
         try await self.memory.apply(loaded)
         try await self.pending.apply(updates)
+        if self.sharing {
+            for update in updates {
+                switch update {
+                case .bucket(let key, let group, _, _, _): self.unshared.insert(.buckets(GroupKey(key: key, group: group)))
+                case .value(let key, let group, _, _): self.unshared.insert(.values(GroupKey(key: key, group: group)))
+                case .last(let key, let group, _): self.unshared.insert(.last(GroupKey(key: key, group: group)))
+                }
+            }
+        }
         self.pendingCount += updates.count
     }
 
@@ -385,6 +423,8 @@ final class FigureCache: Sendable {
     private let windows = Mutex<[String: FigureWindow]>([:])
     /// The most groups all windows hold together; past it the cache starts again empty.
     let groupsMax: Int
+    /// Where deliveries found the groups they lacked, with figures shared between processes.
+    let counts = SharedFigures.Counts()
 
     init(groupsMax: Int = 200_000) {
         self.groupsMax = groupsMax

@@ -2,6 +2,7 @@ import FinFlowCore
 import Foundation
 import Logging
 import SQLKit
+import Synchronization
 
 /// Measures transaction monitoring in process on the service's own tables: a scenario with ten live rules (the eight
 /// templates and two more aggregates), fed synthetic transactions the way the event consumer applies them. The
@@ -9,19 +10,11 @@ import SQLKit
 extension ComplianceService {
     public static func monitoringBenchmark(
         database: any Database, settings: Settings, events count: Int, batch: Int, rate: Int, seconds: Int, baselineEvents: Int,
-        emit: @Sendable (String) -> Void
+        shared: (any SharedStore)? = nil, turnEvents: Int = 0, emit: @Sendable (String) -> Void
     ) async throws {
         let env = ServiceEnvironment.forOperator(settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.bench"))
         let desk = ComplianceDesk(env: env)
-        let tenantId = "bench-\(UUID().uuidString.prefix(8))"
-        let principal = Principal(subject: "bench", tenantId: tenantId, roles: ["owner"], permissions: ["compliance:manage"], sessionId: nil)
-        let scenario = try await desk.createScenario(name: "Ten rules", description: nil, principal: principal)
-        var parser = RuleParser()
-        guard let definition = parser.definition(trigger: nil, rules: .array(Self.benchmarkRules), thresholds: Thresholds(review: 40, blockAndReview: 80, decline: 120)) else {
-            throw InvariantViolation("the benchmark's rules do not read: \(parser.validator.errors)")
-        }
-        _ = try await desk.addVersion(scenarioId: scenario.id, definition: definition, principal: principal)
-        _ = try await desk.publish(scenarioId: scenario.id, version: 1, principal: principal)
+        let (tenantId, scenario, definition) = try await Self.benchmarkTenant(desk)
         emit("scenario: \(definition.rules.count) live rules reading \(definition.aggregates.count) aggregates (\(Set(definition.aggregates.map(\.storageKey)).count) stored figures)")
 
         var random = SeededRandom(seed: 11)
@@ -88,6 +81,67 @@ extension ComplianceService {
         let baselineElapsed = Self.seconds(clock.now - baselineStart)
         emit(String(format: "baseline (every aggregate a scan of the earlier events, in memory): %d events in %.2f s = %.0f events/s, slowing as history grows",
                      baselineEvents, baselineElapsed, Double(baselineEvents) / baselineElapsed))
+
+        // Two processes taking a tenant's deliveries in turn: each delivery's figures read again, from the tables, then
+        // (with a shared store) from the copy the other process wrote.
+        guard turnEvents > 0 else { return }
+        let stores: [(String, (any SharedStore)?)] = [("the tables", nil)] + (shared.map { [("Redis", $0)] } ?? [])
+        for (label, store) in stores {
+            let run = try await Self.benchmarkTurns(database: database, settings: settings, shared: store, events: turnEvents, batch: batch)
+            emit(String(format: "two processes taking turns, figures read again from %@: %d events at %.0f events/s (%d groups from Redis, %d from the tables)",
+                         label, turnEvents, run.perSecond, run.fromShared, run.fromTables))
+        }
+    }
+
+    /// A new tenant with the ten rules live.
+    static func benchmarkTenant(_ desk: ComplianceDesk) async throws -> (tenantId: String, scenario: ScenarioRow, definition: VersionDefinition) {
+        let tenantId = "bench-\(UUID().uuidString.prefix(8))"
+        let principal = Principal(subject: "bench", tenantId: tenantId, roles: ["owner"], permissions: ["compliance:manage"], sessionId: nil)
+        let scenario = try await desk.createScenario(name: "Ten rules", description: nil, principal: principal)
+        var parser = RuleParser()
+        guard let definition = parser.definition(trigger: nil, rules: .array(Self.benchmarkRules), thresholds: Thresholds(review: 40, blockAndReview: 80, decline: 120)) else {
+            throw InvariantViolation("the benchmark's rules do not read: \(parser.validator.errors)")
+        }
+        _ = try await desk.addVersion(scenarioId: scenario.id, definition: definition, principal: principal)
+        _ = try await desk.publish(scenarioId: scenario.id, version: 1, principal: principal)
+        return (tenantId, scenario, definition)
+    }
+
+    /// Two processes (two desks, each with its own figure cache) take a tenant's deliveries in turn, so each finds its
+    /// figures changed by the other and reads them again: from the tables, or from the copy `shared` holds. Answers
+    /// events per second and where the groups came from.
+    static func benchmarkTurns(
+        database: any Database, settings: Settings, shared: (any SharedStore)?, events count: Int, batch: Int
+    ) async throws -> (perSecond: Double, fromShared: Int, fromTables: Int) {
+        let plain = ServiceEnvironment.forOperator(settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.bench"))
+        let env = ServiceEnvironment(
+            settings: settings, database: database, clock: plain.clock, ids: plain.ids, bus: plain.bus, verifier: plain.verifier,
+            revocations: plain.revocations, logger: plain.logger, shared: shared)
+        let desks = [ComplianceDesk(env: env), ComplianceDesk(env: env)]
+        let (tenantId, _, _) = try await Self.benchmarkTenant(desks[0])
+        var random = SeededRandom(seed: 12)
+        let start = env.clock.nowMillis() - 30 * 86_400_000
+        let traffic = try (0..<count).map { index in
+            try Self.published(Self.syntheticTransaction(index, tenantId: tenantId, atMillis: start + Int64(index) * 1_000, random: &random))
+        }
+        let consumers = try desks.map { desk in
+            guard let consumer = Running(desk: desk).consumers.first(where: { $0.name == "compliance.monitoring.transaction-created" }) else {
+                throw InvariantViolation("the monitoring consumer is missing")
+            }
+            return consumer
+        }
+        let clock = ContinuousClock()
+        let began = clock.now
+        var applied = 0
+        for (turn, chunk) in traffic.chunked(batch).enumerated() {
+            applied += try await consumers[turn % 2].deliver(Array(chunk), clock: env.clock)
+        }
+        let elapsed = Self.seconds(clock.now - began)
+        let counts = desks.map(\.figureCache.counts)
+        return (
+            Double(applied) / elapsed, counts.reduce(0) { $0 + $1.shared.load(ordering: .relaxed) },
+            counts.reduce(0) { $0 + $1.tables.load(ordering: .relaxed) }
+        )
     }
 
     struct OutcomeCount: Decodable {
