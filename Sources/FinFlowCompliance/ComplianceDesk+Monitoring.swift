@@ -1,6 +1,7 @@
 import FinFlowCore
 import Foundation
 import SQLKit
+import Synchronization
 
 extension ComplianceDesk {
     static let scenarioNameLengthMax = 200
@@ -49,7 +50,8 @@ extension ComplianceDesk {
                     store: store, tenantId: tenantId, generation: state.generation, stamp: state.figures_stamp, counts: self.figureCache.counts,
                     logger: self.env.logger)
             }
-            try await window.load(requests, db: db, shared: shared)
+            let fromTables = try await window.load(requests, db: db, shared: shared)
+            self.figureCache.counts.tables.add(fromTables, ordering: .relaxed)
             for index in indexes {
                 let event = events[index]
                 for decision in try await MonitoringEngine.run(event, versions: live.versions, maintained: live.maintained, store: window) {

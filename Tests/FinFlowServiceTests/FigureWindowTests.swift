@@ -107,7 +107,13 @@ struct FigureWindowTests {
     @Test("a process whose figures another process changed reads them again; decisions equal one process taking every event in turn")
     func twoProcesses() async throws {
         let fixture = try await Fixture(shared: nil)
-        try await fixture.takeTurns(fixture.process(), fixture.process())
+        let first = fixture.process()
+        let second = fixture.process()
+        try await fixture.takeTurns(first, second)
+        // Each process read the account's count from the tables on its first delivery and whenever the other had
+        // changed it since (turns 1, 3, 4 and 5), never when its own figures were current.
+        #expect(first.figureCache.counts.tables.load(ordering: .relaxed) == 2)
+        #expect(second.figureCache.counts.tables.load(ordering: .relaxed) == 2)
         try await fixture.close()
     }
 

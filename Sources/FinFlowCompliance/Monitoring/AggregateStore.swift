@@ -199,7 +199,9 @@ final class FigureWindow: AggregateStore, @unchecked Sendable {
 
     /// Loads whatever `requests` ask that memory does not hold: from the copy other processes share when it carries
     /// the tables' stamp, the rest from `db`, one statement per table.
-    func load(_ requests: [FigureRequest], db: any SQLDatabase, shared: SharedFigures? = nil) async throws {
+    /// Answers how many groups it read from the tables.
+    @discardableResult
+    func load(_ requests: [FigureRequest], db: any SQLDatabase, shared: SharedFigures? = nil) async throws -> Int {
         guard self.pendingCount == 0 else { throw InvariantViolation("figures are loaded before a delivery's changes, never among them") }
         var buckets: [String: (groups: Set<String>, from: Int64)] = [:]
         var values: [String: (groups: Set<String>, since: Int64)] = [:]
@@ -234,6 +236,7 @@ final class FigureWindow: AggregateStore, @unchecked Sendable {
         if !buckets.isEmpty { try await self.loadBuckets(buckets, db: db) }
         if !values.isEmpty { try await self.loadValues(values, db: db) }
         if !last.isEmpty { try await self.loadLast(last, db: db) }
+        return buckets.values.reduce(0) { $0 + $1.groups.count } + values.values.reduce(0) { $0 + $1.groups.count } + last.values.reduce(0) { $0 + $1.count }
     }
 
     /// One part per aggregate and chunk of groups, joined by UNION ALL: each part an index range.

@@ -29,7 +29,7 @@ struct SharedFigures: Sendable {
         }
     }
 
-    /// How many groups deliveries found in the shared copy, and how many they read from the tables instead.
+    /// How many groups deliveries found in the shared copy, and how many they read from the tables.
     final class Counts: Sendable {
         let shared = Atomic<Int>(0)
         let tables = Atomic<Int>(0)
@@ -63,10 +63,7 @@ struct SharedFigures: Sendable {
         for (key, entry) in values { fields += entry.groups.map { .values(.init(key: key, group: $0)) } }
         for (key, groups) in last { fields += groups.map { .last(.init(key: key, group: $0)) } }
         var found = 0
-        defer {
-            self.counts.shared.add(found, ordering: .relaxed)
-            self.counts.tables.add(fields.count - found, ordering: .relaxed)
-        }
+        defer { self.counts.shared.add(found, ordering: .relaxed) }
         guard let stamp = self.stamp else { return }
         let answer: (stamp: String?, values: [Data?])
         do {
