@@ -45,7 +45,7 @@ extension ComplianceDesk {
                     if let request = MonitoringEngine.request(aggregate, event: events[index]) { requests.append(request) }
                 }
             }
-            let shared = self.env.shared.map { store in
+            let shared = self.env.shared.flatMap { store in self.env.settings.complianceSharedFigures ? store : nil }.map { store in
                 SharedFigures(
                     store: store, tenantId: tenantId, generation: state.generation, stamp: state.figures_stamp, counts: self.figureCache.counts,
                     logger: self.env.logger)

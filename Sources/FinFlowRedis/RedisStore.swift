@@ -84,16 +84,15 @@ public final class RedisStore: SharedStore {
         return (values[0].map { String(decoding: $0, as: UTF8.self) }, Array(values.dropFirst()))
     }
 
-    /// One atomic step: empty the map unless it carries the expected stamp, apply the changes (a value is sent after
-    /// "s", a removal as "d"), stamp it, start its expiry again.
+    /// One atomic step: empty the map unless it carries the expected stamp, set the values and remove the fields
+    /// (ARGV: stamp field, expected, stamp, expiry in ms, the number of values, then field-value pairs, then the
+    /// fields removed), stamp it, start its expiry again. HSET and HDEL take a bounded slice of arguments each.
     static let stampScript = """
         local held = redis.call('HGET', KEYS[1], ARGV[1])
         if (not held) or held ~= ARGV[2] then redis.call('DEL', KEYS[1]) end
-        for i = 5, #ARGV, 2 do
-          local change = ARGV[i + 1]
-          if string.sub(change, 1, 1) == 'd' then redis.call('HDEL', KEYS[1], ARGV[i])
-          else redis.call('HSET', KEYS[1], ARGV[i], string.sub(change, 2)) end
-        end
+        local pairsEnd = 5 + 2 * tonumber(ARGV[5])
+        for i = 6, pairsEnd, 4000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 3999, pairsEnd))) end
+        for i = pairsEnd + 1, #ARGV, 4000 do redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 3999, #ARGV))) end
         redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
         redis.call('PEXPIRE', KEYS[1], ARGV[4])
         return 1
@@ -102,18 +101,15 @@ public final class RedisStore: SharedStore {
     public func writeStamped(
         _ key: String, expected: String?, stamp: String, changes: [(field: String, value: Data?)], ttlSeconds: Int
     ) async throws {
-        var arguments = ["EVAL", Self.stampScript, "1", key, Self.stampField, expected ?? "", stamp, String(max(1, ttlSeconds) * 1_000)].map { Data($0.utf8) }
+        let values = changes.compactMap { change in change.value.map { (change.field, $0) } }
+        var arguments = ["EVAL", Self.stampScript, "1", key, Self.stampField, expected ?? "", stamp, String(max(1, ttlSeconds) * 1_000), String(values.count)]
+            .map { Data($0.utf8) }
         arguments.reserveCapacity(arguments.count + changes.count * 2)
-        for change in changes {
-            arguments.append(Data(change.field.utf8))
-            if let value = change.value {
-                var marked = Data("s".utf8)
-                marked.append(value)
-                arguments.append(marked)
-            } else {
-                arguments.append(Data("d".utf8))
-            }
+        for (field, value) in values {
+            arguments.append(Data(field.utf8))
+            arguments.append(value)
         }
+        for change in changes where change.value == nil { arguments.append(Data(change.field.utf8)) }
         _ = try await self.command(arguments)
     }
 

@@ -31,7 +31,8 @@ struct FigureWindowTests {
         init(shared: (any SharedStore)?) async throws {
             self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("finflow-figures-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
-            let settings = try Settings.load(flags: ["dataDirectory": self.directory.path, "logLevel": "error"], environment: [:])
+            var settings = try Settings.load(flags: ["dataDirectory": self.directory.path, "logLevel": "error"], environment: [:])
+            settings.complianceSharedFigures = shared != nil
             self.database = try await SQLiteDatabase.open(path: settings.sqlitePath(service: "compliance"), logger: Logger(label: "test"))
             for migrator in [
                 Migrator(database: self.database, track: "platform", migrations: PlatformMigrations.all, clock: SystemClock()),

@@ -102,6 +102,13 @@ struct SharedStateTests {
             #expect(RedisAddress(url: "redis://cache:6379/99") == nil)
             #expect(throws: (any Error).self) { try Settings.load(flags: [:], environment: ["FINFLOW_REDIS_URL": "cache:6379"]) }
             #expect(try Settings.load(flags: [:], environment: ["FINFLOW_REDIS_URL": redis.url]).redisURL == redis.url)
+            // Monitoring's shared figures: off by default, a yes or no, and only with Redis.
+            #expect(try Settings.load(flags: [:], environment: ["FINFLOW_REDIS_URL": redis.url]).complianceSharedFigures == false)
+            #expect(try Settings.load(flags: [:], environment: ["FINFLOW_REDIS_URL": redis.url, "FINFLOW_COMPLIANCE_SHARED_FIGURES": "yes"]).complianceSharedFigures)
+            #expect(throws: (any Error).self) { try Settings.load(flags: [:], environment: ["FINFLOW_COMPLIANCE_SHARED_FIGURES": "true"]) }
+            #expect(throws: (any Error).self) {
+                try Settings.load(flags: [:], environment: ["FINFLOW_REDIS_URL": redis.url, "FINFLOW_COMPLIANCE_SHARED_FIGURES": "maybe"])
+            }
         }
     }
 

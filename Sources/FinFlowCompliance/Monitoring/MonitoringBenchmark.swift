@@ -113,6 +113,8 @@ extension ComplianceService {
     static func benchmarkTurns(
         database: any Database, settings: Settings, shared: (any SharedStore)?, events count: Int, batch: Int
     ) async throws -> (perSecond: Double, fromShared: Int, fromTables: Int) {
+        var settings = settings
+        settings.complianceSharedFigures = shared != nil
         let plain = ServiceEnvironment.forOperator(settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.bench"))
         let env = ServiceEnvironment(
             settings: settings, database: database, clock: plain.clock, ids: plain.ids, bus: plain.bus, verifier: plain.verifier,

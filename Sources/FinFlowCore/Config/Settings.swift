@@ -62,6 +62,10 @@ public struct Settings: Sendable {
     /// Redis shared by the replicas (`redis://[:password@]host:port[/db]`): rate limits and the hot idempotency cache.
     /// None: each process keeps its own counters, and idempotency is answered from the database alone.
     public var redisURL: String?
+    /// Compliance monitoring keeps a copy of each tenant's windowed figures in Redis (`redisURL`, required), so that a
+    /// process taking a tenant's events after another reads them there rather than from its tables. Off by default:
+    /// `Benchmarks/monitoring.sh --redis-url` measures whether it pays on a given deployment.
+    public var complianceSharedFigures = false
     /// Where mail is sent (`smtp://[user:password@]host[:587]` with STARTTLS, `smtps://` with TLS from the start,
     /// `smtp+plain://` in the clear for a relay on the same host); nil writes each message to `<dataDirectory>/mail/`.
     public var smtpURL: String?
@@ -93,7 +97,7 @@ public struct Settings: Sendable {
             lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
-            paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
+            paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
             smtpTrustRootsFile
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
@@ -160,11 +164,13 @@ public struct Settings: Sendable {
             settings.databaseURL = url
         }
         try integer(.databasePoolSizeMax, 1...200, into: &settings.databasePoolSizeMax)
-        if let migrate = text(.migrate) {
-            guard let flag = ["true": true, "1": true, "yes": true, "false": false, "0": false, "no": false][migrate.lowercased()]
-            else { throw SettingError(key: .migrate, message: "'\(migrate)' is not true or false") }
-            settings.migrateOnStart = flag
+        func flag(_ key: Key, into target: inout Bool) throws {
+            guard let value = text(key) else { return }
+            guard let flag = ["true": true, "1": true, "yes": true, "false": false, "0": false, "no": false][value.lowercased()]
+            else { throw SettingError(key: key, message: "'\(value.prefix(40))' is not true or false") }
+            target = flag
         }
+        try flag(.migrate, into: &settings.migrateOnStart)
         if let format = text(.logFormat) {
             guard ["auto", "json", "text"].contains(format) else {
                 throw SettingError(key: .logFormat, message: "'\(format)' is not one of auto, json, text")
@@ -237,6 +243,10 @@ public struct Settings: Sendable {
                 throw SettingError(key: .redisUrl, message: "is not redis://[:password@]host:port[/db] (db 0–15)")
             }
             settings.redisURL = redis
+        }
+        try flag(.complianceSharedFigures, into: &settings.complianceSharedFigures)
+        if settings.complianceSharedFigures && settings.redisURL == nil {
+            throw SettingError(key: .complianceSharedFigures, message: "needs FINFLOW_REDIS_URL: the figures are shared through Redis")
         }
         for (key, path) in [(Key.oidcIssuer, \Settings.oidcIssuer), (.oidcRedirectUri, \Settings.oidcRedirectURI)] {
             guard let value = text(key), !value.isEmpty else { continue }
