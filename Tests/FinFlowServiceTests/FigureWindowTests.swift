@@ -118,6 +118,51 @@ struct FigureWindowTests {
         try await fixture.close()
     }
 
+    struct FigureRow: Decodable, Equatable {
+        let group_value: String
+        let count: Int64
+        let sum_minor: Int64
+    }
+
+    @Test("SQLite's figure tables move to WITHOUT ROWID with every row kept")
+    func figureTablesKeyed() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("finflow-figures-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try await SQLiteDatabase.open(path: directory.appendingPathComponent("c.sqlite").path, logger: Logger(label: "test"))
+        _ = try await Migrator(database: database, track: "platform", migrations: PlatformMigrations.all, clock: SystemClock()).migrate()
+        let before = ComplianceMigrations.all.filter { $0.version < 6 }
+        _ = try await Migrator(database: database, track: "compliance", migrations: before, clock: SystemClock()).migrate()
+        var contents = MemoryAggregateStore.Contents()
+        contents.buckets = (0..<300).map { ("k", "acc-\($0)", 60_000, "USD", BucketFigures(count: Int64($0), sumMinor: Int64($0) * 100, maxMinor: 5)) }
+        contents.values = [("v", "acc-1", "counterparty", 7)]
+        contents.last = [("l", "acc-1", 9)]
+        let figures = contents
+        try await database.transaction { db in try await FigureWindow.add(figures, tenantId: "t", db: db) }
+        func rows() async throws -> [FigureRow] {
+            try await database.read { db in
+                try await db.raw("SELECT group_value, count, sum_minor FROM monitoring_buckets ORDER BY group_value").all(decoding: FigureRow.self)
+            }
+        }
+        let stored = try await rows()
+        #expect(stored.count == 300)
+        #expect(try await Migrator(database: database, track: "compliance", migrations: ComplianceMigrations.all, clock: SystemClock()).migrate() >= 1)
+        #expect(try await rows() == stored)
+        for table in ["monitoring_buckets", "monitoring_values", "monitoring_last"] {
+            await #expect(throws: (any Error).self) { try await database.read { db in try await db.raw("SELECT rowid FROM \(unsafeRaw: table)").run() } }
+            let count = try await database.read { db in try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first(decoding: Count.self) }
+            #expect((count?.n ?? 0) >= 1)
+        }
+        // The upserts still meet their rows: adding the same figures again doubles the counts.
+        try await database.transaction { db in try await FigureWindow.add(figures, tenantId: "t", db: db) }
+        #expect(try await rows().map(\.count) == stored.map { $0.count * 2 })
+        try await database.shutdown()
+    }
+
+    struct Count: Decodable {
+        let n: Int
+    }
+
     #if Redis
     @Test("""
         with Redis, a process reads the figures another wrote from the shared copy, not the tables; a copy whose delivery \
