@@ -138,7 +138,7 @@ enum ComplianceMigrations {
         ]),
         // PostgreSQL's tables are already one B-tree per index; SQLite keeps a rowid table beside the key's index, so
         // each figure upserted wrote two trees.
-        Migration(6, "keep the figure tables in their key's order on SQLite (WITHOUT ROWID), one B-tree each", Self.withoutRowid([
+        Migration(6, "keep the figure tables in their key's order on SQLite (WITHOUT ROWID), one B-tree each", Migration.withoutRowid([
             ("monitoring_buckets", """
                 tenant_id TEXT NOT NULL, aggregate_key TEXT NOT NULL, group_value TEXT NOT NULL, bucket_start_ms BIGINT NOT NULL,
                 currency TEXT NOT NULL, count BIGINT NOT NULL, sum_minor BIGINT NOT NULL, max_minor BIGINT NOT NULL,
@@ -154,19 +154,6 @@ enum ComplianceMigrations {
                 """, "tenant_id, aggregate_key, group_value, last_ms"),
         ]), postgres: []),
     ]
-
-    /// SQLite statements that copy each table into a new one of the same columns kept WITHOUT ROWID, and put it in
-    /// the old one's place.
-    static func withoutRowid(_ tables: [(name: String, columns: String, names: String)]) -> [String] {
-        tables.flatMap { table in
-            [
-                "CREATE TABLE \(table.name)_keyed (\(table.columns)) WITHOUT ROWID",
-                "INSERT INTO \(table.name)_keyed (\(table.names)) SELECT \(table.names) FROM \(table.name)",
-                "DROP TABLE \(table.name)",
-                "ALTER TABLE \(table.name)_keyed RENAME TO \(table.name)",
-            ]
-        }
-    }
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.
     static func sharedRowLevelSecurity(table: String) -> [String] {

@@ -27,6 +27,20 @@ public struct Migration: Sendable {
         self.init(version, name, statements, postgres: statements + postgresAfter)
     }
 
+    /// SQLite statements that copy each table into a new one of the same columns kept WITHOUT ROWID (one B-tree in
+    /// the key's order instead of a rowid table beside the key's index) and put it in the old one's place. For tables
+    /// of small rows written by key; PostgreSQL has no such distinction.
+    public static func withoutRowid(_ tables: [(name: String, columns: String, names: String)]) -> [String] {
+        tables.flatMap { table in
+            [
+                "CREATE TABLE \(table.name)_keyed (\(table.columns)) WITHOUT ROWID",
+                "INSERT INTO \(table.name)_keyed (\(table.names)) SELECT \(table.names) FROM \(table.name)",
+                "DROP TABLE \(table.name)",
+                "ALTER TABLE \(table.name)_keyed RENAME TO \(table.name)",
+            ]
+        }
+    }
+
     /// Row-level security on a tenant-owned table: when a connection names its tenant (`app.tenant_id`, set by
     /// `Database.tenantTransaction`), it sees only that tenant's rows, even as the table's owner.
     public static func rowLevelSecurity(table: String) -> [String] {
