@@ -42,22 +42,37 @@ struct RuleResult: Codable, Sendable, Equatable {
     /// `results` as JSON text, written directly: every decision stores its rules' results, so this runs once per event
     /// and scenario (what `JSONDecoder` reads back as `[RuleResult]`).
     static func json(_ results: [RuleResult]) -> String {
+        // Appended piece by piece into one buffer: joining with `+` made a new string at every step.
         var text = "["
+        text.reserveCapacity(256 * results.count)
         for (index, result) in results.enumerated() {
-            if index > 0 { text += "," }
-            text += "{\"rule\":" + JSONText.quoted(result.rule) + ",\"result\":" + JSONText.quoted(result.result) + ",\"score\":" + String(result.score)
-            text += ",\"values\":["
+            if index > 0 { text.append(",") }
+            text.append("{\"rule\":")
+            JSONText.appendQuoted(result.rule, to: &text)
+            text.append(",\"result\":")
+            JSONText.appendQuoted(result.result, to: &text)
+            text.append(",\"score\":")
+            text.append(String(result.score))
+            text.append(",\"values\":[")
             for (position, reading) in result.values.enumerated() {
-                if position > 0 { text += "," }
-                text += "{\"aggregate\":" + JSONText.quoted(reading.aggregate)
-                if let value = reading.value { text += ",\"value\":" + JSONText.number(value) }
-                text += "}"
+                if position > 0 { text.append(",") }
+                text.append("{\"aggregate\":")
+                JSONText.appendQuoted(reading.aggregate, to: &text)
+                if let value = reading.value {
+                    text.append(",\"value\":")
+                    text.append(JSONText.number(value))
+                }
+                text.append("}")
             }
-            text += "]"
-            if let error = result.error { text += ",\"error\":" + JSONText.quoted(error) }
-            text += "}"
+            text.append("]")
+            if let error = result.error {
+                text.append(",\"error\":")
+                JSONText.appendQuoted(error, to: &text)
+            }
+            text.append("}")
         }
-        return text + "]"
+        text.append("]")
+        return text
     }
 
     let rule: String
@@ -101,6 +116,17 @@ enum JSONText {
             if digits.hasSuffix(".") { digits.removeLast() }
         }
         return value.sign == .minus ? "-" + digits : digits
+    }
+
+    /// Appends `value` as a JSON string literal to `text`.
+    static func appendQuoted(_ value: String, to text: inout String) {
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            text.append("\"")
+            text.append(value)
+            text.append("\"")
+        } else {
+            text.append(Self.quoted(value))
+        }
     }
 
     /// `value` as a JSON string literal.
