@@ -294,7 +294,16 @@ struct CoreTests {
         } catch let error as SQLiteWriterError {
             #expect(error.code == 1555)  // SQLITE_CONSTRAINT_PRIMARYKEY
             #expect(error.message.contains("UNIQUE constraint failed"))
+            // Callers catching a race on a key see it as on PostgreSQL.
+            #expect(violatedConstraint(error) == "kept.k")
         }
+        // A missing value is no collision.
+        await #expect {
+            try await database.transaction { db in
+                try await db.raw("CREATE TABLE required (k INTEGER PRIMARY KEY, s TEXT NOT NULL)").run()
+                try await db.raw("INSERT INTO required (k, s) VALUES (1, NULL)").run()
+            }
+        } throws: { ($0 as? SQLiteWriterError)?.code == 1299 && violatedConstraint($0) == nil }
         // A kept statement whose plan looked at a bound value (here the `tenant` term beside the key lookup) runs
         // again without being compiled again; a statement given fewer values than it has parameters is refused.
         try await database.transaction { db in

@@ -239,9 +239,18 @@ extension SQLDatabase {
     }
 }
 
-/// The constraint a PostgreSQL error says a statement broke, if it names one.
+/// The constraint a PostgreSQL error says a statement broke, if it names one; for SQLite, which names no constraint, the
+/// columns of the unique key or primary key a row collided on (`table.column, …`). Callers that catch a race on a key
+/// thus see it on both databases.
 public func violatedConstraint(_ error: any Error) -> String? {
-    (error as? PSQLError)?.serverInfo?[.constraintName]
+    if let error = error as? SQLiteWriterError {
+        // SQLITE_CONSTRAINT_PRIMARYKEY and SQLITE_CONSTRAINT_UNIQUE (extended codes are on); other constraints are not
+        // a collision.
+        guard error.code == 1555 || error.code == 2067 else { return nil }
+        let prefix = "UNIQUE constraint failed: "
+        return error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message
+    }
+    return (error as? PSQLError)?.serverInfo?[.constraintName]
 }
 
 /// One write of `writeTogether`: a statement over rows that PostgreSQL reads from arrays, one per column.
