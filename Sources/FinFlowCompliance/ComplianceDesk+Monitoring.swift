@@ -45,11 +45,7 @@ extension ComplianceDesk {
                     if let request = MonitoringEngine.request(aggregate, event: events[index]) { requests.append(request) }
                 }
             }
-            let shared = self.env.shared.flatMap { store in self.env.settings.complianceSharedFigures ? store : nil }.map { store in
-                SharedFigures(
-                    store: store, tenantId: tenantId, generation: state.generation, stamp: state.figures_stamp, counts: self.figureCache.counts,
-                    logger: self.env.logger)
-            }
+            let shared = self.sharedFigures(tenantId: tenantId, state: state)
             let fromTables = try await window.load(requests, db: db, shared: shared)
             self.figureCache.counts.tables.add(fromTables, ordering: .relaxed)
             for index in indexes {
@@ -92,6 +88,14 @@ extension ComplianceDesk {
         }
         try await self.monitor(
             events.map { MonitoredEvent($0, transaction: transactions[$0.data.tenantId + "\u{1F}" + $0.data.transactionId]) }, db: db)
+    }
+
+    /// The tenant's figures as the processes share them, when the deployment shares them (Redis and the setting).
+    func sharedFigures(tenantId: String, state: FiguresState) -> SharedFigures? {
+        guard self.env.settings.complianceSharedFigures, let store = self.env.shared else { return nil }
+        return SharedFigures(
+            store: store, tenantId: tenantId, generation: state.generation, stamp: state.figures_stamp, counts: self.figureCache.counts,
+            logger: self.env.logger)
     }
 
     struct FiguresState: Decodable {

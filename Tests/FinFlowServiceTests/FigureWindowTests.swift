@@ -40,10 +40,8 @@ struct FigureWindowTests {
             ] {
                 _ = try await migrator.migrate()
             }
-            let plain = ServiceEnvironment.forOperator(settings: settings, database: self.database, clock: SystemClock(), logger: Logger(label: "test"))
-            self.env = ServiceEnvironment(
-                settings: settings, database: self.database, clock: plain.clock, ids: plain.ids, bus: plain.bus, verifier: plain.verifier,
-                revocations: plain.revocations, logger: plain.logger, shared: shared)
+            self.env = ServiceEnvironment.forOperator(
+                settings: settings, database: self.database, clock: SystemClock(), logger: Logger(label: "test"), shared: shared)
             let desk = ComplianceDesk(env: self.env)
             let principal = Principal(subject: "officer", tenantId: Self.tenantId, roles: ["owner"], permissions: ["compliance:manage"], sessionId: nil)
             self.scenario = try await desk.createScenario(name: "Velocity", description: nil, principal: principal)
@@ -200,9 +198,9 @@ struct FigureWindowTests {
             // With Redis gone, a process reads the tables and decides as before.
             await redis.stop()
             let fourth = ComplianceDesk(
-                env: ServiceEnvironment(
-                    settings: fixture.env.settings, database: fixture.database, clock: fixture.env.clock, ids: fixture.env.ids, bus: fixture.env.bus,
-                    verifier: fixture.env.verifier, revocations: fixture.env.revocations, logger: fixture.env.logger, shared: redis.store(pauseMillis: 0)))
+                env: ServiceEnvironment.forOperator(
+                    settings: fixture.env.settings, database: fixture.database, clock: fixture.env.clock, logger: fixture.env.logger,
+                    shared: redis.store(pauseMillis: 0)))
             try await fixture.monitor(fourth, 10..<11)
             #expect(try await fixture.scores()["e10"] == 87)
             #expect(fourth.figureCache.counts.tables.load(ordering: .relaxed) == 1)

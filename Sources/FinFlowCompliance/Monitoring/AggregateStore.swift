@@ -426,7 +426,7 @@ final class FigureCache: Sendable {
     private let windows = Mutex<[String: FigureWindow]>([:])
     /// The most groups all windows hold together; past it the cache starts again empty.
     let groupsMax: Int
-    /// Where deliveries found the groups they lacked, with figures shared between processes.
+    /// Where deliveries found the groups their windows lacked: in the shared copy or in the tables.
     let counts = SharedFigures.Counts()
 
     init(groupsMax: Int = 200_000) {

@@ -115,10 +115,8 @@ extension ComplianceService {
     ) async throws -> (perSecond: Double, fromShared: Int, fromTables: Int) {
         var settings = settings
         settings.complianceSharedFigures = shared != nil
-        let plain = ServiceEnvironment.forOperator(settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.bench"))
-        let env = ServiceEnvironment(
-            settings: settings, database: database, clock: plain.clock, ids: plain.ids, bus: plain.bus, verifier: plain.verifier,
-            revocations: plain.revocations, logger: plain.logger, shared: shared)
+        let env = ServiceEnvironment.forOperator(
+            settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.bench"), shared: shared)
         let desks = [ComplianceDesk(env: env), ComplianceDesk(env: env)]
         let (tenantId, _, _) = try await Self.benchmarkTenant(desks[0])
         var random = SeededRandom(seed: 12)

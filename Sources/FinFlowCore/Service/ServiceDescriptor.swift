@@ -48,13 +48,16 @@ public struct ServiceEnvironment: Sendable {
 
     /// An environment for an operator's command acting on a service's database directly, outside a running system:
     /// an in-process bus nobody listens to (the events stay in the outbox for the service's relay) and no tokens.
-    public static func forOperator(settings: Settings, database: any Database, clock: any FinFlowClock, logger: Logger) -> ServiceEnvironment {
+    /// `shared` is the replicas' shared store, for a command (a benchmark) that works as a replica would.
+    public static func forOperator(
+        settings: Settings, database: any Database, clock: any FinFlowClock, logger: Logger, shared: (any SharedStore)? = nil
+    ) -> ServiceEnvironment {
         let revocations = RevocationList(sessionMemorySeconds: 60)
         return ServiceEnvironment(
             settings: settings, database: database, clock: clock, ids: IdentifierGenerator(clock: clock),
             bus: InProcessEventBus(clock: clock),
             verifier: TokenVerifier(issuer: settings.tokenIssuer, audience: settings.tokenAudience, clock: clock, revocations: revocations),
-            revocations: revocations, logger: logger)
+            revocations: revocations, logger: logger, shared: shared)
     }
 }
 
