@@ -35,15 +35,48 @@ extension CreditDesk {
               Currency(code: transaction.currency) != nil, transaction.valueDate.count == 10 else { return }
         let month = String(transaction.valueDate.prefix(7))
         guard Self.next(month) != "9999-99" else { return }
-        var delta = Self.empty(tenantId: transaction.tenantId, customerId: customerId, currency: transaction.currency.uppercased(), month: month)
-        if Self.inflowKinds.contains(transaction.kind) {
-            delta = delta.with(transactions: 1, inflow: transaction.amountMinor)
-        } else if Self.outflowKinds.contains(transaction.kind) {
-            delta = delta.with(transactions: 1, outflow: transaction.amountMinor)
-        } else {
-            delta = delta.with(transactions: 1)
-        }
+        let currency = transaction.currency.uppercased()
+        let inflow = Self.inflowKinds.contains(transaction.kind) ? transaction.amountMinor : 0
+        let outflow = Self.outflowKinds.contains(transaction.kind) ? transaction.amountMinor : 0
+        // Counted once, and not at all when its rejection arrived first.
+        let counted = try await db.raw("""
+            INSERT INTO credit_transactions_counted (tenant_id, transaction_id, customer_id, currency, month, inflow_minor, outflow_minor, counted, withdrawn)
+            VALUES (\(bind: transaction.tenantId), \(bind: transaction.transactionId), \(bind: customerId), \(bind: currency), \(bind: month),
+                \(bind: inflow), \(bind: outflow), 1, 0)
+            ON CONFLICT (tenant_id, transaction_id) DO NOTHING RETURNING transaction_id
+            """).first()
+        guard counted != nil else { return }
+        let delta = Self.empty(tenantId: transaction.tenantId, customerId: customerId, currency: currency, month: month)
+            .with(transactions: 1, inflow: inflow, outflow: outflow)
         try await CreditStore.add(delta, db: db)
+    }
+
+    struct CountedTransaction: Decodable {
+        let customer_id: String
+        let currency: String
+        let month: String
+        let inflow_minor: Int64
+        let outflow_minor: Int64
+        let counted: Int
+    }
+
+    /// Takes a rejected or reversed transaction back out of its customer's month: money that never moved, or moved
+    /// back, says nothing of how the customer pays. A rejection that arrives before its transaction marks it, so the
+    /// transaction is then not counted.
+    func apply(statusChange: TransactionStatusChanged, on db: any SQLDatabase) async throws {
+        guard ["rejected", "reversed"].contains(statusChange.status) else { return }
+        let withdrawn = try await db.raw("""
+            INSERT INTO credit_transactions_counted (tenant_id, transaction_id, customer_id, currency, month, inflow_minor, outflow_minor, counted, withdrawn)
+            VALUES (\(bind: statusChange.tenantId), \(bind: statusChange.transactionId), '', '', '', 0, 0, 0, 1)
+            ON CONFLICT (tenant_id, transaction_id) DO UPDATE SET withdrawn = 1 WHERE credit_transactions_counted.withdrawn = 0
+            RETURNING customer_id, currency, month, inflow_minor, outflow_minor, counted
+            """).first(decoding: CountedTransaction.self)
+        guard let withdrawn, withdrawn.counted == 1 else { return }
+        let delta = Self.empty(tenantId: statusChange.tenantId, customerId: withdrawn.customer_id, currency: withdrawn.currency, month: withdrawn.month)
+            .with(transactions: -1, inflow: -withdrawn.inflow_minor, outflow: -withdrawn.outflow_minor)
+        try await CreditStore.add(delta, db: db)
+        // A month left with nothing in it was never active: it would lengthen the months the features span.
+        try await CreditStore.dropEmptyMonth(delta, db: db)
     }
 
     /// Counts an invoice the customer settled, and whether by its due date (dates compare as `YYYY-MM-DD` text).

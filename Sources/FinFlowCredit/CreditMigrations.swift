@@ -61,5 +61,15 @@ enum CreditMigrations {
             "ALTER TABLE credit_behaviour ADD COLUMN invoices_settled INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE credit_behaviour ADD COLUMN invoices_on_time INTEGER NOT NULL DEFAULT 0",
         ]),
+        // What each transaction added to its customer's month, so that a rejection or reversal takes it back out; a
+        // row marked withdrawn before its transaction arrived keeps that transaction from being counted.
+        Migration(4, "remember each transaction counted, to withdraw it when it is rejected or reversed", [
+            """
+            CREATE TABLE credit_transactions_counted (
+                tenant_id TEXT NOT NULL, transaction_id TEXT NOT NULL, customer_id TEXT NOT NULL, currency TEXT NOT NULL, month TEXT NOT NULL,
+                inflow_minor BIGINT NOT NULL, outflow_minor BIGINT NOT NULL, counted INTEGER NOT NULL, withdrawn INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, transaction_id))
+            """,
+        ], postgresAfter: Migration.rowLevelSecurity(table: "credit_transactions_counted")),
     ]
 }

@@ -27,6 +27,9 @@ public enum CreditService {
                 .of(TransactionCreated.self, name: "credit.transaction-created", database: database) { event, db in
                     try await desk.apply(transaction: event.data, on: db)
                 },
+                .of(TransactionStatusChanged.self, name: "credit.transaction-status-changed", database: database) { event, db in
+                    try await desk.apply(statusChange: event.data, on: db)
+                },
                 .of(InvoiceSettled.self, name: "credit.invoice-settled", database: database) { event, db in
                     try await desk.apply(invoice: event.data, on: db)
                 },

@@ -49,6 +49,16 @@ enum CreditStore {
     }
 
     /// Adds `delta` to the customer's month, creating it at zero first.
+    /// Deletes the customer's month of `row` when every figure in it is zero.
+    static func dropEmptyMonth(_ row: BehaviourRow, db: any SQLDatabase) async throws {
+        try await db.raw("""
+            DELETE FROM credit_behaviour WHERE tenant_id = \(bind: row.tenant_id) AND customer_id = \(bind: row.customer_id)
+              AND currency = \(bind: row.currency) AND month = \(bind: row.month)
+              AND payments_succeeded = 0 AND payments_failed = 0 AND payments_refunded = 0 AND paid_minor = 0 AND refunded_minor = 0
+              AND inflow_minor = 0 AND outflow_minor = 0 AND transactions = 0 AND invoices_settled = 0 AND invoices_on_time = 0
+            """).run()
+    }
+
     static func add(_ delta: BehaviourRow, db: any SQLDatabase) async throws {
         try await db.raw("""
             INSERT INTO credit_behaviour (tenant_id, customer_id, currency, month, payments_succeeded, payments_failed, payments_refunded,

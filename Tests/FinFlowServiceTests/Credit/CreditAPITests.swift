@@ -309,7 +309,7 @@ struct CreditAPITests {
         }
     }
 
-    @Test("behaviour: payments and transactions of a customer, each event counted once")
+    @Test("behaviour: payments and transactions of a customer, each event counted once, rejected and reversed ones taken back out")
     func behaviour() async throws {
         let sut = try await TestSystem.make()
         try await sut.test { client in
@@ -331,11 +331,30 @@ struct CreditAPITests {
             try await publish(payment("refunded", 2_000, at: january + 70 * 86_400_000))
             // An amount no payment can have is not counted (and cannot overflow an aggregate).
             try await publish(payment("succeeded", .max, at: january))
-            for (date, kind, amount) in [("2026-01-10", "receipt", Int64(50_000)), ("2026-02-10", "receipt", 30_000), ("2026-04-10", "payment", 20_000)] {
-                try await publish(TransactionCreated(
-                    transactionId: UUID().uuidString, tenantId: user.tenantId, kind: kind, amountMinor: amount, currency: "EUR", valueDate: date,
-                    sourceAccountId: UUID().uuidString, destinationAccountId: UUID().uuidString, counterparty: "cust-7"))
+            func created(_ id: String, _ date: String, _ kind: String, _ amount: Int64) -> TransactionCreated {
+                TransactionCreated(
+                    transactionId: id, tenantId: user.tenantId, kind: kind, amountMinor: amount, currency: "EUR", valueDate: date,
+                    sourceAccountId: UUID().uuidString, destinationAccountId: UUID().uuidString, counterparty: "cust-7")
             }
+            func changed(_ id: String, to status: String, from previous: String) -> TransactionStatusChanged {
+                TransactionStatusChanged(transactionId: id, tenantId: user.tenantId, status: status, previousStatus: previous, changedAtMillis: january)
+            }
+            var kept: [String] = []
+            for (date, kind, amount) in [("2026-01-10", "receipt", Int64(50_000)), ("2026-02-10", "receipt", 30_000), ("2026-04-10", "payment", 20_000)] {
+                kept.append(UUID().uuidString)
+                try await publish(created(kept[kept.count - 1], date, kind, amount))
+            }
+            // Posted stays counted; rejected (by the ledger, or declined by compliance) and reversed are taken back out,
+            // with the month they alone made; a rejection that arrives before its transaction keeps it from counting.
+            try await publish(changed(kept[0], to: "posted", from: "pending"))
+            let rejected = UUID().uuidString, reversed = UUID().uuidString, early = UUID().uuidString
+            try await publish(created(rejected, "2026-06-10", "receipt", 90_000))
+            try await publish(changed(rejected, to: "rejected", from: "pending"))
+            try await publish(created(reversed, "2026-02-20", "payment", 7_000))
+            try await publish(changed(reversed, to: "posted", from: "pending"))
+            try await publish(changed(reversed, to: "reversed", from: "reversal-requested"))
+            try await publish(changed(early, to: "rejected", from: "held"))
+            try await publish(created(early, "2026-01-15", "receipt", 11_000))
             let profile = try await client.send(.get, "/v1/credit/customers/cust-7/behaviour", token: user.accessToken)
             try #require(profile.status == 200)
             let euro = try #require((profile.body["currencies"] as? [[String: Any]])?.first)
@@ -346,6 +365,7 @@ struct CreditAPITests {
             #expect(abs((euro["paymentSuccessRatio"] as? Double ?? 0) - 2.0 / 3) < 1e-9)
             #expect(euro["onTimeRatio"] == nil, "no invoice settled yet")
             #expect(euro["transactions"] as? Int == 3)
+            #expect(euro["months"] as? Int == 4, "January to April; June had only the rejected transaction")
             // Net flows by month Jan..Apr: 500, 300, 0, −200 (in major units); balances 500, 800, 800, 600: mean 675.00.
             #expect(euro["averageBalance"] as? Int == 67_500)
             #expect((euro["cashFlowVolatility"] as? Double ?? 0) > 0)
