@@ -7,6 +7,7 @@ public enum ServiceDatabases {
     /// Opens the database of `descriptor` as `settings` say.
     public static func open(_ descriptor: ServiceDescriptor, settings: Settings, logger: Logger) async throws -> any Database {
         if let url = settings.databaseURL {
+            try await PostgresDatabase.probe(url: url, logger: logger)
             return try PostgresDatabase(
                 url: url, schema: descriptor.name, poolSizeMax: settings.databasePoolSizeMax, logger: logger)
         }

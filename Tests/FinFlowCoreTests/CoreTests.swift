@@ -208,6 +208,27 @@ struct CoreTests {
         try await database.shutdown()
     }
 
+    @Test("a PostgreSQL server that refuses the role or the database is named at once, in the server's words")
+    func postgresProbe() async throws {
+        guard let base = ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"], !base.isEmpty else { return }
+        try await PostgresDatabase.probe(url: base, logger: Logger(label: "test"))
+        var components = try #require(URLComponents(string: base))
+        components.user = "no_such_role"
+        await #expect {
+            try await PostgresDatabase.probe(url: try #require(components.string), logger: Logger(label: "test"))
+        } throws: { error in
+            guard let error = error as? AppError else { return false }
+            return error.code == "database-refused" && error.message.contains("role \"no_such_role\" does not exist")
+        }
+        components = try #require(URLComponents(string: base))
+        components.path = "/no_such_database"
+        await #expect {
+            try await PostgresDatabase.probe(url: try #require(components.string), logger: Logger(label: "test"))
+        } throws: { error in
+            (error as? AppError)?.message.contains("database \"no_such_database\" does not exist") == true
+        }
+    }
+
     @Test("writes sent together on PostgreSQL land as their statements would alone, and count what each wrote")
     func writeTogether() async throws {
         let database = try await Self.database()

@@ -56,8 +56,49 @@ public final class PostgresDatabase: Database {
         }
     }
 
-    /// Parses a `postgres://` URL into a client configuration; TLS is used when `sslmode=require`.
-    static func configuration(url: String) throws -> PostgresClient.Configuration {
+    /// Opens one connection to `url` and closes it, so that a bad setting is reported at once in the server's own words:
+    /// a role, password or database the server refuses fails at once. A server not answering yet (or still starting
+    /// up) is waited for up to `waitSeconds`, as a deployment's database may start after the service. The pools would
+    /// instead retry for about a minute whatever the cause, then report only that their circuit breaker tripped.
+    public static func probe(url: String, waitSeconds: Int = 30, logger: Logger) async throws {
+        let address = try Self.address(url: url)
+        var configuration = PostgresConnection.Configuration(
+            host: address.host, port: address.port, username: address.user, password: address.password, database: address.database,
+            tls: address.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
+        configuration.options.connectTimeout = .seconds(10)
+        let place = "PostgreSQL at \(address.host):\(address.port) as role \"\(address.user)\""
+        let deadline = ContinuousClock.now + .seconds(waitSeconds)
+        while true {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                try await connection.close()
+                return
+            } catch let error as PSQLError {
+                // 57P03: the server is starting up, which passes.
+                if let message = error.serverInfo?[.message], error.serverInfo?[.sqlState] != "57P03" {
+                    throw AppError(.unavailable, code: "database-refused", "\(place) refused the connection: \(message)")
+                }
+                guard ContinuousClock.now < deadline else {
+                    let reason = error.serverInfo?[.message] ?? String(reflecting: error)
+                    throw AppError(.unavailable, code: "database-unreachable", "cannot connect to \(place) within \(waitSeconds) s: \(reason)")
+                }
+                logger.info("waiting for PostgreSQL", metadata: ["at": "\(address.host):\(address.port)"])
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// What a `postgres://` URL names; TLS is required when `sslmode=require`.
+    struct Address {
+        let host: String
+        let port: Int
+        let user: String
+        let password: String?
+        let database: String?
+        let requireTLS: Bool
+    }
+
+    static func address(url: String) throws -> Address {
         guard let components = URLComponents(string: url), let scheme = components.scheme,
             ["postgres", "postgresql"].contains(scheme), let host = components.host, !host.isEmpty,
             let user = components.user
@@ -65,12 +106,17 @@ public final class PostgresDatabase: Database {
             throw AppError.invalid(code: "invalid-database-url", "expected postgres://user:password@host:port/database")
         }
         let database = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value
-        let tls: PostgresClient.Configuration.TLS =
-            sslMode == "require" ? .require(.makeClientConfiguration()) : .disable
+        return Address(
+            host: host, port: components.port ?? 5432, user: user, password: components.password, database: database.isEmpty ? nil : database,
+            requireTLS: components.queryItems?.first { $0.name == "sslmode" }?.value == "require")
+    }
+
+    /// Parses a `postgres://` URL into a client configuration.
+    static func configuration(url: String) throws -> PostgresClient.Configuration {
+        let address = try Self.address(url: url)
         return PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: user, password: components.password,
-            database: database.isEmpty ? nil : database, tls: tls)
+            host: address.host, port: address.port, username: address.user, password: address.password, database: address.database,
+            tls: address.requireTLS ? .require(.makeClientConfiguration()) : .disable)
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
