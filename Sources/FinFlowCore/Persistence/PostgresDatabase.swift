@@ -56,37 +56,29 @@ public final class PostgresDatabase: Database {
         }
     }
 
-    /// Opens one connection to `url` and closes it, so that a bad setting is reported at once in the server's own words:
-    /// a role, password or database the server refuses fails at once. A server not answering yet (or still starting
-    /// up) is waited for up to `waitSeconds`, as a deployment's database may start after the service. The pools would
-    /// instead retry for about a minute whatever the cause, then report only that their circuit breaker tripped.
-    public static func probe(url: String, waitSeconds: Int = 30, logger: Logger) async throws {
+    /// Opens one connection to `url` and closes it, so that a setting the server refuses (the role, the password, the
+    /// database) is reported at once in the server's own words; the pools would retry for about a minute and then
+    /// report only that their circuit breaker tripped. Anything else (a server not answering yet, starting up, out of
+    /// connection slots for now) is left to the pools, which wait for it as before.
+    public static func probe(url: String, logger: Logger) async throws {
         let address = try Self.address(url: url)
         var configuration = PostgresConnection.Configuration(
             host: address.host, port: address.port, username: address.user, password: address.password, database: address.database,
             tls: address.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable)
         configuration.options.connectTimeout = .seconds(10)
-        let place = "PostgreSQL at \(address.host):\(address.port) as role \"\(address.user)\""
-        let deadline = ContinuousClock.now + .seconds(waitSeconds)
-        while true {
-            do {
-                let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-                try await connection.close()
-                return
-            } catch let error as PSQLError {
-                // 57P03: the server is starting up, which passes.
-                if let message = error.serverInfo?[.message], error.serverInfo?[.sqlState] != "57P03" {
-                    throw AppError(.unavailable, code: "database-refused", "\(place) refused the connection: \(message)")
-                }
-                guard ContinuousClock.now < deadline else {
-                    let reason = error.serverInfo?[.message] ?? String(reflecting: error)
-                    throw AppError(.unavailable, code: "database-unreachable", "cannot connect to \(place) within \(waitSeconds) s: \(reason)")
-                }
-                logger.info("waiting for PostgreSQL", metadata: ["at": "\(address.host):\(address.port)"])
-                try await Task.sleep(for: .seconds(1))
-            }
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try await connection.close()
+        } catch let error as PSQLError {
+            guard let message = error.serverInfo?[.message], let state = error.serverInfo?[.sqlState], Self.refusals.contains(state) else { return }
+            throw AppError(
+                .unavailable, code: "database-refused",
+                "PostgreSQL at \(address.host):\(address.port) as role \"\(address.user)\" refused the connection: \(message)")
         }
     }
+
+    /// The SQLSTATEs of a connection the server will refuse however often it is asked.
+    static let refusals: Set<String> = ["28000", "28P01", "3D000"]
 
     /// What a `postgres://` URL names; TLS is required when `sslmode=require`.
     struct Address {
