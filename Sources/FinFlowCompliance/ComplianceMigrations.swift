@@ -153,6 +153,58 @@ enum ComplianceMigrations {
                 PRIMARY KEY (tenant_id, aggregate_key, group_value)
                 """, "tenant_id, aggregate_key, group_value, last_ms"),
         ]), postgres: []),
+        // Every service's audit records and signed checkpoints, as their `AuditRecorded`/`AuditCheckpointed` events carry
+        // them, for one query over the whole trail; append-only like the chains they copy.
+        Migration(7, "keep every service's audit records and checkpoints for the cross-service audit trail", [
+            """
+            CREATE TABLE audit_trail (
+                tenant_id TEXT NOT NULL, service TEXT NOT NULL, seq BIGINT NOT NULL, record_id TEXT NOT NULL, occurred_at_ms BIGINT NOT NULL,
+                actor_id TEXT, action TEXT NOT NULL, target TEXT, outcome TEXT NOT NULL, client_address TEXT, details TEXT NOT NULL,
+                prev_hash TEXT NOT NULL, hash TEXT NOT NULL, received_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, service, seq))
+            """,
+            "CREATE INDEX audit_trail_time ON audit_trail (tenant_id, occurred_at_ms, record_id)",
+            "CREATE INDEX audit_trail_actor ON audit_trail (tenant_id, actor_id, occurred_at_ms, record_id)",
+            "CREATE INDEX audit_trail_action ON audit_trail (tenant_id, action, occurred_at_ms, record_id)",
+            "CREATE INDEX audit_trail_target ON audit_trail (tenant_id, target, occurred_at_ms, record_id)",
+            """
+            CREATE TABLE audit_trail_checkpoints (
+                tenant_id TEXT NOT NULL, service TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, signed_at_ms BIGINT NOT NULL,
+                key_id TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL, received_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, service, seq))
+            """,
+            "CREATE TRIGGER audit_trail_no_update BEFORE UPDATE ON audit_trail BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+            "CREATE TRIGGER audit_trail_no_delete BEFORE DELETE ON audit_trail BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+            """
+            CREATE TRIGGER audit_trail_checkpoints_no_update BEFORE UPDATE ON audit_trail_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END
+            """,
+            """
+            CREATE TRIGGER audit_trail_checkpoints_no_delete BEFORE DELETE ON audit_trail_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END
+            """,
+        ], postgres: [
+            """
+            CREATE TABLE audit_trail (
+                tenant_id TEXT NOT NULL, service TEXT NOT NULL, seq BIGINT NOT NULL, record_id TEXT NOT NULL, occurred_at_ms BIGINT NOT NULL,
+                actor_id TEXT, action TEXT NOT NULL, target TEXT, outcome TEXT NOT NULL, client_address TEXT, details TEXT NOT NULL,
+                prev_hash TEXT NOT NULL, hash TEXT NOT NULL, received_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, service, seq))
+            """,
+            "CREATE INDEX audit_trail_time ON audit_trail (tenant_id, occurred_at_ms, record_id)",
+            "CREATE INDEX audit_trail_actor ON audit_trail (tenant_id, actor_id, occurred_at_ms, record_id)",
+            "CREATE INDEX audit_trail_action ON audit_trail (tenant_id, action, occurred_at_ms, record_id)",
+            "CREATE INDEX audit_trail_target ON audit_trail (tenant_id, target, occurred_at_ms, record_id)",
+            """
+            CREATE TABLE audit_trail_checkpoints (
+                tenant_id TEXT NOT NULL, service TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, signed_at_ms BIGINT NOT NULL,
+                key_id TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL, received_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, service, seq))
+            """,
+            "CREATE TRIGGER audit_trail_no_change BEFORE UPDATE OR DELETE ON audit_trail FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+            """
+            CREATE TRIGGER audit_trail_checkpoints_no_change BEFORE UPDATE OR DELETE ON audit_trail_checkpoints
+            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
+            """,
+        ] + ["audit_trail", "audit_trail_checkpoints"].flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.

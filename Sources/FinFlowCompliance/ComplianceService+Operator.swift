@@ -1,6 +1,7 @@
 import FinFlowCore
 import Foundation
 import Logging
+import SQLKit
 
 /// What the command line does on the compliance database directly, as the platform's operator.
 extension ComplianceService {
@@ -35,5 +36,35 @@ extension ComplianceService {
             entries: entries, owner: "", name: name, source: source, format: format, sha256: Digest.sha256Hex(data), actor: "operator:command-line")
         let rescreen = try await desk.rescreen(against: row)
         return (row.version, entries.count, rescreen.screened, rescreen.hits)
+    }
+}
+
+/// The audit trail, read by the operator across tenants.
+extension ComplianceService {
+    /// Writes the trail's records (every tenant unless `tenantId` names one) and their chains' checkpoints in
+    /// `format` to `write`, a page at a time; returns the bytes written.
+    @discardableResult
+    public static func exportAuditTrail(
+        database: any Database, settings: Settings, tenantId: String?, service: String?, actorId: String?, action: String?, target: String?,
+        fromMillis: Int64?, toMillis: Int64?, format: AuditExport.Format, write: (ArraySlice<UInt8>) throws -> Void
+    ) async throws -> Int {
+        let env = ServiceEnvironment.forOperator(
+            settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.compliance.operator"))
+        let query = AuditTrailQuery(
+            tenantId: tenantId, service: service, actorId: actorId, action: action, target: target, fromMillis: fromMillis, toMillis: toMillis)
+        var bytes = 0
+        for try await piece in ComplianceDesk(env: env).exportAuditTrail(query, format: format) {
+            try write(piece)
+            bytes += piece.count
+        }
+        return bytes
+    }
+
+    /// Every checkpoint the compliance service received from the other services: a chain that no longer reaches one
+    /// was cut after it was signed, whatever its own database still lists.
+    public static func receivedAuditCheckpoints(database: any Database) async throws -> [AuditCheckpoint] {
+        try await database.read { db in
+            try await db.raw("SELECT * FROM audit_trail_checkpoints ORDER BY service, tenant_id, seq").all(decoding: AuditTrailCheckpointRow.self)
+        }.map(\.checkpoint)
     }
 }

@@ -36,6 +36,12 @@ public enum ComplianceService {
                 .batchOf(TransactionStatusChanged.self, name: "compliance.monitoring.transaction-status-changed", database: desk.database) { events, db in
                     try await desk.monitor(events, db: db)
                 },
+                .batchOf(AuditRecorded.self, name: "compliance.audit-trail.records", database: desk.database) { events, db in
+                    try await desk.keepAuditRecords(events, db: db)
+                },
+                .batchOf(AuditCheckpointed.self, name: "compliance.audit-trail.checkpoints", database: desk.database) { events, db in
+                    try await desk.keepAuditCheckpoints(events, db: db)
+                },
             ]
         }
     }

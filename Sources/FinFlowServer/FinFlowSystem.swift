@@ -28,6 +28,8 @@ public final class FinFlowSystem: @unchecked Sendable {
     /// Service name → its database.
     public let databases: [String: any Database]
     public let relays: [OutboxRelay]
+    /// Each service's audit shipper, also among the background services.
+    public let auditShippers: [AuditShipper]
     let background: [any Service]
     /// The Kafka bus's consumers and producer, when distributed: started first, so stopped last, after the relays
     /// that publish through it.
@@ -62,6 +64,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         var databases: [String: any Database] = [:]
         var services: [any FinFlowService] = []
         var relays: [OutboxRelay] = []
+        var auditShippers: [AuditShipper] = []
         var housekeeping: [any Service] = []
         let mailer = Self.mailer(settings: settings, logger: logger)
         // A start that fails part way closes the databases it opened before it reports why.
@@ -88,6 +91,11 @@ public final class FinFlowSystem: @unchecked Sendable {
                     database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name), pollIntervalMillis: 1_000,
                     wakeup: wakeup))
                 housekeeping.append(Housekeeping(database: database, clock: clock, logger: logger.with(service: descriptor.name)))
+                // Every service's audit chains travel to the compliance service's trail and are signed at intervals.
+                let signer = try await AuditSigner.load(configured: settings.auditSigningKey, database: database, clock: clock)
+                auditShippers.append(AuditShipper(
+                    serviceName: descriptor.name, database: database, outbox: env.outbox(serviceName: descriptor.name), signer: signer,
+                    clock: clock, checkpointIntervalSeconds: settings.auditCheckpointSeconds, logger: logger.with(service: descriptor.name)))
                 if descriptor.sendsMail {
                     housekeeping.append(MailRelay(database: database, sender: mailer, clock: clock, logger: logger.with(service: descriptor.name)))
                 }
@@ -113,13 +121,13 @@ public final class FinFlowSystem: @unchecked Sendable {
             settings: settings, descriptors: descriptors, services: services, databases: databases, ids: ids,
             verifier: verifier, clock: clock, shared: shared)
         return FinFlowSystem(
-            settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays,
-            busServices: busServices, background: background + housekeeping + services.flatMap(\.backgroundServices), logger: logger)
+            settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays, auditShippers: auditShippers,
+            busServices: busServices, background: background + housekeeping + auditShippers.map { $0 as any Service } + services.flatMap(\.backgroundServices), logger: logger)
     }
 
     private init(
         settings: Settings, router: FinFlowRouter, bus: any EventBus, clock: any FinFlowClock,
-        databases: [String: any Database], relays: [OutboxRelay], busServices: [any Service], background: [any Service], logger: Logger
+        databases: [String: any Database], relays: [OutboxRelay], auditShippers: [AuditShipper], busServices: [any Service], background: [any Service], logger: Logger
     ) {
         self.busServices = busServices
         self.settings = settings
@@ -128,6 +136,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         self.clock = clock
         self.databases = databases
         self.relays = relays
+        self.auditShippers = auditShippers
         self.background = background
         self.logger = logger
     }
@@ -171,6 +180,16 @@ public final class FinFlowSystem: @unchecked Sendable {
             if published == 0 { return }
             rounds += 1
         }
+    }
+
+    /// Ships every service's new audit records and, with `checkpoint`, signs every moved chain head now, then delivers
+    /// the events: what the shippers do at their intervals, for a test or a command that cannot wait.
+    public func shipAudit(checkpoint: Bool = true) async throws {
+        for shipper in self.auditShippers {
+            while try await shipper.ship() > 0 {}
+            if checkpoint { while try await shipper.checkpoint() > 0 {} }
+        }
+        try await self.deliverEvents()
     }
 
     /// The HTTP application with the relays and background services beside it.

@@ -134,37 +134,6 @@ struct Migrate: AsyncParsableCommand {
     }
 }
 
-struct Audit: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Work with the audit trail.", subcommands: [Verify.self])
-
-    struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Check every tenant's audit hash chain; exits 1 and names the first broken record if any.")
-
-        @OptionGroup var storage: StorageOptions
-
-        func run() async throws {
-            let settings = try loadSettings(self.storage.flags)
-            JSONLogHandler.bootstrap(format: "text", level: settings.logLevel)
-            let logger = Logger(label: "finflow.audit")
-            var broken = false
-            for descriptor in try ServiceCatalog.select(settings.services) {
-                let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: logger)
-                let result = try await AuditVerifier(database: database).verify()
-                if let firstBreak = result.firstBreak {
-                    print("\(descriptor.name): BROKEN at \(firstBreak)")
-                    broken = true
-                } else {
-                    print("\(descriptor.name): intact (\(result.recordsChecked) records in \(result.chains) chains)")
-                }
-                try await database.shutdown()
-            }
-            if broken { throw ExitCode(1) }
-        }
-    }
-}
-
 struct AuthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "auth", abstract: "Operate the auth service.", subcommands: [RotateKey.self])

@@ -90,7 +90,7 @@ struct CoreTests {
                     on: db, kind: .sqlite)
             }
         }
-        let intact = try await AuditVerifier(database: database).verify()
+        let intact = try await AuditVerifier(database: database, serviceName: "core").verify()
         #expect(intact.firstBreak == nil)
         #expect(intact.recordsChecked == 20)
         #expect(intact.chains == 2)
@@ -106,7 +106,7 @@ struct CoreTests {
             }
             try await db.raw("UPDATE audit_log SET action = 'auth.innocent' WHERE tenant_id = 't1' AND seq = 4").run()
         }
-        let broken = try #require(try await AuditVerifier(database: database).verify().firstBreak)
+        let broken = try #require(try await AuditVerifier(database: database, serviceName: "core").verify().firstBreak)
         #expect(broken.tenantId == "t1")
         #expect(broken.seq == 4)
         try await database.shutdown()

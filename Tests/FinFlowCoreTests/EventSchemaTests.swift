@@ -54,6 +54,11 @@ struct EventSchemaTests {
         (BillSettled.topic, BillSettled(
             billId: "b", tenantId: "t", vendorId: "v", currency: "EUR", totalMinor: 11_900, billDate: "2026-03-01", dueDate: "2026-03-31",
             settledDate: "2026-03-30", settledBy: "payment")),
+        (AuditRecorded.topic, AuditRecorded(
+            service: "auth", recordId: "r", tenantId: "t", seq: 1, occurredAtMillis: 1, actorId: "u", action: "auth.sign-in", target: "s",
+            outcome: "success", clientAddress: "127.0.0.1", details: "{}", prevHash: "0", hash: "h")),
+        (AuditCheckpointed.topic, AuditCheckpointed(
+            service: "auth", tenantId: "t", seq: 1, hash: "h", signedAtMillis: 1, keyId: "k", publicKey: "p", signature: "s")),
     ]
 
     static func object(_ value: any EventContract) throws -> [String: Any] {

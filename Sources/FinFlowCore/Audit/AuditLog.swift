@@ -110,5 +110,9 @@ public struct AuditLog: Sendable {
                 \(bind: record.actor_id), \(bind: record.action), \(bind: record.target), \(bind: record.outcome),
                 \(bind: record.client_address), \(bind: record.details), \(bind: record.prev_hash), \(bind: record.hash))
             """).run()
+        try await db.raw("""
+            INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (\(bind: record.tenant_id), \(bind: record.seq), \(bind: record.hash))
+            ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+            """).run()
     }
 }

@@ -78,6 +78,11 @@ public struct Settings: Sendable {
     /// After this long a request still running under an `Idempotency-Key` is taken to have died with its process, and
     /// a retry with the same key runs it again (finding what it had committed).
     public var idempotencyRunningTimeoutSeconds = 60
+    /// The Ed25519 key (32 bytes, base64) every service signs its audit checkpoints with; when nil each service makes
+    /// one and keeps it in its own database.
+    public var auditSigningKey: String?
+    /// How long a moved audit chain head waits for its signed checkpoint, at most.
+    public var auditCheckpointSeconds = 300
     /// A fault to inject, for the crash tests only: `crash-before-idempotent-answer` stops the process (SIGKILL) after
     /// a keyed request's effect has committed and before its answer is stored. None by default.
     public var faultInjection: FaultInjection?
@@ -98,7 +103,7 @@ public struct Settings: Sendable {
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
             paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
-            smtpTrustRootsFile
+            smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -213,6 +218,13 @@ public struct Settings: Sendable {
         }
         if let base = text(.publicBaseUrl), !base.isEmpty { settings.publicBaseURL = base }
         try integer(.idempotencyRunningTimeoutSeconds, 1...86_400, into: &settings.idempotencyRunningTimeoutSeconds)
+        try integer(.auditCheckpointSeconds, 1...86_400, into: &settings.auditCheckpointSeconds)
+        if let key = text(.auditSigningKey), !key.isEmpty {
+            guard AuditSigner.key(setting: key) != nil else {
+                throw SettingError(key: .auditSigningKey, message: "must be an Ed25519 private key: 32 bytes in base64 (openssl rand -base64 32)")
+            }
+            settings.auditSigningKey = key
+        }
         if let smtp = text(.smtpUrl), !smtp.isEmpty {
             guard SMTPAddress(url: smtp) != nil else {
                 throw SettingError(key: .smtpUrl, message: "is not smtp://[user:password@]host[:port] (STARTTLS), smtps://… or smtp+plain://…")

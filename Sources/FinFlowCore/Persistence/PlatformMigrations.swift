@@ -71,5 +71,60 @@ public enum PlatformMigrations {
             """,
             "CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at_ms) WHERE sent_at_ms IS NULL AND failed_at_ms IS NULL",
         ]),
+        // Each chain's head, kept with the record that moves it, so the shipper and the checkpointer find the chains
+        // that moved without scanning the log; the signed checkpoints of those heads; the keys that signed them.
+        Migration(6, "keep audit chain heads, signed checkpoints and their keys", [
+            """
+            CREATE TABLE audit_heads (
+                tenant_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, shipped_seq BIGINT NOT NULL DEFAULT 0,
+                checkpointed_seq BIGINT NOT NULL DEFAULT 0, checkpointed_at_ms BIGINT NOT NULL DEFAULT 0)
+            """,
+            """
+            INSERT INTO audit_heads (tenant_id, seq, hash)
+            SELECT a.tenant_id, a.seq, a.hash FROM audit_log a
+            WHERE a.seq = (SELECT MAX(b.seq) FROM audit_log b WHERE b.tenant_id = a.tenant_id)
+            """,
+            """
+            CREATE TABLE audit_checkpoints (
+                tenant_id TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, signed_at_ms BIGINT NOT NULL, key_id TEXT NOT NULL,
+                signature TEXT NOT NULL, PRIMARY KEY (tenant_id, seq))
+            """,
+            """
+            CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END
+            """,
+            """
+            CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END
+            """,
+            """
+            CREATE TABLE audit_signing_keys (
+                key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, private_key TEXT, created_at_ms BIGINT NOT NULL)
+            """,
+        ], postgres: [
+            """
+            CREATE TABLE audit_heads (
+                tenant_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, shipped_seq BIGINT NOT NULL DEFAULT 0,
+                checkpointed_seq BIGINT NOT NULL DEFAULT 0, checkpointed_at_ms BIGINT NOT NULL DEFAULT 0)
+            """,
+            """
+            INSERT INTO audit_heads (tenant_id, seq, hash)
+            SELECT a.tenant_id, a.seq, a.hash FROM audit_log a
+            WHERE a.seq = (SELECT MAX(b.seq) FROM audit_log b WHERE b.tenant_id = a.tenant_id)
+            """,
+            """
+            CREATE TABLE audit_checkpoints (
+                tenant_id TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, signed_at_ms BIGINT NOT NULL, key_id TEXT NOT NULL,
+                signature TEXT NOT NULL, PRIMARY KEY (tenant_id, seq))
+            """,
+            """
+            CREATE TRIGGER audit_checkpoints_no_change BEFORE UPDATE OR DELETE ON audit_checkpoints
+            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
+            """,
+            """
+            CREATE TABLE audit_signing_keys (
+                key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, private_key TEXT, created_at_ms BIGINT NOT NULL)
+            """,
+        ]),
     ]
 }

@@ -8,9 +8,19 @@ public enum CSVRecords {
 
     /// The records of `text`, each with the line it starts on.
     public static func read(_ text: String, delimiter: Character) throws -> [(line: Int, fields: [String])] {
-        var records: [(Int, [String])] = []
-        var fields: [String] = []
+        try self.readNullable(text, delimiter: delimiter).compactMap { record in
+            let fields = record.fields.map { $0 ?? "" }
+            return fields == [""] ? nil : (record.line, fields)
+        }
+    }
+
+    /// The records of `text` where an empty field written without quotes is nil and `""` is the empty text, the
+    /// convention PostgreSQL's CSV format uses to tell NULL from an empty string.
+    public static func readNullable(_ text: String, delimiter: Character) throws -> [(line: Int, fields: [String?])] {
+        var records: [(Int, [String?])] = []
+        var fields: [String?] = []
         var field = ""
+        var wasQuoted = false
         var quoted = false
         var line = 1
         var recordLine = 1
@@ -20,10 +30,14 @@ public enum CSVRecords {
             if let c = pending { pending = nil; return c }
             return iterator.next()
         }
-        func endRecord() {
-            fields.append(field)
+        func endField() {
+            fields.append(field.isEmpty && !wasQuoted ? nil : field)
             field = ""
-            if !(fields.count == 1 && fields[0].isEmpty) { records.append((recordLine, fields)) }
+            wasQuoted = false
+        }
+        func endRecord() {
+            endField()
+            if !(fields.count == 1 && fields[0] == nil) { records.append((recordLine, fields)) }
             fields = []
         }
         while let c = next() {
@@ -40,9 +54,9 @@ public enum CSVRecords {
             }
             if c == "\"" && field.isEmpty {
                 quoted = true
+                wasQuoted = true
             } else if c == delimiter {
-                fields.append(field)
-                field = ""
+                endField()
             } else if c.isNewline {
                 endRecord()
                 line += 1
@@ -52,7 +66,7 @@ public enum CSVRecords {
             }
         }
         guard !quoted else { throw UnclosedQuote(line: recordLine) }
-        if !field.isEmpty || !fields.isEmpty { endRecord() }
+        if !field.isEmpty || wasQuoted || !fields.isEmpty { endRecord() }
         return records
     }
 }

@@ -1,0 +1,142 @@
+import Logging
+import SQLKit
+import ServiceLifecycle
+
+/// Sends a service's audit records to whoever keeps the trail (the compliance service) and signs its chains' heads.
+/// Each round reads the chains whose head moved past what was shipped and writes their new records to the outbox as
+/// `AuditRecorded`, in the transaction that advances the shipped mark; so every record is sent at least once, records
+/// written before the shipper existed included. At its interval it signs each moved head (`AuditCheckpointed`).
+public struct AuditShipper: Service {
+    /// Chains one round ships from.
+    public static let chainsPerRound = 50
+    /// Records shipped per chain and round.
+    public static let recordsPerChain = 500
+    /// How often the shipper looks, in milliseconds.
+    public static let shipIntervalMillis = 1_000
+
+    let serviceName: String
+    let database: any Database
+    let outbox: Outbox
+    let signer: AuditSigner
+    let clock: any FinFlowClock
+    let logger: Logger
+    /// How long a moved head waits for its signed checkpoint, at most, in milliseconds.
+    let checkpointIntervalMillis: Int64
+
+    /// A shipper of `serviceName`'s audit log on `database`, writing to `outbox`.
+    public init(
+        serviceName: String, database: any Database, outbox: Outbox, signer: AuditSigner, clock: any FinFlowClock,
+        checkpointIntervalSeconds: Int, logger: Logger
+    ) {
+        self.serviceName = serviceName
+        self.database = database
+        self.outbox = outbox
+        self.signer = signer
+        self.clock = clock
+        self.checkpointIntervalMillis = Int64(checkpointIntervalSeconds) * 1_000
+        self.logger = logger
+    }
+
+    private struct HeadRow: Decodable {
+        let tenant_id: String
+        let seq: Int64
+        let hash: String
+        let shipped_seq: Int64
+        let checkpointed_seq: Int64
+    }
+
+    private struct Marked: Decodable { let tenant_id: String }
+
+    /// The mark moved by another replica first: this round's work is rolled back and left to that one.
+    private struct MovedByAnother: Error {}
+
+    /// Ships the records not shipped yet, up to a round's bound; returns how many.
+    @discardableResult
+    public func ship() async throws -> Int {
+        do {
+            return try await self.database.transaction { db in
+                let heads = try await db.raw("""
+                    SELECT tenant_id, seq, hash, shipped_seq, checkpointed_seq FROM audit_heads WHERE shipped_seq < seq
+                    ORDER BY tenant_id LIMIT \(bind: Self.chainsPerRound)
+                    """).all(decoding: HeadRow.self)
+                var shipped = 0
+                for head in heads {
+                    let records = try await db.raw("""
+                        SELECT * FROM audit_log WHERE tenant_id = \(bind: head.tenant_id) AND seq > \(bind: head.shipped_seq)
+                        ORDER BY seq LIMIT \(bind: Self.recordsPerChain)
+                        """).all(decoding: AuditLog.Record.self)
+                    guard let last = records.last else { continue }
+                    try await self.outbox.enqueue(
+                        records.map { (payload: $0.event(service: self.serviceName), subject: $0.id, tenantId: $0.tenant_id) }, on: db)
+                    let marked = try await db.raw("""
+                        UPDATE audit_heads SET shipped_seq = \(bind: last.seq)
+                        WHERE tenant_id = \(bind: head.tenant_id) AND shipped_seq = \(bind: head.shipped_seq) RETURNING tenant_id
+                        """).all(decoding: Marked.self)
+                    guard !marked.isEmpty else { throw MovedByAnother() }
+                    shipped += records.count
+                }
+                return shipped
+            }
+        } catch is MovedByAnother {
+            return 0
+        }
+    }
+
+    /// Signs the head of every chain that moved since its last checkpoint (up to a round's bound); returns how many.
+    @discardableResult
+    public func checkpoint() async throws -> Int {
+        let now = self.clock.nowMillis()
+        do {
+            return try await self.database.transaction { db in
+                let heads = try await db.raw("""
+                    SELECT tenant_id, seq, hash, shipped_seq, checkpointed_seq FROM audit_heads WHERE checkpointed_seq < seq
+                    ORDER BY tenant_id LIMIT \(bind: Self.chainsPerRound)
+                    """).all(decoding: HeadRow.self)
+                for head in heads {
+                    let checkpoint = try self.signer.sign(
+                        service: self.serviceName, tenantId: head.tenant_id, seq: head.seq, hash: head.hash, signedAtMillis: now)
+                    try await db.raw("""
+                        INSERT INTO audit_checkpoints (tenant_id, seq, hash, signed_at_ms, key_id, signature)
+                        VALUES (\(bind: head.tenant_id), \(bind: head.seq), \(bind: head.hash), \(bind: now), \(bind: checkpoint.keyId),
+                            \(bind: checkpoint.signature))
+                        ON CONFLICT DO NOTHING
+                        """).run()
+                    let marked = try await db.raw("""
+                        UPDATE audit_heads SET checkpointed_seq = \(bind: head.seq), checkpointed_at_ms = \(bind: now)
+                        WHERE tenant_id = \(bind: head.tenant_id) AND checkpointed_seq = \(bind: head.checkpointed_seq) RETURNING tenant_id
+                        """).all(decoding: Marked.self)
+                    guard !marked.isEmpty else { throw MovedByAnother() }
+                    try await self.outbox.enqueue(checkpoint.event, subject: head.tenant_id, tenantId: head.tenant_id, on: db)
+                }
+                return heads.count
+            }
+        } catch is MovedByAnother {
+            return 0
+        }
+    }
+
+    public func run() async throws {
+        var lastCheckpointMillis = self.clock.nowMillis()
+        while await Periodic.wait(.milliseconds(Self.shipIntervalMillis)) {
+            do {
+                while try await self.ship() > 0 {}
+                if self.clock.nowMillis() - lastCheckpointMillis >= self.checkpointIntervalMillis {
+                    lastCheckpointMillis = self.clock.nowMillis()
+                    while try await self.checkpoint() == Self.chainsPerRound {}
+                }
+            } catch {
+                self.logger.warning("audit shipping failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension AuditLog.Record {
+    /// The event carrying this record from `service`.
+    func event(service: String) -> AuditRecorded {
+        AuditRecorded(
+            service: service, recordId: self.id, tenantId: self.tenant_id, seq: self.seq, occurredAtMillis: self.occurred_at_ms,
+            actorId: self.actor_id, action: self.action, target: self.target, outcome: self.outcome, clientAddress: self.client_address,
+            details: self.details, prevHash: self.prev_hash, hash: self.hash)
+    }
+}
