@@ -26,6 +26,7 @@ extension FinFlowCommand {
             CreditBench.self,
             ScreeningBench.self,
             MonitoringBench.self,
+            AuditBench.self,
         ]
         #if Kafka
         commands.append(KafkaBench.self)
