@@ -11,6 +11,7 @@ public enum AccountingService {
     public static let descriptor = ServiceDescriptor(
         name: "accounting", title: "accounting-service", migrations: AccountingMigrations.all,
         openAPIIn: .module,
+        personalData: AccountingService.personalData,
         make: { env in Running(ledger: Ledger(env: env)) })
 
     struct Running: FinFlowService {

@@ -11,6 +11,7 @@ public enum AuthService {
     public static let descriptor = ServiceDescriptor(
         name: "auth", title: "auth-service", migrations: AuthMigrations.all,
         openAPIIn: .module, sendsMail: true,
+        personalData: AuthService.personalData,
         make: { env in try await Running.make(env: env) })
 
     /// Starts signing with a new key; the old ones keep verifying until every token they signed has expired.

@@ -205,6 +205,28 @@ enum ComplianceMigrations {
             FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
             """,
         ] + ["audit_trail", "audit_trail_checkpoints"].flatMap { Migration.rowLevelSecurity(table: $0) }),
+        // Data subject requests: each service's part arrives in pieces (`DataSubjectRequestAnswered`) and is kept until
+        // the archive is downloaded or expires.
+        Migration(8, "create data subject requests and the parts the services answer with", [
+            """
+            CREATE TABLE dsr_requests (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, subject TEXT NOT NULL,
+                expected_services TEXT NOT NULL, request_hash TEXT NOT NULL, opened_by TEXT NOT NULL, opened_at_ms BIGINT NOT NULL,
+                due_at_ms BIGINT NOT NULL, ready_at_ms BIGINT, expires_at_ms BIGINT, downloaded_at_ms BIGINT, downloaded_by TEXT)
+            """,
+            "CREATE INDEX dsr_requests_tenant ON dsr_requests (tenant_id, id)",
+            """
+            CREATE TABLE dsr_parts (
+                tenant_id TEXT NOT NULL, request_id TEXT NOT NULL, service TEXT NOT NULL, outcome TEXT NOT NULL, records BIGINT NOT NULL,
+                chunk_count INTEGER NOT NULL, chunks_received INTEGER NOT NULL, part_sha256 TEXT NOT NULL, bytes BIGINT NOT NULL,
+                verified INTEGER NOT NULL, answered_at_ms BIGINT NOT NULL, completed_at_ms BIGINT, PRIMARY KEY (request_id, service))
+            """,
+            """
+            CREATE TABLE dsr_chunks (
+                tenant_id TEXT NOT NULL, request_id TEXT NOT NULL, service TEXT NOT NULL, chunk_index INTEGER NOT NULL, content TEXT NOT NULL,
+                PRIMARY KEY (request_id, service, chunk_index))
+            """,
+        ], postgresAfter: ["dsr_requests", "dsr_parts", "dsr_chunks"].flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.

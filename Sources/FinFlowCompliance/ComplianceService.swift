@@ -8,7 +8,7 @@ public enum ComplianceService {
     /// The descriptor `FinFlowServer` lists.
     public static let descriptor = ServiceDescriptor(
         name: "compliance", title: "compliance-service", migrations: ComplianceMigrations.all, openAPIIn: .module,
-        make: { env in Running(desk: ComplianceDesk(env: env)) })
+        personalData: ComplianceService.personalData, make: { env in Running(desk: ComplianceDesk(env: env)) })
 
     struct Running: FinFlowService {
         let desk: ComplianceDesk
@@ -41,6 +41,9 @@ public enum ComplianceService {
                 },
                 .batchOf(AuditCheckpointed.self, name: "compliance.audit-trail.checkpoints", database: desk.database) { events, db in
                     try await desk.keepAuditCheckpoints(events, db: db)
+                },
+                .of(DataSubjectRequestAnswered.self, name: "compliance.data-subject-answers", database: desk.database) { event, db in
+                    try await desk.keepSubjectAnswer(event.data, db: db)
                 },
             ]
         }

@@ -8,6 +8,7 @@ public enum CreditService {
     public static let descriptor = ServiceDescriptor(
         name: "credit", title: "credit-engine", migrations: CreditMigrations.all,
         openAPIIn: .module,
+        personalData: CreditService.personalData,
         make: { env in Running(desk: CreditDesk(env: env)) })
 
     struct Running: FinFlowService {

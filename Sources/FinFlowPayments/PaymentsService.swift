@@ -10,6 +10,7 @@ public enum PaymentsService {
     public static let descriptor = ServiceDescriptor(
         name: "payments", title: "payments-service", migrations: PaymentsMigrations.all,
         openAPIIn: .module,
+        personalData: PaymentsService.personalData,
         make: { env in Running(desk: PaymentDesk(env: env)) })
 
     struct Running: FinFlowService {

@@ -65,6 +65,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         var services: [any FinFlowService] = []
         var relays: [OutboxRelay] = []
         var auditShippers: [AuditShipper] = []
+        var platformConsumers: [EventConsumer] = []
         var housekeeping: [any Service] = []
         let mailer = Self.mailer(settings: settings, logger: logger)
         // A start that fails part way closes the databases it opened before it reports why.
@@ -93,6 +94,14 @@ public final class FinFlowSystem: @unchecked Sendable {
                 housekeeping.append(Housekeeping(database: database, clock: clock, logger: logger.with(service: descriptor.name)))
                 // Every service's audit chains travel to the compliance service's trail and are signed at intervals.
                 let signer = try await AuditSigner.load(configured: settings.auditSigningKey, database: database, clock: clock)
+                // A service that keeps personal data answers data subject requests from its declaration of it.
+                if !descriptor.personalData.isEmpty {
+                    let responder = DataSubjectResponder(
+                        serviceName: descriptor.name, sources: descriptor.personalData, outbox: env.outbox(serviceName: descriptor.name), clock: clock)
+                    platformConsumers.append(.of(DataSubjectRequestOpened.self, name: "\(descriptor.name).data-subject-requests", database: database) { event, db in
+                        try await responder.answer(event.data, db: db)
+                    })
+                }
                 auditShippers.append(AuditShipper(
                     serviceName: descriptor.name, database: database, outbox: env.outbox(serviceName: descriptor.name), signer: signer,
                     clock: clock, checkpointIntervalSeconds: settings.auditCheckpointSeconds, logger: logger.with(service: descriptor.name)))
@@ -111,6 +120,7 @@ public final class FinFlowSystem: @unchecked Sendable {
             background.append(refresher)
         }
         for service in services { for consumer in service.consumers { bus.subscribe(consumer) } }
+        for consumer in platformConsumers { bus.subscribe(consumer) }
         bus.subscribe(.inMemory(SessionRevoked.self, name: "process.session-revoked") { event in
             revocations.revokeSession(event.data.sessionId, at: event.time)
         })

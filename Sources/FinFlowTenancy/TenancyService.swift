@@ -8,6 +8,7 @@ public enum TenancyService {
     public static let descriptor = ServiceDescriptor(
         name: "tenancy", title: "multi-tenant-service", migrations: TenancyMigrations.all,
         openAPIIn: .module, sendsMail: true,
+        personalData: TenancyService.personalData,
         make: { env in Running(directory: TenantDirectory(env: env)) })
 
     struct Running: FinFlowService {

@@ -8,6 +8,7 @@ public enum TransactionsService {
     public static let descriptor = ServiceDescriptor(
         name: "transactions", title: "transaction-service", migrations: TransactionsMigrations.all,
         openAPIIn: .module,
+        personalData: TransactionsService.personalData,
         make: { env in Running(book: TransactionBook(env: env)) })
 
     struct Running: FinFlowService {

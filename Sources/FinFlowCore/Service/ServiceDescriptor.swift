@@ -91,29 +91,33 @@ public struct ServiceDescriptor: Sendable {
     public let make: @Sendable (ServiceEnvironment) async throws -> any FinFlowService
     /// Whether the service sends mail through its `MailOutbox` (the process then runs a `MailRelay` for it).
     public let sendsMail: Bool
+    /// Where the service keeps personal data; the process answers data subject requests from it.
+    public let personalData: [PersonalDataSource]
 
     /// A descriptor.
     public init(
         name: String, title: String, migrations: [Migration], openAPIDocument: @escaping @Sendable () throws -> String,
-        sendsMail: Bool = false, make: @escaping @Sendable (ServiceEnvironment) async throws -> any FinFlowService
+        sendsMail: Bool = false, personalData: [PersonalDataSource] = [],
+        make: @escaping @Sendable (ServiceEnvironment) async throws -> any FinFlowService
     ) {
         self.name = name
         self.title = title
         self.migrations = migrations
         self.openAPIDocument = openAPIDocument
         self.sendsMail = sendsMail
+        self.personalData = personalData
         self.make = make
     }
 
     /// A descriptor whose OpenAPI document is the `openapi.yaml` resource of `bundle` (the service module's own).
     public init(
         name: String, title: String, migrations: [Migration], openAPIIn bundle: Bundle, sendsMail: Bool = false,
-        make: @escaping @Sendable (ServiceEnvironment) async throws -> any FinFlowService
+        personalData: [PersonalDataSource] = [], make: @escaping @Sendable (ServiceEnvironment) async throws -> any FinFlowService
     ) {
         let url = bundle.url(forResource: "openapi", withExtension: "yaml")
         self.init(name: name, title: title, migrations: migrations, openAPIDocument: {
             guard let url else { throw InvariantViolation("openapi.yaml is missing from the \(name) bundle") }
             return try String(contentsOf: url, encoding: .utf8)
-        }, sendsMail: sendsMail, make: make)
+        }, sendsMail: sendsMail, personalData: personalData, make: make)
     }
 }

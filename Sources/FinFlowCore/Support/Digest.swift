@@ -3,6 +3,19 @@ import Foundation
 
 /// Hashing and random tokens, in the text forms FinFlow stores.
 public enum Digest {
+    /// SHA-256 over data fed in pieces.
+    public struct Streaming: Sendable {
+        private var hasher = SHA256()
+
+        public init() {}
+
+        /// Adds `data`.
+        public mutating func update(_ data: some DataProtocol) { self.hasher.update(data: data) }
+
+        /// The lower-case hex digest of everything added.
+        public func hex() -> String { Digest.hex(self.hasher.finalize()) }
+    }
+
     /// Lower-case hex SHA-256 of `data`.
     public static func sha256Hex(_ data: some DataProtocol) -> String {
         hex(SHA256.hash(data: data))

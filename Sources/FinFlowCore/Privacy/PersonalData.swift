@@ -1,0 +1,205 @@
+import Foundation
+import SQLKit
+
+/// Where a service keeps personal data of one category: the table, the columns a copy shows and the columns that name
+/// a data subject. A service declares these in its descriptor; the platform answers data subject requests from them,
+/// so a table added without its declaration is the one place to look.
+public struct PersonalDataSource: Sendable {
+    /// How a request names its subject.
+    public enum Identifier: String, Sendable, CaseIterable {
+        case userId, customerId, email, name
+    }
+
+    /// What the data is (`financial-transactions`).
+    public let category: String
+    /// Why it is kept and for how long, in words, as the record of processing says.
+    public let purpose: String
+    public let retention: String
+    public let table: String
+    /// The columns shown; `name:int` for a whole number, else text.
+    public let columns: [String]
+    /// The column that holds each identifier this table can be searched by; a name matches whatever its case.
+    public let matches: [Identifier: String]
+    /// Whether rows carry `tenant_id` (else they belong to the platform, as a user's account does).
+    public let tenantScoped: Bool
+    /// The order rows are shown in: a unique text column listed in `columns` (the rows are paged by it), or several.
+    public let orderBy: String
+
+    /// A source; `columns` and the matched columns are the service's constants, never input.
+    public init(
+        category: String, purpose: String, retention: String, table: String, columns: [String], matches: [Identifier: String],
+        tenantScoped: Bool = true, orderBy: String = "id"
+    ) {
+        self.category = category
+        self.purpose = purpose
+        self.retention = retention
+        self.table = table
+        self.columns = columns
+        self.matches = matches
+        self.tenantScoped = tenantScoped
+        self.orderBy = orderBy
+    }
+}
+
+/// Answers data subject requests for one service from its `PersonalDataSource`s: finds the subject's rows, writes the
+/// part (a JSON document) and puts it in the service's outbox in pieces, in the consumer's transaction.
+public struct DataSubjectResponder: Sendable {
+    /// Rows read per query.
+    public static let pageSize = 1_000
+    /// The most rows one source contributes to a part.
+    public static let rowsPerSourceMax = 2_000_000
+
+    let serviceName: String
+    let sources: [PersonalDataSource]
+    let outbox: Outbox
+    let clock: any FinFlowClock
+
+    /// A responder for `serviceName`.
+    public init(serviceName: String, sources: [PersonalDataSource], outbox: Outbox, clock: any FinFlowClock) {
+        self.serviceName = serviceName
+        self.sources = sources
+        self.outbox = outbox
+        self.clock = clock
+    }
+
+    /// Writes this service's answer to `request` to the outbox on `db`.
+    public func answer(_ request: DataSubjectRequestOpened, db: any SQLDatabase) async throws {
+        let answeredAt = self.clock.nowMillis()
+        var part = Data()
+        part.append(contentsOf: #"{"service":"#.utf8)
+        part.append(Self.json(self.serviceName))
+        part.append(contentsOf: #","requestId":"#.utf8)
+        part.append(Self.json(request.requestId))
+        part.append(contentsOf: #","answeredAt":"#.utf8)
+        part.append(Self.json(ISO8601DateFormatter().string(from: Date(unixMillis: answeredAt))))
+        part.append(contentsOf: #","categories":["#.utf8)
+        var records: Int64 = 0
+        var first = true
+        for source in self.sources {
+            let (rows, count) = try await self.rows(of: source, for: request, db: db)
+            guard count > 0 else { continue }
+            if !first { part.append(UInt8(ascii: ",")) }
+            first = false
+            part.append(contentsOf: #"{"category":"#.utf8)
+            part.append(Self.json(source.category))
+            part.append(contentsOf: #","purpose":"#.utf8)
+            part.append(Self.json(source.purpose))
+            part.append(contentsOf: #","retention":"#.utf8)
+            part.append(Self.json(source.retention))
+            part.append(contentsOf: #","table":"#.utf8)
+            part.append(Self.json(source.table))
+            part.append(contentsOf: #","records":["#.utf8)
+            part.append(rows)
+            part.append(contentsOf: "]}".utf8)
+            records += Int64(count)
+        }
+        part.append(contentsOf: "]}".utf8)
+        let chunks = Self.chunks(part)
+        let digest = Digest.sha256Hex(part)
+        let outcome = records == 0 ? "nothing-held" : "data"
+        let events = chunks.enumerated().map { index, content in
+            (payload: DataSubjectRequestAnswered(
+                requestId: request.requestId, tenantId: request.tenantId, service: self.serviceName, outcome: outcome, records: records,
+                chunkIndex: index, chunkCount: chunks.count, content: content, partSha256: digest, answeredAtMillis: answeredAt),
+             subject: request.requestId as String?, tenantId: request.tenantId as String?)
+        }
+        try await self.outbox.enqueue(events, on: db)
+    }
+
+    /// The subject's rows of `source` as comma-separated JSON objects, and how many.
+    func rows(of source: PersonalDataSource, for request: DataSubjectRequestOpened, db: any SQLDatabase) async throws -> (Data, Int) {
+        var conditions: [SQLQueryString] = []
+        for (identifier, column) in source.matches.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            switch identifier {
+            case .userId: if let id = request.userId { conditions.append("\(ident: column) = \(bind: id)") }
+            case .customerId: if let id = request.customerId { conditions.append("\(ident: column) = \(bind: id)") }
+            case .email: if let email = request.email { conditions.append("lower(\(ident: column)) = \(bind: email.lowercased())") }
+            case .name:
+                for name in request.names { conditions.append("lower(\(ident: column)) = \(bind: name.lowercased())") }
+            }
+        }
+        guard !conditions.isEmpty else { return (Data(), 0) }
+        let columns = source.columns.map { column -> (name: String, integer: Bool) in
+            column.hasSuffix(":int") ? (String(column.dropLast(4)), true) : (column, false)
+        }
+        // A single ordering column pages by key (each page starts after the last row); a composite one by offset.
+        let keyed = !source.orderBy.contains(",")
+        var out = Data()
+        var count = 0
+        var offset = 0
+        var after: String?
+        while count < Self.rowsPerSourceMax {
+            var sql = SQLQueryString("SELECT ")
+            sql.appendInterpolation(unsafeRaw: columns.map(\.name).joined(separator: ", "))
+            sql.appendInterpolation(unsafeRaw: " FROM \(source.table) WHERE ")
+            if source.tenantScoped {
+                sql.appendInterpolation(unsafeRaw: "tenant_id = ")
+                sql.appendInterpolation(bind: request.tenantId)
+                sql.appendInterpolation(unsafeRaw: " AND ")
+            }
+            sql.appendInterpolation(unsafeRaw: "(")
+            for (index, condition) in conditions.enumerated() {
+                if index > 0 { sql.appendInterpolation(unsafeRaw: " OR ") }
+                sql.appendInterpolation(condition)
+            }
+            sql.appendInterpolation(unsafeRaw: ")")
+            if keyed, let after {
+                sql.appendInterpolation(unsafeRaw: " AND \(source.orderBy) > ")
+                sql.appendInterpolation(bind: after)
+            }
+            sql.appendInterpolation(unsafeRaw: " ORDER BY \(source.orderBy) LIMIT \(Self.pageSize)")
+            if !keyed { sql.appendInterpolation(unsafeRaw: " OFFSET \(offset)") }
+            let page = try await db.raw(sql).all()
+            if keyed, let last = page.last { after = try last.decode(column: source.orderBy, as: String.self) }
+            for row in page {
+                if count > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "{"))
+                for (index, column) in columns.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(Self.json(column.name))
+                    out.append(UInt8(ascii: ":"))
+                    if try row.decodeNil(column: column.name) {
+                        out.append(contentsOf: "null".utf8)
+                    } else if column.integer {
+                        out.append(contentsOf: String(try row.decode(column: column.name, as: Int64.self)).utf8)
+                    } else {
+                        out.append(Self.json(try row.decode(column: column.name, as: String.self)))
+                    }
+                }
+                out.append(UInt8(ascii: "}"))
+                count += 1
+            }
+            if page.count < Self.pageSize { break }
+            offset += page.count
+        }
+        return (out, count)
+    }
+
+    /// `text` as a JSON string.
+    static func json(_ text: String) -> Data {
+        (try? JSONEncoder.sortedWithoutSlashes.encode(text)) ?? Data("\"\"".utf8)
+    }
+
+    /// The part cut into pieces of at most `chunkBytesMax` bytes, never inside a character.
+    static func chunks(_ part: Data) -> [String] {
+        var chunks: [String] = []
+        var start = part.startIndex
+        while start < part.endIndex {
+            var end = min(part.endIndex, start + DataSubjectRequestAnswered.chunkBytesMax)
+            // A UTF-8 continuation byte (10xxxxxx) never starts a character: step back to one that does.
+            while end < part.endIndex, part[end] & 0xC0 == 0x80 { end -= 1 }
+            chunks.append(String(decoding: part[start..<end], as: UTF8.self))
+            start = end
+        }
+        return chunks.isEmpty ? [""] : chunks
+    }
+}
+
+extension JSONEncoder {
+    /// Sorted keys, slashes as they are.
+    static let sortedWithoutSlashes: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}

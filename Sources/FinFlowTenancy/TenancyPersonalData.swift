@@ -1,0 +1,19 @@
+import FinFlowCore
+
+extension TenancyService {
+    /// Where tenancy keeps personal data.
+    static let personalData: [PersonalDataSource] = [
+        PersonalDataSource(
+            category: "member-profile", purpose: "show who belongs to a tenant (contract)", retention: "while the account exists",
+            table: "users", columns: ["id", "email", "display_name", "registered_at_ms:int"], matches: [.userId: "id", .email: "email"],
+            tenantScoped: false),
+        PersonalDataSource(
+            category: "memberships", purpose: "grant the user their roles in the tenant (contract)", retention: "while the membership lasts",
+            table: "memberships", columns: ["tenant_id", "user_id", "roles", "joined_at_ms:int"], matches: [.userId: "user_id"], orderBy: "user_id"),
+        PersonalDataSource(
+            category: "invitations", purpose: "invite the person to the tenant (legitimate interest of the tenant)",
+            retention: "until accepted, revoked or expired", table: "invitations",
+            columns: ["id", "email", "roles", "invited_by", "created_at_ms:int", "expires_at_ms:int", "accepted_at_ms:int", "revoked_at_ms:int"],
+            matches: [.email: "email", .userId: "accepted_by"]),
+    ]
+}

@@ -1,0 +1,107 @@
+import FinFlowCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// Data subject access requests: every service that keeps personal data answers through events, and the compliance
+/// service assembles one archive that is given once.
+@Suite("compliance: data subject access requests across every service")
+struct SubjectRequestTests {
+    static let json = ScreeningAPITests.json
+
+    static func download(_ client: any TestClientProtocol, _ id: String, token: String) async throws -> (status: Int, bytes: [UInt8], body: [String: Any]) {
+        try await client.execute(uri: "/v1/compliance/data-subject-requests/\(id)/archive", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+            let bytes = Array(response.body.readableBytesView)
+            let body = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
+            return (Int(response.status.code), bytes, body)
+        }
+    }
+
+    @Test("all seven services answer, the archive holds each part with its hash in the manifest, and it is given once")
+    func accessRequest() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let desk = try await Desk.open(client, sut, tag: "dsr")
+            var token = desk.token
+            for amount in [1_200, 3_400, 5_600] as [Int64] {
+                #expect(try await desk.create(desk.body(amount, counterparty: "Ada Lovelace")).status == 201)
+            }
+            #expect(try await desk.create(desk.body(999, counterparty: "City Power")).status == 201)
+            let lines = #"{"description":"Analytical engine notes","quantity":"1","unitPrice":5000,"taxRate":"0"}"#
+            let invoice = try await client.send(.post, "/v1/accounting/invoices", json: InvoiceTests.invoice(customer: "cust-ada", lines: lines), token: token)
+            try #require(invoice.status == 201, "\(invoice.body)")
+            let screening = try await client.send(
+                .post, "/v1/compliance/screenings", json: Self.json(["subjectType": "customer", "subjectRef": "cust-ada", "names": ["Ada Lovelace"]]),
+                token: token)
+            try #require(screening.status == 201, "\(screening.body)")
+            try await sut.system.shipAudit()
+
+            let id = UUID().uuidString.lowercased()
+            let subject: [String: Any] = ["id": id, "userId": desk.user.userId, "customerId": "cust-ada", "email": desk.user.email, "names": ["Ada Lovelace"]]
+            let opened = try await client.send(.post, "/v1/compliance/data-subject-requests", json: Self.json(subject), token: token)
+            try #require(opened.status == 201, "\(opened.body)")
+            #expect(opened.body["status"] as? String == "open" && opened.body["overdue"] as? Bool == false)
+            let waiting = (opened.body["services"] as? [[String: Any]] ?? []).filter { $0["status"] as? String == "waiting" }
+            #expect(waiting.count == 7)
+            #expect(try await Self.download(client, id, token: token).body["code"] as? String == "archive-not-ready")
+            // A retry with the same id answers the same request; the id with another subject is refused.
+            #expect(try await client.send(.post, "/v1/compliance/data-subject-requests", json: Self.json(subject), token: token).status == 200)
+            var other = subject
+            other["names"] = ["Someone Else"]
+            #expect(try await client.send(.post, "/v1/compliance/data-subject-requests", json: Self.json(other), token: token).status == 409)
+
+            // A month passes before the services answer: the request shows overdue, each service still awaited.
+            sut.clock.advance(seconds: 32 * 86_400)
+            let login = try await client.send(.post, "/v1/auth/login", json: Self.json(["email": desk.user.email, "password": desk.user.password]))
+            token = try #require((login.body["tokens"] as? [String: Any])?["accessToken"] as? String, "\(login.body)")
+            let late = try await client.send(.get, "/v1/compliance/data-subject-requests/\(id)", token: token)
+            #expect(late.body["overdue"] as? Bool == true, "\(late.body)")
+            try await sut.deliver()
+
+            let ready = try await client.send(.get, "/v1/compliance/data-subject-requests/\(id)", token: token)
+            try #require(ready.body["status"] as? String == "ready", "\(ready.body)")
+            let services = Dictionary(uniqueKeysWithValues: (ready.body["services"] as? [[String: Any]] ?? []).map { ($0["service"] as! String, $0) })
+            #expect(Set(services.keys) == Set(DataSubjectRequestOpened.answeringServices))
+            #expect(services.values.allSatisfy { $0["status"] as? String == "answered" })
+            #expect(services["transactions"]?["records"] as? Int == 3)
+            #expect(services["payments"]?["outcome"] as? String == "nothing-held" && services["credit"]?["outcome"] as? String == "nothing-held")
+            for service in ["auth", "tenancy", "accounting", "compliance"] {
+                #expect(services[service]?["outcome"] as? String == "data", "\(service): \(services[service] ?? [:])")
+            }
+
+            let archive = try await Self.download(client, id, token: token)
+            try #require(archive.status == 200)
+            let files = Dictionary(uniqueKeysWithValues: TarArchive.files(archive.bytes).map { ($0.name, $0.data) })
+            #expect(Set(files.keys) == Set(["manifest.json"] + DataSubjectRequestOpened.answeringServices.map { "\($0).json" }))
+            let manifest = try #require(try JSONSerialization.jsonObject(with: Data(files["manifest.json"] ?? [])) as? [String: Any])
+            for part in manifest["parts"] as? [[String: Any]] ?? [] {
+                let file = try #require(files[part["file"] as? String ?? ""])
+                #expect(Digest.sha256Hex(file) == part["sha256"] as? String, "\(part)")
+            }
+            let transactions = try #require(try JSONSerialization.jsonObject(with: Data(files["transactions.json"] ?? [])) as? [String: Any])
+            let records = ((transactions["categories"] as? [[String: Any]])?.first?["records"] as? [[String: Any]]) ?? []
+            #expect(records.count == 3 && records.allSatisfy { $0["counterparty"] as? String == "Ada Lovelace" })
+            #expect(Set(records.compactMap { $0["amount_minor"] as? Int }) == [1_200, 3_400, 5_600])
+            let auth = String(decoding: files["auth.json"] ?? [], as: UTF8.self)
+            #expect(auth.contains(desk.user.email) && !auth.contains("password_hash") && !auth.contains("$2b$") && !auth.contains("totp_secret"))
+            let compliance = String(decoding: files["compliance.json"] ?? [], as: UTF8.self)
+            #expect(compliance.contains("sanctions-screenings") && compliance.contains("audit-trail"))
+
+            #expect(try await Self.download(client, id, token: token).body["code"] as? String == "archive-downloaded")
+            let done = try await client.send(.get, "/v1/compliance/data-subject-requests/\(id)", token: token)
+            #expect(done.body["status"] as? String == "downloaded" && done.body["downloadedAt"] != nil)
+            let listed = try await client.send(.get, "/v1/compliance/data-subject-requests", token: token)
+            #expect((listed.body["items"] as? [[String: Any]])?.first?["id"] as? String == id)
+
+            let stranger = try await Fixtures.signUp(client, sut, tag: "dsr-stranger")
+            #expect(try await client.send(.get, "/v1/compliance/data-subject-requests/\(id)", token: stranger.accessToken).status == 404)
+            for bad in ["{}", #"{"email":"not-an-email"}"#, #"{"names":["  "]}"#, #"{"userId":""}"#, #"{"id":"nope","userId":"u"}"#, #"{"kind":"erasure","userId":"u"}"#] {
+                let refused = try await client.send(.post, "/v1/compliance/data-subject-requests", json: bad, token: token)
+                #expect(refused.status == 400, "\(bad): \(refused.status) \(refused.body)")
+            }
+        }
+    }
+}
