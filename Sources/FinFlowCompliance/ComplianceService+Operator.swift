@@ -68,3 +68,47 @@ extension ComplianceService {
         }.map(\.checkpoint)
     }
 }
+
+/// Data subject requests, handled by the operator (a request that came by post, a benchmark).
+extension ComplianceService {
+    /// Opens an access request in `tenantId` about the subject named, as `actor`; the services are asked through the
+    /// compliance outbox. Returns the request id.
+    public static func openAccessRequest(
+        database: any Database, settings: Settings, tenantId: String, userId: String?, customerId: String?, email: String?, names: [String],
+        actor: String
+    ) async throws -> String {
+        let env = ServiceEnvironment.forOperator(
+            settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.compliance.operator"))
+        let principal = Principal(subject: actor, tenantId: tenantId, roles: [], permissions: ["compliance:manage"], sessionId: nil)
+        let subject = SubjectIdentifiers(userId: userId, customerId: customerId, email: email, names: names)
+        return try await ComplianceDesk(env: env).openSubjectRequest(id: nil, subject: subject, principal: principal).0.row.id
+    }
+
+    /// The request's status and the services still awaited.
+    public static func accessRequestStatus(database: any Database, settings: Settings, tenantId: String, id: String) async throws
+        -> (status: String, waiting: [String], records: [String: Int64])
+    {
+        let env = ServiceEnvironment.forOperator(
+            settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.compliance.operator"))
+        let request = try await ComplianceDesk(env: env).subjectRequest(tenantId: tenantId, id: id)
+        return (request.row.status, ComplianceDesk.waiting(request), Dictionary(request.parts.map { ($0.service, $0.records) }) { first, _ in first })
+    }
+
+    /// Claims a ready request's archive (once) and writes it to `write`; returns the bytes written.
+    @discardableResult
+    public static func writeAccessArchive(
+        database: any Database, settings: Settings, tenantId: String, id: String, actor: String, write: (ArraySlice<UInt8>) throws -> Void
+    ) async throws -> Int {
+        let env = ServiceEnvironment.forOperator(
+            settings: settings, database: database, clock: SystemClock(), logger: Logger(label: "finflow.compliance.operator"))
+        let desk = ComplianceDesk(env: env)
+        let principal = Principal(subject: actor, tenantId: tenantId, roles: [], permissions: ["compliance:manage"], sessionId: nil)
+        let request = try await desk.claimArchive(tenantId: tenantId, id: id, principal: principal)
+        var bytes = 0
+        for try await piece in desk.archive(request) {
+            try write(piece)
+            bytes += piece.count
+        }
+        return bytes
+    }
+}

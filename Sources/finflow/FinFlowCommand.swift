@@ -27,6 +27,7 @@ extension FinFlowCommand {
             ScreeningBench.self,
             MonitoringBench.self,
             AuditBench.self,
+            PrivacyBench.self,
         ]
         #if Kafka
         commands.append(KafkaBench.self)

@@ -59,6 +59,11 @@ struct EventSchemaTests {
             outcome: "success", clientAddress: "127.0.0.1", details: "{}", prevHash: "0", hash: "h")),
         (AuditCheckpointed.topic, AuditCheckpointed(
             service: "auth", tenantId: "t", seq: 1, hash: "h", signedAtMillis: 1, keyId: "k", publicKey: "p", signature: "s")),
+        (DataSubjectRequestOpened.topic, DataSubjectRequestOpened(
+            requestId: "r", tenantId: "t", kind: "access", userId: "u", customerId: "c", email: "a@example.com", names: ["A"], openedAtMillis: 1)),
+        (DataSubjectRequestAnswered.topic, DataSubjectRequestAnswered(
+            requestId: "r", tenantId: "t", service: "auth", outcome: "data", records: 1, chunkIndex: 0, chunkCount: 1, content: "{}",
+            partSha256: "h", answeredAtMillis: 1)),
     ]
 
     static func object(_ value: any EventContract) throws -> [String: Any] {

@@ -1,4 +1,5 @@
 import FinFlowCore
+import FinFlowServer
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -103,5 +104,11 @@ struct SubjectRequestTests {
                 #expect(refused.status == 400, "\(bad): \(refused.status) \(refused.body)")
             }
         }
+    }
+
+    @Test("the services asked are exactly those that declare personal data")
+    func answeringServices() {
+        let declaring = ServiceCatalog.all.filter { !$0.personalData.isEmpty }.map(\.name).sorted()
+        #expect(DataSubjectRequestOpened.answeringServices == declaring)
     }
 }
