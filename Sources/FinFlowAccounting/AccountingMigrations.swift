@@ -35,6 +35,78 @@ enum AccountingMigrations {
         ], postgresAfter: Migration.rowLevelSecurity(table: "journal_imports")),
         Migration(7, "create vendor bills, their lines and payments", Self.billTables,
                   postgres: Self.billTables + ["bills", "bill_lines", "bill_payments"].flatMap(Migration.rowLevelSecurity(table:))),
+        Migration(8, "let an erasure replace a data subject's name in posted entries' text while it marks them", Self.erasureSQLite,
+                  postgres: Self.erasurePostgres),
+    ]
+
+    /// An erasure (GDPR article 17) lists the entries it changes in `ledger_erasure_marks` within its transaction; the
+    /// guards of posted entries and lines then let their text (description, memo) change, and nothing else. A mark
+    /// never outlives the transaction that made it.
+    static let erasureMarks = """
+        CREATE TABLE ledger_erasure_marks (request_id TEXT NOT NULL, entry_id TEXT NOT NULL, PRIMARY KEY (request_id, entry_id))
+        """
+
+    static let erasureSQLite = [
+        Self.erasureMarks,
+        "DROP TRIGGER journal_lines_posted_immutable",
+        """
+        CREATE TRIGGER journal_lines_posted_immutable BEFORE UPDATE ON journal_lines WHEN OLD.state = 'posted' AND (
+            NEW.entry_id IS NOT OLD.entry_id OR NEW.line_no IS NOT OLD.line_no OR NEW.tenant_id IS NOT OLD.tenant_id
+            OR NEW.account_id IS NOT OLD.account_id OR NEW.state IS NOT OLD.state OR NEW.source IS NOT OLD.source
+            OR NEW.accounting_date IS NOT OLD.accounting_date OR NEW.posted_at_ms IS NOT OLD.posted_at_ms
+            OR NEW.debit_minor IS NOT OLD.debit_minor OR NEW.credit_minor IS NOT OLD.credit_minor OR NEW.currency IS NOT OLD.currency
+            OR (NEW.memo IS NOT OLD.memo AND NOT EXISTS (SELECT 1 FROM ledger_erasure_marks m WHERE m.entry_id = OLD.entry_id)))
+        BEGIN SELECT RAISE(ABORT, 'posted journal lines are immutable'); END
+        """,
+        "DROP TRIGGER journal_entries_posted_immutable",
+        """
+        CREATE TRIGGER journal_entries_posted_immutable BEFORE UPDATE ON journal_entries
+        WHEN OLD.status = 'posted' AND (NEW.status IS NOT OLD.status OR NEW.accounting_date IS NOT OLD.accounting_date
+            OR (NEW.description IS NOT OLD.description AND NOT EXISTS (SELECT 1 FROM ledger_erasure_marks m WHERE m.entry_id = OLD.id))
+            OR NEW.posted_at_ms IS NOT OLD.posted_at_ms
+            OR NEW.reversed_by_id IS NOT OLD.reversed_by_id AND OLD.reversed_by_id IS NOT NULL)
+        BEGIN SELECT RAISE(ABORT, 'posted journal entries are immutable'); END
+        """,
+    ]
+
+    static let erasurePostgres = [
+        Self.erasureMarks,
+        """
+        CREATE OR REPLACE FUNCTION journal_lines_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.state = 'posted' THEN
+                IF TG_OP = 'DELETE' OR NEW.entry_id IS DISTINCT FROM OLD.entry_id OR NEW.line_no IS DISTINCT FROM OLD.line_no
+                   OR NEW.tenant_id IS DISTINCT FROM OLD.tenant_id OR NEW.account_id IS DISTINCT FROM OLD.account_id
+                   OR NEW.state IS DISTINCT FROM OLD.state OR NEW.source IS DISTINCT FROM OLD.source
+                   OR NEW.accounting_date IS DISTINCT FROM OLD.accounting_date OR NEW.posted_at_ms IS DISTINCT FROM OLD.posted_at_ms
+                   OR NEW.debit_minor IS DISTINCT FROM OLD.debit_minor OR NEW.credit_minor IS DISTINCT FROM OLD.credit_minor
+                   OR NEW.currency IS DISTINCT FROM OLD.currency
+                   OR (NEW.memo IS DISTINCT FROM OLD.memo
+                       AND NOT EXISTS (SELECT 1 FROM ledger_erasure_marks m WHERE m.entry_id = OLD.entry_id)) THEN
+                    RAISE EXCEPTION 'posted journal lines are immutable';
+                END IF;
+            END IF;
+            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+            RETURN NEW;
+        END $$
+        """,
+        """
+        CREATE OR REPLACE FUNCTION journal_entries_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.status = 'posted' THEN
+                IF TG_OP = 'DELETE' OR NEW.status IS DISTINCT FROM OLD.status
+                   OR NEW.accounting_date IS DISTINCT FROM OLD.accounting_date
+                   OR (NEW.description IS DISTINCT FROM OLD.description
+                       AND NOT EXISTS (SELECT 1 FROM ledger_erasure_marks m WHERE m.entry_id = OLD.id))
+                   OR NEW.posted_at_ms IS DISTINCT FROM OLD.posted_at_ms
+                   OR (OLD.reversed_by_id IS NOT NULL AND NEW.reversed_by_id IS DISTINCT FROM OLD.reversed_by_id) THEN
+                    RAISE EXCEPTION 'posted journal entries are immutable';
+                END IF;
+            END IF;
+            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+            RETURN NEW;
+        END $$
+        """,
     ]
 
     /// Accounts payable: bills and vendor credit notes, their lines (input tax per line), and what was applied to them.

@@ -24,7 +24,8 @@ extension ComplianceAPI {
                         "name the subject by userId, customerId, email or names")
         try validator.throwIfInvalid()
         let subject = SubjectIdentifiers(userId: userId, customerId: customerId, email: email, names: names)
-        let (request, created) = try await self.desk.openSubjectRequest(id: id, subject: subject, principal: principal)
+        let (request, created) = try await self.desk.openSubjectRequest(
+            id: id, kind: body.kind?.rawValue ?? "access", subject: subject, principal: principal)
         let dto = Self.dto(request, now: self.desk.now)
         return created ? .created(.init(body: .json(dto))) : .ok(.init(body: .json(dto)))
     }
@@ -66,7 +67,7 @@ extension ComplianceAPI {
                 sha256: part.part_sha256)
         }
         return .init(
-            id: row.id, kind: .access, status: .init(rawValue: row.status) ?? .open,
+            id: row.id, kind: .init(rawValue: row.kind) ?? .access, status: .init(rawValue: row.status) ?? .open,
             subject: .init(userId: subject.userId, customerId: subject.customerId, email: subject.email, names: subject.names),
             openedAt: Date(unixMillis: row.opened_at_ms), dueAt: Date(unixMillis: row.due_at_ms), overdue: row.status == "open" && now > row.due_at_ms,
             readyAt: row.ready_at_ms.map { Date(unixMillis: $0) }, expiresAt: row.expires_at_ms.map { Date(unixMillis: $0) },

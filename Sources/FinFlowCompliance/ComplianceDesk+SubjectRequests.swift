@@ -55,11 +55,13 @@ extension ComplianceDesk {
         let parts: [SubjectPartRow]
     }
 
-    /// Opens an access request about `subject` and asks every service for its part. A client id already used for the
-    /// same subject answers the request it opened (`created` false).
-    func openSubjectRequest(id: String?, subject: SubjectIdentifiers, principal: Principal) async throws -> (SubjectRequest, created: Bool) {
+    /// Opens a request of `kind` (`access` or `erasure`) about `subject` and asks every service for its part. A client
+    /// id already used for the same request answers the request it opened (`created` false).
+    func openSubjectRequest(id: String?, kind: String = "access", subject: SubjectIdentifiers, principal: Principal) async throws
+        -> (SubjectRequest, created: Bool)
+    {
         let tenantId = principal.tenantId
-        let hash = Digest.sha256Hex(Self.json(subject))
+        let hash = Digest.sha256Hex(kind + ":" + Self.json(subject))
         if let id, let existing = try await self.subjectRequestIfAny(tenantId: tenantId, id: id) {
             struct Hash: Decodable { let request_hash: String }
             let stored = try await self.database.tenantRead(tenantId: tenantId) { db in
@@ -76,21 +78,21 @@ extension ComplianceDesk {
             try await self.database.tenantTransaction(tenantId: tenantId) { db in
                 try await db.raw("""
                     INSERT INTO dsr_requests (id, tenant_id, kind, status, subject, expected_services, request_hash, opened_by, opened_at_ms, due_at_ms)
-                    VALUES (\(bind: requestId), \(bind: tenantId), 'access', 'open', \(bind: Self.json(subject)), \(bind: services.joined(separator: ",")),
+                    VALUES (\(bind: requestId), \(bind: tenantId), \(bind: kind), 'open', \(bind: Self.json(subject)), \(bind: services.joined(separator: ",")),
                         \(bind: hash), \(bind: principal.subject), \(bind: now), \(bind: due))
                     """).run()
                 try await self.outbox.enqueue(
                     DataSubjectRequestOpened(
-                        requestId: requestId, tenantId: tenantId, kind: "access", userId: subject.userId, customerId: subject.customerId,
+                        requestId: requestId, tenantId: tenantId, kind: kind, userId: subject.userId, customerId: subject.customerId,
                         email: subject.email, names: subject.names, openedAtMillis: now),
                     subject: requestId, tenantId: tenantId, on: db)
                 try await self.env.audit.append(
                     AuditEntry(tenantId: tenantId, actorId: principal.subject, action: "compliance.data-subject-request.opened", target: requestId,
-                               details: ["kind": "access", "due": ISO8601DateFormatter().string(from: Date(unixMillis: due))]),
+                               details: ["kind": kind, "due": ISO8601DateFormatter().string(from: Date(unixMillis: due))]),
                     on: db, kind: self.database.kind)
             }
         } catch where violatedConstraint(error) != nil {
-            return try await self.openSubjectRequest(id: requestId, subject: subject, principal: principal)
+            return try await self.openSubjectRequest(id: requestId, kind: kind, subject: subject, principal: principal)
         }
         return (try await self.subjectRequest(tenantId: tenantId, id: requestId), true)
     }

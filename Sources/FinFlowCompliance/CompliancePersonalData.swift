@@ -8,16 +8,18 @@ extension ComplianceService {
             category: "sanctions-screenings", purpose: "screen customers and counterparties against sanctions lists (legal obligation)",
             retention: "5 years after the relationship ends (anti-money-laundering law)", table: "screenings",
             columns: ["id", "subject_type", "subject_ref", "names", "birth_date", "country", "status", "match_count:int", "origin", "created_at_ms:int"],
-            matches: [.customerId: "subject_ref", .userId: "subject_ref"]),
+            matches: [.customerId: "subject_ref", .userId: "subject_ref"], erasure: .keep(rule: "anti-money-laundering law: 5 years after the relationship", years: 5, dateColumn: "created_at_ms")),
         PersonalDataSource(
             category: "compliance-alerts", purpose: "investigate suspected money laundering or sanctions hits (legal obligation)",
             retention: "5 years after the relationship ends (anti-money-laundering law)", table: "compliance_alerts",
             columns: ["id", "kind", "severity", "status", "subject_type", "subject_ref", "reason", "outcome", "created_at_ms:int", "closed_at_ms:int"],
-            matches: [.customerId: "subject_ref", .userId: "subject_ref"]),
+            matches: [.customerId: "subject_ref", .userId: "subject_ref"], erasure: .keep(rule: "anti-money-laundering law: 5 years after the relationship", years: 5, dateColumn: "created_at_ms")),
         PersonalDataSource(
             category: "audit-trail", purpose: "account for every security- and money-relevant act (legal obligation, security)",
             retention: "10 years (bookkeeping law)", table: "audit_trail",
             columns: ["record_id", "service", "seq:int", "occurred_at_ms:int", "actor_id", "action", "target", "outcome", "client_address", "details"],
-            matches: [.userId: "actor_id"], orderBy: "record_id"),
+            matches: [.userId: "actor_id"],
+            erasure: .keep(rule: "the audit trail is append-only and kept 10 years (bookkeeping law)", years: 10, dateColumn: "occurred_at_ms"),
+            orderBy: "record_id"),
     ]
 }

@@ -10,6 +10,7 @@ extension PaymentsService {
                 "id", "status", "amount_minor:int", "currency", "amount_received:int", "amount_refunded:int", "customer_id", "invoice_id",
                 "card_brand", "card_last4", "description", "gateway", "gateway_reference", "created_at_ms:int",
             ],
-            matches: [.customerId: "customer_id"]),
+            matches: [.customerId: "customer_id"], mentions: ["description"],
+            erasure: .pseudonymise([], rule: "bookkeeping law: payment records are kept 10 years", years: 10, dateColumn: "created_at_ms")),
     ]
 }

@@ -10,6 +10,10 @@ extension TransactionsService {
                 "id", "kind", "status", "amount_minor:int", "currency", "value_date", "counterparty", "counterparty_country", "counterparty_account",
                 "category", "description", "external_reference", "created_at_ms:int",
             ],
-            matches: [.name: "counterparty"]),
+            matches: [.name: "counterparty"], mentions: ["description"],
+            erasure: .pseudonymise(
+                ["counterparty", "counterparty_account", "counterparty_key"],
+                rule: "bookkeeping law (10 years) and anti-money-laundering law (5 years after the relationship)", years: 10,
+                dateColumn: "value_date")),
     ]
 }

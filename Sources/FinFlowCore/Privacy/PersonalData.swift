@@ -20,16 +20,48 @@ public struct PersonalDataSource: Sendable {
     public let columns: [String]
     /// The column that holds each identifier this table can be searched by; a name matches whatever its case.
     public let matches: [Identifier: String]
+    /// Free-text columns where the subject's names may appear within other text (a journal entry's description): a
+    /// row that mentions a name is the subject's too, and erasure replaces the name there.
+    public let mentions: [String]
+    /// What an erasure request does to the subject's rows.
+    public let erasure: Erasure
     /// Whether rows carry `tenant_id` (else they belong to the platform, as a user's account does).
     public let tenantScoped: Bool
+    /// How the rows' guard is told an erasure changes them, when it must be.
+    public let mark: ErasureMark?
     /// The order rows are shown in: a unique text column listed in `columns` (the rows are paged by it), or several.
     public let orderBy: String
+
+    /// What erasure does to a source's rows (GDPR article 17, with the exceptions of 17(3)).
+    public enum Erasure: Sendable {
+        /// The rows are deleted.
+        case delete
+        /// The rows stay because `rule` requires them (for `years` after their `dateColumn`, when given); the listed
+        /// columns take the subject's pseudonym, and every name in `mentions` is replaced by it. Amounts never change.
+        case pseudonymise([String], rule: String, years: Int?, dateColumn: String?)
+        /// The rows stay unchanged because `rule` requires them, for `years` after their `dateColumn` when given.
+        case keep(rule: String, years: Int?, dateColumn: String?)
+    }
+
+    /// Rows of an immutable table (posted journal entries) that an erasure may change only while their ids are listed
+    /// in `table` (`column`): the table's guard lets nothing else through.
+    public struct ErasureMark: Sendable {
+        public let table: String
+        public let idColumn: String
+        public init(table: String, idColumn: String) {
+            self.table = table
+            self.idColumn = idColumn
+        }
+    }
 
     /// A source; `columns` and the matched columns are the service's constants, never input.
     public init(
         category: String, purpose: String, retention: String, table: String, columns: [String], matches: [Identifier: String],
-        tenantScoped: Bool = true, orderBy: String = "id"
+        mentions: [String] = [], erasure: Erasure, mark: ErasureMark? = nil, tenantScoped: Bool = true, orderBy: String = "id"
     ) {
+        self.mentions = mentions
+        self.erasure = erasure
+        self.mark = mark
         self.category = category
         self.purpose = purpose
         self.retention = retention
@@ -62,8 +94,10 @@ public struct DataSubjectResponder: Sendable {
         self.clock = clock
     }
 
-    /// Writes this service's answer to `request` to the outbox on `db`.
+    /// Writes this service's answer to `request` to the outbox on `db`: a copy for an access request, a report of what
+    /// was erased, pseudonymised or kept (and why) for an erasure.
     public func answer(_ request: DataSubjectRequestOpened, db: any SQLDatabase) async throws {
+        if request.kind == "erasure" { return try await self.erase(request, db: db) }
         let answeredAt = self.clock.nowMillis()
         var part = Data()
         part.append(contentsOf: #"{"service":"#.utf8)
@@ -108,16 +142,7 @@ public struct DataSubjectResponder: Sendable {
 
     /// The subject's rows of `source` as comma-separated JSON objects, and how many.
     func rows(of source: PersonalDataSource, for request: DataSubjectRequestOpened, db: any SQLDatabase) async throws -> (Data, Int) {
-        var conditions: [SQLQueryString] = []
-        for (identifier, column) in source.matches.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            switch identifier {
-            case .userId: if let id = request.userId { conditions.append("\(ident: column) = \(bind: id)") }
-            case .customerId: if let id = request.customerId { conditions.append("\(ident: column) = \(bind: id)") }
-            case .email: if let email = request.email { conditions.append("lower(\(ident: column)) = \(bind: email.lowercased())") }
-            case .name:
-                for name in request.names { conditions.append("lower(\(ident: column)) = \(bind: name.lowercased())") }
-            }
-        }
+        let conditions = Self.identifying(source, request) + Self.mentioning(source, request)
         guard !conditions.isEmpty else { return (Data(), 0) }
         let columns = source.columns.map { column -> (name: String, integer: Bool) in
             column.hasSuffix(":int") ? (String(column.dropLast(4)), true) : (column, false)
@@ -132,17 +157,7 @@ public struct DataSubjectResponder: Sendable {
             var sql = SQLQueryString("SELECT ")
             sql.appendInterpolation(unsafeRaw: columns.map(\.name).joined(separator: ", "))
             sql.appendInterpolation(unsafeRaw: " FROM \(source.table) WHERE ")
-            if source.tenantScoped {
-                sql.appendInterpolation(unsafeRaw: "tenant_id = ")
-                sql.appendInterpolation(bind: request.tenantId)
-                sql.appendInterpolation(unsafeRaw: " AND ")
-            }
-            sql.appendInterpolation(unsafeRaw: "(")
-            for (index, condition) in conditions.enumerated() {
-                if index > 0 { sql.appendInterpolation(unsafeRaw: " OR ") }
-                sql.appendInterpolation(condition)
-            }
-            sql.appendInterpolation(unsafeRaw: ")")
+            sql.appendInterpolation(Self.scope(source, tenantId: request.tenantId, conditions))
             if keyed, let after {
                 sql.appendInterpolation(unsafeRaw: " AND \(source.orderBy) > ")
                 sql.appendInterpolation(bind: after)
@@ -173,6 +188,50 @@ public struct DataSubjectResponder: Sendable {
             offset += page.count
         }
         return (out, count)
+    }
+
+    /// Conditions naming the subject by the identifiers `source` is searched by.
+    static func identifying(_ source: PersonalDataSource, _ request: DataSubjectRequestOpened) -> [SQLQueryString] {
+        var conditions: [SQLQueryString] = []
+        for (identifier, column) in source.matches.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            switch identifier {
+            case .userId: if let id = request.userId { conditions.append("\(ident: column) = \(bind: id)") }
+            case .customerId: if let id = request.customerId { conditions.append("\(ident: column) = \(bind: id)") }
+            case .email: if let email = request.email { conditions.append("lower(\(ident: column)) = \(bind: email.lowercased())") }
+            case .name:
+                for name in request.names { conditions.append("lower(\(ident: column)) = \(bind: name.lowercased())") }
+            }
+        }
+        return conditions
+    }
+
+    /// Conditions finding the subject's names within `source`'s free-text columns.
+    static func mentioning(_ source: PersonalDataSource, _ request: DataSubjectRequestOpened) -> [SQLQueryString] {
+        source.mentions.flatMap { column in request.names.map { Self.mentions(column, $0) } }
+    }
+
+    /// `column` contains `name`, whatever its case (LIKE's wildcards in the name taken literally).
+    static func mentions(_ column: String, _ name: String) -> SQLQueryString {
+        let escaped = name.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
+        return "lower(\(ident: column)) LIKE \(bind: "%" + escaped + "%") ESCAPE '\\'"
+    }
+
+    /// `conditions` joined by OR, in parentheses, after the tenant when the table has one.
+    static func scope(_ source: PersonalDataSource, tenantId: String, _ conditions: [SQLQueryString]) -> SQLQueryString {
+        var sql = SQLQueryString("")
+        if source.tenantScoped {
+            sql.appendInterpolation(unsafeRaw: "tenant_id = ")
+            sql.appendInterpolation(bind: tenantId)
+            sql.appendInterpolation(unsafeRaw: " AND ")
+        }
+        sql.appendInterpolation(unsafeRaw: "(")
+        for (index, condition) in conditions.enumerated() {
+            if index > 0 { sql.appendInterpolation(unsafeRaw: " OR ") }
+            sql.appendInterpolation(condition)
+        }
+        sql.appendInterpolation(unsafeRaw: ")")
+        return sql
     }
 
     /// `text` as a JSON string.

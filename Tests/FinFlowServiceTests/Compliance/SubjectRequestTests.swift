@@ -99,7 +99,7 @@ struct SubjectRequestTests {
 
             let stranger = try await Fixtures.signUp(client, sut, tag: "dsr-stranger")
             #expect(try await client.send(.get, "/v1/compliance/data-subject-requests/\(id)", token: stranger.accessToken).status == 404)
-            for bad in ["{}", #"{"email":"not-an-email"}"#, #"{"names":["  "]}"#, #"{"userId":""}"#, #"{"id":"nope","userId":"u"}"#, #"{"kind":"erasure","userId":"u"}"#] {
+            for bad in ["{}", #"{"email":"not-an-email"}"#, #"{"names":["  "]}"#, #"{"userId":""}"#, #"{"id":"nope","userId":"u"}"#, #"{"kind":"forget","userId":"u"}"#] {
                 let refused = try await client.send(.post, "/v1/compliance/data-subject-requests", json: bad, token: token)
                 #expect(refused.status == 400, "\(bad): \(refused.status) \(refused.body)")
             }
@@ -110,5 +110,71 @@ struct SubjectRequestTests {
     func answeringServices() {
         let declaring = ServiceCatalog.all.filter { !$0.personalData.isEmpty }.map(\.name).sorted()
         #expect(DataSubjectRequestOpened.answeringServices == declaring)
+    }
+
+    @Test("erasure pseudonymises the names the books must keep, deletes what may go, reports the rule and date of what stays, and leaves the trial balance as it was")
+    func erasure() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let desk = try await Desk.open(client, sut, tag: "erase")
+            let token = desk.token
+            for amount in [1_200, 3_400] as [Int64] {
+                #expect(try await desk.create(desk.body(amount, counterparty: "Ada Lovelace")).status == 201)
+            }
+            #expect(try await desk.create(desk.body(700, counterparty: "City Power", extra: ["description": "Power for ADA LOVELACE's lab"])).status == 201)
+            #expect(try await desk.create(desk.body(999, counterparty: "City Power")).status == 201)
+            let invoice = #"{"customerId":"cust-ada","customerName":"Ada Lovelace","issueDate":"2026-06-01","paymentTermsDays":30,"issue":true,"memo":"Notes for Ada Lovelace","lines":[{"description":"Notes","quantity":"1","unitPrice":5000,"taxRate":"0"}]}"#
+            let issued = try await client.send(.post, "/v1/accounting/invoices", json: invoice, token: token)
+            try #require(issued.status == 201, "\(issued.body)")
+            try await sut.deliver()
+            let trialBefore = try await client.send(.get, "/v1/accounting/statements/trial-balance?to=2999-12-31", token: token)
+            try #require(trialBefore.status == 200)
+
+            let opened = try await client.send(
+                .post, "/v1/compliance/data-subject-requests", json: Self.json(["kind": "erasure", "customerId": "cust-ada", "names": ["Ada Lovelace"]]),
+                token: token)
+            try #require(opened.status == 201, "\(opened.body)")
+            let id = try #require(opened.body["id"] as? String)
+            #expect(opened.body["kind"] as? String == "erasure")
+            try await sut.deliver()
+            let done = try await client.send(.get, "/v1/compliance/data-subject-requests/\(id)", token: token)
+            try #require(done.body["status"] as? String == "ready", "\(done.body)")
+            let outcomes = Dictionary(uniqueKeysWithValues: (done.body["services"] as? [[String: Any]] ?? []).map { ($0["service"] as! String, $0["outcome"] as? String ?? "") })
+            #expect(outcomes["transactions"] == "erased" && outcomes["accounting"] == "erased" && outcomes["compliance"] == "nothing-held", "\(outcomes)")
+
+            // The books are as they were: only names in text changed.
+            let trialAfter = try await client.send(.get, "/v1/accounting/statements/trial-balance?to=2999-12-31", token: token)
+            #expect(ScreeningAPITests.json(trialAfter.body) == ScreeningAPITests.json(trialBefore.body))
+
+            let report = try await Self.download(client, id, token: token)
+            try #require(report.status == 200)
+            let files = Dictionary(uniqueKeysWithValues: TarArchive.files(report.bytes).map { ($0.name, $0.data) })
+            let transactions = try #require(try JSONSerialization.jsonObject(with: Data(files["transactions.json"] ?? [])) as? [String: Any])
+            let pseudonym = try #require(transactions["pseudonym"] as? String)
+            let line = try #require((transactions["categories"] as? [[String: Any]])?.first)
+            #expect(line["action"] as? String == "pseudonymised" && line["records"] as? Int == 3 && line["keptUntil"] as? String == "2036-12-31")
+            #expect((line["rule"] as? String)?.contains("anti-money-laundering") == true)
+
+            let listed = try await desk.list()
+            let names = listed.compactMap { ($0["counterparty"] as? [String: Any])?["name"] as? String }
+            #expect(names.filter { $0 == pseudonym }.count == 2 && names.filter { $0 == "City Power" }.count == 2, "\(names)")
+            #expect(listed.compactMap { $0["description"] as? String }.contains("Power for \(pseudonym)'s lab"))
+
+            // Asked again by name, nobody holds anything readable about the subject.
+            let again = try await client.send(
+                .post, "/v1/compliance/data-subject-requests", json: Self.json(["names": ["Ada Lovelace"]]), token: token)
+            let againId = try #require(again.body["id"] as? String)
+            try await sut.deliver()
+            let archive = try await Self.download(client, againId, token: token)
+            try #require(archive.status == 200)
+            for (name, data) in TarArchive.files(archive.bytes) where name != "manifest.json" {
+                #expect(!String(decoding: data, as: UTF8.self).lowercased().contains("ada lovelace"), "\(name) still names the subject")
+            }
+            // Without a mark the ledger's guard still refuses any change to a posted entry.
+            let ledger = try #require(sut.system.databases["accounting"])
+            await #expect(throws: (any Error).self) {
+                try await ledger.read { db in try await db.raw("UPDATE journal_entries SET description = 'x' WHERE status = 'posted'").run() }
+            }
+        }
     }
 }
