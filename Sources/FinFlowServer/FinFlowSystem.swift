@@ -30,6 +30,8 @@ public final class FinFlowSystem: @unchecked Sendable {
     public let relays: [OutboxRelay]
     /// Each service's audit shipper, also among the background services.
     public let auditShippers: [AuditShipper]
+    /// Each service's retention sweep (those that keep personal data with a period), also among the background services.
+    public let retentionSweeps: [RetentionSweep]
     let background: [any Service]
     /// The Kafka bus's consumers and producer, when distributed: started first, so stopped last, after the relays
     /// that publish through it.
@@ -66,6 +68,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         var relays: [OutboxRelay] = []
         var auditShippers: [AuditShipper] = []
         var platformConsumers: [EventConsumer] = []
+        var retentionSweeps: [RetentionSweep] = []
         var housekeeping: [any Service] = []
         let mailer = Self.mailer(settings: settings, logger: logger)
         // A start that fails part way closes the databases it opened before it reports why.
@@ -98,6 +101,10 @@ public final class FinFlowSystem: @unchecked Sendable {
                 if !descriptor.personalData.isEmpty {
                     let responder = DataSubjectResponder(
                         serviceName: descriptor.name, sources: descriptor.personalData, outbox: env.outbox(serviceName: descriptor.name), clock: clock)
+                    let sweep = RetentionSweep(
+                        serviceName: descriptor.name, sources: descriptor.personalData, database: database, clock: clock, ids: ids,
+                        logger: logger.with(service: descriptor.name))
+                    if sweep.isNeeded { retentionSweeps.append(sweep) }
                     platformConsumers.append(.of(DataSubjectRequestOpened.self, name: "\(descriptor.name).data-subject-requests", database: database) { event, db in
                         try await responder.answer(event.data, db: db)
                     })
@@ -131,13 +138,13 @@ public final class FinFlowSystem: @unchecked Sendable {
             settings: settings, descriptors: descriptors, services: services, databases: databases, ids: ids,
             verifier: verifier, clock: clock, shared: shared)
         return FinFlowSystem(
-            settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays, auditShippers: auditShippers,
-            busServices: busServices, background: background + housekeeping + auditShippers.map { $0 as any Service } + services.flatMap(\.backgroundServices), logger: logger)
+            settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays, auditShippers: auditShippers, retentionSweeps: retentionSweeps,
+            busServices: busServices, background: background + housekeeping + auditShippers.map { $0 as any Service } + retentionSweeps.map { $0 as any Service } + services.flatMap(\.backgroundServices), logger: logger)
     }
 
     private init(
         settings: Settings, router: FinFlowRouter, bus: any EventBus, clock: any FinFlowClock,
-        databases: [String: any Database], relays: [OutboxRelay], auditShippers: [AuditShipper], busServices: [any Service], background: [any Service], logger: Logger
+        databases: [String: any Database], relays: [OutboxRelay], auditShippers: [AuditShipper], retentionSweeps: [RetentionSweep], busServices: [any Service], background: [any Service], logger: Logger
     ) {
         self.busServices = busServices
         self.settings = settings
@@ -147,6 +154,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         self.databases = databases
         self.relays = relays
         self.auditShippers = auditShippers
+        self.retentionSweeps = retentionSweeps
         self.background = background
         self.logger = logger
     }
@@ -200,6 +208,13 @@ public final class FinFlowSystem: @unchecked Sendable {
             if checkpoint { while try await shipper.checkpoint() > 0 {} }
         }
         try await self.deliverEvents()
+    }
+
+    /// Runs every service's retention sweep now; the rows deleted by table.
+    public func sweepRetention() async throws -> [String: Int] {
+        var deleted: [String: Int] = [:]
+        for sweep in self.retentionSweeps { deleted.merge(try await sweep.sweep()) { $0 + $1 } }
+        return deleted
     }
 
     /// The HTTP application with the relays and background services beside it.

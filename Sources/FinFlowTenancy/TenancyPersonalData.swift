@@ -13,8 +13,9 @@ extension TenancyService {
             erasure: .keep(rule: "the membership grants the user access: remove the member first", years: nil, dateColumn: nil), orderBy: "user_id"),
         PersonalDataSource(
             category: "invitations", purpose: "invite the person to the tenant (legitimate interest of the tenant)",
-            retention: "until accepted, revoked or expired", table: "invitations",
+            retention: "90 days after the invitation expires", table: "invitations",
             columns: ["id", "email", "roles", "invited_by", "created_at_ms:int", "expires_at_ms:int", "accepted_at_ms:int", "revoked_at_ms:int"],
-            matches: [.email: "email", .userId: "accepted_by"], erasure: .delete),
+            matches: [.email: "email", .userId: "accepted_by"], erasure: .delete,
+            expiry: .init(dateColumn: "expires_at_ms", days: 90)),
     ]
 }

@@ -29,6 +29,8 @@ public struct PersonalDataSource: Sendable {
     public let tenantScoped: Bool
     /// How the rows' guard is told an erasure changes them, when it must be.
     public let mark: ErasureMark?
+    /// When rows go by themselves, whoever they are about.
+    public let expiry: Retention?
     /// The order rows are shown in: a unique text column listed in `columns` (the rows are paged by it), or several.
     public let orderBy: String
 
@@ -54,11 +56,28 @@ public struct PersonalDataSource: Sendable {
         }
     }
 
+    /// Rows deleted by the service's retention sweep once `dateColumn` (Unix milliseconds when it ends in `_ms`, else an
+    /// ISO 8601 date or month as text) is more than `days` in the past; rows of `dependents` that point at them go first.
+    public struct Retention: Sendable {
+        public let dateColumn: String
+        public let days: Int
+        public let idColumn: String
+        public let dependents: [(table: String, column: String)]
+        public init(dateColumn: String, days: Int, idColumn: String = "id", dependents: [(table: String, column: String)] = []) {
+            self.dateColumn = dateColumn
+            self.days = days
+            self.idColumn = idColumn
+            self.dependents = dependents
+        }
+    }
+
     /// A source; `columns` and the matched columns are the service's constants, never input.
     public init(
         category: String, purpose: String, retention: String, table: String, columns: [String], matches: [Identifier: String],
-        mentions: [String] = [], erasure: Erasure, mark: ErasureMark? = nil, tenantScoped: Bool = true, orderBy: String = "id"
+        mentions: [String] = [], erasure: Erasure, mark: ErasureMark? = nil, expiry: Retention? = nil, tenantScoped: Bool = true,
+        orderBy: String = "id"
     ) {
+        self.expiry = expiry
         self.mentions = mentions
         self.erasure = erasure
         self.mark = mark
