@@ -123,13 +123,15 @@ extension ComplianceDesk {
 
     /// A page of the tenant's requests, newest first.
     func subjectRequests(tenantId: String, page: PageRequest) async throws -> (items: [SubjectRequestRow], nextCursor: String?) {
+        let (millis, id) = try Self.timeCursor(page.after) ?? (Int64.max, "")
         let rows = try await self.database.tenantRead(tenantId: tenantId) { db in
             try await db.raw("""
-                SELECT * FROM dsr_requests WHERE tenant_id = \(bind: tenantId) AND id < \(bind: page.after ?? "~")
-                ORDER BY id DESC LIMIT \(bind: page.limit + 1)
+                SELECT * FROM dsr_requests WHERE tenant_id = \(bind: tenantId)
+                AND (opened_at_ms < \(bind: millis) OR (opened_at_ms = \(bind: millis) AND id < \(bind: id)))
+                ORDER BY opened_at_ms DESC, id DESC LIMIT \(bind: page.limit + 1)
                 """).all(decoding: SubjectRequestRow.self)
         }
-        return page.page(rows) { $0.id }
+        return page.page(rows) { "\($0.opened_at_ms):\($0.id)" }
     }
 
     /// Keeps one piece of a service's answer; the piece that completes a part checks it against its hash, and the part

@@ -214,7 +214,7 @@ enum ComplianceMigrations {
                 expected_services TEXT NOT NULL, request_hash TEXT NOT NULL, opened_by TEXT NOT NULL, opened_at_ms BIGINT NOT NULL,
                 due_at_ms BIGINT NOT NULL, ready_at_ms BIGINT, expires_at_ms BIGINT, downloaded_at_ms BIGINT, downloaded_by TEXT)
             """,
-            "CREATE INDEX dsr_requests_tenant ON dsr_requests (tenant_id, id)",
+            "CREATE INDEX dsr_requests_tenant ON dsr_requests (tenant_id, opened_at_ms, id)",
             """
             CREATE TABLE dsr_parts (
                 tenant_id TEXT NOT NULL, request_id TEXT NOT NULL, service TEXT NOT NULL, outcome TEXT NOT NULL, records BIGINT NOT NULL,
@@ -227,6 +227,24 @@ enum ComplianceMigrations {
                 PRIMARY KEY (request_id, service, chunk_index))
             """,
         ], postgresAfter: ["dsr_requests", "dsr_parts", "dsr_chunks"].flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(9, "create consents and the tenant's records of processing", [
+            """
+            CREATE TABLE consents (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, subject_ref TEXT NOT NULL, purpose TEXT NOT NULL, status TEXT NOT NULL,
+                text_version TEXT NOT NULL, method TEXT NOT NULL, evidence TEXT, given_at_ms BIGINT NOT NULL, withdrawn_at_ms BIGINT,
+                withdrawal_method TEXT, superseded_by TEXT, request_hash TEXT NOT NULL, recorded_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX consents_subject ON consents (tenant_id, subject_ref, purpose, given_at_ms)",
+            "CREATE INDEX consents_recorded ON consents (tenant_id, created_at_ms, id)",
+            "CREATE UNIQUE INDEX consents_one_given ON consents (tenant_id, subject_ref, purpose) WHERE status = 'given'",
+            """
+            CREATE TABLE processing_activities (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL, purpose TEXT NOT NULL, lawful_basis TEXT NOT NULL,
+                data_categories TEXT NOT NULL, subject_categories TEXT NOT NULL, recipients TEXT NOT NULL, retention TEXT NOT NULL,
+                created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL, updated_by TEXT NOT NULL, updated_at_ms BIGINT NOT NULL,
+                UNIQUE (tenant_id, name))
+            """,
+        ], postgresAfter: ["consents", "processing_activities"].flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.

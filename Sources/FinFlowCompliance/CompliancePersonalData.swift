@@ -15,6 +15,12 @@ extension ComplianceService {
             columns: ["id", "kind", "severity", "status", "subject_type", "subject_ref", "reason", "outcome", "created_at_ms:int", "closed_at_ms:int"],
             matches: [.customerId: "subject_ref", .userId: "subject_ref"], erasure: .keep(rule: "anti-money-laundering law: 5 years after the relationship", years: 5, dateColumn: "created_at_ms")),
         PersonalDataSource(
+            category: "consents", purpose: "show that and to what the subject consented (GDPR article 7(1))",
+            retention: "3 years after the consent ends (limitation period for claims)", table: "consents",
+            columns: ["id", "subject_ref", "purpose", "status", "text_version", "method", "evidence", "given_at_ms:int", "withdrawn_at_ms:int"],
+            matches: [.customerId: "subject_ref", .userId: "subject_ref", .email: "subject_ref"],
+            erasure: .keep(rule: "proof of consent is kept 3 years after the consent ends (limitation period)", years: 3, dateColumn: "given_at_ms")),
+        PersonalDataSource(
             category: "audit-trail", purpose: "account for every security- and money-relevant act (legal obligation, security)",
             retention: "10 years (bookkeeping law)", table: "audit_trail",
             columns: ["record_id", "service", "seq:int", "occurred_at_ms:int", "actor_id", "action", "target", "outcome", "client_address", "details"],

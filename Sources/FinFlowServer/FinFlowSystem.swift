@@ -88,7 +88,8 @@ public final class FinFlowSystem: @unchecked Sendable {
                 let wakeup = OutboxWakeup()
                 let env = ServiceEnvironment(
                     settings: settings, database: database, clock: clock, ids: ids, bus: bus, verifier: verifier,
-                    revocations: revocations, logger: logger.with(service: descriptor.name), outboxWakeup: wakeup, shared: shared)
+                    revocations: revocations, logger: logger.with(service: descriptor.name), outboxWakeup: wakeup, shared: shared,
+                    personalDataCatalogue: Dictionary(ServiceCatalog.all.map { ($0.name, $0.personalData) }) { first, _ in first })
                 services.append(try await descriptor.make(env))
                 // Woken by its outbox, a relay need poll only for what other processes write: once a second.
                 relays.append(OutboxRelay(

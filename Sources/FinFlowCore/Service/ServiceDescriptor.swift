@@ -16,13 +16,17 @@ public struct ServiceEnvironment: Sendable {
     public let outboxWakeup: OutboxWakeup
     /// State shared with the other replicas (Redis), when configured.
     public let shared: (any SharedStore)?
+    /// Where every service of the product keeps personal data, by service: the platform's record of processing.
+    public let personalDataCatalogue: [String: [PersonalDataSource]]
 
     /// An environment for one service.
     public init(
         settings: Settings, database: any Database, clock: any FinFlowClock, ids: IdentifierGenerator,
         bus: any EventBus, verifier: TokenVerifier, revocations: RevocationList, logger: Logger,
-        outboxWakeup: OutboxWakeup = OutboxWakeup(), shared: (any SharedStore)? = nil
+        outboxWakeup: OutboxWakeup = OutboxWakeup(), shared: (any SharedStore)? = nil,
+        personalDataCatalogue: [String: [PersonalDataSource]] = [:]
     ) {
+        self.personalDataCatalogue = personalDataCatalogue
         self.outboxWakeup = outboxWakeup
         self.shared = shared
         self.settings = settings
