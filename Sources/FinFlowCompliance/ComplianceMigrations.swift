@@ -245,6 +245,23 @@ enum ComplianceMigrations {
                 UNIQUE (tenant_id, name))
             """,
         ], postgresAfter: ["consents", "processing_activities"].flatMap { Migration.rowLevelSecurity(table: $0) }),
+        // PSD2 consents third-party providers ask for (Berlin Group NextGenPSD2 shape), and their daily use.
+        Migration(10, "create PSD2 consents and their use per day", [
+            """
+            CREATE TABLE psd2_consents (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, tpp_id TEXT NOT NULL, psu_id TEXT, access TEXT NOT NULL,
+                recurring INTEGER NOT NULL, valid_until TEXT NOT NULL, frequency_per_day INTEGER NOT NULL, combined_service INTEGER NOT NULL,
+                status TEXT NOT NULL, status_reason TEXT, request_hash TEXT NOT NULL, created_at_ms BIGINT NOT NULL,
+                status_changed_at_ms BIGINT NOT NULL, last_action_date TEXT NOT NULL)
+            """,
+            "CREATE INDEX psd2_consents_tpp ON psd2_consents (tenant_id, tpp_id, created_at_ms)",
+            "CREATE INDEX psd2_consents_psu ON psd2_consents (tenant_id, psu_id, created_at_ms)",
+            """
+            CREATE TABLE psd2_consent_use (
+                tenant_id TEXT NOT NULL, consent_id TEXT NOT NULL, day TEXT NOT NULL, accesses INTEGER NOT NULL,
+                PRIMARY KEY (consent_id, day))
+            """,
+        ], postgresAfter: ["psd2_consents", "psd2_consent_use"].flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.

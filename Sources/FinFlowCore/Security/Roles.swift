@@ -14,6 +14,7 @@ public enum Roles {
         "credit:read", "credit:score", "credit:offer", "credit:manage",
         "forecasts:read",
         "compliance:read", "compliance:screen", "compliance:manage",
+        "psd2:consents",
         "tax:read", "tax:manage",
         "integrations:read", "integrations:manage",
         "analytics:read",
