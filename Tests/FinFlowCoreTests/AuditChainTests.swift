@@ -158,3 +158,15 @@ struct AuditChainTests {
         try await f.database.shutdown()
     }
 }
+
+@Suite("JSON strings written into a buffer")
+struct JSONStringTests {
+    @Test("every string reads back as itself", arguments: ["", "plain", "quote \" and \\ backslash", "line\nbreak\ttab\r", "\u{1}\u{1f} control", "Łódź 東京 🚀", "/slash"])
+    func roundTrip(text: String) throws {
+        var data = Data("[".utf8)
+        JSONString.append(text, to: &data)
+        data.append(contentsOf: "]".utf8)
+        let decoded = try #require(try JSONSerialization.jsonObject(with: data) as? [String])
+        #expect(decoded == [text])
+    }
+}

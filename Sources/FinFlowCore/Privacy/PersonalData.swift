@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import Synchronization
 
 /// Where a service keeps personal data of one category: the table, the columns a copy shows and the columns that name
 /// a data subject. A service declares these in its descriptor; the platform answers data subject requests from them,
@@ -31,7 +32,7 @@ public struct PersonalDataSource: Sendable {
     public let mark: ErasureMark?
     /// When rows go by themselves, whoever they are about.
     public let expiry: Retention?
-    /// The order rows are shown in: a unique text column listed in `columns` (the rows are paged by it), or several.
+    /// The order rows are shown in.
     public let orderBy: String
 
     /// What erasure does to a source's rows (GDPR article 17, with the exceptions of 17(3)).
@@ -95,8 +96,6 @@ public struct PersonalDataSource: Sendable {
 /// Answers data subject requests for one service from its `PersonalDataSource`s: finds the subject's rows, writes the
 /// part (a JSON document) and puts it in the service's outbox in pieces, in the consumer's transaction.
 public struct DataSubjectResponder: Sendable {
-    /// Rows read per query.
-    public static let pageSize = 1_000
     /// The most rows one source contributes to a part.
     public static let rowsPerSourceMax = 2_000_000
 
@@ -166,46 +165,44 @@ public struct DataSubjectResponder: Sendable {
         let columns = source.columns.map { column -> (name: String, integer: Bool) in
             column.hasSuffix(":int") ? (String(column.dropLast(4)), true) : (column, false)
         }
-        // A single ordering column pages by key (each page starts after the last row); a composite one by offset.
-        let keyed = !source.orderBy.contains(",")
-        var out = Data()
-        var count = 0
-        var offset = 0
-        var after: String?
-        while count < Self.rowsPerSourceMax {
-            var sql = SQLQueryString("SELECT ")
-            sql.appendInterpolation(unsafeRaw: columns.map(\.name).joined(separator: ", "))
-            sql.appendInterpolation(unsafeRaw: " FROM \(source.table) WHERE ")
-            sql.appendInterpolation(Self.scope(source, tenantId: request.tenantId, conditions))
-            if keyed, let after {
-                sql.appendInterpolation(unsafeRaw: " AND \(source.orderBy) > ")
-                sql.appendInterpolation(bind: after)
-            }
-            sql.appendInterpolation(unsafeRaw: " ORDER BY \(source.orderBy) LIMIT \(Self.pageSize)")
-            if !keyed { sql.appendInterpolation(unsafeRaw: " OFFSET \(offset)") }
-            let page = try await db.raw(sql).all()
-            if keyed, let last = page.last { after = try last.decode(column: source.orderBy, as: String.self) }
-            for row in page {
-                if count > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(UInt8(ascii: "{"))
-                for (index, column) in columns.enumerated() {
-                    if index > 0 { out.append(UInt8(ascii: ",")) }
-                    out.append(Self.json(column.name))
-                    out.append(UInt8(ascii: ":"))
-                    if try row.decodeNil(column: column.name) {
-                        out.append(contentsOf: "null".utf8)
-                    } else if column.integer {
-                        out.append(contentsOf: String(try row.decode(column: column.name, as: Int64.self)).utf8)
-                    } else {
-                        out.append(Self.json(try row.decode(column: column.name, as: String.self)))
-                    }
-                }
-                out.append(UInt8(ascii: "}"))
-                count += 1
-            }
-            if page.count < Self.pageSize { break }
-            offset += page.count
+        var sql = SQLQueryString("SELECT ")
+        sql.appendInterpolation(unsafeRaw: columns.map(\.name).joined(separator: ", "))
+        sql.appendInterpolation(unsafeRaw: " FROM \(source.table) WHERE ")
+        sql.appendInterpolation(Self.scope(source, tenantId: request.tenantId, conditions))
+        sql.appendInterpolation(unsafeRaw: " ORDER BY \(source.orderBy) LIMIT \(Self.rowsPerSourceMax)")
+        // One query, its rows written as they stream in: paging by key or offset made PostgreSQL scan and sort the
+        // table again for every page where no index serves the match.
+        let keys = columns.enumerated().map { index, column -> Data in
+            var key = Data(index == 0 ? [] : [UInt8(ascii: ",")])
+            JSONString.append(column.name, to: &key)
+            key.append(UInt8(ascii: ":"))
+            return key
         }
+        let written = Mutex<(out: Data, count: Int, failure: (any Error)?)>((Data(), 0, nil))
+        try await db.raw(sql).run { row in
+            written.withLock { state in
+                guard state.failure == nil else { return }
+                do {
+                    state.out.append(contentsOf: (state.count > 0 ? ",{" : "{").utf8)
+                    for (index, column) in columns.enumerated() {
+                        state.out.append(keys[index])
+                        if try row.decodeNil(column: column.name) {
+                            state.out.append(contentsOf: "null".utf8)
+                        } else if column.integer {
+                            state.out.append(contentsOf: String(try row.decode(column: column.name, as: Int64.self)).utf8)
+                        } else {
+                            JSONString.append(try row.decode(column: column.name, as: String.self), to: &state.out)
+                        }
+                    }
+                    state.out.append(UInt8(ascii: "}"))
+                    state.count += 1
+                } catch {
+                    state.failure = error
+                }
+            }
+        }
+        let (out, count, failure) = written.withLock { ($0.out, $0.count, $0.failure) }
+        if let failure { throw failure }
         return (out, count)
     }
 
@@ -255,7 +252,9 @@ public struct DataSubjectResponder: Sendable {
 
     /// `text` as a JSON string.
     static func json(_ text: String) -> Data {
-        (try? JSONEncoder.sortedWithoutSlashes.encode(text)) ?? Data("\"\"".utf8)
+        var data = Data()
+        JSONString.append(text, to: &data)
+        return data
     }
 
     /// The part cut into pieces of at most `chunkBytesMax` bytes, never inside a character.
