@@ -12,9 +12,10 @@ extension ComplianceAPI {
         let subjectRef = body.subjectRef.trimmingCharacters(in: .whitespaces)
         let purpose = body.purpose.trimmingCharacters(in: .whitespaces)
         let version = body.textVersion.trimmingCharacters(in: .whitespaces)
-        validator.check(!subjectRef.isEmpty, "subjectRef", "must not be blank")
-        validator.check(!purpose.isEmpty, "purpose", "must not be blank")
-        validator.check(!version.isEmpty, "textVersion", "must not be blank")
+        validator.check((1...200).contains(subjectRef.count), "subjectRef", "must be 1–200 characters besides spaces")
+        validator.check((1...100).contains(purpose.count), "purpose", "must be 1–100 characters besides spaces")
+        validator.check((1...100).contains(version.count), "textVersion", "must be 1–100 characters besides spaces")
+        if let evidence = body.evidence { validator.check((1...2_000).contains(evidence.count), "evidence", "must be 1–2000 characters") }
         let now = self.desk.now
         if let givenAt = body.givenAt { validator.check(givenAt.unixMillis <= now, "givenAt", "must not be in the future") }
         try validator.throwIfInvalid()
@@ -75,18 +76,18 @@ extension ComplianceAPI {
     /// The activity a request describes, each text trimmed and checked.
     static func activity(_ body: Components.Schemas.ProcessingActivityInput) throws -> ComplianceDesk.ProcessingActivity {
         var validator = Validator()
-        func trimmed(_ text: String, _ field: String) -> String {
+        func trimmed(_ text: String, _ field: String, most: Int = 200) -> String {
             let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            validator.check(!value.isEmpty, field, "must not be blank")
+            validator.check((1...most).contains(value.count), field, "must be 1–\(most) characters besides spaces")
             return value
         }
         let activity = ComplianceDesk.ProcessingActivity(
-            name: trimmed(body.name, "name"), purpose: trimmed(body.purpose, "purpose"), lawfulBasis: body.lawfulBasis.rawValue,
+            name: trimmed(body.name, "name"), purpose: trimmed(body.purpose, "purpose", most: 2_000), lawfulBasis: body.lawfulBasis.rawValue,
             dataCategories: body.dataCategories.enumerated().map { trimmed($1, "dataCategories[\($0)]") },
             subjectCategories: body.subjectCategories.enumerated().map { trimmed($1, "subjectCategories[\($0)]") },
             recipients: (body.recipients ?? []).enumerated().map { trimmed($1, "recipients[\($0)]") },
             retention: body.retention.enumerated().map { index, item in
-                .init(category: trimmed(item.category, "retention[\(index)].category"), service: item.service,
+                .init(category: trimmed(item.category, "retention[\(index)].category"), service: item.service.map { trimmed($0, "retention[\(index)].service", most: 40) },
                       period: trimmed(item.period, "retention[\(index)].period"))
             })
         validator.check(!activity.dataCategories.isEmpty && activity.dataCategories.count <= 50, "dataCategories", "must name 1–50 categories")
@@ -109,10 +110,9 @@ extension ComplianceAPI {
         func list(_ text: String) -> [String] { (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? [] }
         let retention = (try? JSONDecoder().decode([ComplianceDesk.ProcessingActivity.Retention].self, from: Data(row.retention.utf8))) ?? []
         return .init(
-            value1: .init(
-                name: row.name, purpose: row.purpose, lawfulBasis: .init(rawValue: row.lawful_basis) ?? .consent,
-                dataCategories: list(row.data_categories), subjectCategories: list(row.subject_categories), recipients: list(row.recipients),
-                retention: retention.map { .init(category: $0.category, service: $0.service, period: $0.period) }),
-            value2: .init(id: row.id, updatedAt: Date(unixMillis: row.updated_at_ms), updatedBy: row.updated_by))
+            id: row.id, name: row.name, purpose: row.purpose, lawfulBasis: .init(rawValue: row.lawful_basis) ?? .consent,
+            dataCategories: list(row.data_categories), subjectCategories: list(row.subject_categories), recipients: list(row.recipients),
+            retention: retention.map { .init(category: $0.category, service: $0.service, period: $0.period) },
+            updatedAt: Date(unixMillis: row.updated_at_ms), updatedBy: row.updated_by)
     }
 }

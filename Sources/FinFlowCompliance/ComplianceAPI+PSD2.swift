@@ -24,7 +24,7 @@ extension ComplianceAPI {
             validator.check(body.frequencyPerDay == 1, "frequencyPerDay", "must be 1 for a one-off consent")
         }
         let psuId = input.headers.psuId?.trimmingCharacters(in: .whitespaces)
-        if let psuId { validator.check(!psuId.isEmpty, "PSU-ID", "must not be blank") }
+        if let psuId { validator.check((1...200).contains(psuId.count), "PSU-ID", "must be 1–200 characters besides spaces") }
         try validator.throwIfInvalid()
         let row = try await self.desk.requestPSD2Consent(
             .init(access: access, recurringIndicator: body.recurringIndicator, validUntil: body.validUntil, frequencyPerDay: body.frequencyPerDay,

@@ -15,11 +15,14 @@ extension ComplianceAPI {
             validator.check(email != nil, "email", "is not an email address")
         }
         let names = (body.names ?? []).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        for (index, name) in names.enumerated() { validator.check(!name.isEmpty, "names[\(index)]", "must not be blank") }
+        for (index, name) in names.enumerated() { validator.check((1...200).contains(name.count), "names[\(index)]", "must be 1–200 characters besides spaces") }
         validator.check(names.count <= ComplianceDesk.subjectNamesMax, "names", "at most \(ComplianceDesk.subjectNamesMax)")
         let userId = body.userId?.trimmingCharacters(in: .whitespaces)
         let customerId = body.customerId?.trimmingCharacters(in: .whitespaces)
-        validator.check(userId != "" && customerId != "", "subject", "ids must not be blank")
+        for (field, id) in [("userId", userId), ("customerId", customerId)] {
+            if let id { validator.check((1...200).contains(id.count), field, "must be 1–200 characters besides spaces") }
+        }
+        if let raw = body.email { validator.check(raw.count <= 320, "email", "must be at most 320 characters") }
         validator.check(userId != nil || customerId != nil || email != nil || !names.isEmpty, "subject",
                         "name the subject by userId, customerId, email or names")
         try validator.throwIfInvalid()

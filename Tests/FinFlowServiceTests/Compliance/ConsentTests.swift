@@ -53,6 +53,7 @@ struct ConsentTests {
                 #"{"subjectRef":"  ","purpose":"p","textVersion":"1","method":"app"}"#,
                 #"{"subjectRef":"x","purpose":"p","textVersion":"1","method":"app","givenAt":"2999-01-01T00:00:00Z"}"#,
                 #"{"subjectRef":"x","purpose":"p","method":"app"}"#,
+                #"{"subjectRef":"\#(String(repeating: "x", count: 201))","purpose":"p","textVersion":"1","method":"app"}"#,
             ] {
                 let answer = try await client.send(.post, "/v1/compliance/consents", json: bad, token: token)
                 #expect(answer.status == 400, "\(bad): \(answer.body)")
@@ -91,6 +92,10 @@ struct ConsentTests {
             bad = activity
             bad["retention"] = [[String: Any]]()
             #expect(try await client.send(.post, "/v1/compliance/processing-records", json: Self.json(bad), token: token).status == 400)
+            bad = activity
+            bad["subjectCategories"] = [String(repeating: "0", count: 201)]
+            let long = try await client.send(.post, "/v1/compliance/processing-records", json: Self.json(bad), token: token)
+            #expect(long.status == 400 && "\(long.body)".contains("subjectCategories[0]"), "\(long.body)")
 
             let records = try await client.send(.get, "/v1/compliance/processing-records", token: token)
             try #require(records.status == 200, "\(records.body)")
