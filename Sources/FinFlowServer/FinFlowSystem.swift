@@ -71,6 +71,8 @@ public final class FinFlowSystem: @unchecked Sendable {
         var retentionSweeps: [RetentionSweep] = []
         var housekeeping: [any Service] = []
         let mailer = Self.mailer(settings: settings, logger: logger)
+        // Every service's declaration of its personal data, for the compliance service's records of processing.
+        let personalData = Dictionary(ServiceCatalog.all.map { ($0.name, $0.personalData) }) { first, _ in first }
         // A start that fails part way closes the databases it opened before it reports why.
         do {
             for descriptor in descriptors {
@@ -89,15 +91,13 @@ public final class FinFlowSystem: @unchecked Sendable {
                 let env = ServiceEnvironment(
                     settings: settings, database: database, clock: clock, ids: ids, bus: bus, verifier: verifier,
                     revocations: revocations, logger: logger.with(service: descriptor.name), outboxWakeup: wakeup, shared: shared,
-                    personalDataCatalogue: Dictionary(ServiceCatalog.all.map { ($0.name, $0.personalData) }) { first, _ in first })
+                    personalDataCatalogue: personalData)
                 services.append(try await descriptor.make(env))
                 // Woken by its outbox, a relay need poll only for what other processes write: once a second.
                 relays.append(OutboxRelay(
                     database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name), pollIntervalMillis: 1_000,
                     wakeup: wakeup))
                 housekeeping.append(Housekeeping(database: database, clock: clock, logger: logger.with(service: descriptor.name)))
-                // Every service's audit chains travel to the compliance service's trail and are signed at intervals.
-                let signer = try await AuditSigner.load(configured: settings.auditSigningKey, database: database, clock: clock)
                 // A service that keeps personal data answers data subject requests from its declaration of it.
                 if !descriptor.personalData.isEmpty {
                     let responder = DataSubjectResponder(
@@ -110,6 +110,8 @@ public final class FinFlowSystem: @unchecked Sendable {
                         try await responder.answer(event.data, db: db)
                     })
                 }
+                // Every service's audit chains travel to the compliance service's trail and are signed at intervals.
+                let signer = try await AuditSigner.load(configured: settings.auditSigningKey, database: database, clock: clock)
                 auditShippers.append(AuditShipper(
                     serviceName: descriptor.name, database: database, outbox: env.outbox(serviceName: descriptor.name), signer: signer,
                     clock: clock, checkpointIntervalSeconds: settings.auditCheckpointSeconds, logger: logger.with(service: descriptor.name)))
