@@ -123,7 +123,7 @@ struct SubjectRequestTests {
             }
             #expect(try await desk.create(desk.body(700, counterparty: "City Power", extra: ["description": "Power for ADA LOVELACE's lab"])).status == 201)
             #expect(try await desk.create(desk.body(999, counterparty: "City Power")).status == 201)
-            let invoice = #"{"customerId":"cust-ada","customerName":"Ada Lovelace","issueDate":"2026-06-01","paymentTermsDays":30,"issue":true,"memo":"Notes for Ada Lovelace","lines":[{"description":"Notes","quantity":"1","unitPrice":5000,"taxRate":"0"}]}"#
+            let invoice = #"{"customerId":"cust-ada","customerName":"Ada Lovelace","issueDate":"2026-06-01","paymentTermsDays":30,"issue":true,"memo":"Notes for Ada Lovelace","lines":[{"description":"Lecture notes for Ada Lovelace","quantity":"1","unitPrice":5000,"taxRate":"0"}]}"#
             let issued = try await client.send(.post, "/v1/accounting/invoices", json: invoice, token: token)
             try #require(issued.status == 201, "\(issued.body)")
             try await sut.deliver()
@@ -170,8 +170,18 @@ struct SubjectRequestTests {
             for (name, data) in TarArchive.files(archive.bytes) where name != "manifest.json" {
                 #expect(!String(decoding: data, as: UTF8.self).lowercased().contains("ada lovelace"), "\(name) still names the subject")
             }
-            // Without a mark the ledger's guard still refuses any change to a posted entry.
+            // And in the books' own tables no text names the subject any more.
             let ledger = try #require(sut.system.databases["accounting"])
+            struct Count: Decodable { let n: Int }
+            for (table, column) in [("invoices", "customer_name"), ("invoices", "memo"), ("invoice_lines", "description"),
+                                    ("journal_entries", "description"), ("journal_lines", "memo")] {
+                let left = try await ledger.read { db in
+                    try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table) WHERE lower(\(unsafeRaw: column)) LIKE '%ada lovelace%'")
+                        .first(decoding: Count.self)?.n ?? -1
+                }
+                #expect(left == 0, "\(table).\(column) still names the subject")
+            }
+            // Without a mark the ledger's guard still refuses any change to a posted entry.
             await #expect(throws: (any Error).self) {
                 try await ledger.read { db in try await db.raw("UPDATE journal_entries SET description = 'x' WHERE status = 'posted'").run() }
             }
