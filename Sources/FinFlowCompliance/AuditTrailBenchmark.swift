@@ -31,9 +31,9 @@ extension ComplianceService {
                 let key = tenant + "/" + service
                 let head = heads[key] ?? (0, AuditLog.genesisHash)
                 let at = start + Int64(index) * (365 * 86_400_000 / Int64(count))
-                let unsigned = AuditExport.Record(
-                    service: service, tenantId: tenant, seq: head.seq + 1, recordId: String(format: "0193b000-%04x-7000-8000-%012d", index % 65_536, index),
-                    occurredAtMillis: at, actorId: "user-\(random.next() % 300)", action: actions[Int(random.next() % UInt64(actions.count))],
+                let unsigned = AuditRecorded(
+                    service: service, recordId: String(format: "0193b000-%04x-7000-8000-%012d", index % 65_536, index), tenantId: tenant,
+                    seq: head.seq + 1, occurredAtMillis: at, actorId: "user-\(random.next() % 300)", action: actions[Int(random.next() % UInt64(actions.count))],
                     target: "resource-\(random.next() % 20_000)", outcome: random.next() % 20 == 0 ? "failure" : "success", clientAddress: "10.0.0.\(index % 250)",
                     details: #"{"n":"\#(index)"}"#, prevHash: head.hash, hash: "")
                 let hash = unsigned.computedHash

@@ -55,7 +55,7 @@ struct AuditTrailRow: Decodable, Sendable {
 
     var exported: AuditExport.Record {
         AuditExport.Record(
-            service: self.service, tenantId: self.tenant_id, seq: self.seq, recordId: self.record_id, occurredAtMillis: self.occurred_at_ms,
+            service: self.service, recordId: self.record_id, tenantId: self.tenant_id, seq: self.seq, occurredAtMillis: self.occurred_at_ms,
             actorId: self.actor_id, action: self.action, target: self.target, outcome: self.outcome, clientAddress: self.client_address,
             details: self.details, prevHash: self.prev_hash, hash: self.hash)
     }

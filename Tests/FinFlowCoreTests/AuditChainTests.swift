@@ -127,7 +127,7 @@ struct AuditChainTests {
         let checkpoints = try await f.database.read { db in try await db.raw("SELECT * FROM audit_checkpoints").all(decoding: CheckpointRow.self) }
         let records = rows.map {
             AuditExport.Record(
-                service: "core", tenantId: $0.tenant_id, seq: $0.seq, recordId: $0.id, occurredAtMillis: $0.occurred_at_ms, actorId: $0.actor_id,
+                service: "core", recordId: $0.id, tenantId: $0.tenant_id, seq: $0.seq, occurredAtMillis: $0.occurred_at_ms, actorId: $0.actor_id,
                 action: $0.action, target: $0.target, outcome: $0.outcome, clientAddress: $0.client_address, details: $0.details,
                 prevHash: $0.prev_hash, hash: $0.hash)
         }

@@ -2,36 +2,12 @@ import Crypto
 import Foundation
 import SQLKit
 
-/// A signed statement that one service's audit chain for one tenant reached `seq` with `hash` at `signedAtMillis`.
-/// Kept by the service and by the compliance service, and carried in exports, it shows a chain later found shorter
-/// (a cut tail) or different at that record.
-public struct AuditCheckpoint: Sendable, Equatable, Codable {
-    public let service: String
-    public let tenantId: String
-    public let seq: Int64
-    public let hash: String
-    public let signedAtMillis: Int64
-    public let keyId: String
-    /// The Ed25519 public key, base64.
-    public let publicKey: String
-    /// The Ed25519 signature of `message`, base64.
-    public let signature: String
+/// A signed statement that one service's audit chain for one tenant reached `seq` with `hash` at `signedAtMillis`:
+/// the event that carries it is the checkpoint itself. Kept by the service and by the compliance service, and carried
+/// in exports, it shows a chain later found shorter (a cut tail) or different at that record.
+public typealias AuditCheckpoint = AuditCheckpointed
 
-    /// A checkpoint as stored or received.
-    public init(
-        service: String, tenantId: String, seq: Int64, hash: String, signedAtMillis: Int64, keyId: String, publicKey: String,
-        signature: String
-    ) {
-        self.service = service
-        self.tenantId = tenantId
-        self.seq = seq
-        self.hash = hash
-        self.signedAtMillis = signedAtMillis
-        self.keyId = keyId
-        self.publicKey = publicKey
-        self.signature = signature
-    }
-
+extension AuditCheckpointed {
     /// The bytes signed: a versioned line per field, so no two checkpoints share them.
     public static func message(service: String, tenantId: String, seq: Int64, hash: String, signedAtMillis: Int64) -> Data {
         Data("finflow-audit-checkpoint:v1\n\(service)\n\(tenantId)\n\(seq)\n\(hash)\n\(signedAtMillis)\n".utf8)
@@ -56,20 +32,6 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
                 for: Self.message(service: self.service, tenantId: self.tenantId, seq: self.seq, hash: self.hash, signedAtMillis: self.signedAtMillis))
         else { return "the signature does not match the checkpoint" }
         return nil
-    }
-
-    /// The event announcing this checkpoint.
-    public var event: AuditCheckpointed {
-        AuditCheckpointed(
-            service: self.service, tenantId: self.tenantId, seq: self.seq, hash: self.hash, signedAtMillis: self.signedAtMillis,
-            keyId: self.keyId, publicKey: self.publicKey, signature: self.signature)
-    }
-
-    /// The checkpoint an event announces.
-    public init(_ event: AuditCheckpointed) {
-        self.init(
-            service: event.service, tenantId: event.tenantId, seq: event.seq, hash: event.hash, signedAtMillis: event.signedAtMillis,
-            keyId: event.keyId, publicKey: event.publicKey, signature: event.signature)
     }
 }
 

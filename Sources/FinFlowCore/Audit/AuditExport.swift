@@ -9,51 +9,19 @@ public enum AuditExport {
         case jsonl, csv
     }
 
-    /// One record of a chain, as exported.
-    public struct Record: Codable, Sendable, Equatable {
-        public var kind = "record"
-        public let service: String
-        public let tenantId: String
-        public let seq: Int64
-        public let recordId: String
-        public let occurredAtMillis: Int64
-        public let actorId: String?
-        public let action: String
-        public let target: String?
-        public let outcome: String
-        public let clientAddress: String?
-        /// The details as the JSON text that was hashed.
-        public let details: String
-        public let prevHash: String
-        public let hash: String
+    /// One record of a chain, as exported: the event that carries it to the compliance service.
+    public typealias Record = AuditRecorded
 
-        /// A record as the trail keeps it.
-        public init(
-            service: String, tenantId: String, seq: Int64, recordId: String, occurredAtMillis: Int64, actorId: String?, action: String,
-            target: String?, outcome: String, clientAddress: String?, details: String, prevHash: String, hash: String
-        ) {
-            self.service = service
-            self.tenantId = tenantId
-            self.seq = seq
-            self.recordId = recordId
-            self.occurredAtMillis = occurredAtMillis
-            self.actorId = actorId
-            self.action = action
-            self.target = target
-            self.outcome = outcome
-            self.clientAddress = clientAddress
-            self.details = details
-            self.prevHash = prevHash
-            self.hash = hash
-        }
+    /// A record line: the record with its kind.
+    struct RecordLine: Encodable {
+        let record: AuditRecorded
 
-        /// The hash recomputed from the record's fields, as `AuditLog` computes it.
-        public var computedHash: String {
-            AuditLog.Record(
-                id: self.recordId, tenant_id: self.tenantId, seq: self.seq, occurred_at_ms: self.occurredAtMillis, actor_id: self.actorId,
-                action: self.action, target: self.target, outcome: self.outcome, client_address: self.clientAddress, details: self.details,
-                prev_hash: self.prevHash, hash: self.hash
-            ).computedHash
+        enum CodingKeys: String, CodingKey { case kind }
+
+        func encode(to encoder: any Encoder) throws {
+            try self.record.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode("record", forKey: .kind)
         }
     }
 
@@ -99,7 +67,7 @@ public enum AuditExport {
     public static func line(_ record: Record, _ format: Format) -> String {
         switch format {
         case .jsonl:
-            return String(decoding: (try? self.encoder.encode(record)) ?? Data(), as: UTF8.self) + "\n"
+            return String(decoding: (try? self.encoder.encode(RecordLine(record: record))) ?? Data(), as: UTF8.self) + "\n"
         case .csv:
             let fields: [String?] = [
                 "record", record.service, record.tenantId, String(record.seq), record.recordId, String(record.occurredAtMillis), record.actorId,
@@ -127,5 +95,16 @@ public enum AuditExport {
     static func csvRow(_ fields: [String?]) -> String {
         fields.map { field in field.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" } ?? "" }
             .joined(separator: ",") + "\r\n"
+    }
+}
+
+extension AuditRecorded {
+    /// The hash recomputed from the record's fields, as `AuditLog` computes it.
+    public var computedHash: String {
+        AuditLog.Record(
+            id: self.recordId, tenant_id: self.tenantId, seq: self.seq, occurred_at_ms: self.occurredAtMillis, actor_id: self.actorId,
+            action: self.action, target: self.target, outcome: self.outcome, client_address: self.clientAddress, details: self.details,
+            prev_hash: self.prevHash, hash: self.hash
+        ).computedHash
     }
 }

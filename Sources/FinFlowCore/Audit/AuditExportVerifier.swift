@@ -141,7 +141,7 @@ public enum AuditExportVerifier {
             switch f[0] {
             case "record":
                 entries.append(.record(AuditExport.Record(
-                    service: try text(1), tenantId: try text(2), seq: try number(3), recordId: try text(4), occurredAtMillis: try number(5),
+                    service: try text(1), recordId: try text(4), tenantId: try text(2), seq: try number(3), occurredAtMillis: try number(5),
                     actorId: f[6], action: try text(7), target: f[8], outcome: try text(9), clientAddress: f[10], details: try text(11),
                     prevHash: try text(12), hash: try text(13))))
             case "checkpoint":

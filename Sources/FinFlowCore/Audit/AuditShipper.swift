@@ -117,7 +117,7 @@ public struct AuditShipper: Service {
                             \(bind: checkpoint.signature))
                         ON CONFLICT DO NOTHING
                         """).run()
-                    try await self.outbox.enqueue(checkpoint.event, subject: head.tenant_id, tenantId: head.tenant_id, on: db)
+                    try await self.outbox.enqueue(checkpoint, subject: head.tenant_id, tenantId: head.tenant_id, on: db)
                 }
                 signed += 1
             } catch is MovedByAnother {
