@@ -137,7 +137,7 @@ extension ComplianceDesk {
     /// Keeps one piece of a service's answer; the piece that completes a part checks it against its hash, and the part
     /// that completes the request makes it ready.
     func keepSubjectAnswer(_ answer: DataSubjectRequestAnswered, db: any SQLDatabase) async throws {
-        guard (0..<max(1, answer.chunkCount)).contains(answer.chunkIndex), answer.chunkCount <= 100_000 else {
+        guard (1...100_000).contains(answer.chunkCount), (0..<answer.chunkCount).contains(answer.chunkIndex) else {
             throw InvariantViolation("a data subject answer names piece \(answer.chunkIndex) of \(answer.chunkCount)")
         }
         struct Known: Decodable { let id: String; let status: String }

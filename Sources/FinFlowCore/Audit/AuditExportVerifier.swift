@@ -59,6 +59,10 @@ public enum AuditExportVerifier {
         for case .record(let record) in entries {
             let chain = "\(record.service)/\(record.tenantId)"
             report.records += 1
+            guard record.seq >= 1 else {
+                report.fail("\(chain) #\(record.seq): a sequence number starts at 1")
+                continue
+            }
             if record.computedHash != record.hash { report.fail("\(chain) #\(record.seq): the content does not match its hash") }
             if let signed = signedHashes[chain]?[record.seq] {
                 covered[chain, default: []].insert(record.seq)
