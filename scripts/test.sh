@@ -70,6 +70,11 @@ traits=Kafka,Redis
 echo "== building (traits $traits)"
 swift build --build-tests --traits "$traits"
 
+# At most this many tests at once: each test runs a whole system (a pool a service on PostgreSQL), and with no bound
+# the suite opened PostgreSQL's thousand connections on a slow machine and waited for one until the deadline. Sixteen
+# keeps both cores busy (most tests wait on I/O) and the PostgreSQL run near 250 connections.
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-16}
+
 # Each run has a deadline: a test that hangs fails the run within it and is named, instead of holding CI to its limit.
 limit=${FINFLOW_TEST_TIMEOUT:-900}
 # A crash's backtrace without source lines: full symbolication of the debug test bundle takes the backtracer many minutes.

@@ -25,9 +25,10 @@ struct TestSystem: Sendable {
         if let base = ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"], !base.isEmpty {
             settings.databaseURL = try await freshPostgresDatabase(base: base)
             settings.migrateOnStart = true
-            // Small pools: the whole suite runs at once against one server, and at 10 a service it reached PostgreSQL's
-            // connection limit (a process of the distributed test then waited for a connection until its time ran out).
-            settings.databasePoolSizeMax = 4
+            // The smallest pools (one writer, one reader a service): the suite runs many systems at once against one
+            // server, and at 4 a service it reached PostgreSQL's connection limit, after which every test waited for a
+            // connection until the run's deadline.
+            settings.databasePoolSizeMax = 2
         }
         adjust(&settings)
         let clock = ManualClock(start: Date())
