@@ -147,6 +147,40 @@ struct AuthAPI: APIProtocol {
         return .noContent(.init())
     }
 
+    func authenticateTransaction(_ input: Operations.AuthenticateTransaction.Input) async throws
+        -> Operations.AuthenticateTransaction.Output
+    {
+        let principal = try RequestScope.authenticated()
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        var validator = Validator()
+        let purpose = AuthenticationCodeClaims.Purpose(rawValue: body.purpose.rawValue) ?? .payment
+        let payee = Payee.key(body.payee)
+        validator.check(payee != nil, "payee", "must be 1–\(Payee.lengthMax) characters without control characters")
+        validator.check(body.code.count <= 16, "code", "must be at most 16 characters")
+        var currency: String?
+        switch purpose {
+        case .payment:
+            validator.check(body.amount.map { $0 > 0 } ?? false, "amount", "must be a positive number of minor units")
+            if let code = body.currency, let known = Currency(code: code.uppercased()), known.exponent != nil {
+                currency = known.code
+            } else {
+                validator.fail("currency", "must be an ISO 4217 code with a minor unit")
+            }
+        case .trustedBeneficiary:
+            validator.check(body.amount == nil, "amount", "is for a payment, not a trusted beneficiary")
+            validator.check(body.currency == nil, "currency", "is for a payment, not a trusted beneficiary")
+        }
+        try validator.throwIfInvalid()
+        let (code, claims) = try await self.auth.authenticateTransaction(
+            principal: principal,
+            request: TransactionAuthenticationRequest(
+                purpose: purpose, amountMinor: purpose == .payment ? body.amount : nil, currency: currency, payee: payee!),
+            code: body.code)
+        return .created(.init(body: .json(.init(
+            authenticationCode: code, purpose: .init(rawValue: claims.purpose.rawValue)!, amount: claims.amt, currency: claims.cur,
+            payee: claims.payee, expiresAt: claims.expiresAt))))
+    }
+
     func listRoles(_ input: Operations.ListRoles.Input) async throws -> Operations.ListRoles.Output {
         _ = try RequestScope.authenticated()
         return .ok(.init(body: .json(.init(items: Roles.builtIn.map {

@@ -219,7 +219,7 @@ struct Authenticator: Sendable {
     }
 
     /// Counts a failed password; locks the account at the threshold, for a period that doubles with each lockout.
-    private func registerFailure(user: UserRecord) async throws {
+    func registerFailure(user: UserRecord) async throws {
         let now = self.clock.nowMillis()
         let windowMillis = Int64(self.settings.lockoutWindowSeconds) * 1000
         let windowOpen = user.failure_window_started_at_ms.map { now - $0 < windowMillis } ?? false

@@ -92,8 +92,8 @@ actor KeyRing {
         try await self.load()
     }
 
-    /// Signs access-token claims with the active key.
-    func sign(_ claims: AccessClaims) async throws -> String {
+    /// Signs access-token (or authentication-code) claims with the active key.
+    func sign(_ claims: some JWTPayload) async throws -> String {
         guard let kid = self.activeKid else { preconditionFailure("the key ring was used before it was loaded") }
         return try await self.signers.sign(claims, kid: JWKIdentifier(string: kid))
     }

@@ -97,7 +97,7 @@ extension ComplianceAPI {
     /// sign-in session of their own.
     static func paymentServiceUser() throws -> Principal {
         let principal = try RequestScope.authenticated()
-        guard let session = principal.sessionId, session != principal.subject else {
+        guard principal.isSignedInUser else {
             throw AppError.forbidden(code: "user-required", "only the user the consent is about may authorise or revoke it, signed in themselves")
         }
         return principal

@@ -23,7 +23,35 @@ struct PaymentDesk: Sendable {
 
     /// Creates a payment on the tenant's chosen (or first) gateway. A client id is also an idempotency key: the same id
     /// with the same content answers the payment it made (`created` false), with other content `id-reused`.
-    func create(_ draft: PaymentDraft, principal: Principal) async throws -> (record: PaymentRecord, created: Bool) {
+    ///
+    /// While the tenant's strong-customer-authentication policy is on, a payment a user initiates is made only with an
+    /// authentication code bound to it (`code`, verified by the caller) or under an exemption; the decision is kept
+    /// with the payment, and a refusal is kept too.
+    func create(_ draft: PaymentDraft, principal: Principal, code: AuthenticationCodeClaims? = nil) async throws
+        -> (record: PaymentRecord, created: Bool)
+    {
+        let policy = try await self.scaPolicy(tenantId: principal.tenantId)
+        var request: SCARequest?
+        if policy.enabled {
+            let payerPresent = principal.isSignedInUser
+            guard let payee = draft.payee ?? (payerPresent ? nil : "") else {
+                throw AppError.invalid(
+                    code: "validation-failed", "the payment names no payee",
+                    fields: [.init(field: "payee", message: "is required while the tenant's strong customer authentication is on")])
+            }
+            if payerPresent, let code {
+                do {
+                    try StrongAuthentication.check(code, principal: principal, purpose: .payment, amountMinor: draft.amountMinor,
+                                                   currency: draft.currency, payee: payee)
+                } catch let error as AppError {
+                    await self.recordSCARefusal(principal: principal, amountMinor: draft.amountMinor, currency: draft.currency,
+                                                payee: payee, reason: error.message)
+                    throw error
+                }
+            }
+            request = SCARequest(payee: payee, recurring: draft.recurring, code: payerPresent ? code : nil)
+        }
+        let sca = request
         let configured = try await self.gateways.settings(tenantId: principal.tenantId).filter(\.enabled)
         let gateway: String
         if let asked = draft.gateway {
@@ -48,7 +76,8 @@ struct PaymentDesk: Sendable {
             card_exp_year: method?.expYear, description: draft.description, metadata: Self.json(draft.metadata), return_url: draft.returnURL,
             gateway: gateway, gateway_reference: nil, next_action_url: nil, last_error: nil, fee_minor: nil, request_hash: draft.requestHash,
             operations: 0, pending_operation: nil, pending_key: nil, pending_amount_minor: nil, pending_active: 0, pending_since_ms: nil,
-            version: 1, created_by: principal.subject, created_at_ms: now, updated_at_ms: now)
+            version: 1, created_by: principal.subject, created_at_ms: now, updated_at_ms: now, payee: draft.payee,
+            payer_id: sca != nil && principal.isSignedInUser ? principal.subject : nil)
         let event = self.event(row, action: "created", from: nil, amount: row.amount_minor, key: nil, detail: nil, actor: principal.subject)
         let kind = self.kind
         do {
@@ -59,9 +88,14 @@ struct PaymentDesk: Sendable {
                 }
                 try await PaymentStore.insert(row, db: db)
                 try await PaymentStore.insert(events: [event], db: db)
+                if let sca { _ = try await self.decideSCA(for: row, request: sca, policy: policy, principal: principal, db: db) }
                 return true
             }
             return (try await self.record(tenantId: principal.tenantId, id: row.id), created)
+        } catch let error as AppError where error.code == "sca-required" || error.code == "sca-code-used" {
+            await self.recordSCARefusal(principal: principal, amountMinor: draft.amountMinor, currency: draft.currency,
+                                        payee: sca?.payee ?? "", reason: error.message)
+            throw error
         } catch where violatedConstraint(error) != nil {
             // The same client id raced in from another request: the winner's payment is the answer, if it is this one.
             guard let existing = try await self.database.tenantRead(tenantId: principal.tenantId, { db in
@@ -95,7 +129,9 @@ struct PaymentDesk: Sendable {
                 throw AppError.notFound("payment")
             }
             let details = try await PaymentStore.details(tenantId: tenantId, paymentIds: [row.id], db: db)
-            return PaymentRecord(row: row, events: details.events[row.id] ?? [], refunds: details.refunds[row.id] ?? [])
+            let sca = try await db.select().column("*").from("sca_decisions").where("tenant_id", .equal, tenantId)
+                .where("payment_id", .equal, row.id).orderBy("id").first(decoding: SCADecisionRow.self)
+            return PaymentRecord(row: row, events: details.events[row.id] ?? [], refunds: details.refunds[row.id] ?? [], sca: sca)
         }
     }
 

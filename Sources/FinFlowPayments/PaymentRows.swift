@@ -44,6 +44,10 @@ struct PaymentRow: Codable, Sendable {
     let created_by: String
     let created_at_ms: Int64
     var updated_at_ms: Int64
+    /// Who is paid, as `Payee.key` normalises it (given by the client; strong customer authentication is bound to it).
+    var payee: String? = nil
+    /// The user who initiated the payment as its payer, when strong customer authentication applied.
+    var payer_id: String? = nil
 
     var paymentStatus: PaymentStatus { PaymentStatus(rawValue: self.status) ?? .failed }
 
@@ -136,4 +140,6 @@ struct PaymentRecord: Sendable {
     let row: PaymentRow
     let events: [PaymentEventRow]
     let refunds: [RefundRow]
+    /// The strong-customer-authentication decision that let the payment be made, when the tenant's policy applied.
+    var sca: SCADecisionRow? = nil
 }

@@ -33,10 +33,11 @@ struct PaymentsAPI: APIProtocol {
             id: id, amountMinor: body.amount, currency: body.currency, customerId: body.customerId, invoiceId: body.invoiceId,
             paymentMethod: method, captureMethod: body.captureMethod.flatMap { CaptureMethod(rawValue: $0.rawValue) } ?? .automatic,
             description: body.description, metadata: body.metadata?.additionalProperties ?? [:], returnURL: body.returnUrl,
-            gateway: body.gateway?.rawValue, validator: &validator)
+            gateway: body.gateway?.rawValue, payee: body.payee, recurring: body.recurring ?? false, validator: &validator)
         if body.confirm == true { validator.check(method != nil, "confirm", "needs a paymentMethod") }
         try validator.throwIfInvalid()
-        var (record, created) = try await self.desk.create(draft, principal: principal)
+        let code = try await self.authenticationCode(input.headers.scaAuthenticationCode)
+        var (record, created) = try await self.desk.create(draft, principal: principal, code: code)
         // A repeat of a request whose confirmation did not finish finishes it (an unanswered gateway call is resent
         // with its key, so it cannot charge twice).
         if body.confirm == true, created || record.row.confirmationUnfinished(nowMillis: self.desk.now) {
@@ -136,6 +137,85 @@ struct PaymentsAPI: APIProtocol {
         return .ok(.init(body: .json(Self.dto(try await self.desk.sync(principal: principal, id: input.path.paymentId)))))
     }
 
+    /// The verified claims of an `SCA-Authentication-Code` header, when one was sent.
+    func authenticationCode(_ header: String?) async throws -> AuthenticationCodeClaims? {
+        guard let header else { return nil }
+        guard header.count <= 4_096 else { throw AppError.forbidden(code: "sca-code-invalid", "the authentication code is invalid") }
+        return try await self.desk.env.verifier.verifyAuthenticationCode(header)
+    }
+
+    func getSCAPolicy(_ input: Operations.GetSCAPolicy.Input) async throws -> Operations.GetSCAPolicy.Output {
+        let principal = try RequestScope.require("payments:read")
+        return .ok(.init(body: .json(Self.dto(try await self.desk.scaPolicy(tenantId: principal.tenantId)))))
+    }
+
+    func setSCAPolicy(_ input: Operations.SetSCAPolicy.Input) async throws -> Operations.SetSCAPolicy.Output {
+        let principal = try RequestScope.require("payments:manage")
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        let policy = SCAPolicy(
+            enabled: body.enabled, lowValue: body.lowValue ?? true, trustedBeneficiaries: body.trustedBeneficiaries ?? true,
+            recurring: body.recurring ?? true)
+        return .ok(.init(body: .json(Self.dto(try await self.desk.setSCAPolicy(policy, principal: principal)))))
+    }
+
+    func listSCADecisions(_ input: Operations.ListSCADecisions.Input) async throws -> Operations.ListSCADecisions.Output {
+        let principal = try RequestScope.require("payments:read")
+        var validator = Validator()
+        if let payerId = input.query.payerId {
+            validator.check((1...100).contains(payerId.count), "payerId", "must be 1–100 characters")
+        }
+        if let paymentId = input.query.paymentId { validator.check(UUID(uuidString: paymentId) != nil, "paymentId", "must be a UUID") }
+        try validator.throwIfInvalid()
+        let page = try PageRequest(limit: input.query.limit, cursor: input.query.cursor)
+        let result = try await self.desk.scaDecisions(
+            tenantId: principal.tenantId, payerId: input.query.payerId, paymentId: input.query.paymentId?.lowercased(), page: page)
+        return .ok(.init(body: .json(.init(items: result.items.map(Self.dto), nextCursor: result.nextCursor))))
+    }
+
+    func listTrustedBeneficiaries(_ input: Operations.ListTrustedBeneficiaries.Input) async throws -> Operations.ListTrustedBeneficiaries.Output {
+        let principal = try RequestScope.require("payments:create")
+        return .ok(.init(body: .json(.init(items: try await self.desk.trustedBeneficiaries(principal: principal).map(Self.dto)))))
+    }
+
+    func addTrustedBeneficiary(_ input: Operations.AddTrustedBeneficiary.Input) async throws -> Operations.AddTrustedBeneficiary.Output {
+        let principal = try RequestScope.require("payments:create")
+        guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
+        var validator = Validator()
+        let payee = Payee.key(body.payee)
+        validator.check(payee != nil, "payee", "must be 1–\(Payee.lengthMax) characters without control characters")
+        if let name = body.name {
+            validator.check((1...140).contains(name.count) && !name.unicodeScalars.contains { $0.properties.generalCategory == .control },
+                            "name", "must be 1–140 characters without control characters")
+        }
+        try validator.throwIfInvalid()
+        let code = try await self.authenticationCode(input.headers.scaAuthenticationCode)
+        let row = try await self.desk.trustBeneficiary(principal: principal, payee: payee!, name: body.name, code: code)
+        return .created(.init(body: .json(Self.dto(row))))
+    }
+
+    func removeTrustedBeneficiary(_ input: Operations.RemoveTrustedBeneficiary.Input) async throws -> Operations.RemoveTrustedBeneficiary.Output {
+        let principal = try RequestScope.require("payments:create")
+        try await self.desk.removeTrustedBeneficiary(principal: principal, id: input.path.beneficiaryId)
+        return .noContent(.init())
+    }
+
+    static func dto(_ policy: SCAPolicy) -> Components.Schemas.SCAPolicy {
+        .init(enabled: policy.enabled, lowValue: policy.lowValue, trustedBeneficiaries: policy.trustedBeneficiaries, recurring: policy.recurring,
+              updatedBy: policy.updatedBy, updatedAt: policy.updatedAtMillis.map { Date(unixMillis: $0) })
+    }
+
+    static func dto(_ row: SCADecisionRow) -> Components.Schemas.SCADecision {
+        .init(
+            id: row.id, payerId: row.payer_id, paymentId: row.payment_id, amount: row.amount_minor, currency: row.currency, payee: row.payee,
+            outcome: .init(rawValue: row.outcome) ?? .refused, exemption: row.exemption.flatMap { .init(rawValue: $0) }, reason: row.reason,
+            codeId: row.code_id, paymentsSinceAuthentication: row.payments_since, eurSinceAuthentication: row.eur_minor_since,
+            at: Date(unixMillis: row.at_ms))
+    }
+
+    static func dto(_ row: TrustedBeneficiaryRow) -> Components.Schemas.TrustedBeneficiary {
+        .init(id: row.id, payee: row.payee, name: row.name, addedAt: Date(unixMillis: row.added_at_ms))
+    }
+
     static func method(_ body: Components.Schemas.PaymentMethod, prefix: String, into validator: inout Validator) -> PaymentMethodInput {
         PaymentMethodInput(
             token: body.token, brand: body.brand, last4: body.last4, expMonth: body.expMonth, expYear: body.expYear,
@@ -175,6 +255,7 @@ struct PaymentsAPI: APIProtocol {
             refunds: withDetails ? record.refunds.map {
                 .init(id: $0.id, amount: $0.amount_minor, status: $0.status == "succeeded" ? .succeeded : .failed, reason: $0.reason,
                       gatewayReference: $0.gateway_reference, createdAt: Date(unixMillis: $0.created_at_ms))
-            } : nil)
+            } : nil,
+            payee: row.payee, sca: record.sca.map(Self.dto))
     }
 }

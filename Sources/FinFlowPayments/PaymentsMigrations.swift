@@ -50,5 +50,41 @@ enum PaymentsMigrations {
             "CREATE TABLE payment_keys (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at_ms BIGINT NOT NULL)",
         ], postgresAfter: ["payment_gateways", "payments", "payment_events", "payment_refunds", "payment_webhooks"]
             .flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(2, "strong customer authentication: the tenant's policy, each payer's count since the last authentication, decisions, trusted beneficiaries and recurring series", [
+            "ALTER TABLE payments ADD COLUMN payee TEXT",
+            "ALTER TABLE payments ADD COLUMN payer_id TEXT",
+            """
+            CREATE TABLE sca_policies (
+                tenant_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL, low_value INTEGER NOT NULL, trusted_beneficiaries INTEGER NOT NULL,
+                recurring INTEGER NOT NULL, updated_by TEXT NOT NULL, updated_at_ms BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE sca_payers (
+                tenant_id TEXT NOT NULL, payer_id TEXT NOT NULL, payments_since INTEGER NOT NULL, eur_minor_since BIGINT NOT NULL,
+                last_authenticated_at_ms BIGINT, updated_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, payer_id),
+                CHECK (payments_since >= 0 AND eur_minor_since >= 0))
+            """,
+            """
+            CREATE TABLE sca_decisions (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, payer_id TEXT NOT NULL, subject TEXT NOT NULL, payment_id TEXT,
+                amount_minor BIGINT, currency TEXT, payee TEXT NOT NULL, outcome TEXT NOT NULL, exemption TEXT, reason TEXT NOT NULL,
+                code_id TEXT, payments_since INTEGER NOT NULL, eur_minor_since BIGINT NOT NULL, at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX sca_decisions_tenant ON sca_decisions (tenant_id, id)",
+            "CREATE INDEX sca_decisions_payment ON sca_decisions (tenant_id, payment_id)",
+            "CREATE UNIQUE INDEX sca_decisions_code ON sca_decisions (code_id)",
+            """
+            CREATE TABLE sca_trusted_beneficiaries (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, payer_id TEXT NOT NULL, payee TEXT NOT NULL, name TEXT,
+                code_id TEXT NOT NULL UNIQUE, added_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE UNIQUE INDEX sca_trusted_payee ON sca_trusted_beneficiaries (tenant_id, payer_id, payee)",
+            """
+            CREATE TABLE sca_recurring_series (
+                tenant_id TEXT NOT NULL, payer_id TEXT NOT NULL, payee TEXT NOT NULL, amount_minor BIGINT NOT NULL, currency TEXT NOT NULL,
+                first_payment_id TEXT NOT NULL, established_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, payer_id, payee, amount_minor, currency))
+            """,
+        ], postgresAfter: ["sca_policies", "sca_payers", "sca_decisions", "sca_trusted_beneficiaries", "sca_recurring_series"]
+            .flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

@@ -23,6 +23,13 @@ public struct Principal: Sendable, Equatable {
         self.sessionId = sessionId
     }
 
+    /// Whether a person signed in (a user's session), not an API client: a client's token names the client as its
+    /// session so that revoking the client ends its tokens, and internal principals have no session.
+    public var isSignedInUser: Bool {
+        guard let session = self.sessionId else { return false }
+        return session != self.subject
+    }
+
     /// Whether the principal holds `permission`.
     public func has(_ permission: String) -> Bool {
         self.permissions.contains(permission)

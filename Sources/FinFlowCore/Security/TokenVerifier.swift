@@ -27,6 +27,13 @@ public final class TokenVerifier: Sendable {
         self.revocations = revocations
     }
 
+    /// The keys trusted now.
+    func keyCollection() -> JWTKeyCollection { self.keys.withLock { $0 } }
+    /// The issuer tokens must name.
+    var expectedIssuer: String { self.issuer }
+    /// The injected clock's now.
+    func now() -> Date { self.clock.now() }
+
     /// Replaces the trusted keys with those of a JWKS document.
     public func trust(jwks: JWKS) async throws {
         let collection = JWTKeyCollection()

@@ -90,6 +90,10 @@ public struct PaymentDraft: Sendable {
     public let returnURL: String?
     /// The gateway asked for; the tenant's first when nil.
     public let gateway: String?
+    /// Who is paid, as `Payee.key` normalises it.
+    public let payee: String?
+    /// The payment is one of a series of the same amount to the same payee (RTS article 14).
+    public let recurring: Bool
     /// A hash of the content, so a client id reused with other content is told apart.
     public let requestHash: String
 
@@ -97,8 +101,13 @@ public struct PaymentDraft: Sendable {
     public init(
         id: String?, amountMinor: Int64, currency: String, customerId: String?, invoiceId: String?, paymentMethod: PaymentMethodInput?,
         captureMethod: CaptureMethod, description: String?, metadata: [String: String], returnURL: String?, gateway: String?,
-        validator: inout Validator
+        payee: String? = nil, recurring: Bool = false, validator: inout Validator
     ) {
+        var payeeKey: String?
+        if let payee {
+            payeeKey = Payee.key(payee)
+            validator.check(payeeKey != nil, "payee", "must be 1–\(Payee.lengthMax) characters without control characters")
+        }
         if let id { validator.check(UUID(uuidString: id) != nil, "id", "must be a UUID") }
         validator.check((1...PaymentLimits.amountMinorMax).contains(amountMinor), "amount", "must be 1–\(PaymentLimits.amountMinorMax) minor units")
         let currencyCode = currency.uppercased()
@@ -136,7 +145,9 @@ public struct PaymentDraft: Sendable {
         self.metadata = metadata
         self.returnURL = returnURL
         self.gateway = gateway
-        let canonical: [String] = [
+        self.payee = payeeKey
+        self.recurring = recurring
+        var canonical: [String] = [
             String(amountMinor), currencyCode, customerId ?? "", invoiceId?.lowercased() ?? "", paymentMethod?.token ?? "",
             paymentMethod?.brand ?? "", paymentMethod?.last4 ?? "", paymentMethod.flatMap { $0.expMonth.map(String.init) } ?? "",
             paymentMethod.flatMap { $0.expYear.map(String.init) } ?? "",
@@ -144,6 +155,8 @@ public struct PaymentDraft: Sendable {
             captureMethod.rawValue, description ?? "",
             metadata.keys.sorted().map { "\($0)=\(metadata[$0]!)" }.joined(separator: "&"), returnURL ?? "", gateway ?? "",
         ]
+        // Appended only when given, so the hash of a payment made before these fields existed is unchanged.
+        if payeeKey != nil || recurring { canonical += [payeeKey ?? "", recurring ? "recurring" : ""] }
         self.requestHash = Digest.sha256Hex(canonical.joined(separator: "\u{1F}"))
     }
 }
