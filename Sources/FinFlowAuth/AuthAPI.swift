@@ -159,7 +159,7 @@ struct AuthAPI: APIProtocol {
         validator.check(body.code.count <= 16, "code", "must be at most 16 characters")
         var currency: String?
         switch purpose {
-        case .payment:
+        case .payment, .paymentInitiation:
             validator.check(body.amount.map { $0 > 0 } ?? false, "amount", "must be a positive number of minor units")
             if let code = body.currency, let known = Currency(code: code.uppercased()), known.exponent != nil {
                 currency = known.code
@@ -174,7 +174,7 @@ struct AuthAPI: APIProtocol {
         let (code, claims) = try await self.auth.authenticateTransaction(
             principal: principal,
             request: TransactionAuthenticationRequest(
-                purpose: purpose, amountMinor: purpose == .payment ? body.amount : nil, currency: currency, payee: payee!),
+                purpose: purpose, amountMinor: purpose == .trustedBeneficiary ? nil : body.amount, currency: currency, payee: payee!),
             code: body.code)
         return .created(.init(body: .json(.init(
             authenticationCode: code, purpose: .init(rawValue: claims.purpose.rawValue)!, amount: claims.amt, currency: claims.cur,

@@ -262,6 +262,18 @@ enum ComplianceMigrations {
                 PRIMARY KEY (consent_id, day))
             """,
         ], postgresAfter: ["psd2_consents", "psd2_consent_use"].flatMap { Migration.rowLevelSecurity(table: $0) }),
+        // PSD2 payment initiations a provider asks for (one-off or periodic) and the user's strongly authenticated answer.
+        Migration(11, "create PSD2 payment initiations", [
+            """
+            CREATE TABLE psd2_payments (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, tpp_id TEXT NOT NULL, psu_id TEXT, service TEXT NOT NULL, product TEXT NOT NULL,
+                amount_minor BIGINT NOT NULL CHECK (amount_minor > 0), currency TEXT NOT NULL, debtor_iban TEXT NOT NULL,
+                creditor_iban TEXT NOT NULL, creditor_name TEXT NOT NULL, remittance TEXT, start_date TEXT, end_date TEXT, frequency TEXT,
+                day_of_execution INTEGER, status TEXT NOT NULL, status_reason TEXT, code_id TEXT UNIQUE, request_hash TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL, status_changed_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX psd2_payments_tpp ON psd2_payments (tenant_id, tpp_id, created_at_ms)",
+        ], postgresAfter: Migration.rowLevelSecurity(table: "psd2_payments")),
     ]
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.

@@ -26,6 +26,19 @@ public struct Currency: Sendable, Hashable, Codable, CustomStringConvertible {
         return factor
     }
 
+    /// Minor units of a plain decimal amount (`1234.5`: digits, an optional point and at most the currency's decimals,
+    /// no sign or separators, as ISO 20022 and the Berlin Group write amounts); nil when it is not one or overflows.
+    public func minorUnits(plainDecimal text: String) -> Int64? {
+        guard let exponent = self.exponent else { return nil }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), !parts[0].isEmpty, parts[0].count <= 15,
+            parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+            parts.count == 1 || (1...exponent).contains(parts[1].count)
+        else { return nil }
+        let fraction = parts.count == 2 ? String(parts[1]) : ""
+        return Int64(String(parts[0]) + fraction + String(repeating: "0", count: exponent - fraction.count))
+    }
+
     /// All currencies of ISO 4217 list one, ordered by code.
     public static var all: [Currency] { CurrencyTable.entries }
 

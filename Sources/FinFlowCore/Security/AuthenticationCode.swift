@@ -9,8 +9,11 @@ import JWTKit
 public struct AuthenticationCodeClaims: JWTPayload, Sendable, Equatable {
     /// What the code authorises.
     public enum Purpose: String, Codable, Sendable, CaseIterable {
-        /// One payment of `amt` `cur` to `payee`.
+        /// One payment of `amt` `cur` to `payee` through the payments service.
         case payment
+        /// A PSD2 payment initiation (one-off or a standing order) of `amt` `cur` to the creditor IBAN `payee`, which a
+        /// third-party provider submitted: a code of its own, so one authentication is never spent in two services.
+        case paymentInitiation = "payment-initiation"
         /// Adding `payee` to the payer's trusted beneficiaries (RTS article 13 asks for authentication to change the list).
         case trustedBeneficiary = "trusted-beneficiary"
     }

@@ -12,38 +12,19 @@ import Testing
 /// codes bound to the amount, currency and payee, spent once, and every decision kept with its reason.
 @Suite("payments: strong customer authentication")
 struct StrongAuthenticationTests {
-    /// A payer whose TOTP is on: codes for the SCA endpoint, each in a fresh 30-second step.
+    /// A payer of the till's tenant, with TOTP on.
     struct Payer {
         let till: Till
-        let secret: String
+        let factor: SecondFactor
 
         static func enrol(_ till: Till) async throws -> Payer {
-            let token = till.token
-            #expect(try await till.client.send(.post, "/v1/auth/mfa/totp/enroll", token: token).status == 200)
-            struct Row: Decodable { let totp_secret: String }
-            let database = try #require(till.sut.system.databases["auth"])
-            let secret = try #require(await database.read { db in
-                try await db.raw("SELECT totp_secret FROM users WHERE id = \(bind: till.user.userId)").first(decoding: Row.self)
-            }).totp_secret
-            let payer = Payer(till: till, secret: secret)
-            let confirmed = try await till.client.send(.post, "/v1/auth/mfa/totp/confirm", json: #"{"code":"\#(payer.totp())"}"#, token: token)
-            try #require(confirmed.status == 200, "confirm: \(confirmed.body)")
-            return payer
+            Payer(till: till, factor: try await SecondFactor.enrol(till.client, till.sut, till.user))
         }
 
-        func totp() -> String { String(format: "%06d", TOTP(secret: self.secret).compute(date: self.till.sut.clock.now())) }
+        func totp() -> String { self.factor.totp() }
 
-        /// An authentication code for a payment (or a trusted beneficiary when `amount` is nil).
         func authenticate(_ amount: Int64?, _ currency: String = "EUR", payee: String) async throws -> String {
-            self.till.sut.clock.advance(seconds: 30)
-            var object: [String: Any] = ["payee": payee, "code": self.totp(), "purpose": amount == nil ? "trusted-beneficiary" : "payment"]
-            if let amount {
-                object["amount"] = amount
-                object["currency"] = currency
-            }
-            let answer = try await self.till.client.send(.post, "/v1/auth/sca", json: Till.json(object), token: self.till.token)
-            try #require(answer.status == 201, "sca: \(answer.body)")
-            return try #require(answer.body["authenticationCode"] as? String)
+            try await self.factor.authenticate(amount, currency, payee: payee, purpose: amount == nil ? "trusted-beneficiary" : "payment")
         }
 
         /// A payment to `payee` (not confirmed: the gateway is never called), with a code when given.
