@@ -166,15 +166,15 @@ struct AuthAPI: APIProtocol {
             } else {
                 validator.fail("currency", "must be an ISO 4217 code with a minor unit")
             }
-        case .trustedBeneficiary:
-            validator.check(body.amount == nil, "amount", "is for a payment, not a trusted beneficiary")
-            validator.check(body.currency == nil, "currency", "is for a payment, not a trusted beneficiary")
+        case .trustedBeneficiary, .accountAccess:
+            validator.check(body.amount == nil, "amount", "is for a payment, not a \(purpose.rawValue)")
+            validator.check(body.currency == nil, "currency", "is for a payment, not a \(purpose.rawValue)")
         }
         try validator.throwIfInvalid()
         let (code, claims) = try await self.auth.authenticateTransaction(
             principal: principal,
             request: TransactionAuthenticationRequest(
-                purpose: purpose, amountMinor: purpose == .trustedBeneficiary ? nil : body.amount, currency: currency, payee: payee!),
+                purpose: purpose, amountMinor: purpose.isPayment ? body.amount : nil, currency: currency, payee: payee!),
             code: body.code)
         return .created(.init(body: .json(.init(
             authenticationCode: code, purpose: .init(rawValue: claims.purpose.rawValue)!, amount: claims.amt, currency: claims.cur,

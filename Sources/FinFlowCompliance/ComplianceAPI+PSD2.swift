@@ -77,9 +77,26 @@ extension ComplianceAPI {
         let current = try await self.desk.psd2Consent(tenantId: psu.tenantId, id: input.path.consentId)
         if let owner = current.psu_id, owner != psu.subject { throw AppError.notFound("consent") }
         let authorise = body.decision == .authorise
+        var codeId: String?
+        if authorise {
+            // Access to account data is strongly authenticated (RTS article 10): a code of purpose account-access for
+            // this consent, from this user.
+            guard let header = input.headers.scaAuthenticationCode else {
+                throw AppError.forbidden(
+                    code: "sca-required",
+                    "authorising this consent needs strong customer authentication: get a code of purpose account-access with payee \(current.id) at POST /v1/auth/sca and send it as the SCA-Authentication-Code header")
+            }
+            guard header.count <= 4_096 else { throw AppError.forbidden(code: "sca-code-invalid", "the authentication code is invalid") }
+            let code = try await self.desk.env.verifier.verifyAuthenticationCode(header)
+            guard code.payer == psu.subject, code.tid == psu.tenantId, code.purpose == .accountAccess, code.payee == Payee.key(current.id) else {
+                throw AppError.forbidden(code: "sca-code-mismatch", "the authentication code is for another user, purpose or consent")
+            }
+            codeId = code.codeId
+        }
         let row = try await self.desk.changePSD2Consent(
             tenantId: psu.tenantId, id: input.path.consentId, from: ["received"], to: authorise ? "valid" : "rejected", actor: psu.subject,
-            reason: authorise ? "authorised by the user" : "rejected by the user", psuId: psu.subject)
+            reason: authorise ? "authorised by the user with strong customer authentication" : "rejected by the user", psuId: psu.subject,
+            codeId: codeId)
         return .ok(.init(body: .json(self.dto(row))))
     }
 

@@ -100,7 +100,8 @@ extension ComplianceDesk {
 
     /// Moves a consent from one of `from` to `to`, audited; a consent already in `to` is answered as it is.
     func changePSD2Consent(
-        tenantId: String, id: String, from: Set<String>, to: String, actor: String, reason: String?, psuId: String? = nil
+        tenantId: String, id: String, from: Set<String>, to: String, actor: String, reason: String?, psuId: String? = nil,
+        codeId: String? = nil
     ) async throws -> PSD2ConsentRow {
         let current = try await self.psd2Consent(tenantId: tenantId, id: id)
         let now = self.now
@@ -119,7 +120,8 @@ extension ComplianceDesk {
             guard !changed.isEmpty else { throw AppError.conflict(code: "consent-changed", "the consent changed meanwhile; read it again") }
             try await self.env.audit.append(
                 AuditEntry(tenantId: tenantId, actorId: actor, action: "psd2.consent.\(to)", target: id,
-                           details: ["from": status] .merging(reason.map { ["reason": $0] } ?? [:]) { $1 }),
+                           details: ["from": status].merging(reason.map { ["reason": $0] } ?? [:]) { $1 }
+                               .merging(codeId.map { ["codeId": $0] } ?? [:]) { $1 }),
                 on: db, kind: self.database.kind)
         }
         return try await self.psd2Consent(tenantId: tenantId, id: id)

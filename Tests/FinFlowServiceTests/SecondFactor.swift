@@ -1,5 +1,6 @@
 import FinFlowCore
 import Foundation
+import HTTPTypes
 import HummingbirdOTP
 import HummingbirdTesting
 import SQLKit
@@ -24,6 +25,25 @@ struct SecondFactor {
         let confirmed = try await client.send(.post, "/v1/auth/mfa/totp/confirm", json: #"{"code":"\#(factor.totp())"}"#, token: user.accessToken)
         try #require(confirmed.status == 200, "confirm: \(confirmed.body)")
         return factor
+    }
+
+    /// Signs in again (password, then a TOTP code of a fresh step): the same user with a new access token.
+    func signIn() async throws -> SecondFactor {
+        let login = try await self.client.send(
+            .post, "/v1/auth/login", json: #"{"email":"\#(self.user.email)","password":"\#(self.user.password)"}"#)
+        let challenge = try #require(login.body["mfaToken"] as? String, "\(login.body)")
+        self.sut.clock.advance(seconds: 30)
+        let full = try await self.client.send(.post, "/v1/auth/login/mfa", json: #"{"mfaToken":"\#(challenge)","code":"\#(self.totp())"}"#)
+        let token = try #require(full.body["accessToken"] as? String, "\(full.body)")
+        let user = SignedIn(
+            userId: self.user.userId, email: self.user.email, password: self.user.password, accessToken: token,
+            refreshToken: self.user.refreshToken, tenantId: self.user.tenantId)
+        return SecondFactor(client: self.client, sut: self.sut, user: user, secret: self.secret)
+    }
+
+    /// The `SCA-Authentication-Code` header of a fresh code authorising the consent `consentId`.
+    func consentHeader(_ consentId: String) async throws -> HTTPFields {
+        [HTTPField.Name("SCA-Authentication-Code")!: try await self.authenticate(nil, payee: consentId, purpose: "account-access")]
     }
 
     func totp() -> String { String(format: "%06d", TOTP(secret: self.secret).compute(date: self.sut.clock.now())) }

@@ -16,6 +16,12 @@ public struct AuthenticationCodeClaims: JWTPayload, Sendable, Equatable {
         case paymentInitiation = "payment-initiation"
         /// Adding `payee` to the payer's trusted beneficiaries (RTS article 13 asks for authentication to change the list).
         case trustedBeneficiary = "trusted-beneficiary"
+        /// Authorising the account-information consent whose id is `payee` (RTS article 10: access to account data is
+        /// authenticated).
+        case accountAccess = "account-access"
+
+        /// Whether the purpose is a payment, bound to an amount and currency.
+        public var isPayment: Bool { self == .payment || self == .paymentInitiation }
     }
 
     /// The audience of authentication codes: never the API's, so a code is not an access token and an access token is

@@ -39,6 +39,7 @@ struct PSD2ConsentTests {
         try await sut.test { client in
             let owner = try await Fixtures.signUp(client, sut, tag: "psu")
             let tpp = try await Self.provider(client, owner: owner, name: "Aggregator Ltd")
+            let factor = try await SecondFactor.enrol(client, sut, owner)
             let created = try await client.send(
                 .post, "/v1/psd2/consents", json: Self.consent(validUntil: Self.day(sut, plus: 90)), token: tpp.token,
                 headers: [HTTPField.Name("PSU-ID")!: owner.userId])
@@ -52,7 +53,16 @@ struct PSD2ConsentTests {
             // Only a signed-in user authorises, and only the one the consent names.
             let byProvider = try await client.send(.post, "/v1/psd2/consents/\(id)/authorisation", json: #"{"decision":"authorise"}"#, token: tpp.token)
             #expect(byProvider.status == 403, "\(byProvider.status) \(byProvider.body)")
-            let authorised = try await client.send(.post, "/v1/psd2/consents/\(id)/authorisation", json: #"{"decision":"authorise"}"#, token: owner.accessToken)
+            // Authorising is strongly authenticated (RTS article 10): a code of purpose account-access for this consent.
+            let bare = try await client.send(.post, "/v1/psd2/consents/\(id)/authorisation", json: #"{"decision":"authorise"}"#, token: owner.accessToken)
+            #expect(bare.status == 403 && bare.body["code"] as? String == "sca-required", "\(bare.body)")
+            let forAnother = try await client.send(
+                .post, "/v1/psd2/consents/\(id)/authorisation", json: #"{"decision":"authorise"}"#, token: owner.accessToken,
+                headers: try await factor.consentHeader(UUID().uuidString.lowercased()))
+            #expect(forAnother.status == 403 && forAnother.body["code"] as? String == "sca-code-mismatch", "\(forAnother.body)")
+            let authorised = try await client.send(
+                .post, "/v1/psd2/consents/\(id)/authorisation", json: #"{"decision":"authorise"}"#, token: owner.accessToken,
+                headers: try await factor.consentHeader(id))
             #expect(authorised.status == 200 && authorised.body["consentStatus"] as? String == "valid", "\(authorised.body)")
             #expect(try await client.send(.get, "/v1/psd2/consents/\(id)/status", token: tpp.token).body["consentStatus"] as? String == "valid")
 
@@ -70,8 +80,8 @@ struct PSD2ConsentTests {
                 .post, "/v1/psd2/consents/\(id)/access-checks", json: #"{"kind":"transactions","iban":"GB82WEST12345698765432","psuPresent":true}"#, token: tpp.token)
             #expect(otherAccount.body["allowed"] as? Bool == false)
             sut.clock.advance(seconds: 86_400)
-            let login = try await client.send(.post, "/v1/auth/login", json: Self.json(["email": owner.email, "password": owner.password]))
-            let psuToken = try #require((login.body["tokens"] as? [String: Any])?["accessToken"] as? String)
+            let signedIn = try await factor.signIn()
+            let psuToken = signedIn.user.accessToken
             let tppToken = try await Self.provider(client, owner: SignedIn(
                 userId: owner.userId, email: owner.email, password: owner.password, accessToken: psuToken, refreshToken: owner.refreshToken,
                 tenantId: owner.tenantId), name: "Aggregator Ltd 2").token
@@ -90,7 +100,8 @@ struct PSD2ConsentTests {
                 .post, "/v1/psd2/consents", json: Self.consent(validUntil: Self.day(sut, plus: 1), recurring: false, frequency: 1, access: ["allPsd2": "allAccounts"]),
                 token: tppToken)
             let thirdId = try #require(third.body["consentId"] as? String)
-            #expect(try await client.send(.post, "/v1/psd2/consents/\(thirdId)/authorisation", json: #"{"decision":"authorise"}"#, token: psuToken).status == 200)
+            #expect(try await client.send(.post, "/v1/psd2/consents/\(thirdId)/authorisation", json: #"{"decision":"authorise"}"#, token: psuToken,
+                                          headers: try await signedIn.consentHeader(thirdId)).status == 200)
             let once = try await client.send(.post, "/v1/psd2/consents/\(thirdId)/access-checks", json: #"{"kind":"transactions"}"#, token: tppToken)
             #expect(once.body["allowed"] as? Bool == true && once.body["consentStatus"] as? String == "expired", "a one-off consent is used once")
             let fourth = try await client.send(.post, "/v1/psd2/consents", json: Self.consent(validUntil: Self.day(sut, plus: 1)), token: tppToken)
@@ -98,10 +109,10 @@ struct PSD2ConsentTests {
             #expect(try await client.send(.post, "/v1/psd2/consents/\(fourthId)/authorisation", json: #"{"decision":"reject"}"#, token: psuToken).body["consentStatus"] as? String == "rejected")
             let fifthConsent = try await client.send(.post, "/v1/psd2/consents", json: Self.consent(validUntil: Self.day(sut, plus: 1)), token: tppToken)
             let fifthId = try #require(fifthConsent.body["consentId"] as? String)
-            _ = try await client.send(.post, "/v1/psd2/consents/\(fifthId)/authorisation", json: #"{"decision":"authorise"}"#, token: psuToken)
+            _ = try await client.send(.post, "/v1/psd2/consents/\(fifthId)/authorisation", json: #"{"decision":"authorise"}"#, token: psuToken,
+                                      headers: try await signedIn.consentHeader(fifthId))
             sut.clock.advance(seconds: 2 * 86_400)
-            let relogin = try await client.send(.post, "/v1/auth/login", json: Self.json(["email": owner.email, "password": owner.password]))
-            let later = try #require((relogin.body["tokens"] as? [String: Any])?["accessToken"] as? String)
+            let later = try await signedIn.signIn().user.accessToken
             let laterTpp = try await Self.provider(client, owner: SignedIn(
                 userId: owner.userId, email: owner.email, password: owner.password, accessToken: later, refreshToken: owner.refreshToken,
                 tenantId: owner.tenantId), name: "Aggregator Ltd 3").token
