@@ -70,7 +70,7 @@ extension ComplianceAPI {
                 sha256: part.part_sha256)
         }
         return .init(
-            id: row.id, kind: .init(rawValue: row.kind) ?? .access, status: .init(rawValue: row.status) ?? .open,
+            id: row.id, kind: .init(rawValue: row.kind) ?? .access, status: .init(rawValue: row.status == "ready" && (row.expires_at_ms.map { now >= $0 } ?? false) ? "expired" : row.status) ?? .open,
             subject: .init(userId: subject.userId, customerId: subject.customerId, email: subject.email, names: subject.names),
             openedAt: Date(unixMillis: row.opened_at_ms), dueAt: Date(unixMillis: row.due_at_ms), overdue: row.status == "open" && now > row.due_at_ms,
             readyAt: row.ready_at_ms.map { Date(unixMillis: $0) }, expiresAt: row.expires_at_ms.map { Date(unixMillis: $0) },

@@ -195,6 +195,10 @@ extension ComplianceDesk {
                 UPDATE dsr_requests SET status = 'ready', ready_at_ms = \(bind: now), expires_at_ms = \(bind: now + Self.archiveAvailableMillis)
                 WHERE id = \(bind: answer.requestId) AND status = 'open'
                 """).run()
+            // The retention sweep deletes the archive's pieces once its time is up, downloaded or not.
+            try await db.raw("""
+                UPDATE dsr_chunks SET expires_at_ms = \(bind: now + Self.archiveAvailableMillis) WHERE request_id = \(bind: answer.requestId)
+                """).run()
         }
     }
 

@@ -274,6 +274,12 @@ enum ComplianceMigrations {
             """,
             "CREATE INDEX psd2_payments_tpp ON psd2_payments (tenant_id, tpp_id, created_at_ms)",
         ], postgresAfter: Migration.rowLevelSecurity(table: "psd2_payments")),
+        // An archive not downloaded within its 7 days is deleted by the retention sweep, which needs the date on its pieces.
+        Migration(12, "date the pieces of data subject request archives for the retention sweep", [
+            "ALTER TABLE dsr_chunks ADD COLUMN expires_at_ms BIGINT",
+            "UPDATE dsr_chunks SET expires_at_ms = (SELECT r.expires_at_ms FROM dsr_requests r WHERE r.id = dsr_chunks.request_id)",
+            "CREATE INDEX dsr_chunks_expiry ON dsr_chunks (expires_at_ms)",
+        ]),
     ]
 
     /// Row-level security for a table whose rows belong to a tenant or, with an empty `tenant_id`, to every tenant.

@@ -27,5 +27,12 @@ extension ComplianceService {
             matches: [.userId: "actor_id"],
             erasure: .keep(rule: "the audit trail is append-only and kept 10 years (bookkeeping law)", years: 10, dateColumn: "occurred_at_ms"),
             orderBy: "record_id"),
+        // The copies assembled for access requests: given once, and deleted by the retention sweep 7 days after they are
+        // ready when nobody downloaded them. They are the subject's data already held above, so no request searches them.
+        PersonalDataSource(
+            category: "data-subject-request-archives", purpose: "give data subjects the copy of their data they asked for (GDPR article 15)",
+            retention: "until downloaded, at most 7 days after the archive is ready", table: "dsr_chunks",
+            columns: ["request_id", "service", "chunk_index:int"], matches: [:], erasure: .delete,
+            expiry: .init(dateColumn: "expires_at_ms", days: 0, idColumn: "request_id"), orderBy: "request_id"),
     ]
 }

@@ -106,6 +106,35 @@ struct SubjectRequestTests {
         }
     }
 
+    @Test("an archive nobody downloads is deleted by the retention sweep once its 7 days are up, audited, and then refused")
+    func archiveExpiry() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let user = try await Fixtures.signUp(client, sut, tag: "dsr-expiry")
+            let id = UUID().uuidString.lowercased()
+            let opened = try await client.send(
+                .post, "/v1/compliance/data-subject-requests", json: Self.json(["id": id, "userId": user.userId, "email": user.email]),
+                token: user.accessToken)
+            try #require(opened.status == 201, "\(opened.body)")
+            try await sut.deliver()
+            let compliance = try #require(sut.system.databases["compliance"])
+            func pieces() async throws -> Int { try await RetentionTests.count(compliance, "SELECT COUNT(*) AS n FROM dsr_chunks WHERE request_id = \(bind: id)") }
+            let held = try await pieces()
+            try #require(held > 0)
+            sut.clock.advance(seconds: 6 * 86_400)
+            #expect(try await sut.system.sweepRetention()["dsr_chunks"] == nil, "not due within its 7 days")
+            #expect(try await pieces() == held)
+            sut.clock.advance(seconds: 86_400 + 1)
+            #expect(try await sut.system.sweepRetention()["dsr_chunks"] == held)
+            #expect(try await pieces() == 0)
+            let login = try await client.send(.post, "/v1/auth/login", json: Self.json(["email": user.email, "password": user.password]))
+            let token = try #require((login.body["tokens"] as? [String: Any])?["accessToken"] as? String, "\(login.body)")
+            #expect(try await client.send(.get, "/v1/compliance/data-subject-requests/\(id)", token: token).body["status"] as? String == "expired")
+            #expect(try await Self.download(client, id, token: token).body["code"] as? String == "archive-expired")
+            #expect(try await RetentionTests.count(compliance, "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'privacy.retention.deleted' AND target = 'dsr_chunks'") == 1)
+        }
+    }
+
     @Test("the services asked are exactly those that declare personal data")
     func answeringServices() {
         let declaring = ServiceCatalog.all.filter { !$0.personalData.isEmpty }.map(\.name).sorted()
