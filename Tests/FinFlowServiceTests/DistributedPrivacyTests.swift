@@ -2,16 +2,19 @@
 import AsyncHTTPClient
 import FinFlowCore
 import Foundation
+import HummingbirdOTP
 import NIOCore
+import Logging
 import NIOHTTP1
+import SQLKit
 import Testing
 
 /// A data subject access request across separate processes over Kafka and PostgreSQL: the transaction service is down
 /// when the request is opened, the request shows it awaited while the other services answer, and it answers once it
 /// is started again.
-@Suite("distributed: a data subject request across processes, one of them down", .timeLimit(.minutes(5)))
+@Suite("distributed: a data subject request and a strongly authenticated payment initiation across processes", .timeLimit(.minutes(5)))
 struct DistributedPrivacyTests {
-    @Test("compliance, transactions and the other five services apart: the killed service answers after its restart", .enabled(if: DistributedKafkaTests.available))
+    @Test("compliance, transactions and the other five services apart: the killed service answers after its restart; compliance verifies auth's authentication code with the JWKS alone", .enabled(if: DistributedKafkaTests.available))
     func accessRequestAcrossProcesses() async throws {
         let env = DistributedKafkaTests.environment
         let databaseURL = try await TestSystem.freshPostgresDatabase(base: env["FINFLOW_TEST_POSTGRES_URL"]!)
@@ -89,6 +92,49 @@ struct DistributedPrivacyTests {
         for part in manifest["parts"] as? [[String: Any]] ?? [] {
             #expect(Digest.sha256Hex(files[part["file"] as? String ?? ""] ?? []) == part["sha256"] as? String, "\(part)")
         }
+
+        // Strong customer authentication across processes: the auth service signs the code, compliance (apart, with
+        // only the JWKS) verifies it, for this amount and creditor only.
+        #expect(try await others.send(.POST, "/v1/auth/mfa/totp/enroll", token: token).status == 200)
+        struct Secret: Decodable { let totp_secret: String }
+        let users = try PostgresDatabase(url: databaseURL, schema: "auth", poolSizeMax: 1, logger: Logger(label: "test.auth"))
+        let secret = try await users.read { db in
+            try await db.raw("SELECT totp_secret FROM users WHERE id = \(bind: userId)").first(decoding: Secret.self)
+        }
+        try await users.shutdown()
+        let totp = TOTP(secret: try #require(secret?.totp_secret))
+        let code = String(format: "%06d", totp.compute(date: Date()))
+        let confirmed = try await others.send(.POST, "/v1/auth/mfa/totp/confirm", json: #"{"code":"\#(code)"}"#, token: token)
+        #expect(confirmed.status == 200, "\(confirmed.body)")
+        let client = try await others.send(.POST, "/v1/auth/clients", json: #"{"name":"initiator","scopes":["psd2:consents"]}"#, token: token)
+        let clientId = try #require(client.body["clientId"] as? String, "\(client.body)")
+        let clientSecret = try #require(client.body["clientSecret"] as? String)
+        let issued = try await others.send(
+            .POST, "/v1/auth/token", json: "grant_type=client_credentials&client_id=\(clientId)&client_secret=\(clientSecret)",
+            headers: [("content-type", "application/x-www-form-urlencoded")])
+        let tpp = try #require(issued.body["access_token"] as? String, "\(issued.body)")
+        let initiated = try await compliance.send(.POST, "/v1/psd2/payments/sepa-credit-transfers", json: PSD2PaymentTests.payment(), token: tpp,
+                                                  headers: [("PSU-ID", userId)])
+        let paymentId = try #require(initiated.body["paymentId"] as? String, "\(initiated.body)")
+        func authenticate(_ amount: Int) async throws -> String {
+            let answer = try await others.send(.POST, "/v1/auth/sca", json: PSD2PaymentTests.json([
+                "purpose": "payment-initiation", "amount": amount, "currency": "EUR", "payee": PSD2PaymentTests.creditor, "code": code,
+            ]), token: token)
+            return try #require(answer.body["authenticationCode"] as? String, "\(answer.body)")
+        }
+        let wrongAmount = try await authenticate(12_541)
+        let path = "/v1/psd2/payment-initiations/\(paymentId)/authorisation"
+        let refused = try await compliance.send(.POST, path, json: #"{"decision":"authorise"}"#, token: token, headers: [("SCA-Authentication-Code", wrongAmount)])
+        #expect(refused.status == 403 && refused.body["code"] as? String == "sca-code-mismatch", "\(refused.body)")
+        // The same TOTP step is accepted once: the next code comes with the next step.
+        try await Task.sleep(for: .seconds(30 - Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 30) + 1))
+        let nextCode = String(format: "%06d", totp.compute(date: Date()))
+        let answer = try await others.send(.POST, "/v1/auth/sca", json: PSD2PaymentTests.json([
+            "purpose": "payment-initiation", "amount": 12_540, "currency": "EUR", "payee": PSD2PaymentTests.creditor, "code": nextCode,
+        ]), token: token)
+        let right = try #require(answer.body["authenticationCode"] as? String, "\(answer.body)")
+        let authorised = try await compliance.send(.POST, path, json: #"{"decision":"authorise"}"#, token: token, headers: [("SCA-Authentication-Code", right)])
+        #expect(authorised.status == 200 && authorised.body["transactionStatus"] as? String == "ACTC", "\(authorised.body)")
     }
 }
 #endif
