@@ -34,41 +34,12 @@ struct DistributedKafkaTests {
     @Test("tenants created in tenancy and transactions taken in over HTTP reach accounting through Kafka, across a killed consumer and a stalled broker",
           .enabled(if: available))
     func tenantsThroughKafka() async throws {
-        let env = Self.environment
-        let databaseURL = try await TestSystem.freshPostgresDatabase(base: env["FINFLOW_TEST_POSTGRES_URL"]!)
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("finflow-distributed-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
-
-        let kafkaPort = FreePort.next()
-        let broker = Process()
-        broker.executableURL = URL(fileURLWithPath: env["FINFLOW_TANSU"]!)
-        broker.arguments = ["broker", "--listener-url", "tcp://127.0.0.1:\(kafkaPort)", "--advertised-listener-url",
-                            "tcp://127.0.0.1:\(kafkaPort)", "--storage-engine", "memory://tansu/"]
-        broker.standardOutput = FileHandle.nullDevice
-        broker.standardError = FileHandle.nullDevice
-        try broker.run()
-        // SIGKILL: a child of the test process does not always stop on SIGTERM, and a broker left behind keeps running.
-        defer { kill(broker.processIdentifier, SIGKILL) }
-
-        let library = env["FINFLOW_RDKAFKA_LIBRARY_PATH"]! + (env["LD_LIBRARY_PATH"].map { ":" + $0 } ?? "")
-        // Small pools: the suite's other tests share this PostgreSQL server.
-        let storage = ["FINFLOW_DATABASE_URL": databaseURL, "LD_LIBRARY_PATH": library, "FINFLOW_DATABASE_POOL_SIZE_MAX": "4"]
-        let migrated = try await CommandLineTests.run(["migrate"], environment: storage)
-        try #require(migrated.status == 0, "\(migrated.output)")
-        // The demo owner, made by one in-process system before the services start apart.
-        let demo = try await CommandLineTests.run(["demo", "--data-directory", work.appendingPathComponent("demo").path], environment: storage)
-        try #require(demo.status == 0, "\(demo.output)")
-        let email = try #require(demo.output.firstMatch(of: /email (\S+)  password (\S+)/))
-        let kafka = storage.merging(["FINFLOW_KAFKA_BROKERS": "127.0.0.1:\(kafkaPort)", "FINFLOW_LOG_FORMAT": "json"]) { $1 }
-
+        let cluster = try await DistributedCluster.open(tag: "distributed", poolSize: 4)
+        defer { cluster.close() }
+        let (databaseURL, broker, kafka) = (cluster.databaseURL, cluster.broker, cluster.kafka)
+        let email = (0, cluster.email, cluster.password)
         func start(_ service: String, port: Int, environment: [String: String]) async throws -> ServerProcess {
-            try #require(broker.isRunning, "the tansu broker exited before the services started")
-            let server = try ServerProcess(
-                arguments: ["serve", "--services", service, "--port", String(port), "--data-directory", work.appendingPathComponent(service).path],
-                port: port, environment: environment, log: work.appendingPathComponent("\(service)-\(UUID().uuidString.prefix(4)).log"))
-            try await server.ready()
-            return server
+            try await cluster.start(service, port: port, environment: environment)
         }
         let ports = (0..<4).map { _ in FreePort.next() }
         let auth = try await start("auth", port: ports[0], environment: kafka)
