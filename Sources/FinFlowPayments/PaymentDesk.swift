@@ -31,27 +31,7 @@ struct PaymentDesk: Sendable {
         -> (record: PaymentRecord, created: Bool)
     {
         let policy = try await self.scaPolicy(tenantId: principal.tenantId)
-        var request: SCARequest?
-        if policy.enabled {
-            let payerPresent = principal.isSignedInUser
-            guard let payee = draft.payee ?? (payerPresent ? nil : "") else {
-                throw AppError.invalid(
-                    code: "validation-failed", "the payment names no payee",
-                    fields: [.init(field: "payee", message: "is required while the tenant's strong customer authentication is on")])
-            }
-            if payerPresent, let code {
-                do {
-                    try StrongAuthentication.check(code, principal: principal, purpose: .payment, amountMinor: draft.amountMinor,
-                                                   currency: draft.currency, payee: payee)
-                } catch let error as AppError {
-                    await self.recordSCARefusal(principal: principal, amountMinor: draft.amountMinor, currency: draft.currency,
-                                                payee: payee, reason: error.message)
-                    throw error
-                }
-            }
-            request = SCARequest(payee: payee, recurring: draft.recurring, code: payerPresent ? code : nil)
-        }
-        let sca = request
+        let sca = try await self.scaRequest(for: draft, principal: principal, policy: policy, code: code)
         let configured = try await self.gateways.settings(tenantId: principal.tenantId).filter(\.enabled)
         let gateway: String
         if let asked = draft.gateway {
@@ -88,7 +68,7 @@ struct PaymentDesk: Sendable {
                 }
                 try await PaymentStore.insert(row, db: db)
                 try await PaymentStore.insert(events: [event], db: db)
-                if let sca { _ = try await self.decideSCA(for: row, request: sca, policy: policy, principal: principal, db: db) }
+                if let sca { try await self.decideSCA(for: row, request: sca, policy: policy, principal: principal, db: db) }
                 return true
             }
             return (try await self.record(tenantId: principal.tenantId, id: row.id), created)

@@ -128,9 +128,34 @@ extension PaymentDesk {
         return try await self.scaPolicy(tenantId: principal.tenantId)
     }
 
+    /// What strong customer authentication asks of `draft` under `policy` (nil while it is off): its payee, required
+    /// while a user initiates it, and the code it carries, checked against it (a mismatch is refused and recorded).
+    func scaRequest(for draft: PaymentDraft, principal: Principal, policy: SCAPolicy, code: AuthenticationCodeClaims?) async throws
+        -> SCARequest?
+    {
+        guard policy.enabled else { return nil }
+        // A merchant-initiated payment (an API client) has no payer present: it names a payee only if it likes.
+        guard principal.isSignedInUser else { return SCARequest(payee: draft.payee ?? "", recurring: draft.recurring, code: nil) }
+        guard let payee = draft.payee else {
+            throw AppError.validation([.init(field: "payee", message: "is required while the tenant's strong customer authentication is on")])
+        }
+        if let code {
+            do {
+                try StrongAuthentication.check(code, principal: principal, purpose: .payment, amountMinor: draft.amountMinor,
+                                               currency: draft.currency, payee: payee)
+            } catch let error as AppError {
+                await self.recordSCARefusal(principal: principal, amountMinor: draft.amountMinor, currency: draft.currency, payee: payee,
+                                            reason: error.message)
+                throw error
+            }
+        }
+        return SCARequest(payee: payee, recurring: draft.recurring, code: code)
+    }
+
     /// Decides, inside the payment's transaction, whether `row` may be made without (or with the given) authentication,
     /// records the decision and moves the payer's counters. Throws `sca-required` (rolling the payment back) when neither
     /// a valid code nor an exemption covers it; the caller records that refusal.
+    @discardableResult
     func decideSCA(for row: PaymentRow, request: SCARequest, policy: SCAPolicy, principal: Principal, db: any SQLDatabase) async throws
         -> SCADecisionRow
     {
