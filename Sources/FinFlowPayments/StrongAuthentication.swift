@@ -180,10 +180,12 @@ extension PaymentDesk {
             VALUES (\(bind: tenantId), \(bind: principal.subject), 0, 0, \(bind: now)) ON CONFLICT (tenant_id, payer_id) DO NOTHING
             """).run()
         struct Counters: Decodable { let payments_since: Int; let eur_minor_since: Int64 }
-        let counters = try await db.raw("""
+        guard let counters = try await db.raw("""
             SELECT payments_since, eur_minor_since FROM sca_payers WHERE tenant_id = \(bind: tenantId) AND payer_id = \(bind: principal.subject)
             \(unsafeRaw: self.kind == .postgres ? "FOR UPDATE" : "")
-            """).first(decoding: Counters.self)!
+            """).first(decoding: Counters.self) else {
+            throw AppError(.unavailable, code: "sca-counters-unavailable", "the payer's authentication counts could not be read; retry", retryAfterSeconds: 1)
+        }
         let made: SCADecisionRow
         if let code = request.code {
             made = decision("authenticated", exemption: nil, reason: "second factor (\(code.factor)) bound to the amount and payee",
