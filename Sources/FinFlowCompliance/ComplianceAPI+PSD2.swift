@@ -81,16 +81,12 @@ extension ComplianceAPI {
         if authorise {
             // Access to account data is strongly authenticated (RTS article 10): a code of purpose account-access for
             // this consent, from this user.
-            guard let header = input.headers.scaAuthenticationCode else {
+            guard let code = try await self.desk.env.verifier.verifyAuthenticationCode(header: input.headers.scaAuthenticationCode) else {
                 throw AppError.forbidden(
                     code: "sca-required",
                     "authorising this consent needs strong customer authentication: get a code of purpose account-access with payee \(current.id) at POST /v1/auth/sca and send it as the SCA-Authentication-Code header")
             }
-            guard header.count <= 4_096 else { throw AppError.forbidden(code: "sca-code-invalid", "the authentication code is invalid") }
-            let code = try await self.desk.env.verifier.verifyAuthenticationCode(header)
-            guard code.payer == psu.subject, code.tid == psu.tenantId, code.purpose == .accountAccess, code.payee == Payee.key(current.id) else {
-                throw AppError.forbidden(code: "sca-code-mismatch", "the authentication code is for another user, purpose or consent")
-            }
+            try code.requireAuthorises(psu, purpose: .accountAccess, amountMinor: nil, currency: nil, payee: Payee.key(current.id) ?? current.id)
             codeId = code.codeId
         }
         let row = try await self.desk.changePSD2Consent(

@@ -88,11 +88,7 @@ extension ComplianceAPI {
     func authorisePsd2Payment(_ input: Operations.AuthorisePsd2Payment.Input) async throws -> Operations.AuthorisePsd2Payment.Output {
         let psu = try Self.paymentServiceUser()
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
-        var code: AuthenticationCodeClaims?
-        if let header = input.headers.scaAuthenticationCode {
-            guard header.count <= 4_096 else { throw AppError.forbidden(code: "sca-code-invalid", "the authentication code is invalid") }
-            code = try await self.desk.env.verifier.verifyAuthenticationCode(header)
-        }
+        let code = try await self.desk.env.verifier.verifyAuthenticationCode(header: input.headers.scaAuthenticationCode)
         let row = try await self.desk.authorisePSD2Payment(id: input.path.paymentId, psu: psu, authorise: body.decision == .authorise, code: code)
         return .ok(.init(body: .json(Self.dto(row))))
     }

@@ -109,11 +109,8 @@ extension ComplianceDesk {
                     code: "sca-required",
                     "authorising this payment needs strong customer authentication: get a code of purpose payment-initiation for \(current.amount_minor) \(current.currency) minor units to \(current.creditor_iban) at POST /v1/auth/sca and send it as the SCA-Authentication-Code header")
             }
-            guard code.payer == psu.subject, code.tid == psu.tenantId, code.purpose == .paymentInitiation, code.amt == current.amount_minor,
-                code.cur == current.currency, code.payee == current.creditor_iban
-            else {
-                throw AppError.forbidden(code: "sca-code-mismatch", "the authentication code is for another user, amount or payee")
-            }
+            try code.requireAuthorises(psu, purpose: .paymentInitiation, amountMinor: current.amount_minor, currency: current.currency,
+                                       payee: current.creditor_iban)
             spent = code.codeId
         }
         let codeId = spent

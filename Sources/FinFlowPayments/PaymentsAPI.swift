@@ -36,7 +36,7 @@ struct PaymentsAPI: APIProtocol {
             gateway: body.gateway?.rawValue, payee: body.payee, recurring: body.recurring ?? false, validator: &validator)
         if body.confirm == true { validator.check(method != nil, "confirm", "needs a paymentMethod") }
         try validator.throwIfInvalid()
-        let code = try await self.authenticationCode(input.headers.scaAuthenticationCode)
+        let code = try await self.desk.env.verifier.verifyAuthenticationCode(header: input.headers.scaAuthenticationCode)
         var (record, created) = try await self.desk.create(draft, principal: principal, code: code)
         // A repeat of a request whose confirmation did not finish finishes it (an unanswered gateway call is resent
         // with its key, so it cannot charge twice).
@@ -137,13 +137,6 @@ struct PaymentsAPI: APIProtocol {
         return .ok(.init(body: .json(Self.dto(try await self.desk.sync(principal: principal, id: input.path.paymentId)))))
     }
 
-    /// The verified claims of an `SCA-Authentication-Code` header, when one was sent.
-    func authenticationCode(_ header: String?) async throws -> AuthenticationCodeClaims? {
-        guard let header else { return nil }
-        guard header.count <= 4_096 else { throw AppError.forbidden(code: "sca-code-invalid", "the authentication code is invalid") }
-        return try await self.desk.env.verifier.verifyAuthenticationCode(header)
-    }
-
     func getSCAPolicy(_ input: Operations.GetSCAPolicy.Input) async throws -> Operations.GetSCAPolicy.Output {
         let principal = try RequestScope.require("payments:read")
         return .ok(.init(body: .json(Self.dto(try await self.desk.scaPolicy(tenantId: principal.tenantId)))))
@@ -188,7 +181,7 @@ struct PaymentsAPI: APIProtocol {
                             "name", "must be 1–140 characters without control characters")
         }
         try validator.throwIfInvalid()
-        let code = try await self.authenticationCode(input.headers.scaAuthenticationCode)
+        let code = try await self.desk.env.verifier.verifyAuthenticationCode(header: input.headers.scaAuthenticationCode)
         let row = try await self.desk.trustBeneficiary(principal: principal, payee: payee!, name: body.name, code: code)
         return .created(.init(body: .json(Self.dto(row))))
     }

@@ -73,21 +73,6 @@ enum StrongAuthentication {
     /// The header a client sends the auth service's authentication code in.
     static let header = "SCA-Authentication-Code"
 
-    /// Checks that `code` authorises this payment: the same payer and tenant, a payment, this amount, currency and payee.
-    static func check(_ code: AuthenticationCodeClaims, principal: Principal, purpose: AuthenticationCodeClaims.Purpose,
-                      amountMinor: Int64?, currency: String?, payee: String) throws {
-        guard code.payer == principal.subject, code.tid == principal.tenantId else {
-            throw AppError.forbidden(code: "sca-code-mismatch", "the authentication code was issued to another user")
-        }
-        guard code.purpose == purpose else {
-            throw AppError.forbidden(code: "sca-code-mismatch", "the authentication code is for a \(code.purpose.rawValue), not a \(purpose.rawValue)")
-        }
-        guard code.amt == amountMinor, code.cur == currency, code.payee == payee else {
-            throw AppError.forbidden(code: "sca-code-mismatch",
-                                     "the authentication code is for another amount or payee: it authorises \(Self.describe(code.amt, code.cur, code.payee))")
-        }
-    }
-
     static func describe(_ amount: Int64?, _ currency: String?, _ payee: String) -> String {
         guard let amount, let currency else { return "payee \(payee)" }
         let money = Currency(code: currency).flatMap { try? Money(amountMinor: amount, currency: $0) }
@@ -141,8 +126,7 @@ extension PaymentDesk {
         }
         if let code {
             do {
-                try StrongAuthentication.check(code, principal: principal, purpose: .payment, amountMinor: draft.amountMinor,
-                                               currency: draft.currency, payee: payee)
+                try code.requireAuthorises(principal, purpose: .payment, amountMinor: draft.amountMinor, currency: draft.currency, payee: payee)
             } catch let error as AppError {
                 await self.recordSCARefusal(principal: principal, amountMinor: draft.amountMinor, currency: draft.currency, payee: payee,
                                             reason: error.message)
@@ -306,7 +290,7 @@ extension PaymentDesk {
                 code: "sca-required",
                 "adding a trusted beneficiary needs strong customer authentication: get a code for purpose trusted-beneficiary and payee \(payee) at POST /v1/auth/sca and send it as the \(StrongAuthentication.header) header")
         }
-        try StrongAuthentication.check(code, principal: principal, purpose: .trustedBeneficiary, amountMinor: nil, currency: nil, payee: payee)
+        try code.requireAuthorises(principal, purpose: .trustedBeneficiary, amountMinor: nil, currency: nil, payee: payee)
         let row = TrustedBeneficiaryRow(
             id: self.env.ids.nextString(), tenant_id: principal.tenantId, payer_id: principal.subject, payee: payee, name: name,
             code_id: code.codeId, added_at_ms: self.now)

@@ -75,6 +75,21 @@ public struct AuthenticationCodeClaims: JWTPayload, Sendable, Equatable {
     /// When the code stops being usable.
     public var expiresAt: Date { self.exp.value }
 
+    /// Throws `sca-code-mismatch` unless the code authorises `principal`'s `purpose` for exactly this amount, currency
+    /// and payee (amount and currency nil for purposes that are not payments).
+    public func requireAuthorises(_ principal: Principal, purpose: Purpose, amountMinor: Int64?, currency: String?, payee: String) throws {
+        guard self.payer == principal.subject, self.tid == principal.tenantId else {
+            throw AppError.forbidden(code: "sca-code-mismatch", "the authentication code was issued to another user")
+        }
+        guard self.purpose == purpose else {
+            throw AppError.forbidden(code: "sca-code-mismatch", "the authentication code is for a \(self.purpose.rawValue), not a \(purpose.rawValue)")
+        }
+        guard self.amt == amountMinor, self.cur == currency, self.payee == payee else {
+            let what = self.amt.map { "\($0) \(self.cur ?? "") minor units to \(self.payee)" } ?? self.payee
+            throw AppError.forbidden(code: "sca-code-mismatch", "the authentication code is for another amount or payee: it authorises \(what)")
+        }
+    }
+
     /// Claim checks need the clock and so happen in `TokenVerifier.verifyAuthenticationCode`.
     public func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
@@ -97,9 +112,21 @@ public enum Payee {
 }
 
 extension TokenVerifier {
-    /// The claims of a valid authentication code; a 403 problem when it is not one (bad signature, another issuer or
-    /// audience, expired).
+    /// The longest authentication code read.
+    public static let authenticationCodeLengthMax = 4_096
+
+    /// The claims of the authentication code in an `SCA-Authentication-Code` header, nil when none was sent.
+    public func verifyAuthenticationCode(header: String?) async throws -> AuthenticationCodeClaims? {
+        guard let header else { return nil }
+        return try await self.verifyAuthenticationCode(header)
+    }
+
+    /// The claims of a valid authentication code; a 403 problem when it is not one (too long, bad signature, another
+    /// issuer or audience, expired).
     public func verifyAuthenticationCode(_ code: String) async throws -> AuthenticationCodeClaims {
+        guard code.utf8.count <= Self.authenticationCodeLengthMax else {
+            throw AppError.forbidden(code: "sca-code-invalid", "the authentication code is invalid")
+        }
         let claims: AuthenticationCodeClaims
         do {
             claims = try await self.keyCollection().verify(code, as: AuthenticationCodeClaims.self)
