@@ -194,10 +194,24 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
         .target(
+            name: "FinFlowTax",
+            dependencies: [
+                "FinFlowCore",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings),
+        .target(
             name: "FinFlowServer",
             dependencies: [
                 "FinFlowCore", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting", "FinFlowTransactions",
-                "FinFlowPayments", "FinFlowCredit", "FinFlowCompliance",
+                "FinFlowPayments", "FinFlowCredit", "FinFlowCompliance", "FinFlowTax",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Yams", package: "Yams"),
@@ -237,6 +251,11 @@ let package = Package(
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         .testTarget(
+            name: "FinFlowTaxTests",
+            dependencies: ["FinFlowTax", "FinFlowCore"],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .testTarget(
             name: "FinFlowComplianceTests",
             dependencies: ["FinFlowCompliance", "FinFlowCore"],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
@@ -256,7 +275,7 @@ let package = Package(
             name: "FinFlowServiceTests",
             dependencies: [
                 "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions", "FinFlowPayments", "FinFlowCredit",
-                "FinFlowCompliance",
+                "FinFlowCompliance", "FinFlowTax",
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,3 +1,5 @@
+import FinFlowCore
+
 /// Fiscal years and their monthly periods, from the tenant's start month. A fiscal year is named by the calendar
 /// year in which it starts (a year starting in April 2026 is fiscal year 2026); a period is a calendar month,
 /// keyed `YYYY-MM`.
