@@ -4,6 +4,7 @@ import FinFlowCompliance
 import FinFlowCore
 import FinFlowCredit
 import FinFlowPayments
+import FinFlowTax
 import FinFlowTenancy
 import FinFlowTransactions
 
@@ -17,6 +18,7 @@ public enum ServiceCatalog {
         PaymentsService.descriptor,
         CreditService.descriptor,
         ComplianceService.descriptor,
+        TaxService.descriptor,
     ]
 
     /// The descriptors named in `names` (all when empty); an unknown name is a setting error.

@@ -1,0 +1,19 @@
+import FinFlowCore
+import Foundation
+import OpenAPIHummingbird
+
+/// tax_automation: tax rules with effective dates, EU VAT and US sales tax calculation, commit and void, VAT numbers.
+public enum TaxService {
+    /// The descriptor `FinFlowServer` lists.
+    public static let descriptor = ServiceDescriptor(
+        name: "tax", title: "tax_automation", migrations: TaxMigrations.all, openAPIIn: .module,
+        make: { env in Running(desk: TaxDesk(env: env)) })
+
+    struct Running: FinFlowService {
+        let desk: TaxDesk
+
+        func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
+            try TaxAPI(desk: self.desk).registerHandlers(on: api, configuration: .finFlow)
+        }
+    }
+}

@@ -11,6 +11,11 @@ struct EventSchemaTests {
 
     /// An instance of every contract, each optional field set, with its topic.
     static let samples: [(topic: String, value: any EventContract)] = [
+        (TaxCommitted.topic, TaxCommitted(
+            documentId: "d", tenantId: "t", code: "INV-1", documentType: "sales-invoice", documentDate: "2026-03-02", currency: "EUR",
+            netMinor: 10_000, taxMinor: 1_900, selfAssessedTaxMinor: 0, totalMinor: 11_900,
+            amounts: [.init(jurisdiction: "DE", taxType: "vat", rate: "19", treatment: "domestic", taxableMinor: 10_000, taxMinor: 1_900)])),
+        (TaxVoided.topic, TaxVoided(documentId: "d", tenantId: "t", code: "INV-1", documentType: "sales-invoice", reason: "issued in error")),
         (UserRegistered.topic, UserRegistered(userId: "u", email: "a@example.com", displayName: "A", organizationName: "A Ltd")),
         (MembershipChanged.topic, MembershipChanged(tenantId: "t", userId: "u", roles: ["owner"], status: "active", changedAtMillis: 1, permissions: ["p"])),
         (TenantCreated.topic, TenantCreated(tenantId: "t", name: "T", baseCurrency: "EUR", fiscalYearStartMonth: 1, ownerUserId: "u")),
@@ -81,14 +86,31 @@ struct EventSchemaTests {
         let encoded = try Self.object(value)
         #expect(Set(encoded.keys) == Set(properties.keys), "\(topic): the contract has \(encoded.keys.sorted()), the schema \(properties.keys.sorted())")
         #expect(required.isSubset(of: encoded.keys))
+        Self.check(encoded, against: properties, at: topic)
+    }
+
+    /// Each field of `encoded` has the type its schema property names; arrays of strings, and arrays of objects whose
+    /// fields are checked the same way.
+    static func check(_ encoded: [String: Any], against properties: [String: [String: Any]], at path: String) {
         for (key, encodedValue) in encoded {
             let type = properties[key]?["type"] as? String
             switch encodedValue {
-            case is String: #expect(type == "string", "\(topic).\(key)")
-            case is NSNumber: #expect(type == "integer", "\(topic).\(key)")
-            case is [Any]:
-                #expect(type == "array" && (properties[key]?["items"] as? [String: Any])?["type"] as? String == "string", "\(topic).\(key)")
-            default: Issue.record("\(topic).\(key) has a type the schemas do not use")
+            case is String: #expect(type == "string", "\(path).\(key)")
+            case is NSNumber: #expect(type == "integer", "\(path).\(key)")
+            case let array as [Any]:
+                let items = properties[key]?["items"] as? [String: Any]
+                #expect(type == "array", "\(path).\(key)")
+                if items?["type"] as? String == "object", let nested = items?["properties"] as? [String: [String: Any]] {
+                    #expect(items?["additionalProperties"] as? Bool == false, "\(path).\(key)")
+                    for element in array {
+                        guard let object = element as? [String: Any] else { Issue.record("\(path).\(key) holds a non-object"); continue }
+                        #expect(Set(object.keys) == Set(nested.keys), "\(path).\(key): \(object.keys.sorted()) against \(nested.keys.sorted())")
+                        Self.check(object, against: nested, at: "\(path).\(key)[]")
+                    }
+                } else {
+                    #expect(items?["type"] as? String == "string", "\(path).\(key)")
+                }
+            default: Issue.record("\(path).\(key) has a type the schemas do not use")
             }
         }
     }

@@ -21,6 +21,8 @@ struct TestSystem: Sendable {
     static func make(_ adjust: (inout Settings) -> Void = { _ in }) async throws -> TestSystem {
         var settings = Settings()
         settings.bcryptCost = 4
+        // Tests reach no outside service: VAT numbers are checked against the VIES test server where a test starts one.
+        settings.viesURL = nil
         settings.dataDirectory = NSTemporaryDirectory() + "finflow-test-" + UUID().uuidString
         if let base = ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"], !base.isEmpty {
             settings.databaseURL = try await freshPostgresDatabase(base: base)

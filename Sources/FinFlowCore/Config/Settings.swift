@@ -66,6 +66,11 @@ public struct Settings: Sendable {
     /// process taking a tenant's events after another reads them there rather than from its tables. Off by default:
     /// `Benchmarks/monitoring.sh --redis-url` measures whether it pays on a given deployment.
     public var complianceSharedFigures = false
+    /// The VIES REST service the tax service confirms EU VAT numbers with (`…/rest-api`, to which
+    /// `/ms/{country}/vat/{number}` is added); `off` checks form and check digits only (numbers are "not confirmed").
+    public var viesURL: String? = Settings.viesDefaultURL
+    /// The European Commission's VIES REST service.
+    public static let viesDefaultURL = "https://ec.europa.eu/taxation_customs/vies/rest-api"
     /// Where mail is sent (`smtp://[user:password@]host[:587]` with STARTTLS, `smtps://` with TLS from the start,
     /// `smtp+plain://` in the clear for a relay on the same host); nil writes each message to `<dataDirectory>/mail/`.
     public var smtpURL: String?
@@ -103,7 +108,7 @@ public struct Settings: Sendable {
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
             paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
-            smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds
+            smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -224,6 +229,14 @@ public struct Settings: Sendable {
                 throw SettingError(key: .auditSigningKey, message: "must be an Ed25519 private key: 32 bytes in base64 (openssl rand -base64 32)")
             }
             settings.auditSigningKey = key
+        }
+        if let vies = text(.viesUrl), !vies.isEmpty {
+            if vies == "off" { settings.viesURL = nil } else {
+                guard let url = URL(string: vies), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                    throw SettingError(key: .viesUrl, message: "'\(vies.prefix(80))' is not an http(s) URL or off")
+                }
+                settings.viesURL = vies.hasSuffix("/") ? String(vies.dropLast()) : vies
+            }
         }
         if let smtp = text(.smtpUrl), !smtp.isEmpty {
             guard SMTPAddress(url: smtp) != nil else {

@@ -34,6 +34,8 @@ struct TaxProfile: Sendable, Codable, Equatable {
     var usPhysicalPresence: [String] = []
     /// Round every jurisdiction's tax per `line` or per `document`, instead of each jurisdiction's own practice.
     var rounding: String?
+    /// The tenant's own EU VAT number: VIES issues consultation numbers to a requester that names one.
+    var vatNumber: String?
 
     static let `default` = TaxProfile()
 }
