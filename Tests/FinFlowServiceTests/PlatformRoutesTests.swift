@@ -68,7 +68,7 @@ struct PlatformRoutesTests {
             let schemas = try #require((merged.body["components"] as? [String: Any])?["schemas"] as? [String: Any])
             let paths = try #require(merged.body["paths"] as? [String: [String: Any]])
             var renamed = 0
-            for service in ["auth", "tenancy", "accounting", "transactions", "payments", "credit", "compliance"] {
+            for service in ["auth", "tenancy", "accounting", "transactions", "payments", "credit", "compliance", "tax"] {
                 let own = try await client.send(.get, "/openapi/\(service).json").body
                 let ownSchemas = (own["components"] as? [String: Any])?["schemas"] as? [String: Any] ?? [:]
                 let prefix = service.prefix(1).uppercased() + service.dropFirst()
@@ -100,7 +100,7 @@ struct PlatformRoutesTests {
             #expect(try await client.send(.get, "/health/live").status == 200)
             let ready = try await client.send(.get, "/health/ready")
             #expect(ready.status == 200)
-            #expect((ready.body["checks"] as? [String: String]) == ["auth": "ok", "tenancy": "ok", "accounting": "ok", "transactions": "ok", "payments": "ok", "credit": "ok", "compliance": "ok"])
+            #expect((ready.body["checks"] as? [String: String]) == ["auth": "ok", "tenancy": "ok", "accounting": "ok", "transactions": "ok", "payments": "ok", "credit": "ok", "compliance": "ok", "tax": "ok"])
             _ = try await client.send(.get, "/v1/auth/me")
             try await client.execute(uri: "/metrics", method: .get) { response in
                 let text = String(buffer: response.body)
