@@ -22,4 +22,15 @@ struct TaxRateTests {
         #expect(TaxRounding.round(rate.exactTax(on: 4)) == 0)
         #expect(TaxRounding.round(rate.exactTax(on: 15)) == 2)
     }
+
+    @Test("exchange rates convert exactly, and the largest amount at the largest rate does not overflow")
+    func exchange() throws {
+        let rate = try #require(ExchangeRate("0.9"))
+        #expect(rate.convert(10_000, fromExponent: 2, toExponent: 2) == 9_000)
+        #expect(rate.convert(5, fromExponent: 0, toExponent: 2) == 450)
+        #expect(try #require(ExchangeRate("0.00649")).convert(1_000, fromExponent: 0, toExponent: 2) == 649)
+        let largest = try #require(ExchangeRate("999999999.99999999"))
+        #expect(largest.convert(Int64.max, fromExponent: 0, toExponent: 3) == Int64.max)
+        #expect(ExchangeRate("0") == nil && ExchangeRate("-1") == nil && ExchangeRate("1.123456789") == nil)
+    }
 }

@@ -95,10 +95,15 @@ struct ExchangeRate: Sendable, Hashable, Codable, CustomStringConvertible {
     func convert(_ amountMinor: Int64, fromExponent: Int, toExponent: Int) -> Int64 {
         var numerator = Int128(amountMinor) * Int128(self.partsPerHundredMillion)
         var denominator = Int128(100_000_000)
-        for _ in 0..<max(0, toExponent - fromExponent) { numerator *= 10 }
+        for _ in 0..<max(0, toExponent - fromExponent) {
+            let (scaled, overflow) = numerator.multipliedReportingOverflow(by: 10)
+            // Beyond 128 bits is far beyond 64: the answer is the largest amount there is.
+            if overflow { return amountMinor < 0 ? Int64.min : Int64.max }
+            numerator = scaled
+        }
         for _ in 0..<max(0, fromExponent - toExponent) { denominator *= 10 }
-        let rounded = (numerator * 2 + denominator) / (denominator * 2)
-        return Int64(clamping: rounded)
+        // Half up without doubling the numerator, which at the largest amounts and rates would leave 128 bits.
+        return Int64(clamping: (numerator + denominator / 2) / denominator)
     }
 
     init(from decoder: any Decoder) throws {
