@@ -36,7 +36,7 @@ extension TaxAPI {
         var validator = Validator()
         let jurisdiction = input.query.jurisdiction.uppercased()
         validator.check(TaxDesk.knownJurisdiction(jurisdiction), "jurisdiction", "is not a jurisdiction of the tables: an EU country (XI for Northern Ireland) or a US state as US-CA")
-        let day = input.query.date.map { CalendarDay($0) } ?? CalendarDay(instant: Date())
+        let day = input.query.date.map { CalendarDay($0) } ?? self.desk.today
         validator.check(day != nil, "date", "must be a date YYYY-MM-DD")
         try validator.throwIfInvalid()
         let rules = try await self.desk.rules(tenantId: principal.tenantId, jurisdiction: jurisdiction, day: day!)
@@ -155,8 +155,7 @@ extension TaxAPI {
             .init(id: id, customerId: body.customerId, number: body.number, jurisdictions: Array(Set(jurisdictions)).sorted(), reason: body.reason,
                   validFrom: from!, expiresOn: expires),
             principal: principal)
-        _ = created
-        return .created(.init(body: .json(Self.dto(row))))
+        return created ? .created(.init(body: .json(Self.dto(row)))) : .ok(.init(body: .json(Self.dto(row))))
     }
 
     static func dto(_ row: CertificateRow) -> Components.Schemas.Certificate {
@@ -192,7 +191,7 @@ extension TaxAPI {
 
     func getThresholds(_ input: Operations.GetThresholds.Input) async throws -> Operations.GetThresholds.Output {
         let principal = try RequestScope.require("tax:read")
-        let day = input.query.date.map { CalendarDay($0) } ?? CalendarDay(instant: Date())
+        let day = input.query.date.map { CalendarDay($0) } ?? self.desk.today
         guard let day else { throw AppError.validation([.init(field: "date", message: "must be a date YYYY-MM-DD")]) }
         let figures = try await self.desk.thresholds(tenantId: principal.tenantId, day: day)
         return .ok(.init(body: .json(.init(

@@ -41,8 +41,6 @@ struct TaxAPI: APIProtocol {
                 shipTo: line.shipTo.map { Self.address($0, field: "\(field).shipTo", into: &validator) }))
         }
         try validator.throwIfInvalid()
-        var total: Int64 = 0
-        for line in lines { total = try MinorUnits.add(total, line.amountMinor) }
         let document = TaxDocumentInput(
             type: DocumentType(rawValue: body._type.rawValue) ?? .salesInvoice, date: body.date, currency: currency!.code, eurRate: eurRate,
             seller: seller, buyer: buyer, lines: lines)
@@ -67,8 +65,7 @@ struct TaxAPI: APIProtocol {
 
     func commitCalculation(_ input: Operations.CommitCalculation.Input) async throws -> Operations.CommitCalculation.Output {
         let principal = try RequestScope.require("tax:manage")
-        let found = try await self.desk.document(tenantId: principal.tenantId, id: input.path.documentId)
-        return .ok(.init(body: .json(try Self.dto(try await self.desk.commit(id: found.id, principal: principal)))))
+        return .ok(.init(body: .json(try Self.dto(try await self.desk.commit(id: input.path.documentId, principal: principal)))))
     }
 
     func voidCalculation(_ input: Operations.VoidCalculation.Input) async throws -> Operations.VoidCalculation.Output {
@@ -78,8 +75,7 @@ struct TaxAPI: APIProtocol {
         let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         validator.check((1...Self.voidReasonLengthMax).contains(reason.count), "reason", "must be 1–\(Self.voidReasonLengthMax) characters")
         try validator.throwIfInvalid()
-        let found = try await self.desk.document(tenantId: principal.tenantId, id: input.path.documentId)
-        return .ok(.init(body: .json(try Self.dto(try await self.desk.void(id: found.id, reason: reason, principal: principal)))))
+        return .ok(.init(body: .json(try Self.dto(try await self.desk.void(id: input.path.documentId, reason: reason, principal: principal)))))
     }
 
     // MARK: reading the request

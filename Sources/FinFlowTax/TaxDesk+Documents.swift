@@ -57,6 +57,7 @@ extension TaxDesk {
 
     /// Commits a kept calculation; committing a committed one answers it unchanged.
     func commit(id: String, principal: Principal) async throws -> DocumentRow {
+        guard let id = Self.key(id) else { throw AppError.notFound("calculation") }
         let tenantId = principal.tenantId, now = self.now
         return try await self.database.tenantTransaction(tenantId: tenantId) { db in
             guard let row = try await Self.document(tenantId: tenantId, id: id, db: db) else { throw AppError.notFound("calculation") }
@@ -114,6 +115,7 @@ extension TaxDesk {
 
     /// Voids a calculation; a committed one leaves the thresholds and returns, and `TaxVoided` announces it.
     func void(id: String, reason: String, principal: Principal) async throws -> DocumentRow {
+        guard let id = Self.key(id) else { throw AppError.notFound("calculation") }
         let tenantId = principal.tenantId, now = self.now
         return try await self.database.tenantTransaction(tenantId: tenantId) { db in
             guard var row = try await Self.document(tenantId: tenantId, id: id, db: db) else { throw AppError.notFound("calculation") }
@@ -160,18 +162,7 @@ extension TaxDesk {
     static func context(for document: TaxDocumentInput, tenantId: String, vatCheck: VATCheck?, db: any SQLDatabase) async throws -> TaxContext {
         guard let day = CalendarDay(document.date) else { throw AppError.invalid(code: "invalid-date", "date must be YYYY-MM-DD") }
         var context = TaxContext(rules: try await Self.ruleBook(tenantId: tenantId, db: db), profile: try await Self.profile(tenantId: tenantId, db: db))
-        let tallies = try await db.select().column("*").from("tax_tallies").where("tenant_id", .equal, tenantId)
-            .where("year", .in, [day.year - 1, day.year]).all(decoding: TallyRow.self)
-        for tally in tallies {
-            let current = tally.year == day.year
-            if tally.scheme == "oss" {
-                if current { context.ossCurrentYearEURMinor = tally.amount_minor } else { context.ossPreviousYearEURMinor = tally.amount_minor }
-            } else if tally.scheme.hasPrefix("US-") {
-                let state = String(tally.scheme.dropFirst(3))
-                let figure = TaxContext.StateTally(salesMinor: tally.amount_minor, transactions: tally.transactions)
-                if current { context.usCurrentYear[state] = figure } else { context.usPreviousYear[state] = figure }
-            }
-        }
+        Self.read(try await Self.tallies(tenantId: tenantId, year: day.year, db: db), year: day.year, into: &context)
         if let customer = document.buyer.customerId {
             context.certificates = try await db.select().column("*").from("tax_certificates").where("tenant_id", .equal, tenantId)
                 .where("customer_id", .equal, customer).all(decoding: CertificateRow.self).map(Self.certificate)
@@ -188,6 +179,26 @@ extension TaxDesk {
         }
         context.buyerVATNumber = vatCheck?.engineStatus
         return context
+    }
+
+    /// The tenant's tallies of `year` and the year before.
+    static func tallies(tenantId: String, year: Int, db: any SQLDatabase) async throws -> [TallyRow] {
+        try await db.select().column("*").from("tax_tallies").where("tenant_id", .equal, tenantId)
+            .where("year", .in, [year - 1, year]).all(decoding: TallyRow.self)
+    }
+
+    /// `tallies` as the context's figures of `year` (current) and the year before (previous).
+    static func read(_ tallies: [TallyRow], year: Int, into context: inout TaxContext) {
+        for tally in tallies {
+            let current = tally.year == year
+            if tally.scheme == "oss" {
+                if current { context.ossCurrentYearEURMinor = tally.amount_minor } else { context.ossPreviousYearEURMinor = tally.amount_minor }
+            } else if tally.scheme.hasPrefix("US-") {
+                let state = String(tally.scheme.dropFirst(3))
+                let figure = TaxContext.StateTally(salesMinor: tally.amount_minor, transactions: tally.transactions)
+                if current { context.usCurrentYear[state] = figure } else { context.usPreviousYear[state] = figure }
+            }
+        }
     }
 
     /// The buyer's VAT number checked, when the document names one for an EU business.

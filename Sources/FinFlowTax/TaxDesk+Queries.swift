@@ -19,10 +19,12 @@ extension TaxDesk {
             .where("code", .equal, code).first(decoding: DocumentRow.self)
     }
 
+    /// A calculation id as stored (canonical lower case), or nil when it is no UUID (so no calculation's).
+    static func key(_ id: String) -> String? { UUID(uuidString: id)?.uuidString.lowercased() }
+
     /// A kept calculation, or nil; an id that is not a UUID is none.
     func findDocument(tenantId: String, id: String) async throws -> DocumentRow? {
-        guard let uuid = UUID(uuidString: id) else { return nil }
-        let key = uuid.uuidString.lowercased()
+        guard let key = Self.key(id) else { return nil }
         return try await self.database.tenantRead(tenantId: tenantId) { db in try await Self.document(tenantId: tenantId, id: key, db: db) }
     }
 
@@ -47,27 +49,20 @@ extension TaxDesk {
     /// The committed sales against the EUR 10,000 threshold and each US state's nexus threshold, as on `day`.
     func thresholds(tenantId: String, day: CalendarDay) async throws -> Thresholds {
         let (tallies, profile) = try await self.database.tenantRead(tenantId: tenantId) { db in
-            (try await db.select().column("*").from("tax_tallies").where("tenant_id", .equal, tenantId)
-                .where("year", .in, [day.year - 1, day.year]).all(decoding: TallyRow.self),
-             try await Self.profile(tenantId: tenantId, db: db))
+            (try await Self.tallies(tenantId: tenantId, year: day.year, db: db), try await Self.profile(tenantId: tenantId, db: db))
         }
-        func tally(_ scheme: String, _ year: Int) -> TallyRow? { tallies.first { $0.scheme == scheme && $0.year == year } }
-        let previous = tally("oss", day.year - 1)?.amount_minor ?? 0, current = tally("oss", day.year)?.amount_minor ?? 0
-        var result = Thresholds(
-            ossPreviousEURMinor: previous, ossCurrentEURMinor: current,
-            ossDestination: profile.ossDestinationAlways || previous > TaxEngine.ossThresholdEURMinor || current > TaxEngine.ossThresholdEURMinor,
-            states: [])
-        let states = Set(tallies.compactMap { $0.scheme.hasPrefix("US-") ? String($0.scheme.dropFirst(3)) : nil }).union(profile.usPhysicalPresence)
         var context = TaxContext(rules: RuleBook.shipped, profile: profile)
-        for row in tallies where row.scheme.hasPrefix("US-") {
-            let figure = TaxContext.StateTally(salesMinor: row.amount_minor, transactions: row.transactions)
-            if row.year == day.year { context.usCurrentYear[String(row.scheme.dropFirst(3))] = figure }
-            else { context.usPreviousYear[String(row.scheme.dropFirst(3))] = figure }
-        }
+        Self.read(tallies, year: day.year, into: &context)
+        var result = Thresholds(
+            ossPreviousEURMinor: context.ossPreviousYearEURMinor, ossCurrentEURMinor: context.ossCurrentYearEURMinor,
+            ossDestination: profile.ossDestinationAlways
+                || TaxEngine.passesThreshold(previous: context.ossPreviousYearEURMinor, current: context.ossCurrentYearEURMinor),
+            states: [])
+        let states = Set(context.usPreviousYear.keys).union(context.usCurrentYear.keys).union(profile.usPhysicalPresence)
         let engine = TaxEngine(context: context)
         for code in states.sorted() {
             guard let state = RuleBook.shipped.states[code] else { continue }
-            let rule = state.nexus.last { $0.period.contains(day) }
+            let rule = state.nexusRule(on: day)
             result.states.append(.init(
                 state: code, previous: context.usPreviousYear[code] ?? .init(salesMinor: 0, transactions: 0),
                 current: context.usCurrentYear[code] ?? .init(salesMinor: 0, transactions: 0), thresholdSalesMinor: rule?.salesMinor,

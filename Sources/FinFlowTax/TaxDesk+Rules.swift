@@ -16,8 +16,17 @@ struct RuleDraft: Sendable {
 extension TaxDesk {
     /// The shipped rules with the tenant's rules in force above them.
     static func ruleBook(tenantId: String, db: any SQLDatabase) async throws -> RuleBook {
-        let rows = try await db.select().column("*").from("tax_rules").where("tenant_id", .equal, tenantId)
+        try Self.ruleBook(try await Self.activeRules(tenantId: tenantId, db: db))
+    }
+
+    /// The tenant's rules not retired.
+    static func activeRules(tenantId: String, db: any SQLDatabase) async throws -> [RuleRow] {
+        try await db.select().column("*").from("tax_rules").where("tenant_id", .equal, tenantId)
             .where(SQLIdentifier("retired_in_version"), .is, SQLLiteral.null).orderBy("id").all(decoding: RuleRow.self)
+    }
+
+    /// The shipped rules with `rows` above them.
+    static func ruleBook(_ rows: [RuleRow]) throws -> RuleBook {
         var rates: [RuleBook.RateRule] = [], products: [RuleBook.ProductRule] = []
         for row in rows {
             guard let category = RateCategory(rawValue: row.category), let from = CalendarDay(row.valid_from) else {
@@ -80,11 +89,9 @@ extension TaxDesk {
 
     /// Every rule of `jurisdiction`, shipped and the tenant's, marking the ones a calculation on `day` applies.
     func rules(tenantId: String, jurisdiction: String, day: CalendarDay) async throws -> [ListedRule] {
-        let book = try await self.database.tenantRead(tenantId: tenantId) { db in try await Self.ruleBook(tenantId: tenantId, db: db) }
-        let notes = try await self.database.tenantRead(tenantId: tenantId) { db in
-            try await db.select().column("*").from("tax_rules").where("tenant_id", .equal, tenantId).where("jurisdiction", .equal, jurisdiction)
-                .all(decoding: RuleRow.self)
-        }.reduce(into: [String: String]()) { $0[$1.id] = $1.note }
+        let rows = try await self.database.tenantRead(tenantId: tenantId) { db in try await Self.activeRules(tenantId: tenantId, db: db) }
+        let book = try Self.ruleBook(rows)
+        let notes = rows.reduce(into: [String: String]()) { $0[$1.id] = $1.note }
         var listed: [ListedRule] = []
         for rule in book.rateRules(of: jurisdiction) {
             let winner = book.rate(jurisdiction, rule.category, on: day)?.ruleId == rule.ruleId

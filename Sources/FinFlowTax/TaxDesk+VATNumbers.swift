@@ -19,7 +19,7 @@ extension TaxDesk {
                 number: number, country: country, status: "not-confirmed", detail: "form and check digits are right; VIES checks are off",
                 checkedAtMs: now)
         }
-        let day = CalendarDay(instant: self.env.clock.now()).description
+        let day = self.today.description
         if let kept = try await self.database.tenantRead(tenantId: tenantId, { db in
             try await db.select().column("*").from("tax_vies_checks").where("tenant_id", .equal, tenantId).where("number", .equal, number)
                 .where("day", .equal, day).first(decoding: VIESRow.self)

@@ -9,6 +9,8 @@ struct TaxDesk: Sendable {
     let vies: VIESClient?
     var database: any Database { self.env.database }
     var now: Int64 { self.env.clock.nowMillis() }
+    /// Today's date (UTC) by the injected clock.
+    var today: CalendarDay { CalendarDay(instant: self.env.clock.now()) }
 
     static let customerIdLengthMax = 128
 

@@ -7,7 +7,10 @@ public enum TaxService {
     /// The descriptor `FinFlowServer` lists.
     public static let descriptor = ServiceDescriptor(
         name: "tax", title: "tax_automation", migrations: TaxMigrations.all, openAPIIn: .module,
-        make: { env in Running(desk: TaxDesk(env: env)) })
+        make: { env in
+            try RuleBook.checkShipped()
+            return Running(desk: TaxDesk(env: env))
+        })
 
     struct Running: FinFlowService {
         let desk: TaxDesk

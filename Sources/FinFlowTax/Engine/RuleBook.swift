@@ -45,6 +45,9 @@ struct RuleBook: Sendable {
         /// Whether an intrastate sale is taxed at the seller's location.
         let originSourced: Bool
         let nexus: [NexusRule]
+
+        /// The threshold in force on `day`.
+        func nexusRule(on day: CalendarDay) -> NexusRule? { self.nexus.last { $0.period.contains(day) } }
     }
 
     /// What the tables know of an EU VAT jurisdiction.

@@ -155,7 +155,7 @@ extension TaxEngine {
     /// in the previous calendar year or in this one before the document.
     func hasNexus(in state: RuleBook.State, on day: CalendarDay) -> Bool {
         if self.context.profile.usPhysicalPresence.contains(state.code) { return true }
-        guard let rule = state.nexus.last(where: { $0.period.contains(day) }) else { return false }
+        guard let rule = state.nexusRule(on: day) else { return false }
         let tallies = [self.context.usPreviousYear[state.code], self.context.usCurrentYear[state.code]].compactMap { $0 }
         return tallies.contains { tally in
             let bySales = tally.salesMinor >= rule.salesMinor

@@ -95,8 +95,8 @@ struct TaxEngine: Sendable {
         if self.context.profile.ossDestinationAlways { return (true, countedEUR) }
         let previous = self.context.ossPreviousYearEURMinor
         let current = try MinorUnits.add(self.context.ossCurrentYearEURMinor, countedEUR)
-        if previous > Self.ossThresholdEURMinor { return (true, countedEUR) }
-        if current > Self.ossThresholdEURMinor {
+        if Self.passesThreshold(previous: previous, current: 0) { return (true, countedEUR) }
+        if Self.passesThreshold(previous: 0, current: current) {
             messages.append(
                 "EU cross-border sales to consumers pass EUR 10,000 in \(day.year) with this document: from it on they are taxed where they are consumed (Article 59c of \(Self.directive))")
             return (true, countedEUR)
@@ -115,6 +115,12 @@ struct TaxEngine: Sendable {
         let seller = document.seller.address.country
         let buyer = document.buyer.address.country
         return line.product.isElectronic && seller != buyer && self.isEU(seller, goods: false) && self.isEU(buyer, goods: false)
+    }
+
+    /// Whether EU-wide cross-border sales to consumers of the previous or the current calendar year pass EUR 10,000
+    /// (reaching it exactly is not passing it).
+    static func passesThreshold(previous: Int64, current: Int64) -> Bool {
+        previous > Self.ossThresholdEURMinor || current > Self.ossThresholdEURMinor
     }
 
     // MARK: helpers
