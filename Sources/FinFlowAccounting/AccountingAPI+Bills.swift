@@ -19,7 +19,7 @@ extension AccountingAPI {
         let request = try BillRequest.validated(
             id: body.id ?? RequestScope.effectId("bill"), vendorId: body.vendorId, vendorName: body.vendorName, vendorReference: body.vendorReference,
             currency: body.currency, billDate: body.billDate, dueDate: body.dueDate, paymentTermsDays: body.paymentTermsDays,
-            lines: body.lines.map(Self.line), payableAccountId: body.payableAccountId, memo: body.memo)
+            lines: body.lines.map(Self.line), payableAccountId: body.payableAccountId, memo: body.memo, taxCalculationId: body.taxCalculationId)
         let record = try await self.ledger.createBill(principal: principal, request: request, post: body.post ?? false, entryId: RequestScope.effectId("bill-post"))
         return .created(.init(body: .json(Self.dto(record))))
     }
@@ -100,7 +100,7 @@ extension AccountingAPI {
             status: Components.Schemas.BillStatus(rawValue: bill.status) ?? .draft, vendorId: bill.vendor_id, vendorName: bill.vendor_name,
             vendorReference: bill.vendor_reference, currency: bill.currency, billDate: bill.bill_date, dueDate: bill.due_date,
             subtotal: bill.subtotal_minor, tax: bill.tax_minor, recoverableTax: bill.recoverable_tax_minor, total: bill.total_minor,
-            paid: bill.paid_minor, credited: bill.credited_minor, open: bill.isCredit ? 0 : bill.openMinor, creditedBillId: bill.credited_bill_id,
+            paid: bill.paid_minor, credited: bill.credited_minor, open: bill.isCredit ? 0 : bill.openMinor, taxCalculationId: bill.tax_document_id, creditedBillId: bill.credited_bill_id,
             payableAccountId: bill.payable_account_id, entryId: bill.entry_id, voidEntryId: bill.void_entry_id, createdBy: bill.created_by,
             approvedBy: bill.approved_by, memo: bill.memo,
             lines: record.lines.map {

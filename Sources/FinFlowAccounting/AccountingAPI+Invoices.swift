@@ -17,7 +17,7 @@ extension AccountingAPI {
         let request = try InvoiceRequest.validated(
             id: body.id ?? RequestScope.effectId("invoice"), customerId: body.customerId, customerName: body.customerName, currency: body.currency, issueDate: body.issueDate,
             dueDate: body.dueDate, paymentTermsDays: body.paymentTermsDays, lines: body.lines.map(Self.line),
-            receivableAccountId: body.receivableAccountId, memo: body.memo)
+            receivableAccountId: body.receivableAccountId, memo: body.memo, taxCalculationId: body.taxCalculationId)
         return .created(.init(body: .json(Self.dto(try await self.ledger.createInvoice(
             principal: principal, request: request, issue: body.issue ?? false, entryId: RequestScope.effectId("invoice-issue"))))))
     }
@@ -82,7 +82,8 @@ extension AccountingAPI {
         guard case .json(let body) = input.body else { throw AppError.invalid("expected a JSON body") }
         let request = try InvoiceRequest.validated(
             id: RequestScope.effectId("credit-note"), customerId: "credit", customerName: "credit", currency: nil, issueDate: body.issueDate, dueDate: body.issueDate,
-            paymentTermsDays: nil, lines: body.lines.map(Self.line), receivableAccountId: nil, memo: body.memo)
+            paymentTermsDays: nil, lines: body.lines.map(Self.line), receivableAccountId: nil, memo: body.memo,
+            taxCalculationId: body.taxCalculationId)
         return .created(.init(body: .json(Self.dto(try await self.ledger.creditInvoice(principal: principal, id: input.path.invoiceId, request: request)))))
     }
 
@@ -116,7 +117,7 @@ extension AccountingAPI {
             status: Components.Schemas.InvoiceStatus(rawValue: invoice.status) ?? .draft, customerId: invoice.customer_id,
             customerName: invoice.customer_name, currency: invoice.currency, issueDate: invoice.issue_date, dueDate: invoice.due_date,
             subtotal: invoice.subtotal_minor, tax: invoice.tax_minor, total: invoice.total_minor, paid: invoice.paid_minor,
-            credited: invoice.credited_minor, open: invoice.openMinor, creditedInvoiceId: invoice.credited_invoice_id,
+            credited: invoice.credited_minor, open: invoice.openMinor, taxCalculationId: invoice.tax_document_id, creditedInvoiceId: invoice.credited_invoice_id,
             receivableAccountId: invoice.receivable_account_id, entryId: invoice.entry_id, voidEntryId: invoice.void_entry_id, memo: invoice.memo,
             lines: record.lines.map {
                 .init(line: $0.line_no, description: $0.description, quantity: $0.quantity, unitPrice: $0.unit_price_minor, taxRate: $0.tax_rate,

@@ -37,6 +37,24 @@ enum AccountingMigrations {
                   postgres: Self.billTables + ["bills", "bill_lines", "bill_payments"].flatMap(Migration.rowLevelSecurity(table:))),
         Migration(8, "let an erasure replace a data subject's name in posted entries' text while it marks them", Self.erasureSQLite,
                   postgres: Self.erasurePostgres),
+        Migration(9, "keep the tax service's committed calculations; invoices and bills name the one they take their tax from", Self.taxRecords,
+                  postgresAfter: Migration.rowLevelSecurity(table: "tax_records")),
+    ]
+
+    /// The accounting service's own copy of each committed tax calculation (from `TaxCommitted`), which an invoice or
+    /// bill takes its lines' tax from; the per-jurisdiction tax accounts are accounts with the role `tax:output:DE`.
+    static let taxRecords = [
+        """
+        CREATE TABLE tax_records (
+            tenant_id TEXT NOT NULL, document_id TEXT NOT NULL, code TEXT NOT NULL, document_type TEXT NOT NULL, document_date TEXT NOT NULL,
+            currency TEXT NOT NULL, net_minor BIGINT NOT NULL, tax_minor BIGINT NOT NULL, self_assessed_minor BIGINT NOT NULL,
+            total_minor BIGINT NOT NULL, amounts TEXT NOT NULL, lines TEXT NOT NULL, status TEXT NOT NULL, received_at_ms BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, document_id))
+        """,
+        "ALTER TABLE invoices ADD COLUMN tax_document_id TEXT",
+        "ALTER TABLE bills ADD COLUMN tax_document_id TEXT",
+        "CREATE UNIQUE INDEX invoices_tax_document ON invoices (tenant_id, tax_document_id) WHERE tax_document_id IS NOT NULL",
+        "CREATE UNIQUE INDEX bills_tax_document ON bills (tenant_id, tax_document_id) WHERE tax_document_id IS NOT NULL",
     ]
 
     /// An erasure (GDPR article 17) lists the entries it changes in `ledger_erasure_marks` within its transaction; the

@@ -45,6 +45,15 @@ public enum AccountingService {
                 .of(LoanOfferAccepted.self, name: "accounting.loan-offer-accepted", database: database) { event, db in
                     try await ledger.post(loan: event.data, on: db)
                 },
+                .of(TaxCommitted.self, name: "accounting.tax-committed", database: database) { event, db in
+                    try await ledger.keep(committed: event.data, on: db)
+                },
+                .of(TaxVoided.self, name: "accounting.tax-voided", database: database) { event, db in
+                    try await ledger.withdraw(voided: event.data, on: db)
+                },
+                .of(TaxReturnFiled.self, name: "accounting.tax-return-filed", database: database) { event, db in
+                    try await ledger.settle(filed: event.data, on: db)
+                },
             ]
         }
 

@@ -33,6 +33,8 @@ struct BillRow: Codable, Sendable {
     let approved_by: String?
     let created_at_ms: Int64
     let updated_at_ms: Int64
+    /// The tax service's committed calculation the tax was taken from.
+    var tax_document_id: String? = nil
 
     var openMinor: Int64 { self.total_minor - self.paid_minor - self.credited_minor }
     var isCredit: Bool { self.kind == Self.vendorCredit }
@@ -131,16 +133,27 @@ extension Ledger {
         let id = request.id ?? self.env.ids.nextString()
         var lines: [BillLineRow] = []
         var subtotal: Int64 = 0, tax: Int64 = 0, recoverable: Int64 = 0
+        let computed = try request.lines.map { try InvoiceMath.amounts(quantity: $0.quantity, unitPriceMinor: $0.unitPriceMinor, taxRate: $0.taxRate) }
+        let record = try await request.taxCalculationId.asyncMap { calculation in
+            guard credits == nil else {
+                throw AppError.validation([.init(field: "taxCalculationId", message: "a vendor credit note takes its tax from the bill's lines")])
+            }
+            return try await self.taxRecord(
+                id: calculation, type: "purchase-invoice", currency: currency, date: request.billDate.description, nets: computed.map(\.net),
+                tenantId: principal.tenantId, db: db)
+        }
         for (index, line) in request.lines.enumerated() {
-            let amounts = try InvoiceMath.amounts(quantity: line.quantity, unitPriceMinor: line.unitPriceMinor, taxRate: line.taxRate)
-            let lineTax = line.taxMinor ?? amounts.tax
-            subtotal = try MinorUnits.add(subtotal, amounts.net)
+            // A line's tax is the calculation's when the bill names one (the tax the vendor charged; self-assessed tax
+            // is posted apart), else the vendor's stated tax or its rate's.
+            let lineTax = record?.lines[index].taxMinor ?? line.taxMinor ?? computed[index].tax
+            let lineRecoverable = record?.lines[index].recoverable ?? line.taxRecoverable
+            subtotal = try MinorUnits.add(subtotal, computed[index].net)
             tax = try MinorUnits.add(tax, lineTax)
-            if line.taxRecoverable { recoverable = try MinorUnits.add(recoverable, lineTax) }
+            if lineRecoverable { recoverable = try MinorUnits.add(recoverable, lineTax) }
             lines.append(BillLineRow(
                 bill_id: id, line_no: index + 1, tenant_id: principal.tenantId, description: line.description, quantity: "\(line.quantity)",
-                unit_price_minor: line.unitPriceMinor, tax_rate: "\(line.taxRate)", tax_recoverable: line.taxRecoverable ? 1 : 0,
-                expense_account_id: line.expenseAccountId, net_minor: amounts.net, tax_minor: lineTax))
+                unit_price_minor: line.unitPriceMinor, tax_rate: record?.lines[index].rate ?? "\(line.taxRate)", tax_recoverable: lineRecoverable ? 1 : 0,
+                expense_account_id: line.expenseAccountId, net_minor: computed[index].net, tax_minor: lineTax))
         }
         let total = try MinorUnits.add(subtotal, tax)
         guard total > 0 else { throw AppError.invalid(code: "bill-empty", "the bill totals zero") }
@@ -154,13 +167,14 @@ extension Ledger {
         let sequence = credits == nil ? "BILL" : "VCN"
         let number = "\(sequence)-" + String(format: "%06d", try await self.nextNumber(tenantId: principal.tenantId, kind: sequence, db: db))
         let now = self.now
-        let bill = BillRow(
+        var bill = BillRow(
             id: id, tenant_id: principal.tenantId, number: number, kind: credits == nil ? BillRow.bill : BillRow.vendorCredit, status: "draft",
             vendor_id: credits?.vendor_id ?? request.vendorId, vendor_name: credits?.vendor_name ?? request.vendorName,
             vendor_reference: request.vendorReference, currency: currency, bill_date: request.billDate.description, due_date: request.dueDate.description,
             subtotal_minor: subtotal, tax_minor: tax, recoverable_tax_minor: recoverable, total_minor: total, paid_minor: 0, credited_minor: 0,
             credited_bill_id: credits?.id, payable_account_id: payableId, entry_id: nil, void_entry_id: nil, memo: request.memo,
             request_hash: request.fingerprint, created_by: principal.subject, approved_by: nil, created_at_ms: now, updated_at_ms: now)
+        bill.tax_document_id = record?.row.document_id
         try await db.insert(into: "bills").model(bill).run()
         for line in lines { try await db.insert(into: "bill_lines").model(line).run() }
         return bill
@@ -216,15 +230,24 @@ extension Ledger {
         let credit = bill.isCredit
         var entryLines = [LineRequest(accountId: bill.payable_account_id, side: credit ? .debit : .credit, amountMinor: bill.total_minor,
                                       currency: bill.currency, memo: nil)]
+        let record = try await bill.tax_document_id.asyncMap { try await self.taxRecord(id: $0, tenantId: principal.tenantId, db: db) }
         var byExpense: [String: Int64] = [:]
         for line in lines {
-            let cost = try MinorUnits.add(line.net_minor, line.tax_recoverable == 1 ? 0 : line.tax_minor)
+            var cost = try MinorUnits.add(line.net_minor, line.tax_recoverable == 1 ? 0 : line.tax_minor)
+            // Use tax the tenant owes itself on a purchase is part of the cost where it cannot be reclaimed.
+            if let taxed = record?.lines.first(where: { $0.number == line.line_no }), !taxed.recoverable {
+                cost = try MinorUnits.add(cost, taxed.selfAssessedTaxMinor)
+            }
             byExpense[line.expense_account_id] = try MinorUnits.add(byExpense[line.expense_account_id] ?? 0, cost)
         }
         for (account, amount) in byExpense.sorted(by: { $0.key < $1.key }) where amount > 0 {
             entryLines.append(LineRequest(accountId: account, side: credit ? .credit : .debit, amountMinor: amount, currency: bill.currency, memo: nil))
         }
-        if bill.recoverable_tax_minor > 0 {
+        var metadata = ["billId": bill.id, "vendorId": String(bill.vendor_id.prefix(100))]
+        if let record {
+            entryLines += try await self.billTaxLines(record, currency: bill.currency, tenantId: principal.tenantId, db: db)
+            metadata["taxDocumentId"] = record.row.document_id
+        } else if bill.recoverable_tax_minor > 0 {
             guard let tax = try await LedgerStore.accountBySystemRole(tenantId: principal.tenantId, role: SystemRole.inputTax.rawValue, db: db) else {
                 throw AppError.conflict(
                     code: "system-account-missing",
@@ -237,7 +260,7 @@ extension Ledger {
         let request = try EntryRequest.validated(
             id: entryId, date: bill.bill_date,
             description: "\(what) \(bill.number) from \(bill.vendor_name)".prefix(LedgerLimits.descriptionLengthMax).description,
-            reference: bill.vendor_reference ?? bill.number, metadata: ["billId": bill.id, "vendorId": String(bill.vendor_id.prefix(100))],
+            reference: bill.vendor_reference ?? bill.number, metadata: metadata,
             lines: entryLines, source: .bill, sourceId: "post:\(bill.id)", mode: .post, timeoutSeconds: nil)
         let entry = try await self.submit([request], principal: principal, batchId: nil, on: db)[0].entry
         try await db.raw("""

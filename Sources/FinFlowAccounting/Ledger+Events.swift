@@ -140,7 +140,7 @@ extension Ledger {
 
     /// Posts the entry `build` makes for another service's record once; answers a refusal with an event.
     @discardableResult
-    private func postAnswering(
+    func postAnswering(
         source: EntrySource, sourceId: String, principal: Principal, on db: any SQLDatabase,
         _ build: () async throws -> EntryRequest
     ) async throws -> EntryRecord? {

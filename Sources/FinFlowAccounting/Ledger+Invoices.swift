@@ -28,6 +28,8 @@ struct InvoiceRow: Codable, Sendable {
     let created_by: String?
     let created_at_ms: Int64
     let updated_at_ms: Int64
+    /// The tax service's committed calculation the tax was taken from.
+    var tax_document_id: String? = nil
 
     var openMinor: Int64 { self.total_minor - self.paid_minor - self.credited_minor }
 }
@@ -103,17 +105,24 @@ extension Ledger {
         var lines: [InvoiceLineRow] = []
         var subtotal: Int64 = 0, tax: Int64 = 0
         let id = request.id ?? self.env.ids.nextString()
+        let computed = try request.lines.map { try InvoiceMath.amounts(quantity: $0.quantity, unitPriceMinor: $0.unitPriceMinor, taxRate: $0.taxRate) }
+        let record = try await request.taxCalculationId.asyncMap { calculation in
+            try await self.taxRecord(
+                id: calculation, type: kind == "invoice" ? "sales-invoice" : "credit-note", currency: currency,
+                date: request.issueDate.description, nets: computed.map(\.net), tenantId: principal.tenantId, db: db)
+        }
         for (index, line) in request.lines.enumerated() {
             guard let revenueId = line.revenueAccountId ?? revenue?.id else {
                 throw AppError.validation([.init(field: "lines[\(index)].revenueAccountId", message: "is needed: the chart has no revenue account")])
             }
-            let amounts = try InvoiceMath.amounts(quantity: line.quantity, unitPriceMinor: line.unitPriceMinor, taxRate: line.taxRate)
-            subtotal = try MinorUnits.add(subtotal, amounts.net)
-            tax = try MinorUnits.add(tax, amounts.tax)
+            // A line's tax is the calculation's when the invoice names one, else its typed rate's.
+            let lineTax = record?.lines[index].taxMinor ?? computed[index].tax
+            subtotal = try MinorUnits.add(subtotal, computed[index].net)
+            tax = try MinorUnits.add(tax, lineTax)
             lines.append(InvoiceLineRow(
                 invoice_id: id, line_no: index + 1, tenant_id: principal.tenantId, description: line.description,
-                quantity: "\(line.quantity)", unit_price_minor: line.unitPriceMinor, tax_rate: "\(line.taxRate)", revenue_account_id: revenueId,
-                net_minor: amounts.net, tax_minor: amounts.tax))
+                quantity: "\(line.quantity)", unit_price_minor: line.unitPriceMinor, tax_rate: record?.lines[index].rate ?? "\(line.taxRate)",
+                revenue_account_id: revenueId, net_minor: computed[index].net, tax_minor: lineTax))
         }
         guard try MinorUnits.add(subtotal, tax) > 0 else { throw AppError.invalid(code: "invoice-empty", "the invoice totals zero") }
         let accountIds = Set([receivableId] + lines.map(\.revenue_account_id))
@@ -127,12 +136,13 @@ extension Ledger {
         let sequence = kind == "invoice" ? "INV" : "CN"
         let number = "\(sequence)-" + String(format: "%06d", try await self.nextNumber(tenantId: principal.tenantId, kind: sequence, db: db))
         let now = self.now
-        let invoice = InvoiceRow(
+        var invoice = InvoiceRow(
             id: id, tenant_id: principal.tenantId, number: number, kind: kind, status: "draft", customer_id: credits?.customer_id ?? request.customerId,
             customer_name: credits?.customer_name ?? request.customerName, currency: currency, issue_date: request.issueDate.description,
             due_date: request.dueDate.description, subtotal_minor: subtotal, tax_minor: tax, total_minor: subtotal + tax, paid_minor: 0,
             credited_minor: 0, credited_invoice_id: credits?.id, receivable_account_id: receivableId, entry_id: nil, void_entry_id: nil,
             memo: request.memo, request_hash: request.fingerprint, created_by: principal.subject, created_at_ms: now, updated_at_ms: now)
+        invoice.tax_document_id = record?.row.document_id
         try await db.insert(into: "invoices").model(invoice).run()
         for line in lines { try await db.insert(into: "invoice_lines").model(line).run() }
         return invoice
@@ -173,7 +183,13 @@ extension Ledger {
         for (account, amount) in byRevenue.sorted(by: { $0.key < $1.key }) where amount > 0 {
             entryLines.append(LineRequest(accountId: account, side: credit ? .debit : .credit, amountMinor: amount, currency: invoice.currency, memo: nil))
         }
-        if invoice.tax_minor > 0 {
+        var metadata = ["invoiceId": invoice.id, "customerId": String(invoice.customer_id.prefix(100))]
+        if let calculation = invoice.tax_document_id {
+            // The calculation must still stand when the invoice is issued: its tax goes to each jurisdiction's account.
+            let record = try await self.taxRecord(id: calculation, tenantId: principal.tenantId, db: db)
+            entryLines += try await self.invoiceTaxLines(record, credit: credit, currency: invoice.currency, tenantId: principal.tenantId, db: db)
+            metadata["taxDocumentId"] = calculation
+        } else if invoice.tax_minor > 0 {
             guard let tax = try await LedgerStore.accountBySystemRole(tenantId: principal.tenantId, role: SystemRole.salesTax.rawValue, db: db) else {
                 throw AppError.conflict(code: "system-account-missing", "the chart has no sales tax account (role sales_tax)")
             }
@@ -181,7 +197,7 @@ extension Ledger {
         }
         let request = try EntryRequest.validated(
             id: entryId, date: invoice.issue_date, description: "\(credit ? "Credit note" : "Invoice") \(invoice.number) to \(invoice.customer_name)".prefix(LedgerLimits.descriptionLengthMax).description,
-            reference: invoice.number, metadata: ["invoiceId": invoice.id, "customerId": String(invoice.customer_id.prefix(100))],
+            reference: invoice.number, metadata: metadata,
             lines: entryLines, source: .invoice, sourceId: "issue:\(invoice.id)", mode: .post, timeoutSeconds: nil)
         let entry = try await self.submit([request], principal: principal, batchId: nil, on: db)[0]
         try await db.raw("""

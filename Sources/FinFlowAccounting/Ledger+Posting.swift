@@ -257,6 +257,7 @@ extension Ledger {
         context: PostingContext, posted: [EntryRow], closedPeriods: [(Principal, [String], [String])]? = nil, db: any SQLDatabase
     ) async throws {
         try await context.flush(db: db, nowMillis: self.now)
+        try await self.announceTaxMovements(context: context, posted: posted, db: db)
         // Only entries answering another service's record are announced: that producer waits for the outcome.
         for entry in posted where entry.source_id != nil && Self.answeredSources.contains(entry.source) {
             try await self.outbox.enqueue(

@@ -92,12 +92,14 @@ extension TaxDesk {
             .set("total_minor", to: result.totalMinor).set("committed_at_ms", to: now)
             .where("tenant_id", .equal, tenantId).where("id", .equal, row.id).run()
         let amounts = result.summary.enumerated().map { index, summary in
-            AmountRow(
+            let placement = Self.placement(summary, document: document)
+            return AmountRow(
                 document_id: row.id, tenant_id: tenantId, row_no: index, document_date: row.document_date, type: row.type, currency: row.currency,
                 jurisdiction: summary.jurisdiction, tax_type: summary.taxType.rawValue, category: summary.category.rawValue,
                 rate: summary.rate.description, treatment: summary.treatment.rawValue, self_assessed: summary.selfAssessed ? 1 : 0,
-                taxable_minor: summary.taxableMinor, tax_minor: summary.taxMinor)
+                taxable_minor: summary.taxableMinor, tax_minor: summary.taxMinor, declared_in: placement.declaredIn, account: placement.account)
         }
+        try await Self.refuseFiled(declaredIn: amounts.compactMap(\.declared_in), date: row.document_date, tenantId: tenantId, db: db)
         if !amounts.isEmpty { try await db.insert(into: "tax_document_amounts").models(amounts).run() }
         try await Self.count(result, document: document, sign: document.type.sign, tenantId: tenantId, db: db)
         try await self.outbox.enqueue(
@@ -107,11 +109,49 @@ extension TaxDesk {
                 totalMinor: result.totalMinor,
                 amounts: result.summary.map {
                     .init(jurisdiction: $0.jurisdiction, taxType: $0.taxType.rawValue, rate: $0.rate.description, treatment: $0.treatment.rawValue,
-                          taxableMinor: $0.taxableMinor, taxMinor: $0.taxMinor)
+                          taxableMinor: $0.taxableMinor, taxMinor: $0.taxMinor, selfAssessed: $0.selfAssessed,
+                          recoverable: Self.recoverable(jurisdiction: $0.jurisdiction), account: Self.placement($0, document: document).account)
+                },
+                lines: result.lines.map { line in
+                    .init(number: line.number, amountMinor: line.amountMinor, taxMinor: line.taxMinor, selfAssessedTaxMinor: line.selfAssessedTaxMinor,
+                          rate: line.components.filter { !$0.selfAssessed }.reduce(TaxRate.zero) { $0 + $1.rate }.description,
+                          recoverable: Self.recoverable(jurisdiction: line.placeOfSupply))
                 }),
             subject: row.id, tenantId: tenantId, on: db)
         return committed
     }
+
+    /// The return that declares a summary row and the ledger tax account that holds it: the One-Stop Shop for tax of
+    /// another member state charged under it (account `OSS-FR`), the seller's country for services reverse-charged
+    /// abroad, the state for a US locality, else the jurisdiction itself.
+    static func placement(_ row: SummaryRow, document: TaxDocumentInput) -> (declaredIn: String, account: String) {
+        if row.jurisdiction.hasPrefix("US-") {
+            let state = String(row.jurisdiction.prefix { $0 != "/" })
+            return (state, state)
+        }
+        switch row.treatment {
+        case .destinationOSS, .destinationNonUnion: return ("OSS", "OSS-" + row.jurisdiction)
+        case .reverseCharge where document.type.tenantSells: return (document.seller.address.country, document.seller.address.country)
+        default: return (row.jurisdiction, row.jurisdiction)
+        }
+    }
+
+    /// Refuses a change to a document dated in a period already filed for a return that declares it.
+    static func refuseFiled(declaredIn: [String], date: String, tenantId: String, db: any SQLDatabase) async throws {
+        let keys = Array(Set(declaredIn)).sorted()
+        guard !keys.isEmpty else { return }
+        if let filed = try await db.select().column("*").from("tax_filings").where("tenant_id", .equal, tenantId)
+            .where("jurisdiction", .in, keys).where("period_start", .lessThanOrEqual, date).where("period_end", .greaterThanOrEqual, date)
+            .first(decoding: FilingRow.self)
+        {
+            throw AppError.conflict(
+                code: "period-filed",
+                "the \(filed.kind) return of \(filed.jurisdiction) for \(filed.period_start) to \(filed.period_end) is filed: correct the document in an open period (a credit note)")
+        }
+    }
+
+    /// Whether a buyer reclaims tax of `jurisdiction` as input tax: VAT is; US sales and use tax is part of the cost.
+    static func recoverable(jurisdiction: String) -> Bool { !jurisdiction.hasPrefix("US") }
 
     /// Voids a calculation; a committed one leaves the thresholds and returns, and `TaxVoided` announces it.
     func void(id: String, reason: String, principal: Principal) async throws -> DocumentRow {
@@ -126,6 +166,9 @@ extension TaxDesk {
                 }
                 let document = try Self.decode(TaxDocumentInput.self, row.request)
                 let result = try Self.decode(TaxResult.self, row.result)
+                let declared = try await db.select().column("*").from("tax_document_amounts").where("tenant_id", .equal, tenantId)
+                    .where("document_id", .equal, id).all(decoding: AmountRow.self).map { $0.declared_in ?? $0.jurisdiction }
+                try await Self.refuseFiled(declaredIn: declared, date: row.document_date, tenantId: tenantId, db: db)
                 try await Self.count(result, document: document, sign: -document.type.sign, tenantId: tenantId, db: db)
                 try await db.delete(from: "tax_document_amounts").where("tenant_id", .equal, tenantId).where("document_id", .equal, id).run()
                 try await self.outbox.enqueue(

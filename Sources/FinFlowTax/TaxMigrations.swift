@@ -7,6 +7,7 @@ enum TaxMigrations {
         "tax_profiles", "tax_rule_sets", "tax_rules", "tax_local_rates", "tax_certificates", "tax_documents", "tax_document_amounts",
         "tax_tallies", "tax_vies_checks",
     ]
+    static let returnTables = ["tax_ledger_movements", "tax_filings"]
 
     static let all: [Migration] = [
         Migration(1, "create the tax profile, versioned rules, local rates, certificates, documents, tallies and VIES checks", [
@@ -73,5 +74,28 @@ enum TaxMigrations {
                 address TEXT, consultation_number TEXT, checked_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, number, day))
             """,
         ], postgresAfter: tables.flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(2, "name the return and ledger account of each committed amount; keep the ledger's tax movements and filed returns", [
+            // The return that declares the amount (`DE`, `OSS`, `US-CA`) and the ledger account that holds it (`DE`, `OSS-FR`, `US-CA`).
+            "ALTER TABLE tax_document_amounts ADD COLUMN declared_in TEXT",
+            "ALTER TABLE tax_document_amounts ADD COLUMN account TEXT",
+            "UPDATE tax_document_amounts SET declared_in = jurisdiction, account = jurisdiction",
+            "CREATE INDEX tax_document_amounts_declared ON tax_document_amounts (tenant_id, declared_in, document_date)",
+            // The ledger's side of each return: every posted entry's movement of a per-jurisdiction tax account.
+            """
+            CREATE TABLE tax_ledger_movements (
+                entry_id TEXT NOT NULL, row_no INTEGER NOT NULL, tenant_id TEXT NOT NULL, accounting_date TEXT NOT NULL,
+                account TEXT NOT NULL, kind TEXT NOT NULL, currency TEXT NOT NULL, amount_minor BIGINT NOT NULL, document_id TEXT,
+                filing_id TEXT, PRIMARY KEY (entry_id, row_no))
+            """,
+            "CREATE INDEX tax_ledger_movements_period ON tax_ledger_movements (tenant_id, account, accounting_date)",
+            // A filed return: its figures as filed, and the period it closes to the jurisdiction's documents.
+            """
+            CREATE TABLE tax_filings (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, jurisdiction TEXT NOT NULL, period_start TEXT NOT NULL,
+                period_end TEXT NOT NULL, currency TEXT NOT NULL, output_tax_minor BIGINT NOT NULL, input_tax_minor BIGINT NOT NULL,
+                net_minor BIGINT NOT NULL, figures TEXT NOT NULL, request_hash TEXT NOT NULL, filed_by TEXT NOT NULL, filed_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX tax_filings_period ON tax_filings (tenant_id, jurisdiction, period_start)",
+        ], postgresAfter: returnTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

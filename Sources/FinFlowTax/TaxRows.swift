@@ -42,6 +42,10 @@ struct AmountRow: Codable, Sendable {
     let self_assessed: Int
     let taxable_minor: Int64
     let tax_minor: Int64
+    /// The return that declares it: a country (`DE`), `OSS`, or a US state (`US-CA`).
+    let declared_in: String?
+    /// The ledger's tax account that holds it: a country, `OSS-FR`, or a US state.
+    let account: String?
 }
 
 /// A tenant's rule, as stored.
@@ -121,4 +125,38 @@ struct VIESRow: Codable, Sendable {
     let address: String?
     let consultation_number: String?
     let checked_at_ms: Int64
+}
+
+/// One posted entry's movement of a ledger tax account, as the accounting service announced it.
+struct LedgerMovementRow: Codable, Sendable {
+    let entry_id: String
+    let row_no: Int
+    let tenant_id: String
+    let accounting_date: String
+    let account: String
+    /// `output` or `input`.
+    let kind: String
+    let currency: String
+    let amount_minor: Int64
+    let document_id: String?
+    let filing_id: String?
+}
+
+/// A filed return.
+struct FilingRow: Codable, Sendable {
+    let id: String
+    let tenant_id: String
+    let kind: String
+    let jurisdiction: String
+    let period_start: String
+    let period_end: String
+    let currency: String
+    let output_tax_minor: Int64
+    let input_tax_minor: Int64
+    let net_minor: Int64
+    /// The return as filed (JSON).
+    let figures: String
+    let request_hash: String
+    let filed_by: String
+    let filed_at_ms: Int64
 }

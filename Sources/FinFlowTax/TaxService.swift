@@ -2,7 +2,8 @@ import FinFlowCore
 import Foundation
 import OpenAPIHummingbird
 
-/// tax_automation: tax rules with effective dates, EU VAT and US sales tax calculation, commit and void, VAT numbers.
+/// tax_automation: tax rules with effective dates, EU VAT and US sales tax calculation, commit and void, VAT numbers,
+/// returns reconciled against the ledger's tax accounts and filed.
 public enum TaxService {
     /// The descriptor `FinFlowServer` lists.
     public static let descriptor = ServiceDescriptor(
@@ -17,6 +18,15 @@ public enum TaxService {
 
         func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
             try TaxAPI(desk: self.desk).registerHandlers(on: api, configuration: .finFlow)
+        }
+
+        var consumers: [EventConsumer] {
+            [
+                // The ledger's side of every return: each posted entry's movement of a per-jurisdiction tax account.
+                .of(TaxLedgerPosted.self, name: "tax.ledger-posted", database: self.desk.database) { event, db in
+                    try await TaxDesk.record(event.data, db: db)
+                },
+            ]
         }
     }
 }

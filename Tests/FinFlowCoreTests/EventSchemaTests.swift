@@ -14,7 +14,15 @@ struct EventSchemaTests {
         (TaxCommitted.topic, TaxCommitted(
             documentId: "d", tenantId: "t", code: "INV-1", documentType: "sales-invoice", documentDate: "2026-03-02", currency: "EUR",
             netMinor: 10_000, taxMinor: 1_900, selfAssessedTaxMinor: 0, totalMinor: 11_900,
-            amounts: [.init(jurisdiction: "DE", taxType: "vat", rate: "19", treatment: "domestic", taxableMinor: 10_000, taxMinor: 1_900)])),
+            amounts: [.init(jurisdiction: "DE", taxType: "vat", rate: "19", treatment: "domestic", taxableMinor: 10_000, taxMinor: 1_900,
+                            selfAssessed: false, recoverable: true, account: "DE")],
+            lines: [.init(number: 1, amountMinor: 10_000, taxMinor: 1_900, selfAssessedTaxMinor: 0, rate: "19", recoverable: true)])),
+        (TaxLedgerPosted.topic, TaxLedgerPosted(
+            entryId: "e", tenantId: "t", accountingDate: "2026-03-02", taxDocumentId: "d", filingId: "f",
+            movements: [.init(jurisdiction: "DE", kind: "output", currency: "EUR", amountMinor: 1_900)])),
+        (TaxReturnFiled.topic, TaxReturnFiled(
+            filingId: "f", tenantId: "t", kind: "vat", jurisdiction: "DE", periodStart: "2026-01-01", periodEnd: "2026-03-31", currency: "EUR",
+            outputTaxMinor: 1_900, inputTaxMinor: 400, netMinor: 1_500, accounts: [.init(account: "DE", outputTaxMinor: 1_900, inputTaxMinor: 400)])),
         (TaxVoided.topic, TaxVoided(documentId: "d", tenantId: "t", code: "INV-1", documentType: "sales-invoice", reason: "issued in error")),
         (UserRegistered.topic, UserRegistered(userId: "u", email: "a@example.com", displayName: "A", organizationName: "A Ltd")),
         (MembershipChanged.topic, MembershipChanged(tenantId: "t", userId: "u", roles: ["owner"], status: "active", changedAtMillis: 1, permissions: ["p"])),
@@ -89,13 +97,14 @@ struct EventSchemaTests {
         Self.check(encoded, against: properties, at: topic)
     }
 
-    /// Each field of `encoded` has the type its schema property names; arrays of strings, and arrays of objects whose
+    /// Each field of `encoded` has the type its schema property names (a boolean told from a number); arrays of strings, and arrays of objects whose
     /// fields are checked the same way.
     static func check(_ encoded: [String: Any], against properties: [String: [String: Any]], at path: String) {
         for (key, encodedValue) in encoded {
             let type = properties[key]?["type"] as? String
             switch encodedValue {
             case is String: #expect(type == "string", "\(path).\(key)")
+            case let number as NSNumber where String(cString: number.objCType) == "c": #expect(type == "boolean", "\(path).\(key)")
             case is NSNumber: #expect(type == "integer", "\(path).\(key)")
             case let array as [Any]:
                 let items = properties[key]?["items"] as? [String: Any]

@@ -51,7 +51,7 @@ enum AccountStatus: String, Sendable, Codable {
 
 /// Where a journal entry came from.
 enum EntrySource: String, Sendable, CaseIterable, Codable {
-    case manual, transaction, payment, invoice, close, revaluation, `import`, loan, bill
+    case manual, transaction, payment, invoice, close, revaluation, `import`, loan, bill, tax
 }
 
 /// The life of a journal entry.

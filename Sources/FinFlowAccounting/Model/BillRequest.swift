@@ -28,6 +28,8 @@ struct BillRequest: Sendable {
     let lines: [BillLineRequest]
     let payableAccountId: String?
     let memo: String?
+    /// The tax service's committed calculation the lines take their tax from.
+    let taxCalculationId: String?
     let fingerprint: String
 
     /// A line as it arrives: description, quantity, unit price, tax rate, stated tax, recoverable, expense account.
@@ -37,9 +39,10 @@ struct BillRequest: Sendable {
 
     static func validated(
         id: String?, vendorId: String, vendorName: String, vendorReference: String?, currency: String?, billDate: String, dueDate: String?,
-        paymentTermsDays: Int?, lines: [Line], payableAccountId: String?, memo: String?
+        paymentTermsDays: Int?, lines: [Line], payableAccountId: String?, memo: String?, taxCalculationId: String? = nil
     ) throws -> BillRequest {
         var validator = Validator()
+        if let taxCalculationId { validator.check(UUID(uuidString: taxCalculationId) != nil, "taxCalculationId", "must be a UUID") }
         if let id { validator.check(UUID(uuidString: id) != nil, "id", "must be a UUID") }
         validator.check((1...100).contains(vendorId.count), "vendorId", "must be 1–100 characters")
         validator.check((1...200).contains(vendorName.trimmingCharacters(in: .whitespaces).count), "vendorName", "must be 1–200 characters")
@@ -71,6 +74,10 @@ struct BillRequest: Sendable {
                             "must be 0–\(InvoiceRequest.unitPriceMinorMax) minor units")
             let rate = InvoiceRequest.decimal(line.taxRate ?? "0", fractionDigits: 4)
             validator.check(rate.map { $0 >= 0 && $0 <= 100 } ?? false, field + ".taxRate", "must be a percentage 0–100 with at most 4 decimals")
+            if taxCalculationId != nil {
+                validator.check(line.taxRate == nil && line.tax == nil && line.taxRecoverable == nil, field + ".taxRate",
+                                "the tax and whether it is recoverable come from the tax calculation: leave out taxRate, tax and taxRecoverable")
+            }
             if let tax = line.tax { validator.check((0...InvoiceRequest.unitPriceMinorMax).contains(tax), field + ".tax", "must be 0–\(InvoiceRequest.unitPriceMinorMax) minor units") }
             validator.check(UUID(uuidString: line.expenseAccountId) != nil, field + ".expenseAccountId", "must be a UUID")
             if let quantity, let rate {
@@ -83,13 +90,14 @@ struct BillRequest: Sendable {
         // Without a due date or terms, the document is due on the day it is dated.
         let dueOn = due ?? issued!
         let fingerprint = Digest.sha256Hex(
-            ([vendorId, vendorName, vendorReference ?? "", currency ?? "", billDate, dueOn.description, payableAccountId ?? "", memo ?? ""]
+            ([vendorId, vendorName, vendorReference ?? "", currency ?? "", billDate, dueOn.description, payableAccountId ?? "", memo ?? "",
+              taxCalculationId?.lowercased() ?? ""]
                 + lines.map {
                     "\($0.description)|\($0.quantity)|\($0.unitPrice)|\($0.taxRate ?? "0")|\($0.tax.map(String.init) ?? "")|\($0.taxRecoverable ?? true)|\($0.expenseAccountId.lowercased())"
                 }).joined(separator: "\u{1f}"))
         return BillRequest(
             id: id?.lowercased(), vendorId: vendorId, vendorName: vendorName, vendorReference: vendorReference?.trimmingCharacters(in: .whitespaces),
             currency: currency?.uppercased(), billDate: issued!, dueDate: dueOn, lines: parsed, payableAccountId: payableAccountId?.lowercased(),
-            memo: memo, fingerprint: fingerprint)
+            memo: memo, taxCalculationId: taxCalculationId?.lowercased(), fingerprint: fingerprint)
     }
 }

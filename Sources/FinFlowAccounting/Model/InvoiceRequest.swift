@@ -22,6 +22,8 @@ struct InvoiceRequest: Sendable {
     let lines: [InvoiceLineRequest]
     let receivableAccountId: String?
     let memo: String?
+    /// The tax service's committed calculation the lines take their tax from.
+    let taxCalculationId: String?
     let fingerprint: String
 
     static let linesMax = 200
@@ -42,9 +44,10 @@ struct InvoiceRequest: Sendable {
     static func validated(
         id: String?, customerId: String, customerName: String, currency: String?, issueDate: String, dueDate: String?,
         paymentTermsDays: Int?, lines: [(description: String, quantity: String, unitPrice: Int64, taxRate: String?, revenueAccountId: String?)],
-        receivableAccountId: String?, memo: String?
+        receivableAccountId: String?, memo: String?, taxCalculationId: String? = nil
     ) throws -> InvoiceRequest {
         var validator = Validator()
+        if let taxCalculationId { validator.check(UUID(uuidString: taxCalculationId) != nil, "taxCalculationId", "must be a UUID") }
         if let id { validator.check(UUID(uuidString: id) != nil, "id", "must be a UUID") }
         validator.check((1...100).contains(customerId.count), "customerId", "must be 1–100 characters")
         validator.check((1...200).contains(customerName.trimmingCharacters(in: .whitespaces).count), "customerName", "must be 1–200 characters")
@@ -69,6 +72,7 @@ struct InvoiceRequest: Sendable {
             validator.check((0...Self.unitPriceMinorMax).contains(line.unitPrice), field + ".unitPrice", "must be 0–\(Self.unitPriceMinorMax) minor units")
             let rate = Self.decimal(line.taxRate ?? "0", fractionDigits: 4)
             validator.check(rate.map { $0 >= 0 && $0 <= 100 } ?? false, field + ".taxRate", "must be a percentage 0–100 with at most 4 decimals")
+            if taxCalculationId != nil { validator.check(line.taxRate == nil, field + ".taxRate", "comes from the tax calculation: leave it out") }
             if let account = line.revenueAccountId { validator.check(UUID(uuidString: account) != nil, field + ".revenueAccountId", "must be a UUID") }
             if let quantity, let rate {
                 parsed.append(InvoiceLineRequest(description: line.description, quantity: quantity, unitPriceMinor: line.unitPrice,
@@ -78,11 +82,13 @@ struct InvoiceRequest: Sendable {
         try validator.throwIfInvalid()
         // Without a due date or terms, the document is due on the day it is dated.
         let dueOn = due ?? issue!
-        let fingerprint = Digest.sha256Hex(([customerId, customerName, currency ?? "", issueDate, dueOn.description, receivableAccountId ?? "", memo ?? ""]
+        let fingerprint = Digest.sha256Hex(([customerId, customerName, currency ?? "", issueDate, dueOn.description, receivableAccountId ?? "", memo ?? "",
+                                             taxCalculationId?.lowercased() ?? ""]
             + lines.map { "\($0.description)|\($0.quantity)|\($0.unitPrice)|\($0.taxRate ?? "0")|\($0.revenueAccountId ?? "")" }).joined(separator: "\u{1f}"))
         return InvoiceRequest(
             id: id?.lowercased(), customerId: customerId, customerName: customerName, currency: currency?.uppercased(), issueDate: issue!,
-            dueDate: dueOn, lines: parsed, receivableAccountId: receivableAccountId?.lowercased(), memo: memo, fingerprint: fingerprint)
+            dueDate: dueOn, lines: parsed, receivableAccountId: receivableAccountId?.lowercased(), memo: memo,
+            taxCalculationId: taxCalculationId?.lowercased(), fingerprint: fingerprint)
     }
 }
 

@@ -68,7 +68,9 @@ struct TaxAPITests {
             #expect(oss["destination"] as? Bool == true)
             let committed = try await Self.outbox(TaxCommitted.self, sut)
             #expect(committed.map(\.code) == ["INV-1", "INV-2"])
-            #expect(committed.last?.amounts == [.init(jurisdiction: "FR", taxType: "vat", rate: "20", treatment: "destination-oss", taxableMinor: 10_000, taxMinor: 2_000)])
+            #expect(committed.last?.amounts == [.init(jurisdiction: "FR", taxType: "vat", rate: "20", treatment: "destination-oss", taxableMinor: 10_000, taxMinor: 2_000,
+                                                   selfAssessed: false, recoverable: true, account: "OSS-FR")])
+            #expect(committed.last?.lines == [.init(number: 1, amountMinor: 10_000, taxMinor: 2_000, selfAssessedTaxMinor: 0, rate: "20", recoverable: true)])
 
             // A committed code cannot be calculated again; voiding takes its sales back out.
             let again = try await client.send(.post, "/v1/tax/calculations", json: Self.invoice(code: "INV-2"), token: user.accessToken)
