@@ -220,6 +220,8 @@ extension Ledger {
     /// sales tax account (what is owed to the authority) on the last day of the period. A refusal (closed period,
     /// no sales tax account) is answered with `JournalEntryRejected`.
     func settle(filed: TaxReturnFiled, on db: any SQLDatabase) async throws {
+        // A return that declares no tax (a quiet quarter) has nothing to settle.
+        guard filed.accounts.contains(where: { $0.outputTaxMinor != 0 || $0.inputTaxMinor != 0 }) else { return }
         let principal = Principal.system(tenantId: filed.tenantId)
         try await self.postAnswering(source: .tax, sourceId: filed.filingId, principal: principal, on: db) {
             guard let owed = try await LedgerStore.accountBySystemRole(tenantId: filed.tenantId, role: SystemRole.salesTax.rawValue, db: db) else {
@@ -245,7 +247,6 @@ extension Ledger {
                     net = try MinorUnits.subtract(net, account.inputTaxMinor)
                 }
             }
-            guard !lines.isEmpty else { throw AppError.invalid(code: "nothing-to-settle", "the return declares no tax") }
             if net != 0 {
                 lines.append(LineRequest(accountId: owed.id, side: net > 0 ? .credit : .debit, amountMinor: abs(net), currency: filed.currency,
                                          memo: net > 0 ? "owed to the authority" : "to be reclaimed from the authority"))

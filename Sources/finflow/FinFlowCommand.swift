@@ -28,6 +28,7 @@ extension FinFlowCommand {
             MonitoringBench.self,
             AuditBench.self,
             PrivacyBench.self,
+            TaxBenchCommand.self,
         ]
         #if Kafka
         commands.append(KafkaBench.self)
