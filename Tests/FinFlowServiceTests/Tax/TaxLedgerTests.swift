@@ -149,4 +149,86 @@ struct TaxLedgerTests {
             #expect(kept.contains("total,DE,,net,,1850,3"), "\(kept)")
         }
     }
+
+    @Test("One-Stop Shop: an invoice and its credit note post France's tax to its OSS account; the quarter's return nets them and reconciles")
+    func ossReturn() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let (books, _) = try await Books.open(client, sut, tag: "oss-return")
+            let token = books.token
+            let profile = try await client.send(.put, "/v1/tax/profile", json: #"{"ossDestinationAlways":true}"#, token: token)
+            try #require(profile.status == 200, "\(profile.body)")
+            let sale = try await client.send(
+                .post, "/v1/tax/calculations",
+                json: Self.calculation(code: "INV-9", type: "sales-invoice", seller: "DE", buyer: "FR", business: false, lines: [(10_000, "goods")]),
+                token: token)
+            try #require(sale.status == 201, "\(sale.body)")
+            let refund = try await client.send(
+                .post, "/v1/tax/calculations",
+                json: Self.calculation(code: "CN-9", type: "credit-note", seller: "DE", buyer: "FR", business: false, lines: [(2_000, "goods")],
+                                       date: "2026-03-20"),
+                token: token)
+            try #require(refund.status == 201, "\(refund.body)")
+            try await sut.deliver()
+            let invoice = try await client.send(
+                .post, "/v1/accounting/invoices", json: Self.invoice(calculation: sale.body["id"] as! String, nets: [10_000]), token: token)
+            try #require(invoice.status == 201, "\(invoice.body)")
+            #expect(StatementTests.amount(invoice.body["tax"]) == 2_000)
+            let note = try await client.send(
+                .post, "/v1/accounting/invoices/\(invoice.body["id"] as! String)/credit-notes",
+                json: TaxAPITests.json([
+                    "issueDate": "2026-03-20", "taxCalculationId": refund.body["id"] as! String,
+                    "lines": [["description": "Returned", "quantity": "1", "unitPrice": 2_000]],
+                ]),
+                token: token)
+            try #require(note.status == 201, "\(note.body)")
+            #expect(StatementTests.amount(note.body["tax"]) == 400)
+            let oss = try #require(try await books.accounts()["2200-OSS-FR"])
+            #expect(try await books.balance(oss) == 1_600)
+            try await sut.deliver()
+
+            let preview = try await client.send(
+                .get, "/v1/tax/returns/preview?kind=oss&periodStart=2026-01-01&periodEnd=2026-03-31&currency=USD", token: token)
+            try #require(preview.status == 200, "\(preview.body)")
+            let rows = try #require(preview.body["rows"] as? [[String: Any]])
+            #expect(rows.count == 1 && rows.first?["section"] as? String == "oss-supplies" && rows.first?["jurisdiction"] as? String == "FR")
+            #expect(StatementTests.amount(rows.first?["taxableMinor"]) == 8_000 && StatementTests.amount(rows.first?["taxMinor"]) == 1_600)
+            #expect(StatementTests.amount(preview.body["outputTaxMinor"]) == 1_600 && preview.body["jurisdiction"] as? String == "OSS")
+            let reconciliation = try #require(preview.body["reconciliation"] as? [String: Any])
+            #expect(reconciliation["reconciled"] as? Bool == true, "\(reconciliation)")
+            #expect((reconciliation["accounts"] as? [[String: Any]])?.map { $0["account"] as? String } == ["OSS-FR"])
+            // Germany's own VAT return does not hold the One-Stop Shop's sales.
+            let germany = try await client.send(
+                .get, "/v1/tax/returns/preview?kind=vat&jurisdiction=DE&periodStart=2026-01-01&periodEnd=2026-03-31&currency=USD", token: token)
+            #expect(germany.status == 200 && StatementTests.amount(germany.body["outputTaxMinor"]) == 0 && (germany.body["rows"] as? [Any])?.isEmpty == true)
+            // In EUR the return holds none of these USD documents, and says so.
+            let euro = try await client.send(.get, "/v1/tax/returns/preview?kind=oss&periodStart=2026-01-01&periodEnd=2026-03-31", token: token)
+            #expect((euro.body["messages"] as? [String])?.first?.contains("2 committed documents") == true, "\(euro.body)")
+        }
+    }
+
+    @Test("a return asked for wrongly is refused with the field named", arguments: [
+        ("kind=gst&jurisdiction=DE&periodStart=2026-01-01&periodEnd=2026-03-31", "gst"),
+        ("kind=vat&jurisdiction=US-CA&periodStart=2026-01-01&periodEnd=2026-03-31", "jurisdiction"),
+        ("kind=vat&jurisdiction=ZZ&periodStart=2026-01-01&periodEnd=2026-03-31", "jurisdiction"),
+        ("kind=us-sales&jurisdiction=DE&periodStart=2026-01-01&periodEnd=2026-03-31", "jurisdiction"),
+        ("kind=oss&periodStart=2026-01-01&periodEnd=2026-02-28", "periodStart"),
+        ("kind=vat&jurisdiction=DE&periodStart=2026-03-31&periodEnd=2026-03-01", "periodEnd"),
+        ("kind=vat&jurisdiction=DE&periodStart=2025-01-01&periodEnd=2026-03-31", "periodEnd"),
+        ("kind=vat&jurisdiction=DE&periodStart=2026-02-30&periodEnd=2026-03-31", "periodStart"),
+        ("kind=vat&jurisdiction=DE&periodStart=2026-01-01&periodEnd=2026-03-31&currency=XXX", "currency"),
+    ])
+    func badReturn(query: String, field: String) async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let user = try await Fixtures.signUp(client, sut, tag: "bad-return")
+            let response = try await client.send(.get, "/v1/tax/returns/preview?" + query, token: user.accessToken)
+            #expect(response.status == 400, "\(query): \(response.body)")
+            let fields = (response.body["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
+            #expect(fields.contains(field) || (response.body["detail"] as? String)?.contains(field) == true, "\(query): \(response.body)")
+            let filings = try await client.send(.get, "/v1/tax/returns", token: user.accessToken)
+            #expect((filings.body["items"] as? [Any])?.isEmpty == true)
+        }
+    }
 }
+
