@@ -139,6 +139,9 @@ extension Ledger {
         precondition(requests.allSatisfy { $0.id == nil }, "a stream posts entries the ledger names")
         let context = try await self.context(for: requests, principal: principal, db: db)
         var announced: [EntryRow] = []
+        // Entries moving a per-jurisdiction tax account are reported to the tax service, whatever their source.
+        let taxAccounts = Set(context.accounts.values.filter { $0.system_role?.hasPrefix(Self.taxRolePrefix) == true }.map(\.id))
+        var taxed: [EntryRow] = []
         var closedPeriods: [(Principal, [String], [String])] = []
         var writing: Task<Void, any Error>?
         do {
@@ -147,6 +150,10 @@ extension Ledger {
                 let submission = Submission(requests: Array(chunk), principal: principal, batchId: nil)
                 _ = try self.stage(submission, existing: [:], context: context, into: &staged)
                 announced += staged.posted.filter { $0.source_id != nil }
+                if !taxAccounts.isEmpty {
+                    let entries = Set(staged.lines.filter { taxAccounts.contains($0.account_id) }.map(\.entry_id))
+                    taxed += staged.posted.filter { entries.contains($0.id) }
+                }
                 closedPeriods += staged.closedPeriods
                 try await writing?.value
                 writing = Task { [staged] in try await Self.write(staged, db: db) }
@@ -157,7 +164,7 @@ extension Ledger {
             _ = try? await writing?.value
             throw error
         }
-        try await self.finish(context: context, posted: announced, closedPeriods: closedPeriods, db: db)
+        try await self.finish(context: context, posted: announced, taxPosted: taxed, closedPeriods: closedPeriods, db: db)
     }
 
     /// Stages one submission's entries in memory: checks them, applies them to the context's totals and adds their
@@ -253,11 +260,13 @@ extension Ledger {
 
     /// Writes the totals, announces the postings other services wait for, and records postings into closed periods
     /// (by default the context's, made by its principal).
+    /// `taxPosted`: the entries whose tax account movements are announced, when not all of `posted` (a stream).
     func finish(
-        context: PostingContext, posted: [EntryRow], closedPeriods: [(Principal, [String], [String])]? = nil, db: any SQLDatabase
+        context: PostingContext, posted: [EntryRow], taxPosted: [EntryRow]? = nil, closedPeriods: [(Principal, [String], [String])]? = nil,
+        db: any SQLDatabase
     ) async throws {
         try await context.flush(db: db, nowMillis: self.now)
-        try await self.announceTaxMovements(context: context, posted: posted, db: db)
+        try await self.announceTaxMovements(context: context, posted: taxPosted ?? posted, db: db)
         // Only entries answering another service's record are announced: that producer waits for the outcome.
         for entry in posted where entry.source_id != nil && Self.answeredSources.contains(entry.source) {
             try await self.outbox.enqueue(
