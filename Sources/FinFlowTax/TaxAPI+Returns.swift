@@ -16,7 +16,7 @@ extension TaxAPI {
         var key = jurisdiction?.uppercased() ?? ""
         switch returnKind {
         case .vat:
-            validator.check(!key.hasPrefix("US-") && TaxDesk.knownJurisdiction(key), "jurisdiction", "a VAT return is a member state's (DE, FR, XI…)")
+            validator.check(!key.hasPrefix("US-") && TaxDesk.knownJurisdiction(key), "jurisdiction", "a VAT or GST return is a country's (DE, FR, XI, AU, NZ, SG)")
         case .oss:
             validator.check(jurisdiction == nil || key == "OSS", "jurisdiction", "the One-Stop Shop return has none (or OSS)")
             key = "OSS"

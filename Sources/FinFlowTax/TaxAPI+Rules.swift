@@ -35,7 +35,7 @@ extension TaxAPI {
         let principal = try RequestScope.require("tax:read")
         var validator = Validator()
         let jurisdiction = input.query.jurisdiction.uppercased()
-        validator.check(TaxDesk.knownJurisdiction(jurisdiction), "jurisdiction", "is not a jurisdiction of the tables: an EU country (XI for Northern Ireland) or a US state as US-CA")
+        validator.check(TaxDesk.knownJurisdiction(jurisdiction), "jurisdiction", "is not a jurisdiction of the tables: an EU country (XI for Northern Ireland), AU, NZ, SG, or a US state as US-CA")
         let day = input.query.date.map { CalendarDay($0) } ?? self.desk.today
         validator.check(day != nil, "date", "must be a date YYYY-MM-DD")
         try validator.throwIfInvalid()
@@ -43,6 +43,8 @@ extension TaxAPI {
         let book = RuleBook.shipped
         let source = jurisdiction.hasPrefix("US-")
             ? "US state tables as of \(book.usAsOf) (Sources/FinFlowTax/Resources/SOURCE.md), and the tenant's rules"
+            : book.countries[jurisdiction]?.union == false
+            ? "GST tables compiled from the statutes as of \(book.nationalAsOf) (Sources/FinFlowTax/Resources/SOURCE.md), and the tenant's rules"
             : "EU VAT tables, snapshot \(book.euSnapshot) of the Commission's TEDB (Sources/FinFlowTax/Resources/SOURCE.md), and the tenant's rules"
         return .ok(.init(body: .json(.init(jurisdiction: jurisdiction, date: day!.description, source: source, items: rules.map(Self.dto)))))
     }
@@ -61,7 +63,7 @@ extension TaxAPI {
         var validator = Validator()
         let jurisdiction = body.jurisdiction.uppercased()
         let isRate = body.kind == .rate
-        validator.check(TaxDesk.knownJurisdiction(jurisdiction), "jurisdiction", "is not a jurisdiction of the tables: an EU country (XI) or a US state as US-CA")
+        validator.check(TaxDesk.knownJurisdiction(jurisdiction), "jurisdiction", "is not a jurisdiction of the tables: an EU country (XI), AU, NZ, SG, or a US state as US-CA")
         let category = RateCategory(rawValue: body.category.rawValue) ?? .standard
         var rate: TaxRate?
         if let text = body.rate {

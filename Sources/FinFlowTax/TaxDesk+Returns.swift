@@ -4,7 +4,7 @@ import SQLKit
 
 /// The returns a tenant files.
 enum ReturnKind: String, Sendable, Codable, CaseIterable {
-    /// A member state's VAT return: supplies, intra-Community supplies and acquisitions, reverse charge, input tax.
+    /// A country's VAT (or GST) return: supplies, intra-Community supplies and acquisitions, reverse charge, input tax.
     case vat
     /// The Union One-Stop Shop return: tax charged at other member states' rates, per state and rate, quarterly.
     case oss
@@ -120,7 +120,7 @@ extension TaxDesk {
                     ? Placement(section: "imports", output: false, input: false) : Placement(section: "purchases", output: false, input: true)
             }
             switch treatment {
-            case .domestic, .originBelowThreshold: return Placement(section: "supplies", output: true, input: false)
+            case .domestic, .originBelowThreshold, .offshoreSupply: return Placement(section: "supplies", output: true, input: false)
             case .intraCommunitySupply: return Placement(section: "intra-community-supplies", output: false, input: false)
             case .reverseCharge: return Placement(section: "services-to-other-member-states", output: false, input: false)
             case .export: return Placement(section: "exports", output: false, input: false)

@@ -166,6 +166,54 @@ struct CrossBorderTests {
           expect: [E(.salesTax, "US-TX", "6.25", 0), E(.salesTax, "US-TX", "6.25", 0), E(.salesTax, "US-TX", "6.25", 0)]),
     ]
 
+    /// GST outside the EU: Australia 10 % (basic food GST-free), New Zealand 15 %, Singapore 7 % → 8 % → 9 %.
+    static let gst: [C] = [
+        C(name: "AU domestic goods at 10 %", seller: "AU", buyer: "AU", expect: [E(.domestic, "AU", "10", 1000)]),
+        C(name: "AU basic food is GST-free", seller: "AU", buyer: "AU", lines: [(10_000, .food)], expect: [E(.domestic, "AU", "0", 0)]),
+        C(name: "AU financial services are input-taxed", seller: "AU", buyer: "AU", lines: [(10_000, .financialServices)],
+          expect: [E(.domestic, "AU", "0", 0)]),
+        C(name: "NZ domestic services at 15 %", seller: "NZ", buyer: "NZ", lines: [(10_000, .services)], expect: [E(.domestic, "NZ", "15", 1500)]),
+        C(name: "SG 7 % in 2022", date: "2022-12-31", seller: "SG", buyer: "SG", expect: [E(.domestic, "SG", "7", 700)]),
+        C(name: "SG 8 % in 2023", date: "2023-01-01", seller: "SG", buyer: "SG", expect: [E(.domestic, "SG", "8", 800)]),
+        C(name: "SG 9 % from 2024", date: "2024-01-01", seller: "SG", buyer: "SG", expect: [E(.domestic, "SG", "9", 900)]),
+        C(name: "AU→NZ goods: a GST-free export", seller: "AU", buyer: "NZ", expect: [E(.export, "AU", "0", 0)]),
+        C(name: "AU→US business services: a GST-free export", seller: "AU", buyer: "US-CA", business: true, lines: [(10_000, .services)],
+          expect: [E(.export, "AU", "0", 0)]),
+        C(name: "AU→DE business services: a GST-free export", seller: "AU", buyer: "DE", business: true, lines: [(10_000, .services)],
+          expect: [E(.export, "AU", "0", 0)]),
+        C(name: "AU→NZ consumer digital services: New Zealand's GST on a remote service", seller: "AU", buyer: "NZ",
+          lines: [(10_000, .digitalServices)], expect: [E(.offshoreSupply, "NZ", "15", 1500)]),
+        C(name: "DE→AU consumer e-books: Australia's GST on an offshore supply", seller: "DE", buyer: "AU", lines: [(10_000, .eBooks)],
+          expect: [E(.offshoreSupply, "AU", "10", 1000)]),
+        C(name: "DE→AU consumer services other than electronic: Germany's VAT where the supplier is (Article 45)", seller: "DE", buyer: "AU",
+          lines: [(10_000, .services)], expect: [E(.domestic, "DE", "19", 1900)]),
+        C(name: "US→SG consumer digital services: Singapore's GST under overseas vendor registration", seller: "US-CA", buyer: "SG",
+          lines: [(10_000, .digitalServices)], expect: [E(.offshoreSupply, "SG", "9", 900)]),
+        C(name: "US→SG business services: no GST charged", seller: "US-CA", buyer: "SG", business: true, lines: [(10_000, .services)],
+          expect: [E(.outsideScope, "SG", "0", 0)]),
+        C(name: "AU→DE consumer e-books: Germany's VAT under the non-Union scheme", seller: "AU", buyer: "DE", lines: [(10_000, .eBooks)],
+          expect: [E(.destinationNonUnion, "DE", "7", 700)]),
+        C(name: "DE→AU goods: an export from the EU", seller: "DE", buyer: "AU", expect: [E(.export, "DE", "0", 0)]),
+        C(name: "AU purchase of goods from Germany: GST at importation", type: .purchaseInvoice, seller: "DE", buyer: "AU", business: true,
+          expect: [E(.importation, "AU", "0", 0)]),
+        C(name: "AU domestic purchase: input tax on the invoice", type: .purchaseInvoice, seller: "AU", buyer: "AU", business: true,
+          expect: [E(.domestic, "AU", "10", 1000)]),
+    ]
+
+    @Test("GST outside the EU: domestic supplies, exports, imports and offshore supplies to consumers", arguments: gst)
+    func gstCase(_ c: C) throws { try Self.check(c) }
+
+    @Test("a GST country's tax is named GST, and Australia's own return declares it")
+    func gstType() throws {
+        let c = try #require(Self.gst.first)
+        let result = try TaxEngine(context: c.context).calculate(c.document)
+        #expect(result.summary.map(\.taxType) == [.gst])
+        #expect(result.lines.first?.note == nil && result.lines.first?.rule == "gst.domestic")
+        let offshore = try #require(Self.gst.first { $0.name.hasPrefix("DE→AU consumer e-books") })
+        let note = try TaxEngine(context: offshore.context).calculate(offshore.document).lines.first?.note
+        #expect(note == "Australia GST charged by a non-resident supplier on services to a consumer there")
+    }
+
     @Test("EU place of supply, rates and rounding", arguments: eu)
     func euCase(_ c: C) throws { try Self.check(c) }
 

@@ -39,6 +39,8 @@ enum RateCategory: String, CaseIterable, Sendable, Codable {
 /// The kind of tax a jurisdiction levies.
 enum TaxType: String, Sendable, Codable {
     case vat
+    /// A value-added tax under the name of goods and services tax (Australia, New Zealand, Singapore).
+    case gst
     case sales
     /// Tax the buyer accounts for itself: US use tax, EU VAT self-assessed on an acquisition or reverse charge.
     case use

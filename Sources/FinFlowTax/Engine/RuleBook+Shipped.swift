@@ -6,7 +6,7 @@ extension RuleBook {
     private struct EUFile: Decodable {
         struct Rate: Decodable { let category: RateCategory; let rate: TaxRate; let from: String; let to: String? }
         struct Product: Decodable { let product: ProductCode; let category: RateCategory; let from: String; let to: String? }
-        struct Country: Decodable { let name: String; let goodsOnly: Bool?; let rates: [Rate]; let products: [Product] }
+        struct Country: Decodable { let name: String; let goodsOnly: Bool?; let tax: TaxType?; let rates: [Rate]; let products: [Product] }
         let snapshot: String
         let rulesFrom: String
         let countries: [String: Country]
@@ -53,37 +53,44 @@ extension RuleBook {
         }
         let eu = try JSONDecoder().decode(EUFile.self, from: try data("eu-vat"))
         let us = try JSONDecoder().decode(USFile.self, from: try data("us-sales-tax"))
-        return try RuleBook(eu: eu, us: us)
+        let national = try JSONDecoder().decode(EUFile.self, from: try data("national-gst"))
+        return try RuleBook(eu: eu, us: us, national: national)
     }
 
-    private init(eu: EUFile, us: USFile) throws {
+    /// `national`: countries outside the EU with a VAT or GST of their own, in the EU table's layout.
+    private init(eu: EUFile, us: USFile, national: EUFile) throws {
         func period(_ from: String, _ to: String?, _ what: String) throws -> Period {
             guard let start = CalendarDay(from), to.map({ CalendarDay($0).map { start < $0 } ?? false }) ?? true else {
                 throw InvariantViolation("\(what): bad dates \(from)…\(to ?? "")")
             }
             return Period(from: start, to: to.flatMap(CalendarDay.init))
         }
-        guard let rulesFrom = CalendarDay(eu.rulesFrom) else { throw InvariantViolation("eu-vat.json: bad rulesFrom") }
+        guard let rulesFrom = CalendarDay(eu.rulesFrom), national.rulesFrom == eu.rulesFrom else {
+            throw InvariantViolation("eu-vat.json and national-gst.json: bad or differing rulesFrom")
+        }
         var rates: [String: [RateRule]] = [:]
         var products: [String: [ProductRule]] = [:]
         var countries: [String: Country] = [:]
-        for (code, country) in eu.countries {
-            countries[code] = Country(code: code, name: country.name, goodsOnly: country.goodsOnly ?? false)
+        let tables = eu.countries.map { ($0.key, $0.value, true) } + national.countries.map { ($0.key, $0.value, false) }
+        for (code, country, union) in tables {
+            guard countries[code] == nil else { throw InvariantViolation("\(code) is in two country tables") }
+            countries[code] = Country(code: code, name: country.name, goodsOnly: country.goodsOnly ?? false, union: union, taxType: country.tax ?? .vat)
+            let table = union ? "eu" : "national"
             for (index, rule) in country.rates.enumerated() {
                 rates[code, default: []].append(RateRule(
                     jurisdiction: code, category: rule.category, rate: rule.rate,
-                    period: try period(rule.from, rule.to, "\(code) rate"), ruleId: "shipped:eu:\(code):rate:\(index)"))
+                    period: try period(rule.from, rule.to, "\(code) rate"), ruleId: "shipped:\(table):\(code):rate:\(index)"))
             }
             for (index, rule) in country.products.enumerated() {
                 products[code, default: []].append(ProductRule(
                     jurisdiction: code, product: rule.product, category: rule.category, rate: nil,
-                    period: try period(rule.from, rule.to, "\(code) product"), ruleId: "shipped:eu:\(code):product:\(index)"))
+                    period: try period(rule.from, rule.to, "\(code) product"), ruleId: "shipped:\(table):\(code):product:\(index)"))
             }
             // Zero-rated and exempt supplies have a rate of nothing in every jurisdiction.
             for category in [RateCategory.zero, .exempt] {
                 rates[code, default: []].append(RateRule(
                     jurisdiction: code, category: category, rate: .zero, period: Period(from: rulesFrom, to: nil),
-                    ruleId: "shipped:eu:\(code):\(category.rawValue)"))
+                    ruleId: "shipped:\(table):\(code):\(category.rawValue)"))
             }
         }
         for (product, category) in Self.euDefaults {
@@ -117,7 +124,7 @@ extension RuleBook {
                 period: try period(rule.from, rule.to, "\(rule.state) taxability"), ruleId: "shipped:us:taxability:\(index)"))
         }
         self.init(
-            rulesFrom: rulesFrom, euSnapshot: eu.snapshot, usAsOf: us.asOf, countries: countries, states: states,
+            rulesFrom: rulesFrom, euSnapshot: eu.snapshot, usAsOf: us.asOf, nationalAsOf: national.snapshot, countries: countries, states: states,
             rates: rates, products: products)
     }
 }

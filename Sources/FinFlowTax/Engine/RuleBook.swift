@@ -56,13 +56,18 @@ struct RuleBook: Sendable {
         let name: String
         /// Northern Ireland: EU VAT rules for goods only.
         let goodsOnly: Bool
+        /// A member state (or Northern Ireland); else a country with a VAT or GST of its own (Australia, Singapore…).
+        let union: Bool
+        /// What the country's tax is called: `vat` or `gst`.
+        let taxType: TaxType
     }
 
     /// The first day the shipped rules cover.
     let rulesFrom: CalendarDay
-    /// The EU table's snapshot day, and the US table's.
+    /// The EU table's snapshot day, the US table's, and the GST table's.
     let euSnapshot: String
     let usAsOf: String
+    let nationalAsOf: String
     var countries: [String: Country]
     var states: [String: State]
     var rates: [String: [RateRule]]

@@ -10,6 +10,7 @@ extension TaxEngine {
         if to.country == "US" && (from.country == "US" || document.seller.address.country == "US") {
             return try self.decideUS(line, document: document, to: to, day: day, messages: &messages)
         }
+        if let national = self.decideNational(line, document: document, from: from.country, to: to.country) { return national }
         if line.product.isGoods {
             return self.decideEUGoods(line, document: document, from: from.country, to: to.country, ossDestination: ossDestination)
         }
@@ -105,6 +106,58 @@ extension TaxEngine {
         guard sellerEU else { return self.outside(document) }
         return seller == buyer ? self.domestic(in: seller) : Decision(
             treatment: .domestic, jurisdiction: seller, rule: "eu.article-45", note: nil, taxed: true)
+    }
+
+    // MARK: GST outside the EU
+
+    /// Where a country with its own GST (Australia, New Zealand, Singapore) decides the line: its domestic supplies;
+    /// its exports of goods, and of services to customers outside it and outside the EU (whose VAT, when the customer
+    /// is there, the EU rules decide); goods a tenant imports into it; services from abroad to its consumers, which the
+    /// non-resident supplier charges (offshore supplies), and to its businesses, which a fully creditable business does
+    /// not reverse-charge. Nil leaves the line to the EU rules.
+    private func decideNational(_ line: TaxLineInput, document: TaxDocumentInput, from: String, to: String) -> Decision? {
+        let seller = document.seller.address.country, buyer = document.buyer.address.country
+        func name(_ country: String) -> String { self.rules.countries[country]?.name ?? country }
+        if line.product.isGoods {
+            if from == to && self.isNational(from) { return self.domestic(in: from, rule: "gst.domestic") }
+            if self.isNational(from) {
+                return Decision(
+                    treatment: .export, jurisdiction: from, rule: "gst.export",
+                    note: "Export of goods from \(name(from)): zero-rated (GST-free)", taxed: false)
+            }
+            if self.isNational(to) && (!document.type.tenantSells || !self.isEU(from, goods: true)) {
+                return Decision(
+                    treatment: .importation, jurisdiction: to, rule: "gst.import",
+                    note: "Import into \(name(to)): GST is collected at importation", taxed: false)
+            }
+            return nil
+        }
+        if seller == buyer && self.isNational(seller) { return self.domestic(in: seller, rule: "gst.domestic") }
+        let consumer = !document.buyer.isBusiness
+        // A consumer in another GST country is charged that country's GST, and one in the EU buying electronic services
+        // that member state's VAT (the non-Union scheme); every other service abroad is an export.
+        let taxedAbroad = consumer && (self.isNational(buyer) || self.isEU(buyer, goods: false) && line.product.isElectronic)
+        if self.isNational(seller) && seller != buyer && !taxedAbroad {
+            return Decision(
+                treatment: .export, jurisdiction: seller, rule: "gst.export-of-services",
+                note: "Services supplied to a customer outside \(name(seller)): zero-rated (GST-free)", taxed: false)
+        }
+        guard self.isNational(buyer) else { return nil }
+        if !consumer {
+            return Decision(
+                treatment: .outsideScope, jurisdiction: buyer, rule: "gst.imported-services-b2b",
+                note: "No GST charged: a business customer in \(name(buyer)) reverse-charges it only if not entitled to full input tax credits",
+                taxed: false)
+        }
+        // A member state's supplier of services other than electronic ones charges its own VAT (Article 45).
+        if self.isEU(seller, goods: false) && !line.product.isElectronic { return nil }
+        return Decision(
+            treatment: .offshoreSupply, jurisdiction: buyer, rule: "gst.offshore-supply",
+            note: "\(name(buyer)) GST charged by a non-resident supplier on services to a consumer there", taxed: true)
+    }
+
+    private func domestic(in country: String, rule: String) -> Decision {
+        Decision(treatment: .domestic, jurisdiction: country, rule: rule, note: nil, taxed: true)
     }
 
     private func domestic(in country: String) -> Decision {

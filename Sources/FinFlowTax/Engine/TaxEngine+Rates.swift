@@ -13,7 +13,7 @@ extension TaxEngine {
         let key = decision.jurisdiction
         let us = key.hasPrefix("US-")
         let name = us ? self.rules.states[String(key.dropFirst(3))]?.name ?? key : self.rules.countries[key]?.name ?? key
-        let taxType: TaxType = decision.selfAssessed ? .use : (us ? .sales : .vat)
+        let taxType: TaxType = decision.selfAssessed ? .use : (us ? .sales : self.rules.countries[key]?.taxType ?? .vat)
         func untaxed(_ category: RateCategory, rule: String) -> [PendingComponent] {
             [PendingComponent(component: TaxComponent(
                 jurisdiction: key, name: name, level: us ? "state" : "country", taxType: taxType, category: category, rate: .zero,

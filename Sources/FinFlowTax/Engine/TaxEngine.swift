@@ -127,8 +127,13 @@ struct TaxEngine: Sendable {
 
     /// Whether `country` applies EU VAT to this kind of supply (Northern Ireland: goods only).
     func isEU(_ country: String, goods: Bool) -> Bool {
-        guard let found = self.rules.countries[country] else { return false }
+        guard let found = self.rules.countries[country], found.union else { return false }
         return goods || !found.goodsOnly
+    }
+
+    /// Whether `country` has a VAT or GST of its own outside the EU (Australia, New Zealand, Singapore).
+    func isNational(_ country: String) -> Bool {
+        self.rules.countries[country].map { !$0.union } ?? false
     }
 
     /// Whether the buyer is a business for VAT: a business with a VAT number not found invalid (an unconfirmed one is

@@ -18,6 +18,9 @@ enum Treatment: String, Sendable, Codable, CaseIterable {
     case export
     /// Goods entering the EU: VAT is charged at importation, not on the invoice (Articles 30 and 201).
     case importation = "import"
+    /// A non-resident's supply of services to a consumer in a GST country, taxed there (Australia's offshore supplies,
+    /// New Zealand's remote services, Singapore's overseas vendor registration).
+    case offshoreSupply = "offshore-supply"
     /// The place of supply is outside every jurisdiction taxed here.
     case outsideScope = "outside-scope"
     /// US: taxed by the state (and its localities).
