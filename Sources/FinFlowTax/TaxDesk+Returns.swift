@@ -105,6 +105,8 @@ extension TaxDesk {
             if selfAssessed { return Placement(section: "use-tax", output: true, input: false) }
             guard sells else { return Placement(section: "purchases-tax-paid", output: false, input: false) }
             switch treatment {
+            case .salesTax where [RateCategory.exempt.rawValue, RateCategory.zero.rawValue].contains(amount.category):
+                return Placement(section: "exempt-sales", output: false, input: false)
             case .salesTax: return Placement(section: "taxable-sales", output: true, input: false)
             case .exemptionCertificate: return Placement(section: "exempt-sales", output: false, input: false)
             case .noNexus: return Placement(section: "sales-without-nexus", output: false, input: false)

@@ -1,6 +1,7 @@
 import FinFlowCore
 import Foundation
 import HummingbirdTesting
+import NIOCore
 import Testing
 
 /// The tax service and the ledger together: invoices and bills take their tax from committed calculations and post it
@@ -204,6 +205,48 @@ struct TaxLedgerTests {
             // In EUR the return holds none of these USD documents, and says so.
             let euro = try await client.send(.get, "/v1/tax/returns/preview?kind=oss&periodStart=2026-01-01&periodEnd=2026-03-31", token: token)
             #expect((euro.body["messages"] as? [String])?.first?.contains("2 committed documents") == true, "\(euro.body)")
+        }
+    }
+
+    @Test("a Californian sale posts state and county tax to the state's account; the state's summary reconciles")
+    func usSalesReturn() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let (books, _) = try await Books.open(client, sut, tag: "us-return")
+            let token = books.token
+            let csv = "state,level,name,zip_from,zip_to,rate,from,to\nCA,county,Los Angeles,90001,91899,0.25,2021-07-01,\n"
+            let loaded = try await client.execute(
+                uri: "/v1/tax/local-rates", method: .post, headers: [.authorization: "Bearer \(token)", .contentType: "text/csv"],
+                body: ByteBuffer(string: csv)) { $0 }
+            #expect(loaded.status == .created)
+            #expect(try await client.send(.put, "/v1/tax/profile", json: #"{"usPhysicalPresence":["CA"]}"#, token: token).status == 200)
+            let place: [String: Any] = ["country": "US", "region": "CA", "postalCode": "90012"]
+            let body = TaxAPITests.json([
+                "code": "US-7", "type": "sales-invoice", "date": "2026-03-02", "currency": "USD", "commit": true,
+                "seller": ["address": place, "business": true], "buyer": ["address": place, "business": false],
+                "lines": [["amount": 10_000, "productCode": "goods"], ["amount": 5_000, "productCode": "food"]],
+            ])
+            let sale = try await client.send(.post, "/v1/tax/calculations", json: body, token: token)
+            try #require(sale.status == 201, "\(sale.body)")
+            // 10,000 × (7.25 % + 0.25 %) = 750; groceries are exempt in California.
+            #expect(StatementTests.amount(sale.body["tax"]) == 750)
+            try await sut.deliver()
+            let invoice = try await client.send(
+                .post, "/v1/accounting/invoices", json: Self.invoice(calculation: sale.body["id"] as! String, nets: [10_000, 5_000]), token: token)
+            try #require(invoice.status == 201, "\(invoice.body)")
+            #expect((invoice.body["lines"] as? [[String: Any]])?.map { $0["taxRate"] as? String } == ["7.5", "0"])
+            let account = try #require(try await books.accounts()["2200-US-CA"])
+            #expect(try await books.balance(account) == 750)
+            try await sut.deliver()
+            let summary = try await client.send(
+                .get, "/v1/tax/returns/preview?kind=us-sales&jurisdiction=US-CA&periodStart=2026-01-01&periodEnd=2026-03-31", token: token)
+            try #require(summary.status == 200, "\(summary.body)")
+            let rows = try #require(summary.body["rows"] as? [[String: Any]]).map {
+                "\($0["section"]!) \($0["jurisdiction"]!) \($0["rate"]!) \(StatementTests.amount($0["taxMinor"]))"
+            }
+            #expect(rows == ["exempt-sales US-CA 0 0", "taxable-sales US-CA 7.25 725", "taxable-sales US-CA/county/Los Angeles 0.25 25"], "\(rows)")
+            #expect(StatementTests.amount(summary.body["outputTaxMinor"]) == 750)
+            #expect((summary.body["reconciliation"] as? [String: Any])?["reconciled"] as? Bool == true, "\(summary.body)")
         }
     }
 
