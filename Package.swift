@@ -193,6 +193,8 @@ let package = Package(
             resources: [.copy("Resources"), .copy("openapi.yaml")],
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
+        // Forecasting and predictive models, native Swift (the insights service is built on it).
+        .target(name: "FinFlowInsights", swiftSettings: swiftSettings),
         .target(
             name: "FinFlowTax",
             dependencies: [
@@ -251,6 +253,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        .testTarget(
+            name: "FinFlowInsightsTests",
+            dependencies: ["FinFlowInsights"],
+            swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "FinFlowTaxTests",
