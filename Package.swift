@@ -235,7 +235,7 @@ let package = Package(
             name: "finflow",
             dependencies: [
                 "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowCredit", "FinFlowTenancy", "FinFlowCompliance",
-                "FinFlowTax",
+                "FinFlowTax", "FinFlowInsights",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

