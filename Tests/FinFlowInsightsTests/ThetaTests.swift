@@ -88,4 +88,18 @@ struct ThetaTests {
         // In-sample naive errors 2, 2, 2 → scale 2; forecast errors 1 and 3 → mean 2; MASE 1.
         #expect(Accuracy.MASE(history: [1, 3, 5, 7], actual: [10, 12], forecast: [9, 15], period: 1) == 1)
     }
+
+    @Test("a competition is scored per category: the naive forecast of two series, worked by hand")
+    func competition() throws {
+        let json = """
+            [{"category":"yearly","period":1,"horizon":2,"x":[1,3,5],"xx":[5,10]},
+             {"category":"yearly","period":1,"horizon":1,"x":[2,2,4],"xx":[4]}]
+            """
+        let series = try JSONDecoder().decode([Competition.Series].self, from: Data(json.utf8))
+        let score = try #require(try Competition.score(series, methods: [Baseline(.naive)]).first)
+        // sMAPE: (0 + 200·5/15) / 2 = 33.33 for the first series, 0 for the second; mean 16.67.
+        #expect(score.series == 2 && abs(score.sMAPE - 50 / 3) < 1e-9)
+        // MASE: errors 0 and 5 over in-sample changes of 2 → 1.25; 0 over 1 → 0; mean 0.625.
+        #expect(abs(score.MASE - 0.625) < 1e-9)
+    }
 }
