@@ -56,6 +56,7 @@ struct ThetaTests {
         let white = (0..<120).map { _ in 1_000 + 100 * noise.next() }
         #expect(!Seasonality.isSeasonal(white, period: 12))
         #expect(!Seasonality.isSeasonal(Array(seasonal.prefix(30)), period: 12), "fewer than three seasons are not tested")
+        #expect(!Seasonality.isSeasonal(seasonal, period: .max), "a period past the series is no season, and no overflow")
     }
 
     @Test("intervals widen with the horizon and hold the point forecast; the normal quantiles are right")

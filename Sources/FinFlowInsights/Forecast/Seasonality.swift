@@ -4,7 +4,7 @@ enum Seasonality {
     /// the seasonal lag exceeds 1.645 times its standard error under Bartlett's formula (90 %, one-sided). Needs at
     /// least three seasons.
     static func isSeasonal(_ y: [Double], period: Int) -> Bool {
-        guard period > 1, y.count >= 3 * period else { return false }
+        guard period > 1, period <= y.count / 3 else { return false }
         let r = Statistics.autocorrelations(y, maxLag: period)
         let spread = 1 + 2 * r.prefix(period - 1).reduce(0) { $0 + $1 * $1 }
         return abs(r[period - 1]) > 1.645 * (spread / Double(y.count)).squareRoot()
