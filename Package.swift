@@ -193,8 +193,18 @@ let package = Package(
             resources: [.copy("Resources"), .copy("openapi.yaml")],
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
-        // Forecasting and predictive models, native Swift (the insights service is built on it).
-        .target(name: "FinFlowInsights", swiftSettings: swiftSettings),
+        // ai_features: forecasting and predictive models in native Swift (Forecast/), and the insights service.
+        .target(
+            name: "FinFlowInsights",
+            dependencies: [
+                "FinFlowCore",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
         .target(
             name: "FinFlowTax",
             dependencies: [
@@ -214,7 +224,7 @@ let package = Package(
             name: "FinFlowServer",
             dependencies: [
                 "FinFlowCore", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting", "FinFlowTransactions",
-                "FinFlowPayments", "FinFlowCredit", "FinFlowCompliance", "FinFlowTax",
+                "FinFlowPayments", "FinFlowCredit", "FinFlowCompliance", "FinFlowTax", "FinFlowInsights",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Yams", package: "Yams"),

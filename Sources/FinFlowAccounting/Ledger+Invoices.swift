@@ -204,6 +204,12 @@ extension Ledger {
             UPDATE invoices SET status = 'issued', entry_id = \(bind: entry.entry.id), updated_at_ms = \(bind: self.now)
             WHERE tenant_id = \(bind: principal.tenantId) AND id = \(bind: invoice.id)
             """).run()
+        try await self.outbox.enqueue(
+            InvoiceIssued(
+                invoiceId: invoice.id, tenantId: invoice.tenant_id, kind: invoice.kind, number: invoice.number, customerId: invoice.customer_id,
+                currency: invoice.currency, totalMinor: invoice.total_minor, issueDate: invoice.issue_date, dueDate: invoice.due_date,
+                creditedInvoiceId: invoice.credited_invoice_id),
+            subject: invoice.id, tenantId: invoice.tenant_id, on: db)
         if credit, let creditedId = invoice.credited_invoice_id {
             try await self.apply(kind: "credit", amount: invoice.total_minor, date: invoice.issue_date, to: creditedId, entryId: entry.entry.id,
                                  sourceId: invoice.id, principal: principal, db: db)
@@ -345,6 +351,11 @@ extension Ledger {
                 UPDATE invoices SET status = 'void', void_entry_id = \(bind: reversal), updated_at_ms = \(bind: self.now)
                 WHERE tenant_id = \(bind: principal.tenantId) AND id = \(bind: invoice.id)
                 """).run()
+            if invoice.status != "draft" {
+                try await self.outbox.enqueue(
+                    InvoiceVoided(invoiceId: invoice.id, tenantId: invoice.tenant_id, voidedDate: CalendarDay(instant: self.env.clock.now()).description),
+                    subject: invoice.id, tenantId: invoice.tenant_id, on: db)
+            }
             return try await self.invoiceRecord(principal: principal, id: invoice.id, db: db)
         }
     }

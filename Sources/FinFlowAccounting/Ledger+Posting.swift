@@ -143,6 +143,7 @@ extension Ledger {
         let taxAccounts = Set(context.accounts.values.filter { $0.system_role?.hasPrefix(Self.taxRolePrefix) == true }.map(\.id))
         var taxed: [EntryRow] = []
         var closedPeriods: [(Principal, [String], [String])] = []
+        var written: (ids: [String], count: Int) = ([], 0)
         var writing: Task<Void, any Error>?
         do {
             for chunk in requests.chunked(LedgerLimits.batchEntriesMax) {
@@ -150,6 +151,8 @@ extension Ledger {
                 let submission = Submission(requests: Array(chunk), principal: principal, batchId: nil)
                 _ = try self.stage(submission, existing: [:], context: context, into: &staged)
                 announced += staged.posted.filter { $0.source_id != nil }
+                written.ids += staged.posted.prefix(100 - written.ids.count).map(\.id)
+                written.count += staged.posted.count
                 if !taxAccounts.isEmpty {
                     let entries = Set(staged.lines.filter { taxAccounts.contains($0.account_id) }.map(\.entry_id))
                     taxed += staged.posted.filter { entries.contains($0.id) }
@@ -164,7 +167,7 @@ extension Ledger {
             _ = try? await writing?.value
             throw error
         }
-        try await self.finish(context: context, posted: announced, taxPosted: taxed, closedPeriods: closedPeriods, db: db)
+        try await self.finish(context: context, posted: announced, taxPosted: taxed, closedPeriods: closedPeriods, written: written, db: db)
     }
 
     /// Stages one submission's entries in memory: checks them, applies them to the context's totals and adds their
@@ -261,12 +264,14 @@ extension Ledger {
     /// Writes the totals, announces the postings other services wait for, and records postings into closed periods
     /// (by default the context's, made by its principal).
     /// `taxPosted`: the entries whose tax account movements are announced, when not all of `posted` (a stream).
+    /// `written`: the first entries written and their count, when not all of them are in `posted` (a stream).
     func finish(
         context: PostingContext, posted: [EntryRow], taxPosted: [EntryRow]? = nil, closedPeriods: [(Principal, [String], [String])]? = nil,
-        db: any SQLDatabase
+        written: (ids: [String], count: Int)? = nil, db: any SQLDatabase
     ) async throws {
         try await context.flush(db: db, nowMillis: self.now)
         try await self.announceTaxMovements(context: context, posted: taxPosted ?? posted, db: db)
+        try await self.announceMovements(context: context, entries: written ?? (posted.prefix(100).map(\.id), posted.count), db: db)
         // Only entries answering another service's record are announced: that producer waits for the outcome.
         for entry in posted where entry.source_id != nil && Self.answeredSources.contains(entry.source) {
             try await self.outbox.enqueue(
@@ -284,6 +289,18 @@ extension Ledger {
                                details: ["entries": entryIds.joined(separator: ",")]),
                     on: db, kind: self.kind)
             }
+        }
+    }
+
+    /// Announces what the posting did to each account on each day (insights and analytics keep their read models by
+    /// it), in events of at most `LedgerMovementsRecorded.movementsMax` movements.
+    func announceMovements(context: PostingContext, entries: (ids: [String], count: Int), db: any SQLDatabase) async throws {
+        let movements = context.takeMovements()
+        guard !movements.isEmpty else { return }
+        for chunk in movements.chunked(LedgerMovementsRecorded.movementsMax) {
+            try await self.outbox.enqueue(
+                LedgerMovementsRecorded(tenantId: context.tenantId, entryIds: entries.ids, entryCount: entries.count, movements: Array(chunk)),
+                subject: entries.ids.first ?? context.tenantId, tenantId: context.tenantId, on: db)
         }
     }
 

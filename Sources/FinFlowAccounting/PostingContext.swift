@@ -16,6 +16,8 @@ final class PostingContext {
     private(set) var closedPeriodsUsed: Set<String> = []
     /// What the postings added to each account's totals of each day, written by `flush`.
     private var dayTotals: [DayKey: DayTotals] = [:]
+    /// The day totals written since the last `takeMovements`, closing amounts left out: what the posting announces.
+    private var written: [DayKey: (debits: Int64, credits: Int64)] = [:]
 
     var tenantId: String { self.ledger.tenant_id }
 
@@ -334,9 +336,27 @@ final class PostingContext {
                 && before.pending_debits_minor == account.pending_debits_minor && before.pending_credits_minor == account.pending_credits_minor
             return same ? nil : account
         }
+        for (key, totals) in self.dayTotals {
+            let trading = (debits: totals.debits - totals.closeDebits, credits: totals.credits - totals.closeCredits)
+            guard trading.debits != 0 || trading.credits != 0 else { continue }
+            let before = self.written[key] ?? (0, 0)
+            // Bounded by the account's totals, which `apply` checked against overflow.
+            self.written[key] = (before.debits + trading.debits, before.credits + trading.credits)
+        }
         self.dayTotals = [:]
         self.original = self.accounts
         return (days, changed)
+    }
+
+    /// The trading movements written since the last call, per day and account, in order, with each account's details.
+    func takeMovements() -> [LedgerMovementsRecorded.Movement] {
+        defer { self.written = [:] }
+        return self.written.sorted(by: { $0.key < $1.key }).compactMap { key, totals in
+            guard let account = self.accounts[key.accountId] else { return nil }
+            return LedgerMovementsRecorded.Movement(
+                accountingDate: key.date, accountId: account.id, code: account.code, name: account.name, type: account.type,
+                cashFlowTag: account.cash_flow_tag, currency: account.currency, debitMinor: totals.debits, creditMinor: totals.credits)
+        }
     }
 
     private static let dayColumns: [(String, integer: Bool)] = [

@@ -3,6 +3,7 @@ import FinFlowAuth
 import FinFlowCompliance
 import FinFlowCore
 import FinFlowCredit
+import FinFlowInsights
 import FinFlowPayments
 import FinFlowTax
 import FinFlowTenancy
@@ -19,6 +20,7 @@ public enum ServiceCatalog {
         CreditService.descriptor,
         ComplianceService.descriptor,
         TaxService.descriptor,
+        InsightsService.descriptor,
     ]
 
     /// The descriptors named in `names` (all when empty); an unknown name is a setting error.

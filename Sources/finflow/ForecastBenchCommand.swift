@@ -9,7 +9,7 @@ struct ForecastBench: AsyncParsableCommand {
         commandName: "forecast-bench", abstract: "Score the forecasting methods on competition series.", shouldDisplay: false)
 
     @Option(help: "Series exported by Benchmarks/support/m3_export.py.") var series: String
-    @Option(help: "Rolling origins the conformal intervals calibrate on.") var conformalWindows = 6
+    @Option(help: "Rolling origins the conformal intervals calibrate on.") var conformalWindows = 8
     @Option(help: "Distance between those origins, as a share of the horizon.") var conformalSpacing = 0.5
     @Option(help: "Only these methods (comma-separated names), all when not given.") var methods: String?
 

@@ -67,6 +67,14 @@ struct EventSchemaTests {
         (BillSettled.topic, BillSettled(
             billId: "b", tenantId: "t", vendorId: "v", currency: "EUR", totalMinor: 11_900, billDate: "2026-03-01", dueDate: "2026-03-31",
             settledDate: "2026-03-30", settledBy: "payment")),
+        (LedgerMovementsRecorded.topic, LedgerMovementsRecorded(
+            tenantId: "t", entryIds: ["e"], entryCount: 1,
+            movements: [.init(accountingDate: "2026-03-02", accountId: "a", code: "1000", name: "Cash", type: "asset", cashFlowTag: "cash",
+                              currency: "EUR", debitMinor: 100, creditMinor: 0)])),
+        (InvoiceIssued.topic, InvoiceIssued(
+            invoiceId: "i", tenantId: "t", kind: "credit_note", number: "CN-1", customerId: "c", currency: "EUR", totalMinor: 100,
+            issueDate: "2026-03-02", dueDate: "2026-04-01", creditedInvoiceId: "i0")),
+        (InvoiceVoided.topic, InvoiceVoided(invoiceId: "i", tenantId: "t", voidedDate: "2026-03-03")),
         (AuditRecorded.topic, AuditRecorded(
             service: "auth", recordId: "r", tenantId: "t", seq: 1, occurredAtMillis: 1, actorId: "u", action: "auth.sign-in", target: "s",
             outcome: "success", clientAddress: "127.0.0.1", details: "{}", prevHash: "0", hash: "h")),

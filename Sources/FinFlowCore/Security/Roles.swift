@@ -12,7 +12,7 @@ public enum Roles {
         "transactions:read", "transactions:create", "transactions:reverse",
         "payments:read", "payments:create", "payments:refund", "payments:manage",
         "credit:read", "credit:score", "credit:offer", "credit:manage",
-        "forecasts:read",
+        "forecasts:read", "forecasts:run",
         "compliance:read", "compliance:screen", "compliance:manage",
         "psd2:consents",
         "tax:read", "tax:manage",
@@ -42,12 +42,12 @@ public enum Roles {
             name: "accountant", description: "Keeps the books: accounts, journal, transactions, payments, tax",
             permissions: reads([
                 "accounts:manage", "journal:post", "periods:close", "transactions:create", "transactions:reverse",
-                "payments:create", "payments:refund", "tax:manage", "integrations:manage", "credit:score", "compliance:screen",
+                "payments:create", "payments:refund", "tax:manage", "integrations:manage", "credit:score", "compliance:screen", "forecasts:run",
             ])),
         Role(
             name: "approver", description: "Approves manual journal entries above the tenant's threshold",
             permissions: reads(["journal:approve"])),
-        Role(name: "analyst", description: "Reads everything financial and scores credit", permissions: reads(["credit:score"])),
+        Role(name: "analyst", description: "Reads everything financial, scores credit and runs forecasts", permissions: reads(["credit:score", "forecasts:run"])),
         Role(
             name: "compliance-officer", description: "Screens names, loads lists and works compliance alerts",
             permissions: reads(["compliance:screen", "compliance:manage", "audit:read"])),

@@ -70,7 +70,7 @@ public struct Conformal: ForecastMethod {
     public let spacing: Double
     public var name: String { "\(self.base.name)+conformal" }
 
-    public init(_ base: any ForecastMethod, windows: Int = 6, spacing: Double = 0.5) {
+    public init(_ base: any ForecastMethod, windows: Int = 8, spacing: Double = 0.5) {
         self.base = base
         self.windows = windows
         self.spacing = spacing

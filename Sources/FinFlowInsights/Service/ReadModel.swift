@@ -1,0 +1,214 @@
+import FinFlowCore
+import Foundation
+import SQLKit
+
+/// The insights service's copy of the books: accounts, each account's movements per day, and the receivables and
+/// payables still open. Kept from the ledger's events; each event is applied once (the consumer's inbox).
+enum ReadModel {
+    static let accountTypes: Set<String> = ["asset", "liability", "equity", "revenue", "expense"]
+
+    /// Whether `text` is a three-letter currency code.
+    static func isCurrency(_ text: String) -> Bool { text.count == 3 && text.allSatisfy { $0.isASCII && $0.isUppercase } }
+
+    static func record(_ event: LedgerMovementsRecorded, db: any SQLDatabase) async throws {
+        for movement in event.movements.prefix(LedgerMovementsRecorded.movementsMax) {
+            // A movement the service cannot read is left out rather than stopping the consumer.
+            guard CalendarDay(movement.accountingDate) != nil, Self.accountTypes.contains(movement.type), Self.isCurrency(movement.currency),
+                (1...64).contains(movement.accountId.count), movement.debitMinor >= 0, movement.creditMinor >= 0
+            else { continue }
+            try await db.raw("""
+                INSERT INTO insights_accounts (tenant_id, account_id, code, name, type, cash_flow_tag, currency)
+                VALUES (\(bind: event.tenantId), \(bind: movement.accountId), \(bind: String(movement.code.prefix(64))),
+                    \(bind: String(movement.name.prefix(200))), \(bind: movement.type), \(bind: movement.cashFlowTag), \(bind: movement.currency))
+                ON CONFLICT (tenant_id, account_id) DO UPDATE SET code = excluded.code, name = excluded.name, type = excluded.type,
+                    cash_flow_tag = excluded.cash_flow_tag, currency = excluded.currency
+                """).run()
+            try await db.raw("""
+                INSERT INTO insights_movements (tenant_id, account_id, accounting_date, debit_minor, credit_minor)
+                VALUES (\(bind: event.tenantId), \(bind: movement.accountId), \(bind: movement.accountingDate), \(bind: movement.debitMinor),
+                    \(bind: movement.creditMinor))
+                ON CONFLICT (tenant_id, account_id, accounting_date) DO UPDATE SET
+                    debit_minor = insights_movements.debit_minor + excluded.debit_minor,
+                    credit_minor = insights_movements.credit_minor + excluded.credit_minor
+                """).run()
+        }
+    }
+
+    /// A new receivable or payable; a credit note lowers what its invoice (or bill) still owes instead.
+    static func open(
+        tenantId: String, id: String, kind: String, partyId: String, currency: String, totalMinor: Int64, issueDate: String, dueDate: String,
+        credits: String?, db: any SQLDatabase
+    ) async throws {
+        guard CalendarDay(issueDate) != nil, CalendarDay(dueDate) != nil, Self.isCurrency(currency), totalMinor >= 0 else { return }
+        if let credits {
+            try await Self.apply(tenantId: tenantId, id: credits, amountMinor: totalMinor, currency: currency, db: db)
+            return
+        }
+        try await db.raw("""
+            INSERT INTO insights_documents (tenant_id, id, kind, party_id, currency, total_minor, applied_minor, issue_date, due_date, status)
+            VALUES (\(bind: tenantId), \(bind: id), \(bind: kind), \(bind: String(partyId.prefix(128))), \(bind: currency), \(bind: totalMinor), 0,
+                \(bind: issueDate), \(bind: dueDate), 'open')
+            ON CONFLICT (tenant_id, id) DO NOTHING
+            """).run()
+    }
+
+    /// A payment (negative: a refund) or credit applied to an open document in its currency.
+    static func apply(tenantId: String, id: String, amountMinor: Int64, currency: String, db: any SQLDatabase) async throws {
+        try await db.raw("""
+            UPDATE insights_documents SET applied_minor = applied_minor + \(bind: amountMinor)
+            WHERE tenant_id = \(bind: tenantId) AND id = \(bind: id) AND currency = \(bind: currency)
+            """).run()
+    }
+
+    static func settle(tenantId: String, id: String, date: String, db: any SQLDatabase) async throws {
+        guard CalendarDay(date) != nil else { return }
+        try await db.raw("""
+            UPDATE insights_documents SET status = 'settled', settled_date = \(bind: date)
+            WHERE tenant_id = \(bind: tenantId) AND id = \(bind: id) AND status = 'open'
+            """).run()
+    }
+
+    static func void(tenantId: String, id: String, db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE insights_documents SET status = 'void' WHERE tenant_id = \(bind: tenantId) AND id = \(bind: id)").run()
+    }
+
+    // MARK: reading
+
+    /// What a series sums.
+    enum Metric: String, Sendable, CaseIterable {
+        case netCashFlow = "net-cash-flow", cashBalance = "cash-balance", revenue, expenses
+    }
+
+    /// The tenant's movement per day in `currency` for `metric` (signed so that inflow, revenue and expense are
+    /// positive), from its first movement on.
+    static func daily(tenantId: String, metric: Metric, currency: String, accountId: String?, db: any SQLDatabase) async throws
+        -> [(day: CalendarDay, value: Int64)]
+    {
+        struct Row: Decodable { let accounting_date: String; let debits: Int64; let credits: Int64 }
+        var query = SQLQueryString("""
+            SELECT m.accounting_date, SUM(m.debit_minor) AS debits, SUM(m.credit_minor) AS credits
+            FROM insights_movements m JOIN insights_accounts a ON a.tenant_id = m.tenant_id AND a.account_id = m.account_id
+            WHERE m.tenant_id = \(bind: tenantId) AND a.currency = \(bind: currency)
+            """)
+        switch metric {
+        case .netCashFlow, .cashBalance: query.appendInterpolation(unsafeRaw: " AND a.cash_flow_tag = 'cash'")
+        case .revenue: query.appendInterpolation(unsafeRaw: " AND a.type = 'revenue'")
+        case .expenses: query.appendInterpolation(unsafeRaw: " AND a.type = 'expense'")
+        }
+        if let accountId {
+            query.appendInterpolation(unsafeRaw: " AND a.account_id = ")
+            query.appendInterpolation(bind: accountId)
+        }
+        query.appendInterpolation(unsafeRaw: " GROUP BY m.accounting_date ORDER BY m.accounting_date")
+        return try await db.raw(query).all(decoding: Row.self).compactMap { row in
+            guard let day = CalendarDay(row.accounting_date) else { return nil }
+            let (net, overflow) = metric == .revenue ? row.credits.subtractingReportingOverflow(row.debits) : row.debits.subtractingReportingOverflow(row.credits)
+            return overflow ? nil : (day, net)
+        }
+    }
+
+    /// The currency with the most movement rows, when the caller names none.
+    static func mainCurrency(tenantId: String, db: any SQLDatabase) async throws -> String? {
+        struct Row: Decodable { let currency: String }
+        return try await db.raw("""
+            SELECT a.currency FROM insights_movements m JOIN insights_accounts a ON a.tenant_id = m.tenant_id AND a.account_id = m.account_id
+            WHERE m.tenant_id = \(bind: tenantId) GROUP BY a.currency ORDER BY COUNT(*) DESC, a.currency LIMIT 1
+            """).first(decoding: Row.self)?.currency
+    }
+
+    /// An account's type, when the read model knows it.
+    static func accountType(tenantId: String, accountId: String, db: any SQLDatabase) async throws -> String? {
+        struct Row: Decodable { let type: String }
+        return try await db.raw("SELECT type FROM insights_accounts WHERE tenant_id = \(bind: tenantId) AND account_id = \(bind: accountId)")
+            .first(decoding: Row.self)?.type
+    }
+
+    struct OpenDocument: Decodable, Sendable {
+        let id: String
+        let kind: String
+        let party_id: String
+        let total_minor: Int64
+        let applied_minor: Int64
+        let due_date: String
+    }
+
+    /// Open receivables and payables in `currency` with something still owed.
+    static func openDocuments(tenantId: String, currency: String, db: any SQLDatabase) async throws -> [OpenDocument] {
+        try await db.raw("""
+            SELECT id, kind, party_id, total_minor, applied_minor, due_date FROM insights_documents
+            WHERE tenant_id = \(bind: tenantId) AND status = 'open' AND currency = \(bind: currency) AND total_minor > applied_minor
+            ORDER BY due_date, id LIMIT 100000
+            """).all(decoding: OpenDocument.self)
+    }
+
+    /// Each customer's mean days between due date and settlement over their settled invoices (negative: early), and
+    /// the mean over all customers.
+    static func payingHabits(tenantId: String, db: any SQLDatabase) async throws -> (byParty: [String: Double], overall: Double?) {
+        struct Row: Decodable { let party_id: String; let due_date: String; let settled_date: String }
+        let rows = try await db.raw("""
+            SELECT party_id, due_date, settled_date FROM insights_documents
+            WHERE tenant_id = \(bind: tenantId) AND kind = 'invoice' AND status = 'settled' AND settled_date IS NOT NULL
+            ORDER BY settled_date DESC LIMIT 100000
+            """).all(decoding: Row.self)
+        var sums: [String: (total: Double, count: Double)] = [:]
+        var all = (total: 0.0, count: 0.0)
+        for row in rows {
+            guard let due = CalendarDay(row.due_date), let settled = CalendarDay(row.settled_date) else { continue }
+            let late = Double(settled.dayNumber - due.dayNumber)
+            sums[row.party_id, default: (0, 0)].total += late
+            sums[row.party_id, default: (0, 0)].count += 1
+            all.total += late
+            all.count += 1
+        }
+        return (sums.mapValues { $0.total / $0.count }, all.count > 0 ? all.total / all.count : nil)
+    }
+}
+
+/// A series' periods: days, ISO weeks from Monday, or calendar months, each named by its first day.
+enum Interval: String, Sendable, CaseIterable {
+    case day, week, month
+
+    /// The seasonal period the forecasting methods test for: a week of days, a year of weeks or of months.
+    var seasonalPeriod: Int {
+        switch self {
+        case .day: 7
+        case .week: 52
+        case .month: 12
+        }
+    }
+
+    /// The first day of the period holding `day`.
+    func start(of day: CalendarDay) -> CalendarDay {
+        switch self {
+        case .day: return day
+        // 1970-01-01 was a Thursday: Monday is three days before a day number divisible by 7.
+        case .week: return day.addingDays(-(((day.dayNumber + 3) % 7 + 7) % 7))
+        case .month: return day.startOfMonth
+        }
+    }
+
+    /// The first day of the period after the one starting on `start`.
+    func next(_ start: CalendarDay) -> CalendarDay {
+        switch self {
+        case .day: start.addingDays(1)
+        case .week: start.addingDays(7)
+        case .month: start.addingMonths(1)
+        }
+    }
+
+    /// Sums `daily` into periods from the first one with a movement through the period before the one holding
+    /// `before` (the period in progress is not complete). Periods without movements are zero.
+    func periods(_ daily: [(day: CalendarDay, value: Int64)], before: CalendarDay) -> [(period: CalendarDay, value: Int64)] {
+        guard let first = daily.first else { return [] }
+        let end = self.start(of: before)
+        var sums: [CalendarDay: Int64] = [:]
+        for (day, value) in daily { sums[self.start(of: day), default: 0] &+= value }
+        var result: [(CalendarDay, Int64)] = []
+        var period = self.start(of: first.day)
+        while period < end && result.count < 200_000 {
+            result.append((period, sums[period] ?? 0))
+            period = self.next(period)
+        }
+        return result
+    }
+}
