@@ -75,6 +75,9 @@ struct EventSchemaTests {
             invoiceId: "i", tenantId: "t", kind: "credit_note", number: "CN-1", customerId: "c", currency: "EUR", totalMinor: 100,
             issueDate: "2026-03-02", dueDate: "2026-04-01", creditedInvoiceId: "i0")),
         (InvoiceVoided.topic, InvoiceVoided(invoiceId: "i", tenantId: "t", voidedDate: "2026-03-03")),
+        (InsightRaised.topic, InsightRaised(
+            insightId: "n", tenantId: "t", kind: "late-payer", subject: "c", currency: "EUR", amountAtStakeMinor: 100, sentence: "s",
+            raisedAtMillis: 1)),
         (AuditRecorded.topic, AuditRecorded(
             service: "auth", recordId: "r", tenantId: "t", seq: 1, occurredAtMillis: 1, actorId: "u", action: "auth.sign-in", target: "s",
             outcome: "success", clientAddress: "127.0.0.1", details: "{}", prevHash: "0", hash: "h")),

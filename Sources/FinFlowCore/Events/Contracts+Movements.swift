@@ -104,3 +104,36 @@ public struct InvoiceVoided: EventContract, Equatable {
         self.voidedDate = voidedDate
     }
 }
+
+/// The insights service found something in a tenant's books worth acting on (insights → any service): a cash runway,
+/// receivables outpacing sales, a late payer… Announced once when first raised (again only if it was resolved and
+/// came back), with the money at stake and the sentence shown to the user.
+public struct InsightRaised: EventContract, Equatable {
+    public static let eventType = "finflow.insight.raised"
+    public static let schemaVersion = 1
+    public let insightId: String
+    public let tenantId: String
+    /// `cash-runway`, `receivables-outpacing-sales`, `dso-rising`, `customer-concentration`, `expense-above-trend`,
+    /// `recurring-charge-new`, `recurring-charge-rose`, `overdue-invoices`, `late-payer`, `seasonal-low`.
+    public let kind: String
+    /// What it is about: a customer id, an account id, a vendor id, or `cash`, `receivables`, `revenue`.
+    public let subject: String
+    public let currency: String
+    public let amountAtStakeMinor: Int64
+    public let sentence: String
+    public let raisedAtMillis: Int64
+
+    public init(
+        insightId: String, tenantId: String, kind: String, subject: String, currency: String, amountAtStakeMinor: Int64, sentence: String,
+        raisedAtMillis: Int64
+    ) {
+        self.insightId = insightId
+        self.tenantId = tenantId
+        self.kind = kind
+        self.subject = subject
+        self.currency = currency
+        self.amountAtStakeMinor = amountAtStakeMinor
+        self.sentence = sentence
+        self.raisedAtMillis = raisedAtMillis
+    }
+}

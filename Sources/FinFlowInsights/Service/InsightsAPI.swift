@@ -83,6 +83,57 @@ struct InsightsAPI: APIProtocol {
         }
     }
 
+    func listAdvice(_ input: Operations.ListAdvice.Input) async throws -> Operations.ListAdvice.Output {
+        let principal = try RequestScope.require("forecasts:read")
+        let status = input.query.status.map { $0 == .all ? nil : $0.rawValue } ?? "open"
+        let rows = try await self.desk.advice(tenantId: principal.tenantId, status: status)
+        return .ok(.init(body: .json(.init(items: try rows.map(Self.dto)))))
+    }
+
+    func refreshAdvice(_ input: Operations.RefreshAdvice.Input) async throws -> Operations.RefreshAdvice.Output {
+        let principal = try RequestScope.require("forecasts:run")
+        var validator = Validator()
+        let currency = Self.currency(input.query.currency, into: &validator)
+        try validator.throwIfInvalid()
+        let rows = try await self.desk.refreshAdvice(principal: principal, currency: currency)
+        return .ok(.init(body: .json(.init(items: try rows.map(Self.dto)))))
+    }
+
+    func dismissAdvice(_ input: Operations.DismissAdvice.Input) async throws -> Operations.DismissAdvice.Output {
+        let principal = try RequestScope.require("forecasts:run")
+        var reason: String?
+        if case .json(let body) = input.body {
+            reason = body.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
+            var validator = Validator()
+            validator.check((reason?.count ?? 0) <= 500, "reason", "is longer than 500 characters")
+            try validator.throwIfInvalid()
+            if reason?.isEmpty == true { reason = nil }
+        }
+        return .ok(.init(body: .json(try Self.dto(try await self.desk.dismiss(id: input.path.adviceId, reason: reason, principal: principal)))))
+    }
+
+    func getLatePayments(_ input: Operations.GetLatePayments.Input) async throws -> Operations.GetLatePayments.Output {
+        let principal = try RequestScope.require("forecasts:read")
+        var validator = Validator()
+        let currency = Self.currency(input.query.currency, into: &validator)
+        try validator.throwIfInvalid()
+        let report = try await self.desk.latePayments(tenantId: principal.tenantId, currency: currency)
+        let model = report.model
+        return .ok(.init(body: .json(.init(
+            currency: report.currency,
+            model: .init(
+                kind: .init(rawValue: model.kind) ?? .baseRate, trainedOn: model.trainedOn, baseRate: model.baseRate, features: model.features,
+                weights: model.kind == "logistic" ? model.weights : nil, auc: model.auc.flatMap { $0.isFinite ? $0 : nil },
+                brier: model.brier.flatMap { $0.isFinite ? $0 : nil },
+                calibration: model.calibration.map { .init(predicted: $0.predicted, observed: $0.observed, count: $0.count) },
+                seed: Int64(bitPattern: model.seed)),
+            invoices: report.invoices.map {
+                .init(
+                    invoiceId: $0.id, customerId: $0.customer, owed: $0.owed, dueDate: $0.due.description, probability: $0.probability,
+                    expectedDelayDays: $0.expectedDelayDays, expectedDate: $0.expected.description)
+            }))))
+    }
+
     // MARK: reading the request
 
     static func currency(_ text: String?, into validator: inout Validator) -> String? {
@@ -117,6 +168,20 @@ struct InsightsAPI: APIProtocol {
             },
             scheduled: stored.scheduled.map { .init(period: $0.period, receipts: $0.receipts, payments: $0.payments, documents: $0.documents) },
             createdAt: Date(timeIntervalSince1970: Double(stored.createdAtMs) / 1000))
+    }
+
+    static func dto(_ row: AdviceRow) throws -> Components.Schemas.Advice {
+        let evidence: [Advice.Evidence]
+        do { evidence = try JSONDecoder().decode([Advice.Evidence].self, from: Data(row.evidence.utf8)) } catch {
+            throw InvariantViolation("a stored insight's evidence cannot be read: \(error)")
+        }
+        func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+        return .init(
+            id: row.id, kind: .init(rawValue: row.kind) ?? .overdueInvoices, subject: row.subject, status: .init(rawValue: row.status) ?? .open,
+            currency: row.currency, amountAtStake: row.amount_minor, sentence: row.sentence,
+            evidence: evidence.map { .init(label: $0.label, value: $0.value, period: $0.period, reference: $0.reference) },
+            raisedAt: date(row.raised_at_ms), updatedAt: date(row.updated_at_ms), dismissedAt: row.dismissed_at_ms.map(date),
+            dismissedBy: row.dismissed_by, dismissReason: row.dismiss_reason)
     }
 
     /// The history and the forecast as one table: a row per period, the bounds of each level, and for cash what is

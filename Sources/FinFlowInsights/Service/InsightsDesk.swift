@@ -63,6 +63,13 @@ struct ForecastRow: Codable, Sendable {
 /// The insights service's use cases: the only API its HTTP handlers call.
 struct InsightsDesk: Sendable {
     let env: ServiceEnvironment
+    let outbox: Outbox
+
+    init(env: ServiceEnvironment) {
+        self.env = env
+        self.outbox = env.outbox(serviceName: "insights")
+    }
+
     var database: any Database { self.env.database }
     var today: CalendarDay { CalendarDay(instant: self.env.clock.now()) }
 
@@ -156,23 +163,21 @@ struct InsightsDesk: Sendable {
         return (stored, true)
     }
 
-    /// Open receivables by the date each customer usually pays (the tenant's habit when the customer has no
-    /// history; never before the first period), open payables by their due date, summed per forecast period.
+    /// Open receivables at their due date moved by the expected delay (the late-payment probability times the
+    /// customer's mean days late, or the tenant's; never before the first period), open payables by their due date,
+    /// summed per forecast period.
     func scheduled(tenantId: String, currency: String, interval: Interval, periods: [CalendarDay]) async throws -> [StoredForecast.Scheduled] {
         guard let first = periods.first, let last = periods.last else { return [] }
         let end = interval.next(last)
-        let (documents, habits) = try await self.database.tenantRead(tenantId: tenantId) { db in
-            (try await ReadModel.openDocuments(tenantId: tenantId, currency: currency, db: db), try await ReadModel.payingHabits(tenantId: tenantId, db: db))
+        let prediction = try await self.latePayments(tenantId: tenantId, currency: currency)
+        let expected = Dictionary(prediction.invoices.map { ($0.id, $0.expected) }, uniquingKeysWith: { first, _ in first })
+        let documents = try await self.database.tenantRead(tenantId: tenantId) { db in
+            try await ReadModel.openDocuments(tenantId: tenantId, currency: currency, db: db)
         }
         var byPeriod: [CalendarDay: StoredForecast.Scheduled] = [:]
         for document in documents {
             guard let due = CalendarDay(document.due_date) else { continue }
-            var expected = due
-            if document.kind == "invoice" {
-                let late = habits.byParty[document.party_id] ?? habits.overall ?? 0
-                expected = due.addingDays(Int(late.rounded()))
-            }
-            let day = max(expected, first)
+            let day = max(document.kind == "invoice" ? expected[document.id] ?? due : due, first)
             guard day < end else { continue }
             let period = interval.start(of: day)
             var entry = byPeriod[period] ?? .init(period: period.description, receipts: 0, payments: 0, documents: 0)

@@ -4,6 +4,7 @@ import FinFlowCore
 /// forecasts. On PostgreSQL every table also gets row-level security behind the store's tenant filters.
 enum InsightsMigrations {
     static let tables = ["insights_accounts", "insights_movements", "insights_documents", "insights_forecasts"]
+    static let adviceTables = ["insights_advice"]
 
     static let all: [Migration] = [
         Migration(1, "create the read model of accounts, daily movements and open documents, and the stored forecasts", [
@@ -37,5 +38,16 @@ enum InsightsMigrations {
             """,
             "CREATE INDEX insights_forecasts_tenant ON insights_forecasts (tenant_id, id)",
         ], postgresAfter: tables.flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(2, "create the advisory insights: one per tenant, kind, subject and currency, open, dismissed or resolved", [
+            """
+            CREATE TABLE insights_advice (
+                id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, currency TEXT NOT NULL,
+                amount_minor BIGINT NOT NULL, sentence TEXT NOT NULL, evidence TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('open', 'dismissed', 'resolved')), raised_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL, dismissed_at_ms BIGINT, dismissed_by TEXT, dismiss_reason TEXT,
+                UNIQUE (tenant_id, kind, subject, currency))
+            """,
+            "CREATE INDEX insights_advice_tenant ON insights_advice (tenant_id, status, amount_minor)",
+        ], postgresAfter: adviceTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

@@ -141,26 +141,51 @@ enum ReadModel {
             """).all(decoding: OpenDocument.self)
     }
 
-    /// Each customer's mean days between due date and settlement over their settled invoices (negative: early), and
-    /// the mean over all customers.
-    static func payingHabits(tenantId: String, db: any SQLDatabase) async throws -> (byParty: [String: Double], overall: Double?) {
-        struct Row: Decodable { let party_id: String; let due_date: String; let settled_date: String }
+    struct DocumentRow: Decodable, Sendable {
+        let id: String
+        let kind: String
+        let party_id: String
+        let total_minor: Int64
+        let applied_minor: Int64
+        let issue_date: String
+        let due_date: String
+        let status: String
+        let settled_date: String?
+    }
+
+    /// Every invoice and bill in `currency` that was not voided, oldest issued first.
+    static func documents(tenantId: String, currency: String, db: any SQLDatabase) async throws -> [DocumentRow] {
+        try await db.raw("""
+            SELECT id, kind, party_id, total_minor, applied_minor, issue_date, due_date, status, settled_date FROM insights_documents
+            WHERE tenant_id = \(bind: tenantId) AND currency = \(bind: currency) AND status <> 'void'
+            ORDER BY issue_date, id LIMIT 200000
+            """).all(decoding: DocumentRow.self)
+    }
+
+    struct AccountRow: Decodable, Sendable {
+        let account_id: String
+        let code: String
+        let name: String
+        let type: String
+    }
+
+    /// Each expense account's movement per day in `currency` (debits less credits), and the accounts.
+    static func expenseDays(tenantId: String, currency: String, db: any SQLDatabase) async throws
+        -> (days: [(account: String, day: CalendarDay, value: Int64)], accounts: [AccountRow])
+    {
+        struct Row: Decodable { let account_id: String; let accounting_date: String; let debit_minor: Int64; let credit_minor: Int64 }
         let rows = try await db.raw("""
-            SELECT party_id, due_date, settled_date FROM insights_documents
-            WHERE tenant_id = \(bind: tenantId) AND kind = 'invoice' AND status = 'settled' AND settled_date IS NOT NULL
-            ORDER BY settled_date DESC LIMIT 100000
+            SELECT m.account_id, m.accounting_date, m.debit_minor, m.credit_minor
+            FROM insights_movements m JOIN insights_accounts a ON a.tenant_id = m.tenant_id AND a.account_id = m.account_id
+            WHERE m.tenant_id = \(bind: tenantId) AND a.currency = \(bind: currency) AND a.type = 'expense'
+            ORDER BY m.accounting_date LIMIT 500000
             """).all(decoding: Row.self)
-        var sums: [String: (total: Double, count: Double)] = [:]
-        var all = (total: 0.0, count: 0.0)
-        for row in rows {
-            guard let due = CalendarDay(row.due_date), let settled = CalendarDay(row.settled_date) else { continue }
-            let late = Double(settled.dayNumber - due.dayNumber)
-            sums[row.party_id, default: (0, 0)].total += late
-            sums[row.party_id, default: (0, 0)].count += 1
-            all.total += late
-            all.count += 1
-        }
-        return (sums.mapValues { $0.total / $0.count }, all.count > 0 ? all.total / all.count : nil)
+        let accounts = try await db.raw("""
+            SELECT account_id, code, name, type FROM insights_accounts WHERE tenant_id = \(bind: tenantId) AND type = 'expense'
+            """).all(decoding: AccountRow.self)
+        return (rows.compactMap { row in
+            CalendarDay(row.accounting_date).map { (row.account_id, $0, row.debit_minor &- row.credit_minor) }
+        }, accounts)
     }
 }
 

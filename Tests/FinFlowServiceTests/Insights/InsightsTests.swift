@@ -254,4 +254,88 @@ struct InsightsTests {
             #expect(anonymous.status == 401)
         }
     }
+    /// The insights outbox's events of `type`, decoded.
+    static func outbox<Contract: EventContract>(_ contract: Contract.Type, _ sut: TestSystem) async throws -> [Contract] {
+        let database = try #require(sut.system.databases["insights"])
+        let rows = try await database.read { db in
+            try await db.raw("SELECT payload FROM outbox WHERE topic = \(bind: Contract.topic) ORDER BY created_at_ms, id").all(decoding: PayloadRow.self)
+        }
+        return try rows.map { try CloudEvent<Contract>.decoder.decode(CloudEvent<Contract>.self, from: Data($0.payload.utf8)).data }
+    }
+
+    @Test("advice from the books: a late payer and overdue invoices, announced once, dismissable; the late-payment model's predictions")
+    func advice() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let (books, _) = try await Books.open(client, sut, tag: "insights-advice")
+            let today = CalendarDay(instant: sut.clock.now())
+            let history = History(today: today)
+            let a = try await Self.post(history, books: books)
+            func invoice(_ customer: String, issue: CalendarDay, due: CalendarDay, amount: Int64) async throws -> String {
+                let response = try await client.send(.post, "/v1/accounting/invoices", json: """
+                    {"customerId":"\(customer)","customerName":"Customer","issueDate":"\(issue)","dueDate":"\(due)","issue":true,
+                     "lines":[{"description":"Work","quantity":"1","unitPrice":\(amount)}]}
+                    """, token: books.token)
+                try #require(response.status == 201, "\(response.body)")
+                return try #require(response.body["id"] as? String)
+            }
+            // "slow" paid two invoices 20 and 30 days late and owes 7,000 not yet due; "acme" owes 12,000 since two months.
+            for (i, late) in [20, 30].enumerated() {
+                let issued = history.months[30 + i]
+                let id = try await invoice("slow", issue: issued, due: issued.addingDays(14), amount: 5_000)
+                let paid = try await client.send(
+                    .post, "/v1/accounting/invoices/\(id)/payments",
+                    json: #"{"amount":5000,"date":"\#(issued.addingDays(14 + late))","cashAccountId":"\#(a["1020"]!)"}"#, token: books.token)
+                try #require(paid.status == 200 || paid.status == 201, "\(paid.body)")
+            }
+            let open = try await invoice("slow", issue: today, due: today.addingDays(30), amount: 7_000)
+            let overdue = try await invoice("acme", issue: history.months[34], due: history.months[34].addingDays(10), amount: 12_000)
+            try await sut.deliver()
+
+            let refreshed = try await client.send(.post, "/v1/insights/advice/refresh", token: books.token)
+            try #require(refreshed.status == 200, "\(refreshed.body)")
+            let items = try #require(refreshed.body["items"] as? [[String: Any]])
+            let kinds = items.compactMap { $0["kind"] as? String }
+            #expect(kinds.contains("late-payer") && kinds.contains("overdue-invoices"), "\(kinds)")
+            #expect(items.map { StatementTests.amount($0["amountAtStake"]) } == items.map { StatementTests.amount($0["amountAtStake"]) }.sorted(by: >))
+            let late = try #require(items.first { $0["kind"] as? String == "late-payer" })
+            #expect(late["subject"] as? String == "slow" && StatementTests.amount(late["amountAtStake"]) == 7_000)
+            #expect((late["sentence"] as? String)?.contains("25 days late") == true, "\(late["sentence"] ?? "")")
+            let owed = try #require(items.first { $0["kind"] as? String == "overdue-invoices" })
+            #expect(StatementTests.amount(owed["amountAtStake"]) == 12_000)
+            #expect(((owed["evidence"] as? [[String: Any]]) ?? []).first?["reference"] as? String == overdue)
+            var announced = try await Self.outbox(InsightRaised.self, sut)
+            #expect(announced.count == items.count && Set(announced.map(\.kind)) == Set(kinds))
+
+            // Dismissed, it stays dismissed when the rules find it again, and nothing is announced twice.
+            let id = try #require(owed["id"] as? String)
+            let dismissed = try await client.send(.post, "/v1/insights/advice/\(id)/dismiss", json: #"{"reason":"chasing it by phone"}"#, token: books.token)
+            #expect(dismissed.status == 200 && dismissed.body["status"] as? String == "dismissed" && dismissed.body["dismissReason"] as? String == "chasing it by phone")
+            let again = try await client.send(.post, "/v1/insights/advice/refresh", token: books.token)
+            #expect(((again.body["items"] as? [[String: Any]]) ?? []).allSatisfy { $0["id"] as? String != id })
+            announced = try await Self.outbox(InsightRaised.self, sut)
+            #expect(announced.count == items.count)
+            let listed = try await client.send(.get, "/v1/insights/advice?status=dismissed", token: books.token)
+            #expect(((listed.body["items"] as? [[String: Any]]) ?? []).map { $0["id"] as? String } == [id])
+            let long = try await client.send(.post, "/v1/insights/advice/\(id)/dismiss", json: #"{"reason":"\#(String(repeating: "x", count: 501))"}"#, token: books.token)
+            #expect(long.status == 400)
+            let unknown = try await client.send(.post, "/v1/insights/advice/\(UUID().uuidString.lowercased())/dismiss", token: books.token)
+            #expect(unknown.status == 404)
+            let badCurrency = try await client.send(.post, "/v1/insights/advice/refresh?currency=ZZZ", token: books.token)
+            #expect(badCurrency.status == 400)
+
+            // Three settled invoices are too few for a model: the customer's smoothed late share, and the expected date
+            // moves by it times their mean days late.
+            let predictions = try await client.send(.get, "/v1/insights/late-payments", token: books.token)
+            try #require(predictions.status == 200, "\(predictions.body)")
+            let model = try #require(predictions.body["model"] as? [String: Any])
+            #expect(model["kind"] as? String == "base-rate" && model["trainedOn"] as? Int == 2)
+            let invoices = try #require(predictions.body["invoices"] as? [[String: Any]])
+            let slow = try #require(invoices.first { $0["invoiceId"] as? String == open })
+            let probability = (slow["probability"] as? NSNumber)?.doubleValue ?? 0
+            // Tenant rate (2 + 1) / (2 + 2) = 0.75; "slow", 2 late of 2: (2 + 1.5) / 4 = 0.875; 0.875 × 25 days ≈ 22.
+            #expect(abs(probability - 0.875) < 1e-9 && slow["expectedDelayDays"] as? Int == 22, "\(slow)")
+            #expect(slow["expectedDate"] as? String == today.addingDays(52).description)
+        }
+    }
 }
