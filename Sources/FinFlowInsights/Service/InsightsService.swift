@@ -8,6 +8,7 @@ public enum InsightsService {
     /// The descriptor `FinFlowServer` lists.
     public static let descriptor = ServiceDescriptor(
         name: "insights", title: "ai_features", migrations: InsightsMigrations.all, openAPIIn: .module,
+        personalData: InsightsService.personalData,
         make: { env in Running(desk: InsightsDesk(env: env)) })
 
     struct Running: FinFlowService {

@@ -86,7 +86,7 @@ enum ReadModel {
     {
         struct Row: Decodable { let accounting_date: String; let debits: Int64; let credits: Int64 }
         var query = SQLQueryString("""
-            SELECT m.accounting_date, SUM(m.debit_minor) AS debits, SUM(m.credit_minor) AS credits
+            SELECT m.accounting_date, CAST(SUM(m.debit_minor) AS BIGINT) AS debits, CAST(SUM(m.credit_minor) AS BIGINT) AS credits
             FROM insights_movements m JOIN insights_accounts a ON a.tenant_id = m.tenant_id AND a.account_id = m.account_id
             WHERE m.tenant_id = \(bind: tenantId) AND a.currency = \(bind: currency)
             """)

@@ -21,7 +21,7 @@ struct SubjectRequestTests {
         }
     }
 
-    @Test("all seven services answer, the archive holds each part with its hash in the manifest, and it is given once")
+    @Test("all eight services answer, the archive holds each part with its hash in the manifest, and it is given once")
     func accessRequest() async throws {
         let sut = try await TestSystem.make()
         try await sut.test { client in
@@ -46,7 +46,7 @@ struct SubjectRequestTests {
             try #require(opened.status == 201, "\(opened.body)")
             #expect(opened.body["status"] as? String == "open" && opened.body["overdue"] as? Bool == false)
             let waiting = (opened.body["services"] as? [[String: Any]] ?? []).filter { $0["status"] as? String == "waiting" }
-            #expect(waiting.count == 7)
+            #expect(waiting.count == DataSubjectRequestOpened.answeringServices.count)
             #expect(try await Self.download(client, id, token: token).body["code"] as? String == "archive-not-ready")
             // A retry with the same id answers the same request; the id with another subject is refused.
             #expect(try await client.send(.post, "/v1/compliance/data-subject-requests", json: Self.json(subject), token: token).status == 200)
@@ -69,6 +69,7 @@ struct SubjectRequestTests {
             #expect(services.values.allSatisfy { $0["status"] as? String == "answered" })
             #expect(services["transactions"]?["records"] as? Int == 3)
             #expect(services["payments"]?["outcome"] as? String == "nothing-held" && services["credit"]?["outcome"] as? String == "nothing-held")
+            #expect(services["insights"]?["status"] as? String == "answered")
             for service in ["auth", "tenancy", "accounting", "compliance"] {
                 #expect(services[service]?["outcome"] as? String == "data", "\(service): \(services[service] ?? [:])")
             }
