@@ -170,8 +170,9 @@ struct AdvisorTests {
         #expect(LatePayment.train(invoices, seed: 8).weights != model.weights, "the seed orders the batches")
         // A habitual late payer's next invoice scores well above a prompt one's.
         let next = { (customer: String) in LatePayment.Invoice(id: "n", customer: customer, total: 5_000, issued: 21_000, due: 21_030, settled: nil) }
-        #expect(LatePayment.probability(model, invoice: next("c0"), history: invoices) > 0.6)
-        #expect(LatePayment.probability(model, invoice: next("c1"), history: invoices) < 0.3)
+        let histories = LatePayment.Histories(invoices)
+        #expect(LatePayment.probability(model, invoice: next("c0"), histories: histories) > 0.6)
+        #expect(LatePayment.probability(model, invoice: next("c1"), histories: histories) < 0.3)
     }
 
     @Test("with too little history the model is the customer's smoothed late share around the tenant's rate")
@@ -186,8 +187,14 @@ struct AdvisorTests {
         // Tenant rate (2 + 1) / (3 + 2) = 0.6; customer x, 2 late of 2: (2 + 1.2) / 4 = 0.8.
         #expect(abs(model.baseRate - 0.6) < 1e-12)
         let open = LatePayment.Invoice(id: "d", customer: "x", total: 100, issued: 200, due: 230, settled: nil)
-        #expect(abs(LatePayment.probability(model, invoice: open, history: invoices) - 0.8) < 1e-12)
+        let histories = LatePayment.Histories(invoices)
+        #expect(abs(LatePayment.probability(model, invoice: open, histories: histories) - 0.8) < 1e-12)
         let stranger = LatePayment.Invoice(id: "e", customer: "z", total: 100, issued: 200, due: 230, settled: nil)
-        #expect(abs(LatePayment.probability(model, invoice: stranger, history: invoices) - 0.6) < 1e-12)
+        #expect(abs(LatePayment.probability(model, invoice: stranger, histories: histories) - 0.6) < 1e-12)
+        // The history as it stood: an invoice issued before x's first settlement sees none of it.
+        let early = LatePayment.Invoice(id: "f", customer: "x", total: 100, issued: 35, due: 65, settled: nil)
+        #expect(abs(LatePayment.probability(model, invoice: early, histories: histories) - 0.6) < 1e-12)
+        let between = LatePayment.Invoice(id: "g", customer: "x", total: 100, issued: 60, due: 90, settled: nil)
+        #expect(abs(LatePayment.probability(model, invoice: between, histories: histories) - (1 + 1.2) / 3) < 1e-12)
     }
 }

@@ -70,13 +70,26 @@ extension InsightsDesk {
             return BooksSnapshot(
                 today: today, currency: currency, months: months, netCash: monthly(cashDays), revenue: monthly(revenueDays), expenses: expenses,
                 accounts: Dictionary(uniqueKeysWithValues: accounts.map { ($0.account_id, .init(id: $0.account_id, code: $0.code, name: $0.name)) }),
-                cashBalance: cashDays.reduce(0) { $0 &+ $1.value },
-                documents: documents.compactMap { row in
-                    guard let issued = CalendarDay(row.issue_date), let due = CalendarDay(row.due_date) else { return nil }
-                    return .init(
-                        id: row.id, kind: row.kind, party: row.party_id, total: row.total_minor, applied: row.applied_minor, issued: issued, due: due,
-                        settled: row.settled_date.flatMap(CalendarDay.init), open: row.status == "open")
-                })
+                cashBalance: cashDays.reduce(0) { $0 &+ $1.value }, documents: Self.documents(documents))
+        }
+    }
+
+    static func documents(_ rows: [ReadModel.DocumentRow]) -> [BooksSnapshot.Document] {
+        rows.compactMap { row in
+            guard let issued = CalendarDay(row.issue_date), let due = CalendarDay(row.due_date) else { return nil }
+            return .init(
+                id: row.id, kind: row.kind, party: row.party_id, total: row.total_minor, applied: row.applied_minor, issued: issued, due: due,
+                settled: row.settled_date.flatMap(CalendarDay.init), open: row.status == "open")
+        }
+    }
+
+    /// The tenant's invoices and bills in `currency` (or the currency with the most movement).
+    func documents(tenantId: String, currency: String?) async throws -> (currency: String, documents: [BooksSnapshot.Document]) {
+        try await self.database.tenantRead(tenantId: tenantId) { db in
+            var named = currency
+            if named == nil { named = try await ReadModel.mainCurrency(tenantId: tenantId, db: db) }
+            guard let currency = named else { throw AppError.conflict(code: "no-books", "no ledger movements have reached the insights service yet") }
+            return (currency, Self.documents(try await ReadModel.documents(tenantId: tenantId, currency: currency, db: db)))
         }
     }
 
@@ -167,13 +180,18 @@ extension InsightsDesk {
     /// expected payment date of each open one (its due date moved by the probability times the customer's mean
     /// days late on late invoices, or the tenant's).
     func latePayments(tenantId: String, currency: String?, seed: UInt64 = 1) async throws -> LatePaymentReport {
-        let books = try await self.snapshot(tenantId: tenantId, currency: currency)
-        let invoices = books.documents.filter { $0.kind == "invoice" }.map { document in
+        let (currency, documents) = try await self.documents(tenantId: tenantId, currency: currency)
+        return Self.predict(documents, currency: currency, seed: seed)
+    }
+
+    static func predict(_ documents: [BooksSnapshot.Document], currency: String, seed: UInt64 = 1) -> LatePaymentReport {
+        let invoices = documents.filter { $0.kind == "invoice" }.map { document in
             LatePayment.Invoice(
                 id: document.id, customer: document.party, total: document.total, issued: document.issued.dayNumber, due: document.due.dayNumber,
                 settled: document.settled?.dayNumber)
         }
         let model = LatePayment.train(invoices, seed: seed)
+        let histories = LatePayment.Histories(invoices)
         var lateDays: [String: (total: Int, count: Int)] = [:]
         var allLate = (total: 0, count: 0)
         for invoice in invoices {
@@ -183,12 +201,12 @@ extension InsightsDesk {
             allLate.total += settled - invoice.due
             allLate.count += 1
         }
-        let open = books.documents.filter { $0.kind == "invoice" && $0.open && $0.owed > 0 }
+        let open = documents.filter { $0.kind == "invoice" && $0.open && $0.owed > 0 }
         let predictions = open.map { document -> LatePaymentReport.Prediction in
             let invoice = LatePayment.Invoice(
                 id: document.id, customer: document.party, total: document.total, issued: document.issued.dayNumber, due: document.due.dayNumber,
                 settled: nil)
-            let probability = LatePayment.probability(model, invoice: invoice, history: invoices)
+            let probability = LatePayment.probability(model, invoice: invoice, histories: histories)
             let typical = lateDays[document.party].map { Double($0.total) / Double($0.count) }
                 ?? (allLate.count > 0 ? Double(allLate.total) / Double(allLate.count) : 0)
             let delay = Int((probability * typical).rounded())
@@ -196,6 +214,6 @@ extension InsightsDesk {
                 id: document.id, customer: document.party, owed: document.owed, due: document.due, probability: probability, expectedDelayDays: delay,
                 expected: document.due.addingDays(delay))
         }
-        return LatePaymentReport(currency: books.currency, model: model, invoices: predictions.sorted { ($0.probability, $1.id) > ($1.probability, $0.id) })
+        return LatePaymentReport(currency: currency, model: model, invoices: predictions.sorted { ($0.probability, $1.id) > ($1.probability, $0.id) })
     }
 }

@@ -113,8 +113,9 @@ struct InsightsDesk: Sendable {
             guard existing.request_hash == request.hash else { throw AppError.idReused("forecast") }
             return (try Self.decode(existing), false)
         }
-        let series = try await self.series(
+        var series = try await self.series(
             tenantId: tenantId, metric: request.metric, interval: request.interval, currency: request.currency, accountId: request.accountId)
+        series.points = Array(series.points.suffix(request.interval.historyMax))
         let values = series.points.map { Double($0.value) }
         let outcome: Forecaster.Outcome
         do {
@@ -169,20 +170,15 @@ struct InsightsDesk: Sendable {
     func scheduled(tenantId: String, currency: String, interval: Interval, periods: [CalendarDay]) async throws -> [StoredForecast.Scheduled] {
         guard let first = periods.first, let last = periods.last else { return [] }
         let end = interval.next(last)
-        let prediction = try await self.latePayments(tenantId: tenantId, currency: currency)
-        let expected = Dictionary(prediction.invoices.map { ($0.id, $0.expected) }, uniquingKeysWith: { first, _ in first })
-        let documents = try await self.database.tenantRead(tenantId: tenantId) { db in
-            try await ReadModel.openDocuments(tenantId: tenantId, currency: currency, db: db)
-        }
+        let documents = try await self.documents(tenantId: tenantId, currency: currency).documents
+        let expected = Dictionary(Self.predict(documents, currency: currency).invoices.map { ($0.id, $0.expected) }, uniquingKeysWith: { first, _ in first })
         var byPeriod: [CalendarDay: StoredForecast.Scheduled] = [:]
-        for document in documents {
-            guard let due = CalendarDay(document.due_date) else { continue }
-            let day = max(document.kind == "invoice" ? expected[document.id] ?? due : due, first)
+        for document in documents where document.open && document.owed > 0 {
+            let day = max(document.kind == "invoice" ? expected[document.id] ?? document.due : document.due, first)
             guard day < end else { continue }
             let period = interval.start(of: day)
             var entry = byPeriod[period] ?? .init(period: period.description, receipts: 0, payments: 0, documents: 0)
-            let open = document.total_minor - document.applied_minor
-            if document.kind == "invoice" { entry.receipts &+= open } else { entry.payments &+= open }
+            if document.kind == "invoice" { entry.receipts &+= document.owed } else { entry.payments &+= document.owed }
             entry.documents += 1
             byPeriod[period] = entry
         }

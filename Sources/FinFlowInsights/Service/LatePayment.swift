@@ -46,25 +46,66 @@ enum LatePayment {
     ]
     static let minimumTraining = 30
 
+    /// Each customer's settled invoices in the order they were settled, with running sums, so the history as it
+    /// stood on any day is a binary search away.
+    struct Histories {
+        struct Running { var count = 0.0; var late = 0.0; var daysLate = 0.0; var amount = 0.0 }
+        var settledDays: [String: [Int]] = [:]
+        var sums: [String: [Running]] = [:]
+
+        init(_ invoices: [Invoice]) {
+            var byCustomer: [String: [Invoice]] = [:]
+            for invoice in invoices where invoice.settled != nil { byCustomer[invoice.customer, default: []].append(invoice) }
+            for (customer, list) in byCustomer {
+                let ordered = list.sorted { ($0.settled!, $0.id) < ($1.settled!, $1.id) }
+                var running = Running()
+                var sums = [running]
+                for invoice in ordered {
+                    running.count += 1
+                    running.late += invoice.late == true ? 1 : 0
+                    running.daysLate += Double(invoice.settled! - invoice.due)
+                    running.amount += Double(invoice.total)
+                    sums.append(running)
+                }
+                self.settledDays[customer] = ordered.map { $0.settled! }
+                self.sums[customer] = sums
+            }
+        }
+
+        /// The customer's totals over invoices settled before `day`.
+        func before(_ day: Int, customer: String) -> Running {
+            guard let days = self.settledDays[customer], let sums = self.sums[customer] else { return Running() }
+            var low = 0, high = days.count
+            while low < high {
+                let middle = (low + high) / 2
+                if days[middle] < day { low = middle + 1 } else { high = middle }
+            }
+            return sums[low]
+        }
+    }
+
     /// The features of `invoice` from the customer's invoices settled before it was issued.
-    static func features(_ invoice: Invoice, history: [Invoice], baseRate: Double) -> [Double] {
-        let prior = history.filter { $0.customer == invoice.customer && ($0.settled ?? .max) < invoice.issued }
-        let late = prior.filter { $0.late == true }.count
-        let share = (Double(late) + 2 * baseRate) / (Double(prior.count) + 2)
-        let meanLate = prior.isEmpty ? 0 : Double(prior.reduce(0) { $0 + (($1.settled ?? $1.due) - $1.due) }) / Double(prior.count)
-        let meanAmount = prior.isEmpty ? 0 : Double(prior.reduce(0) { $0 + $1.total }) / Double(prior.count)
+    static func features(_ invoice: Invoice, histories: Histories, baseRate: Double) -> [Double] {
+        let prior = histories.before(invoice.issued, customer: invoice.customer)
+        let share = (prior.late + 2 * baseRate) / (prior.count + 2)
+        let meanLate = prior.count > 0 ? prior.daysLate / prior.count : 0
+        let meanAmount = prior.count > 0 ? prior.amount / prior.count : 0
         let amount = Double(max(invoice.total, 1))
         return [
-            Foundation.log(1 + Double(prior.count)), share, max(-3, min(3, meanLate / 30)), Foundation.log(amount),
+            Foundation.log(1 + prior.count), share, max(-3, min(3, meanLate / 30)), Foundation.log(amount),
             meanAmount > 0 ? Foundation.log(amount / meanAmount) : 0, Double(invoice.due - invoice.issued) / 30,
         ]
     }
 
+    /// The most settled invoices a model trains on (the newest).
+    static let trainingMax = 20_000
+
     /// Trains on `invoices` (the settled ones count), oldest issued first.
     static func train(_ invoices: [Invoice], seed: UInt64 = 1) -> Model {
-        let settled = invoices.filter { $0.settled != nil }.sorted { ($0.issued, $0.id) < ($1.issued, $1.id) }
+        let settled = Array(invoices.filter { $0.settled != nil }.sorted { ($0.issued, $0.id) < ($1.issued, $1.id) }.suffix(Self.trainingMax))
         let baseRate = settled.isEmpty ? 0.5 : (Double(settled.filter { $0.late == true }.count) + 1) / (Double(settled.count) + 2)
-        let rows = settled.map { Self.features($0, history: settled, baseRate: baseRate) }
+        let histories = Histories(invoices)
+        let rows = settled.map { Self.features($0, histories: histories, baseRate: baseRate) }
         let labels = settled.map { $0.late == true ? 1.0 : 0.0 }
         let fallback = Model(
             kind: "base-rate", features: [], weights: [], bias: 0, means: [], scales: [], trainedOn: settled.count, baseRate: baseRate, auc: nil,
@@ -130,9 +171,9 @@ enum LatePayment {
         return Self.sigmoid(z)
     }
 
-    /// The probability for an open invoice given every invoice the tenant has.
-    static func probability(_ model: Model, invoice: Invoice, history: [Invoice]) -> Double {
-        Self.probability(model, features: Self.features(invoice, history: history, baseRate: model.baseRate))
+    /// The probability for an open invoice given the tenant's settled invoices.
+    static func probability(_ model: Model, invoice: Invoice, histories: Histories) -> Double {
+        Self.probability(model, features: Self.features(invoice, histories: histories, baseRate: model.baseRate))
     }
 
     /// The area under the ROC curve: the chance a late invoice scores above an on-time one (ties count half).

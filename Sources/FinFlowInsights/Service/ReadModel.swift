@@ -123,24 +123,6 @@ enum ReadModel {
             .first(decoding: Row.self)?.type
     }
 
-    struct OpenDocument: Decodable, Sendable {
-        let id: String
-        let kind: String
-        let party_id: String
-        let total_minor: Int64
-        let applied_minor: Int64
-        let due_date: String
-    }
-
-    /// Open receivables and payables in `currency` with something still owed.
-    static func openDocuments(tenantId: String, currency: String, db: any SQLDatabase) async throws -> [OpenDocument] {
-        try await db.raw("""
-            SELECT id, kind, party_id, total_minor, applied_minor, due_date FROM insights_documents
-            WHERE tenant_id = \(bind: tenantId) AND status = 'open' AND currency = \(bind: currency) AND total_minor > applied_minor
-            ORDER BY due_date, id LIMIT 100000
-            """).all(decoding: OpenDocument.self)
-    }
-
     struct DocumentRow: Decodable, Sendable {
         let id: String
         let kind: String
@@ -199,6 +181,15 @@ enum Interval: String, Sendable, CaseIterable {
         case .day: 7
         case .week: 52
         case .month: 12
+        }
+    }
+
+    /// The most recent periods a forecast fits on: three years of days, ten years of weeks, thirty of months.
+    var historyMax: Int {
+        switch self {
+        case .day: 1_098
+        case .week: 520
+        case .month: 360
         }
     }
 
