@@ -54,7 +54,8 @@ extension Ledger {
             try await self.setStatus(entry, .awaitingApproval, db: db)
             return try await LedgerStore.record(tenantId: principal.tenantId, id: entry.id, db: db)
         }
-        try context.apply(lines.map { ($0.account_id, $0.side, $0.amountMinor) }, phase: .post(.init(date: date.description, source: entry.source)))
+        try context.apply(
+            lines.map { ($0.account_id, $0.side, $0.amountMinor) }, phase: .post(.init(date: date.description, source: entry.source, entryId: entry.id)))
         let now = self.now
         try await db.raw("""
             UPDATE journal_entries SET status = 'posted', posted_at_ms = \(bind: now), approved_by = \(bind: approver)
@@ -98,10 +99,11 @@ extension Ledger {
             principal: principal, accountIds: Set(lines.map(\.account_id)), dates: [reversalDate], db: db, kind: self.kind)
         try context.checkPeriod(reversalDate)
         let swapped = lines.map { ($0.account_id, $0.side.opposite, $0.amountMinor) }
-        try context.apply(swapped, phase: .post(.init(date: reversalDate.description, source: original.source)))
+        let reversalId = newId?.lowercased() ?? self.env.ids.nextString()
+        try context.apply(swapped, phase: .post(.init(date: reversalDate.description, source: original.source, entryId: reversalId)))
         let now = self.now
         let entry = EntryRow(
-            id: newId?.lowercased() ?? self.env.ids.nextString(), tenant_id: principal.tenantId, status: EntryStatus.posted.rawValue,
+            id: reversalId, tenant_id: principal.tenantId, status: EntryStatus.posted.rawValue,
             source: original.source, source_id: nil, accounting_date: reversalDate.description,
             description: description ?? "Reversal of \(original.description)".prefix(LedgerLimits.descriptionLengthMax).description,
             reference: original.reference, metadata: original.metadata, request_hash: "reversal:\(original.id)",

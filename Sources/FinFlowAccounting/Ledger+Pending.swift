@@ -62,10 +62,13 @@ extension Ledger {
             try context.check(lines: posting, prefix: "")
             try context.checkPeriod(postingDate)
             try context.apply(lines.map { ($0.account_id, $0.side, $0.amountMinor) }, phase: .release)
-            try context.apply(posting.map { ($0.accountId, $0.side, $0.amountMinor) }, phase: .post(.init(date: postingDate.description, source: pending.source)))
+            let postedId = resolvedId ?? self.env.ids.nextString()
+            try context.apply(
+                posting.map { ($0.accountId, $0.side, $0.amountMinor) },
+                phase: .post(.init(date: postingDate.description, source: pending.source, entryId: postedId)))
             let now = self.now
             let entry = EntryRow(
-                id: resolvedId ?? self.env.ids.nextString(), tenant_id: principal.tenantId, status: EntryStatus.posted.rawValue,
+                id: postedId, tenant_id: principal.tenantId, status: EntryStatus.posted.rawValue,
                 source: pending.source, source_id: nil, accounting_date: postingDate.description, description: pending.description,
                 reference: pending.reference, metadata: pending.metadata, request_hash: "pending:\(pending.id)",
                 reverses_id: nil, reversed_by_id: nil, pending_id: pending.id, resolved_by_id: nil, timeout_at_ms: nil,

@@ -194,6 +194,7 @@ extension Ledger {
             let prefix = many ? "entries[\(index)]." : ""
             try context.check(lines: request.lines, prefix: prefix)
             var status: EntryStatus
+            let entryId = request.id ?? self.env.ids.nextString()
             switch request.mode {
             case .draft: status = .draft
             case .pending:
@@ -207,12 +208,12 @@ extension Ledger {
                 } else {
                     try context.apply(
                         request.lines.map { ($0.accountId.lowercased(), $0.side, $0.amountMinor) },
-                        phase: .post(.init(date: request.date.description, source: request.source.rawValue)))
+                        phase: .post(.init(date: request.date.description, source: request.source.rawValue, entryId: entryId)))
                     status = .posted
                 }
             }
             let entry = EntryRow(
-                id: request.id ?? self.env.ids.nextString(), tenant_id: principal.tenantId, status: status.rawValue,
+                id: entryId, tenant_id: principal.tenantId, status: status.rawValue,
                 source: request.source.rawValue, source_id: request.sourceId, accounting_date: request.date.description,
                 description: request.description, reference: request.reference, metadata: Self.json(request.metadata),
                 // The fingerprint tells a retry of a client-named entry from another request reusing its name; an

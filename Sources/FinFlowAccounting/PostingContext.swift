@@ -18,6 +18,9 @@ final class PostingContext {
     private var dayTotals: [DayKey: DayTotals] = [:]
     /// The day totals written since the last `takeMovements`, closing amounts left out: what the posting announces.
     private var written: [DayKey: (debits: Int64, credits: Int64)] = [:]
+    /// The first entries behind each day total, in posting order (at most `LedgerMovementsRecorded.entriesPerMovementMax`).
+    private var dayEntries: [DayKey: [String]] = [:]
+    private var writtenEntries: [DayKey: [String]] = [:]
 
     var tenantId: String { self.ledger.tenant_id }
 
@@ -33,18 +36,20 @@ final class PostingContext {
     struct Mark {
         fileprivate let accounts: [String: AccountRow]
         fileprivate let dayTotals: [DayKey: DayTotals]
+        fileprivate let dayEntries: [DayKey: [String]]
         fileprivate let closedPeriodsUsed: Set<String>
     }
 
     /// Takes a mark and makes `principal` the one posting; `restore` undoes everything applied since.
     func mark(as principal: Principal) -> Mark {
         self.principal = principal
-        return Mark(accounts: self.accounts, dayTotals: self.dayTotals, closedPeriodsUsed: self.closedPeriodsUsed)
+        return Mark(accounts: self.accounts, dayTotals: self.dayTotals, dayEntries: self.dayEntries, closedPeriodsUsed: self.closedPeriodsUsed)
     }
 
     func restore(_ mark: Mark) {
         self.accounts = mark.accounts
         self.dayTotals = mark.dayTotals
+        self.dayEntries = mark.dayEntries
         self.closedPeriodsUsed = mark.closedPeriodsUsed
     }
 
@@ -179,10 +184,13 @@ final class PostingContext {
     struct PostingDay: Equatable {
         let date: String
         let closing: Bool
+        /// The entry posting, named in the movements announced for insights.
+        let entryId: String?
 
-        init(date: String, source: String) {
+        init(date: String, source: String, entryId: String? = nil) {
             self.date = date
             self.closing = source == EntrySource.close.rawValue
+            self.entryId = entryId
         }
     }
 
@@ -219,9 +227,11 @@ final class PostingContext {
             case (.post(let day), .debit):
                 try add(&account.posted_debits_minor, line.amountMinor)
                 self.dayTotals[DayKey(date: day.date, accountId: line.accountId), default: DayTotals()].add(line.amountMinor, debit: true, closing: day.closing)
+                self.note(day, accountId: line.accountId)
             case (.post(let day), .credit):
                 try add(&account.posted_credits_minor, line.amountMinor)
                 self.dayTotals[DayKey(date: day.date, accountId: line.accountId), default: DayTotals()].add(line.amountMinor, debit: false, closing: day.closing)
+                self.note(day, accountId: line.accountId)
             case (.reserve, .debit): try add(&account.pending_debits_minor, line.amountMinor)
             case (.reserve, .credit): try add(&account.pending_credits_minor, line.amountMinor)
             case (.release, .debit): try add(&account.pending_debits_minor, -line.amountMinor)
@@ -236,6 +246,16 @@ final class PostingContext {
             guard let account = self.accounts[accountId] else { continue }
             try Self.checkConstraint(account)
         }
+    }
+
+    /// Remembers the entry behind a trading day total, up to the cap.
+    private func note(_ day: PostingDay, accountId: String) {
+        guard let entryId = day.entryId, !day.closing else { return }
+        let key = DayKey(date: day.date, accountId: accountId)
+        var entries = self.dayEntries[key] ?? []
+        guard entries.count < LedgerMovementsRecorded.entriesPerMovementMax, entries.last != entryId else { return }
+        entries.append(entryId)
+        self.dayEntries[key] = entries
     }
 
     static func checkConstraint(_ account: AccountRow) throws {
@@ -343,6 +363,11 @@ final class PostingContext {
             // Bounded by the account's totals, which `apply` checked against overflow.
             self.written[key] = (before.debits + trading.debits, before.credits + trading.credits)
         }
+        for (key, entries) in self.dayEntries {
+            let known = self.writtenEntries[key] ?? []
+            self.writtenEntries[key] = Array((known + entries.filter { !known.contains($0) }).prefix(LedgerMovementsRecorded.entriesPerMovementMax))
+        }
+        self.dayEntries = [:]
         self.dayTotals = [:]
         self.original = self.accounts
         return (days, changed)
@@ -350,12 +375,16 @@ final class PostingContext {
 
     /// The trading movements written since the last call, per day and account, in order, with each account's details.
     func takeMovements() -> [LedgerMovementsRecorded.Movement] {
-        defer { self.written = [:] }
+        defer {
+            self.written = [:]
+            self.writtenEntries = [:]
+        }
         return self.written.sorted(by: { $0.key < $1.key }).compactMap { key, totals in
             guard let account = self.accounts[key.accountId] else { return nil }
             return LedgerMovementsRecorded.Movement(
                 accountingDate: key.date, accountId: account.id, code: account.code, name: account.name, type: account.type,
-                cashFlowTag: account.cash_flow_tag, currency: account.currency, debitMinor: totals.debits, creditMinor: totals.credits)
+                cashFlowTag: account.cash_flow_tag, currency: account.currency, debitMinor: totals.debits, creditMinor: totals.credits,
+                entryIds: self.writtenEntries[key])
         }
     }
 

@@ -70,7 +70,7 @@ struct EventSchemaTests {
         (LedgerMovementsRecorded.topic, LedgerMovementsRecorded(
             tenantId: "t", entryIds: ["e"], entryCount: 1,
             movements: [.init(accountingDate: "2026-03-02", accountId: "a", code: "1000", name: "Cash", type: "asset", cashFlowTag: "cash",
-                              currency: "EUR", debitMinor: 100, creditMinor: 0)])),
+                              currency: "EUR", debitMinor: 100, creditMinor: 0, entryIds: ["e"])])),
         (InvoiceIssued.topic, InvoiceIssued(
             invoiceId: "i", tenantId: "t", kind: "credit_note", number: "CN-1", customerId: "c", currency: "EUR", totalMinor: 100,
             issueDate: "2026-03-02", dueDate: "2026-04-01", creditedInvoiceId: "i0")),

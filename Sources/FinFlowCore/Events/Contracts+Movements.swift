@@ -6,6 +6,7 @@ public struct LedgerMovementsRecorded: EventContract, Equatable {
     public static let eventType = "finflow.ledger.movements-recorded"
     public static let schemaVersion = 1
     public static let movementsMax = 500
+    public static let entriesPerMovementMax = 20
 
     /// One account's movement on one day.
     public struct Movement: Codable, Sendable, Equatable {
@@ -21,10 +22,12 @@ public struct LedgerMovementsRecorded: EventContract, Equatable {
         public let currency: String
         public let debitMinor: Int64
         public let creditMinor: Int64
+        /// The first entries behind the movement (at most `entriesPerMovementMax`).
+        public let entryIds: [String]?
 
         public init(
             accountingDate: String, accountId: String, code: String, name: String, type: String, cashFlowTag: String?, currency: String,
-            debitMinor: Int64, creditMinor: Int64
+            debitMinor: Int64, creditMinor: Int64, entryIds: [String]? = nil
         ) {
             self.accountingDate = accountingDate
             self.accountId = accountId
@@ -35,6 +38,7 @@ public struct LedgerMovementsRecorded: EventContract, Equatable {
             self.currency = currency
             self.debitMinor = debitMinor
             self.creditMinor = creditMinor
+            self.entryIds = entryIds
         }
     }
 

@@ -99,7 +99,18 @@ extension InsightsDesk {
     func refreshAdvice(principal: Principal, currency: String?) async throws -> [AdviceRow] {
         let tenantId = principal.tenantId
         let books = try await self.snapshot(tenantId: tenantId, currency: currency)
-        let found = Advisor.advise(books)
+        var advised = Advisor.advise(books)
+        // An expense above its trend names the entries behind its last month.
+        if let month = books.months.last {
+            for index in advised.indices where advised[index].kind == "expense-above-trend" {
+                let accountId = advised[index].subject
+                let entries = try await self.database.tenantRead(tenantId: tenantId) { db in
+                    try await ReadModel.entries(tenantId: tenantId, accountId: accountId, from: month, to: month.endOfMonth, limit: 20, db: db)
+                }
+                advised[index].evidence += entries.map { .init(label: "entry", period: $0.day, reference: $0.entryId) }
+            }
+        }
+        let found = advised
         let now = self.env.clock.nowMillis(), ids = self.env.ids, outbox = self.outbox
         try await self.database.tenantTransaction(tenantId: tenantId) { db in
             let existing = try await db.select().column("*").from("insights_advice").where("tenant_id", .equal, tenantId)

@@ -5,6 +5,7 @@ import FinFlowCore
 enum InsightsMigrations {
     static let tables = ["insights_accounts", "insights_movements", "insights_documents", "insights_forecasts"]
     static let adviceTables = ["insights_advice"]
+    static let entryTables = ["insights_movement_entries"]
 
     static let all: [Migration] = [
         Migration(1, "create the read model of accounts, daily movements and open documents, and the stored forecasts", [
@@ -49,5 +50,12 @@ enum InsightsMigrations {
             """,
             "CREATE INDEX insights_advice_tenant ON insights_advice (tenant_id, status, amount_minor)",
         ], postgresAfter: adviceTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(3, "keep the first entries behind each account's day, the evidence advice names", [
+            """
+            CREATE TABLE insights_movement_entries (
+                tenant_id TEXT NOT NULL, account_id TEXT NOT NULL, accounting_date TEXT NOT NULL, entry_id TEXT NOT NULL,
+                PRIMARY KEY (tenant_id, account_id, accounting_date, entry_id))
+            """,
+        ], postgresAfter: entryTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

@@ -31,7 +31,31 @@ enum ReadModel {
                     debit_minor = insights_movements.debit_minor + excluded.debit_minor,
                     credit_minor = insights_movements.credit_minor + excluded.credit_minor
                 """).run()
+            for entryId in (movement.entryIds ?? []).prefix(LedgerMovementsRecorded.entriesPerMovementMax) where (1...64).contains(entryId.count) {
+                // At most the first twenty entries of an account's day are kept.
+                try await db.raw("""
+                    INSERT INTO insights_movement_entries (tenant_id, account_id, accounting_date, entry_id)
+                    SELECT \(bind: event.tenantId), \(bind: movement.accountId), \(bind: movement.accountingDate), \(bind: entryId)
+                    WHERE (SELECT COUNT(*) FROM insights_movement_entries WHERE tenant_id = \(bind: event.tenantId)
+                        AND account_id = \(bind: movement.accountId) AND accounting_date = \(bind: movement.accountingDate))
+                        < \(bind: LedgerMovementsRecorded.entriesPerMovementMax)
+                    ON CONFLICT (tenant_id, account_id, accounting_date, entry_id) DO NOTHING
+                    """).run()
+            }
         }
+    }
+
+    /// The first entries behind an account's movements between two dates (inclusive), by date.
+    static func entries(tenantId: String, accountId: String, from: CalendarDay, to: CalendarDay, limit: Int, db: any SQLDatabase) async throws
+        -> [(day: String, entryId: String)]
+    {
+        struct Row: Decodable { let accounting_date: String; let entry_id: String }
+        return try await db.raw("""
+            SELECT accounting_date, entry_id FROM insights_movement_entries
+            WHERE tenant_id = \(bind: tenantId) AND account_id = \(bind: accountId) AND accounting_date >= \(bind: from.description)
+                AND accounting_date <= \(bind: to.description)
+            ORDER BY accounting_date, entry_id LIMIT \(bind: limit)
+            """).all(decoding: Row.self).map { ($0.accounting_date, $0.entry_id) }
     }
 
     /// A new receivable or payable; a credit note lowers what its invoice (or bill) still owes instead.

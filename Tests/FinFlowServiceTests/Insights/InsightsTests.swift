@@ -288,6 +288,11 @@ struct InsightsTests {
                     json: #"{"amount":5000,"date":"\#(issued.addingDays(14 + late))","cashAccountId":"\#(a["1020"]!)"}"#, token: books.token)
                 try #require(paid.status == 200 || paid.status == 201, "\(paid.body)")
             }
+            // Last month's rent came with a 40,000 surcharge: half as much again as its trend.
+            let surcharge = try await books.post(Books.entry(
+                date: history.months[35].addingDays(20).description, description: "Rent surcharge",
+                lines: [(a["6100"]!, "debit", 40_000), (a["1020"]!, "credit", 40_000)]))
+            let surchargeId = try #require(surcharge.body["id"] as? String, "\(surcharge.body)")
             let open = try await invoice("slow", issue: today, due: today.addingDays(30), amount: 7_000)
             let overdue = try await invoice("acme", issue: history.months[34], due: history.months[34].addingDays(10), amount: 12_000)
             try await sut.deliver()
@@ -304,6 +309,11 @@ struct InsightsTests {
             let owed = try #require(items.first { $0["kind"] as? String == "overdue-invoices" })
             #expect(StatementTests.amount(owed["amountAtStake"]) == 12_000)
             #expect(((owed["evidence"] as? [[String: Any]]) ?? []).first?["reference"] as? String == overdue)
+            // The expense above its trend names the entries behind last month: the rent and the surcharge.
+            let rent = try #require(items.first { $0["kind"] as? String == "expense-above-trend" }, "\(kinds)")
+            #expect(rent["subject"] as? String == a["6100"] && StatementTests.amount(rent["amountAtStake"]) > 30_000)
+            let entries = ((rent["evidence"] as? [[String: Any]]) ?? []).filter { $0["label"] as? String == "entry" }
+            #expect(entries.count == 2 && entries.contains { $0["reference"] as? String == surchargeId }, "\(entries)")
             var announced = try await Self.outbox(InsightRaised.self, sut)
             #expect(announced.count == items.count && Set(announced.map(\.kind)) == Set(kinds))
 
