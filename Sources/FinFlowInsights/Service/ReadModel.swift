@@ -31,18 +31,30 @@ enum ReadModel {
                     debit_minor = insights_movements.debit_minor + excluded.debit_minor,
                     credit_minor = insights_movements.credit_minor + excluded.credit_minor
                 """).run()
-            for entryId in (movement.entryIds ?? []).prefix(LedgerMovementsRecorded.entriesPerMovementMax) where (1...64).contains(entryId.count) {
-                // At most the first twenty entries of an account's day are kept.
-                try await db.raw("""
-                    INSERT INTO insights_movement_entries (tenant_id, account_id, accounting_date, entry_id)
-                    SELECT \(bind: event.tenantId), \(bind: movement.accountId), \(bind: movement.accountingDate), \(bind: entryId)
-                    WHERE (SELECT COUNT(*) FROM insights_movement_entries WHERE tenant_id = \(bind: event.tenantId)
-                        AND account_id = \(bind: movement.accountId) AND accounting_date = \(bind: movement.accountingDate))
-                        < \(bind: LedgerMovementsRecorded.entriesPerMovementMax)
-                    ON CONFLICT (tenant_id, account_id, accounting_date, entry_id) DO NOTHING
-                    """).run()
-            }
+            try await Self.keep(movement.entryIds ?? [], tenantId: event.tenantId, movement: movement, db: db)
         }
+    }
+
+    /// Keeps the entries behind an account's day, up to the first twenty: one count and one insert.
+    static func keep(_ entryIds: [String], tenantId: String, movement: LedgerMovementsRecorded.Movement, db: any SQLDatabase) async throws {
+        var seen = Set<String>()
+        let ids = entryIds.prefix(LedgerMovementsRecorded.entriesPerMovementMax).filter { (1...64).contains($0.count) && seen.insert($0).inserted }
+        guard !ids.isEmpty else { return }
+        struct Count: Decodable { let n: Int }
+        let kept = try await db.raw("""
+            SELECT COUNT(*) AS n FROM insights_movement_entries
+            WHERE tenant_id = \(bind: tenantId) AND account_id = \(bind: movement.accountId) AND accounting_date = \(bind: movement.accountingDate)
+            """).first(decoding: Count.self)?.n ?? 0
+        let room = LedgerMovementsRecorded.entriesPerMovementMax - kept
+        guard room > 0 else { return }
+        var query = SQLQueryString("INSERT INTO insights_movement_entries (tenant_id, account_id, accounting_date, entry_id) VALUES ")
+        for (index, entryId) in ids.prefix(room).enumerated() {
+            query.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
+            query.appendInterpolation(binds: [tenantId, movement.accountId, movement.accountingDate, entryId])
+            query.appendInterpolation(unsafeRaw: ")")
+        }
+        query.appendInterpolation(unsafeRaw: " ON CONFLICT (tenant_id, account_id, accounting_date, entry_id) DO NOTHING")
+        try await db.raw(query).run()
     }
 
     /// The first entries behind an account's movements between two dates (inclusive), by date.
