@@ -15,7 +15,7 @@ struct BooksSnapshot: Sendable {
         var due: CalendarDay
         var settled: CalendarDay?
         var open: Bool
-        var owed: Int64 { self.open ? self.total - self.applied : 0 }
+        var owed: Int64 { self.open ? self.total &- self.applied : 0 }
     }
 
     var today: CalendarDay
@@ -68,7 +68,7 @@ enum Advisor {
         let exponent = Currency(code: currency)?.exponent ?? 2
         var divisor: Int64 = 1
         for _ in 0..<exponent { divisor *= 10 }
-        let whole = abs(minor) / divisor
+        let whole = minor.magnitude / UInt64(divisor)
         var digits = String(whole)
         var grouped = ""
         while digits.count > 3 {
@@ -99,7 +99,7 @@ enum Advisor {
             guard balance < 0 else { continue }
             let month = start.addingMonths(h)
             let recent = Array(books.netCash.suffix(3))
-            let burn = -recent.reduce(0, +) / Int64(max(1, recent.count))
+            let burn = 0 &- recent.reduce(0, &+) / Int64(max(1, recent.count))
             return [Advice(
                 kind: "cash-runway", subject: "cash", amountAtStake: books.cashBalance,
                 sentence: "At the pace the forecast (\(outcome.method)) expects, the \(Self.money(books.cashBalance, books.currency)) of cash on hand runs out in \(Self.monthName(month)), \(h + 1) month\(h == 0 ? "" : "s") from now"
@@ -119,7 +119,7 @@ enum Advisor {
     /// what has been applied to them).
     static func receivable(_ books: BooksSnapshot, at day: CalendarDay) -> Int64 {
         books.documents.filter { $0.kind == "invoice" && $0.issued <= day && ($0.settled.map { $0 > day } ?? true) }
-            .reduce(0) { $0 + ($1.open ? $1.total - $1.applied : $1.total) }
+            .reduce(0) { $0 &+ ($1.open ? $1.total &- $1.applied : $1.total) }
     }
 
     /// Receivables against sales over the last three complete months and the three before: advice when receivables
@@ -129,7 +129,7 @@ enum Advisor {
         guard books.months.count >= 6, let last = books.months.last else { return [] }
         let now = last.endOfMonth, before = last.addingMonths(-3).endOfMonth
         let receivableNow = Self.receivable(books, at: now), receivableBefore = Self.receivable(books, at: before)
-        let salesNow = books.revenue.suffix(3).reduce(0, +), salesBefore = books.revenue.dropLast(3).suffix(3).reduce(0, +)
+        let salesNow = books.revenue.suffix(3).reduce(0, &+), salesBefore = books.revenue.dropLast(3).suffix(3).reduce(0, &+)
         guard salesNow > 0, salesBefore > 0, receivableBefore > 0 else { return [] }
         var advice: [Advice] = []
         let receivableGrowth = Double(receivableNow) / Double(receivableBefore) - 1, salesGrowth = Double(salesNow) / Double(salesBefore) - 1
@@ -139,7 +139,7 @@ enum Advisor {
             .init(label: "sales, three months", value: salesNow, period: last.addingMonths(-2).description),
         ]
         if receivableGrowth - salesGrowth > 0.2 {
-            let excess = receivableNow - Int64((Double(receivableBefore) * (1 + salesGrowth)).rounded())
+            let excess = receivableNow &- InsightsDesk.minor(Double(receivableBefore) * (1 + salesGrowth))
             advice.append(Advice(
                 kind: "receivables-outpacing-sales", subject: "receivables", amountAtStake: excess,
                 sentence: "Receivables grew \(Int((receivableGrowth * 100).rounded())) % over three months while sales grew \(Int((salesGrowth * 100).rounded())) %: \(Self.money(excess, books.currency)) more is owed than sales explain.",
@@ -147,7 +147,7 @@ enum Advisor {
         }
         let dsoNow = Double(receivableNow) / Double(salesNow) * 91, dsoBefore = Double(receivableBefore) / Double(salesBefore) * 91
         if dsoNow - dsoBefore >= 10, dsoNow >= dsoBefore * 1.25 {
-            let tied = Int64((Double(receivableNow) * (dsoNow - dsoBefore) / dsoNow).rounded())
+            let tied = InsightsDesk.minor(Double(receivableNow) * (dsoNow - dsoBefore) / dsoNow)
             advice.append(Advice(
                 kind: "dso-rising", subject: "receivables", amountAtStake: tied,
                 sentence: "Customers now take \(Int(dsoNow.rounded())) days to pay on average, up from \(Int(dsoBefore.rounded())) three months ago; the extra days tie up \(Self.money(tied, books.currency)).",
@@ -163,8 +163,8 @@ enum Advisor {
     static func concentration(_ books: BooksSnapshot) -> [Advice] {
         let since = books.today.addingMonths(-12)
         var byCustomer: [String: Int64] = [:]
-        for document in books.documents where document.kind == "invoice" && document.issued > since { byCustomer[document.party, default: 0] += document.total }
-        let total = byCustomer.values.reduce(0, +)
+        for document in books.documents where document.kind == "invoice" && document.issued > since { byCustomer[document.party, default: 0] &+= document.total }
+        let total = byCustomer.values.reduce(0, &+)
         guard total > 0, byCustomer.count >= 2, let (customer, amount) = byCustomer.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) else { return [] }
         let share = Double(amount) / Double(total)
         guard share >= 0.3 else { return [] }
@@ -187,11 +187,11 @@ enum Advisor {
             guard mean > 0 else { continue }
             let deviation = prior.reduce(0) { $0 + abs($1 - mean) } / Double(prior.count)
             guard latest > mean * 1.3, latest > mean + 3 * deviation else { continue }
-            let excess = Int64((latest - mean).rounded())
+            let excess = InsightsDesk.minor(latest - mean)
             let name = books.accounts[accountId].map { "\($0.code) \($0.name)" } ?? accountId
             advice.append(Advice(
                 kind: "expense-above-trend", subject: accountId, amountAtStake: excess,
-                sentence: "\(name) cost \(Self.money(Int64(latest), books.currency)) in \(Self.monthName(last)), \(Int(((latest / mean - 1) * 100).rounded())) % above its six-month average of \(Self.money(Int64(mean.rounded()), books.currency)).",
+                sentence: "\(name) cost \(Self.money(InsightsDesk.minor(latest), books.currency)) in \(Self.monthName(last)), \(Int(((latest / mean - 1) * 100).rounded())) % above its six-month average of \(Self.money(InsightsDesk.minor(mean), books.currency)).",
                 evidence: zip(books.months.suffix(7), values.suffix(7)).map { .init(label: "expense", value: $1, period: $0.description, reference: accountId) }))
         }
         return advice
@@ -214,18 +214,18 @@ enum Advisor {
             guard months.count >= 3, let latest = recent.last else { continue }
             let earlier = recent.dropLast().map(\.total).sorted()
             let median = earlier.isEmpty ? latest.total : earlier[earlier.count / 2]
-            guard median > 0, recent.dropLast().allSatisfy({ abs(Double($0.total - median)) <= 0.2 * Double(median) }) else { continue }
+            guard median > 0, recent.dropLast().allSatisfy({ abs(Double($0.total) - Double(median)) <= 0.2 * Double(median) }) else { continue }
             let evidence = recent.map { Advice.Evidence(label: "bill", value: $0.total, period: $0.issued.description, reference: $0.id) }
             if ordered.first.map({ $0.issued >= window }) == true {
                 advice.append(Advice(
-                    kind: "recurring-charge-new", subject: vendor, amountAtStake: median * 12,
-                    sentence: "Vendor \(vendor) has billed about \(Self.money(median, books.currency)) a month since \(Self.monthName(ordered[0].issued)): a new recurring charge of about \(Self.money(median * 12, books.currency)) a year.",
+                    kind: "recurring-charge-new", subject: vendor, amountAtStake: median &* 12,
+                    sentence: "Vendor \(vendor) has billed about \(Self.money(median, books.currency)) a month since \(Self.monthName(ordered[0].issued)): a new recurring charge of about \(Self.money(median &* 12, books.currency)) a year.",
                     evidence: evidence))
             } else if Double(latest.total) >= Double(median) * 1.1 {
-                let rise = latest.total - median
+                let rise = latest.total &- median
                 advice.append(Advice(
-                    kind: "recurring-charge-rose", subject: vendor, amountAtStake: rise * 12,
-                    sentence: "Vendor \(vendor)'s recurring bill rose from about \(Self.money(median, books.currency)) to \(Self.money(latest.total, books.currency)) in \(Self.monthName(latest.issued)): \(Self.money(rise * 12, books.currency)) more a year.",
+                    kind: "recurring-charge-rose", subject: vendor, amountAtStake: rise &* 12,
+                    sentence: "Vendor \(vendor)'s recurring bill rose from about \(Self.money(median, books.currency)) to \(Self.money(latest.total, books.currency)) in \(Self.monthName(latest.issued)): \(Self.money(rise &* 12, books.currency)) more a year.",
                     evidence: evidence))
             }
         }
@@ -239,7 +239,7 @@ enum Advisor {
     static func overdue(_ books: BooksSnapshot) -> [Advice] {
         var advice: [Advice] = []
         let overdue = books.documents.filter { $0.kind == "invoice" && $0.open && $0.owed > 0 && $0.due < books.today }
-        let owed = overdue.reduce(0) { $0 + $1.owed }
+        let owed = overdue.reduce(0) { $0 &+ $1.owed }
         if owed > 0 {
             let oldest = overdue.min { $0.due < $1.due }!
             advice.append(Advice(
@@ -255,7 +255,7 @@ enum Advisor {
         }
         for (customer, days) in lateness.sorted(by: { $0.key < $1.key }) where days.count >= 2 {
             let mean = Double(days.reduce(0, +)) / Double(days.count)
-            let owing = books.documents.filter { $0.kind == "invoice" && $0.party == customer && $0.open }.reduce(0) { $0 + $1.owed }
+            let owing = books.documents.filter { $0.kind == "invoice" && $0.party == customer && $0.open }.reduce(0) { $0 &+ $1.owed }
             guard mean >= 15, owing > 0 else { continue }
             advice.append(Advice(
                 kind: "late-payer", subject: customer, amountAtStake: owing,
@@ -284,11 +284,11 @@ enum Advisor {
         }
         let low = ahead.filter { $0.1 < 0.85 }
         guard let lowest = low.min(by: { $0.1 < $1.1 }) else { return [] }
-        let shortfall = Int64(ahead.reduce(0) { $0 + max(0, average * (1 - $1.1)) }.rounded())
+        let shortfall = InsightsDesk.minor(ahead.reduce(0) { $0 + max(0, average * (1 - $1.1)) })
         return [Advice(
             kind: "seasonal-low", subject: "revenue", amountAtStake: shortfall,
             sentence: "Revenue is seasonal: \(Self.monthName(lowest.0)) usually brings \(Int(((1 - lowest.1) * 100).rounded())) % less than an average month; the next three months may fall \(Self.money(shortfall, books.currency)) short of an average quarter.",
-            evidence: ahead.map { .init(label: "seasonal index (per thousand)", value: Int64(($0.1 * 1000).rounded()), period: $0.0.description) }
+            evidence: ahead.map { .init(label: "seasonal index (per thousand)", value: InsightsDesk.minor($0.1 * 1000), period: $0.0.description) }
                 + zip(books.months.suffix(12), books.revenue.suffix(12)).map { .init(label: "revenue", value: $1, period: $0.description) })]
     }
 }
