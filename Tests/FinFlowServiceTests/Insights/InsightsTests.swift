@@ -44,6 +44,18 @@ struct InsightsTests {
         return a
     }
 
+    /// Issues an invoice of one line to `customer`, answering its id.
+    static func issueInvoice(
+        _ client: any TestClientProtocol, books: Books, customer: String, issue: CalendarDay, due: CalendarDay, amount: Int64
+    ) async throws -> String {
+        let response = try await client.send(.post, "/v1/accounting/invoices", json: """
+            {"customerId":"\(customer)","customerName":"Customer","issueDate":"\(issue)","dueDate":"\(due)","issue":true,
+             "lines":[{"description":"Work","quantity":"1","unitPrice":\(amount)}]}
+            """, token: books.token)
+        try #require(response.status == 201, "\(response.body)")
+        return try #require(response.body["id"] as? String)
+    }
+
     /// The raw body of a GET, with its content type.
     static func raw(_ client: any TestClientProtocol, _ path: String, token: String) async throws -> (status: Int, text: String, type: String?) {
         var headers = HTTPFields()
@@ -180,12 +192,7 @@ struct InsightsTests {
             let history = History(today: today)
             let a = try await Self.post(history, books: books)
             func invoice(_ customer: String, issue: CalendarDay, due: CalendarDay, amount: Int64) async throws -> String {
-                let response = try await client.send(.post, "/v1/accounting/invoices", json: """
-                    {"customerId":"\(customer)","customerName":"Customer","issueDate":"\(issue)","dueDate":"\(due)","issue":true,
-                     "lines":[{"description":"Work","quantity":"1","unitPrice":\(amount)}]}
-                    """, token: books.token)
-                try #require(response.status == 201, "\(response.body)")
-                return try #require(response.body["id"] as? String)
+                try await Self.issueInvoice(client, books: books, customer: customer, issue: issue, due: due, amount: amount)
             }
             // The customer paid an earlier invoice ten days late.
             let earlier = try await invoice("c-late", issue: history.months[33], due: history.months[33].addingDays(14), amount: 20_000)
@@ -272,12 +279,7 @@ struct InsightsTests {
             let history = History(today: today)
             let a = try await Self.post(history, books: books)
             func invoice(_ customer: String, issue: CalendarDay, due: CalendarDay, amount: Int64) async throws -> String {
-                let response = try await client.send(.post, "/v1/accounting/invoices", json: """
-                    {"customerId":"\(customer)","customerName":"Customer","issueDate":"\(issue)","dueDate":"\(due)","issue":true,
-                     "lines":[{"description":"Work","quantity":"1","unitPrice":\(amount)}]}
-                    """, token: books.token)
-                try #require(response.status == 201, "\(response.body)")
-                return try #require(response.body["id"] as? String)
+                try await Self.issueInvoice(client, books: books, customer: customer, issue: issue, due: due, amount: amount)
             }
             // "slow" paid two invoices 20 and 30 days late and owes 7,000 not yet due; "acme" owes 12,000 since two months.
             for (i, late) in [20, 30].enumerated() {
