@@ -154,15 +154,7 @@ struct CSVWriter {
     }
 
     mutating func row(_ fields: [String]) {
-        self.text += fields.map(Self.escape).joined(separator: ",") + "\r\n"
-    }
-
-    static func escape(_ field: String) -> String {
-        // A leading =, +, - or @ makes spreadsheets evaluate a cell; names are prefixed so they stay text.
-        var value = field
-        if let first = value.first, "=+@\t\r".contains(first) { value = "'" + value }
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        self.text += fields.map(CSVRecords.field).joined(separator: ",") + "\r\n"
     }
 
     static func amount(_ minor: Int64, _ currency: String) -> String {

@@ -383,7 +383,7 @@ final class PostingContext {
             guard let account = self.accounts[key.accountId] else { return nil }
             return LedgerMovementsRecorded.Movement(
                 accountingDate: key.date, accountId: account.id, code: account.code, name: account.name, type: account.type,
-                cashFlowTag: account.cash_flow_tag, currency: account.currency, debitMinor: totals.debits, creditMinor: totals.credits,
+                cashFlowTag: account.cash_flow_tag, role: account.system_role, currency: account.currency, debitMinor: totals.debits, creditMinor: totals.credits,
                 entryIds: self.writtenEntries[key])
         }
     }

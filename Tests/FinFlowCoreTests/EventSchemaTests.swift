@@ -69,12 +69,15 @@ struct EventSchemaTests {
             settledDate: "2026-03-30", settledBy: "payment")),
         (LedgerMovementsRecorded.topic, LedgerMovementsRecorded(
             tenantId: "t", entryIds: ["e"], entryCount: 1,
-            movements: [.init(accountingDate: "2026-03-02", accountId: "a", code: "1000", name: "Cash", type: "asset", cashFlowTag: "cash",
+            movements: [.init(accountingDate: "2026-03-02", accountId: "a", code: "1000", name: "Cash", type: "asset", cashFlowTag: "cash", role: "disbursement",
                               currency: "EUR", debitMinor: 100, creditMinor: 0, entryIds: ["e"])])),
         (InvoiceIssued.topic, InvoiceIssued(
             invoiceId: "i", tenantId: "t", kind: "credit_note", number: "CN-1", customerId: "c", currency: "EUR", totalMinor: 100,
             issueDate: "2026-03-02", dueDate: "2026-04-01", creditedInvoiceId: "i0")),
         (InvoiceVoided.topic, InvoiceVoided(invoiceId: "i", tenantId: "t", voidedDate: "2026-03-03")),
+        (AnomalyDetected.topic, AnomalyDetected(
+            anomalyId: "a", tenantId: "t", subjectType: "transaction", subjectId: "x", score: 0.93, threshold: 0.9, amountMinor: 100, currency: "EUR",
+            reasons: [.init(feature: "burst", value: 15.5, contribution: 0.91, detail: "d")], sequence: 4, detectedAtMillis: 1)),
         (InsightRaised.topic, InsightRaised(
             insightId: "n", tenantId: "t", kind: "late-payer", subject: "c", currency: "EUR", amountAtStakeMinor: 100, sentence: "s",
             raisedAtMillis: 1)),
@@ -116,6 +119,7 @@ struct EventSchemaTests {
             switch encodedValue {
             case is String: #expect(type == "string", "\(path).\(key)")
             case let number as NSNumber where String(cString: number.objCType) == "c": #expect(type == "boolean", "\(path).\(key)")
+            case let number as NSNumber where ["d", "f"].contains(String(cString: number.objCType)): #expect(type == "number", "\(path).\(key)")
             case is NSNumber: #expect(type == "integer", "\(path).\(key)")
             case let array as [Any]:
                 let items = properties[key]?["items"] as? [String: Any]

@@ -19,6 +19,8 @@ public struct LedgerMovementsRecorded: EventContract, Equatable {
         public let type: String
         /// cash, operating, investing, financing or noncash: how the cash flow statement treats the account.
         public let cashFlowTag: String?
+        /// The part the ledger gives the account (`receivables`, `payables`, `revenue`…), when it has one.
+        public let role: String?
         public let currency: String
         public let debitMinor: Int64
         public let creditMinor: Int64
@@ -26,8 +28,8 @@ public struct LedgerMovementsRecorded: EventContract, Equatable {
         public let entryIds: [String]?
 
         public init(
-            accountingDate: String, accountId: String, code: String, name: String, type: String, cashFlowTag: String?, currency: String,
-            debitMinor: Int64, creditMinor: Int64, entryIds: [String]? = nil
+            accountingDate: String, accountId: String, code: String, name: String, type: String, cashFlowTag: String?, role: String? = nil,
+            currency: String, debitMinor: Int64, creditMinor: Int64, entryIds: [String]? = nil
         ) {
             self.accountingDate = accountingDate
             self.accountId = accountId
@@ -35,6 +37,7 @@ public struct LedgerMovementsRecorded: EventContract, Equatable {
             self.name = name
             self.type = type
             self.cashFlowTag = cashFlowTag
+            self.role = role
             self.currency = currency
             self.debitMinor = debitMinor
             self.creditMinor = creditMinor

@@ -62,6 +62,9 @@ public struct EventConsumer: Sendable {
     /// Applies the new events of a delivery together (in their order), where the consumer can do better than one at a
     /// time: one statement for many rows.
     let applyAll: (@Sendable ([PublishedEvent], any SQLDatabase) async throws -> Void)?
+    /// Runs once a delivery's transaction has committed, with the events it applied (never for one rolled back): where
+    /// the effect must leave the process only once it is durable (a push to connected clients).
+    let committed: (@Sendable ([PublishedEvent]) async -> Void)?
 
     /// A consumer applying events of `topic` inside a transaction of `database` (nil: no database, no inbox).
     public init(
@@ -73,12 +76,14 @@ public struct EventConsumer: Sendable {
         self.database = database
         self.apply = apply
         self.applyAll = nil
+        self.committed = nil
     }
 
     /// A consumer applying each delivery's new events of `topic` together, inside a transaction of `database`.
     public init(
         name: String, topic: String, database: any Database,
-        applyAll: @escaping @Sendable ([PublishedEvent], any SQLDatabase) async throws -> Void
+        applyAll: @escaping @Sendable ([PublishedEvent], any SQLDatabase) async throws -> Void,
+        committed: (@Sendable ([PublishedEvent]) async -> Void)? = nil
     ) {
         self.name = name
         self.topic = topic
@@ -88,6 +93,7 @@ public struct EventConsumer: Sendable {
             try await applyAll([event], db)
         }
         self.applyAll = applyAll
+        self.committed = committed
     }
 
     /// A consumer of a typed contract.
@@ -134,15 +140,17 @@ public struct EventConsumer: Sendable {
             return events.count
         }
         let now = clock.nowMillis()
-        return try await database.transaction { db in
+        let fresh = try await database.transaction { db in
             let fresh = try await self.admit(events, now: now, db: db)
             if let applyAll = self.applyAll {
                 if !fresh.isEmpty { try await applyAll(fresh, db) }
             } else {
                 for event in fresh { try await self.apply(event, db) }
             }
-            return fresh.count
+            return fresh
         }
+        if let committed = self.committed, !fresh.isEmpty { await committed(fresh) }
+        return fresh.count
     }
 
     /// The most events one inbox statement records (three parameters each, well inside SQLite's bound).
@@ -178,7 +186,7 @@ public struct EventConsumer: Sendable {
             try await self.apply(event, nil)
             return true
         }
-        return try await database.transaction { db in
+        let applied = try await database.transaction { db in
             let inserted = try await db.raw("""
                 INSERT INTO inbox (consumer, event_id, processed_at_ms) VALUES (\(bind: self.name), \(bind: event.id), \(bind: now))
                 ON CONFLICT DO NOTHING RETURNING event_id
@@ -187,6 +195,8 @@ public struct EventConsumer: Sendable {
             try await self.apply(event, db)
             return true
         }
+        if applied, let committed = self.committed { await committed([event]) }
+        return applied
     }
 }
 

@@ -1,6 +1,17 @@
+import Foundation
+
 /// Reads CSV text (RFC 4180: quoted fields, doubled quotes, line breaks inside quotes), as bank statements and
 /// uploaded lists come.
 public enum CSVRecords {
+    /// One field written for CSV (RFC 4180): quoted when it holds a comma, quote or line break; a leading `=`, `+`,
+    /// `@`, tab or carriage return is prefixed with `'` so spreadsheets keep the cell as text instead of evaluating it.
+    public static func field(_ text: String) -> String {
+        var value = text
+        if let first = value.first, "=+@\t\r".contains(first) { value = "'" + value }
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
     /// A quoted field still open at the end of the text, from the record starting on `line`.
     public struct UnclosedQuote: Error, Equatable {
         public let line: Int

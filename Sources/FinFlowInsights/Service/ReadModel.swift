@@ -230,23 +230,10 @@ enum Interval: String, Sendable, CaseIterable {
     }
 
     /// The first day of the period holding `day`.
-    func start(of day: CalendarDay) -> CalendarDay {
-        switch self {
-        case .day: return day
-        // 1970-01-01 was a Thursday: Monday is three days before a day number divisible by 7.
-        case .week: return day.addingDays(-(((day.dayNumber + 3) % 7 + 7) % 7))
-        case .month: return day.startOfMonth
-        }
-    }
+    func start(of day: CalendarDay) -> CalendarDay { CalendarPeriod(rawValue: self.rawValue)?.start(of: day) ?? day }
 
     /// The first day of the period after the one starting on `start`.
-    func next(_ start: CalendarDay) -> CalendarDay {
-        switch self {
-        case .day: start.addingDays(1)
-        case .week: start.addingDays(7)
-        case .month: start.addingMonths(1)
-        }
-    }
+    func next(_ start: CalendarDay) -> CalendarDay { CalendarPeriod(rawValue: self.rawValue)?.next(start) ?? start.addingDays(1) }
 
     /// Sums `daily` into periods from the first one with a movement through the period before the one holding
     /// `before` (the period in progress is not complete). Periods without movements are zero.
