@@ -1,0 +1,104 @@
+import FinFlowCore
+import Foundation
+import HummingbirdTesting
+import SQLKit
+import Testing
+
+/// The realtime service through its API and live feed: a burst of transactions on one account is scored on arrival,
+/// stored, announced, and pushed to the tenant's connected clients (and nobody else's), who resume without a gap.
+@Suite("realtime: anomalies found on arrival, pushed live to their tenant only, resumable")
+struct RealtimeTests {
+    /// Posts `count` movements of `desk`'s tenant from the bank to utilities, `gapSeconds` apart on the system's clock.
+    static func movements(_ desk: Desk, _ sut: TestSystem, count: Int, gapSeconds: Double, base: Int64 = 12_000) async throws {
+        for i in 0..<count {
+            sut.clock.advance(seconds: gapSeconds)
+            let created = try await desk.create(desk.body(
+                base + Int64((i * 37) % 900), date: "2026-03-03", counterparty: "City Power", extra: ["allowDuplicate": true]))
+            try #require(created.status == 201, "\(created.body)")
+        }
+        try await sut.deliver()
+    }
+
+    @Test("a burst is found, stored, announced and pushed to its tenant's clients only; a client resumes after its last id")
+    func burstPushedLive() async throws {
+        // Hours of movements pass on the test's clock: tokens that outlive them.
+        let sut = try await TestSystem.make { $0.accessTokenTTLSeconds = 86_400 }
+        try await sut.testLive { client, base in
+            let a = try await Desk.open(client, sut, tag: "realtime-a")
+            let b = try await Desk.open(client, sut, tag: "realtime-b")
+            let feedA = try await EventStreamClient.open(base + "/v1/realtime/anomalies/stream", token: a.token)
+            let feedB = try await EventStreamClient.open(base + "/v1/realtime/anomalies/stream", token: b.token)
+            #expect(feedA.status == 200 && feedB.status == 200)
+            try await Self.movements(a, sut, count: 25, gapSeconds: 300)
+            try await Self.movements(b, sut, count: 25, gapSeconds: 300)
+            let quiet = try await client.send(.get, "/v1/realtime/anomalies", token: a.token)
+            #expect(quiet.status == 200 && (quiet.body["items"] as? [[String: Any]])?.isEmpty == true, "ordinary movements are no anomaly: \(quiet.body)")
+
+            try await Self.movements(a, sut, count: 15, gapSeconds: 5)
+            let listed = try await client.send(.get, "/v1/realtime/anomalies", token: a.token)
+            let items = try #require(listed.body["items"] as? [[String: Any]])
+            try #require(items.count >= 2, "the burst is found: \(listed.body)")
+            let first = items[0]
+            #expect(first["subjectType"] as? String == "transaction" && ((first["score"] as? NSNumber)?.doubleValue ?? 0) >= 0.9)
+            let reasons = try #require(first["reasons"] as? [[String: Any]])
+            #expect(reasons.first?["feature"] as? String == "burst", "\(reasons)")
+            #expect((reasons.first?["detail"] as? String)?.contains("movements of this account in 10 minutes") == true)
+            let sequences = items.map { StatementTests.amount($0["sequence"]) }
+
+            let pushed = try await feedA.waitFor(items.count)
+            #expect(pushed.map(\.id) == sequences.map { "\($0)" }, "pushed in order, as stored")
+            #expect(pushed.first.map { $0.data.contains("\"subjectId\":\"\(first["subjectId"] as? String ?? "?")\"") } == true)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(feedB.received().isEmpty, "the other tenant's client sees none of it")
+            let theirs = try await client.send(.get, "/v1/realtime/anomalies", token: b.token)
+            #expect((theirs.body["items"] as? [[String: Any]])?.isEmpty == true)
+            let one = try await client.send(.get, "/v1/realtime/anomalies/\(first["id"] as? String ?? "")", token: b.token)
+            #expect(one.status == 404, "nor can it read one by id")
+
+            // Resuming after the first: the rest, from the database, then live.
+            let resumed = try await EventStreamClient.open(base + "/v1/realtime/anomalies/stream", token: a.token, lastEventId: "\(sequences[0])")
+            let again = try await resumed.waitFor(items.count - 1)
+            #expect(again.map(\.id) == sequences.dropFirst().map { "\($0)" })
+            try await Self.movements(a, sut, count: 3, gapSeconds: 2)
+            let later = try await client.send(.get, "/v1/realtime/anomalies?after=\(sequences.last!)", token: a.token)
+            let more = (later.body["items"] as? [[String: Any]])?.count ?? 0
+            #expect(more >= 1, "the burst goes on: \(later.body)")
+            #expect(try await resumed.waitFor(items.count - 1 + more).count == items.count - 1 + more)
+            #expect(try await feedA.waitFor(items.count + more).count == items.count + more)
+
+            let database = try #require(sut.system.databases["realtime"])
+            let announced = try await database.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM outbox WHERE topic = \(bind: AnomalyDetected.topic)").first()?.decode(column: "n", as: Int.self)
+            }
+            #expect(announced == items.count + more)
+            for feed in [feedA, feedB, resumed] { feed.close() }
+        }
+    }
+
+    @Test("thresholds are the tenant's to set within bounds, audited; bad resumptions and pages are refused")
+    func settingsAndRefusals() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.test { client in
+            let desk = try await Desk.open(client, sut, tag: "realtime-settings")
+            let defaults = try await client.send(.get, "/v1/realtime/settings", token: desk.token)
+            #expect((defaults.body["anomalyThreshold"] as? NSNumber)?.doubleValue == 0.9 && (defaults.body["complianceThreshold"] as? NSNumber)?.doubleValue == 0.97)
+            for body in [#"{"anomalyThreshold":0.2,"complianceThreshold":0.9}"#, #"{"anomalyThreshold":0.95,"complianceThreshold":0.9}"#,
+                         #"{"anomalyThreshold":0.9}"#, #"{"anomalyThreshold":"high","complianceThreshold":0.9}"#] {
+                let refused = try await client.send(.put, "/v1/realtime/settings", json: body, token: desk.token)
+                #expect(refused.status == 400, "\(body): \(refused.body)")
+            }
+            let set = try await client.send(.put, "/v1/realtime/settings", json: #"{"anomalyThreshold":0.8,"complianceThreshold":0.95}"#, token: desk.token)
+            #expect(set.status == 200)
+            let now = try await client.send(.get, "/v1/realtime/settings", token: desk.token)
+            #expect((now.body["anomalyThreshold"] as? NSNumber)?.doubleValue == 0.8)
+            for path in ["/v1/realtime/anomalies?after=-1", "/v1/realtime/anomalies?limit=0", "/v1/realtime/anomalies?limit=501"] {
+                let refused = try await client.send(.get, path, token: desk.token)
+                #expect(refused.status == 400, "\(path): \(refused.body)")
+            }
+            let resume = try await client.send(.get, "/v1/realtime/anomalies/stream", token: desk.token, headers: [.init("Last-Event-ID")!: "yesterday"])
+            #expect(resume.status == 400, "\(resume.body)")
+            let anonymous = try await client.send(.get, "/v1/realtime/anomalies/stream")
+            #expect(anonymous.status == 401)
+        }
+    }
+}
