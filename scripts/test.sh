@@ -105,6 +105,10 @@ run_tests() {
 echo "== API fuzzing (Schemathesis)"
 scripts/api-fuzz.sh
 
+# The web app in a real browser (Playwright and Debian's Chromium) against a demo server of the same binary.
+echo "== browser test of the web app"
+scripts/browser-test.sh "$(swift build --show-bin-path --traits "$traits")/finflow"
+
 echo "== tests on SQLite"
 run_tests SQLite
 
