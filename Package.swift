@@ -205,6 +205,32 @@ let package = Package(
             resources: [.copy("openapi.yaml")],
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
+        // analytics-service: KPIs, breakdowns and trends from a read model the other services' events keep.
+        .target(
+            name: "FinFlowAnalytics",
+            dependencies: [
+                "FinFlowCore",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
+        // realtime-analytics-service: streaming statistics and anomaly detection, pushed live to subscribed clients.
+        .target(
+            name: "FinFlowRealtime",
+            dependencies: [
+                "FinFlowCore",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
         .target(
             name: "FinFlowTax",
             dependencies: [
@@ -224,7 +250,7 @@ let package = Package(
             name: "FinFlowServer",
             dependencies: [
                 "FinFlowCore", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting", "FinFlowTransactions",
-                "FinFlowPayments", "FinFlowCredit", "FinFlowCompliance", "FinFlowTax", "FinFlowInsights",
+                "FinFlowPayments", "FinFlowCredit", "FinFlowCompliance", "FinFlowTax", "FinFlowInsights", "FinFlowAnalytics", "FinFlowRealtime",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Yams", package: "Yams"),
@@ -245,7 +271,7 @@ let package = Package(
             name: "finflow",
             dependencies: [
                 "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowCredit", "FinFlowTenancy", "FinFlowCompliance",
-                "FinFlowTax", "FinFlowInsights",
+                "FinFlowTax", "FinFlowInsights", "FinFlowAnalytics", "FinFlowRealtime",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -267,6 +293,16 @@ let package = Package(
         .testTarget(
             name: "FinFlowInsightsTests",
             dependencies: ["FinFlowInsights"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FinFlowAnalyticsTests",
+            dependencies: ["FinFlowAnalytics", "FinFlowCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FinFlowRealtimeTests",
+            dependencies: ["FinFlowRealtime", "FinFlowCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -294,7 +330,7 @@ let package = Package(
             name: "FinFlowServiceTests",
             dependencies: [
                 "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions", "FinFlowPayments", "FinFlowCredit",
-                "FinFlowCompliance", "FinFlowTax",
+                "FinFlowCompliance", "FinFlowTax", "FinFlowAnalytics",
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -49,12 +49,14 @@ done
 token=$(curl -sf "$base/v1/auth/login" -H 'content-type: application/json' \
   -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
 
+# The live anomaly feed is left out: it never ends, which a request-and-response fuzzer cannot take; its inputs
+# (Last-Event-ID, after) are tried by the realtime tests.
 status=0
 (cd "$work" && "$venv/bin/schemathesis" run "$base/openapi.json" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance \
   --max-examples "$examples" --seed "$seed" --workers 2 \
-  --exclude-path-regex 'logout|revoke-others|/sessions/|password/change|/mfa/|switch-tenant|suspend|/members/' \
+  --exclude-path-regex 'logout|revoke-others|/sessions/|password/change|/mfa/|switch-tenant|suspend|/members/|anomalies/stream' \
   --no-color) || status=$?
 
 if ! curl -sf "$base/health/live" >/dev/null; then

@@ -47,6 +47,7 @@ extension FinFlowSystem {
             }
             return Self.json(document)
         }
+        WebApp.register(on: router)
         router.get("/docs") { _, _ in Self.html(APIDocumentation.swaggerHTML) }
         router.get("/redoc") { _, _ in Self.html(APIDocumentation.redocHTML) }
         let assets = try APIDocumentation.assets()

@@ -33,6 +33,9 @@ public final class FinFlowSystem: @unchecked Sendable {
     /// Each service's retention sweep (those that keep personal data with a period), also among the background services.
     public let retentionSweeps: [RetentionSweep]
     let background: [any Service]
+    /// The services' own background work (also among `background`): what a test serving the router on a socket runs
+    /// beside it, so that a graceful shutdown ends what the services hold open (live feeds).
+    public let servicesBackground: [any Service]
     /// The Kafka bus's consumers and producer, when distributed: started first, so stopped last, after the relays
     /// that publish through it.
     let busServices: [any Service]
@@ -142,13 +145,16 @@ public final class FinFlowSystem: @unchecked Sendable {
             verifier: verifier, clock: clock, shared: shared)
         return FinFlowSystem(
             settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays, auditShippers: auditShippers, retentionSweeps: retentionSweeps,
-            busServices: busServices, background: background + housekeeping + auditShippers.map { $0 as any Service } + retentionSweeps.map { $0 as any Service } + services.flatMap(\.backgroundServices), logger: logger)
+            busServices: busServices, background: background + housekeeping + auditShippers.map { $0 as any Service } + retentionSweeps.map { $0 as any Service } + services.flatMap(\.backgroundServices),
+            servicesBackground: services.flatMap(\.backgroundServices), logger: logger)
     }
 
     private init(
         settings: Settings, router: FinFlowRouter, bus: any EventBus, clock: any FinFlowClock,
-        databases: [String: any Database], relays: [OutboxRelay], auditShippers: [AuditShipper], retentionSweeps: [RetentionSweep], busServices: [any Service], background: [any Service], logger: Logger
+        databases: [String: any Database], relays: [OutboxRelay], auditShippers: [AuditShipper], retentionSweeps: [RetentionSweep], busServices: [any Service], background: [any Service],
+        servicesBackground: [any Service], logger: Logger
     ) {
+        self.servicesBackground = servicesBackground
         self.busServices = busServices
         self.settings = settings
         self.router = router

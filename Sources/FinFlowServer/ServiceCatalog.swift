@@ -1,10 +1,12 @@
 import FinFlowAccounting
+import FinFlowAnalytics
 import FinFlowAuth
 import FinFlowCompliance
 import FinFlowCore
 import FinFlowCredit
 import FinFlowInsights
 import FinFlowPayments
+import FinFlowRealtime
 import FinFlowTax
 import FinFlowTenancy
 import FinFlowTransactions
@@ -21,6 +23,8 @@ public enum ServiceCatalog {
         ComplianceService.descriptor,
         TaxService.descriptor,
         InsightsService.descriptor,
+        AnalyticsService.descriptor,
+        RealtimeService.descriptor,
     ]
 
     /// The descriptors named in `names` (all when empty); an unknown name is a setting error.

@@ -13,15 +13,7 @@ struct AccountingCommand: AsyncParsableCommand {
 
     /// Opens the accounting database, refusing one with pending migrations.
     static func open(_ storage: StorageOptions) async throws -> (any Database, Settings) {
-        let settings = try loadSettings(storage.flags)
-        JSONLogHandler.bootstrap(format: "text", level: settings.logLevel)
-        let database = try await ServiceDatabases.open(AccountingService.descriptor, settings: settings, logger: Logger(label: "finflow.accounting"))
-        let pending = try await ServiceDatabases.pending(AccountingService.descriptor, database: database, clock: SystemClock())
-        guard pending.isEmpty else {
-            try await database.shutdown()
-            throw ValidationError("the accounting database has pending migrations: run `finflow migrate` first")
-        }
-        return (database, settings)
+        try await ServiceDatabases.openMigrated(AccountingService.descriptor, flags: storage.flags)
     }
 
     struct Export: AsyncParsableCommand {

@@ -21,7 +21,8 @@ extension FinFlowCommand {
     /// The subcommands; the Kafka bench only in a build with the Kafka trait.
     static var commands: [any ParsableCommand.Type] {
         var commands: [any ParsableCommand.Type] = [
-            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, ComplianceCommand.self, TenantsCommand.self,
+            Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, AnalyticsCommand.self, ComplianceCommand.self,
+            TenantsCommand.self,
             RolesCommand.self,
             CreditBench.self,
             ScreeningBench.self,
@@ -30,6 +31,7 @@ extension FinFlowCommand {
             PrivacyBench.self,
             TaxBenchCommand.self,
             ForecastBench.self,
+            RealtimeBench.self,
         ]
         #if Kafka
         commands.append(KafkaBench.self)
@@ -112,6 +114,7 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("""
                 FinFlow is listening on \(base) (services: \(services.joined(separator: ", ")); storage: \(storageText))
                 API docs: \(base)/docs (Swagger UI), \(base)/redoc, \(base)/openapi.json
+                Web app: \(base)/app
                 \(demoText)
                 """.utf8))
         }
@@ -204,5 +207,20 @@ struct RolesCommand: AsyncParsableCommand {
 
     func run() async throws {
         print(Roles.markdownTable())
+    }
+}
+
+extension ServiceDatabases {
+    /// Opens one service's database for an operator's command, refusing one with pending migrations.
+    static func openMigrated(_ descriptor: ServiceDescriptor, flags: [String: String]) async throws -> (any Database, Settings) {
+        let settings = try loadSettings(flags)
+        JSONLogHandler.bootstrap(format: "text", level: settings.logLevel)
+        let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: Logger(label: "finflow.\(descriptor.name)"))
+        let pending = try await ServiceDatabases.pending(descriptor, database: database, clock: SystemClock())
+        guard pending.isEmpty else {
+            try await database.shutdown()
+            throw ValidationError("the \(descriptor.name) database has pending migrations: run `finflow migrate` first")
+        }
+        return (database, settings)
     }
 }

@@ -62,6 +62,20 @@ struct TestSystem: Sendable {
         try await self.system.shutdown()
     }
 
+    /// Runs `body` against the router served on 127.0.0.1 (for what needs a socket: streamed responses), with the
+    /// server's base URL, then closes the databases.
+    func testLive(_ body: @escaping @Sendable (any TestClientProtocol, String) async throws -> Void) async throws {
+        let app = Application(
+            router: self.system.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), services: self.system.servicesBackground)
+        do {
+            try await app.test(.live) { client in try await body(client, "http://127.0.0.1:\(try #require(client.port))") }
+        } catch {
+            try? await self.system.shutdown()
+            throw error
+        }
+        try await self.system.shutdown()
+    }
+
     func deliver() async throws { try await self.system.deliverEvents() }
 }
 
