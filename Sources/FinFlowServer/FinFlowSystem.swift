@@ -10,6 +10,8 @@ import NIOHTTP1
 import Foundation
 import JWTKit
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import Metrics
 import NIOCore
@@ -22,6 +24,8 @@ import ServiceLifecycle
 public final class FinFlowSystem: @unchecked Sendable {
     public let settings: Settings
     public let router: FinFlowRouter
+    /// The WebSocket upgrades the services offer, tried before a request reaches `router`.
+    public let webSocketRouter: FinFlowWebSocketRouter
     /// In-process, or Kafka when `kafkaBrokers` is set.
     public let bus: any EventBus
     public let clock: any FinFlowClock
@@ -143,14 +147,17 @@ public final class FinFlowSystem: @unchecked Sendable {
         let router = try Self.router(
             settings: settings, descriptors: descriptors, services: services, databases: databases, ids: ids,
             verifier: verifier, clock: clock, shared: shared)
+        let webSocketRouter = FinFlowWebSocketRouter(context: FinFlowRequestContext.self)
+        webSocketRouter.add(middleware: AuthenticationMiddleware(verifier: verifier))
+        for service in services { try service.registerWebSockets(on: webSocketRouter) }
         return FinFlowSystem(
-            settings: settings, router: router, bus: bus, clock: clock, databases: databases, relays: relays, auditShippers: auditShippers, retentionSweeps: retentionSweeps,
+            settings: settings, router: router, webSocketRouter: webSocketRouter, bus: bus, clock: clock, databases: databases, relays: relays, auditShippers: auditShippers, retentionSweeps: retentionSweeps,
             busServices: busServices, background: background + housekeeping + auditShippers.map { $0 as any Service } + retentionSweeps.map { $0 as any Service } + services.flatMap(\.backgroundServices),
             servicesBackground: services.flatMap(\.backgroundServices), logger: logger)
     }
 
     private init(
-        settings: Settings, router: FinFlowRouter, bus: any EventBus, clock: any FinFlowClock,
+        settings: Settings, router: FinFlowRouter, webSocketRouter: FinFlowWebSocketRouter, bus: any EventBus, clock: any FinFlowClock,
         databases: [String: any Database], relays: [OutboxRelay], auditShippers: [AuditShipper], retentionSweeps: [RetentionSweep], busServices: [any Service], background: [any Service],
         servicesBackground: [any Service], logger: Logger
     ) {
@@ -158,6 +165,7 @@ public final class FinFlowSystem: @unchecked Sendable {
         self.busServices = busServices
         self.settings = settings
         self.router = router
+        self.webSocketRouter = webSocketRouter
         self.bus = bus
         self.clock = clock
         self.databases = databases
@@ -219,6 +227,13 @@ public final class FinFlowSystem: @unchecked Sendable {
         try await self.deliverEvents()
     }
 
+    /// Runs what the services' scheduled work has due now (the reports to mail); how many things it did.
+    public func runScheduledWork() async throws -> Int {
+        var done = 0
+        for work in self.servicesBackground.compactMap({ $0 as? any ScheduledWork }) { done += try await work.runDue() }
+        return done
+    }
+
     /// Runs every service's retention sweep now; the rows deleted by table.
     public func sweepRetention() async throws -> [String: Int] {
         var deleted: [String: Int] = [:]
@@ -232,10 +247,16 @@ public final class FinFlowSystem: @unchecked Sendable {
     {
         Application(
             router: self.router,
+            server: self.server,
             configuration: .init(address: .hostname(self.settings.host, port: self.settings.port), serverName: "FinFlow"),
             services: self.busServices + self.relays.map { $0 as any Service } + self.background,
             onServerRunning: onServerRunning,
             logger: self.logger)
+    }
+
+    /// HTTP/1.1 with the services' WebSocket upgrades (an upgrade the WebSocket router refuses is an ordinary request).
+    public var server: HTTPServerBuilder {
+        .http1WebSocketUpgrade(webSocketRouter: self.webSocketRouter, configuration: .init(ws: .init(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: .seconds(30)))))
     }
 
     /// Closes every database.

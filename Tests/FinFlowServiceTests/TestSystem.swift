@@ -66,7 +66,8 @@ struct TestSystem: Sendable {
     /// server's base URL, then closes the databases.
     func testLive(_ body: @escaping @Sendable (any TestClientProtocol, String) async throws -> Void) async throws {
         let app = Application(
-            router: self.system.router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), services: self.system.servicesBackground)
+            router: self.system.router, server: self.system.server, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            services: self.system.servicesBackground)
         do {
             try await app.test(.live) { client in try await body(client, "http://127.0.0.1:\(try #require(client.port))") }
         } catch {

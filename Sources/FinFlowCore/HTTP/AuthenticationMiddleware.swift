@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 
@@ -15,7 +16,7 @@ public struct AuthenticationMiddleware: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        guard let header = request.headers[.authorization] else { return try await next(request, context) }
+        guard let header = request.headers[.authorization] ?? Self.webSocketBearer(request) else { return try await next(request, context) }
         let parts = header.split(separator: " ", maxSplits: 1)
         if parts.count == 2, parts[0].lowercased() == "basic", header.count <= 1024 {
             // HTTP Basic is for client credentials at the token endpoint; the route reads it from the scope.
@@ -29,8 +30,24 @@ public struct AuthenticationMiddleware: RouterMiddleware {
         let principal = try await self.verifier.verify(String(parts[1]))
         var scope = RequestScope.current ?? RequestScope(requestId: "unknown")
         scope.principal = principal
-        return try await RequestScope.$current.withValue(scope) {
+        var context = context
+        context.principal = principal
+        return try await RequestScope.$current.withValue(scope) { [context] in
             try await next(request, context)
         }
+    }
+
+    /// The prefix of the WebSocket sub-protocol that carries an access token, for browsers, which cannot set headers
+    /// on a WebSocket: `new WebSocket(url, ["finflow.v1", "bearer." + token])`.
+    public static let webSocketBearerPrefix = "bearer."
+
+    /// `Bearer <token>` from a WebSocket upgrade offering the token as a sub-protocol; nil for any other request.
+    static func webSocketBearer(_ request: Request) -> String? {
+        guard request.headers[.upgrade]?.lowercased() == "websocket", let offered = request.headers[.secWebSocketProtocol] else { return nil }
+        for item in offered.split(separator: ",") {
+            let name = item.trimmingCharacters(in: .whitespaces)
+            if name.hasPrefix(Self.webSocketBearerPrefix) { return "Bearer " + name.dropFirst(Self.webSocketBearerPrefix.count) }
+        }
+        return nil
     }
 }

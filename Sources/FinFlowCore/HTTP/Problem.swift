@@ -41,6 +41,7 @@ public struct Problem: Codable, Sendable, Equatable {
         case .locked: .init(code: 423, reasonPhrase: "Locked")
         case .tooManyRequests: .tooManyRequests
         case .payloadTooLarge: .contentTooLarge
+        case .upgradeRequired: .init(code: 426, reasonPhrase: "Upgrade Required")
         case .unavailable: .serviceUnavailable
         }
     }

@@ -4,7 +4,7 @@ public struct AppError: Error, Sendable, CustomStringConvertible {
     /// What class of failure this is; the problem middleware maps it to a status.
     public enum Kind: String, Sendable {
         case invalidInput, notFound, conflict, rejected, unauthenticated, forbidden, locked, tooManyRequests,
-            payloadTooLarge, unavailable
+            payloadTooLarge, upgradeRequired, unavailable
     }
 
     /// One field that failed validation.

@@ -69,13 +69,24 @@ public struct ServiceEnvironment: Sendable {
 public protocol FinFlowService: Sendable {
     /// Registers the service's routes; `api` carries the service's idempotency middleware, `root` has none.
     func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws
+    /// Registers the service's WebSocket upgrades (`ws` routes), which the authentication middleware runs before. An
+    /// upgrade refused there falls through to the HTTP router, where the same path answers with the problem.
+    func registerWebSockets(on router: FinFlowWebSocketRouter) throws
     /// The event consumers this service runs.
     var consumers: [EventConsumer] { get }
     /// Long-running work besides the HTTP server (timers, caches).
     var backgroundServices: [any Service] { get }
 }
 
+/// Background work a service does on a schedule (reports to mail): a service lists it among its background services,
+/// which run it periodically; `FinFlowSystem.runScheduledWork()` runs what is due at once.
+public protocol ScheduledWork: Service {
+    /// Does what is due now; answers how many things it did.
+    func runDue() async throws -> Int
+}
+
 extension FinFlowService {
+    public func registerWebSockets(on router: FinFlowWebSocketRouter) throws {}
     public var consumers: [EventConsumer] { [] }
     public var backgroundServices: [any Service] { [] }
 }

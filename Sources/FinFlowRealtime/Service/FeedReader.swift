@@ -1,10 +1,21 @@
 import FinFlowCore
 import Foundation
 
-/// One client's Server-Sent Events: the anomalies after where it resumed, then each new one, in sequence order, with
-/// no gap and no repeat. Pulled by the HTTP writer one message at a time, so a client that reads slowly holds up
-/// only its own queue (bounded in `LiveFeed`).
+/// One client's live feed, whichever way it is carried (Server-Sent Events or WebSocket): the anomalies after where it
+/// resumed, then each new one, in sequence order, with no gap and no repeat. Pulled by the writer one message at a
+/// time, so a client that reads slowly holds up only its own queue (bounded in `LiveFeed`).
 final class FeedReader: @unchecked Sendable {
+    /// What the feed says next.
+    enum Message: Equatable {
+        /// The feed is open (the backlog is read).
+        case opened
+        case anomaly(sequence: Int64, json: Data)
+        /// Nothing happened for a while.
+        case keepAlive
+        /// The feed ends here (the client fell too far behind, or the process is stopping): resume after `after`.
+        case resume(after: Int64)
+    }
+
     // Used by the one task iterating the response body, one call at a time.
     private let desk: RealtimeDesk
     private let tenantId: String
@@ -33,19 +44,19 @@ final class FeedReader: @unchecked Sendable {
     deinit { self.desk.feed.unsubscribe(self.subscription) }
 
     /// The next message, nil once the feed has ended.
-    func next() async throws -> ArraySlice<UInt8>? {
+    func next() async throws -> Message? {
         guard !self.ended else { return nil }
         if !self.started {
             self.started = true
             // Subscribed before reading the backlog, so nothing found in between is missed (repeats are skipped).
             try await self.fill(upTo: nil)
-            return ArraySlice(Array("retry: 2000\n\n".utf8))
+            return .opened
         }
         while true {
             if !self.backlog.isEmpty { return try self.message(self.backlog.removeFirst()) }
             guard let item = await self.items.next() else {
                 self.ended = true
-                return ArraySlice(Array("event: resume\ndata: {\"after\":\(self.lastSent)}\n\n".utf8))
+                return .resume(after: self.lastSent)
             }
             switch item {
             case .anomaly(let anomaly):
@@ -59,7 +70,7 @@ final class FeedReader: @unchecked Sendable {
                 self.quietTicks += 1
                 if self.backlog.isEmpty, self.quietTicks >= Self.keepAliveTicks {
                     self.quietTicks = 0
-                    return ArraySlice(Array(": keep-alive\n\n".utf8))
+                    return .keepAlive
                 }
             }
         }
@@ -72,10 +83,31 @@ final class FeedReader: @unchecked Sendable {
         self.backlog += found.filter { last == nil || $0.sequence <= last! }
     }
 
-    private func message(_ anomaly: StoredAnomaly) throws -> ArraySlice<UInt8> {
+    private func message(_ anomaly: StoredAnomaly) throws -> Message {
         self.lastSent = anomaly.sequence
         self.quietTicks = 0
-        let json = String(decoding: try self.encode(anomaly), as: UTF8.self)
-        return ArraySlice(Array("id: \(anomaly.sequence)\nevent: anomaly\ndata: \(json)\n\n".utf8))
+        return .anomaly(sequence: anomaly.sequence, json: try self.encode(anomaly))
+    }
+
+    /// `message` as a Server-Sent Event (a keep-alive as a comment; the client told to retry after two seconds).
+    static func serverSentEvent(_ message: Message) -> ArraySlice<UInt8> {
+        let text = switch message {
+        case .opened: "retry: 2000\n\n"
+        case .anomaly(let sequence, let json): "id: \(sequence)\nevent: anomaly\ndata: \(String(decoding: json, as: UTF8.self))\n\n"
+        case .keepAlive: ": keep-alive\n\n"
+        case .resume(let after): "event: resume\ndata: {\"after\":\(after)}\n\n"
+        }
+        return ArraySlice(Array(text.utf8))
+    }
+
+    /// `message` as a WebSocket text message, nil for a keep-alive (WebSocket pings keep the connection alive):
+    /// `{"type":"opened"}`, `{"type":"anomaly","id":12,"anomaly":{…}}`, `{"type":"resume","after":12}`.
+    static func webSocketText(_ message: Message) -> String? {
+        switch message {
+        case .opened: "{\"type\":\"opened\"}"
+        case .anomaly(let sequence, let json): "{\"type\":\"anomaly\",\"id\":\(sequence),\"anomaly\":\(String(decoding: json, as: UTF8.self))}"
+        case .keepAlive: nil
+        case .resume(let after): "{\"type\":\"resume\",\"after\":\(after)}"
+        }
     }
 }

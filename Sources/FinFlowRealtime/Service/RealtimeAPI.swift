@@ -32,8 +32,18 @@ struct RealtimeAPI: APIProtocol {
         }) else {
             throw AppError(.unavailable, code: "feed-full", "the live feed takes no more clients on this process; retry shortly", retryAfterSeconds: 5)
         }
-        let stream = AsyncThrowingStream<ArraySlice<UInt8>, any Error>(unfolding: { try await reader.next() })
+        let stream = AsyncThrowingStream<ArraySlice<UInt8>, any Error>(unfolding: { try await reader.next().map(FeedReader.serverSentEvent) })
         return .ok(.init(body: .textEventStream(HTTPBody(stream, length: .unknown, iterationBehavior: .single))))
+    }
+
+    func connectAnomalies(_ input: Operations.ConnectAnomalies.Input) async throws -> Operations.ConnectAnomalies.Output {
+        // Reached only when the request was not a WebSocket upgrade the WebSocket router took.
+        _ = try RequestScope.require("analytics:read")
+        if let after = input.query.after, after < 0 {
+            throw AppError.invalid("after must not be negative", fields: [.init(field: "after", message: "must not be negative")])
+        }
+        throw AppError(.upgradeRequired, code: "websocket-upgrade-required",
+                       "this is a WebSocket: connect with Connection: Upgrade and Upgrade: websocket")
     }
 
     func getAnomaly(_ input: Operations.GetAnomaly.Input) async throws -> Operations.GetAnomaly.Output {

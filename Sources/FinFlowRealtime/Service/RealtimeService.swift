@@ -19,6 +19,10 @@ public enum RealtimeService {
             try RealtimeAPI(desk: self.desk).registerHandlers(on: api, configuration: .finFlow)
         }
 
+        func registerWebSockets(on router: FinFlowWebSocketRouter) throws {
+            LiveSocket(desk: self.desk).register(on: router)
+        }
+
         var consumers: [EventConsumer] {
             let desk = self.desk
             return [

@@ -1,5 +1,6 @@
 import FinFlowCore
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import SQLKit
 import Testing
@@ -29,6 +30,17 @@ struct RealtimeTests {
             let feedA = try await EventStreamClient.open(base + "/v1/realtime/anomalies/stream", token: a.token)
             let feedB = try await EventStreamClient.open(base + "/v1/realtime/anomalies/stream", token: b.token)
             #expect(feedA.status == 200 && feedB.status == 200)
+            // The same feed over WebSocket: the token in the header, or offered as a sub-protocol as a browser does.
+            let socketBase = base.replacingOccurrences(of: "http://", with: "ws://") + "/v1/realtime/anomalies/ws"
+            let socketA = SocketFeedClient.connect(socketBase, headers: [.authorization: "Bearer \(a.token)"])
+            let socketB = SocketFeedClient.connect(socketBase, headers: [.secWebSocketProtocol: "finflow.v1, bearer.\(b.token)"])
+            #expect(try await socketA.waitFor(1, type: "opened").count == 1, "the upgrade was taken")
+            #expect(try await socketB.waitFor(1, type: "opened").count == 1, "the upgrade with the token as a sub-protocol was taken")
+            for headers: HTTPFields in [[:], [.secWebSocketProtocol: "finflow.v1, bearer.not-a-token"], [.authorization: "Bearer \(a.token)x"]] {
+                let stranger = SocketFeedClient.connect(socketBase, headers: headers)
+                _ = try await stranger.waitFor(1, type: "opened", seconds: 5)
+                #expect(stranger.hasEnded && stranger.received("opened").isEmpty, "no upgrade without a valid token: \(headers)")
+            }
             try await Self.movements(a, sut, count: 25, gapSeconds: 300)
             try await Self.movements(b, sut, count: 25, gapSeconds: 300)
             let quiet = try await client.send(.get, "/v1/realtime/anomalies", token: a.token)
@@ -48,8 +60,10 @@ struct RealtimeTests {
             let pushed = try await feedA.waitFor(items.count)
             #expect(pushed.map(\.id) == sequences.map { "\($0)" }, "pushed in order, as stored")
             #expect(pushed.first.map { $0.data.contains("\"subjectId\":\"\(first["subjectId"] as? String ?? "?")\"") } == true)
+            #expect(try await socketA.waitFor(items.count).count == items.count)
+            #expect(socketA.ids == sequences, "the WebSocket pushes the same, in order")
             try await Task.sleep(for: .milliseconds(300))
-            #expect(feedB.received().isEmpty, "the other tenant's client sees none of it")
+            #expect(feedB.received().isEmpty && socketB.received().isEmpty, "the other tenant's clients see none of it")
             let theirs = try await client.send(.get, "/v1/realtime/anomalies", token: b.token)
             #expect((theirs.body["items"] as? [[String: Any]])?.isEmpty == true)
             let one = try await client.send(.get, "/v1/realtime/anomalies/\(first["id"] as? String ?? "")", token: b.token)
@@ -65,6 +79,10 @@ struct RealtimeTests {
             #expect(more >= 1, "the burst goes on: \(later.body)")
             #expect(try await resumed.waitFor(items.count - 1 + more).count == items.count - 1 + more)
             #expect(try await feedA.waitFor(items.count + more).count == items.count + more)
+            let socketResumed = SocketFeedClient.connect(socketBase + "?after=\(sequences[0])", headers: [.authorization: "Bearer \(a.token)"])
+            #expect(try await socketResumed.waitFor(items.count - 1 + more).count == items.count - 1 + more)
+            #expect(socketResumed.ids == Array(sequences.dropFirst()) + socketA.ids.suffix(more), "resumed over WebSocket without a gap")
+            #expect(socketA.received().count == items.count + more && socketB.received().isEmpty)
 
             let database = try #require(sut.system.databases["realtime"])
             let announced = try await database.read { db in
@@ -72,6 +90,7 @@ struct RealtimeTests {
             }
             #expect(announced == items.count + more)
             for feed in [feedA, feedB, resumed] { feed.close() }
+            for socket in [socketA, socketB, socketResumed] { socket.close() }
         }
     }
 
@@ -99,6 +118,11 @@ struct RealtimeTests {
             #expect(resume.status == 400, "\(resume.body)")
             let anonymous = try await client.send(.get, "/v1/realtime/anomalies/stream")
             #expect(anonymous.status == 401)
+            // The WebSocket path without an upgrade: the problem, not a hang.
+            let plain = try await client.send(.get, "/v1/realtime/anomalies/ws", token: desk.token)
+            #expect(plain.status == 426 && plain.body["code"] as? String == "websocket-upgrade-required", "\(plain.body)")
+            #expect(try await client.send(.get, "/v1/realtime/anomalies/ws?after=-1", token: desk.token).status == 400)
+            #expect(try await client.send(.get, "/v1/realtime/anomalies/ws").status == 401)
         }
     }
 }
