@@ -101,23 +101,27 @@ extension Contribution {
         return result
     }
 
+    /// A document's total on its day under `metric`, by its party (customer or vendor); nil when a field is out of bounds.
+    private static func document<T>(
+        _ event: CloudEvent<T>, tenantId: String, metric: String, party: (String, String?), currency: String, day: String, totalMinor: Int64
+    ) -> Contribution? {
+        guard var result = Self.start(event, tenantId: tenantId), ContributionBounds.isDay(day), ContributionBounds.isCurrency(currency),
+            ContributionBounds.isAmount(totalMinor)
+        else { return nil }
+        result.add(metric, [party], currency: currency, day: day, amountMinor: totalMinor)
+        return result
+    }
+
     static func of(invoice event: CloudEvent<InvoiceIssued>) -> Contribution? {
         let i = event.data
-        guard var result = Self.start(event, tenantId: i.tenantId), ContributionBounds.isDay(i.issueDate), ContributionBounds.isCurrency(i.currency),
-            ContributionBounds.isAmount(i.totalMinor)
-        else { return nil }
-        result.add(i.kind == "credit_note" ? "credit-notes" : "invoices-issued", [("customer", i.customerId)], currency: i.currency,
-                   day: i.issueDate, amountMinor: i.totalMinor)
-        return result
+        return Self.document(event, tenantId: i.tenantId, metric: i.kind == "credit_note" ? "credit-notes" : "invoices-issued",
+                             party: ("customer", i.customerId), currency: i.currency, day: i.issueDate, totalMinor: i.totalMinor)
     }
 
     static func of(settled event: CloudEvent<InvoiceSettled>) -> Contribution? {
         let i = event.data
-        guard var result = Self.start(event, tenantId: i.tenantId), ContributionBounds.isDay(i.settledDate), ContributionBounds.isCurrency(i.currency),
-            ContributionBounds.isAmount(i.totalMinor)
-        else { return nil }
-        result.add("invoices-settled", [("customer", i.customerId)], currency: i.currency, day: i.settledDate, amountMinor: i.totalMinor)
-        return result
+        return Self.document(event, tenantId: i.tenantId, metric: "invoices-settled", party: ("customer", i.customerId), currency: i.currency,
+                             day: i.settledDate, totalMinor: i.totalMinor)
     }
 
     static func of(voided event: CloudEvent<InvoiceVoided>) -> Contribution? {
@@ -129,21 +133,14 @@ extension Contribution {
 
     static func of(bill event: CloudEvent<BillPosted>) -> Contribution? {
         let b = event.data
-        guard var result = Self.start(event, tenantId: b.tenantId), ContributionBounds.isDay(b.billDate), ContributionBounds.isCurrency(b.currency),
-            ContributionBounds.isAmount(b.totalMinor)
-        else { return nil }
-        result.add(b.kind == "vendor_credit" ? "vendor-credits" : "bills-posted", [("vendor", b.vendorId)], currency: b.currency,
-                   day: b.billDate, amountMinor: b.totalMinor)
-        return result
+        return Self.document(event, tenantId: b.tenantId, metric: b.kind == "vendor_credit" ? "vendor-credits" : "bills-posted",
+                             party: ("vendor", b.vendorId), currency: b.currency, day: b.billDate, totalMinor: b.totalMinor)
     }
 
     static func of(settled event: CloudEvent<BillSettled>) -> Contribution? {
         let b = event.data
-        guard var result = Self.start(event, tenantId: b.tenantId), ContributionBounds.isDay(b.settledDate), ContributionBounds.isCurrency(b.currency),
-            ContributionBounds.isAmount(b.totalMinor)
-        else { return nil }
-        result.add("bills-settled", [("vendor", b.vendorId)], currency: b.currency, day: b.settledDate, amountMinor: b.totalMinor)
-        return result
+        return Self.document(event, tenantId: b.tenantId, metric: "bills-settled", party: ("vendor", b.vendorId), currency: b.currency,
+                             day: b.settledDate, totalMinor: b.totalMinor)
     }
 
     static func of(tenant event: CloudEvent<TenantCreated>) -> Contribution? {

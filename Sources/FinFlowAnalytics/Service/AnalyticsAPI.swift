@@ -37,11 +37,9 @@ struct AnalyticsAPI: APIProtocol {
         }
         try validator.throwIfInvalid()
         let question = try self.question(from: q.from, to: q.to, granularity: nil, currency: q.currency)
-        let state = try await self.desk.state(tenantId: principal.tenantId)
-        let currency = try await self.desk.currency(tenantId: principal.tenantId, asked: question.currency, baseCurrency: state.baseCurrency)
-        let breakdown = try await self.desk.breakdown(
-            tenantId: principal.tenantId, measure: q.measure, dimension: q.dimension, from: question.from, to: question.to, currency: currency,
-            limit: q.limit ?? 20)
+        let breakdown = try await self.desk.cachedBreakdown(
+            tenantId: principal.tenantId, measure: q.measure, dimension: q.dimension, from: question.from, to: question.to,
+            currency: question.currency, limit: q.limit ?? 20)
         return .ok(.init(body: .json(try Self.wire(breakdown))))
     }
 

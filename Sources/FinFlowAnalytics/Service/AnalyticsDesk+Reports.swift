@@ -100,6 +100,19 @@ extension AnalyticsDesk {
         }
     }
 
+    /// The breakdown asked over HTTP: in the currency asked (else the tenant's), answered from the cache while nothing
+    /// it reads has changed.
+    func cachedBreakdown(
+        tenantId: String, measure: String, dimension: String, from: CalendarDay, to: CalendarDay, currency asked: String?, limit: Int
+    ) async throws -> Breakdown {
+        let state = try await self.state(tenantId: tenantId)
+        let currency = try await self.currency(tenantId: tenantId, asked: asked, baseCurrency: state.baseCurrency)
+        let key = AnswerCache.key(tenantId: tenantId, version: state.version, question: "breakdown|\(measure)|\(dimension)|\(from)|\(to)|\(currency)|\(limit)")
+        return try await self.cache.answer(key) {
+            try await self.breakdown(tenantId: tenantId, measure: measure, dimension: dimension, from: from, to: to, currency: currency, limit: limit)
+        }
+    }
+
     /// The largest keys of `measure` by `dimension` over the range, at most `limit`, with the concentration of all.
     func breakdown(
         tenantId: String, measure: String, dimension: String, from: CalendarDay, to: CalendarDay, currency: String, limit: Int

@@ -34,7 +34,7 @@ struct Figures: Sendable {
     let accounts: [String: Account]
     /// Debits minus credits of each account over every day before the range.
     let opening: [String: Int64]
-    /// Each account's debits minus credits per day of the range.
+    /// Each account's debits minus credits per day of the range, in day order.
     let movements: [(accountId: String, day: CalendarDay, netDebitMinor: Int64)]
     let facts: [Fact]
     /// Member changes in time order.
@@ -98,7 +98,7 @@ extension Figures {
     func kpis(periods: [(first: CalendarDay, last: CalendarDay)]) -> [KPISet] {
         var balances = self.opening
         var movementIndex = 0
-        let movements = self.movements.sorted { $0.day < $1.day }
+        let movements = self.movements
         return periods.map { first, last in
             var flow: [String: Int64] = [:]
             while movementIndex < movements.count, movements[movementIndex].day <= last {

@@ -79,6 +79,16 @@ public struct PublishedEvent: Sendable, Equatable {
         self.json = json
     }
 
+    /// `payload` in its CloudEvents envelope, as `service` publishes it: `id`, `time` and `subject` the envelope's.
+    public init<Contract: EventContract>(
+        _ payload: Contract, id: String, service: String, time: Date, subject: String?, tenantId: String?
+    ) throws {
+        let envelope = CloudEvent(
+            id: id, source: "urn:finflow:service:\(service)", type: Contract.eventType, time: time, subject: subject, tenantid: tenantId,
+            dataschema: "urn:finflow:schema:\(Contract.eventType):\(Contract.schemaVersion)", data: payload)
+        self.init(id: id, topic: Contract.topic, type: Contract.eventType, tenantId: tenantId, json: try CloudEvent<Contract>.encoder.encode(envelope))
+    }
+
     /// The envelope decoded with the payload of `contract`; a malformed event throws.
     public func decode<Contract: EventContract>(_ contract: Contract.Type) throws -> CloudEvent<Contract> {
         try CloudEvent<Contract>.decoder.decode(CloudEvent<Contract>.self, from: self.json)

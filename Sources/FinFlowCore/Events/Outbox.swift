@@ -39,12 +39,9 @@ public struct Outbox: Sendable {
         var rows: [[SQLCell]] = []
         for (payload, subject, tenantId) in payloads {
             let id = self.ids.nextString()
-            let envelope = CloudEvent(
-                id: id, source: "urn:finflow:service:\(self.serviceName)", type: Contract.eventType, time: now,
-                subject: subject, tenantid: tenantId,
-                dataschema: "urn:finflow:schema:\(Contract.eventType):\(Contract.schemaVersion)", data: payload)
-            let json = try CloudEvent<Contract>.encoder.encode(envelope)
-            events.append(PublishedEvent(id: id, topic: Contract.topic, type: Contract.eventType, tenantId: tenantId, json: json))
+            let event = try PublishedEvent(payload, id: id, service: self.serviceName, time: now, subject: subject, tenantId: tenantId)
+            let json = event.json
+            events.append(event)
             rows.append([
                 SQLCell(id), SQLCell(Contract.topic), SQLCell(tenantId), SQLCell(String(decoding: json, as: UTF8.self)), SQLCell(nowMillis),
                 SQLCell(0),

@@ -29,14 +29,10 @@ public enum RealtimeBenchmark {
                 transactionId: "tx-\(index)", tenantId: tenant, kind: "expense", amountMinor: Int64(pow(10, logAmount)), currency: "EUR",
                 valueDate: "2026-01-01", sourceAccountId: "acct-\(account)", destinationAccountId: "expenses",
                 counterparty: "party-\(random.next() % 500)")
-            let id = String(format: "bench-%09d", index)
-            let envelope = CloudEvent(
-                id: id, source: "urn:finflow:service:transactions", type: TransactionCreated.eventType,
+            return try PublishedEvent(
+                payload, id: String(format: "bench-%09d", index), service: "transactions",
                 time: Date(timeIntervalSince1970: Double(start + Int64(index / tenants) * 1_000) / 1000), subject: payload.transactionId,
-                tenantid: tenant, dataschema: "urn:finflow:schema:\(TransactionCreated.eventType):1", data: payload)
-            return PublishedEvent(
-                id: id, topic: TransactionCreated.topic, type: TransactionCreated.eventType, tenantId: tenant,
-                json: try CloudEvent<TransactionCreated>.encoder.encode(envelope))
+                tenantId: tenant)
         }
     }
 
