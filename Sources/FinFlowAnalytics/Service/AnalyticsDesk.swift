@@ -8,6 +8,9 @@ struct AnalyticsDesk: Sendable {
     let database: any Database
     let clock: any FinFlowClock
     let cache: AnswerCache
+    let ids: IdentifierGenerator
+    let audit: AuditLog
+    let mail: MailOutbox
 
     /// The most periods one answer holds (ten years of weeks, or three of days).
     static let periodsMax = 1_100
@@ -18,6 +21,9 @@ struct AnalyticsDesk: Sendable {
         self.database = env.database
         self.clock = env.clock
         self.cache = AnswerCache(shared: env.shared)
+        self.ids = env.ids
+        self.audit = env.audit
+        self.mail = env.mail
     }
 
     /// The version of the tenant's read model (0 before any event) and its base currency, if the service knows it.
@@ -74,6 +80,7 @@ struct AnalyticsDesk: Sendable {
             let days = try await db.raw("""
                 SELECT account_id, day, debit_minor, credit_minor FROM analytics_account_days
                 WHERE tenant_id = \(bind: tenantId) AND day >= \(bind: from.description) AND day <= \(bind: to.description)
+                ORDER BY day, account_id
                 """).all(decoding: DayRow.self)
             var factQuery = SQLQueryString("""
                 SELECT measure, dimension, dim_key, day, count, amount_minor FROM analytics_facts

@@ -8,7 +8,7 @@ enum AnalyticsMigrations {
         "analytics_journal", "analytics_facts", "analytics_account_days", "analytics_accounts", "analytics_tenants", "analytics_members",
         "analytics_versions",
     ]
-    static let reportTables = ["analytics_reports"]
+    static let reportTables = ["analytics_reports", "analytics_report_recipients"]
 
     static let all: [Migration] = [
         Migration(1, "create the event journal, the daily facts and account movements, and what they are read with", [
@@ -48,5 +48,20 @@ enum AnalyticsMigrations {
             """,
             "CREATE TABLE analytics_versions (tenant_id TEXT PRIMARY KEY, version BIGINT NOT NULL)",
         ], postgresAfter: tables.flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(2, "create the scheduled reports and their recipients", [
+            // A report mailed each day, week or month, about the period just ended; `next_run_at_ms` is claimed with the
+            // send, so one replica sends each period once.
+            """
+            CREATE TABLE analytics_reports (
+                tenant_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, cadence TEXT NOT NULL, currency TEXT,
+                created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL, next_run_at_ms BIGINT NOT NULL, last_period_from TEXT,
+                last_period_to TEXT, last_sent_at_ms BIGINT, sent_count BIGINT NOT NULL, PRIMARY KEY (tenant_id, id))
+            """,
+            "CREATE INDEX analytics_reports_due ON analytics_reports (next_run_at_ms)",
+            """
+            CREATE TABLE analytics_report_recipients (
+                tenant_id TEXT NOT NULL, report_id TEXT NOT NULL, email TEXT NOT NULL, PRIMARY KEY (tenant_id, report_id, email))
+            """,
+        ], postgresAfter: reportTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

@@ -21,5 +21,15 @@ extension AnalyticsService {
             columns: ["event_id", "topic", "first_day", "last_day", "payload"], matches: [:], mentions: ["payload"],
             erasure: .pseudonymise([], rule: "the figures of the whole business are rebuilt from these events", years: nil, dateColumn: nil),
             orderBy: "event_id"),
+        PersonalDataSource(
+            category: "report-recipients", purpose: "mail the scheduled reports a manager of the tenant set up (legitimate interest)",
+            retention: "until the schedule is deleted", table: "analytics_report_recipients", columns: ["report_id", "email"],
+            matches: [.email: "email"], erasure: .delete, orderBy: "report_id, email"),
+        PersonalDataSource(
+            category: "report-schedules", purpose: "say who set up each scheduled report (legitimate interest)",
+            retention: "until the schedule is deleted", table: "analytics_reports",
+            columns: ["id", "name", "cadence", "created_at_ms:int"], matches: [.userId: "created_by"],
+            erasure: .pseudonymise(["created_by"], rule: "the schedule is the tenant's; who set it up is forgotten", years: nil, dateColumn: nil),
+            orderBy: "created_at_ms, id"),
     ]
 }

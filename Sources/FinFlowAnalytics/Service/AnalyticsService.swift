@@ -1,6 +1,8 @@
 import FinFlowCore
 import Foundation
+import Logging
 import OpenAPIHummingbird
+import ServiceLifecycle
 
 /// analytics-service: KPIs, breakdowns and trends of each tenant's business, from a read model the other services'
 /// events keep (and a journal of those events it can be rebuilt from).
@@ -8,12 +10,15 @@ public enum AnalyticsService {
     /// The descriptor `FinFlowServer` lists.
     public static let descriptor = ServiceDescriptor(
         name: "analytics", title: "analytics-service", migrations: AnalyticsMigrations.all, openAPIIn: .module,
-        personalData: AnalyticsService.personalData,
-        make: { env in Running(desk: AnalyticsDesk(env: env), clock: env.clock) })
+        sendsMail: true, personalData: AnalyticsService.personalData,
+        make: { env in Running(desk: AnalyticsDesk(env: env), clock: env.clock, logger: env.logger) })
 
     struct Running: FinFlowService {
         let desk: AnalyticsDesk
         let clock: any FinFlowClock
+        let logger: Logger
+
+        var backgroundServices: [any Service] { [ReportScheduler(desk: self.desk, logger: self.logger)] }
 
         func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
             try AnalyticsAPI(desk: self.desk).registerHandlers(on: api, configuration: .finFlow)

@@ -17,7 +17,7 @@ public enum Roles {
         "psd2:consents",
         "tax:read", "tax:manage",
         "integrations:read", "integrations:manage",
-        "analytics:read",
+        "analytics:read", "analytics:manage",
         "monitoring:read",
     ]
 
@@ -43,11 +43,14 @@ public enum Roles {
             permissions: reads([
                 "accounts:manage", "journal:post", "periods:close", "transactions:create", "transactions:reverse",
                 "payments:create", "payments:refund", "tax:manage", "integrations:manage", "credit:score", "compliance:screen", "forecasts:run",
+                "analytics:manage",
             ])),
         Role(
             name: "approver", description: "Approves manual journal entries above the tenant's threshold",
             permissions: reads(["journal:approve"])),
-        Role(name: "analyst", description: "Reads everything financial, scores credit and runs forecasts", permissions: reads(["credit:score", "forecasts:run"])),
+        Role(
+            name: "analyst", description: "Reads everything financial, scores credit, runs forecasts and schedules reports",
+            permissions: reads(["credit:score", "forecasts:run", "analytics:manage"])),
         Role(
             name: "compliance-officer", description: "Screens names, loads lists and works compliance alerts",
             permissions: reads(["compliance:screen", "compliance:manage", "audit:read"])),
