@@ -32,6 +32,8 @@ extension FinFlowCommand {
             TaxBenchCommand.self,
             ForecastBench.self,
             RealtimeBench.self,
+            AnalyticsBench.self,
+            RealtimePushBench.self,
         ]
         #if Kafka
         commands.append(KafkaBench.self)
