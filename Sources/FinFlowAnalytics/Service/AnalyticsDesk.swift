@@ -82,21 +82,16 @@ struct AnalyticsDesk: Sendable {
                 WHERE tenant_id = \(bind: tenantId) AND day >= \(bind: from.description) AND day <= \(bind: to.description)
                 ORDER BY day, account_id
                 """).all(decoding: DayRow.self)
-            var factQuery = SQLQueryString("""
-                SELECT measure, dimension, dim_key, day, count, amount_minor FROM analytics_facts
-                WHERE tenant_id = \(bind: tenantId) AND currency = \(bind: currency) AND day >= \(bind: from.description)
-                    AND day <= \(bind: to.description) AND (
-                """)
-            for (index, (measure, dimension)) in Self.kpiFacts.enumerated() {
-                factQuery.appendInterpolation(unsafeRaw: index == 0 ? "" : " OR ")
-                factQuery.appendInterpolation(unsafeRaw: "(measure = ")
-                factQuery.appendInterpolation(bind: measure)
-                factQuery.appendInterpolation(unsafeRaw: " AND dimension = ")
-                factQuery.appendInterpolation(bind: dimension)
-                factQuery.appendInterpolation(unsafeRaw: ")")
+            // One query per measure and dimension: each an index range (a disjunction of them would read every fact
+            // row of the tenant, the counterparties' among them).
+            var facts: [FactRow] = []
+            for (measure, dimension) in Self.kpiFacts {
+                facts += try await db.raw("""
+                    SELECT measure, dimension, dim_key, day, count, amount_minor FROM analytics_facts
+                    WHERE tenant_id = \(bind: tenantId) AND measure = \(bind: measure) AND dimension = \(bind: dimension)
+                        AND currency = \(bind: currency) AND day >= \(bind: from.description) AND day <= \(bind: to.description)
+                    """).all(decoding: FactRow.self)
             }
-            factQuery.appendInterpolation(unsafeRaw: ")")
-            let facts = try await db.raw(factQuery).all(decoding: FactRow.self)
             let members = try await db.raw("""
                 SELECT user_id, changed_at_ms, status FROM analytics_members WHERE tenant_id = \(bind: tenantId) ORDER BY changed_at_ms, user_id
                 """).all(decoding: MemberRow.self)
