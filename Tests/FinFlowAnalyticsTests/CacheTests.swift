@@ -44,3 +44,51 @@ struct CacheTests {
         try await bench.database.shutdown()
     }
 }
+
+/// The text of a scheduled report: each figure with its change on the period before, the largest parties with their
+/// shares, and how to stop it.
+@Suite("analytics scheduled report text")
+struct ReportTextTests {
+    @Test("figures in the currency's units, changes signed against the period before, parties ranked with shares")
+    func rendersFiguresAndChanges() throws {
+        var now = KPISet(from: "2026-11-01", to: "2026-11-30"), before = KPISet(from: "2026-10-01", to: "2026-10-31")
+        now.revenueMinor = 10_000
+        before.revenueMinor = 8_000
+        now.operatingExpensesMinor = 3_000
+        before.operatingExpensesMinor = 4_000
+        now.transactionCount = 7
+        now.transactionVolumeMinor = 123_456
+        let customers = Breakdown(
+            measure: "invoices-issued", dimension: "customer", currency: "EUR", totalMinor: 10_000, keys: 2,
+            items: [.init(key: "Acme", amountMinor: 7_500, count: 3, sharePercent: 75), .init(key: "Bolt", amountMinor: 2_500, count: 1, sharePercent: 25)],
+            topSharePercent: 75, top5SharePercent: 100, herfindahl: 6_250)
+        let empty = Breakdown(measure: "bills-posted", dimension: "vendor", currency: "EUR", totalMinor: 0, keys: 0, items: [],
+                              topSharePercent: nil, top5SharePercent: nil, herfindahl: nil)
+        let dashboard = Dashboard(currency: "EUR", kpis: now, previous: before, granularity: "day", series: [], topCustomers: customers,
+                                  topVendors: empty, categories: empty)
+        let text = ReportText.render(name: "Monthly", cadence: .monthly, from: try #require(CalendarDay("2026-11-01")),
+                                     to: try #require(CalendarDay("2026-11-30")), dashboard: dashboard, reportId: "r-1")
+        #expect(text.hasPrefix("Monthly: the monthly report of 2026-11-01 to 2026-11-30, in EUR\n"))
+        #expect(text.contains("Revenue              100.00  (+25.0% on 80.00)"), "\(text)")
+        #expect(text.contains("Operating expenses   30.00  (-25.0% on 40.00)"), "\(text)")
+        #expect(text.contains("Transactions         7  (volume 1234.56)"), "\(text)")
+        #expect(text.contains("Largest customers:\n  1. Acme  75.00  (75.0%)\n  2. Bolt  25.00  (25.0%)"), "\(text)")
+        #expect(!text.contains("Largest vendors") && text.hasSuffix("To stop it: DELETE /v1/analytics/reports/r-1.\n"))
+    }
+
+    @Test("each cadence sends at 06:00 UTC after the period it covers")
+    func cadences() throws {
+        let millis: (String, Int) -> Int64 = { day, hour in Int64(CalendarDay(day)!.dayNumber) * 86_400_000 + Int64(hour) * 3_600_000 }
+        // Wednesday 2026-12-02 at 10:00.
+        let at = millis("2026-12-02", 10)
+        #expect(ReportCadence.daily.nextRun(after: at) == millis("2026-12-03", 6))
+        #expect(ReportCadence.daily.nextRun(after: millis("2026-12-02", 5)) == millis("2026-12-02", 6))
+        #expect(ReportCadence.weekly.nextRun(after: at) == millis("2026-12-07", 6), "the next Monday")
+        #expect(ReportCadence.monthly.nextRun(after: at) == millis("2027-01-01", 6))
+        let day = ReportCadence.daily.covered(at: millis("2026-12-03", 6)), week = ReportCadence.weekly.covered(at: millis("2026-12-07", 6))
+        let month = ReportCadence.monthly.covered(at: millis("2027-01-01", 6))
+        #expect(day.from.description == "2026-12-02" && day.to.description == "2026-12-02")
+        #expect(week.from.description == "2026-11-30" && week.to.description == "2026-12-06")
+        #expect(month.from.description == "2026-12-01" && month.to.description == "2026-12-31")
+    }
+}

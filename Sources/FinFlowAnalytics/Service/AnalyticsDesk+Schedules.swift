@@ -72,7 +72,10 @@ extension AnalyticsDesk {
         name: String, cadence: ReportCadence, recipients: [String], currency: String?, principal: Principal
     ) async throws -> ReportSchedule {
         let tenantId = principal.tenantId, now = self.clock.nowMillis(), audit = self.audit, kind = self.database.kind
-        let id = RequestScope.effectId("report-schedule") ?? self.ids.nextString()
+        let keyed = RequestScope.effectId("report-schedule")
+        // A keyed retry after a crash between the commit and the stored answer finds the schedule it made.
+        if let keyed, let made = try? await self.schedule(tenantId: tenantId, id: keyed) { return made }
+        let id = keyed ?? self.ids.nextString()
         let next = cadence.nextRun(after: now)
         try await self.database.tenantTransaction(tenantId: tenantId) { db in
             struct Count: Decodable { let n: Int }
@@ -229,7 +232,7 @@ enum ReportText {
         }
         func change(_ now: Int64, _ before: Int64) -> String {
             guard let percent = AnalyticsDesk.change(now, from: before) else { return "" }
-            return String(format: "  (%@%.1f%% on %@)", percent >= 0 ? "+" : "", percent, money(before))
+            return "  (\(percent >= 0 ? "+" : "")\(String(format: "%.1f", percent))% on \(money(before)))"
         }
         func ratio(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "–" }
         let k = d.kpis, p = d.previous
