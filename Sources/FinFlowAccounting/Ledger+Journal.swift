@@ -126,7 +126,7 @@ extension Ledger {
             }
             return ImportSummary(
                 entries: requests.count, accountsCreated: created.count, lines: lines,
-                postingSeconds: Double(posting.components.seconds) + Double(posting.components.attoseconds) / 1e18)
+                postingSeconds: posting.inSeconds)
         }
     }
 }

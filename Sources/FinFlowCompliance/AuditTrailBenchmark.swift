@@ -49,7 +49,7 @@ extension ComplianceService {
             try await database.transaction { db in try await desk.keepAuditRecords(events, db: db) }
             written += chunk
         }
-        let seeded = Self.seconds(clock.now - began)
+        let seeded = (clock.now - began).inSeconds
         emit(String(format: "seeded %d records (%d chains, half in one tenant) in %.1f s = %.0f records/s through the consumer's insert",
                     written, heads.count, seeded, Double(written) / seeded))
         if database.kind == .sqlite { try await database.write { db in try await db.raw("ANALYZE").run() } }
@@ -74,7 +74,7 @@ extension ComplianceService {
             for _ in 0..<repeats {
                 let began = clock.now
                 found = try await desk.auditTrail(query, page: page).items.count
-                latencies.append(Self.seconds(clock.now - began) * 1_000)
+                latencies.append((clock.now - began).inSeconds * 1_000)
             }
             latencies.sort()
             emit(String(format: "query %@: p50 %.2f ms, p99 %.2f ms (%d records on the page of 50)", name,
@@ -90,17 +90,17 @@ extension ComplianceService {
             guard let next = result.nextCursor else { break }
             cursor = next
         }
-        let walkSeconds = Self.seconds(clock.now - walk)
+        let walkSeconds = (clock.now - walk).inSeconds
         emit(String(format: "paging: %d records in 100 pages of 200 in %.2f s (%.2f ms a page)", walked, walkSeconds, walkSeconds * 10))
 
         // Export one of the smaller tenants as JSON lines, then verify the text as `finflow audit verify --export` does.
         let exportBegan = clock.now
         var text = ""
         for try await piece in desk.exportAuditTrail(AuditTrailQuery(tenantId: tenants[1]), format: .jsonl) { text += String(decoding: piece, as: UTF8.self) }
-        let exportSeconds = Self.seconds(clock.now - exportBegan)
+        let exportSeconds = (clock.now - exportBegan).inSeconds
         let verifyBegan = clock.now
         let report = try AuditExportVerifier.verify(text)
-        let verifySeconds = Self.seconds(clock.now - verifyBegan)
+        let verifySeconds = (clock.now - verifyBegan).inSeconds
         emit(String(format: "export: %d records (%.1f MB of JSON lines) in %.2f s = %.0f records/s; verified offline in %.2f s = %.0f records/s (%@)",
                     report.records, Double(text.utf8.count) / 1_048_576, exportSeconds, Double(report.records) / exportSeconds, verifySeconds,
                     Double(report.records) / verifySeconds, report.intact ? "intact" : "BROKEN"))

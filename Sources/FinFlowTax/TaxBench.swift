@@ -60,7 +60,7 @@ public enum TaxBench {
                 }
                 documents += mix.count
             }
-            let elapsed = Self.seconds(clock.now - start)
+            let elapsed = (clock.now - start).inSeconds
             figures.append(String(
                 format: "batch %@: %.0f documents/s, %.0f lines/s (%d-line documents, one thread)",
                 withJSON ? "engine with JSON in and out" : "engine", Double(documents) / elapsed, Double(documents * lines) / elapsed, lines))
@@ -72,7 +72,7 @@ public enum TaxBench {
             let start = clock.now
             let document = try decoder.decode(TaxDocumentInput.self, from: requests[which])
             checksum &+= Int64(try encoder.encode(try engines[which].calculate(document)).count)
-            latencies.append(Self.seconds(clock.now - start) * 1_000_000)
+            latencies.append((clock.now - start).inSeconds * 1_000_000)
         }
         latencies.sort()
         func at(_ quantile: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * quantile))] }
@@ -80,7 +80,4 @@ public enum TaxBench {
         return figures
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FinFlowCore
 import FinFlowCredit
 import Foundation
 
@@ -38,7 +39,7 @@ struct CreditBench: AsyncParsableCommand {
             trees += encoded.count
         }
         print(String(format: "batch trees only (encoded rows): %.0f predictions/s (checksum %.3f)",
-                     Double(trees) / Self.seconds(clock.now - treesStart), sum))
+                     Double(trees) / (clock.now - treesStart).inSeconds, sum))
         for explain in [false, true] {
             var scored = 0
             var checksum = 0.0
@@ -47,7 +48,7 @@ struct CreditBench: AsyncParsableCommand {
                 for row in rows { checksum += try model.assess(row, explain: explain).probability }
                 scored += rows.count
             }
-            let elapsed = Self.seconds(clock.now - start)
+            let elapsed = (clock.now - start).inSeconds
             print(String(format: "batch %@: %.0f scores/s (%d scores, checksum %.3f)",
                          explain ? "with reasons (TreeSHAP)" : "probability, score, grade", Double(scored) / elapsed, scored, checksum))
         }
@@ -58,7 +59,7 @@ struct CreditBench: AsyncParsableCommand {
                 let row = rows[index % rows.count]
                 let start = clock.now
                 _ = try model.assess(row, explain: explain)
-                latencies.append(Self.seconds(clock.now - start) * 1_000_000)
+                latencies.append((clock.now - start).inSeconds * 1_000_000)
             }
             latencies.sort()
             func at(_ q: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] }
@@ -67,7 +68,4 @@ struct CreditBench: AsyncParsableCommand {
         }
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

@@ -71,7 +71,7 @@ struct PrivacyBench: AsyncParsableCommand {
             }
             written += count
         }
-        print(String(format: "seeded %d transactions (%d naming the subject) in %.1f s", total, subjectRows, Self.seconds(clock.now - seeding)))
+        print(String(format: "seeded %d transactions (%d naming the subject) in %.1f s", total, subjectRows, (clock.now - seeding).inSeconds))
 
         let began = clock.now
         let id = try await ComplianceService.openAccessRequest(
@@ -79,18 +79,15 @@ struct PrivacyBench: AsyncParsableCommand {
             actor: "bench")
         try await system.deliverEvents()
         let status = try await ComplianceService.accessRequestStatus(database: compliance, settings: settings, tenantId: tenantId, id: id)
-        let answered = Self.seconds(clock.now - began)
+        let answered = (clock.now - began).inSeconds
         guard status.status == "ready" else { throw ValidationError("the request is \(status.status), waiting for \(status.waiting)") }
         print(String(format: "access request answered by %d services and assembled in %.2f s (transactions part: %lld records)",
                      status.records.count, answered, status.records["transactions"] ?? 0))
         let downloading = clock.now
         let bytes = try await ComplianceService.writeAccessArchive(
             database: compliance, settings: settings, tenantId: tenantId, id: id, actor: "bench", write: { _ in })
-        let downloaded = Self.seconds(clock.now - downloading)
+        let downloaded = (clock.now - downloading).inSeconds
         print(String(format: "archive: %.1f MB streamed in %.2f s; open to archive in hand %.2f s", Double(bytes) / 1_048_576, downloaded, answered + downloaded))
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

@@ -56,7 +56,7 @@ struct ScreeningBench: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let large = ScreeningIndex(entries: entries + un)
-        Self.emit("synthetic list: \(large.nameCount) names, \(large.tokenCount) distinct tokens, indexed in \(Self.seconds(clock.now - start)) s")
+        Self.emit("synthetic list: \(large.nameCount) names, \(large.tokenCount) distinct tokens, indexed in \((clock.now - start).inSeconds) s")
         self.measure("synthetic list (\(large.nameCount) names)", index: large, traffic: traffic, scans: self.largeScans)
     }
 
@@ -69,16 +69,16 @@ struct ScreeningBench: AsyncParsableCommand {
         for query in traffic {
             let one = clock.now
             hits += index.search(ScreeningSubject(names: [query]), threshold: NameMatcher.defaultThreshold, limit: 20).count
-            latencies.append(Self.seconds(clock.now - one) * 1000)
+            latencies.append((clock.now - one).inSeconds * 1000)
         }
-        let elapsed = Self.seconds(clock.now - start)
+        let elapsed = (clock.now - start).inSeconds
         latencies.sort()
         let scanStart = clock.now
         var scanHits = 0
         for query in traffic.prefix(scans) {
             scanHits += index.scan(ScreeningSubject(names: [query]), threshold: NameMatcher.defaultThreshold, limit: 20).count
         }
-        let scanRate = Double(min(scans, traffic.count)) / Self.seconds(clock.now - scanStart)
+        let scanRate = Double(min(scans, traffic.count)) / (clock.now - scanStart).inSeconds
         Self.emit(String(format: "%@: indexed %.0f screenings/s (p50 %.2f ms, p99 %.2f ms, %d hits); scan of every name %.1f screenings/s (%d hits in %d)",
                      label, Double(traffic.count) / elapsed, latencies[latencies.count / 2], latencies[latencies.count * 99 / 100], hits,
                      scanRate, scanHits, min(scans, traffic.count)))
@@ -89,9 +89,6 @@ struct ScreeningBench: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 
     /// A typo, the parts reversed, a middle part left out, a doubled vowel, and the name written in Cyrillic.
     static func perturbations(_ name: String, random: inout SeededRandom) -> [String] {

@@ -54,7 +54,7 @@ public enum AnalyticsReplay {
         let elapsed = ContinuousClock.now - started
         return Report(
             eventsRead: read, eventsApplied: applied,
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            seconds: elapsed.inSeconds)
     }
 
     /// Removes the figures the replay rebuilds, and raises the versions of the tenants it touches.

@@ -14,11 +14,10 @@ public enum AnalyticsBenchmark {
         public let max: Double
 
         init(_ samples: [Duration]) {
-            let ms = samples.map { Double($0.components.seconds) * 1_000 + Double($0.components.attoseconds) / 1e15 }.sorted()
-            func at(_ q: Double) -> Double { ms.isEmpty ? 0 : ms[min(ms.count - 1, Int((Double(ms.count) * q).rounded(.up)) - 1)] }
-            self.p50 = at(0.5)
-            self.p99 = at(0.99)
-            self.max = ms.last ?? 0
+            let ms = Percentiles(samples.map(\.inMilliseconds))
+            self.p50 = ms.at(0.5) ?? 0
+            self.p99 = ms.at(0.99) ?? 0
+            self.max = ms.at(1) ?? 0
         }
     }
 
@@ -133,7 +132,7 @@ public enum AnalyticsBenchmark {
         let took = try await clock.measure {
             for day in 0..<365 { try await bench.apply(try Self.day(day, perDay: perDay, random: &random)) }
         }
-        return Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
+        return took.inSeconds
     }
 
     /// Loads a year of `transactions` in `directory`, then asks the dashboard `questions` times over distinct ranges

