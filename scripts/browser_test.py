@@ -36,6 +36,8 @@ with sync_playwright() as playwright:
     page = browser.new_page()
     failures = []
     page.on("pageerror", lambda error: failures.append(str(error)))
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
     page.goto(base + "/app")
     page.fill("#email", email)
     page.fill("#password", password)
@@ -53,6 +55,7 @@ with sync_playwright() as playwright:
     print(f"browser: signed in; revenue {shown:,.2f} {currency} and cash {cash:,.2f} as the API states them; statements shown")
 
     expect(page.locator("[data-testid=feed-status]")).to_have_text("live", timeout=15_000)
+    assert any(url.split("?")[0].endswith("/v1/realtime/anomalies/ws") for url in sockets), f"the feed is a WebSocket: {sockets}"
     page.evaluate("window.__notReloaded = true")
     before = page.locator("[data-testid=anomaly]").count()
     accounts = {a["code"]: a["id"] for a in call("GET", "/v1/transactions/accounts", token)["items"]}
@@ -71,7 +74,7 @@ with sync_playwright() as playwright:
     text = anomalies.first.inner_text()
     assert "robust deviations from this account's usual" in text, text
     assert not failures, f"errors in the page: {failures}"
-    print(f"browser: {anomalies.count()} anomalies appeared in the live feed without a reload; the newest: {text.splitlines()[-1]}")
+    print(f"browser: {anomalies.count()} anomalies appeared in the live feed (a WebSocket) without a reload; the newest: {text.splitlines()[-1]}")
     if os.environ.get("FINFLOW_SCREENSHOT"):
         page.screenshot(path=os.environ["FINFLOW_SCREENSHOT"], full_page=True)
     browser.close()

@@ -188,44 +188,34 @@ function addAnomaly(anomaly) {
   $("anomalies").prepend(item);
 }
 
-// Server-Sent Events read with fetch, so the token goes in the Authorization header (EventSource cannot send it).
-async function follow() {
-  const controller = new AbortController();
-  state.feed = controller;
-  while (!controller.signal.aborted) {
-    try {
-      const headers = { "Accept": "text/event-stream", "Authorization": "Bearer " + state.access };
-      if (state.lastEventId) headers["Last-Event-ID"] = state.lastEventId;
-      const response = await fetch("/v1/realtime/anomalies/stream", { headers, signal: controller.signal });
-      if (response.status === 401 && !(await refresh())) { signOut(); return; }
-      if (!response.ok) throw new Error("feed " + response.status);
-      $("feed-status").textContent = "live";
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let id = null, type = null, data = "";
-          for (const line of block.split("\n")) {
-            if (line.startsWith("id: ")) id = line.slice(4);
-            else if (line.startsWith("event: ")) type = line.slice(7);
-            else if (line.startsWith("data: ")) data += line.slice(6);
-          }
-          if (type === "anomaly") { state.lastEventId = id; addAnomaly(JSON.parse(data)); }
-        }
+// The live feed over a WebSocket. A browser cannot set headers on one, so the token travels as a sub-protocol beside
+// "finflow.v1"; a connection that ends resumes after the last anomaly shown.
+function follow() {
+  let stopped = false, socket = null;
+  state.feed = { abort() { stopped = true; if (socket) socket.close(); } };
+  const connect = () => {
+    if (stopped) return;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const after = state.lastEventId ? "?after=" + encodeURIComponent(state.lastEventId) : "";
+    socket = new WebSocket(scheme + "//" + location.host + "/v1/realtime/anomalies/ws" + after, ["finflow.v1", "bearer." + state.access]);
+    let opened = false;
+    socket.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "opened") { opened = true; $("feed-status").textContent = "live"; }
+      else if (message.type === "anomaly") { state.lastEventId = String(message.id); addAnomaly(message.anomaly); }
+    };
+    socket.onclose = async () => {
+      if (stopped) return;
+      $("feed-status").textContent = "reconnecting";
+      if (!opened) {
+        // Refused before it opened: the same path over plain HTTP says why (401 when the token has expired).
+        const probe = await fetch("/v1/realtime/anomalies/ws", { headers: { "Authorization": "Bearer " + state.access } }).catch(() => null);
+        if (probe && probe.status === 401 && !(await refresh())) { signOut(); return; }
       }
-    } catch (error) {
-      if (controller.signal.aborted) return;
-    }
-    $("feed-status").textContent = "reconnecting";
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-  }
+      setTimeout(connect, 2000);
+    };
+  };
+  connect();
 }
 
 async function start() {
