@@ -237,6 +237,23 @@ let package = Package(
             resources: [.copy("openapi.yaml")],
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
+        // integration-service: signed webhooks out (QuickBooks and Xero connections to come).
+        .target(
+            name: "FinFlowIntegrations",
+            dependencies: [
+                "FinFlowCore",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
         .target(
             name: "FinFlowTax",
             dependencies: [
@@ -257,6 +274,7 @@ let package = Package(
             dependencies: [
                 "FinFlowCore", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting", "FinFlowTransactions",
                 "FinFlowPayments", "FinFlowCredit", "FinFlowCompliance", "FinFlowTax", "FinFlowInsights", "FinFlowAnalytics", "FinFlowRealtime",
+                "FinFlowIntegrations",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Yams", package: "Yams"),

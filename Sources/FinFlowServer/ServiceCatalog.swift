@@ -5,6 +5,7 @@ import FinFlowCompliance
 import FinFlowCore
 import FinFlowCredit
 import FinFlowInsights
+import FinFlowIntegrations
 import FinFlowPayments
 import FinFlowRealtime
 import FinFlowTax
@@ -22,6 +23,7 @@ public enum ServiceCatalog {
         CreditService.descriptor,
         ComplianceService.descriptor,
         TaxService.descriptor,
+        IntegrationsService.descriptor,
         InsightsService.descriptor,
         AnalyticsService.descriptor,
         RealtimeService.descriptor,

@@ -75,6 +75,8 @@ struct EventSchemaTests {
             invoiceId: "i", tenantId: "t", kind: "credit_note", number: "CN-1", customerId: "c", currency: "EUR", totalMinor: 100,
             issueDate: "2026-03-02", dueDate: "2026-04-01", creditedInvoiceId: "i0")),
         (InvoiceVoided.topic, InvoiceVoided(invoiceId: "i", tenantId: "t", voidedDate: "2026-03-03")),
+        (WebhookEndpointDisabled.topic, WebhookEndpointDisabled(
+            tenantId: "t", endpointId: "w", url: "https://example.com/hook", reason: "failing", lastError: "HTTP 500", disabledAtMillis: 1)),
         (AnomalyDetected.topic, AnomalyDetected(
             anomalyId: "a", tenantId: "t", subjectType: "transaction", subjectId: "x", score: 0.93, threshold: 0.9, amountMinor: 100, currency: "EUR",
             reasons: [.init(feature: "burst", value: 15.5, contribution: 0.91, detail: "d")], sequence: 4, detectedAtMillis: 1)),

@@ -100,7 +100,7 @@ struct PlatformRoutesTests {
             #expect(try await client.send(.get, "/health/live").status == 200)
             let ready = try await client.send(.get, "/health/ready")
             #expect(ready.status == 200)
-            #expect((ready.body["checks"] as? [String: String]) == ["auth": "ok", "tenancy": "ok", "accounting": "ok", "transactions": "ok", "payments": "ok", "credit": "ok", "compliance": "ok", "tax": "ok", "insights": "ok", "analytics": "ok", "realtime": "ok"])
+            #expect((ready.body["checks"] as? [String: String]) == ["auth": "ok", "tenancy": "ok", "accounting": "ok", "transactions": "ok", "payments": "ok", "credit": "ok", "compliance": "ok", "tax": "ok", "insights": "ok", "integrations": "ok", "analytics": "ok", "realtime": "ok"])
             _ = try await client.send(.get, "/v1/auth/me")
             try await client.execute(uri: "/metrics", method: .get) { response in
                 let text = String(buffer: response.body)

@@ -54,6 +54,12 @@ public struct Settings: Sendable {
     /// The key (32 bytes, base64) that seals payment gateways' credentials at rest; when nil the payment service makes
     /// one and keeps it in its own database (set it in production so a copy of the database alone opens nothing).
     public var paymentsCredentialKey: String?
+    /// The key (32 bytes, base64) that seals the integration service's secrets at rest (webhook signing secrets,
+    /// providers' tokens); when nil the integration service makes one and keeps it in its own database.
+    public var integrationsSecretKey: String?
+    /// Webhook endpoints may be plain `http://` on the loopback address (127.0.0.1, ::1, localhost): for trying webhooks
+    /// against a receiver on the same machine. Off by default: endpoints are HTTPS on public names only.
+    public var integrationsWebhookAllowLoopback = false
     /// The key (32 bytes, base64) that seals the auth service's signing keys at rest; when nil the auth service makes
     /// one and keeps it in its own database. `authKeyEncryptionKeyPrevious` still opens what the previous key sealed,
     /// and the keys are sealed again with the new one as they are loaded: that is how the key is rotated.
@@ -108,7 +114,7 @@ public struct Settings: Sendable {
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
             paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
-            smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl
+            smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl, integrationsSecretKey, integrationsWebhookAllowLoopback
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -138,7 +144,7 @@ public struct Settings: Sendable {
         }
         let reader = ConfigReader(providers: [
             InMemoryProvider(name: "command line", values: flagValues),
-            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY", "FINFLOW_REDIS_URL"])),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY", "FINFLOW_INTEGRATIONS_SECRET_KEY", "FINFLOW_REDIS_URL"])),
         ])
         var settings = Settings()
         func text(_ key: Key) -> String? {
@@ -292,6 +298,13 @@ public struct Settings: Sendable {
             }
             settings.paymentsCredentialKey = key
         }
+        if let key = text(.integrationsSecretKey), !key.isEmpty {
+            guard Data(base64Encoded: key)?.count == 32 else {
+                throw SettingError(key: .integrationsSecretKey, message: "must be 32 bytes in base64 (openssl rand -base64 32)")
+            }
+            settings.integrationsSecretKey = key
+        }
+        try flag(.integrationsWebhookAllowLoopback, into: &settings.integrationsWebhookAllowLoopback)
         for (name, path) in [(Key.authKeyEncryptionKey, \Settings.authKeyEncryptionKey), (.authKeyEncryptionKeyPrevious, \Settings.authKeyEncryptionKeyPrevious)] {
             guard let key = text(name), !key.isEmpty else { continue }
             guard Data(base64Encoded: key)?.count == 32 else {

@@ -38,6 +38,11 @@ public enum Digest {
         sha256Hex(Data(text.utf8))
     }
 
+    /// Lower-case hex HMAC-SHA256 of `message` keyed with `key`: webhook signatures.
+    public static func hmacSHA256Hex(key: Data, message: some DataProtocol) -> String {
+        hex(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+    }
+
     /// `byteCount` random bytes in unpadded base64url: an opaque token for links and refresh tokens.
     public static func randomToken(byteCount: Int = 32) -> String {
         var generator = SystemRandomNumberGenerator()

@@ -47,7 +47,7 @@ public enum WebhookSignature {
     private static func stripeSignature(body: some DataProtocol, secret: String, timestamp: Int64) -> String {
         var signed = Data("\(timestamp).".utf8)
         signed.append(contentsOf: body)
-        return Digest.hex(HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8))))
+        return Digest.hmacSHA256Hex(key: Data(secret.utf8), message: signed)
     }
 
     /// Square: `x-square-hmacsha256-signature` is the base64 HMAC-SHA256, keyed with the subscription's signature

@@ -1,0 +1,43 @@
+import FinFlowCore
+import Foundation
+import Logging
+import OpenAPIHummingbird
+import ServiceLifecycle
+
+/// integration-service: connects a tenant's books to the systems around them. Today: signed webhooks out, delivered
+/// at least once with retries for 24 hours, a log per endpoint and replay by id.
+public enum IntegrationsService {
+    static let name = "integrations"
+
+    /// The descriptor `FinFlowServer` lists.
+    public static let descriptor = ServiceDescriptor(
+        name: name, title: "integration-service", migrations: IntegrationsMigrations.all, openAPIIn: .module, sendsMail: true,
+        personalData: IntegrationsService.personalData,
+        make: { env in Running(webhooks: WebhookDesk(env: env, serviceName: name), clock: env.clock, ids: env.ids, logger: env.logger) })
+
+    struct Running: FinFlowService {
+        let webhooks: WebhookDesk
+        let clock: any FinFlowClock
+        let ids: IdentifierGenerator
+        let logger: Logger
+
+        var backgroundServices: [any Service] {
+            [WebhookDispatcher(desk: self.webhooks, logger: self.logger, client: WebhookDispatcher.sharedClient)]
+        }
+
+        func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
+            try IntegrationsAPI(webhooks: self.webhooks).registerHandlers(on: api, configuration: .finFlow)
+        }
+
+        /// A consumer per event type offered: each delivery's events queued for the endpoints that take them, in the
+        /// consumer's transaction (the inbox makes a redelivery queue nothing twice).
+        var consumers: [EventConsumer] {
+            let clock = self.clock, ids = self.ids
+            return WebhookCatalogue.entries.map { entry in
+                EventConsumer(name: "integrations.webhooks." + entry.topic, topic: entry.topic, database: self.webhooks.database, applyAll: { events, db in
+                    try await WebhookDesk.queue(events, ids: ids, now: clock.nowMillis(), db: db)
+                })
+            }
+        }
+    }
+}
