@@ -29,13 +29,14 @@ public enum IntegrationsService {
             try IntegrationsAPI(webhooks: self.webhooks).registerHandlers(on: api, configuration: .finFlow)
         }
 
-        /// A consumer per event type offered: each delivery's events queued for the endpoints that take them, in the
-        /// consumer's transaction (the inbox makes a redelivery queue nothing twice).
+        /// A consumer per event type offered, each event queued for the endpoints that take it. No inbox: the queue's
+        /// unique key (endpoint, event) makes a redelivery queue nothing twice by itself, so an event for a tenant without
+        /// endpoints costs one read and no write.
         var consumers: [EventConsumer] {
-            let clock = self.clock, ids = self.ids
+            let clock = self.clock, ids = self.ids, database = self.webhooks.database
             return WebhookCatalogue.entries.map { entry in
-                EventConsumer(name: "integrations.webhooks." + entry.topic, topic: entry.topic, database: self.webhooks.database, applyAll: { events, db in
-                    try await WebhookDesk.queue(events, ids: ids, now: clock.nowMillis(), db: db)
+                EventConsumer(name: "integrations.webhooks." + entry.topic, topic: entry.topic, database: nil, apply: { event, _ in
+                    try await WebhookDesk.queue(event, ids: ids, now: clock.nowMillis(), database: database)
                 })
             }
         }

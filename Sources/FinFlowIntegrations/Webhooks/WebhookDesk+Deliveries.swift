@@ -53,34 +53,36 @@ extension WebhookDesk {
 
     private struct SubscriberRow: Decodable { let endpoint_id: String }
 
-    /// Queues a delivery of each of `events` to every active endpoint of its tenant that takes its type, on `db` (the
-    /// consumer's transaction, whose inbox makes a redelivered event queue nothing twice; the unique key does as well).
-    static func queue(_ events: [PublishedEvent], ids: IdentifierGenerator, now: Int64, db: any SQLDatabase) async throws {
-        var rows: [[SQLCell]] = []
-        for event in events {
-            guard let tenantId = event.tenantId, WebhookCatalogue.types.contains(event.type) else { continue }
-            let subscribers = try await db.raw("""
-                SELECT s.endpoint_id FROM webhook_subscriptions s
-                JOIN webhook_endpoints e ON e.tenant_id = s.tenant_id AND e.id = s.endpoint_id
-                WHERE s.tenant_id = \(bind: tenantId) AND s.event_type = \(bind: event.type) AND e.status = 'active'
-                ORDER BY s.endpoint_id
-                """).all(decoding: SubscriberRow.self)
-            let payload = String(decoding: event.json, as: UTF8.self)
-            for subscriber in subscribers {
-                rows.append([
-                    SQLCell(tenantId), SQLCell(ids.nextString()), SQLCell(subscriber.endpoint_id), SQLCell(event.id), SQLCell(event.type),
-                    SQLCell(payload), SQLCell(event.id), SQLCell("pending"), SQLCell(0), SQLCell(now), SQLCell(now),
-                    SQLCell(now + Self.retryWindowMillis),
-                ])
-            }
+    /// Queues a delivery of `event` to every active endpoint of its tenant that takes its type. The unique key
+    /// (endpoint, event id) makes a redelivered event queue nothing twice; a tenant with no such endpoint costs a read.
+    static func queue(_ event: PublishedEvent, ids: IdentifierGenerator, now: Int64, database: any Database) async throws {
+        guard let tenantId = event.tenantId, WebhookCatalogue.types.contains(event.type) else { return }
+        let select: SQLQueryString = """
+            SELECT s.endpoint_id FROM webhook_subscriptions s
+            JOIN webhook_endpoints e ON e.tenant_id = s.tenant_id AND e.id = s.endpoint_id
+            WHERE s.tenant_id = \(bind: tenantId) AND s.event_type = \(bind: event.type) AND e.status = 'active'
+            ORDER BY s.endpoint_id
+            """
+        guard try await !database.tenantRead(tenantId: tenantId, { db in try await db.raw(select).all() }).isEmpty else { return }
+        let payload = String(decoding: event.json, as: UTF8.self)
+        try await database.tenantTransaction(tenantId: tenantId) { db in
+            // Read again in the transaction: an endpoint disabled meanwhile is not queued for.
+            let subscribers = try await db.raw(select).all(decoding: SubscriberRow.self)
+            try await db.insertRows(
+                into: "webhook_deliveries",
+                columns: [
+                    "tenant_id", "id", "endpoint_id", "event_id", "event_type", "payload", "dedupe_key", "status", "attempts", "created_at_ms",
+                    "next_attempt_at_ms", "give_up_at_ms",
+                ],
+                rows: subscribers.map { subscriber in
+                    [
+                        SQLCell(tenantId), SQLCell(ids.nextString()), SQLCell(subscriber.endpoint_id), SQLCell(event.id), SQLCell(event.type),
+                        SQLCell(payload), SQLCell(event.id), SQLCell("pending"), SQLCell(0), SQLCell(now), SQLCell(now),
+                        SQLCell(now + Self.retryWindowMillis),
+                    ]
+                },
+                suffix: " ON CONFLICT DO NOTHING")
         }
-        try await db.insertRows(
-            into: "webhook_deliveries",
-            columns: [
-                "tenant_id", "id", "endpoint_id", "event_id", "event_type", "payload", "dedupe_key", "status", "attempts", "created_at_ms",
-                "next_attempt_at_ms", "give_up_at_ms",
-            ],
-            rows: rows, suffix: " ON CONFLICT DO NOTHING")
     }
 
     /// An endpoint's deliveries, newest first, optionally in one status.
