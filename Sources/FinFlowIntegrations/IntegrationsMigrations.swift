@@ -4,6 +4,7 @@ import FinFlowCore
 /// behind the store's tenant filters.
 enum IntegrationsMigrations {
     static let webhookTables = ["webhook_endpoints", "webhook_subscriptions", "webhook_deliveries", "webhook_attempts"]
+    static let connectionTables = ["integration_authorisations", "integration_connections"]
 
     static let all: [Migration] = [
         Migration(1, "create the webhook endpoints, their subscriptions, deliveries and attempts, and the sealing key", [
@@ -41,5 +42,24 @@ enum IntegrationsMigrations {
             // The key that seals secrets when none is configured.
             "CREATE TABLE integration_keys (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at_ms BIGINT NOT NULL)",
         ], postgresAfter: webhookTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(2, "create the connections to QuickBooks Online and Xero and the authorisations that make them", [
+            // An authorisation started and not yet finished: its single-use state, the PKCE verifier (sealed), for ten minutes.
+            """
+            CREATE TABLE integration_authorisations (
+                state TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, provider TEXT NOT NULL, redirect_uri TEXT NOT NULL, verifier_sealed TEXT,
+                created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL, expires_at_ms BIGINT NOT NULL)
+            """,
+            "CREATE INDEX integration_authorisations_tenant ON integration_authorisations (tenant_id, expires_at_ms)",
+            // A tenant's connection to one company (realmId) or organisation (Xero tenant id); tokens sealed, null once
+            // the grant is refused or disconnected; the organisations a Xero grant reaches while one is to be chosen.
+            """
+            CREATE TABLE integration_connections (
+                tenant_id TEXT NOT NULL, id TEXT NOT NULL, provider TEXT NOT NULL, status TEXT NOT NULL, external_id TEXT, external_name TEXT,
+                organisations TEXT, access_sealed TEXT, access_expires_at_ms BIGINT, refresh_sealed TEXT, refresh_expires_at_ms BIGINT,
+                refreshed_at_ms BIGINT, last_error TEXT, created_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, id))
+            """,
+            "CREATE UNIQUE INDEX integration_connections_external ON integration_connections (tenant_id, provider, external_id)",
+        ], postgresAfter: connectionTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

@@ -75,6 +75,9 @@ struct EventSchemaTests {
             invoiceId: "i", tenantId: "t", kind: "credit_note", number: "CN-1", customerId: "c", currency: "EUR", totalMinor: 100,
             issueDate: "2026-03-02", dueDate: "2026-04-01", creditedInvoiceId: "i0")),
         (InvoiceVoided.topic, InvoiceVoided(invoiceId: "i", tenantId: "t", voidedDate: "2026-03-03")),
+        (IntegrationConnectionChanged.topic, IntegrationConnectionChanged(
+            tenantId: "t", connectionId: "c", provider: "quickbooks", status: "needs-authorisation", externalId: "9130357992181146",
+            reason: "QuickBooks Online refused the grant: invalid_grant", changedAtMillis: 1)),
         (WebhookEndpointDisabled.topic, WebhookEndpointDisabled(
             tenantId: "t", endpointId: "w", url: "https://example.com/hook", reason: "failing", lastError: "HTTP 500", disabledAtMillis: 1)),
         (AnomalyDetected.topic, AnomalyDetected(

@@ -60,6 +60,9 @@ public struct Settings: Sendable {
     /// Webhook endpoints may be plain `http://` on the loopback address (127.0.0.1, ::1, localhost): for trying webhooks
     /// against a receiver on the same machine. Off by default: endpoints are HTTPS on public names only.
     public var integrationsWebhookAllowLoopback = false
+    /// FinFlow's app at QuickBooks Online and at Xero; a provider whose app has no id and secret cannot be connected.
+    public var quickbooks = ProviderApp()
+    public var xero = ProviderApp()
     /// The key (32 bytes, base64) that seals the auth service's signing keys at rest; when nil the auth service makes
     /// one and keeps it in its own database. `authKeyEncryptionKeyPrevious` still opens what the previous key sealed,
     /// and the keys are sealed again with the new one as they are loaded: that is how the key is rotated.
@@ -114,7 +117,9 @@ public struct Settings: Sendable {
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
             paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
-            smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl, integrationsSecretKey, integrationsWebhookAllowLoopback
+            smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl, integrationsSecretKey, integrationsWebhookAllowLoopback,
+            quickbooksClientId, quickbooksClientSecret, quickbooksWebhookVerifierToken, quickbooksUrls, xeroClientId, xeroClientSecret,
+            xeroWebhookKey, xeroUrls
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -144,7 +149,7 @@ public struct Settings: Sendable {
         }
         let reader = ConfigReader(providers: [
             InMemoryProvider(name: "command line", values: flagValues),
-            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY", "FINFLOW_INTEGRATIONS_SECRET_KEY", "FINFLOW_REDIS_URL"])),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY", "FINFLOW_INTEGRATIONS_SECRET_KEY", "FINFLOW_REDIS_URL", "FINFLOW_QUICKBOOKS_CLIENT_SECRET", "FINFLOW_QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN", "FINFLOW_XERO_CLIENT_SECRET", "FINFLOW_XERO_WEBHOOK_KEY"])),
         ])
         var settings = Settings()
         func text(_ key: Key) -> String? {
@@ -305,6 +310,25 @@ public struct Settings: Sendable {
             settings.integrationsSecretKey = key
         }
         try flag(.integrationsWebhookAllowLoopback, into: &settings.integrationsWebhookAllowLoopback)
+        for (path, id, secret, webhook, urls) in [
+            (\Settings.quickbooks, Key.quickbooksClientId, Key.quickbooksClientSecret, Key.quickbooksWebhookVerifierToken, Key.quickbooksUrls),
+            (\Settings.xero, .xeroClientId, .xeroClientSecret, .xeroWebhookKey, .xeroUrls),
+        ] {
+            var app = ProviderApp()
+            app.clientId = text(id).flatMap { $0.isEmpty ? nil : $0 }
+            app.clientSecret = text(secret).flatMap { $0.isEmpty ? nil : $0 }
+            app.webhookKey = text(webhook).flatMap { $0.isEmpty ? nil : $0 }
+            if let list = text(urls), !list.isEmpty {
+                switch ProviderApp.parseURLs(list) {
+                case .success(let parsed): app.urls = parsed
+                case .failure(let error): throw SettingError(key: urls, message: error.message)
+                }
+            }
+            guard (app.clientId == nil) == (app.clientSecret == nil) else {
+                throw SettingError(key: id, message: "is set together with \(secret.environmentName), or neither is")
+            }
+            settings[keyPath: path] = app
+        }
         for (name, path) in [(Key.authKeyEncryptionKey, \Settings.authKeyEncryptionKey), (.authKeyEncryptionKeyPrevious, \Settings.authKeyEncryptionKeyPrevious)] {
             guard let key = text(name), !key.isEmpty else { continue }
             guard Data(base64Encoded: key)?.count == 32 else {
@@ -388,4 +412,6 @@ public struct SettingError: Error, CustomStringConvertible {
 public enum FaultInjection: String, Sendable, CaseIterable {
     /// SIGKILL after a keyed request's effect committed, before its answer is stored under the key.
     case crashBeforeIdempotentAnswer = "crash-before-idempotent-answer"
+    /// SIGKILL after an accounting provider answered a token refresh, before the rotated tokens are saved.
+    case crashAfterTokenRefresh = "crash-after-token-refresh"
 }

@@ -21,3 +21,34 @@ public struct WebhookEndpointDisabled: EventContract, Equatable {
         self.disabledAtMillis = disabledAtMillis
     }
 }
+
+/// A tenant's connection to QuickBooks Online or Xero changed state (integrations → whoever tells the tenant): it was
+/// authorised (or mended), its organisation chosen, the provider refused its grant (it needs the user again), or a
+/// manager disconnected it.
+public struct IntegrationConnectionChanged: EventContract, Equatable {
+    public static let eventType = "finflow.integration-connection.changed"
+    public static let schemaVersion = 1
+    public let tenantId: String
+    public let connectionId: String
+    /// `quickbooks` or `xero`.
+    public let provider: String
+    /// `connected`, `choosing-organisation`, `needs-authorisation` or `disconnected`.
+    public let status: String
+    /// The QuickBooks realmId or the Xero tenant id, once known.
+    public let externalId: String?
+    /// Why: the provider's refusal, or `manual` for a disconnection.
+    public let reason: String?
+    public let changedAtMillis: Int64
+
+    public init(
+        tenantId: String, connectionId: String, provider: String, status: String, externalId: String?, reason: String?, changedAtMillis: Int64
+    ) {
+        self.tenantId = tenantId
+        self.connectionId = connectionId
+        self.provider = provider
+        self.status = status
+        self.externalId = externalId
+        self.reason = reason
+        self.changedAtMillis = changedAtMillis
+    }
+}

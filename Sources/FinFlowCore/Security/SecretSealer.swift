@@ -57,6 +57,12 @@ public final class SecretSealer: Sendable {
             "a stored secret cannot be opened with this key (\(self.settingName) changed? give the old one as the previous key)")
     }
 
+    /// Reads (or makes) the key now. Code that seals or opens inside its own transaction calls this first: the key's
+    /// first reading is a transaction of its own, which on SQLite would wait for the one already open.
+    public func prepare() async throws {
+        _ = try await self.key()
+    }
+
     /// The key: the configured one, else the one the database keeps (made on first use).
     private func key() async throws -> SymmetricKey {
         if let configured = self.configured { return configured }

@@ -5,6 +5,7 @@ import OpenAPIRuntime
 /// The integration service's HTTP API: decodes, checks permissions and input, calls the desks, maps to the wire.
 struct IntegrationsAPI: APIProtocol {
     let webhooks: WebhookDesk
+    let connections: ConnectionDesk
 
     func listWebhookEventTypes(_ input: Operations.ListWebhookEventTypes.Input) async throws -> Operations.ListWebhookEventTypes.Output {
         _ = try RequestScope.require("integrations:read")

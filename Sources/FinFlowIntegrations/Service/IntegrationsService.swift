@@ -4,8 +4,9 @@ import Logging
 import OpenAPIHummingbird
 import ServiceLifecycle
 
-/// integration-service: connects a tenant's books to the systems around them. Today: signed webhooks out, delivered
-/// at least once with retries for 24 hours, a log per endpoint and replay by id.
+/// integration-service: connects a tenant's books to the systems around them: signed webhooks out, delivered at least
+/// once with retries for 24 hours, a log per endpoint and replay by id; connections to QuickBooks Online and Xero,
+/// authorised once with OAuth and kept alive through rotating refresh tokens.
 public enum IntegrationsService {
     static let name = "integrations"
 
@@ -13,10 +14,17 @@ public enum IntegrationsService {
     public static let descriptor = ServiceDescriptor(
         name: name, title: "integration-service", migrations: IntegrationsMigrations.all, openAPIIn: .module, sendsMail: true,
         personalData: IntegrationsService.personalData,
-        make: { env in Running(webhooks: WebhookDesk(env: env, serviceName: name), clock: env.clock, ids: env.ids, logger: env.logger) })
+        make: { env in
+            let webhooks = WebhookDesk(env: env, serviceName: name)
+            return Running(
+                webhooks: webhooks,
+                connections: ConnectionDesk(env: env, serviceName: name, sealer: webhooks.sealer, client: WebhookDispatcher.sharedClient),
+                clock: env.clock, ids: env.ids, logger: env.logger)
+        })
 
     struct Running: FinFlowService {
         let webhooks: WebhookDesk
+        let connections: ConnectionDesk
         let clock: any FinFlowClock
         let ids: IdentifierGenerator
         let logger: Logger
@@ -26,7 +34,7 @@ public enum IntegrationsService {
         }
 
         func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
-            try IntegrationsAPI(webhooks: self.webhooks).registerHandlers(on: api, configuration: .finFlow)
+            try IntegrationsAPI(webhooks: self.webhooks, connections: self.connections).registerHandlers(on: api, configuration: .finFlow)
         }
 
         /// A consumer per event type offered, each event queued for the endpoints that take it. No inbox: the queue's

@@ -63,7 +63,9 @@ extension WebhookDesk {
             WHERE s.tenant_id = \(bind: tenantId) AND s.event_type = \(bind: event.type) AND e.status = 'active'
             ORDER BY s.endpoint_id
             """
-        guard try await !database.tenantRead(tenantId: tenantId, { db in try await db.raw(select).all() }).isEmpty else { return }
+        // A plain read (the query names the tenant): on PostgreSQL one round trip instead of a transaction's four, paid
+        // for every event of every tenant, most of which have no endpoints.
+        guard try await !database.read({ db in try await db.raw(select).all() }).isEmpty else { return }
         let payload = String(decoding: event.json, as: UTF8.self)
         try await database.tenantTransaction(tenantId: tenantId) { db in
             // Read again in the transaction: an endpoint disabled meanwhile is not queued for.

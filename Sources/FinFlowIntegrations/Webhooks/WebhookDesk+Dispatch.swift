@@ -80,7 +80,11 @@ extension WebhookDesk {
         let now = self.clock.nowMillis(), attempt = claimed.attempts + 1, outbox = self.outbox, mail = self.mail
         let next = Self.nextAttempt(after: attempt, now: now, giveUpAt: claimed.giveUpAtMillis, retryAfterSeconds: outcome.retryAfterSeconds)
         let problem = outcome.problem
-        try await self.database.tenantTransaction(tenantId: claimed.tenantId) { db in
+        return try await self.database.tenantTransaction(tenantId: claimed.tenantId) { db in
+            // Deleted with its endpoint while it was being sent: nothing is left to log against.
+            guard try await db.raw("""
+                SELECT id FROM webhook_deliveries WHERE tenant_id = \(bind: claimed.tenantId) AND id = \(bind: claimed.id)
+                """).first() != nil else { return false }
             try await db.raw("""
                 INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt, at_ms, duration_ms, status_code, error, response_excerpt)
                 VALUES (\(bind: claimed.tenantId), \(bind: claimed.id), \(bind: attempt), \(bind: claimed.nowMillis), \(bind: outcome.durationMillis),
@@ -94,7 +98,7 @@ extension WebhookDesk {
                         delivered_at_ms = \(bind: now)
                     WHERE tenant_id = \(bind: claimed.tenantId) AND id = \(bind: claimed.id)
                     """).run()
-                return
+                return true
             }
             try await db.raw("""
                 UPDATE webhook_deliveries SET status = \(bind: next == nil ? "failed" : "pending"), attempts = \(bind: attempt),
@@ -102,11 +106,13 @@ extension WebhookDesk {
                     last_error = \(bind: problem)
                 WHERE tenant_id = \(bind: claimed.tenantId) AND id = \(bind: claimed.id)
                 """).run()
-            guard next == nil else { return }
-            // Failing for the whole window: the endpoint is disabled, and whoever looks after it is told.
-            try await Self.disable(
+            guard next == nil else { return false }
+            // Failing for the whole window: the endpoint is disabled, and whoever looks after it is told (once, however many
+            // replicas give up on it).
+            guard try await Self.disable(
                 tenantId: claimed.tenantId, id: claimed.endpointId, url: claimed.url, reason: "failing", lastError: problem, now: now,
                 outbox: outbox, db: db)
+            else { return false }
             // A contact pseudonymised by an erasure is no address any more, and is not written to.
             if let email = claimed.notifyEmail.flatMap(EmailAddress.normalized) {
                 try await mail.enqueue(
@@ -122,8 +128,8 @@ extension WebhookDesk {
                         """,
                     purpose: "webhook-disabled", on: db)
             }
+            return false
         }
-        return outcome.delivered
     }
 
     /// When to try again after failed attempt number `attempt`, or nil once the retry window is over. The pause grows

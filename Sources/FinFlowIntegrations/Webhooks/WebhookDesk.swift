@@ -162,14 +162,17 @@ final class WebhookDesk: Sendable {
         return try await self.endpoint(tenantId: tenantId, id: id)
     }
 
-    /// Disables an endpoint on `db`, gives up what waits for it, and says so with an event.
+    /// Disables an active endpoint on `db`, gives up what waits for it, and says so with an event. Answers whether it
+    /// was active: two replicas giving up on it at once disable it, and say so, once.
+    @discardableResult
     static func disable(
         tenantId: String, id: String, url: String, reason: String, lastError: String?, now: Int64, outbox: Outbox, db: any SQLDatabase
-    ) async throws {
-        try await db.raw("""
+    ) async throws -> Bool {
+        let changed = try await db.raw("""
             UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = \(bind: reason), disabled_at_ms = \(bind: now)
-            WHERE tenant_id = \(bind: tenantId) AND id = \(bind: id)
-            """).run()
+            WHERE tenant_id = \(bind: tenantId) AND id = \(bind: id) AND status = 'active' RETURNING id
+            """).all()
+        guard !changed.isEmpty else { return false }
         try await db.raw("""
             UPDATE webhook_deliveries SET status = 'failed', next_attempt_at_ms = NULL,
                 last_error = COALESCE(last_error, 'the endpoint was disabled before this delivery was tried')
@@ -178,6 +181,7 @@ final class WebhookDesk: Sendable {
         try await outbox.enqueue(
             WebhookEndpointDisabled(tenantId: tenantId, endpointId: id, url: url, reason: reason, lastError: lastError, disabledAtMillis: now),
             subject: id, tenantId: tenantId, on: db)
+        return true
     }
 
     /// Forgets an endpoint with its deliveries and their log (audited).

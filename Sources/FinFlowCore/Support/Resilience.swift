@@ -1,4 +1,3 @@
-import FinFlowCore
 import Foundation
 import Synchronization
 
