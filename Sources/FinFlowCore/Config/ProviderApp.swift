@@ -1,13 +1,10 @@
 import Foundation
 
 /// FinFlow's app at an accounting provider (QuickBooks Online, Xero), as the operator registered it there: the
-/// credentials, the key the provider signs its webhooks with, and any of its URLs to use instead of the provider's own
-/// (a sandbox, a test server).
+/// credentials, and any of its URLs to use instead of the provider's own (a sandbox, a test server).
 public struct ProviderApp: Sendable, Equatable {
     public var clientId: String?
     public var clientSecret: String?
-    /// QuickBooks' webhook verifier token, Xero's webhook key.
-    public var webhookKey: String?
     /// Overrides by name: `authorize`, `token`, `revoke`, `api`.
     public var urls: [String: String] = [:]
 

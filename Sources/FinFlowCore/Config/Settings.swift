@@ -118,8 +118,7 @@ public struct Settings: Sendable {
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
             paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
             smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl, integrationsSecretKey, integrationsWebhookAllowLoopback,
-            quickbooksClientId, quickbooksClientSecret, quickbooksWebhookVerifierToken, quickbooksUrls, xeroClientId, xeroClientSecret,
-            xeroWebhookKey, xeroUrls
+            quickbooksClientId, quickbooksClientSecret, quickbooksUrls, xeroClientId, xeroClientSecret, xeroUrls
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -149,7 +148,7 @@ public struct Settings: Sendable {
         }
         let reader = ConfigReader(providers: [
             InMemoryProvider(name: "command line", values: flagValues),
-            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY", "FINFLOW_INTEGRATIONS_SECRET_KEY", "FINFLOW_REDIS_URL", "FINFLOW_QUICKBOOKS_CLIENT_SECRET", "FINFLOW_QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN", "FINFLOW_XERO_CLIENT_SECRET", "FINFLOW_XERO_WEBHOOK_KEY"])),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY", "FINFLOW_INTEGRATIONS_SECRET_KEY", "FINFLOW_REDIS_URL", "FINFLOW_QUICKBOOKS_CLIENT_SECRET", "FINFLOW_XERO_CLIENT_SECRET"])),
         ])
         var settings = Settings()
         func text(_ key: Key) -> String? {
@@ -310,14 +309,13 @@ public struct Settings: Sendable {
             settings.integrationsSecretKey = key
         }
         try flag(.integrationsWebhookAllowLoopback, into: &settings.integrationsWebhookAllowLoopback)
-        for (path, id, secret, webhook, urls) in [
-            (\Settings.quickbooks, Key.quickbooksClientId, Key.quickbooksClientSecret, Key.quickbooksWebhookVerifierToken, Key.quickbooksUrls),
-            (\Settings.xero, .xeroClientId, .xeroClientSecret, .xeroWebhookKey, .xeroUrls),
+        for (path, id, secret, urls) in [
+            (\Settings.quickbooks, Key.quickbooksClientId, Key.quickbooksClientSecret, Key.quickbooksUrls),
+            (\Settings.xero, .xeroClientId, .xeroClientSecret, .xeroUrls),
         ] {
             var app = ProviderApp()
             app.clientId = text(id).flatMap { $0.isEmpty ? nil : $0 }
             app.clientSecret = text(secret).flatMap { $0.isEmpty ? nil : $0 }
-            app.webhookKey = text(webhook).flatMap { $0.isEmpty ? nil : $0 }
             if let list = text(urls), !list.isEmpty {
                 switch ProviderApp.parseURLs(list) {
                 case .success(let parsed): app.urls = parsed

@@ -212,4 +212,21 @@ struct ConnectionTests {
             try await healthy.exited()
         }
     }
+
+    @Test("the providers' app settings are read whole or refused with the setting named")
+    func providerSettings() throws {
+        let read = try Settings.load(flags: [:], environment: [
+            "FINFLOW_QUICKBOOKS_CLIENT_ID": "id", "FINFLOW_QUICKBOOKS_CLIENT_SECRET": "secret",
+            "FINFLOW_QUICKBOOKS_URLS": "api=https://sandbox-quickbooks.api.intuit.com, token=http://127.0.0.1:9/token",
+        ])
+        #expect(read.quickbooks.clientId == "id" && read.quickbooks.clientSecret == "secret" && read.xero.clientId == nil)
+        #expect(read.quickbooks.urls == ["api": "https://sandbox-quickbooks.api.intuit.com", "token": "http://127.0.0.1:9/token"])
+        for (environment, named) in [
+            (["FINFLOW_XERO_CLIENT_ID": "id"], "xero-client-id"),
+            (["FINFLOW_XERO_URLS": "login=https://x.example"], "xero-urls"),
+            (["FINFLOW_QUICKBOOKS_URLS": "api=ftp://x.example"], "quickbooks-urls"),
+        ] {
+            #expect { try Settings.load(flags: [:], environment: environment) } throws: { "\($0)".contains(named) }
+        }
+    }
 }
