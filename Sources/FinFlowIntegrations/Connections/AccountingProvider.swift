@@ -92,7 +92,9 @@ struct ProviderRegistration: Sendable {
 
     /// Where the user's browser goes to consent: the code comes back to `redirectURI` with `state`.
     func authorisationURL(state: String, redirectURI: String, challenge: String?) -> String {
-        var components = URLComponents(string: self.authorizeURL)!
+        // The settings checked the URL when they were read; the provider's own is the fallback all the same.
+        var components = URLComponents(string: self.authorizeURL)
+            ?? URLComponents(string: self.provider.defaultURLs["authorize"] ?? "") ?? URLComponents()
         var items = components.queryItems ?? []
         items += [
             URLQueryItem(name: "client_id", value: self.clientId), URLQueryItem(name: "response_type", value: "code"),
@@ -105,6 +107,6 @@ struct ProviderRegistration: Sendable {
         components.queryItems = items
         // `+` in a query means a space to form decoders; a scope's spaces are sent as %20 and nothing else is left bare.
         components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        return components.string!
+        return components.string ?? self.authorizeURL
     }
 }

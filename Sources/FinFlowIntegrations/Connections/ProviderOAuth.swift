@@ -102,9 +102,11 @@ struct ProviderOAuth: Sendable {
             else {
                 throw AppError(.unavailable, code: "provider-answer-unreadable", "\(title)'s token answer could not be read (or held no refresh token)")
             }
+            // Lifetimes are the provider's word, held within sense before they become timestamps: an answer of any
+            // size never overflows the arithmetic that follows.
             return ProviderTokens(
-                accessToken: answer.access_token, refreshToken: refresh, accessExpiresIn: max(60, answer.expires_in ?? 1_800),
-                refreshExpiresIn: answer.x_refresh_token_expires_in)
+                accessToken: answer.access_token, refreshToken: refresh, accessExpiresIn: min(max(60, answer.expires_in ?? 1_800), 86_400),
+                refreshExpiresIn: answer.x_refresh_token_expires_in.map { min(max(0, $0), 10 * 366 * 86_400) })
         }
         let refusal = try? JSONDecoder().decode(Refusal.self, from: body)
         if status == 400, let refusal, refusal.error == "invalid_grant" {

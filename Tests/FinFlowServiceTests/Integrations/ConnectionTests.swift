@@ -86,6 +86,13 @@ struct ConnectionTests {
                 sut.clock.advance(seconds: 25 * 3_600)
                 let second = try await client.send(.post, "/v1/integrations/connections/\(id)/refresh", token: desk.token)
                 #expect(second.status == 200 && sandbox.refreshCalls == 2, "the rotated token was kept: \(second.body)")
+                // Lifetimes beyond reason are held within sense, not turned into overflowing timestamps.
+                sandbox.state.withLock { $0.lifetime = Int64.max }
+                let huge = try await client.send(.post, "/v1/integrations/connections/\(id)/refresh", token: desk.token)
+                #expect(huge.status == 200, "\(huge.body)")
+                let expiry = try #require(ISO8601DateFormatter().date(from: huge.body["accessExpiresAt"] as? String ?? ""))
+                #expect(expiry.timeIntervalSince(sut.clock.now()) <= 86_400)
+                sandbox.state.withLock { $0.lifetime = nil }
 
                 // Revoked at QuickBooks: the next refresh marks the connection, with an event, and refuses.
                 sandbox.revokeAll()

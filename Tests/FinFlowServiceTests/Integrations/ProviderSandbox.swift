@@ -59,6 +59,8 @@ final class ProviderSandbox: Sendable {
         var failNext = 0
         /// Carry out the next this many token calls but answer them 503, as if the answer were lost on the way.
         var loseNext = 0
+        /// Answer this as every token lifetime (a provider's answer FinFlow must survive whatever it says).
+        var lifetime: Int64?
     }
 
     let kind: Kind
@@ -223,10 +225,10 @@ final class ProviderSandbox: Sendable {
             let access = "access-" + UUID().uuidString, refresh = "refresh-" + UUID().uuidString
             s.accessTokens[access] = (grant, now.addingTimeInterval(TimeInterval(self.accessSeconds)))
             s.refreshTokens[refresh] = RefreshToken(grant: grant, validUntil: now.addingTimeInterval(self.kind == .xero ? 60 * 86_400 : 101 * 86_400))
-            var answer: [String: Any] = ["access_token": access, "refresh_token": refresh, "expires_in": self.accessSeconds]
+            var answer: [String: Any] = ["access_token": access, "refresh_token": refresh, "expires_in": s.lifetime ?? Int64(self.accessSeconds)]
             if self.kind == .quickbooks {
                 answer["token_type"] = "bearer"
-                answer["x_refresh_token_expires_in"] = 8_726_400
+                answer["x_refresh_token_expires_in"] = s.lifetime ?? 8_726_400
             } else {
                 answer["token_type"] = "Bearer"
                 answer["scope"] = "offline_access accounting.transactions accounting.contacts accounting.settings"
