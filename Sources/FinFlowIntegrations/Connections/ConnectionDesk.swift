@@ -95,9 +95,9 @@ final class ConnectionDesk: Sendable {
     /// URL the user's browser is sent to. The provider sends the browser back to `redirectURI` with a code.
     func startAuthorisation(provider: AccountingProvider, redirectURI: String, principal: Principal) async throws -> ProviderAuthorisation {
         let oauth = try self.oauth(provider)
-        let state = Self.randomToken(bytes: 32)
-        let verifier = provider.usesPKCE ? Self.randomToken(bytes: 48) : nil
-        let challenge = verifier.map { Self.base64URL(Data(SHA256.hash(data: Data($0.utf8)))) }
+        let state = Digest.randomToken(byteCount: 32)
+        let verifier = provider.usesPKCE ? Digest.randomToken(byteCount: 48) : nil
+        let challenge = verifier.map { Digest.base64URL(Data(SHA256.hash(data: Data($0.utf8)))) }
         let sealedVerifier = try await verifier.asyncMap { try await self.sealer.seal(Data($0.utf8)) }
         let now = self.clock.nowMillis(), expires = now + Self.authorisationMillis, tenantId = principal.tenantId
         try await self.database.tenantTransaction(tenantId: tenantId) { db in
@@ -276,11 +276,16 @@ final class ConnectionDesk: Sendable {
 
     /// One connection, or 404.
     func connection(tenantId: String, id: String) async throws -> ProviderConnection {
+        Self.connection(try await self.row(tenantId: tenantId, id: id))
+    }
+
+    /// One connection's row, sealed tokens included, or 404.
+    private func row(tenantId: String, id: String) async throws -> ConnectionRow {
         guard let row = try await self.database.tenantRead(tenantId: tenantId, { db in
             try await db.raw("SELECT * FROM integration_connections WHERE tenant_id = \(bind: tenantId) AND id = \(bind: id)")
                 .first(decoding: ConnectionRow.self)
         }) else { throw AppError.notFound("integration connection") }
-        return Self.connection(row)
+        return row
     }
 
     // MARK: tokens
@@ -295,8 +300,15 @@ final class ConnectionDesk: Sendable {
     /// (Xero 30 minutes; QuickBooks keeps a replaced token valid for a day), so the next refresh recovers the grant.
     /// A refused grant marks the connection `needs-authorisation` and says so with an event.
     func accessToken(tenantId: String, id: String, force: Bool = false) async throws -> (token: String, externalId: String) {
-        let current = try await self.connection(tenantId: tenantId, id: id)
+        let read = try await self.row(tenantId: tenantId, id: id)
+        let current = Self.connection(read)
         try Self.requireConnected(current)
+        // A token with time left is answered from a read: the transaction (a write lock on SQLite) is for refreshing.
+        if !force, (read.access_expires_at_ms ?? 0) > self.clock.nowMillis() + Self.refreshMarginMillis, let sealed = read.access_sealed,
+            let externalId = read.external_id
+        {
+            return (String(decoding: try await self.sealer.open(sealed).data, as: UTF8.self), externalId)
+        }
         let oauth = try self.oauth(current.provider)
         try await self.sealer.prepare()
         let sealer = self.sealer, clock = self.clock, outbox = self.outbox, fault = self.settings.faultInjection
@@ -367,12 +379,10 @@ final class ConnectionDesk: Sendable {
     /// as `disconnected` so what was synced through it stays traceable.
     func disconnect(id: String, principal: Principal) async throws {
         let tenantId = principal.tenantId, now = self.clock.nowMillis(), audit = self.audit, kind = self.database.kind, outbox = self.outbox
-        let current = try await self.connection(tenantId: tenantId, id: id)
+        let read = try await self.row(tenantId: tenantId, id: id)
+        let current = Self.connection(read)
         var revokeProblem: String?
-        if let sealed = try await self.database.tenantRead(tenantId: tenantId, { db in
-            try await db.raw("SELECT * FROM integration_connections WHERE tenant_id = \(bind: tenantId) AND id = \(bind: id)")
-                .first(decoding: ConnectionRow.self)?.refresh_sealed
-        }) {
+        if let sealed = read.refresh_sealed {
             let token = String(decoding: try await self.sealer.open(sealed).data, as: UTF8.self)
             do { try await self.oauth(current.provider).revoke(token) } catch {
                 revokeProblem = "\(error)"
@@ -396,17 +406,5 @@ final class ConnectionDesk: Sendable {
                     externalId: current.externalId, reason: "manual", changedAtMillis: now),
                 subject: id, tenantId: tenantId, on: db)
         }
-    }
-
-    // MARK: helpers
-
-    static func randomToken(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Self.base64URL(Data((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }))
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 }
