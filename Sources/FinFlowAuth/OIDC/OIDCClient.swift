@@ -120,12 +120,8 @@ actor OIDCClient {
     /// Exchanges the code and returns the verified ID token's claims.
     func exchange(code: String, verifier: String, nonce: String) async throws -> IDToken {
         let metadata = try await self.metadata()
-        var form = URLComponents()
-        form.queryItems = [
-            URLQueryItem(name: "grant_type", value: "authorization_code"),
-            URLQueryItem(name: "code", value: code),
-            URLQueryItem(name: "redirect_uri", value: self.configuration.redirectURI),
-            URLQueryItem(name: "code_verifier", value: verifier),
+        var form = [
+            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", self.configuration.redirectURI), ("code_verifier", verifier),
         ]
         var request = HTTPClientRequest(url: metadata.token_endpoint)
         request.method = .POST
@@ -133,15 +129,12 @@ actor OIDCClient {
         request.headers.add(name: "Accept", value: "application/json")
         if let secret = self.configuration.clientSecret {
             // RFC 6749 §2.3.1: each part form-encoded before the Basic encoding.
-            let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
-            let encode = { (text: String) in text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text }
-            let credentials = Data("\(encode(self.configuration.clientId)):\(encode(secret))".utf8).base64EncodedString()
+            let credentials = Data("\(FormEncoding.escape(self.configuration.clientId)):\(FormEncoding.escape(secret))".utf8).base64EncodedString()
             request.headers.add(name: "Authorization", value: "Basic \(credentials)")
         } else {
-            form.queryItems?.append(URLQueryItem(name: "client_id", value: self.configuration.clientId))
+            form.append(("client_id", self.configuration.clientId))
         }
-        let body = (form.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
-        request.body = .bytes(ByteBuffer(string: body))
+        request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
         let response: HTTPClientResponse
         do {
             response = try await HTTPClient.shared.execute(request, timeout: Self.timeout)

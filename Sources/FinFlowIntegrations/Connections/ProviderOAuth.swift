@@ -58,7 +58,7 @@ struct ProviderOAuth: Sendable {
             request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(["token": refreshToken])))
         case .xero:
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            request.body = .bytes(ByteBuffer(string: Self.form([("token", refreshToken)])))
+            request.body = .bytes(ByteBuffer(string: FormEncoding.encode([("token", refreshToken)])))
         }
         let (status, body) = try await self.send(request)
         guard (200..<300).contains(status) else {
@@ -93,7 +93,7 @@ struct ProviderOAuth: Sendable {
         struct Refusal: Decodable { let error: String; let error_description: String? }
         var request = self.request(self.registration.tokenURL)
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        request.body = .bytes(ByteBuffer(string: Self.form(form)))
+        request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
         let (status, body) = try await self.send(request)
         let title = self.registration.provider.title
         if (200..<300).contains(status) {
@@ -155,12 +155,6 @@ struct ProviderOAuth: Sendable {
             let pause = max(retryAfterMillis, self.backoff.pauseMillis(beforeAttempt: attempt, using: &generator))
             try await Task.sleep(for: .milliseconds(pause))
         }
-    }
-
-    static func form(_ pairs: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
     }
 
     static func excerpt(_ body: Data) -> String { String(decoding: body.prefix(300), as: UTF8.self) }

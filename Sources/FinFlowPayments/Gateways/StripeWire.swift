@@ -7,7 +7,7 @@ public enum StripeWire {
     /// `application/x-www-form-urlencoded` text of `fields` in order, nested keys as Stripe writes them
     /// (`metadata[order]=42`). Only RFC 3986's unreserved characters go unescaped.
     public static func formEncoded(_ fields: [(String, String)]) -> String {
-        fields.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&")
+        FormEncoding.encode(fields)
     }
 
     /// The fields of a PaymentIntent create call.
@@ -105,11 +105,5 @@ public enum StripeWire {
         default:
             return .refused(AppError.invalid(code: "gateway-request-invalid", "Stripe: \(message)"))
         }
-    }
-
-    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-    private static func escape(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? text
     }
 }
