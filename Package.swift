@@ -360,7 +360,7 @@ let package = Package(
             name: "FinFlowServiceTests",
             dependencies: [
                 "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions", "FinFlowPayments", "FinFlowCredit",
-                "FinFlowCompliance", "FinFlowTax", "FinFlowAnalytics",
+                "FinFlowCompliance", "FinFlowTax", "FinFlowAnalytics", "FinFlowIntegrations",
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -5,6 +5,7 @@ import FinFlowCore
 enum IntegrationsMigrations {
     static let webhookTables = ["webhook_endpoints", "webhook_subscriptions", "webhook_deliveries", "webhook_attempts"]
     static let connectionTables = ["integration_authorisations", "integration_connections"]
+    static let syncTables = ["integration_records", "integration_sync_cursors", "integration_sync_runs", "integration_sync_errors"]
 
     static let all: [Migration] = [
         Migration(1, "create the webhook endpoints, their subscriptions, deliveries and attempts, and the sealing key", [
@@ -61,5 +62,44 @@ enum IntegrationsMigrations {
             """,
             "CREATE UNIQUE INDEX integration_connections_external ON integration_connections (tenant_id, provider, external_id)",
         ], postgresAfter: connectionTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(3, "create the sync runs, their cursors and problems, and the mapping of provider documents to FinFlow ids", [
+            // A provider document as last read: its id there and version (SyncToken, UpdatedDateUTC), its FinFlow id (fixed
+            // for good), the provider's JSON of it, and the last run that saw it in a full listing (for finding deletions).
+            """
+            CREATE TABLE integration_records (
+                tenant_id TEXT NOT NULL, connection_id TEXT NOT NULL, entity TEXT NOT NULL, external_id TEXT NOT NULL, finflow_id TEXT NOT NULL,
+                version TEXT NOT NULL, status TEXT NOT NULL, label TEXT, document TEXT NOT NULL, provider_updated_at_ms BIGINT,
+                seen_run_id TEXT, synced_at_ms BIGINT NOT NULL, created_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, connection_id, entity, external_id))
+            """,
+            "CREATE UNIQUE INDEX integration_records_finflow ON integration_records (tenant_id, connection_id, entity, finflow_id)",
+            // Where the next incremental run of a connection reads from: QuickBooks' one change cursor, each Xero collection's.
+            """
+            CREATE TABLE integration_sync_cursors (
+                tenant_id TEXT NOT NULL, connection_id TEXT NOT NULL, name TEXT NOT NULL, since_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, connection_id, name))
+            """,
+            // A run: its plan and the step it is at (so it resumes), what it did per kind of document, its claim by one process.
+            """
+            CREATE TABLE integration_sync_runs (
+                tenant_id TEXT NOT NULL, id TEXT NOT NULL, connection_id TEXT NOT NULL, mode TEXT NOT NULL, status TEXT NOT NULL,
+                plan TEXT NOT NULL, step INTEGER NOT NULL, counts TEXT NOT NULL, error_count INTEGER NOT NULL, attempts INTEGER NOT NULL,
+                error TEXT, claim TEXT, lease_until_ms BIGINT, requested_by TEXT NOT NULL, created_at_ms BIGINT NOT NULL, started_at_ms BIGINT,
+                finished_at_ms BIGINT, updated_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, id))
+            """,
+            // One unfinished run per connection, by constraint.
+            """
+            CREATE UNIQUE INDEX integration_sync_runs_active ON integration_sync_runs (tenant_id, connection_id)
+            WHERE status IN ('queued', 'running')
+            """,
+            "CREATE INDEX integration_sync_runs_due ON integration_sync_runs (status, lease_until_ms)",
+            "CREATE INDEX integration_sync_runs_connection ON integration_sync_runs (tenant_id, connection_id, id)",
+            // The documents a run could not take (the first thousand), with the reason.
+            """
+            CREATE TABLE integration_sync_errors (
+                tenant_id TEXT NOT NULL, run_id TEXT NOT NULL, seq INTEGER NOT NULL, entity TEXT NOT NULL, external_id TEXT, message TEXT NOT NULL,
+                at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, run_id, seq))
+            """,
+        ], postgresAfter: syncTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

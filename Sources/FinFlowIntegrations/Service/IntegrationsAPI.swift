@@ -6,6 +6,7 @@ import OpenAPIRuntime
 struct IntegrationsAPI: APIProtocol {
     let webhooks: WebhookDesk
     let connections: ConnectionDesk
+    let sync: SyncDesk
 
     func listWebhookEventTypes(_ input: Operations.ListWebhookEventTypes.Input) async throws -> Operations.ListWebhookEventTypes.Output {
         _ = try RequestScope.require("integrations:read")

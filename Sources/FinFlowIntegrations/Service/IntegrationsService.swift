@@ -6,7 +6,8 @@ import ServiceLifecycle
 
 /// integration-service: connects a tenant's books to the systems around them: signed webhooks out, delivered at least
 /// once with retries for 24 hours, a log per endpoint and replay by id; connections to QuickBooks Online and Xero,
-/// authorised once with OAuth and kept alive through rotating refresh tokens.
+/// authorised once with OAuth and kept alive through rotating refresh tokens, and synced incrementally into a mapping
+/// of their documents to FinFlow ids, within each provider's limits.
 public enum IntegrationsService {
     static let name = "integrations"
 
@@ -16,25 +17,30 @@ public enum IntegrationsService {
         personalData: IntegrationsService.personalData,
         make: { env in
             let webhooks = WebhookDesk(env: env, serviceName: name)
+            let connections = ConnectionDesk(env: env, serviceName: name, sealer: webhooks.sealer, client: WebhookDispatcher.sharedClient)
             return Running(
-                webhooks: webhooks,
-                connections: ConnectionDesk(env: env, serviceName: name, sealer: webhooks.sealer, client: WebhookDispatcher.sharedClient),
+                webhooks: webhooks, connections: connections,
+                sync: SyncDesk(env: env, connections: connections, limiters: ProviderLimiters()),
                 clock: env.clock, ids: env.ids, logger: env.logger)
         })
 
     struct Running: FinFlowService {
         let webhooks: WebhookDesk
         let connections: ConnectionDesk
+        let sync: SyncDesk
         let clock: any FinFlowClock
         let ids: IdentifierGenerator
         let logger: Logger
 
         var backgroundServices: [any Service] {
-            [WebhookDispatcher(desk: self.webhooks, logger: self.logger, client: WebhookDispatcher.sharedClient)]
+            [
+                WebhookDispatcher(desk: self.webhooks, logger: self.logger, client: WebhookDispatcher.sharedClient),
+                SyncRunner(desk: self.sync, logger: self.logger),
+            ]
         }
 
         func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
-            try IntegrationsAPI(webhooks: self.webhooks, connections: self.connections).registerHandlers(on: api, configuration: .finFlow)
+            try IntegrationsAPI(webhooks: self.webhooks, connections: self.connections, sync: self.sync).registerHandlers(on: api, configuration: .finFlow)
         }
 
         /// A consumer per event type offered, each event queued for the endpoints that take it. No inbox: the queue's

@@ -5,7 +5,8 @@ import Hummingbird
 import NIOCore
 import Synchronization
 
-/// A test server for the OAuth 2.0 side of QuickBooks Online and Xero, written to their published references:
+/// A test server for QuickBooks Online and Xero, written to their published references: the OAuth 2.0 side here, the
+/// accounting API in `ProviderSandbox+Books.swift`.
 ///
 /// - token endpoint (`/oauth2/v1/tokens/bearer` at Intuit, `/connect/token` at Xero): HTTP Basic client authentication,
 ///   a form body with `grant_type` `authorization_code` (`code`, `redirect_uri`, and at Xero the PKCE `code_verifier`
@@ -65,6 +66,8 @@ final class ProviderSandbox: Sendable {
 
     let kind: Kind
     let state = Mutex(State())
+    /// The company's or organisation's documents, served by the API routes (`ProviderSandbox+Books.swift`).
+    let books = Mutex(SandboxBooks())
     /// The organisations each Xero grant reaches.
     let organisations: [(id: String, name: String)]
 
@@ -168,6 +171,7 @@ final class ProviderSandbox: Sendable {
             }
             return StandIn.response(.ok, String(decoding: try JSONSerialization.data(withJSONObject: list), as: UTF8.self))
         }
+        self.addBookRoutes(to: router)
         return router
     }
 

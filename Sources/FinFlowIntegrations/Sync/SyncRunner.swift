@@ -1,0 +1,31 @@
+import FinFlowCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Carries queued sync runs through, and resumes runs whose process died or whose provider asked for a pause: a few
+/// at once, each connection's calls held within its provider's limits by its limiter.
+struct SyncRunner: ScheduledWork {
+    let desk: SyncDesk
+    let logger: Logger
+
+    static let intervalSeconds = 5
+    /// Runs carried at once by this process.
+    static let concurrencyMax = 4
+
+    func runDue() async throws -> Int {
+        let due = try await self.desk.claimDue(limit: Self.concurrencyMax)
+        await withTaskGroup(of: Void.self) { group in
+            for claimed in due { group.addTask { await self.desk.carry(claimed) } }
+        }
+        return due.count
+    }
+
+    func run() async throws {
+        while await Periodic.wait(.seconds(Self.intervalSeconds)) {
+            do { _ = try await self.runDue() } catch {
+                self.logger.warning("sync runs could not be read", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+import FinFlowCore
+import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// The books behind the sandbox's API, written to the providers' references:
+///
+/// - QuickBooks Online: `GET /v3/company/{realmId}/query?query=SELECT * FROM <Entity> … STARTPOSITION n MAXRESULTS m` (at
+///   most 1,000) answering `{"QueryResponse": {"<Entity>": […], "startPosition", "maxResults"}}`; and change data
+///   capture, `GET /v3/company/{realmId}/cdc?entities=A,B&changedSince=<ISO 8601>`, answering every object of those
+///   entities changed since then (at most 1,000 an entity, deleted ones as `{"status": "Deleted", "Id"}`), and a 400
+///   fault when `changedSince` is more than 30 days back. Objects carry `Id`, `SyncToken` (0, then one more per change)
+///   and `MetaData.LastUpdatedTime` with a −08:00 offset.
+/// - Xero: `GET /api.xro/2.0/{Accounts|Contacts|Invoices|Payments|ManualJournals}` with the `xero-tenant-id` header of
+///   an organisation the token reaches, `If-Modified-Since` (UTC, no zone), and `page` (100 a page; Accounts whole),
+///   answering `{"<Collection>": […]}` with `UpdatedDateUTC` as `/Date(ms+0000)/`; deleted documents stay listed with
+///   `Status: DELETED`. Answers carry `X-MinLimit-Remaining` and `X-DayLimit-Remaining`.
+/// - Both: a bearer token the token endpoint issued, else 401; `throttle(next:retryAfter:)` answers 429 with
+///   `Retry-After`; every call is counted and its concurrency measured.
+struct SandboxBooks: Sendable {
+    struct Document: Sendable {
+        var json: Data
+        var updated: Date
+        var version: Int
+        var deleted: Bool
+    }
+
+    /// Documents by collection (QuickBooks entity or Xero collection name), then id.
+    var collections: [String: [String: Document]] = [:]
+    var nextId = 1
+    var calls: [String] = []
+    var inFlight = 0
+    var peakInFlight = 0
+    var throttleNext = 0
+    /// Calls let through before the throttling starts.
+    var throttleAfter = 0
+    var retryAfterSeconds = 1
+    /// Calls this long: the time a provider takes, so concurrency shows.
+    var delayMillis = 0
+}
+
+extension ProviderSandbox {
+    /// Creates (`id` nil) or changes a document; answers its id. Xero documents get their `<Collection>ID` field; QuickBooks'
+    /// their `Id`; both a new version and time.
+    @discardableResult
+    func put(_ collection: String, id: String? = nil, _ fields: [String: Any]) -> String {
+        let now = self.now
+        return self.books.withLock { books in
+            let id = id ?? (self.kind == .xero ? UUID().uuidString.lowercased() : "\(books.nextId)")
+            books.nextId = max(books.nextId, (Int(id) ?? 0) + 1)
+            let old = books.collections[collection]?[id]
+            var object = fields
+            if self.kind == .xero {
+                object[String(collection.dropLast()) + "ID"] = id
+            } else {
+                object["Id"] = id
+                object["domain"] = "QBO"
+            }
+            let version = old.map { $0.version + 1 } ?? 0
+            books.collections[collection, default: [:]][id] = SandboxBooks.Document(
+                json: try! JSONSerialization.data(withJSONObject: object), updated: now, version: version, deleted: false)
+            return id
+        }
+    }
+
+    /// Deletes a document (QuickBooks reports it in change data capture; Xero lists it as `DELETED`).
+    func delete(_ collection: String, id: String) {
+        let now = self.now
+        self.books.withLock { books in
+            books.collections[collection]?[id]?.deleted = true
+            books.collections[collection]?[id]?.updated = now
+            books.collections[collection]?[id]?.version += 1
+        }
+    }
+
+    /// Answers `count` API calls 429 with `Retry-After: seconds`, after letting `after` through.
+    func throttle(next count: Int, retryAfter seconds: Int, after: Int = 0) {
+        self.books.withLock { $0.throttleNext = count; $0.retryAfterSeconds = seconds; $0.throttleAfter = after }
+    }
+
+    var bookCalls: [String] { self.books.withLock { $0.calls } }
+    var peakInFlight: Int { self.books.withLock { $0.peakInFlight } }
+    func slowCalls(millis: Int) { self.books.withLock { $0.delayMillis = millis } }
+
+    func addBookRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/v3/company/:realm/cdc") { request, context in
+            try await self.serving(request, "cdc") {
+                let realm = context.parameters.get("realm") ?? ""
+                return self.changes(realm: realm, query: request.uri.queryParameters)
+            }
+        }
+        router.get("/v3/company/:realm/query") { request, context in
+            try await self.serving(request, "query") {
+                self.query(String(request.uri.queryParameters["query"] ?? ""))
+            }
+        }
+        router.get("/api.xro/2.0/:collection") { request, context in
+            let collection = context.parameters.get("collection") ?? ""
+            return try await self.serving(request, collection) {
+                guard let tenant = request.headers[.init("xero-tenant-id")!], self.organisations.contains(where: { $0.id == tenant }) else {
+                    return StandIn.response(.forbidden, #"{"Type":null,"Title":"Forbidden","Status":403,"Detail":"AuthenticationUnsuccessful"}"#)
+                }
+                let page = Int(request.uri.queryParameters["page"].map(String.init) ?? "1") ?? 1
+                let since = request.headers[.init("If-Modified-Since")!].flatMap { text -> Date? in
+                    let formatter = ISO8601DateFormatter()
+                    return formatter.date(from: text + "Z")
+                }
+                return self.xeroCollection(collection, page: page, since: since)
+            }
+        }
+    }
+
+    /// Checks the bearer token, counts the call and its concurrency, and applies any throttling asked for.
+    private func serving(_ request: Request, _ name: String, _ body: @Sendable () -> Response) async throws -> Response {
+        let now = self.now
+        let bearer = request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) } ?? ""
+        let valid = self.state.withLock { s in
+            guard let access = s.accessTokens[bearer], access.expires > now, !s.grants[access.grant].revoked else { return false }
+            return true
+        }
+        guard valid else { return StandIn.response(.unauthorized, #"{"fault":{"error":[{"message":"AuthenticationFailed"}]}}"#) }
+        let (throttled, retryAfter, delay) = self.books.withLock { books -> (Bool, Int, Int) in
+            books.calls.append(name)
+            books.inFlight += 1
+            books.peakInFlight = max(books.peakInFlight, books.inFlight)
+            if books.throttleAfter > 0 {
+                books.throttleAfter -= 1
+            } else if books.throttleNext > 0 {
+                books.throttleNext -= 1
+                return (true, books.retryAfterSeconds, books.delayMillis)
+            }
+            return (false, 0, books.delayMillis)
+        }
+        defer { self.books.withLock { $0.inFlight -= 1 } }
+        if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
+        if throttled {
+            var response = StandIn.response(.tooManyRequests, #"{"fault":{"error":[{"message":"ThrottleExceeded"}]}}"#)
+            response.headers[.init("Retry-After")!] = "\(retryAfter)"
+            if self.kind == .xero { response.headers[.init("X-Rate-Limit-Problem")!] = "minute" }
+            return response
+        }
+        var response = body()
+        if self.kind == .xero {
+            let minute = self.books.withLock { $0.calls.count }
+            response.headers[.init("X-MinLimit-Remaining")!] = "\(max(1, 60 - minute % 60))"
+            response.headers[.init("X-DayLimit-Remaining")!] = "\(max(0, 5_000 - minute))"
+        }
+        return response
+    }
+
+    private static func fault(_ message: String, _ detail: String) -> Response {
+        StandIn.response(.badRequest, String(decoding: try! JSONSerialization.data(withJSONObject: [
+            "Fault": ["Error": [["Message": message, "Detail": detail, "code": "4000"]], "type": "ValidationFault"],
+        ]), as: UTF8.self))
+    }
+
+    private static func quickbooksTime(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(secondsFromGMT: -8 * 3_600)
+        return formatter.string(from: date)
+    }
+
+    private func quickbooksObject(_ document: SandboxBooks.Document, id: String) -> [String: Any] {
+        if document.deleted {
+            return ["domain": "QBO", "status": "Deleted", "Id": id, "MetaData": ["LastUpdatedTime": Self.quickbooksTime(document.updated)]]
+        }
+        var object = (try? JSONSerialization.jsonObject(with: document.json) as? [String: Any]) ?? [:]
+        object["SyncToken"] = "\(document.version)"
+        object["MetaData"] = ["CreateTime": Self.quickbooksTime(document.updated), "LastUpdatedTime": Self.quickbooksTime(document.updated)]
+        return object
+    }
+
+    private func changes(realm: String, query: Parameters) -> Response {
+        let entities = (query["entities"].map(String.init) ?? "").split(separator: ",").map(String.init)
+        let formatter = ISO8601DateFormatter()
+        guard let sinceText = query["changedSince"].map(String.init), let since = formatter.date(from: sinceText) else {
+            return Self.fault("Invalid changedSince", "changedSince is required, as ISO 8601")
+        }
+        guard self.now.timeIntervalSince(since) <= 30 * 86_400 else {
+            return Self.fault("Invalid query", "changedSince: you can only query for changes up to 30 days back")
+        }
+        let responses: [[String: Any]] = self.books.withLock { books in
+            entities.map { entity in
+                let changed = (books.collections[entity] ?? [:]).filter { $0.value.updated > since }.sorted { ($0.value.updated, $0.key) < ($1.value.updated, $1.key) }
+                let objects = changed.prefix(1_000).map { self.quickbooksObject($0.value, id: $0.key) }
+                return [entity: objects, "startPosition": 1, "maxResults": objects.count]
+            }
+        }
+        let answer: [String: Any] = ["CDCResponse": [["QueryResponse": responses]], "time": Self.quickbooksTime(self.now)]
+        return StandIn.response(.ok, String(decoding: try! JSONSerialization.data(withJSONObject: answer), as: UTF8.self))
+    }
+
+    private func query(_ text: String) -> Response {
+        let words = text.split(separator: " ").map(String.init)
+        guard words.count >= 4, words[0].uppercased() == "SELECT", words[2].uppercased() == "FROM" else {
+            return Self.fault("QueryParserError", "Encountered \"\(text.prefix(40))\"")
+        }
+        let entity = words[3]
+        func number(after keyword: String) -> Int? {
+            guard let index = words.firstIndex(where: { $0.uppercased() == keyword }), index + 1 < words.count else { return nil }
+            return Int(words[index + 1])
+        }
+        let start = number(after: "STARTPOSITION") ?? 1, maximum = number(after: "MAXRESULTS") ?? 100
+        guard start >= 1, (1...1_000).contains(maximum) else { return Self.fault("QueryValidationError", "MAXRESULTS is 1–1000") }
+        let objects: [[String: Any]] = self.books.withLock { books in
+            let live = (books.collections[entity] ?? [:]).filter { !$0.value.deleted }.sorted { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }
+            return live.dropFirst(start - 1).prefix(maximum).map { self.quickbooksObject($0.value, id: $0.key) }
+        }
+        var response: [String: Any] = ["startPosition": start, "maxResults": objects.count]
+        if !objects.isEmpty { response[entity] = objects }
+        let answer: [String: Any] = ["QueryResponse": response, "time": Self.quickbooksTime(self.now)]
+        return StandIn.response(.ok, String(decoding: try! JSONSerialization.data(withJSONObject: answer), as: UTF8.self))
+    }
+
+    private func xeroCollection(_ collection: String, page: Int, since: Date?) -> Response {
+        let paged = collection != "Accounts"
+        let objects: [[String: Any]] = self.books.withLock { books in
+            let all = (books.collections[collection] ?? [:]).filter { since == nil || $0.value.updated > since! }
+                .sorted { ($0.value.updated, $0.key) < ($1.value.updated, $1.key) }
+            let chosen = paged ? Array(all.dropFirst((max(1, page) - 1) * 100).prefix(100)) : all
+            return chosen.map { entry in
+                var object = (try? JSONSerialization.jsonObject(with: entry.value.json) as? [String: Any]) ?? [:]
+                object["UpdatedDateUTC"] = "/Date(\(Int64(entry.value.updated.timeIntervalSince1970 * 1_000))+0000)/"
+                if entry.value.deleted { object["Status"] = "DELETED" }
+                return object
+            }
+        }
+        let answer: [String: Any] = ["Id": UUID().uuidString.lowercased(), "Status": "OK", "ProviderName": "FinFlow", collection: objects]
+        return StandIn.response(.ok, String(decoding: try! JSONSerialization.data(withJSONObject: answer), as: UTF8.self))
+    }
+}
