@@ -250,6 +250,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("openapi.yaml")],
             swiftSettings: swiftSettings,
@@ -297,7 +300,7 @@ let package = Package(
             name: "finflow",
             dependencies: [
                 "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowCredit", "FinFlowTenancy", "FinFlowCompliance",
-                "FinFlowTax", "FinFlowInsights", "FinFlowAnalytics", "FinFlowRealtime",
+                "FinFlowTax", "FinFlowInsights", "FinFlowAnalytics", "FinFlowRealtime", "FinFlowIntegrations",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

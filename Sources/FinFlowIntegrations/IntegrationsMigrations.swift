@@ -62,7 +62,7 @@ enum IntegrationsMigrations {
             """,
             "CREATE UNIQUE INDEX integration_connections_external ON integration_connections (tenant_id, provider, external_id)",
         ], postgresAfter: connectionTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
-        Migration(3, "create the sync runs, their cursors and problems, and the mapping of provider documents to FinFlow ids", [
+        Migration(3, "create the sync runs, their cursors and problems, the mapping of provider documents to FinFlow ids, and the providers' change notifications", [
             // A provider document as last read: its id there and version (SyncToken, UpdatedDateUTC), its FinFlow id (fixed
             // for good), the provider's JSON of it, and the last run that saw it in a full listing (for finding deletions).
             """
@@ -100,6 +100,16 @@ enum IntegrationsMigrations {
                 tenant_id TEXT NOT NULL, run_id TEXT NOT NULL, seq INTEGER NOT NULL, entity TEXT NOT NULL, external_id TEXT, message TEXT NOT NULL,
                 at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, run_id, seq))
             """,
+            // A provider's webhook delivery, verified and kept until applied: each asks for a sync of the connections to the
+            // company or organisation it names. A redelivery (same body) is the same row.
+            """
+            CREATE TABLE integration_notifications (
+                id TEXT PRIMARY KEY, provider TEXT NOT NULL, dedupe_key TEXT NOT NULL, external_ids TEXT NOT NULL, payload TEXT NOT NULL,
+                received_at_ms BIGINT NOT NULL, applied_at_ms BIGINT, UNIQUE (provider, dedupe_key))
+            """,
+            "CREATE INDEX integration_notifications_unapplied ON integration_notifications (applied_at_ms, received_at_ms)",
+            // When the provider last said the connection's books changed and no run has read them since.
+            "ALTER TABLE integration_connections ADD COLUMN sync_wanted_at_ms BIGINT",
         ], postgresAfter: syncTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

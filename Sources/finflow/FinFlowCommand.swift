@@ -23,6 +23,7 @@ extension FinFlowCommand {
         var commands: [any ParsableCommand.Type] = [
             Serve.self, Migrate.self, DemoCommand.self, Audit.self, AuthCommand.self, AccountingCommand.self, AnalyticsCommand.self, ComplianceCommand.self,
             TenantsCommand.self,
+            IntegrationsCommand.self,
             RolesCommand.self,
             CreditBench.self,
             ScreeningBench.self,

@@ -5,6 +5,8 @@ import Foundation
 public struct ProviderApp: Sendable, Equatable {
     public var clientId: String?
     public var clientSecret: String?
+    /// The key the provider signs its webhooks with (QuickBooks' verifier token, Xero's webhook key).
+    public var webhookKey: String?
     /// Overrides by name: `authorize`, `token`, `revoke`, `api`.
     public var urls: [String: String] = [:]
 

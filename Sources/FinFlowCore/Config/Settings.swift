@@ -118,7 +118,8 @@ public struct Settings: Sendable {
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
             paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
             smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl, integrationsSecretKey, integrationsWebhookAllowLoopback,
-            quickbooksClientId, quickbooksClientSecret, quickbooksUrls, xeroClientId, xeroClientSecret, xeroUrls
+            quickbooksClientId, quickbooksClientSecret, quickbooksUrls, quickbooksWebhookVerifier, xeroClientId, xeroClientSecret, xeroUrls,
+            xeroWebhookKey
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -148,7 +149,7 @@ public struct Settings: Sendable {
         }
         let reader = ConfigReader(providers: [
             InMemoryProvider(name: "command line", values: flagValues),
-            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY", "FINFLOW_INTEGRATIONS_SECRET_KEY", "FINFLOW_REDIS_URL", "FINFLOW_QUICKBOOKS_CLIENT_SECRET", "FINFLOW_XERO_CLIENT_SECRET"])),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["FINFLOW_DATABASE_URL", "FINFLOW_OIDC_CLIENT_SECRET", "FINFLOW_PAYMENTS_CREDENTIAL_KEY", "FINFLOW_INTEGRATIONS_SECRET_KEY", "FINFLOW_REDIS_URL", "FINFLOW_QUICKBOOKS_CLIENT_SECRET", "FINFLOW_XERO_CLIENT_SECRET", "FINFLOW_QUICKBOOKS_WEBHOOK_VERIFIER", "FINFLOW_XERO_WEBHOOK_KEY"])),
         ])
         var settings = Settings()
         func text(_ key: Key) -> String? {
@@ -309,13 +310,14 @@ public struct Settings: Sendable {
             settings.integrationsSecretKey = key
         }
         try flag(.integrationsWebhookAllowLoopback, into: &settings.integrationsWebhookAllowLoopback)
-        for (path, id, secret, urls) in [
-            (\Settings.quickbooks, Key.quickbooksClientId, Key.quickbooksClientSecret, Key.quickbooksUrls),
-            (\Settings.xero, .xeroClientId, .xeroClientSecret, .xeroUrls),
+        for (path, id, secret, urls, webhookKey) in [
+            (\Settings.quickbooks, Key.quickbooksClientId, Key.quickbooksClientSecret, Key.quickbooksUrls, Key.quickbooksWebhookVerifier),
+            (\Settings.xero, .xeroClientId, .xeroClientSecret, .xeroUrls, .xeroWebhookKey),
         ] {
             var app = ProviderApp()
             app.clientId = text(id).flatMap { $0.isEmpty ? nil : $0 }
             app.clientSecret = text(secret).flatMap { $0.isEmpty ? nil : $0 }
+            app.webhookKey = text(webhookKey).flatMap { $0.isEmpty ? nil : $0 }
             if let list = text(urls), !list.isEmpty {
                 switch ProviderApp.parseURLs(list) {
                 case .success(let parsed): app.urls = parsed

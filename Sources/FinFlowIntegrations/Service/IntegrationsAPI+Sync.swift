@@ -58,7 +58,7 @@ extension IntegrationsAPI {
             }),
             progress: .init(
                 stepsDone: min(run.step, run.plan.count), steps: run.plan.count,
-                current: current.map { $0.entity?.rawValue ?? $0.feed?.rawValue ?? $0.kind.rawValue }),
+                current: current?.label),
             errorCount: run.errorCount, attempts: run.attempts, lastError: run.lastError, requestedBy: run.requestedBy,
             createdAt: Self.date(run.createdAtMillis), startedAt: run.startedAtMillis.map(Self.date), finishedAt: run.finishedAtMillis.map(Self.date))
     }

@@ -1,5 +1,7 @@
 import FinFlowCore
 import Foundation
+import HTTPTypes
+import Hummingbird
 import Logging
 import OpenAPIHummingbird
 import ServiceLifecycle
@@ -41,6 +43,17 @@ public enum IntegrationsService {
 
         func registerRoutes(api: FinFlowRouterGroup, root: FinFlowRouter) throws {
             try IntegrationsAPI(webhooks: self.webhooks, connections: self.connections, sync: self.sync).registerHandlers(on: api, configuration: .finFlow)
+            // Outside the generated API: each signature is over the exact bytes, so the body is read raw. The answer is
+            // empty and quick (Xero wants one within five seconds); the sync it asks for runs later.
+            let sync = self.sync
+            for (provider, header) in [(AccountingProvider.quickbooks, "intuit-signature"), (.xero, "x-xero-signature")] {
+                let name = HTTPField.Name(header)!
+                root.post("/v1/integrations/providers/\(provider.rawValue)/notifications") { request, _ -> Response in
+                    let body = try await request.body.collect(upTo: SyncDesk.notificationBodyBytesMax)
+                    try await sync.receive(provider: provider, signature: request.headers[name], body: Data(body.readableBytesView))
+                    return Response(status: .ok)
+                }
+            }
         }
 
         /// A consumer per event type offered, each event queued for the endpoints that take it. No inbox: the queue's

@@ -239,6 +239,11 @@ extension SyncDesk {
                 RETURNING id
                 """).all()
             guard !done.isEmpty else { return }
+            // A change the provider told of before this run began is read by it.
+            try await db.raw("""
+                UPDATE integration_connections SET sync_wanted_at_ms = NULL
+                WHERE tenant_id = \(bind: tenantId) AND id = \(bind: connectionId) AND sync_wanted_at_ms <= \(bind: claimed.startedAtMillis)
+                """).run()
             for name in names {
                 try await db.raw("""
                     INSERT INTO integration_sync_cursors (tenant_id, connection_id, name, since_ms, updated_at_ms)

@@ -58,6 +58,7 @@ final class SyncDesk: Sendable {
     let audit: AuditLog
     let connections: ConnectionDesk
     let limiters: ProviderLimiters
+    let settings: Settings
     let logger: Logger
 
     /// How long a claimed run is left to its process before another may resume it.
@@ -77,6 +78,7 @@ final class SyncDesk: Sendable {
         self.audit = env.audit
         self.connections = connections
         self.limiters = limiters
+        self.settings = env.settings
         self.logger = env.logger
     }
 
@@ -106,8 +108,17 @@ final class SyncDesk: Sendable {
         let tenantId = principal.tenantId
         let connection = try await self.connections.connection(tenantId: tenantId, id: connectionId)
         try ConnectionDesk.requireConnected(connection)
-        let id = self.ids.nextString(), now = self.clock.nowMillis(), audit = self.audit, kind = self.database.kind
-        let row: RunRow = try await self.database.tenantTransaction(tenantId: tenantId) { db in
+        return try await Self.queue(
+            database: self.database, audit: self.audit, id: self.ids.nextString(), now: self.clock.nowMillis(), tenantId: tenantId,
+            connectionId: connectionId, full: full, requestedBy: principal.subject)
+    }
+
+    /// Queues a run of a connection (audited), unless one is unfinished (409 `sync-running` naming it).
+    static func queue(
+        database: any Database, audit: AuditLog, id: String, now: Int64, tenantId: String, connectionId: String, full: Bool, requestedBy: String
+    ) async throws -> SyncRun {
+        let kind = database.kind
+        let row: RunRow = try await database.tenantTransaction(tenantId: tenantId) { db in
             struct Active: Decodable { let id: String }
             if let active = try await db.raw("""
                 SELECT id FROM integration_sync_runs
@@ -120,10 +131,10 @@ final class SyncDesk: Sendable {
                 INSERT INTO integration_sync_runs (tenant_id, id, connection_id, mode, status, plan, step, counts, error_count, attempts,
                     requested_by, created_at_ms, updated_at_ms)
                 VALUES (\(bind: tenantId), \(bind: id), \(bind: connectionId), \(bind: full ? "full" : "incremental"), 'queued', '[]', 0, '{}', 0, 0,
-                    \(bind: principal.subject), \(bind: now), \(bind: now))
+                    \(bind: requestedBy), \(bind: now), \(bind: now))
                 """).run()
             try await audit.append(
-                AuditEntry(tenantId: tenantId, actorId: principal.subject, action: "integrations.sync.started", target: "sync:\(id)",
+                AuditEntry(tenantId: tenantId, actorId: requestedBy, action: "integrations.sync.started", target: "sync:\(id)",
                            details: ["connection": connectionId, "mode": full ? "full" : "incremental"]),
                 on: db, kind: kind)
             return try await Self.runRow(db, tenantId: tenantId, id: id)

@@ -18,6 +18,9 @@ struct SyncStep: Codable, Sendable, Equatable {
     var feed: ProviderDocuments.XeroFeed?
     /// Objects (QuickBooks) or pages (Xero) already applied.
     var position = 0
+
+    /// What it reads, in a word: `changes`, or the entity or Xero collection listed.
+    var label: String { self.entity?.rawValue ?? self.feed?.rawValue ?? self.kind.rawValue }
 }
 
 /// What one call of a step brought.

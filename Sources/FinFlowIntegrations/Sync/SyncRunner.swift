@@ -3,7 +3,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Carries queued sync runs through, and resumes runs whose process died or whose provider asked for a pause: a few
+/// Applies the providers' change notifications (a run queued per connection they name), carries queued sync runs
+/// through, and resumes runs whose process died or whose provider asked for a pause: a few
 /// at once, each connection's calls held within its provider's limits by its limiter.
 struct SyncRunner: ScheduledWork {
     let desk: SyncDesk
@@ -14,6 +15,8 @@ struct SyncRunner: ScheduledWork {
     static let concurrencyMax = 4
 
     func runDue() async throws -> Int {
+        _ = try await self.desk.applyNotifications()
+        _ = try await self.desk.queueWanted()
         let due = try await self.desk.claimDue(limit: Self.concurrencyMax)
         await withTaskGroup(of: Void.self) { group in
             for claimed in due { group.addTask { await self.desk.carry(claimed) } }

@@ -225,8 +225,10 @@ struct ConnectionTests {
         let read = try Settings.load(flags: [:], environment: [
             "FINFLOW_QUICKBOOKS_CLIENT_ID": "id", "FINFLOW_QUICKBOOKS_CLIENT_SECRET": "secret",
             "FINFLOW_QUICKBOOKS_URLS": "api=https://sandbox-quickbooks.api.intuit.com, token=http://127.0.0.1:9/token",
+            "FINFLOW_QUICKBOOKS_WEBHOOK_VERIFIER": "verifier", "FINFLOW_XERO_WEBHOOK_KEY": "",
         ])
         #expect(read.quickbooks.clientId == "id" && read.quickbooks.clientSecret == "secret" && read.xero.clientId == nil)
+        #expect(read.quickbooks.webhookKey == "verifier" && read.xero.webhookKey == nil)
         #expect(read.quickbooks.urls == ["api": "https://sandbox-quickbooks.api.intuit.com", "token": "http://127.0.0.1:9/token"])
         for (environment, named) in [
             (["FINFLOW_XERO_CLIENT_ID": "id"], "xero-client-id"),

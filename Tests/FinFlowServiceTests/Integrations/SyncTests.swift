@@ -1,6 +1,9 @@
+import Crypto
 import FinFlowCore
 import Foundation
+import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import Synchronization
 import Testing
 
@@ -205,6 +208,117 @@ struct SyncTests {
                 #expect(records.count == 2 + customers + vendors + 5)
                 #expect(records.first { $0["externalId"] as? String == sale }?["status"] as? String == "deleted")
             }
+        }
+    }
+
+    /// A provider's notification, signed with `key` as the provider signs it.
+    static func notify(
+        _ client: any TestClientProtocol, _ provider: String, _ body: String, key: String
+    ) async throws -> (status: Int, body: [String: Any]) {
+        let signature = Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(key.utf8)))).base64EncodedString()
+        let header = provider == "xero" ? "x-xero-signature" : "intuit-signature"
+        var headers: HTTPFields = [.contentType: "application/json"]
+        headers[.init(header)!] = signature
+        let answer = try await client.execute(
+            uri: "/v1/integrations/providers/\(provider)/notifications", method: .post, headers: headers, body: ByteBuffer(string: body))
+        let json = (try? JSONSerialization.jsonObject(with: Data(buffer: answer.body)) as? [String: Any]) ?? [:]
+        return (Int(answer.status.code), json)
+    }
+
+    @Test("webhooks in: forged notifications refused and kept nowhere, genuine ones kept once and answered by one sync of the company named")
+    func notifications() async throws {
+        let sandbox = ProviderSandbox(.quickbooks)
+        let customer = sandbox.put("Customer", ["DisplayName": "Amy's Bird Sanctuary", "Active": true])
+        let xero = ProviderSandbox(.xero)
+        try await StandIn.serving(sandbox.router) { base in
+            let sut = try await TestSystem.make {
+                $0.quickbooks = sandbox.app(base: base)
+                $0.quickbooks.webhookKey = "intuit-verifier-token"
+                $0.xero = xero.app(base: base)
+                $0.xero.webhookKey = "xero-webhook-key"
+            }
+            try await sut.test { client in
+                let desk = try await Desk.open(client, sut, tag: "qbo-notify")
+                let connected = try await ConnectionTests.connect(client, desk, sandbox, provider: "quickbooks")
+                let id = try #require(connected.body["id"] as? String)
+                let realm = try #require(connected.body["externalId"] as? String)
+                #expect(try await Self.sync(client, sut, desk, id)["status"] as? String == "succeeded")
+
+                sandbox.put("Customer", id: customer, ["DisplayName": "Amy's Bird Sanctuary Ltd", "Active": true])
+                let body = """
+                    {"eventNotifications":[{"realmId":"\(realm)","dataChangeEvent":{"entities":[{"name":"Customer","id":"\(customer)",\
+                    "operation":"Update","lastUpdated":"2026-12-07T08:00:00.000Z"}]}}]}
+                    """
+                // Forged: another key, no signature, a signature of another body.
+                #expect(try await Self.notify(client, "quickbooks", body, key: "guess").status == 401)
+                let unsigned = try await client.execute(
+                    uri: "/v1/integrations/providers/quickbooks/notifications", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: body))
+                #expect(unsigned.status == .unauthorized)
+                #expect(try await Self.notify(client, "quickbooks", "not json", key: "intuit-verifier-token").status == 400)
+                struct Count: Decodable { let n: Int }
+                let kept = { try await WebhookTests.rows(sut, "SELECT COUNT(*) AS n FROM integration_notifications", as: Count.self).first?.n ?? -1 }
+                #expect(try await kept() == 0)
+                // Genuine, and delivered twice: kept once, one run.
+                #expect(try await Self.notify(client, "quickbooks", body, key: "intuit-verifier-token").status == 200)
+                #expect(try await Self.notify(client, "quickbooks", body, key: "intuit-verifier-token").status == 200)
+                #expect(try await kept() == 1)
+                _ = try await sut.system.runScheduledWork()
+                let runs = try await client.send(.get, "/v1/integrations/connections/\(id)/syncs", token: desk.token)
+                let items = try #require(runs.body["items"] as? [[String: Any]])
+                #expect(items.count == 2 && items.first?["requestedBy"] as? String == "provider-notification", "\(items)")
+                #expect(items.first?["status"] as? String == "succeeded" && Self.counts(items.first ?? [:], "customer")["updated"] == 1)
+                // Applied once: another pass queues nothing.
+                _ = try await sut.system.runScheduledWork()
+                let after = try await client.send(.get, "/v1/integrations/connections/\(id)/syncs", token: desk.token)
+                #expect((after.body["items"] as? [Any])?.count == 2)
+
+                // Xero's intent-to-receive: a signed delivery with no events is 200, a wrongly signed one 401.
+                let intent = #"{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"XJRBQZJCUVKVHOFXVTQC"}"#
+                #expect(try await Self.notify(client, "xero", intent, key: "xero-webhook-key").status == 200)
+                #expect(try await Self.notify(client, "xero", intent, key: "not-the-key").status == 401)
+                #expect(try await kept() == 1)
+            }
+        }
+    }
+
+    @Test("finflow integrations sync --follow queues a run, a serving FinFlow carries it, and the bar follows it to its end")
+    func commandLine() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.binary.path), "build the finflow executable first")
+        let sandbox = ProviderSandbox(.quickbooks)
+        for name in ["Checking", "Sales", "Rent"] { sandbox.put("Account", ["Name": name, "Active": true]) }
+        sandbox.put("Customer", ["DisplayName": "Amy's Bird Sanctuary", "Active": true])
+        try await StandIn.serving(sandbox.router) { base in
+            let app = sandbox.app(base: base)
+            let sut = try await TestSystem.make { $0.quickbooks = app }
+            let made = Mutex((tenant: "", connection: ""))
+            try await sut.test { client in
+                let desk = try await Desk.open(client, sut, tag: "qbo-cli")
+                let done = try await ConnectionTests.connect(client, desk, sandbox, provider: "quickbooks")
+                made.withLock { $0 = (desk.user.tenantId, done.body["id"] as? String ?? "") }
+            }
+            let (tenant, connection) = made.withLock { $0 }
+            let settings = sut.system.settings
+            var storage = ["--data-directory", settings.dataDirectory]
+            if let url = settings.databaseURL { storage += ["--database-url", url] }
+
+            let refused = try await CommandLineTests.run(["integrations", "sync", "--tenant", tenant] + storage)
+            #expect(refused.status != 0 && refused.output.contains("--connection"), "\(refused.output)")
+            let unknown = try await CommandLineTests.run(["integrations", "sync", "--tenant", tenant, "--connection", "nope"] + storage)
+            #expect(unknown.status != 0 && unknown.output.contains("not found"), "\(unknown.output)")
+
+            let server = try ServerProcess(settings: settings, environment: [
+                "FINFLOW_QUICKBOOKS_CLIENT_ID": ProviderSandbox.clientId, "FINFLOW_QUICKBOOKS_CLIENT_SECRET": ProviderSandbox.clientSecret,
+                "FINFLOW_QUICKBOOKS_URLS": app.urls.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","),
+            ])
+            try await server.ready()
+            let followed = try await CommandLineTests.run(
+                ["integrations", "sync", "--tenant", tenant, "--connection", connection, "--follow"] + storage)
+            server.kill()
+            try await server.exited()
+            #expect(followed.status == 0, "\(followed.output)")
+            #expect(followed.output.contains("queued") && followed.output.contains("created 4") && followed.output.contains("succeeded"), "\(followed.output)")
+            #expect(followed.output.contains("[####################] 8/8"), "\(followed.output)")
         }
     }
 
