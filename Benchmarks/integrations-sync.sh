@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The integration service's sync on a release build, embedded (every service in one process, SQLite), against a
+# QuickBooks Online and a Xero stand-in (Benchmarks/support/accounting_standin.py) that answer each call after a
+# provider's latency and enforce the providers' published limits per company (QuickBooks 500 calls a minute and 10 at
+# once; Xero 60 a minute and 5 at once) with 429s. For each provider: a connection authorised through the real OAuth
+# flow, then the first sync of DOCUMENTS documents (time from the run's start to its end, documents a second), then an
+# incremental run with nothing changed; and what the stand-in saw (calls, 429s, the most at once, the busiest minute).
+# Usage: Benchmarks/integrations-sync.sh [documents, default 10000] [latency ms, default 150]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+documents=${1:-10000}
+latency=${2:-150}
+swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
+bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+work=$(mktemp -d /tmp/finflow-sync.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+qbo_port=$(free_port) xero_port=$(free_port) port=$(free_port)
+python3 Benchmarks/support/accounting_standin.py quickbooks "$qbo_port" "$documents" "$latency" & pids+=($!)
+python3 Benchmarks/support/accounting_standin.py xero "$xero_port" "$documents" "$latency" & pids+=($!)
+urls() { echo "authorize=http://127.0.0.1:$1/authorize,token=http://127.0.0.1:$1/token,revoke=http://127.0.0.1:$1/revoke,api=http://127.0.0.1:$1"; }
+demo=$("$bin" demo --data-directory "$work/data" 2>&1)
+email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
+password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+FINFLOW_LOG_LEVEL=error \
+FINFLOW_QUICKBOOKS_CLIENT_ID=bench FINFLOW_QUICKBOOKS_CLIENT_SECRET=bench FINFLOW_QUICKBOOKS_URLS=$(urls "$qbo_port") \
+FINFLOW_XERO_CLIENT_ID=bench FINFLOW_XERO_CLIENT_SECRET=bench FINFLOW_XERO_URLS=$(urls "$xero_port") \
+  "$bin" serve --port "$port" --data-directory "$work/data" >/dev/null 2>&1 & pids+=($!)
+for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
+api="http://127.0.0.1:$port/v1"
+token=$(curl -fs "$api/auth/login" -H 'content-type: application/json' -d "{\"email\":\"$email\",\"password\":\"$password\"}" | json 'd["tokens"]["accessToken"]')
+call() { curl -fs -X "$1" "$api$2" -H "authorization: Bearer $token" -H 'content-type: application/json' ${3:+-d "$3"}; }
+
+# Authorises FinFlow at the stand-in the way a browser would; prints the connection id.
+connect() {
+  local started url back
+  started=$(call POST /integrations/connections "{\"provider\":\"$1\",\"redirectUri\":\"http://127.0.0.1/callback\"}")
+  url=$(printf '%s' "$started" | json 'd["authorisationUrl"]')
+  back=$(curl -s -o /dev/null -w '%{redirect_url}' "$url")
+  call POST /integrations/connections/authorised "$(python3 -c '
+import json, sys
+from urllib.parse import urlparse, parse_qs
+q = parse_qs(urlparse(sys.argv[1]).query)
+print(json.dumps({k: v[0] for k, v in q.items() if k in ("code", "state", "realmId")}))' "$back")" | json 'd["id"]'
+}
+
+# Runs one sync of connection $1 to its end; prints the run's seconds from start to finish and its totals.
+sync_once() {
+  local run status
+  run=$(call POST "/integrations/connections/$1/syncs" '{"mode":"incremental"}' | json 'd["id"]')
+  while true; do
+    status=$(call GET "/integrations/syncs/$run")
+    case $(printf '%s' "$status" | json 'd["status"]') in succeeded|failed) break ;; esac
+    sleep 0.5
+  done
+  printf '%s' "$status" | python3 -c '
+import json, sys
+from datetime import datetime
+d = json.load(sys.stdin)
+t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+seconds = t(d["finishedAt"]) - t(d["startedAt"])
+totals = {}
+for counts in d["counts"].values():
+    for k, v in counts.items(): totals[k] = totals.get(k, 0) + v
+read = sum(totals.values())
+print(f"{d[\"status\"]} in {seconds:.1f} s, {read} documents ({read / max(seconds, 0.001):.0f}/s): {totals}")'
+}
+
+for provider in quickbooks xero; do
+  standin=$([ "$provider" = quickbooks ] && echo "$qbo_port" || echo "$xero_port")
+  id=$(connect "$provider")
+  echo "$provider, $documents documents, ${latency} ms a call"
+  echo "  first sync        $(sync_once "$id")"
+  echo "  incremental sync  $(sync_once "$id")"
+  echo "  stand-in saw      $(curl -fs "http://127.0.0.1:$standin/stats")"
+done

@@ -1,0 +1,158 @@
+"""A QuickBooks Online or Xero stand-in for the sync benchmark: the OAuth token endpoint, Xero's /connections, and the
+read side of the accounting API (QuickBooks query and change data capture, Xero's paged collections), over a generated
+company of N documents. It enforces the provider's published limits per company (QuickBooks 500 calls a minute and 10
+at once; Xero 60 a minute and 5 at once), answering 429 with Retry-After past them, and takes LATENCY_MS per call, as a
+provider across the internet does. GET /stats answers what it saw: calls, 429s, the most calls at once, the busiest
+minute.
+
+Usage: accounting_standin.py quickbooks|xero PORT DOCUMENTS LATENCY_MS
+"""
+import json
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+KIND, PORT, DOCUMENTS, LATENCY_MS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+PER_MINUTE, AT_ONCE = (500, 10) if KIND == "quickbooks" else (60, 5)
+REALM, ORGANISATION = "9130357992181146", "6f3b1e0e-0c8f-4b8e-9a55-2d8a1c9e0001"
+QBO_ENTITIES = ["Account", "Customer", "Vendor", "Invoice", "Bill", "Payment", "BillPayment", "JournalEntry"]
+XERO_COLLECTIONS = ["Accounts", "Contacts", "Invoices", "Payments", "ManualJournals"]
+START = time.time() - 86_400
+
+lock = threading.Lock()
+stats = {"calls": 0, "throttled": 0, "peak_at_once": 0, "busiest_minute": 0}
+in_flight = 0
+starts = []
+
+
+def company():
+    """DOCUMENTS documents spread over the kinds, each changed once a day ago."""
+    names = QBO_ENTITIES if KIND == "quickbooks" else XERO_COLLECTIONS
+    books = {name: [] for name in names}
+    for number in range(DOCUMENTS):
+        name = names[number % len(names)]
+        if KIND == "quickbooks":
+            books[name].append({"Id": str(number + 1), "SyncToken": "0", "domain": "QBO", "Name": f"{name} {number}",
+                                "DisplayName": f"{name} {number}", "DocNumber": str(number), "TotalAmt": 100.0,
+                                "MetaData": {"LastUpdatedTime": datetime.fromtimestamp(START, timezone.utc).isoformat()}})
+        else:
+            item = {name[:-1] + "ID": str(uuid.UUID(int=number + 1)), "Name": f"{name} {number}", "Status": "ACTIVE",
+                    "UpdatedDateUTC": f"/Date({int(START * 1000)}+0000)/"}
+            if name == "Contacts":
+                item["IsCustomer"], item["IsSupplier"] = number % 2 == 0, number % 3 == 0
+            if name == "Invoices":
+                item["Type"] = "ACCREC" if number % 2 == 0 else "ACCPAY"
+            if name == "Payments":
+                item["PaymentType"] = "ACCRECPAYMENT" if number % 2 == 0 else "ACCPAYPAYMENT"
+            books[name].append(item)
+    return books
+
+
+BOOKS = company()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body, headers=None):
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qs(self.rfile.read(length).decode())
+        if self.path.endswith("/revoke") or self.path.endswith("/revocation"):
+            return self.answer(200, {})
+        answer = {"access_token": "access-" + uuid.uuid4().hex, "refresh_token": "refresh-" + uuid.uuid4().hex,
+                  "expires_in": 3600, "token_type": "bearer"}
+        if form.get("grant_type", [""])[0] not in ("authorization_code", "refresh_token"):
+            return self.answer(400, {"error": "unsupported_grant_type"})
+        self.answer(200, answer)
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        if url.path == "/stats":
+            return self.answer(200, stats)
+        if url.path == "/authorize":
+            # The user consents at once: back to the redirect URI with a code (and the realm, at QuickBooks).
+            target = query["redirect_uri"][0] + "?code=bench-code&state=" + query["state"][0]
+            if KIND == "quickbooks":
+                target += "&realmId=" + REALM
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if url.path == "/connections":
+            return self.answer(200, [{"tenantId": ORGANISATION, "tenantType": "ORGANISATION", "tenantName": "Bench Ltd"}])
+        self.limited(url.path, query)
+
+    def limited(self, path, query):
+        global in_flight
+        now = time.time()
+        with lock:
+            stats["calls"] += 1
+            while starts and now - starts[0] >= 60:
+                starts.pop(0)
+            if len(starts) >= PER_MINUTE or in_flight >= AT_ONCE:
+                stats["throttled"] += 1
+                refused = True
+            else:
+                refused = False
+                starts.append(now)
+                in_flight += 1
+                stats["peak_at_once"] = max(stats["peak_at_once"], in_flight)
+                stats["busiest_minute"] = max(stats["busiest_minute"], len(starts))
+        if refused:
+            return self.answer(429, {"Fault": {"Error": [{"Message": "ThrottleExceeded"}]}}, {"Retry-After": "1"})
+        try:
+            time.sleep(LATENCY_MS / 1000)
+            self.serve_books(path, query)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    def serve_books(self, path, query):
+        if KIND == "quickbooks" and path.endswith("/query"):
+            words = query["query"][0].split()
+            entity = words[3]
+            start = int(words[words.index("STARTPOSITION") + 1])
+            count = int(words[words.index("MAXRESULTS") + 1])
+            objects = BOOKS.get(entity, [])[start - 1:start - 1 + count]
+            body = {"startPosition": start, "maxResults": len(objects)}
+            if objects:
+                body[entity] = objects
+            return self.answer(200, {"QueryResponse": body, "time": datetime.now(timezone.utc).isoformat()})
+        if KIND == "quickbooks" and path.endswith("/cdc"):
+            # Nothing changed since the first sync.
+            entities = query["entities"][0].split(",")
+            return self.answer(200, {"CDCResponse": [{"QueryResponse": [{name: []} for name in entities]}]})
+        if KIND == "xero" and path.startswith("/api.xro/2.0/"):
+            name = path.rsplit("/", 1)[1]
+            items = BOOKS.get(name, [])
+            if self.headers.get("If-Modified-Since"):
+                items = []
+            if name != "Accounts":
+                page = int(query.get("page", ["1"])[0])
+                items = items[(page - 1) * 100:page * 100]
+            remaining = max(0, PER_MINUTE - len(starts))
+            return self.answer(200, {"Status": "OK", name: items}, {"X-MinLimit-Remaining": str(remaining)})
+        self.answer(404, {"error": "not found"})
+
+
+ThreadingHTTPServer.daemon_threads = True
+ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
