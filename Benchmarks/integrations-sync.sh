@@ -71,7 +71,8 @@ totals = {}
 for counts in d["counts"].values():
     for k, v in counts.items(): totals[k] = totals.get(k, 0) + v
 read = sum(totals.values())
-print(f"{d[\"status\"]} in {seconds:.1f} s, {read} documents ({read / max(seconds, 0.001):.0f}/s): {totals}")'
+status = d["status"]
+print(f"{status} in {seconds:.1f} s, {read} documents ({read / max(seconds, 0.001):.0f}/s): {totals}")'
 }
 
 for provider in quickbooks xero; do

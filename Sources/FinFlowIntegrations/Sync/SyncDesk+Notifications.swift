@@ -12,6 +12,8 @@ extension SyncDesk {
     static let notificationBodyBytesMax = 256 * 1_024
     /// Notifications applied per pass.
     static let notificationsPerPass = 100
+    /// How long an applied notification is kept, so a redelivery of it (the providers retry for hours) is known.
+    static let notificationKeepMillis: Int64 = 7 * 86_400_000
 
     /// Verifies and keeps one delivery. A wrong or missing signature is 401 and keeps nothing; so is a provider whose
     /// webhook key this FinFlow does not have. Xero's intent-to-receive check (a signed delivery with no events) is
@@ -61,7 +63,14 @@ extension SyncDesk {
                 ORDER BY received_at_ms LIMIT \(unsafeRaw: "\(Self.notificationsPerPass)")
                 """).all(decoding: Row.self)
         }
+        guard !rows.isEmpty else { return 0 }
         let now = self.clock.nowMillis()
+        // Old applied notifications go when new ones come (no write lock taken on a quiet pass).
+        try await self.database.transaction { db in
+            try await db.raw("""
+                DELETE FROM integration_notifications WHERE applied_at_ms IS NOT NULL AND applied_at_ms < \(bind: now - Self.notificationKeepMillis)
+                """).run()
+        }
         for row in rows {
             let externalIds = row.external_ids.split(separator: ",").map(String.init)
             try await self.database.transaction { db in

@@ -278,6 +278,13 @@ struct SyncTests {
                 #expect(try await Self.notify(client, "xero", intent, key: "xero-webhook-key").status == 200)
                 #expect(try await Self.notify(client, "xero", intent, key: "not-the-key").status == 401)
                 #expect(try await kept() == 1)
+
+                // A week on, applied notifications make way for new ones.
+                sut.clock.advance(seconds: 8 * 86_400)
+                let later = body.replacingOccurrences(of: "2026-12-07T08:00:00.000Z", with: "2026-12-15T08:00:00.000Z")
+                #expect(try await Self.notify(client, "quickbooks", later, key: "intuit-verifier-token").status == 200)
+                _ = try await sut.system.runScheduledWork()
+                #expect(try await kept() == 1)
             }
         }
     }
