@@ -32,9 +32,9 @@ public enum IntegrationsOperator {
         guard connection.status == ProviderConnection.Status.connected.rawValue else {
             throw AppError.conflict(code: "connection-not-connected", "the connection is \(connection.status); a manager mends it first")
         }
-        let clock = SystemClock()
+        let clock = SystemClock(), ids = IdentifierGenerator(clock: clock)
         let run = try await SyncDesk.queue(
-            database: database, audit: AuditLog(ids: IdentifierGenerator(clock: clock), clock: clock), id: IdentifierGenerator(clock: clock).nextString(),
+            database: database, audit: AuditLog(ids: ids, clock: clock), id: ids.nextString(),
             now: clock.nowMillis(), tenantId: tenantId, connectionId: connectionId, full: full, requestedBy: "operator")
         return Self.progress(run)
     }

@@ -155,12 +155,13 @@ enum ProviderDocuments {
 
     /// `2026-12-01T10:00:00-08:00` (QuickBooks writes an offset, sometimes fractions) as Unix milliseconds.
     static func isoMillis(_ text: String) -> Int64? {
-        let withFractions = ISO8601DateFormatter()
-        withFractions.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let plain = ISO8601DateFormatter()
-        guard let date = plain.date(from: text) ?? withFractions.date(from: text) else { return nil }
+        guard let date = (try? Date(text, strategy: Self.iso)) ?? (try? Date(text, strategy: Self.isoFractions)) else { return nil }
         return Int64((date.timeIntervalSince1970 * 1_000).rounded())
     }
+
+    /// Read once per document of every page: value types made once, safe to share.
+    private static let iso = Date.ISO8601FormatStyle()
+    private static let isoFractions = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     /// Xero's `/Date(1573755038314+0000)/` as Unix milliseconds.
     static func xeroMillis(_ text: String) -> Int64? {
@@ -172,8 +173,6 @@ enum ProviderDocuments {
 
     /// Unix milliseconds as QuickBooks' `changedSince` and Xero's `If-Modified-Since` take them (UTC, whole seconds).
     static func isoText(millis: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(millis / 1_000)))
+        Date(timeIntervalSince1970: TimeInterval(millis / 1_000)).formatted(Self.iso)
     }
 }

@@ -41,7 +41,7 @@ extension SyncDesk {
 
     private func claim(_ tenantId: String, _ id: String, lease: Int64?, now: Int64) async throws -> Claimed? {
         let claim = Digest.randomToken(byteCount: 16)
-        struct ConnectionRow: Decodable { let provider: String; let external_id: String?; let status: String }
+        struct ConnectionRow: Decodable { let provider: String; let external_id: String? }
         let won: (RunRow, ConnectionRow)? = try await self.database.tenantTransaction(tenantId: tenantId) { db in
             let leaseMatch = lease.map { SQLQueryString("lease_until_ms = \(bind: $0)") } ?? SQLQueryString("lease_until_ms IS NULL")
             let updated = try await db.raw("""
@@ -53,7 +53,7 @@ extension SyncDesk {
             guard !updated.isEmpty else { return nil }
             let run = try await Self.runRow(db, tenantId: tenantId, id: id)
             guard let connection = try await db.raw("""
-                SELECT provider, external_id, status FROM integration_connections WHERE tenant_id = \(bind: tenantId) AND id = \(bind: run.connection_id)
+                SELECT provider, external_id FROM integration_connections WHERE tenant_id = \(bind: tenantId) AND id = \(bind: run.connection_id)
                 """).first(decoding: ConnectionRow.self)
             else { return nil }
             return (run, connection)
@@ -138,10 +138,7 @@ extension SyncDesk {
         let sweeping = step.kind == .listing
         return try await self.database.tenantTransaction(tenantId: tenantId) { db in
             let row = try await Self.runRow(db, tenantId: tenantId, id: runId)
-            struct Claim: Decodable { let claim: String? }
-            guard try await db.raw("SELECT claim FROM integration_sync_runs WHERE tenant_id = \(bind: tenantId) AND id = \(bind: runId)")
-                .first(decoding: Claim.self)?.claim == claim
-            else { return false }
+            guard row.claim == claim else { return false }
             var counts = Self.run(row).counts
             struct Existing: Decodable { let entity, external_id, version, status: String }
             var existing: [String: Existing] = [:]

@@ -85,7 +85,7 @@ final class SyncDesk: Sendable {
     struct RunRow: Decodable {
         let id, connection_id, mode, status, plan, counts, requested_by: String
         let step, error_count, attempts: Int
-        let error: String?
+        let error, claim: String?
         let created_at_ms: Int64
         let started_at_ms, finished_at_ms: Int64?
     }

@@ -329,6 +329,15 @@ struct SyncTests {
         }
     }
 
+    @Test("provider times read as QuickBooks and Xero write them")
+    func providerTimes() {
+        #expect(ProviderDocuments.isoMillis("2026-12-01T10:00:00-08:00") == 1_796_148_000_000)
+        #expect(ProviderDocuments.isoMillis("2026-12-01T18:00:00.250Z") == 1_796_148_000_250)
+        #expect(ProviderDocuments.isoMillis("yesterday") == nil)
+        #expect(ProviderDocuments.xeroMillis("/Date(1573755038314+0000)/") == 1_573_755_038_314)
+        #expect(ProviderDocuments.isoText(millis: 1_796_148_000_250) == "2026-12-01T18:00:00Z")
+    }
+
     @Test("a connection's limiter keeps calls within the window and the concurrency asked, and waits out a pause")
     func limiter() async throws {
         let limiter = ProviderLimiter(limits: ProviderLimits(perWindow: 4, windowSeconds: 1, perDay: 6, concurrent: 2))
