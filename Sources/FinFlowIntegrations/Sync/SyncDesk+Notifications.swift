@@ -1,6 +1,7 @@
 import Crypto
 import FinFlowCore
 import Foundation
+import Logging
 import SQLKit
 
 /// Providers' change notifications (webhooks in): QuickBooks' `intuit-signature` and Xero's `x-xero-signature`, each
@@ -103,9 +104,12 @@ extension SyncDesk {
                     database: self.database, audit: self.audit, id: self.ids.nextString(), now: self.clock.nowMillis(), tenantId: row.tenant_id,
                     connectionId: row.id, full: false, requestedBy: Self.webhookRequester)
                 queued += 1
-            } catch {
+            } catch let error as AppError where error.code == "sync-running" {
                 // A run was queued meanwhile (by a manager, or another replica): it reads the change.
                 continue
+            } catch {
+                // Anything else (the database, the one-run constraint met by a race) is told, and tried on the next pass.
+                self.logger.warning("a sync asked for by a provider could not be queued", metadata: ["connection": "\(row.id)", "error": "\(error)"])
             }
         }
         return queued
