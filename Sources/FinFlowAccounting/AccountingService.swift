@@ -51,6 +51,9 @@ public enum AccountingService {
                 .of(TaxVoided.self, name: "accounting.tax-voided", database: database) { event, db in
                     try await ledger.withdraw(voided: event.data, on: db)
                 },
+                .of(IntegrationSynced.self, name: "accounting.integration-synced", database: database) { event, db in
+                    try await ledger.take(synced: event.data, on: db)
+                },
                 .of(TaxReturnFiled.self, name: "accounting.tax-return-filed", database: database) { event, db in
                     try await ledger.settle(filed: event.data, on: db)
                 },

@@ -22,38 +22,43 @@ extension Ledger {
         if let currency = account.currency { validator.check(Currency(code: currency) != nil, "currency", "is not an ISO 4217 code") }
         if let parentId { validator.check(UUID(uuidString: parentId) != nil, "parentId", "must be a UUID") }
         try validator.throwIfInvalid()
-        let now = self.now
         let id = self.env.ids.nextString()
         return try await self.database.tenantTransaction(tenantId: principal.tenantId) { db in
-            let ledger = try await LedgerStore.ledger(tenantId: principal.tenantId, db: db)
-            let currency = account.currency ?? ledger.base_currency
-            if let parentId {
-                let parent = try await self.parent(parentId, tenantId: principal.tenantId, db: db)
-                try Self.checkParent(parent, type: account.type, currency: currency)
-            }
-            try await self.requireCodeFree(account.code, tenantId: principal.tenantId, db: db)
-            let count = try await db.raw("SELECT COUNT(*) AS n FROM accounts WHERE tenant_id = \(bind: principal.tenantId)")
-                .first(decoding: CountRow.self)?.n ?? 0
-            guard count < LedgerLimits.accountsPerTenantMax else {
-                throw AppError(.rejected, code: "too-many-accounts", "a chart holds at most \(LedgerLimits.accountsPerTenantMax) accounts")
-            }
-            if let role = account.systemRole,
-                try await LedgerStore.accountBySystemRole(tenantId: principal.tenantId, role: role.rawValue, db: db) != nil
-            {
-                throw AppError.conflict(code: "system-role-taken", "another account already has the role \(role.rawValue)")
-            }
-            let row = AccountRow(
-                id: id, tenant_id: principal.tenantId, code: account.code, name: account.name, type: account.type.rawValue,
-                contra: account.contra ? 1 : 0,
-                normal_side: (account.contra ? account.type.naturalSide.opposite : account.type.naturalSide).rawValue,
-                parent_id: parentId?.lowercased(), currency: currency, cash_flow_tag: account.cashFlowTag?.rawValue,
-                balance_constraint: account.balanceConstraint.rawValue, status: AccountStatus.active.rawValue,
-                system_role: account.systemRole?.rawValue, posted_debits_minor: 0, posted_credits_minor: 0,
-                pending_debits_minor: 0, pending_credits_minor: 0, created_at_ms: now, updated_at_ms: now)
-            try await LedgerStore.insert(account: row, db: db)
-            try await self.announce(row, on: db)
-            return row
+            try await self.openAccount(tenantId: principal.tenantId, id: id, account: account, parentId: parentId, db: db)
         }
+    }
+
+    /// Opens an account with `id` in the caller's transaction (the account already validated).
+    func openAccount(tenantId: String, id: String, account: ChartAccount, parentId: String?, db: any SQLDatabase) async throws -> AccountRow {
+        let now = self.now
+        let ledger = try await LedgerStore.ledger(tenantId: tenantId, db: db)
+        let currency = account.currency ?? ledger.base_currency
+        if let parentId {
+            let parent = try await self.parent(parentId, tenantId: tenantId, db: db)
+            try Self.checkParent(parent, type: account.type, currency: currency)
+        }
+        try await self.requireCodeFree(account.code, tenantId: tenantId, db: db)
+        let count = try await db.raw("SELECT COUNT(*) AS n FROM accounts WHERE tenant_id = \(bind: tenantId)")
+            .first(decoding: CountRow.self)?.n ?? 0
+        guard count < LedgerLimits.accountsPerTenantMax else {
+            throw AppError(.rejected, code: "too-many-accounts", "a chart holds at most \(LedgerLimits.accountsPerTenantMax) accounts")
+        }
+        if let role = account.systemRole,
+            try await LedgerStore.accountBySystemRole(tenantId: tenantId, role: role.rawValue, db: db) != nil
+        {
+            throw AppError.conflict(code: "system-role-taken", "another account already has the role \(role.rawValue)")
+        }
+        let row = AccountRow(
+            id: id, tenant_id: tenantId, code: account.code, name: account.name, type: account.type.rawValue,
+            contra: account.contra ? 1 : 0,
+            normal_side: (account.contra ? account.type.naturalSide.opposite : account.type.naturalSide).rawValue,
+            parent_id: parentId?.lowercased(), currency: currency, cash_flow_tag: account.cashFlowTag?.rawValue,
+            balance_constraint: account.balanceConstraint.rawValue, status: AccountStatus.active.rawValue,
+            system_role: account.systemRole?.rawValue, posted_debits_minor: 0, posted_credits_minor: 0,
+            pending_debits_minor: 0, pending_credits_minor: 0, created_at_ms: now, updated_at_ms: now)
+        try await LedgerStore.insert(account: row, db: db)
+        try await self.announce(row, on: db)
+        return row
     }
 
     /// Changes an account's name, code, parent, tag, constraint or status.

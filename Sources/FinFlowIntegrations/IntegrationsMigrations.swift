@@ -111,5 +111,11 @@ enum IntegrationsMigrations {
             // When the provider last said the connection's books changed and no run has read them since.
             "ALTER TABLE integration_connections ADD COLUMN sync_wanted_at_ms BIGINT",
         ], postgresAfter: syncTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(4, "keep each synced document's way into the books: sent to the ledger, unreadable, or refused there, and why", [
+            "ALTER TABLE integration_records ADD COLUMN books_status TEXT",
+            "ALTER TABLE integration_records ADD COLUMN books_problem TEXT",
+            // The ledger answers by FinFlow id.
+            "CREATE INDEX integration_records_books ON integration_records (tenant_id, finflow_id)",
+        ]),
     ]
 }

@@ -89,11 +89,7 @@ struct PaymentDesk: Sendable {
     /// (a UUIDv8 over SHA-256, RFC 9562), so a request repeated after a gateway fault finds the payment it made instead of
     /// making, and charging, another.
     static func paymentId(tenantId: String, idempotencyKey: String) -> String {
-        var bytes = Array(SHA256.hash(data: Data("finflow-payment\u{1F}\(tenantId)\u{1F}\(idempotencyKey)".utf8)).prefix(16))
-        bytes[6] = 0x80 | (bytes[6] & 0x0F)
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15])).canonical
+        UUID.derived(from: "finflow-payment\u{1F}\(tenantId)\u{1F}\(idempotencyKey)").canonical
     }
 
     static func idReused() -> AppError {

@@ -52,6 +52,8 @@ enum AccountStatus: String, Sendable, Codable {
 /// Where a journal entry came from.
 enum EntrySource: String, Sendable, CaseIterable, Codable {
     case manual, transaction, payment, invoice, close, revaluation, `import`, loan, bill, tax
+    /// A document synced from QuickBooks Online or Xero.
+    case sync
 }
 
 /// The life of a journal entry.

@@ -52,3 +52,110 @@ public struct IntegrationConnectionChanged: EventContract, Equatable {
         self.changedAtMillis = changedAtMillis
     }
 }
+
+/// A document of a connected QuickBooks Online or Xero company changed there and was read by a sync (integrations →
+/// accounting): an account opened, renamed or closed, or a document (invoice, bill, payment, bill payment, journal
+/// entry) with the double entry it makes in the provider's books, in the provider's amounts. Published with the
+/// connection as subject, so one connection's documents arrive in the order the sync read them (accounts first).
+/// The ledger posts each document once per content: a changed one is reversed and posted again, a deleted or voided
+/// one reversed; a refusal is answered with `JournalEntryRejected` (source `sync`, sourceId the document id).
+public struct IntegrationSynced: EventContract, Equatable {
+    public static let eventType = "finflow.integration.synced"
+    public static let schemaVersion = 1
+    public let tenantId: String
+    public let connectionId: String
+    /// `quickbooks` or `xero`.
+    public let provider: String
+    /// `account`, `invoice`, `bill`, `payment`, `bill_payment` or `journal_entry`.
+    public let kind: String
+    public let externalId: String
+    /// FinFlow's id of the document, given once by the sync's mapping; a synced account's id in the chart.
+    public let documentId: String
+    /// The provider's version (QuickBooks' `SyncToken`, Xero's `UpdatedDateUTC`).
+    public let version: String
+    /// Deleted or voided at the provider, or not (yet) in its books (a draft): nothing of it stays posted.
+    public let deleted: Bool
+    /// What a person calls it: the account's name, the document's number.
+    public let label: String?
+    /// For `account`.
+    public let account: Account?
+    /// For the other kinds, when not deleted.
+    public let posting: Posting?
+
+    public struct Account: Codable, Sendable, Equatable {
+        /// The provider's account code (Xero always, QuickBooks when numbering is on).
+        public let code: String?
+        public let name: String
+        /// `asset`, `liability`, `equity`, `revenue` or `expense`.
+        public let type: String
+        /// ISO 4217; nil is the ledger's base currency.
+        public let currency: String?
+        public let active: Bool
+
+        public init(code: String?, name: String, type: String, currency: String?, active: Bool) {
+            self.code = code
+            self.name = name
+            self.type = type
+            self.currency = currency
+            self.active = active
+        }
+    }
+
+    /// The double entry a document makes: its lines balance in `currency`.
+    public struct Posting: Codable, Sendable, Equatable {
+        /// `YYYY-MM-DD`.
+        public let date: String
+        /// ISO 4217; nil is the ledger's base currency.
+        public let currency: String?
+        public let number: String?
+        /// The customer or vendor, by name.
+        public let contact: String?
+        public let lines: [Line]
+
+        public init(date: String, currency: String?, number: String?, contact: String?, lines: [Line]) {
+            self.date = date
+            self.currency = currency
+            self.number = number
+            self.contact = contact
+            self.lines = lines
+        }
+    }
+
+    public struct Line: Codable, Sendable, Equatable {
+        /// `debit` or `credit`.
+        public let side: String
+        /// A positive decimal in the currency's major unit, as the provider wrote it (`"1250.50"`).
+        public let amount: String
+        /// The synced account's document id; else `role`.
+        public let accountId: String?
+        /// One of the ledger's system roles (`receivables`, `payables`, `sales_tax`, `input_tax`, `payment_clearing`),
+        /// for what the provider keeps in its own control accounts.
+        public let role: String?
+        public let description: String?
+
+        public init(side: String, amount: String, accountId: String?, role: String?, description: String?) {
+            self.side = side
+            self.amount = amount
+            self.accountId = accountId
+            self.role = role
+            self.description = description
+        }
+    }
+
+    public init(
+        tenantId: String, connectionId: String, provider: String, kind: String, externalId: String, documentId: String, version: String,
+        deleted: Bool, label: String?, account: Account?, posting: Posting?
+    ) {
+        self.tenantId = tenantId
+        self.connectionId = connectionId
+        self.provider = provider
+        self.kind = kind
+        self.externalId = externalId
+        self.documentId = documentId
+        self.version = version
+        self.deleted = deleted
+        self.label = label
+        self.account = account
+        self.posting = posting
+    }
+}

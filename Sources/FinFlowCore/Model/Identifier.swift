@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 
@@ -64,5 +65,17 @@ extension UUID {
                 return at
             }
         }
+    }
+}
+
+extension UUID {
+    /// A UUIDv8 over SHA-256 of `name` (RFC 9562): the same name always gives the same id, in every process, so an id
+    /// derived from what it stands for (a key, a document at a provider) is found again instead of made twice.
+    public static func derived(from name: String) -> UUID {
+        var bytes = Array(SHA256.hash(data: Data(name.utf8)).prefix(16))
+        bytes[6] = 0x80 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
     }
 }

@@ -43,7 +43,8 @@ extension IntegrationsAPI {
             .init(
                 entity: .init(rawValue: record.entity) ?? .account, externalId: record.external_id, finflowId: record.finflow_id,
                 version: record.version, status: .init(rawValue: record.status) ?? .active, label: record.label,
-                providerUpdatedAt: record.provider_updated_at_ms.map(Self.date), syncedAt: Self.date(record.synced_at_ms))
+                providerUpdatedAt: record.provider_updated_at_ms.map(Self.date), syncedAt: Self.date(record.synced_at_ms),
+                books: record.books_status.flatMap { .init(rawValue: $0) }, booksProblem: record.books_problem)
         }
         let next = records.count == page.limit ? records.last.map { PageRequest.cursor(after: "\($0.entity)/\($0.external_id)") } : nil
         return .ok(.init(body: .json(.init(items: items, nextCursor: next))))

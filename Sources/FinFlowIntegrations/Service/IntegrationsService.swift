@@ -61,11 +61,16 @@ public enum IntegrationsService {
         /// endpoints costs one read and no write.
         var consumers: [EventConsumer] {
             let clock = self.clock, ids = self.ids, database = self.webhooks.database
-            return WebhookCatalogue.entries.map { entry in
+            let webhooks = WebhookCatalogue.entries.map { entry in
                 EventConsumer(name: "integrations.webhooks." + entry.topic, topic: entry.topic, database: nil, apply: { event, _ in
                     try await WebhookDesk.queue(event, ids: ids, now: clock.nowMillis(), database: database)
                 })
             }
+            // The ledger's refusal of a synced document is shown on the document's record.
+            let refusals = EventConsumer.of(JournalEntryRejected.self, name: "integrations.journal-entry-rejected", database: database) { event, db in
+                try await SyncDesk.refused(event.data, on: db)
+            }
+            return webhooks + [refusals]
         }
     }
 }

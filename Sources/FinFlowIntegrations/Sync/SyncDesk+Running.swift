@@ -132,7 +132,7 @@ extension SyncDesk {
     /// process took the run over after it lapsed), in which case nothing was written.
     private func apply(_ page: SyncPage, step: SyncStep, claimed: Claimed, plan: [SyncStep], next: Int) async throws -> Bool {
         let tenantId = claimed.tenantId, connectionId = claimed.run.connectionId, runId = claimed.run.id, claim = claimed.claim
-        let now = self.clock.nowMillis(), ids = self.ids
+        let now = self.clock.nowMillis()
         let planJSON = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
         // A full listing marks what it saw, so what it did not see can be found deleted when the listing ends.
         let sweeping = step.kind == .listing
@@ -140,33 +140,39 @@ extension SyncDesk {
             let row = try await Self.runRow(db, tenantId: tenantId, id: runId)
             guard row.claim == claim else { return false }
             var counts = Self.run(row).counts
-            struct Existing: Decodable { let entity, external_id, version, status: String }
+            struct Existing: Decodable { let entity, external_id, finflow_id, version, status: String }
             var existing: [String: Existing] = [:]
             for (entity, documents) in Dictionary(grouping: page.documents, by: \.entity) {
                 for chunk in stride(from: 0, to: documents.count, by: 500).map({ Array(documents[$0..<min($0 + 500, documents.count)]) }) {
                     let rows = try await db.raw("""
-                        SELECT entity, external_id, version, status FROM integration_records
+                        SELECT entity, external_id, finflow_id, version, status FROM integration_records
                         WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) AND entity = \(bind: entity.rawValue)
                             AND external_id IN (\(binds: chunk.map(\.externalId)))
                         """).all(decoding: Existing.self)
                     for row in rows { existing[row.entity + "/" + row.external_id] = row }
                 }
             }
+            var books = BooksOutbound(claimed: claimed, outbox: self.outbox, db: db)
+            var problems = page.problems
             for document in page.documents {
                 let key = document.entity.rawValue, json = String(decoding: document.json, as: UTF8.self)
                 let status = document.deleted ? "deleted" : "active"
                 var tally = counts[key] ?? SyncCounts()
                 defer { counts[key] = tally }
                 guard let known = existing[key + "/" + document.externalId] else {
+                    let finflowId = BooksPosting.documentId(connectionId: connectionId, entity: document.entity, externalId: document.externalId)
+                    let sent = try await books.send(document, documentId: finflowId)
                     try await db.raw("""
                         INSERT INTO integration_records (tenant_id, connection_id, entity, external_id, finflow_id, version, status, label, document,
-                            provider_updated_at_ms, seen_run_id, synced_at_ms, created_at_ms)
-                        VALUES (\(bind: tenantId), \(bind: connectionId), \(bind: key), \(bind: document.externalId), \(bind: ids.nextString()),
+                            provider_updated_at_ms, seen_run_id, synced_at_ms, created_at_ms, books_status, books_problem)
+                        VALUES (\(bind: tenantId), \(bind: connectionId), \(bind: key), \(bind: document.externalId), \(bind: finflowId),
                             \(bind: document.version), \(bind: status), \(bind: document.label), \(bind: json), \(bind: document.updatedAtMillis),
-                            \(bind: runId), \(bind: now), \(bind: now))
+                            \(bind: runId), \(bind: now), \(bind: now), \(bind: sent.status), \(bind: sent.problem?.message))
                         """).run()
+                    if let problem = sent.problem { problems.append(problem) }
                     if document.deleted { tally.deleted += 1 } else { tally.created += 1 }
-                    existing[key + "/" + document.externalId] = Existing(entity: key, external_id: document.externalId, version: document.version, status: status)
+                    existing[key + "/" + document.externalId] = Existing(
+                        entity: key, external_id: document.externalId, finflow_id: finflowId, version: document.version, status: status)
                     continue
                 }
                 if known.version == document.version {
@@ -180,28 +186,38 @@ extension SyncDesk {
                     }
                     continue
                 }
+                let sent = try await books.send(document, documentId: known.finflow_id)
                 try await db.raw("""
                     UPDATE integration_records SET version = \(bind: document.version), status = \(bind: status), label = \(bind: document.label),
                         document = \(bind: json), provider_updated_at_ms = \(bind: document.updatedAtMillis), seen_run_id = \(bind: runId),
-                        synced_at_ms = \(bind: now)
+                        synced_at_ms = \(bind: now), books_status = \(bind: sent.status), books_problem = \(bind: sent.problem?.message)
                     WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) AND entity = \(bind: key)
                         AND external_id = \(bind: document.externalId)
                     """).run()
+                if let problem = sent.problem { problems.append(problem) }
                 if document.deleted && known.status != "deleted" { tally.deleted += 1 } else { tally.updated += 1 }
-                existing[key + "/" + document.externalId] = Existing(entity: key, external_id: document.externalId, version: document.version, status: status)
+                existing[key + "/" + document.externalId] = Existing(
+                    entity: key, external_id: document.externalId, finflow_id: known.finflow_id, version: document.version, status: status)
             }
-            // A listing that ended: what this run did not see there is gone at the provider.
+            // A listing that ended: what this run did not see there is gone at the provider, and out of the books.
             if sweeping, page.next == nil, let entity = step.entity {
+                struct Gone: Decodable { let external_id, finflow_id: String; let label: String? }
                 let gone = try await db.raw("""
                     UPDATE integration_records SET status = 'deleted', version = 'deleted:swept', synced_at_ms = \(bind: now)
                     WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) AND entity = \(bind: entity.rawValue)
                         AND status <> 'deleted' AND (seen_run_id IS NULL OR seen_run_id <> \(bind: runId))
-                    RETURNING external_id
-                    """).all()
+                    RETURNING external_id, finflow_id, label
+                    """).all(decoding: Gone.self)
+                for record in gone {
+                    _ = try await books.send(
+                        ProviderDocument(entity: entity, externalId: record.external_id, version: "deleted:swept", deleted: true, updatedAtMillis: nil,
+                                         label: record.label, json: Data()),
+                        documentId: record.finflow_id)
+                }
                 counts[entity.rawValue, default: SyncCounts()].deleted += gone.count
             }
             var errorCount = row.error_count
-            for problem in page.problems {
+            for problem in problems {
                 counts[problem.entity.rawValue, default: SyncCounts()].failed += 1
                 if errorCount < Self.problemsKeptMax {
                     try await db.raw("""

@@ -44,6 +44,7 @@ struct SyncRecord: Sendable, Decodable {
     let label: String?
     let provider_updated_at_ms: Int64?
     let synced_at_ms: Int64
+    let books_status, books_problem: String?
 }
 
 /// Syncs connections: runs queued by a manager (or by the schedule), each read from the provider page by page within
@@ -57,6 +58,7 @@ final class SyncDesk: Sendable {
     let ids: IdentifierGenerator
     let audit: AuditLog
     let connections: ConnectionDesk
+    let outbox: Outbox
     let limiters: ProviderLimiters
     let settings: Settings
     let logger: Logger
@@ -77,6 +79,7 @@ final class SyncDesk: Sendable {
         self.ids = env.ids
         self.audit = env.audit
         self.connections = connections
+        self.outbox = connections.outbox
         self.limiters = limiters
         self.settings = env.settings
         self.logger = env.logger
@@ -188,7 +191,8 @@ final class SyncDesk: Sendable {
         } ?? SQLQueryString("")
         return try await self.database.read { db in
             try await db.raw("""
-                SELECT entity, external_id, finflow_id, version, status, label, provider_updated_at_ms, synced_at_ms FROM integration_records
+                SELECT entity, external_id, finflow_id, version, status, label, provider_updated_at_ms, synced_at_ms, books_status, books_problem
+                FROM integration_records
                 WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) \(entityFilter) \(afterFilter)
                 ORDER BY entity, external_id LIMIT \(unsafeRaw: "\(limit)")
                 """).all(decoding: SyncRecord.self)

@@ -44,6 +44,17 @@ struct SyncTests {
         return all
     }
 
+    /// A QuickBooks invoice of one sales line to the account "2" (Sales), as its API writes one.
+    static func quickbooksInvoice(_ number: String, amount: Double, tax: Double = 0, customer: String, date: String = "2026-11-02") -> [String: Any] {
+        ["DocNumber": number, "TxnDate": date, "TotalAmt": amount + tax, "CustomerRef": ["value": customer, "name": "Amy's Bird Sanctuary"],
+         "TxnTaxDetail": ["TotalTax": tax],
+         "Line": [
+            ["DetailType": "SalesItemLineDetail", "Amount": amount, "Description": "Services",
+             "SalesItemLineDetail": ["ItemRef": ["value": "1"], "ItemAccountRef": ["value": "2", "name": "Sales"]]],
+            ["DetailType": "SubTotalLineDetail", "Amount": amount],
+         ]]
+    }
+
     @Test("QuickBooks: a first full listing, then change data capture creating nothing twice; updates, deletes, the 30-day edge, the 1,000 cap, a 429")
     func quickBooks() async throws {
         let sandbox = ProviderSandbox(.quickbooks)
@@ -53,12 +64,17 @@ struct SyncTests {
         let customer = sandbox.put("Customer", ["DisplayName": "Amy's Bird Sanctuary", "Active": true])
         sandbox.put("Customer", ["DisplayName": "Bill's Windsurf Shop", "Active": true])
         sandbox.put("Vendor", ["DisplayName": "Books by Bessie", "Active": true])
-        let invoice = sandbox.put("Invoice", ["DocNumber": "1001", "TotalAmt": 150.0, "CustomerRef": ["value": customer]])
-        sandbox.put("Invoice", ["DocNumber": "1002", "TotalAmt": 75.5, "CustomerRef": ["value": customer]])
-        sandbox.put("Bill", ["DocNumber": "B-7", "TotalAmt": 200.0])
-        sandbox.put("Payment", ["TotalAmt": 150.0])
-        sandbox.put("BillPayment", ["TotalAmt": 200.0])
-        sandbox.put("JournalEntry", ["DocNumber": "JE-1"])
+        let invoice = sandbox.put("Invoice", Self.quickbooksInvoice("1001", amount: 150, customer: customer))
+        sandbox.put("Invoice", Self.quickbooksInvoice("1002", amount: 75.5, customer: customer))
+        sandbox.put("Bill", ["DocNumber": "B-7", "TxnDate": "2026-11-03", "TotalAmt": 200.0, "Line": [
+            ["DetailType": "AccountBasedExpenseLineDetail", "Amount": 200.0, "AccountBasedExpenseLineDetail": ["AccountRef": ["value": "3"]]],
+        ]])
+        sandbox.put("Payment", ["TxnDate": "2026-11-04", "TotalAmt": 150.0, "DepositToAccountRef": ["value": "1"]])
+        sandbox.put("BillPayment", ["TxnDate": "2026-11-05", "TotalAmt": 200.0, "PayType": "Check", "CheckPayment": ["BankAccountRef": ["value": "1"]]])
+        sandbox.put("JournalEntry", ["DocNumber": "JE-1", "TxnDate": "2026-11-06", "Line": [
+            ["DetailType": "JournalEntryLineDetail", "Amount": 10.0, "JournalEntryLineDetail": ["PostingType": "Debit", "AccountRef": ["value": "3"]]],
+            ["DetailType": "JournalEntryLineDetail", "Amount": 10.0, "JournalEntryLineDetail": ["PostingType": "Credit", "AccountRef": ["value": "1"]]],
+        ]])
         // Larger than FinFlow keeps: reported as the run's problem, the rest goes on.
         let oversized = sandbox.put("Customer", ["DisplayName": "Notes galore", "Notes": String(repeating: "x", count: 300_000)])
 

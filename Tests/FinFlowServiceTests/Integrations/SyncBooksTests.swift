@@ -1,0 +1,125 @@
+import FinFlowCore
+import Foundation
+import HummingbirdTesting
+import Testing
+
+@testable import FinFlowIntegrations
+
+/// Synced documents in FinFlow's ledger: accounts opened under their document ids, each document's double entry
+/// posted once, a change reversed and posted again, a deletion reversed, what cannot be read or posted shown on its
+/// record; running the sync again (incremental or full) posts nothing twice.
+@Suite("integrations sync into the ledger: each document posted once, changes reversed and posted again, refusals shown")
+struct SyncBooksTests {
+    static func entries(_ client: any TestClientProtocol, _ desk: Desk) async throws -> [[String: Any]] {
+        let page = try await client.send(.get, "/v1/accounting/journal-entries?source=sync&limit=200", token: desk.token)
+        try #require(page.status == 200, "\(page.body)")
+        return page.body["items"] as? [[String: Any]] ?? []
+    }
+
+    static func balance(_ client: any TestClientProtocol, _ desk: Desk, _ accountId: String) async throws -> (debits: Int, credits: Int) {
+        let answer = try await client.send(.get, "/v1/accounting/accounts/\(accountId)/balance", token: desk.token)
+        try #require(answer.status == 200, "\(answer.body)")
+        return (answer.body["debits"] as? Int ?? -1, answer.body["credits"] as? Int ?? -1)
+    }
+
+    @Test("QuickBooks documents reach the ledger once; an edit is reversed and posted again, a deletion reversed, a refusal shown")
+    func quickBooks() async throws {
+        let sandbox = ProviderSandbox(.quickbooks)
+        let checking = sandbox.put("Account", ["Name": "Checking", "AccountType": "Bank", "Classification": "Asset", "Active": true])
+        let sales = sandbox.put("Account", ["Name": "Sales", "AcctNum": "QB-4000", "AccountType": "Income", "Classification": "Revenue", "Active": true])
+        let rent = sandbox.put("Account", ["Name": "Rent", "AccountType": "Expense", "Classification": "Expense", "Active": true])
+        let customer = sandbox.put("Customer", ["DisplayName": "Amy's Bird Sanctuary", "Active": true])
+        let invoice = sandbox.put("Invoice", SyncTests.quickbooksInvoice("1001", amount: 100, tax: 10, customer: customer))
+        let bill = sandbox.put("Bill", ["DocNumber": "B-7", "TxnDate": "2026-11-03", "TotalAmt": 200.0, "VendorRef": ["value": "9", "name": "Books by Bessie"],
+                                        "Line": [["DetailType": "AccountBasedExpenseLineDetail", "Amount": 200.0,
+                                                  "AccountBasedExpenseLineDetail": ["AccountRef": ["value": rent]]]]])
+        sandbox.put("Payment", ["TxnDate": "2026-11-04", "TotalAmt": 110.0, "DepositToAccountRef": ["value": checking]])
+        sandbox.put("BillPayment", ["TxnDate": "2026-11-05", "TotalAmt": 200.0, "PayType": "Check", "CheckPayment": ["BankAccountRef": ["value": checking]]])
+        sandbox.put("JournalEntry", ["DocNumber": "JE-1", "TxnDate": "2026-11-06", "Line": [
+            ["DetailType": "JournalEntryLineDetail", "Amount": 10.0, "JournalEntryLineDetail": ["PostingType": "Debit", "AccountRef": ["value": rent]]],
+            ["DetailType": "JournalEntryLineDetail", "Amount": 10.0, "JournalEntryLineDetail": ["PostingType": "Credit", "AccountRef": ["value": checking]]],
+        ]])
+        // Lines that do not come to the stated total: not read into an entry, and said so.
+        var wrong = SyncTests.quickbooksInvoice("1002", amount: 50, customer: customer)
+        wrong["TotalAmt"] = 55.0
+        let unreadable = sandbox.put("Invoice", wrong)
+        // A line to an account QuickBooks never listed: the ledger refuses it, and the record shows the refusal.
+        var stray = SyncTests.quickbooksInvoice("1003", amount: 20, customer: customer)
+        stray["Line"] = [["DetailType": "SalesItemLineDetail", "Amount": 20.0, "SalesItemLineDetail": ["ItemAccountRef": ["value": "999"]]]]
+        let refused = sandbox.put("Invoice", stray)
+
+        try await StandIn.serving(sandbox.router) { base in
+            let sut = try await TestSystem.make {
+                $0.quickbooks = sandbox.app(base: base)
+                $0.accessTokenTTLSeconds = 60 * 86_400
+            }
+            try await sut.test { client in
+                let desk = try await Desk.open(client, sut, tag: "qbo-books")
+                let connected = try await ConnectionTests.connect(client, desk, sandbox, provider: "quickbooks")
+                let id = try #require(connected.body["id"] as? String)
+                func account(_ external: String) -> String { BooksPosting.documentId(connectionId: id, entity: .account, externalId: external) }
+                func settle() async throws {
+                    try await sut.system.deliverEvents()
+                    try await sut.system.deliverEvents()  // the ledger's refusals back to the records
+                }
+
+                let first = try await SyncTests.sync(client, sut, desk, id)
+                #expect(first["status"] as? String == "succeeded", "\(first)")
+                #expect(SyncTests.counts(first, "invoice")["failed"] == 1, "\(first)")
+                try await settle()
+
+                // The chart holds QuickBooks' accounts under their document ids, with its code where it has one.
+                let opened = try await client.send(.get, "/v1/accounting/accounts/\(account(sales))", token: desk.token)
+                #expect(opened.status == 200 && opened.body["name"] as? String == "Sales" && opened.body["code"] as? String == "QB-4000", "\(opened.body)")
+                #expect(opened.body["type"] as? String == "revenue")
+                // Five documents posted; the unreadable and the refused one not.
+                var entries = try await Self.entries(client, desk)
+                #expect(entries.count == 5, "\(entries.map { $0["description"] ?? "" })")
+                #expect(try await Self.balance(client, desk, account(checking)) == (11_000, 21_000))
+                #expect(try await Self.balance(client, desk, account(sales)) == (0, 10_000))
+                #expect(try await Self.balance(client, desk, account(rent)) == (21_000, 0))
+                var records = try await SyncTests.records(client, desk, id)
+                func record(_ entity: String, _ external: String) -> [String: Any]? {
+                    records.first { $0["entity"] as? String == entity && $0["externalId"] as? String == external }
+                }
+                #expect(record("invoice", invoice)?["books"] as? String == "sent")
+                #expect(record("customer", customer)?["books"] == nil)
+                #expect(record("invoice", unreadable)?["books"] as? String == "unreadable")
+                #expect((record("invoice", unreadable)?["booksProblem"] as? String)?.contains("total is 55") == true, "\(records)")
+                #expect(record("invoice", refused)?["books"] as? String == "refused")
+                #expect((record("invoice", refused)?["booksProblem"] as? String)?.contains("unknown-account") == true, "\(String(describing: record("invoice", refused)))")
+
+                // Again, incrementally and in full: nothing posted twice.
+                _ = try await SyncTests.sync(client, sut, desk, id)
+                _ = try await SyncTests.sync(client, sut, desk, id, full: true)
+                try await settle()
+                #expect(try await Self.entries(client, desk).count == 5)
+                #expect(try await Self.balance(client, desk, account(checking)) == (11_000, 21_000))
+
+                // The invoice's amount edited at QuickBooks: its entry reversed and the new one posted. Its memo edited
+                // (a new SyncToken, the same postings): nothing moves.
+                sandbox.put("Invoice", id: invoice, SyncTests.quickbooksInvoice("1001", amount: 120, tax: 12, customer: customer))
+                _ = try await SyncTests.sync(client, sut, desk, id)
+                try await settle()
+                #expect(try await Self.balance(client, desk, account(sales)) == (10_000, 22_000))
+                var memo = SyncTests.quickbooksInvoice("1001", amount: 120, tax: 12, customer: customer)
+                memo["PrivateMemo"] = "thanks"
+                sandbox.put("Invoice", id: invoice, memo)
+                sandbox.delete("Bill", id: bill)
+                sandbox.put("Account", id: rent, ["Name": "Rent and rates", "AccountType": "Expense", "Classification": "Expense", "Active": true])
+                let later = try await SyncTests.sync(client, sut, desk, id)
+                #expect(SyncTests.counts(later, "invoice")["updated"] == 1 && SyncTests.counts(later, "bill")["deleted"] == 1, "\(later)")
+                try await settle()
+                entries = try await Self.entries(client, desk)
+                // 5 first, then the invoice's reversal and new entry, then the bill's reversal.
+                #expect(entries.count == 8, "\(entries.map { $0["description"] ?? "" })")
+                #expect(try await Self.balance(client, desk, account(sales)) == (10_000, 22_000))
+                #expect(try await Self.balance(client, desk, account(rent)) == (21_000, 20_000))
+                let renamed = try await client.send(.get, "/v1/accounting/accounts/\(account(rent))", token: desk.token)
+                #expect(renamed.body["name"] as? String == "Rent and rates", "\(renamed.body)")
+                records = try await SyncTests.records(client, desk, id)
+                #expect(record("invoice", refused)?["books"] as? String == "refused")
+            }
+        }
+    }
+}
