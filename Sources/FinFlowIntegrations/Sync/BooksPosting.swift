@@ -169,8 +169,7 @@ enum BooksPosting {
             var entry = Entry()
             switch self.entity {
             case .account:
-                guard let type = Self.text(object["Class"]).flatMap({ ["ASSET": "asset", "LIABILITY": "liability", "EQUITY": "equity",
-                                                                       "REVENUE": "revenue", "EXPENSE": "expense"][$0] })
+                guard let type = Self.text(object["Class"]).flatMap(Self.xeroClass) ?? Self.text(object["Type"]).flatMap(Self.xeroType)
                 else { throw Problem(message: "the account has no Class FinFlow knows") }
                 return .account(IntegrationSynced.Account(
                     code: Self.text(object["Code"]), name: try self.name(object["Name"]), type: type, currency: currency, active: status == "ACTIVE"))
@@ -208,6 +207,22 @@ enum BooksPosting {
             let contact = Self.text(Self.field(object, "Contact", "Name")) ?? Self.text(Self.field(object, "Invoice", "Contact", "Name"))
             let number = Self.text(object["InvoiceNumber"]) ?? Self.text(object["Reference"]) ?? Self.text(Self.field(object, "Invoice", "InvoiceNumber"))
             return try self.posting(entry, date: date, currency: currency, number: number, contact: contact)
+        }
+
+        static func xeroClass(_ text: String) -> String? {
+            ["ASSET": "asset", "LIABILITY": "liability", "EQUITY": "equity", "REVENUE": "revenue", "EXPENSE": "expense"][text]
+        }
+
+        /// An account's class from its type, where Xero's answer leaves `Class` out.
+        static func xeroType(_ text: String) -> String? {
+            switch text {
+            case "BANK", "CURRENT", "FIXED", "INVENTORY", "NONCURRENT", "PREPAYMENT": "asset"
+            case "CURRLIAB", "LIABILITY", "TERMLIAB", "PAYGLIABILITY", "SUPERANNUATIONLIABILITY", "WAGESPAYABLELIABILITY": "liability"
+            case "EQUITY": "equity"
+            case "REVENUE", "SALES", "OTHERINCOME": "revenue"
+            case "EXPENSE", "DIRECTCOSTS", "OVERHEADS", "DEPRECIATN", "WAGESEXPENSE", "SUPERANNUATIONEXPENSE": "expense"
+            default: nil
+            }
         }
 
         /// The FinFlow id of the account a Xero line or payment names, by `AccountID` or by `Code` in the synced chart.

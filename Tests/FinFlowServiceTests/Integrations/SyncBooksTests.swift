@@ -122,4 +122,59 @@ struct SyncBooksTests {
             }
         }
     }
+
+    @Test("Xero documents reach the ledger once: accounts named by code, tax exclusive and inclusive, drafts not posted, a void reversed")
+    func xero() async throws {
+        let sandbox = ProviderSandbox(.xero, organisations: [("6f3b1e0e-0c8f-4b8e-9a55-2d8a1c9e0002", "Demo Company (US)")])
+        let bank = sandbox.put("Accounts", ["Code": "090", "Name": "Business Bank Account", "Type": "BANK", "Class": "ASSET", "Status": "ACTIVE",
+                                            "CurrencyCode": "USD"])
+        let sales = sandbox.put("Accounts", ["Code": "200", "Name": "Sales", "Type": "REVENUE", "Class": "REVENUE", "Status": "ACTIVE"])
+        let advertising = sandbox.put("Accounts", ["Code": "400", "Name": "Advertising", "Type": "EXPENSE", "Status": "ACTIVE"])
+        let sale = sandbox.put("Invoices", SyncTests.xeroInvoice("ACCREC", "INV-0001", amount: 100, tax: 20, account: "200"))
+        sandbox.put("Invoices", SyncTests.xeroInvoice("ACCPAY", "SUP-9", amount: 48, tax: 8, account: "400", inclusive: true))
+        let draft = sandbox.put("Invoices", SyncTests.xeroInvoice("ACCREC", "INV-0002", amount: 999, account: "200", status: "DRAFT"))
+        sandbox.put("Payments", ["PaymentType": "ACCRECPAYMENT", "Amount": 120.0, "Status": "AUTHORISED", "DateString": "2026-11-12T00:00:00",
+                                 "Account": ["AccountID": bank], "Invoice": ["InvoiceNumber": "INV-0001", "Contact": ["Name": "Ridgeway University"]]])
+        sandbox.put("ManualJournals", ["Narration": "Accruals", "Status": "POSTED", "DateString": "2026-11-30T00:00:00", "JournalLines": [
+            ["LineAmount": 25.0, "AccountCode": "400"], ["LineAmount": -25.0, "AccountCode": "090"],
+        ]])
+
+        try await StandIn.serving(sandbox.router) { base in
+            let sut = try await TestSystem.make {
+                $0.xero = sandbox.app(base: base)
+                $0.accessTokenTTLSeconds = 86_400
+            }
+            try await sut.test { client in
+                let desk = try await Desk.open(client, sut, tag: "xero-books")
+                let connected = try await ConnectionTests.connect(client, desk, sandbox, provider: "xero")
+                let id = try #require(connected.body["id"] as? String)
+                func account(_ external: String) -> String { BooksPosting.documentId(connectionId: id, entity: .account, externalId: external) }
+                sandbox.advance(seconds: 3_600)
+                sut.clock.advance(seconds: 3_600)
+                let first = try await SyncTests.sync(client, sut, desk, id)
+                #expect(first["status"] as? String == "succeeded" && first["errorCount"] as? Int == 0, "\(first)")
+                try await sut.system.deliverEvents()
+
+                // The invoice (tax exclusive), the bill (tax inclusive), the payment and the journal; not the draft.
+                #expect(try await Self.entries(client, desk).count == 4)
+                #expect(try await Self.balance(client, desk, account(sales)) == (0, 10_000))
+                #expect(try await Self.balance(client, desk, account(advertising)) == (6_500, 0))
+                #expect(try await Self.balance(client, desk, account(bank)) == (12_000, 2_500))
+                let chart = try await client.send(.get, "/v1/accounting/accounts/\(account(advertising))", token: desk.token)
+                #expect(chart.body["code"] as? String == "400" && chart.body["type"] as? String == "expense", "\(chart.body)")
+
+                // Voided at Xero: its entry reversed. The draft approved: posted. Nothing else moves.
+                sandbox.advance(seconds: 60)
+                sandbox.put("Invoices", id: sale, SyncTests.xeroInvoice("ACCREC", "INV-0001", amount: 100, tax: 20, account: "200", status: "VOIDED"))
+                sandbox.put("Invoices", id: draft, SyncTests.xeroInvoice("ACCREC", "INV-0002", amount: 999, account: "200"))
+                sut.clock.advance(seconds: 600)
+                let again = try await SyncTests.sync(client, sut, desk, id)
+                #expect(SyncTests.counts(again, "invoice")["updated"] == 2, "\(again)")
+                try await sut.system.deliverEvents()
+                #expect(try await Self.entries(client, desk).count == 6)
+                #expect(try await Self.balance(client, desk, account(sales)) == (10_000, 109_900))
+                #expect(try await Self.balance(client, desk, account(bank)) == (12_000, 2_500))
+            }
+        }
+    }
 }

@@ -55,6 +55,17 @@ struct SyncTests {
          ]]
     }
 
+    /// A Xero invoice (`ACCREC`) or bill (`ACCPAY`) of one line, tax exclusive, as its API writes one.
+    static func xeroInvoice(
+        _ type: String, _ number: String, amount: Double, tax: Double = 0, account: String, status: String = "AUTHORISED",
+        inclusive: Bool = false
+    ) -> [String: Any] {
+        ["Type": type, "InvoiceNumber": number, "Status": status, "DateString": "2026-11-02T00:00:00", "Date": "/Date(1793577600000+0000)/",
+         "CurrencyCode": "USD", "LineAmountTypes": inclusive ? "Inclusive" : "Exclusive", "Contact": ["Name": "Ridgeway University"],
+         "LineItems": [["Description": "Consulting", "LineAmount": amount, "TaxAmount": tax, "AccountCode": account]],
+         "SubTotal": inclusive ? amount - tax : amount, "TotalTax": tax, "Total": inclusive ? amount : amount + tax]
+    }
+
     @Test("QuickBooks: a first full listing, then change data capture creating nothing twice; updates, deletes, the 30-day edge, the 1,000 cap, a 429")
     func quickBooks() async throws {
         let sandbox = ProviderSandbox(.quickbooks)
@@ -166,11 +177,15 @@ struct SyncTests {
         for number in 0..<230 {
             sandbox.put("Contacts", ["Name": "Contact \(number)", "IsCustomer": number % 3 != 0, "IsSupplier": number % 3 == 0 || number % 5 == 0])
         }
-        let sale = sandbox.put("Invoices", ["Type": "ACCREC", "InvoiceNumber": "INV-0001", "Total": 100.0, "Status": "AUTHORISED"])
-        sandbox.put("Invoices", ["Type": "ACCPAY", "InvoiceNumber": "SUP-9", "Total": 40.0, "Status": "AUTHORISED"])
-        sandbox.put("Payments", ["PaymentType": "ACCRECPAYMENT", "Amount": 100.0])
-        sandbox.put("Payments", ["PaymentType": "ACCPAYPAYMENT", "Amount": 40.0])
-        sandbox.put("ManualJournals", ["Narration": "Accruals", "Status": "POSTED"])
+        let sale = sandbox.put("Invoices", Self.xeroInvoice("ACCREC", "INV-0001", amount: 100, account: "200"))
+        sandbox.put("Invoices", Self.xeroInvoice("ACCPAY", "SUP-9", amount: 40, account: "400"))
+        sandbox.put("Payments", ["PaymentType": "ACCRECPAYMENT", "Amount": 100.0, "Status": "AUTHORISED", "DateString": "2026-11-10T00:00:00",
+                                 "Account": ["Code": "200"]])
+        sandbox.put("Payments", ["PaymentType": "ACCPAYPAYMENT", "Amount": 40.0, "Status": "AUTHORISED", "DateString": "2026-11-10T00:00:00",
+                                 "Account": ["Code": "400"]])
+        sandbox.put("ManualJournals", ["Narration": "Accruals", "Status": "POSTED", "DateString": "2026-11-30T00:00:00", "JournalLines": [
+            ["LineAmount": 25.0, "AccountCode": "400"], ["LineAmount": -25.0, "AccountCode": "200"],
+        ]])
 
         try await StandIn.serving(sandbox.router) { base in
             let sut = try await TestSystem.make {
