@@ -177,4 +177,68 @@ struct SyncBooksTests {
             }
         }
     }
+
+    @Test("a serving FinFlow killed mid-sync: the run resumes where it stopped, keeping and posting every document once")
+    func killedMidRun() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.binary.path), "build the finflow executable first")
+        let sandbox = ProviderSandbox(.quickbooks)
+        let sales = sandbox.put("Account", ["Name": "Sales", "AccountType": "Income", "Classification": "Revenue", "Active": true])
+        let customer = sandbox.put("Customer", ["DisplayName": "Amy's Bird Sanctuary", "Active": true])
+        let invoices = 2_500
+        for number in 0..<invoices {
+            var invoice = SyncTests.quickbooksInvoice("\(10_000 + number)", amount: 10, customer: customer)
+            invoice["Line"] = [["DetailType": "SalesItemLineDetail", "Amount": 10.0, "SalesItemLineDetail": ["ItemAccountRef": ["value": sales]]]]
+            sandbox.put("Invoice", invoice)
+        }
+        try await StandIn.serving(sandbox.router) { base in
+            let app = sandbox.app(base: base)
+            let sut = try await TestSystem.make {
+                $0.quickbooks = app
+                $0.accessTokenTTLSeconds = 86_400
+            }
+            try await sut.test { client in
+                let desk = try await Desk.open(client, sut, tag: "qbo-killed")
+                let connected = try await ConnectionTests.connect(client, desk, sandbox, provider: "quickbooks")
+                let id = try #require(connected.body["id"] as? String)
+                let started = try await client.send(.post, "/v1/integrations/connections/\(id)/syncs", token: desk.token)
+                let runId = try #require(started.body["id"] as? String)
+
+                // A real FinFlow carries the run, each provider call slowed, and is killed once it has applied a page of
+                // invoices and before it has read them all.
+                sandbox.slowCalls(millis: 400)
+                let server = try ServerProcess(settings: sut.system.settings, environment: [
+                    "FINFLOW_QUICKBOOKS_CLIENT_ID": ProviderSandbox.clientId, "FINFLOW_QUICKBOOKS_CLIENT_SECRET": ProviderSandbox.clientSecret,
+                    "FINFLOW_QUICKBOOKS_URLS": app.urls.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","),
+                ])
+                try await server.ready()
+                var invoicesBefore = 0
+                for _ in 0..<600 {
+                    let run = try await client.send(.get, "/v1/integrations/syncs/\(runId)", token: desk.token).body
+                    invoicesBefore = SyncTests.counts(run, "invoice")["created"] ?? 0
+                    if invoicesBefore > 0 { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                server.kill()
+                try await server.exited()
+                #expect(invoicesBefore > 0 && invoicesBefore < invoices, "killed after \(invoicesBefore) invoices")
+                let stopped = try await client.send(.get, "/v1/integrations/syncs/\(runId)", token: desk.token).body
+                #expect(stopped["status"] as? String == "running", "\(stopped)")
+
+                // Its claim lapses; this process resumes it at the first page not applied.
+                sandbox.slowCalls(millis: 0)
+                sut.clock.advance(seconds: 180)
+                _ = try await sut.system.runScheduledWork()
+                let run = try await client.send(.get, "/v1/integrations/syncs/\(runId)", token: desk.token).body
+                #expect(run["status"] as? String == "succeeded", "\(run)")
+                #expect(SyncTests.counts(run, "invoice")["created"] == invoices, "\(run)")
+                let records = try await SyncTests.records(client, desk, id).filter { $0["entity"] as? String == "invoice" }
+                #expect(records.count == invoices && Set(records.compactMap { $0["finflowId"] as? String }).count == invoices)
+
+                // Every invoice posted once: the events of the pages applied before the kill and after it.
+                try await sut.system.deliverEvents()
+                let salesId = BooksPosting.documentId(connectionId: id, entity: .account, externalId: sales)
+                #expect(try await Self.balance(client, desk, salesId) == (0, invoices * 1_000))
+            }
+        }
+    }
 }
