@@ -4,7 +4,9 @@
 # provider's latency and enforce the providers' published limits per company (QuickBooks 500 calls a minute and 10 at
 # once; Xero 60 a minute and 5 at once) with 429s. For each provider: a connection authorised through the real OAuth
 # flow, then the first sync of DOCUMENTS documents (time from the run's start to its end, documents a second), then an
-# incremental run with nothing changed; and what the stand-in saw (calls, 429s, the most at once, the busiest minute).
+# incremental run with nothing changed; the time until the ledger has posted every document the first sync read
+# (counted from the first run's end: the income account holds what the stand-in's invoices add up to); and what the
+# stand-in saw (calls, 429s, the most at once, the busiest minute).
 # Usage: Benchmarks/integrations-sync.sh [documents, default 10000] [latency ms, default 150]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +82,23 @@ for provider in quickbooks xero; do
   id=$(connect "$provider")
   echo "$provider, $documents documents, ${latency} ms a call"
   echo "  first sync        $(sync_once "$id")"
+  synced=$(date +%s.%N)
+  expected=$(curl -fs "http://127.0.0.1:$standin/expected")
+  income=$(printf '%s' "$expected" | python3 -c '
+import hashlib, json, sys, uuid
+d = json.load(sys.stdin)
+b = bytearray(hashlib.sha256(("finflow-sync\x1f" + sys.argv[1] + "\x1faccount\x1f" + d["incomeAccount"]).encode()).digest()[:16])
+b[6] = 0x80 | (b[6] & 0x0F); b[8] = 0x80 | (b[8] & 0x3F)
+print(uuid.UUID(bytes=bytes(b)))' "$id")
+  want=$(printf '%s' "$expected" | json 'd["incomeCreditMinor"]')
+  entries=$(printf '%s' "$expected" | json 'd["entries"]')
+  for _ in $(seq 1 1200); do
+    credits=$(call GET "/accounting/accounts/$income/balance" 2>/dev/null | json 'd["credits"]' 2>/dev/null || echo 0)
+    [ "$credits" = "$want" ] && break
+    sleep 0.25
+  done
+  posted=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$synced" "$(date +%s.%N)")
+  echo "  into the ledger   $entries entries posted $posted s after the run ended (income credit $credits of $want)"
   echo "  incremental sync  $(sync_once "$id")"
   echo "  stand-in saw      $(curl -fs "http://127.0.0.1:$standin/stats")"
 done

@@ -30,26 +30,73 @@ starts = []
 
 
 def company():
-    """DOCUMENTS documents spread over the kinds, each changed once a day ago."""
+    """DOCUMENTS documents spread over the kinds, each changed once a day ago, written as the providers' APIs write them:
+    accounts with their class (the first income, the second expense, the rest assets), every invoice one line of 100.00
+    to the income account, every bill one to the expense account, payments into (and bill payments out of) the third,
+    journals moving 100.00 from the third to the expense account. So the ledger's income account ends with 100.00 of
+    credit per invoice (the benchmark waits for that)."""
     names = QBO_ENTITIES if KIND == "quickbooks" else XERO_COLLECTIONS
     books = {name: [] for name in names}
+    step = len(names)
+    day = datetime.fromtimestamp(START, timezone.utc).date().isoformat()
     for number in range(DOCUMENTS):
-        name = names[number % len(names)]
+        name = names[number % step]
         if KIND == "quickbooks":
-            books[name].append({"Id": str(number + 1), "SyncToken": "0", "domain": "QBO", "Name": f"{name} {number}",
-                                "DisplayName": f"{name} {number}", "DocNumber": str(number), "TotalAmt": 100.0,
-                                "MetaData": {"LastUpdatedTime": datetime.fromtimestamp(START, timezone.utc).isoformat()}})
+            # Accounts are documents 0, 8, 16…: ids "1" (income), "9" (expense), "17" (bank) and so on.
+            income, expense, bank = "1", str(step + 1), str(2 * step + 1)
+            item = {"Id": str(number + 1), "SyncToken": "0", "domain": "QBO", "Name": f"{name} {number}",
+                    "DisplayName": f"{name} {number}", "DocNumber": str(number), "TxnDate": day, "TotalAmt": 100.0,
+                    "MetaData": {"LastUpdatedTime": datetime.fromtimestamp(START, timezone.utc).isoformat()}}
+            if name == "Account":
+                item["Classification"] = "Revenue" if number == 0 else "Expense" if number == step else "Asset"
+                item["Active"] = True
+            elif name == "Invoice":
+                item["Line"] = [{"DetailType": "SalesItemLineDetail", "Amount": 100.0,
+                                 "SalesItemLineDetail": {"ItemAccountRef": {"value": income}}}]
+            elif name == "Bill":
+                item["Line"] = [{"DetailType": "AccountBasedExpenseLineDetail", "Amount": 100.0,
+                                 "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense}}}]
+            elif name == "Payment":
+                item["DepositToAccountRef"] = {"value": bank}
+            elif name == "BillPayment":
+                item["PayType"], item["CheckPayment"] = "Check", {"BankAccountRef": {"value": bank}}
+            elif name == "JournalEntry":
+                item["Line"] = [
+                    {"DetailType": "JournalEntryLineDetail", "Amount": 100.0,
+                     "JournalEntryLineDetail": {"PostingType": "Debit", "AccountRef": {"value": expense}}},
+                    {"DetailType": "JournalEntryLineDetail", "Amount": 100.0,
+                     "JournalEntryLineDetail": {"PostingType": "Credit", "AccountRef": {"value": bank}}}]
+            books[name].append(item)
         else:
+            # Accounts are documents 0, 5, 10…: codes "0" (income), "5" (expense), "10" (bank) and so on.
             item = {name[:-1] + "ID": str(uuid.UUID(int=number + 1)), "Name": f"{name} {number}", "Status": "ACTIVE",
-                    "UpdatedDateUTC": f"/Date({int(START * 1000)}+0000)/"}
+                    "UpdatedDateUTC": f"/Date({int(START * 1000)}+0000)/", "DateString": day + "T00:00:00"}
+            if name == "Accounts":
+                item["Code"] = str(number)
+                item["Class"] = "REVENUE" if number == 0 else "EXPENSE" if number == step else "ASSET"
             if name == "Contacts":
                 item["IsCustomer"], item["IsSupplier"] = number % 2 == 0, number % 3 == 0
             if name == "Invoices":
-                item["Type"] = "ACCREC" if number % 2 == 0 else "ACCPAY"
+                sale = number % 2 == 0
+                item["Type"], item["Status"], item["Total"] = ("ACCREC" if sale else "ACCPAY"), "AUTHORISED", 100.0
+                item["LineAmountTypes"] = "Exclusive"
+                item["LineItems"] = [{"LineAmount": 100.0, "TaxAmount": 0.0, "AccountCode": "0" if sale else str(step)}]
             if name == "Payments":
                 item["PaymentType"] = "ACCRECPAYMENT" if number % 2 == 0 else "ACCPAYPAYMENT"
+                item["Status"], item["Amount"], item["Account"] = "AUTHORISED", 100.0, {"Code": str(2 * step)}
+            if name == "ManualJournals":
+                item["Status"] = "POSTED"
+                item["JournalLines"] = [{"LineAmount": 100.0, "AccountCode": str(step)},
+                                        {"LineAmount": -100.0, "AccountCode": str(2 * step)}]
             books[name].append(item)
     return books
+
+
+def income_credit_minor():
+    """What the ledger's income account holds once every invoice is posted."""
+    if KIND == "quickbooks":
+        return 10_000 * len(BOOKS["Invoice"])
+    return 10_000 * sum(1 for item in BOOKS["Invoices"] if item["Type"] == "ACCREC")
 
 
 BOOKS = company()
@@ -87,6 +134,13 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         if url.path == "/stats":
             return self.answer(200, stats)
+        if url.path == "/expected":
+            # What the ledger should hold once every document is posted: the income account's id here, its credit,
+            # and how many documents post an entry.
+            income = "1" if KIND == "quickbooks" else str(uuid.UUID(int=1))
+            posting = [n for n in BOOKS if n not in ("Account", "Customer", "Vendor", "Accounts", "Contacts")]
+            return self.answer(200, {"incomeAccount": income, "incomeCreditMinor": income_credit_minor(),
+                                     "entries": sum(len(BOOKS[n]) for n in posting)})
         if url.path == "/authorize":
             # The user consents at once: back to the redirect URI with a code (and the realm, at QuickBooks).
             target = query["redirect_uri"][0] + "?code=bench-code&state=" + query["state"][0]

@@ -17,10 +17,13 @@ extension Ledger {
             return try await self.keep(syncedAccount: event, on: db)
         }
         let documentId = event.documentId.lowercased()
+        // The entry of the document's version posted last and not reversed; a range on the source index (every
+        // source id of the document starts `documentId:`, and `;` follows `:`).
         struct Live: Decodable { let id, source_id: String }
         let live = try await db.raw("""
             SELECT id, source_id FROM journal_entries
-            WHERE tenant_id = \(bind: event.tenantId) AND source = \(bind: EntrySource.sync.rawValue) AND source_id LIKE \(bind: documentId + ":%")
+            WHERE tenant_id = \(bind: event.tenantId) AND source = \(bind: EntrySource.sync.rawValue) AND source_id >= \(bind: documentId + ":")
+                AND source_id < \(bind: documentId + ";")
                 AND status = 'posted' AND reverses_id IS NULL AND reversed_by_id IS NULL
             """).first(decoding: Live.self)
         let key = event.posting.map(Self.contentKey)
