@@ -264,6 +264,17 @@ extension SyncDesk {
                     ON CONFLICT (tenant_id, connection_id, name) DO UPDATE SET since_ms = excluded.since_ms, updated_at_ms = excluded.updated_at_ms
                     """).run()
             }
+            // The connection's runs that ended long ago go, with their problems, when a new one succeeds.
+            let before = now - Self.runKeepMillis
+            try await db.raw("""
+                DELETE FROM integration_sync_errors WHERE tenant_id = \(bind: tenantId) AND run_id IN (
+                    SELECT id FROM integration_sync_runs WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId)
+                        AND status IN ('succeeded', 'failed') AND finished_at_ms < \(bind: before))
+                """).run()
+            try await db.raw("""
+                DELETE FROM integration_sync_runs WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId)
+                    AND status IN ('succeeded', 'failed') AND finished_at_ms < \(bind: before)
+                """).run()
         }
     }
 

@@ -72,6 +72,8 @@ final class SyncDesk: Sendable {
     /// The time a cursor is set back from the run's start, for clocks that disagree and writes in flight at the
     /// provider; what it reads twice is unchanged and writes nothing.
     static let overlapMillis: Int64 = 5 * 60_000
+    /// How long a finished run and its problems are kept: removed when a later run of its connection succeeds.
+    static let runKeepMillis: Int64 = 90 * 86_400_000
 
     init(env: ServiceEnvironment, connections: ConnectionDesk, limiters: ProviderLimiters) {
         self.database = env.database

@@ -92,7 +92,7 @@ struct SyncTests {
         try await StandIn.serving(sandbox.router) { base in
             let sut = try await TestSystem.make {
                 $0.quickbooks = sandbox.app(base: base)
-                $0.accessTokenTTLSeconds = 60 * 86_400
+                $0.accessTokenTTLSeconds = 200 * 86_400
             }
             try await sut.test { client in
                 let desk = try await Desk.open(client, sut, tag: "qbo-sync")
@@ -164,6 +164,20 @@ struct SyncTests {
                 #expect(Self.counts(bulk, "customer")["created"] == 1_005, "\(bulk)")
                 #expect(try await Self.records(client, desk, id).filter { $0["entity"] as? String == "customer" }.count == 1_007)
                 #expect(sandbox.peakInFlight <= 10)
+
+                // Runs that ended 90 days before one that succeeds go, with their problems; the newer stay.
+                struct Count: Decodable, Sendable { let n: Int }
+                let problemsOfFirst = "SELECT COUNT(*) AS n FROM integration_sync_errors WHERE run_id = '\(run["id"] as! String)'"
+                #expect(try await WebhookTests.rows(sut, problemsOfFirst, as: Count.self).first?.n == 1)
+                sandbox.advance(seconds: 91 * 86_400)
+                sut.clock.advance(seconds: 91 * 86_400)
+                let pruning = try await Self.sync(client, sut, desk, id)
+                #expect(pruning["status"] as? String == "succeeded", "\(pruning)")
+                #expect(try await client.send(.get, "/v1/integrations/syncs/\(run["id"] as! String)", token: desk.token).status == 404)
+                #expect(try await client.send(.get, "/v1/integrations/syncs/\(run["id"] as! String)/problems", token: desk.token).status == 404)
+                #expect(try await WebhookTests.rows(sut, problemsOfFirst, as: Count.self).first?.n == 0)
+                let kept = try await client.send(.get, "/v1/integrations/connections/\(id)/syncs", token: desk.token).body["items"] as? [[String: Any]]
+                #expect(kept?.map { $0["id"] as? String } == [pruning["id"] as? String], "\(String(describing: kept))")
             }
         }
     }
