@@ -49,6 +49,13 @@ extension Ledger {
             guard let money = Currency(code: currency), money.exponent != nil else {
                 throw AppError.invalid("the document's currency \(currency.prefix(8)) is not an ISO 4217 currency of money")
             }
+            guard (1...Self.syncedLinesMax).contains(posting.lines.count) else {
+                throw AppError.invalid("the document has \(posting.lines.count) lines; the ledger posts 1 to \(Self.syncedLinesMax)")
+            }
+            // The accounts the lines name, read once: a document names a few, often the same one twice.
+            let named = Set(posting.lines.compactMap { $0.accountId?.lowercased() })
+            let held = Set(try await LedgerStore.accounts(tenantId: event.tenantId, ids: named.sorted(), forUpdate: false, db: db).map(\.id))
+            var roles: [SystemRole: String] = [:]
             var lines: [LineRequest] = []
             for (index, line) in posting.lines.enumerated() {
                 guard let amount = money.minorUnits(plainDecimal: line.amount), amount > 0 else {
@@ -56,17 +63,22 @@ extension Ledger {
                 }
                 guard let side = Side(rawValue: line.side) else { throw AppError.invalid("line \(index + 1)'s side is neither debit nor credit") }
                 let accountId: String
-                if let id = line.accountId {
-                    guard try await LedgerStore.accounts(tenantId: event.tenantId, ids: [id.lowercased()], forUpdate: false, db: db).first != nil else {
+                if let id = line.accountId?.lowercased() {
+                    guard held.contains(id) else {
                         throw AppError(.rejected, code: "unknown-account", "line \(index + 1)'s account has not been synced into the chart")
                     }
-                    accountId = id.lowercased()
-                } else if let role = line.role.flatMap(SystemRole.init(rawValue:)),
-                    let account = try await LedgerStore.accountBySystemRole(tenantId: event.tenantId, role: role.rawValue, db: db)
-                {
-                    accountId = account.id
+                    accountId = id
                 } else {
-                    throw AppError(.rejected, code: "system-account-missing", "line \(index + 1) names no account, and the chart has no \(line.role ?? "such") account")
+                    guard let role = line.role.flatMap(SystemRole.init(rawValue:)) else {
+                        throw AppError(.rejected, code: "system-account-missing", "line \(index + 1) names neither an account nor a role of the ledger")
+                    }
+                    if roles[role] == nil {
+                        roles[role] = try await LedgerStore.accountBySystemRole(tenantId: event.tenantId, role: role.rawValue, db: db)?.id
+                    }
+                    guard let account = roles[role] else {
+                        throw AppError(.rejected, code: "system-account-missing", "line \(index + 1) needs the chart's \(role.rawValue) account, and it has none")
+                    }
+                    accountId = account
                 }
                 lines.append(LineRequest(accountId: accountId, side: side, amountMinor: amount, currency: currency,
                                          memo: line.description.map { String($0.prefix(LedgerLimits.descriptionLengthMax)) }))
@@ -96,9 +108,10 @@ extension Ledger {
             var validator = Validator()
             AccountRules.checkName(account.name, field: "name", into: &validator)
             let type = AccountType(rawValue: account.type)
-            validator.check(type != nil, "type", "is not an account type")
+            if type == nil { validator.fail("type", "is not an account type") }
             if let currency = account.currency { validator.check(Currency(code: currency)?.exponent != nil, "currency", "is not an ISO 4217 currency of money") }
             try validator.throwIfInvalid()
+            guard let type else { return }
             let code = try await self.syncedCode(account.code, documentId: id, tenantId: event.tenantId, keeping: existing, db: db)
             if let existing {
                 let status: AccountStatus = account.active ? .active : .archived
@@ -107,7 +120,7 @@ extension Ledger {
             }
             _ = try await self.openAccount(
                 tenantId: event.tenantId, id: id,
-                account: ChartAccount(code, account.name, type!, currency: account.currency), parentId: nil, db: db)
+                account: ChartAccount(code, account.name, type, currency: account.currency), parentId: nil, db: db)
             if !account.active, let opened = try await LedgerStore.accounts(tenantId: event.tenantId, ids: [id], forUpdate: false, db: db).first {
                 try await self.setSynced(opened, name: opened.name, code: opened.code, status: .archived, db: db)
             }
@@ -147,6 +160,9 @@ extension Ledger {
                 sourceId: "\(event.documentId.lowercased().prefix(64)):\(event.version.prefix(100)):\(key)", code: code, reason: reason),
             subject: event.documentId, tenantId: event.tenantId, on: db)
     }
+
+    /// The most lines a synced document may post (integrations sends at most this many).
+    static let syncedLinesMax = 500
 
     /// A short digest of what a document posts: equal content, equal key.
     static func contentKey(_ posting: IntegrationSynced.Posting) -> String {

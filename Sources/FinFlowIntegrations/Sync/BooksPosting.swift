@@ -38,7 +38,7 @@ enum BooksPosting {
             guard let object = (try? JSONSerialization.jsonObject(with: document.json)) as? [String: Any] else {
                 return .failure(DocumentProblem(entity: document.entity, externalId: document.externalId, message: "the document is not a JSON object"))
             }
-            var reader = Reader(entity: document.entity, connectionId: connectionId, xeroAccountIds: xeroAccountIds)
+            let reader = Reader(entity: document.entity, connectionId: connectionId, xeroAccountIds: xeroAccountIds)
             do {
                 reading = switch provider {
                 case .quickbooks: try reader.quickbooks(object)
@@ -73,7 +73,7 @@ enum BooksPosting {
 
         // MARK: QuickBooks Online
 
-        mutating func quickbooks(_ object: [String: Any]) throws -> Reading {
+        func quickbooks(_ object: [String: Any]) throws -> Reading {
             let currency = Self.text(Self.field(object, "CurrencyRef", "value"))
             let date = Self.text(object["TxnDate"])
             var entry = Entry()
@@ -161,7 +161,7 @@ enum BooksPosting {
 
         // MARK: Xero
 
-        mutating func xero(_ object: [String: Any]) throws -> Reading {
+        func xero(_ object: [String: Any]) throws -> Reading {
             let status = Self.text(object["Status"]) ?? ""
             let currency = Self.text(object["CurrencyCode"])
             let date = Self.text(object["DateString"]).map { String($0.prefix(10)) }
@@ -265,12 +265,9 @@ enum BooksPosting {
             }
         }
 
+        /// A text or number field as text; nil when absent or empty.
         static func text(_ value: Any?) -> String? {
-            switch value {
-            case let text as String: text.isEmpty ? nil : text
-            case let number as NSNumber: number.stringValue
-            default: nil
-            }
+            ProviderDocuments.text(value).flatMap { $0.isEmpty ? nil : $0 }
         }
 
         static func field(_ object: [String: Any], _ path: String...) -> Any? {

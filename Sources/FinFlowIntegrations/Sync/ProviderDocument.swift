@@ -145,7 +145,7 @@ enum ProviderDocuments {
             label: label.map { String($0.prefix(200)) }, json: json))
     }
 
-    private static func text(_ value: Any?) -> String? {
+    static func text(_ value: Any?) -> String? {
         switch value {
         case let text as String: text
         case let number as NSNumber: number.stringValue

@@ -180,10 +180,7 @@ struct ConnectionTests {
             }
             let (connectionId, login) = made.withLock { $0 }
             let settings = sut.system.settings
-            let environment = [
-                "FINFLOW_QUICKBOOKS_CLIENT_ID": ProviderSandbox.clientId, "FINFLOW_QUICKBOOKS_CLIENT_SECRET": ProviderSandbox.clientSecret,
-                "FINFLOW_QUICKBOOKS_URLS": app.urls.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","),
-            ]
+            let environment = sandbox.serverEnvironment(base: base)
             func signIn(_ server: ServerProcess) async throws -> String {
                 try await server.ready()
                 let tokens = try #require(try await server.send(.POST, "/v1/auth/login", json: login).body["tokens"] as? [String: Any])

@@ -97,6 +97,15 @@ final class ProviderSandbox: Sendable {
         return app
     }
 
+    /// The environment that points a `finflow serve` process's QuickBooks app at this server (at `base`).
+    func serverEnvironment(base: String) -> [String: String] {
+        let app = self.app(base: base)
+        return [
+            "FINFLOW_QUICKBOOKS_CLIENT_ID": Self.clientId, "FINFLOW_QUICKBOOKS_CLIENT_SECRET": Self.clientSecret,
+            "FINFLOW_QUICKBOOKS_URLS": app.urls.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","),
+        ]
+    }
+
     /// The refresh tokens the provider would still honour now.
     var liveRefreshTokens: Set<String> {
         let now = self.now

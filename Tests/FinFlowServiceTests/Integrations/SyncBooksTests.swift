@@ -206,10 +206,7 @@ struct SyncBooksTests {
                 // A real FinFlow carries the run, each provider call slowed, and is killed once it has applied a page of
                 // invoices and before it has read them all.
                 sandbox.slowCalls(millis: 400)
-                let server = try ServerProcess(settings: sut.system.settings, environment: [
-                    "FINFLOW_QUICKBOOKS_CLIENT_ID": ProviderSandbox.clientId, "FINFLOW_QUICKBOOKS_CLIENT_SECRET": ProviderSandbox.clientSecret,
-                    "FINFLOW_QUICKBOOKS_URLS": app.urls.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","),
-                ])
+                let server = try ServerProcess(settings: sut.system.settings, environment: sandbox.serverEnvironment(base: base))
                 try await server.ready()
                 var invoicesBefore = 0
                 for _ in 0..<600 {

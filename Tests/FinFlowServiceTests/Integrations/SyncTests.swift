@@ -359,10 +359,7 @@ struct SyncTests {
             let unknown = try await CommandLineTests.run(["integrations", "sync", "--tenant", tenant, "--connection", "nope"] + storage)
             #expect(unknown.status != 0 && unknown.output.contains("not found"), "\(unknown.output)")
 
-            let server = try ServerProcess(settings: settings, environment: [
-                "FINFLOW_QUICKBOOKS_CLIENT_ID": ProviderSandbox.clientId, "FINFLOW_QUICKBOOKS_CLIENT_SECRET": ProviderSandbox.clientSecret,
-                "FINFLOW_QUICKBOOKS_URLS": app.urls.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ","),
-            ])
+            let server = try ServerProcess(settings: settings, environment: sandbox.serverEnvironment(base: base))
             try await server.ready()
             let followed = try await CommandLineTests.run(
                 ["integrations", "sync", "--tenant", tenant, "--connection", connection, "--follow"] + storage)
