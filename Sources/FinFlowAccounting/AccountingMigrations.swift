@@ -39,6 +39,15 @@ enum AccountingMigrations {
                   postgres: Self.erasurePostgres),
         Migration(9, "keep the tax service's committed calculations; invoices and bills name the one they take their tax from", Self.taxRecords,
                   postgresAfter: Migration.rowLevelSecurity(table: "tax_records")),
+        // While any connection of a tenant pushes its ledger to QuickBooks or Xero, each entry it posts is shared; the
+        // flag is read with the ledger, so a tenant that pushes nothing pays no extra read per posting.
+        Migration(10, "keep which connections push a tenant's ledger to the provider's books", Self.pushing,
+                  postgresAfter: Migration.rowLevelSecurity(table: "ledger_push_connections")),
+    ]
+
+    static let pushing = [
+        "CREATE TABLE ledger_push_connections (tenant_id TEXT NOT NULL, connection_id TEXT NOT NULL, since TEXT, changed_at_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, connection_id))",
+        "ALTER TABLE ledgers ADD COLUMN books_pushed INTEGER NOT NULL DEFAULT 0",
     ]
 
     /// The accounting service's own copy of each committed tax calculation (from `TaxCommitted`), which an invoice or

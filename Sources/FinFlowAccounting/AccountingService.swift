@@ -54,6 +54,9 @@ public enum AccountingService {
                 .of(IntegrationSynced.self, name: "accounting.integration-synced", database: database) { event, db in
                     try await ledger.take(synced: event.data, on: db)
                 },
+                .of(IntegrationPushChanged.self, name: "accounting.integration-push-changed", database: database) { event, db in
+                    try await ledger.pushChanged(event.data, on: db)
+                },
                 .of(TaxReturnFiled.self, name: "accounting.tax-return-filed", database: database) { event, db in
                     try await ledger.settle(filed: event.data, on: db)
                 },

@@ -144,6 +144,7 @@ extension Ledger {
         var taxed: [EntryRow] = []
         var closedPeriods: [(Principal, [String], [String])] = []
         var written: (ids: [String], count: Int) = ([], 0)
+        var shared: [EntryRow] = []
         var writing: Task<Void, any Error>?
         do {
             for chunk in requests.chunked(LedgerLimits.batchEntriesMax) {
@@ -151,6 +152,7 @@ extension Ledger {
                 let submission = Submission(requests: Array(chunk), principal: principal, batchId: nil)
                 _ = try self.stage(submission, existing: [:], context: context, into: &staged)
                 announced += staged.posted.filter { $0.source_id != nil }
+                if context.ledger.books_pushed == 1 { shared += staged.posted }
                 written.ids += staged.posted.prefix(100 - written.ids.count).map(\.id)
                 written.count += staged.posted.count
                 if !taxAccounts.isEmpty {
@@ -167,7 +169,8 @@ extension Ledger {
             _ = try? await writing?.value
             throw error
         }
-        try await self.finish(context: context, posted: announced, taxPosted: taxed, closedPeriods: closedPeriods, written: written, db: db)
+        try await self.finish(context: context, posted: announced, taxPosted: taxed, closedPeriods: closedPeriods, written: written,
+                             shared: shared, db: db)
     }
 
     /// Stages one submission's entries in memory: checks them, applies them to the context's totals and adds their
@@ -266,11 +269,13 @@ extension Ledger {
     /// (by default the context's, made by its principal).
     /// `taxPosted`: the entries whose tax account movements are announced, when not all of `posted` (a stream).
     /// `written`: the first entries written and their count, when not all of them are in `posted` (a stream).
+    /// `shared`: the entries shared with pushing connections, when not all of them are in `posted` (a stream).
     func finish(
         context: PostingContext, posted: [EntryRow], taxPosted: [EntryRow]? = nil, closedPeriods: [(Principal, [String], [String])]? = nil,
-        written: (ids: [String], count: Int)? = nil, db: any SQLDatabase
+        written: (ids: [String], count: Int)? = nil, shared: [EntryRow]? = nil, db: any SQLDatabase
     ) async throws {
         try await context.flush(db: db, nowMillis: self.now)
+        try await self.shareIfPushed(shared ?? posted, context: context, db: db)
         try await self.announceTaxMovements(context: context, posted: taxPosted ?? posted, db: db)
         try await self.announceMovements(context: context, entries: written ?? (posted.prefix(100).map(\.id), posted.count), db: db)
         // Only entries answering another service's record are announced: that producer waits for the outcome.

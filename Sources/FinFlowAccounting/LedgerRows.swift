@@ -10,6 +10,8 @@ struct LedgerRow: Codable, Sendable {
     let approval_threshold_minor: Int64?
     let created_at_ms: Int64
     let updated_at_ms: Int64
+    /// 1 while a connection pushes the tenant's ledger to a provider's books: each posted entry is then shared.
+    let books_pushed: Int?
 }
 
 /// An account with its running totals.

@@ -100,7 +100,7 @@ final class PostingContext {
         let ledger = LedgerRow(
             tenant_id: tenantId, base_currency: together.ledger_base_currency, fiscal_year_start_month: together.ledger_fiscal_year_start_month,
             approval_threshold_minor: together.ledger_approval_threshold_minor, created_at_ms: together.ledger_created_at_ms,
-            updated_at_ms: together.ledger_updated_at_ms)
+            updated_at_ms: together.ledger_updated_at_ms, books_pushed: together.ledger_books_pushed)
         var periods: [String: PeriodStatus] = [:]
         for pair in (together.periods ?? "").split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1)
@@ -118,7 +118,7 @@ final class PostingContext {
         static let sql = """
             SELECT a.*, l.base_currency AS ledger_base_currency, l.fiscal_year_start_month AS ledger_fiscal_year_start_month,
                    l.approval_threshold_minor AS ledger_approval_threshold_minor, l.created_at_ms AS ledger_created_at_ms,
-                   l.updated_at_ms AS ledger_updated_at_ms,
+                   l.updated_at_ms AS ledger_updated_at_ms, l.books_pushed AS ledger_books_pushed,
                    (SELECT string_agg(p.period || '=' || p.status, ',') FROM fiscal_periods p
                     WHERE p.tenant_id = $1 AND p.period = ANY($3::text[])) AS periods
             FROM (SELECT \(AccountRow.columns) FROM accounts WHERE tenant_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE) a
@@ -134,6 +134,7 @@ final class PostingContext {
         let ledger_approval_threshold_minor: Int64?
         let ledger_created_at_ms: Int64
         let ledger_updated_at_ms: Int64
+        let ledger_books_pushed: Int?
         let periods: String?
     }
 

@@ -6,6 +6,7 @@ enum IntegrationsMigrations {
     static let webhookTables = ["webhook_endpoints", "webhook_subscriptions", "webhook_deliveries", "webhook_attempts"]
     static let connectionTables = ["integration_authorisations", "integration_connections"]
     static let syncTables = ["integration_records", "integration_sync_cursors", "integration_sync_runs", "integration_sync_errors"]
+    static let pushTables = ["integration_pushes"]
 
     static let all: [Migration] = [
         Migration(1, "create the webhook endpoints, their subscriptions, deliveries and attempts, and the sealing key", [
@@ -117,5 +118,26 @@ enum IntegrationsMigrations {
             // The ledger answers by FinFlow id.
             "CREATE INDEX integration_records_books ON integration_records (tenant_id, finflow_id)",
         ]),
+        Migration(5, "push FinFlow's entries to the providers' books: which connections push, each entry's push, and the records of pushed documents", [
+            // Whether the connection pushes the tenant's ledger, and from which accounting date its first push caught up.
+            "ALTER TABLE integration_connections ADD COLUMN push_enabled INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE integration_connections ADD COLUMN push_since TEXT",
+            // One ledger entry for one connection: the shared entry as received, queued until pushed or refused (with
+            // the provider's words); `next_attempt_at_ms` is null once it is done, and `key` the idempotency key the
+            // provider is sent (a redelivered event queues nothing twice: the key is the entry and connection).
+            """
+            CREATE TABLE integration_pushes (
+                tenant_id TEXT NOT NULL, connection_id TEXT NOT NULL, entry_id TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL,
+                attempts INTEGER NOT NULL, next_attempt_at_ms BIGINT, idempotency_key TEXT NOT NULL, external_id TEXT, error TEXT,
+                created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL, pushed_at_ms BIGINT,
+                PRIMARY KEY (tenant_id, connection_id, entry_id))
+            """,
+            "CREATE INDEX integration_pushes_due ON integration_pushes (next_attempt_at_ms)",
+            "CREATE INDEX integration_pushes_connection ON integration_pushes (tenant_id, connection_id, status, created_at_ms)",
+            // A record FinFlow pushed (origin `finflow`) and the content it pushed, so a change made at the provider is
+            // told from one that changes nothing in the books.
+            "ALTER TABLE integration_records ADD COLUMN origin TEXT",
+            "ALTER TABLE integration_records ADD COLUMN pushed_content TEXT",
+        ], postgresAfter: pushTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

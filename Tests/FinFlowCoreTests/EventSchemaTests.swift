@@ -78,6 +78,19 @@ struct EventSchemaTests {
         (IntegrationConnectionChanged.topic, IntegrationConnectionChanged(
             tenantId: "t", connectionId: "c", provider: "quickbooks", status: "needs-authorisation", externalId: "9130357992181146",
             reason: "QuickBooks Online refused the grant: invalid_grant", changedAtMillis: 1)),
+        (IntegrationPushChanged.topic, IntegrationPushChanged(
+            tenantId: "t", connectionId: "c", enabled: true, since: "2026-01-01", changedAtMillis: 1)),
+        (JournalEntryShared.topic, JournalEntryShared(
+            tenantId: "t", entryId: "e", source: "manual", accountingDate: "2026-03-02", description: "Rent", reference: "R-1",
+            reversesEntryId: "o", connectionId: "c",
+            lines: [.init(accountId: "a", accountCode: "6100", accountName: "Rent", side: "debit", amount: "1200.00", currency: "USD", memo: "March")])),
+        (IntegrationSynced.topic, IntegrationSynced(
+            tenantId: "t", connectionId: "c", provider: "quickbooks", kind: "invoice", externalId: "130", documentId: "d", version: "2",
+            deleted: false, label: "1037",
+            account: .init(code: "4000", name: "Sales", type: "revenue", currency: "USD", active: true),
+            posting: .init(date: "2026-03-02", currency: "USD", number: "1037", contact: "Amy's Bird Sanctuary",
+                           lines: [.init(side: "debit", amount: "108.00", accountId: "r", role: "receivables", description: "d"),
+                                   .init(side: "credit", amount: "108.00", accountId: "a", role: "r", description: "d")]))),
         (WebhookEndpointDisabled.topic, WebhookEndpointDisabled(
             tenantId: "t", endpointId: "w", url: "https://example.com/hook", reason: "failing", lastError: "HTTP 500", disabledAtMillis: 1)),
         (AnomalyDetected.topic, AnomalyDetected(
@@ -139,6 +152,12 @@ struct EventSchemaTests {
                 } else {
                     #expect(items?["type"] as? String == "string", "\(path).\(key)")
                 }
+            case let object as [String: Any]:
+                #expect(type == "object", "\(path).\(key)")
+                #expect(properties[key]?["additionalProperties"] as? Bool == false, "\(path).\(key)")
+                let nested = properties[key]?["properties"] as? [String: [String: Any]] ?? [:]
+                #expect(Set(object.keys) == Set(nested.keys), "\(path).\(key): \(object.keys.sorted()) against \(nested.keys.sorted())")
+                Self.check(object, against: nested, at: "\(path).\(key)")
             default: Issue.record("\(path).\(key) has a type the schemas do not use")
             }
         }

@@ -159,3 +159,85 @@ public struct IntegrationSynced: EventContract, Equatable {
         self.posting = posting
     }
 }
+
+/// A tenant turned pushing of its ledger to one of its QuickBooks Online or Xero connections on or off (integrations →
+/// accounting). While any connection of a tenant pushes, the ledger shares each entry it posts (`JournalEntryShared`);
+/// turned on with `since`, it shares the entries already posted from that date too, so the provider's books catch up.
+public struct IntegrationPushChanged: EventContract, Equatable {
+    public static let eventType = "finflow.integration-push.changed"
+    public static let schemaVersion = 1
+    public let tenantId: String
+    public let connectionId: String
+    public let enabled: Bool
+    /// `YYYY-MM-DD`: the entries posted on or after this accounting date are shared again (a first push or a catch-up).
+    public let since: String?
+    public let changedAtMillis: Int64
+
+    public init(tenantId: String, connectionId: String, enabled: Bool, since: String?, changedAtMillis: Int64) {
+        self.tenantId = tenantId
+        self.connectionId = connectionId
+        self.enabled = enabled
+        self.since = since
+        self.changedAtMillis = changedAtMillis
+    }
+}
+
+/// A journal entry the ledger posted, whole, for the connections that push it to the provider's books (accounting →
+/// integrations). Published only for tenants with a pushing connection (`IntegrationPushChanged`), with the tenant as
+/// subject so an entry and its reversal arrive in order. Entries the ledger took from a sync (source `sync`) are not
+/// shared: they came from there.
+public struct JournalEntryShared: EventContract, Equatable {
+    public static let eventType = "finflow.journal-entry.shared"
+    public static let schemaVersion = 1
+    public let tenantId: String
+    public let entryId: String
+    /// manual, transaction, payment, invoice, bill, loan, close, revaluation, tax…
+    public let source: String
+    /// `YYYY-MM-DD`.
+    public let accountingDate: String
+    public let description: String
+    public let reference: String?
+    public let reversesEntryId: String?
+    /// The connection asking for a catch-up, when this is one (`IntegrationPushChanged.since`); nil for every pushing
+    /// connection.
+    public let connectionId: String?
+    public let lines: [Line]
+
+    public struct Line: Codable, Sendable, Equatable {
+        public let accountId: String
+        public let accountCode: String
+        public let accountName: String
+        /// `debit` or `credit`.
+        public let side: String
+        /// A positive decimal in the currency's major unit (`"1250.50"`).
+        public let amount: String
+        /// ISO 4217.
+        public let currency: String
+        public let memo: String?
+
+        public init(accountId: String, accountCode: String, accountName: String, side: String, amount: String, currency: String, memo: String?) {
+            self.accountId = accountId
+            self.accountCode = accountCode
+            self.accountName = accountName
+            self.side = side
+            self.amount = amount
+            self.currency = currency
+            self.memo = memo
+        }
+    }
+
+    public init(
+        tenantId: String, entryId: String, source: String, accountingDate: String, description: String, reference: String?,
+        reversesEntryId: String?, connectionId: String?, lines: [Line]
+    ) {
+        self.tenantId = tenantId
+        self.entryId = entryId
+        self.source = source
+        self.accountingDate = accountingDate
+        self.description = description
+        self.reference = reference
+        self.reversesEntryId = reversesEntryId
+        self.connectionId = connectionId
+        self.lines = lines
+    }
+}

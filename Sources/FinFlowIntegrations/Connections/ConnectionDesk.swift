@@ -31,6 +31,9 @@ struct ProviderConnection: Sendable {
     let createdBy: String
     let createdAtMillis: Int64
     let updatedAtMillis: Int64
+    /// Whether FinFlow's ledger entries are pushed to the provider's books, and the date the first push caught up from.
+    var pushEnabled = false
+    var pushSince: String?
 }
 
 /// The start of an authorisation: where to send the user's browser, and the state that must come back.
@@ -253,6 +256,8 @@ final class ConnectionDesk: Sendable {
         let external_id, external_name, organisations, access_sealed, refresh_sealed, last_error: String?
         let access_expires_at_ms, refresh_expires_at_ms, refreshed_at_ms: Int64?
         let created_at_ms, updated_at_ms: Int64
+        let push_enabled: Int?
+        let push_since: String?
     }
 
     static func connection(_ row: ConnectionRow) -> ProviderConnection {
@@ -263,7 +268,7 @@ final class ConnectionDesk: Sendable {
             organisations: row.organisations.flatMap { try? JSONDecoder().decode([ProviderOrganisation].self, from: Data($0.utf8)) } ?? [],
             accessExpiresAtMillis: row.access_expires_at_ms, refreshExpiresAtMillis: row.refresh_expires_at_ms,
             refreshedAtMillis: row.refreshed_at_ms, lastError: row.last_error, createdBy: row.created_by, createdAtMillis: row.created_at_ms,
-            updatedAtMillis: row.updated_at_ms)
+            updatedAtMillis: row.updated_at_ms, pushEnabled: row.push_enabled == 1, pushSince: row.push_since)
     }
 
     /// A tenant's connections, oldest first.

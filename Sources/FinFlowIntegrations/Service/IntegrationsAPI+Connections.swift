@@ -80,6 +80,6 @@ extension IntegrationsAPI {
             organisations: c.organisations.map { .init(id: $0.id, name: $0.name) },
             accessExpiresAt: c.accessExpiresAtMillis.map(Self.date), refreshExpiresAt: c.refreshExpiresAtMillis.map(Self.date),
             refreshedAt: c.refreshedAtMillis.map(Self.date), lastError: c.lastError, createdBy: c.createdBy, createdAt: Self.date(c.createdAtMillis),
-            updatedAt: Self.date(c.updatedAtMillis))
+            updatedAt: Self.date(c.updatedAtMillis), push: .init(enabled: c.pushEnabled, since: c.pushSince))
     }
 }

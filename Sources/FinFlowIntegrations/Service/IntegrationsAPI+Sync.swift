@@ -39,15 +39,51 @@ extension IntegrationsAPI {
         let entity = input.query.entity.flatMap { SyncEntity(rawValue: $0.rawValue) }
         let records = try await self.sync.records(
             tenantId: principal.tenantId, connectionId: input.path.connectionId, entity: entity, after: page.after, limit: page.limit)
-        let items: [Components.Schemas.SyncedRecord] = records.map { record in
-            .init(
-                entity: .init(rawValue: record.entity) ?? .account, externalId: record.external_id, finflowId: record.finflow_id,
-                version: record.version, status: .init(rawValue: record.status) ?? .active, label: record.label,
-                providerUpdatedAt: record.provider_updated_at_ms.map(Self.date), syncedAt: Self.date(record.synced_at_ms),
-                books: record.books_status.flatMap { .init(rawValue: $0) }, booksProblem: record.books_problem)
-        }
         let next = records.count == page.limit ? records.last.map { PageRequest.cursor(after: "\($0.entity)/\($0.external_id)") } : nil
+        return .ok(.init(body: .json(.init(items: records.map(Self.dto), nextCursor: next))))
+    }
+
+    static func dto(_ record: SyncRecord) -> Components.Schemas.SyncedRecord {
+        .init(
+            entity: .init(rawValue: record.entity) ?? .account, externalId: record.external_id, finflowId: record.finflow_id,
+            version: record.version, status: .init(rawValue: record.status) ?? .active, label: record.label,
+            providerUpdatedAt: record.provider_updated_at_ms.map(Self.date), syncedAt: Self.date(record.synced_at_ms),
+            books: record.books_status.flatMap { .init(rawValue: $0) }, booksProblem: record.books_problem,
+            origin: record.origin == "finflow" ? .finflow : .provider)
+    }
+
+    // MARK: push
+
+    func setConnectionPush(_ input: Operations.SetConnectionPush.Input) async throws -> Operations.SetConnectionPush.Output {
+        let principal = try RequestScope.require("integrations:manage")
+        guard case .json(let body) = input.body else { throw AppError.invalid("a JSON body is required") }
+        let connection = try await self.sync.setPush(
+            connectionId: input.path.connectionId, enabled: body.enabled, since: body.since, principal: principal)
+        return .ok(.init(body: .json(Self.dto(connection))))
+    }
+
+    func listPushes(_ input: Operations.ListPushes.Input) async throws -> Operations.ListPushes.Output {
+        let principal = try RequestScope.require("integrations:read")
+        let page = try PageRequest(limit: input.query.limit, cursor: input.query.cursor)
+        let pushes = try await self.sync.pushes(
+            tenantId: principal.tenantId, connectionId: input.path.connectionId, status: input.query.status?.rawValue, after: page.after,
+            limit: page.limit)
+        let items: [Components.Schemas.Push] = pushes.map {
+            .init(entryId: $0.entry_id, status: .init(rawValue: $0.status) ?? .queued, attempts: $0.attempts, externalId: $0.external_id,
+                  error: $0.error, createdAt: Self.date($0.created_at_ms), pushedAt: $0.pushed_at_ms.map(Self.date))
+        }
+        let next = pushes.count == page.limit ? pushes.last.map { PageRequest.cursor(after: $0.entry_id) } : nil
         return .ok(.init(body: .json(.init(items: items, nextCursor: next))))
+    }
+
+    func resolveRecordConflict(_ input: Operations.ResolveRecordConflict.Input) async throws -> Operations.ResolveRecordConflict.Output {
+        let principal = try RequestScope.require("integrations:manage")
+        guard case .json(let body) = input.body else { throw AppError.invalid("a JSON body is required") }
+        guard let entity = SyncEntity(rawValue: input.path.entity.rawValue) else { throw AppError.invalid("unknown entity") }
+        let record = try await self.sync.resolve(
+            connectionId: input.path.connectionId, entity: entity, externalId: input.path.externalId, keepFinFlow: body.keep == .finflow,
+            principal: principal)
+        return .ok(.init(body: .json(Self.dto(record))))
     }
 
     static func dto(_ run: SyncRun) -> Components.Schemas.SyncRun {

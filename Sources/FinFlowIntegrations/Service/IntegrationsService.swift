@@ -70,7 +70,11 @@ public enum IntegrationsService {
             let refusals = EventConsumer.of(JournalEntryRejected.self, name: "integrations.journal-entry-rejected", database: database) { event, db in
                 try await SyncDesk.refused(event.data, on: db)
             }
-            return webhooks + [refusals]
+            // An entry the ledger shares is queued for each connection that pushes it.
+            let shared = EventConsumer.of(JournalEntryShared.self, name: "integrations.journal-entry-shared", database: database) { event, db in
+                try await SyncDesk.queue(event.data, now: clock.nowMillis(), on: db)
+            }
+            return webhooks + [refusals, shared]
         }
     }
 }

@@ -351,22 +351,37 @@ struct BooksOutbound {
         }
     }
 
+    /// What a document FinFlow pushed posts in the provider's books (`BooksPush.contentKey`), or `unreadable`.
+    mutating func contentKey(_ document: ProviderDocument) async throws -> String {
+        let accounts = try await self.accountCodes(for: document)
+        guard case .success(let event)? = BooksPosting.event(
+            document, documentId: "", provider: self.claimed.provider, tenantId: self.claimed.tenantId,
+            connectionId: self.claimed.run.connectionId, xeroAccountIds: accounts)
+        else { return "unreadable" }
+        return BooksPush.contentKey(event.posting)
+    }
+
     /// Xero's account codes in the synced chart (read once a page, when a document of it names accounts by code).
     private mutating func accountCodes(for document: ProviderDocument) async throws -> [String: String] {
         guard self.claimed.provider == .xero, !document.deleted, document.entity != .account else { return [:] }
         if let known = self.xeroAccountIds { return known }
+        let codes = try await Self.xeroAccountIds(tenantId: self.claimed.tenantId, connectionId: self.claimed.run.connectionId, db: self.db)
+        self.xeroAccountIds = codes
+        return codes
+    }
+
+    /// Each Xero account code of a connection's synced chart, with the account's AccountID.
+    static func xeroAccountIds(tenantId: String, connectionId: String, db: any SQLDatabase) async throws -> [String: String] {
         struct Row: Decodable { let external_id, document: String }
-        let rows = try await self.db.raw("""
+        let rows = try await db.raw("""
             SELECT external_id, document FROM integration_records
-            WHERE tenant_id = \(bind: self.claimed.tenantId) AND connection_id = \(bind: self.claimed.run.connectionId) AND entity = 'account'
-                AND status = 'active'
+            WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) AND entity = 'account' AND status = 'active'
             """).all(decoding: Row.self)
         var codes: [String: String] = [:]
         for row in rows {
             let object = (try? JSONSerialization.jsonObject(with: Data(row.document.utf8))) as? [String: Any]
             if let code = object?["Code"] as? String, !code.isEmpty { codes[code] = row.external_id }
         }
-        self.xeroAccountIds = codes
         return codes
     }
 }

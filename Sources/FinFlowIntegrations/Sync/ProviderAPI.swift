@@ -9,6 +9,11 @@ import NIOHTTP1
 struct ProviderRefusal: Error, Sendable {
     let status: Int
     let message: String
+    /// The provider's error code, where it gives one (QuickBooks' `Fault.Error[].code`: `5010` is its Stale Object Error).
+    var code: String? = nil
+
+    /// QuickBooks refused a write made with a `SyncToken` older than the document's: someone changed it since.
+    var stale: Bool { self.code == "5010" }
 }
 
 /// Authenticated calls to a connection's company or organisation, within the provider's limits: a bearer token kept
@@ -32,6 +37,21 @@ struct ProviderAPI: Sendable {
 
     /// GETs `path` (below the API base) with `query`, answering the body of a 2xx.
     func get(_ path: String, query: [(String, String)] = [], headers: [(String, String)] = []) async throws -> Data {
+        try await self.call(.GET, path, query: query, headers: headers, json: nil)
+    }
+
+    /// Sends `json` to `path` with `method` (POST, PUT), answering the body of a 2xx. A write is sent again after a
+    /// lost answer only because the caller names it by an idempotency key the provider keeps (QuickBooks'
+    /// `requestid`, Xero's `Idempotency-Key`), so the provider does it once.
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], headers: [(String, String)] = [], json: Data) async throws
+        -> Data
+    {
+        try await self.call(method, path, query: query, headers: headers, json: json)
+    }
+
+    private func call(_ method: HTTPMethod, _ path: String, query: [(String, String)], headers: [(String, String)], json: Data?) async throws
+        -> Data
+    {
         var url = self.baseURL + path
         if !query.isEmpty { url += "?" + FormEncoding.encode(query) }
         var generator = SystemRandomNumberGenerator()
@@ -39,6 +59,11 @@ struct ProviderAPI: Sendable {
         while true {
             let token = try await self.connections.accessToken(tenantId: self.tenantId, id: self.connectionId, force: false)
             var request = HTTPClientRequest(url: url)
+            request.method = method
+            if let json {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: json))
+            }
             request.headers.add(name: "Authorization", value: "Bearer \(token.token)")
             request.headers.add(name: "Accept", value: "application/json")
             if self.provider == .xero { request.headers.add(name: "xero-tenant-id", value: token.externalId) }
@@ -77,7 +102,8 @@ struct ProviderAPI: Sendable {
                 case 500...:
                     failure = "HTTP \(answer.status)"
                 default:
-                    throw ProviderRefusal(status: answer.status, message: Self.message(answer.body) ?? "HTTP \(answer.status)")
+                    throw ProviderRefusal(
+                        status: answer.status, message: Self.message(answer.body) ?? "HTTP \(answer.status)", code: Self.code(answer.body))
                 }
             }
             guard attempt < self.backoff.attemptsMax else {
@@ -97,6 +123,14 @@ struct ProviderAPI: Sendable {
         if let minute = headers.first(name: "X-MinLimit-Remaining").flatMap({ Int($0) }), minute <= 0 {
             await self.limiter.pause(seconds: 60)
         }
+    }
+
+    /// QuickBooks' code for its first error (`Fault.Error[0].code`).
+    static func code(_ body: Data) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            let errors = (object["Fault"] as? [String: Any])?["Error"] as? [[String: Any]]
+        else { return nil }
+        return errors.first.flatMap { ProviderDocuments.text($0["code"]) }
     }
 
     /// The provider's explanation in its error answer: QuickBooks' `Fault.Error[].Detail`/`Message`, Xero's

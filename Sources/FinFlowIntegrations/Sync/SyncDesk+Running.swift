@@ -140,12 +140,16 @@ extension SyncDesk {
             let row = try await Self.runRow(db, tenantId: tenantId, id: runId)
             guard row.claim == claim else { return false }
             var counts = Self.run(row).counts
-            struct Existing: Decodable { let entity, external_id, finflow_id, version, status: String }
+            struct Existing: Decodable {
+                let entity, external_id, finflow_id, version, status: String
+                var origin, books_status, books_problem, pushed_content: String?
+            }
             var existing: [String: Existing] = [:]
             for (entity, documents) in Dictionary(grouping: page.documents, by: \.entity) {
                 for chunk in stride(from: 0, to: documents.count, by: 500).map({ Array(documents[$0..<min($0 + 500, documents.count)]) }) {
                     let rows = try await db.raw("""
-                        SELECT entity, external_id, finflow_id, version, status FROM integration_records
+                        SELECT entity, external_id, finflow_id, version, status, origin, books_status, books_problem, pushed_content
+                        FROM integration_records
                         WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) AND entity = \(bind: entity.rawValue)
                             AND external_id IN (\(binds: chunk.map(\.externalId)))
                         """).all(decoding: Existing.self)
@@ -159,6 +163,28 @@ extension SyncDesk {
                 let status = document.deleted ? "deleted" : "active"
                 var tally = counts[key] ?? SyncCounts()
                 defer { counts[key] = tally }
+                // A journal FinFlow pushed, read back before its push was recorded (or after a new connection to the
+                // same books): kept as FinFlow's, never posted again.
+                if existing[key + "/" + document.externalId] == nil, let entryId = BooksPush.entryId(pushedAs: document, provider: claimed.provider),
+                    try await db.raw("""
+                        SELECT 1 AS one FROM integration_records WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId)
+                            AND entity = \(bind: key) AND finflow_id = \(bind: entryId)
+                        """).first() == nil
+                {
+                    let content = try await books.contentKey(document)
+                    try await db.raw("""
+                        INSERT INTO integration_records (tenant_id, connection_id, entity, external_id, finflow_id, version, status, label, document,
+                            provider_updated_at_ms, seen_run_id, synced_at_ms, created_at_ms, books_status, origin, pushed_content)
+                        VALUES (\(bind: tenantId), \(bind: connectionId), \(bind: key), \(bind: document.externalId), \(bind: entryId),
+                            \(bind: document.version), \(bind: status), \(bind: document.label), \(bind: json), \(bind: document.updatedAtMillis),
+                            \(bind: runId), \(bind: now), \(bind: now), 'pushed', 'finflow', \(bind: content))
+                        """).run()
+                    tally.created += 1
+                    existing[key + "/" + document.externalId] = Existing(
+                        entity: key, external_id: document.externalId, finflow_id: entryId, version: document.version, status: status,
+                        origin: "finflow", books_status: "pushed", books_problem: nil, pushed_content: content)
+                    continue
+                }
                 guard let known = existing[key + "/" + document.externalId] else {
                     let finflowId = BooksPosting.documentId(connectionId: connectionId, entity: document.entity, externalId: document.externalId)
                     let sent = try await books.send(document, documentId: finflowId)
@@ -172,7 +198,8 @@ extension SyncDesk {
                     if let problem = sent.problem { problems.append(problem) }
                     if document.deleted { tally.deleted += 1 } else { tally.created += 1 }
                     existing[key + "/" + document.externalId] = Existing(
-                        entity: key, external_id: document.externalId, finflow_id: finflowId, version: document.version, status: status)
+                        entity: key, external_id: document.externalId, finflow_id: finflowId, version: document.version, status: status,
+                        origin: nil, books_status: sent.status, books_problem: sent.problem?.message, pushed_content: nil)
                     continue
                 }
                 if known.version == document.version {
@@ -186,6 +213,30 @@ extension SyncDesk {
                     }
                     continue
                 }
+                // A document FinFlow pushed posts nothing here; changed at the provider so that it no longer posts what
+                // FinFlow's entry posts, it is a conflict for a person to resolve.
+                if known.origin == "finflow" {
+                    let content = document.deleted ? "deleted" : try await books.contentKey(document)
+                    var booksStatus = known.books_status, problem = known.books_problem
+                    if content != known.pushed_content && booksStatus != "kept-provider" {
+                        booksStatus = "conflict"
+                        problem = document.deleted
+                            ? "deleted in \(claimed.provider.title) after FinFlow pushed it"
+                            : "changed in \(claimed.provider.title) after FinFlow pushed it: it no longer posts what FinFlow's entry posts"
+                    }
+                    try await db.raw("""
+                        UPDATE integration_records SET version = \(bind: document.version), status = \(bind: status), label = \(bind: document.label),
+                            document = \(bind: json), provider_updated_at_ms = \(bind: document.updatedAtMillis), seen_run_id = \(bind: runId),
+                            synced_at_ms = \(bind: now), books_status = \(bind: booksStatus), books_problem = \(bind: problem)
+                        WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) AND entity = \(bind: key)
+                            AND external_id = \(bind: document.externalId)
+                        """).run()
+                    if document.deleted && known.status != "deleted" { tally.deleted += 1 } else { tally.updated += 1 }
+                    existing[key + "/" + document.externalId] = Existing(
+                        entity: key, external_id: document.externalId, finflow_id: known.finflow_id, version: document.version, status: status,
+                        origin: known.origin, books_status: booksStatus, books_problem: problem, pushed_content: known.pushed_content)
+                    continue
+                }
                 let sent = try await books.send(document, documentId: known.finflow_id)
                 try await db.raw("""
                     UPDATE integration_records SET version = \(bind: document.version), status = \(bind: status), label = \(bind: document.label),
@@ -197,18 +248,22 @@ extension SyncDesk {
                 if let problem = sent.problem { problems.append(problem) }
                 if document.deleted && known.status != "deleted" { tally.deleted += 1 } else { tally.updated += 1 }
                 existing[key + "/" + document.externalId] = Existing(
-                    entity: key, external_id: document.externalId, finflow_id: known.finflow_id, version: document.version, status: status)
+                    entity: key, external_id: document.externalId, finflow_id: known.finflow_id, version: document.version, status: status,
+                    origin: nil, books_status: sent.status, books_problem: sent.problem?.message, pushed_content: nil)
             }
             // A listing that ended: what this run did not see there is gone at the provider, and out of the books.
             if sweeping, page.next == nil, let entity = step.entity {
-                struct Gone: Decodable { let external_id, finflow_id: String; let label: String? }
+                struct Gone: Decodable { let external_id, finflow_id: String; let label, origin: String? }
                 let gone = try await db.raw("""
-                    UPDATE integration_records SET status = 'deleted', version = 'deleted:swept', synced_at_ms = \(bind: now)
+                    UPDATE integration_records SET status = 'deleted', version = 'deleted:swept', synced_at_ms = \(bind: now),
+                        books_status = CASE WHEN origin = 'finflow' AND books_status <> 'kept-provider' THEN 'conflict' ELSE books_status END,
+                        books_problem = CASE WHEN origin = 'finflow' AND books_status <> 'kept-provider'
+                            THEN \(bind: "deleted in \(claimed.provider.title) after FinFlow pushed it") ELSE books_problem END
                     WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) AND entity = \(bind: entity.rawValue)
                         AND status <> 'deleted' AND (seen_run_id IS NULL OR seen_run_id <> \(bind: runId))
-                    RETURNING external_id, finflow_id, label
+                    RETURNING external_id, finflow_id, label, origin
                     """).all(decoding: Gone.self)
-                for record in gone {
+                for record in gone where record.origin != "finflow" {
                     _ = try await books.send(
                         ProviderDocument(entity: entity, externalId: record.external_id, version: "deleted:swept", deleted: true, updatedAtMillis: nil,
                                          label: record.label, json: Data()),

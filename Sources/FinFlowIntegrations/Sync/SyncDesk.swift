@@ -45,6 +45,8 @@ struct SyncRecord: Sendable, Decodable {
     let provider_updated_at_ms: Int64?
     let synced_at_ms: Int64
     let books_status, books_problem: String?
+    /// `finflow` for a document FinFlow pushed; nil for one read from the provider.
+    let origin: String?
 }
 
 /// Syncs connections: runs queued by a manager (or by the schedule), each read from the provider page by page within
@@ -193,7 +195,8 @@ final class SyncDesk: Sendable {
         } ?? SQLQueryString("")
         return try await self.database.read { db in
             try await db.raw("""
-                SELECT entity, external_id, finflow_id, version, status, label, provider_updated_at_ms, synced_at_ms, books_status, books_problem
+                SELECT entity, external_id, finflow_id, version, status, label, provider_updated_at_ms, synced_at_ms, books_status, books_problem,
+                    origin
                 FROM integration_records
                 WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) \(entityFilter) \(afterFilter)
                 ORDER BY entity, external_id LIMIT \(unsafeRaw: "\(limit)")

@@ -4,7 +4,7 @@ import Logging
 import ServiceLifecycle
 
 /// Applies the providers' change notifications (a run queued per connection they name), carries queued sync runs
-/// through, and resumes runs whose process died or whose provider asked for a pause: a few
+/// through, resumes runs whose process died or whose provider asked for a pause, and pushes the ledger entries due: a few
 /// at once, each connection's calls held within its provider's limits by its limiter.
 struct SyncRunner: ScheduledWork {
     let desk: SyncDesk
@@ -21,7 +21,8 @@ struct SyncRunner: ScheduledWork {
         await withTaskGroup(of: Void.self) { group in
             for claimed in due { group.addTask { await self.desk.carry(claimed) } }
         }
-        return due.count
+        let pushed = try await self.desk.pushDue()
+        return due.count + pushed
     }
 
     func run() async throws {

@@ -16,6 +16,12 @@ import Synchronization
 ///   an organisation the token reaches, `If-Modified-Since` (UTC, no zone), and `page` (100 a page; Accounts whole),
 ///   answering `{"<Collection>": […]}` with `UpdatedDateUTC` as `/Date(ms+0000)/`; deleted documents stay listed with
 ///   `Status: DELETED`. Answers carry `X-MinLimit-Remaining` and `X-DayLimit-Remaining`.
+/// - Writing journals: QuickBooks `POST /v3/company/{realmId}/journalentry?requestid=…` (a new one, or with `Id` and
+///   `SyncToken` one written over: a `SyncToken` not the current one is the 400 fault code 5010, Stale Object Error;
+///   lines must balance and name accounts that exist), answering `{"JournalEntry": {…}}`; Xero `PUT
+///   /api.xro/2.0/ManualJournals` (new) and `POST /api.xro/2.0/ManualJournals/{id}` (written over), with
+///   `Idempotency-Key`, lines summing to zero on account codes of the chart, answering `{"ManualJournals": [{…}]}`; and
+///   `GET /api.xro/2.0/ManualJournals/{id}`. A write repeated under its idempotency key answers as the first did.
 /// - Both: a bearer token the token endpoint issued, else 401; `throttle(next:retryAfter:)` answers 429 with
 ///   `Retry-After`; every call is counted and its concurrency measured.
 struct SandboxBooks: Sendable {
@@ -38,6 +44,9 @@ struct SandboxBooks: Sendable {
     var retryAfterSeconds = 1
     /// Calls this long: the time a provider takes, so concurrency shows.
     var delayMillis = 0
+    /// The answers to writes, by their idempotency key (QuickBooks `requestid`, Xero `Idempotency-Key`): a write sent
+    /// again under its key is answered as the first time, and makes nothing.
+    var answered: [String: Data] = [:]
 }
 
 extension ProviderSandbox {
@@ -95,6 +104,37 @@ extension ProviderSandbox {
                 self.query(String(request.uri.queryParameters["query"] ?? ""))
             }
         }
+        router.post("/v3/company/:realm/journalentry") { request, context in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            return try await self.serving(request, "journalentry") {
+                self.writeQuickBooksJournal(Data(body.readableBytesView), requestId: request.uri.queryParameters["requestid"].map(String.init))
+            }
+        }
+        // One route per shape: Hummingbird's router prefers a constant segment and would not fall back to `:collection`.
+        router.put("/api.xro/2.0/:collection") { request, context in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            guard context.parameters.get("collection") == "ManualJournals" else { return StandIn.response(.notFound, "{}") }
+            return try await self.serving(request, "ManualJournals") {
+                self.writeXeroJournal(Data(body.readableBytesView), id: nil, key: request.headers[.init("Idempotency-Key")!])
+            }
+        }
+        router.post("/api.xro/2.0/:collection/:id") { request, context in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let id = context.parameters.get("id") ?? ""
+            guard context.parameters.get("collection") == "ManualJournals" else { return StandIn.response(.notFound, "{}") }
+            return try await self.serving(request, "ManualJournals") {
+                self.writeXeroJournal(Data(body.readableBytesView), id: id, key: request.headers[.init("Idempotency-Key")!])
+            }
+        }
+        router.get("/api.xro/2.0/:collection/:id") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            guard context.parameters.get("collection") == "ManualJournals" else { return StandIn.response(.notFound, "{}") }
+            return try await self.serving(request, "ManualJournals") {
+                let object = self.books.withLock { books in books.collections["ManualJournals"]?[id].map { Self.xeroObject($0) } }
+                guard let object else { return StandIn.response(.notFound, #"{"Title":"Not Found","Status":404}"#) }
+                return Self.json(["ManualJournals": [object]])
+            }
+        }
         router.get("/api.xro/2.0/:collection") { request, context in
             let collection = context.parameters.get("collection") ?? ""
             return try await self.serving(request, collection) {
@@ -149,10 +189,120 @@ extension ProviderSandbox {
         return response
     }
 
-    private static func fault(_ message: String, _ detail: String) -> Response {
+    private static func fault(_ message: String, _ detail: String, code: String = "4000") -> Response {
         StandIn.response(.badRequest, String(decoding: try! JSONSerialization.data(withJSONObject: [
-            "Fault": ["Error": [["Message": message, "Detail": detail, "code": "4000"]], "type": "ValidationFault"],
+            "Fault": ["Error": [["Message": message, "Detail": detail, "code": code]], "type": "ValidationFault"],
         ]), as: UTF8.self))
+    }
+
+    private static func json(_ object: [String: Any]) -> Response {
+        StandIn.response(.ok, String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+    }
+
+    private static func decimal(_ value: Any?) -> Decimal? {
+        switch value {
+        case let number as NSNumber: Decimal(string: number.stringValue)
+        case let text as String: Decimal(string: text)
+        default: nil
+        }
+    }
+
+    /// A QuickBooks journal entry created or written over, as QuickBooks checks it.
+    private func writeQuickBooksJournal(_ body: Data, requestId: String?) -> Response {
+        let now = self.now
+        return self.books.withLock { books -> Response in
+            if let requestId, let answer = books.answered[requestId] { return StandIn.response(.ok, String(decoding: answer, as: UTF8.self)) }
+            guard var object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+                return Self.fault("Request has invalid or unsupported property", "the body is not JSON")
+            }
+            var debits = Decimal(0), credits = Decimal(0)
+            for line in (object["Line"] as? [[String: Any]] ?? []) {
+                let detail = line["JournalEntryLineDetail"] as? [String: Any] ?? [:]
+                let account = ((detail["AccountRef"] as? [String: Any])?["value"] as? String) ?? ""
+                guard books.collections["Account"]?[account].map({ !$0.deleted }) == true else {
+                    return Self.fault("Invalid Reference Id", "Invalid Reference Id : Accounts element id \(account) not found", code: "2500")
+                }
+                let amount = Self.decimal(line["Amount"]) ?? 0
+                if detail["PostingType"] as? String == "Credit" { credits += amount } else { debits += amount }
+            }
+            guard debits == credits, debits > 0 else {
+                return Self.fault("A business validation error has occurred while processing your request",
+                                  "Business Validation Error: You must select an account for each split line with an amount.", code: "6000")
+            }
+            let id: String
+            var version = 0
+            if let existing = object["Id"] as? String {
+                guard let current = books.collections["JournalEntry"]?[existing], !current.deleted else {
+                    return Self.fault("Object Not Found", "Object Not Found : Something you're trying to use has been made inactive.", code: "610")
+                }
+                guard object["SyncToken"] as? String == "\(current.version)" else {
+                    return Self.fault("Stale Object Error", "Stale Object Error : You and root were working on this at the same time. root finished before you did, so your work was not saved.", code: "5010")
+                }
+                id = existing
+                version = current.version + 1
+            } else {
+                id = "\(books.nextId)"
+                books.nextId += 1
+            }
+            object["Id"] = id
+            object["domain"] = "QBO"
+            object.removeValue(forKey: "SyncToken")
+            object.removeValue(forKey: "sparse")
+            let document = SandboxBooks.Document(json: try! JSONSerialization.data(withJSONObject: object), updated: now, version: version, deleted: false)
+            books.collections["JournalEntry", default: [:]][id] = document
+            let answer = try! JSONSerialization.data(withJSONObject: ["JournalEntry": self.quickbooksObject(document, id: id), "time": Self.quickbooksTime(now)])
+            if let requestId { books.answered[requestId] = answer }
+            return StandIn.response(.ok, String(decoding: answer, as: UTF8.self))
+        }
+    }
+
+    /// A Xero manual journal created or written over, as Xero checks it.
+    private func writeXeroJournal(_ body: Data, id: String?, key: String?) -> Response {
+        let now = self.now
+        return self.books.withLock { books -> Response in
+            if let key, let answer = books.answered[key] { return StandIn.response(.ok, String(decoding: answer, as: UTF8.self)) }
+            guard let wrapper = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+                var object = (wrapper["ManualJournals"] as? [[String: Any]])?.first
+            else { return StandIn.response(.badRequest, #"{"Type":"ValidationException","Message":"the body is not a ManualJournals request"}"#) }
+            let codes = Set((books.collections["Accounts"] ?? [:]).values.compactMap {
+                ((try? JSONSerialization.jsonObject(with: $0.json)) as? [String: Any])?["Code"] as? String
+            })
+            var total = Decimal(0)
+            for line in (object["JournalLines"] as? [[String: Any]] ?? []) {
+                guard let code = line["AccountCode"] as? String, codes.contains(code) else {
+                    return StandIn.response(.badRequest, #"{"ErrorNumber":10,"Type":"ValidationException","Message":"A validation exception occurred","Elements":[{"ValidationErrors":[{"Message":"Account code is not valid"}]}]}"#)
+                }
+                total += Self.decimal(line["LineAmount"]) ?? 0
+            }
+            guard total == 0 else {
+                return StandIn.response(.badRequest, #"{"ErrorNumber":10,"Type":"ValidationException","Message":"A validation exception occurred","Elements":[{"ValidationErrors":[{"Message":"The total debits must equal total credits"}]}]}"#)
+            }
+            let journalId = id ?? UUID().uuidString.lowercased()
+            if let id, books.collections["ManualJournals"]?[id] == nil {
+                return StandIn.response(.notFound, #"{"Title":"Not Found","Status":404}"#)
+            }
+            object["ManualJournalID"] = journalId
+            // Xero answers with its own date forms.
+            if let date = object["Date"] as? String, let day = ISO8601DateFormatter().date(from: date + "T00:00:00Z") {
+                object["Date"] = "/Date(\(Int64(day.timeIntervalSince1970 * 1_000))+0000)/"
+                object["DateString"] = date + "T00:00:00"
+            }
+            let old = books.collections["ManualJournals"]?[journalId]
+            let document = SandboxBooks.Document(
+                json: try! JSONSerialization.data(withJSONObject: object), updated: max(now, (old?.updated ?? now).addingTimeInterval(0.001)),
+                version: old.map { $0.version + 1 } ?? 0, deleted: false)
+            books.collections["ManualJournals", default: [:]][journalId] = document
+            let answer = try! JSONSerialization.data(withJSONObject: ["Id": UUID().uuidString.lowercased(), "Status": "OK", "ManualJournals": [Self.xeroObject(document)]])
+            if let key { books.answered[key] = answer }
+            return StandIn.response(.ok, String(decoding: answer, as: UTF8.self))
+        }
+    }
+
+    private static func xeroObject(_ document: SandboxBooks.Document) -> [String: Any] {
+        var object = (try? JSONSerialization.jsonObject(with: document.json) as? [String: Any]) ?? [:]
+        object["UpdatedDateUTC"] = "/Date(\(Int64(document.updated.timeIntervalSince1970 * 1_000))+0000)/"
+        if document.deleted { object["Status"] = "DELETED" }
+        return object
     }
 
     private static func quickbooksTime(_ date: Date) -> String {
@@ -219,14 +369,20 @@ extension ProviderSandbox {
             let all = (books.collections[collection] ?? [:]).filter { since == nil || $0.value.updated > since! }
                 .sorted { ($0.value.updated, $0.key) < ($1.value.updated, $1.key) }
             let chosen = paged ? Array(all.dropFirst((max(1, page) - 1) * 100).prefix(100)) : all
-            return chosen.map { entry in
-                var object = (try? JSONSerialization.jsonObject(with: entry.value.json) as? [String: Any]) ?? [:]
-                object["UpdatedDateUTC"] = "/Date(\(Int64(entry.value.updated.timeIntervalSince1970 * 1_000))+0000)/"
-                if entry.value.deleted { object["Status"] = "DELETED" }
-                return object
-            }
+            return chosen.map { Self.xeroObject($0.value) }
         }
         let answer: [String: Any] = ["Id": UUID().uuidString.lowercased(), "Status": "OK", "ProviderName": "FinFlow", collection: objects]
         return StandIn.response(.ok, String(decoding: try! JSONSerialization.data(withJSONObject: answer), as: UTF8.self))
+    }
+}
+
+extension ProviderSandbox {
+    /// The live documents of a collection, by id, as the sandbox keeps them (with `SyncToken` as the version).
+    func documents(_ collection: String) -> [String: (object: [String: Any], version: Int)] {
+        self.books.withLock { books in
+            (books.collections[collection] ?? [:]).filter { !$0.value.deleted }.mapValues {
+                (((try? JSONSerialization.jsonObject(with: $0.json)) as? [String: Any]) ?? [:], $0.version)
+            }
+        }
     }
 }
