@@ -239,4 +239,88 @@ struct PushTests {
             }
         }
     }
+
+    /// Every posted entry of the desk's tenant, page after page.
+    static func posted(_ client: any TestClientProtocol, _ desk: Desk) async throws -> [[String: Any]] {
+        var all: [[String: Any]] = [], cursor: String?
+        repeat {
+            let page = try await client.send(
+                .get, "/v1/accounting/journal-entries?status=posted&limit=200" + (cursor.map { "&cursor=\($0)" } ?? ""), token: desk.token)
+            try #require(page.status == 200, "\(page.body)")
+            all += page.body["items"] as? [[String: Any]] ?? []
+            cursor = page.body["nextCursor"] as? String
+        } while cursor != nil
+        return all
+    }
+
+    @Test("the demo tenant both ways with QuickBooks: its year pushed once, QuickBooks' own documents posted once, and again nothing made twice")
+    func demoTwoWay() async throws {
+        let sandbox = ProviderSandbox(.quickbooks)
+        try await StandIn.serving(sandbox.router) { base in
+            let sut = try await TestSystem.make {
+                $0.quickbooks = sandbox.app(base: base)
+                $0.accessTokenTTLSeconds = 60 * 86_400
+            }
+            try await sut.test { client in
+                let demo = try await sut.system.createDemo()
+                let login = try await client.send(.post, "/v1/auth/login", json: #"{"email":"\#(demo.email)","password":"\#(demo.password)"}"#)
+                let token = try #require((login.body["tokens"] as? [String: Any])?["accessToken"] as? String, "\(login.body)")
+                let desk = Desk(
+                    client: client, sut: sut,
+                    user: SignedIn(userId: "", email: demo.email, password: demo.password, accessToken: token, refreshToken: "", tenantId: demo.tenantId),
+                    accounts: [:])
+
+                // QuickBooks' chart numbered as FinFlow's (its accounts in their currencies), and documents of its own.
+                let chart = try await client.send(.get, "/v1/accounting/accounts", token: token)
+                let classes = ["asset": "Asset", "liability": "Liability", "equity": "Equity", "revenue": "Revenue", "expense": "Expense"]
+                for account in chart.body["items"] as? [[String: Any]] ?? [] {
+                    sandbox.put("Account", [
+                        "Name": account["name"] as? String ?? "", "AcctNum": account["code"] as? String ?? "",
+                        "Classification": classes[account["type"] as? String ?? ""] ?? "Asset", "Active": true,
+                        "CurrencyRef": ["value": account["currency"] as? String ?? "USD"],
+                    ])
+                }
+                let customer = sandbox.put("Customer", ["DisplayName": "Amy's Bird Sanctuary", "Active": true])
+                sandbox.put("Invoice", SyncTests.quickbooksInvoice("Q-1", amount: 300, customer: customer))
+                sandbox.put("Payment", ["TxnDate": "2026-11-04", "TotalAmt": 300.0, "DepositToAccountRef": ["value": "2"]])
+                let native = 2
+
+                let id = try #require(try await ConnectionTests.connect(client, desk, sandbox, provider: "quickbooks").body["id"] as? String)
+                let first = try await SyncTests.sync(client, sut, desk, id, full: true)
+                #expect(first["status"] as? String == "succeeded", "\(first)")
+                try await sut.system.deliverEvents()
+                #expect(try await SyncBooksTests.entries(client, desk).count == native)
+
+                // The whole year pushed: every entry but those taken from QuickBooks and the year-end closing (which
+                // QuickBooks makes itself); an entry in two currencies (a conversion) refused, saying why.
+                let before = try await Self.posted(client, desk)
+                let eligible = before.filter { !["sync", "close"].contains($0["source"] as? String ?? "") }
+                #expect(eligible.count > 300)
+                try await Self.push(client, desk, id, since: "2000-01-01")
+                try await Self.settle(sut)
+                var pushes = try await Self.pushes(client, desk, id)
+                let pushed = pushes.filter { $0["status"] as? String == "pushed" }
+                let refused = pushes.filter { $0["status"] as? String == "refused" }
+                #expect(pushes.count == eligible.count && Set(pushes.compactMap { $0["entryId"] as? String }) == Set(eligible.compactMap { $0["id"] as? String }))
+                #expect(refused.allSatisfy { ($0["error"] as? String)?.contains("one currency") == true }, "\(refused.prefix(3))")
+                #expect(pushed.count > 300 && refused.count < 20, "pushed \(pushed.count), refused \(refused.count)")
+                #expect(sandbox.documents("JournalEntry").count == pushed.count)
+
+                // Both ways again, in full and incrementally, pushing turned off and on with the same catch-up: nothing made
+                // twice on either side.
+                _ = try await SyncTests.sync(client, sut, desk, id, full: true)
+                _ = try await SyncTests.sync(client, sut, desk, id)
+                try await Self.push(client, desk, id, enabled: false)
+                try await Self.push(client, desk, id, since: "2000-01-01")
+                try await Self.settle(sut)
+                #expect(sandbox.documents("JournalEntry").count == pushed.count)
+                pushes = try await Self.pushes(client, desk, id)
+                #expect(pushes.count == eligible.count && pushes.filter { $0["status"] as? String == "pushed" }.count == pushed.count)
+                #expect(try await SyncBooksTests.entries(client, desk).count == native)
+                let records = try await SyncTests.records(client, desk, id).filter { $0["entity"] as? String == "journal_entry" }
+                #expect(records.count == pushed.count && records.allSatisfy { $0["origin"] as? String == "finflow" && $0["books"] as? String == "pushed" })
+                #expect(try await Self.posted(client, desk).count == before.count)
+            }
+        }
+    }
 }
