@@ -31,6 +31,14 @@ extension IntegrationsService {
                 [], rule: "a copy of the tenant's own books at the provider: erased there, the next sync carries the change", years: nil, dateColumn: nil),
             orderBy: "entity, external_id"),
         PersonalDataSource(
+            category: "pushed-entries", purpose: "write the tenant's ledger entries into its QuickBooks or Xero company (contract)",
+            retention: "while the connection exists", table: "integration_pushes",
+            columns: ["entry_id", "connection_id", "status", "payload", "created_at_ms:int"], matches: [:], mentions: ["payload"],
+            erasure: .pseudonymise(
+                [], rule: "a copy of the tenant's own ledger entries, which the ledger's erasure marks; the provider's copy is erased there",
+                years: nil, dateColumn: nil),
+            orderBy: "created_at_ms, entry_id"),
+        PersonalDataSource(
             category: "sync-requests", purpose: "say who started each sync (legitimate interest)",
             retention: "while the connection exists", table: "integration_sync_runs", columns: ["id", "connection_id", "created_at_ms:int"],
             matches: [.userId: "requested_by"],

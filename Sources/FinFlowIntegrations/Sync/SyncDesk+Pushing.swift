@@ -23,6 +23,8 @@ extension SyncDesk {
     static let pushAttemptsMax = 10
     /// Pushes carried by one pass.
     static let pushesPerPass = 200
+    /// A connection's pushes in flight at once (its limiter holds them within the provider's concurrency).
+    static let pushesAtOnce = 4
 
     // MARK: requests
 
@@ -114,7 +116,8 @@ extension SyncDesk {
         let push_enabled: Int
     }
 
-    /// Pushes the entries due, a connection's in the order they were queued; answers how many were tried.
+    /// Pushes the entries due: the connections side by side, each connection's a few at once (its limiter keeps them
+    /// within the provider's limits); answers how many were tried.
     func pushDue() async throws -> Int {
         let now = self.clock.nowMillis()
         let due = try await self.database.read { db in
@@ -123,59 +126,87 @@ extension SyncDesk {
                 ORDER BY next_attempt_at_ms, created_at_ms, entry_id LIMIT \(unsafeRaw: "\(Self.pushesPerPass)")
                 """).all(decoding: Due.self)
         }
-        var tried = 0
-        var accounts: [String: BooksPush.Accounts] = [:]
+        var claimed: [PushRecord] = []
         for one in due {
             // Claimed for the claim window: another process passing meanwhile leaves it alone.
-            guard let push = try await self.database.tenantTransaction(tenantId: one.tenant_id, { db in
+            if let push = try await self.database.tenantTransaction(tenantId: one.tenant_id, { db in
                 try await db.raw("""
                     UPDATE integration_pushes SET next_attempt_at_ms = \(bind: now + Self.claimMillis)
                     WHERE tenant_id = \(bind: one.tenant_id) AND connection_id = \(bind: one.connection_id) AND entry_id = \(bind: one.entry_id)
                         AND next_attempt_at_ms = \(bind: one.next_attempt_at_ms)
                     RETURNING *
                     """).first(decoding: PushRecord.self)
-            }) else { continue }
-            tried += 1
-            await self.push(push, accounts: &accounts)
+            }) { claimed.append(push) }
         }
-        return tried
+        let byConnection = Dictionary(grouping: claimed, by: { "\($0.tenant_id)/\($0.connection_id)" })
+        await withTaskGroup(of: Void.self) { group in
+            for pushes in byConnection.values {
+                group.addTask { await self.push(connection: pushes) }
+            }
+        }
+        return claimed.count
     }
 
-    /// One push: the journal sent (with its idempotency key), its record kept as FinFlow's; an account without a match
-    /// or the provider's refusal refuses it, with the reason; the provider away leaves it for later.
-    private func push(_ push: PushRecord, accounts: inout [String: BooksPush.Accounts]) async {
-        let tenantId = push.tenant_id, connectionId = push.connection_id
-        var providerTitle = "The provider"
+    /// One connection's claimed pushes, `pushesAtOnce` at a time.
+    private func push(connection pushes: [PushRecord]) async {
+        guard let first = pushes.first else { return }
+        let tenantId = first.tenant_id, connectionId = first.connection_id
+        let target: Target?
         do {
-            guard let target = try await self.database.tenantRead(tenantId: tenantId, { db in
+            target = try await self.database.tenantRead(tenantId: tenantId) { db in
                 try await db.raw("""
                     SELECT provider, status, external_id, push_enabled FROM integration_connections
                     WHERE tenant_id = \(bind: tenantId) AND id = \(bind: connectionId)
                     """).first(decoding: Target.self)
-            }), let provider = AccountingProvider(rawValue: target.provider), let company = target.external_id else {
-                try await self.settle(push, status: "refused", error: "the connection is gone", externalId: nil)
-                return
             }
-            providerTitle = provider.title
-            // Pushing turned off: the entry waits, unattempted, until it is turned on again.
-            guard target.push_enabled == 1 else { return try await self.park(push) }
-            guard target.status == ProviderConnection.Status.connected.rawValue else {
-                return try await self.retry(push, error: "the connection is \(target.status); the push waits for it", counts: false)
+        } catch {
+            for push in pushes { try? await self.retry(push, error: "\(error)", counts: false) }
+            return
+        }
+        guard let target, let provider = AccountingProvider(rawValue: target.provider), let company = target.external_id else {
+            for push in pushes { try? await self.settle(push, status: "refused", error: "the connection is gone", externalId: nil) }
+            return
+        }
+        // Pushing turned off: the entries wait, unattempted, until it is turned on again.
+        guard target.push_enabled == 1 else {
+            for push in pushes { try? await self.park(push) }
+            return
+        }
+        guard target.status == ProviderConnection.Status.connected.rawValue else {
+            for push in pushes { try? await self.retry(push, error: "the connection is \(target.status); the push waits for it", counts: false) }
+            return
+        }
+        let accounts: BooksPush.Accounts, api: ProviderAPI
+        do {
+            accounts = try await self.database.tenantRead(tenantId: tenantId) { db in
+                try await BooksPush.Accounts.load(tenantId: tenantId, connectionId: connectionId, provider: provider, db: db)
             }
-            let entry = try JSONDecoder().decode(JournalEntryShared.self, from: Data(push.payload.utf8))
-            if accounts[connectionId] == nil {
-                accounts[connectionId] = try await self.database.tenantRead(tenantId: tenantId) { db in
-                    try await BooksPush.Accounts.load(tenantId: tenantId, connectionId: connectionId, provider: provider, db: db)
+            api = try self.api(tenantId: tenantId, connectionId: connectionId, provider: provider)
+        } catch {
+            for push in pushes { try? await self.retry(push, error: (error as? AppError)?.message ?? "\(error)", counts: true) }
+            return
+        }
+        for start in stride(from: 0, to: pushes.count, by: Self.pushesAtOnce) {
+            await withTaskGroup(of: Void.self) { group in
+                for push in pushes[start..<min(start + Self.pushesAtOnce, pushes.count)] {
+                    group.addTask { await self.push(push, provider: provider, company: company, accounts: accounts, api: api) }
                 }
             }
-            let body = try BooksPush.body(entry, provider: provider, accounts: accounts[connectionId] ?? .init())
-            let api = try self.api(tenantId: tenantId, connectionId: connectionId, provider: provider)
+        }
+    }
+
+    /// One push: the journal sent (with its idempotency key), its record kept as FinFlow's; an account without a match
+    /// or the provider's refusal refuses it, with the reason; the provider away leaves it for later.
+    private func push(_ push: PushRecord, provider: AccountingProvider, company: String, accounts: BooksPush.Accounts, api: ProviderAPI) async {
+        do {
+            let entry = try JSONDecoder().decode(JournalEntryShared.self, from: Data(push.payload.utf8))
+            let body = try BooksPush.body(entry, provider: provider, accounts: accounts)
             let answer = try await Self.send(body, api: api, provider: provider, company: company, key: push.idempotency_key, existingId: nil)
             try await self.keep(answer, push: push, provider: provider, replacing: nil)
         } catch let unpushable as BooksPush.Unpushable {
             try? await self.settle(push, status: "refused", error: unpushable.message, externalId: nil)
         } catch let refusal as ProviderRefusal {
-            try? await self.settle(push, status: "refused", error: "\(providerTitle) refused it (HTTP \(refusal.status)): \(refusal.message)", externalId: nil)
+            try? await self.settle(push, status: "refused", error: "\(provider.title) refused it (HTTP \(refusal.status)): \(refusal.message)", externalId: nil)
         } catch is DecodingError {
             try? await self.settle(push, status: "refused", error: "the shared entry could not be read", externalId: nil)
         } catch {
