@@ -6,7 +6,9 @@
 # flow, then the first sync of DOCUMENTS documents (time from the run's start to its end, documents a second), then an
 # incremental run with nothing changed; the time until the ledger has posted every document the first sync read
 # (counted from the first run's end: the income account holds what the stand-in's invoices add up to); and what the
-# stand-in saw (calls, 429s, the most at once, the busiest minute).
+# stand-in saw (calls, 429s, the most at once, the busiest minute). Then the push the other way: the demo tenant's year
+# of entries (about 480) pushed to the company as journals (the stand-ins carry accounts numbered as FinFlow's chart),
+# timed from turning pushing on to the last journal made.
 # Usage: Benchmarks/integrations-sync.sh [documents, default 10000] [latency ms, default 150]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +79,11 @@ status = d["status"]
 print(f"{status} in {seconds:.1f} s, {read} documents ({read / max(seconds, 0.001):.0f}/s): {totals}")'
 }
 
+# The stand-ins' charts carry FinFlow's account numbers, so pushed lines find their accounts.
+chart=$(call GET /accounting/accounts | python3 -c 'import json,sys; print(json.dumps([{k: a[k] for k in ("code", "name", "type", "currency")} for a in json.load(sys.stdin)["items"]]))')
+curl -fs -X POST "http://127.0.0.1:$qbo_port/chart" -d "$chart" >/dev/null
+curl -fs -X POST "http://127.0.0.1:$xero_port/chart" -d "$chart" >/dev/null
+
 for provider in quickbooks xero; do
   standin=$([ "$provider" = quickbooks ] && echo "$qbo_port" || echo "$xero_port")
   id=$(connect "$provider")
@@ -100,5 +107,19 @@ print(uuid.UUID(bytes=bytes(b)))' "$id")
   posted=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$synced" "$(date +%s.%N)")
   echo "  into the ledger   $entries entries posted $posted s after the run ended (income credit $credits of $want)"
   echo "  incremental sync  $(sync_once "$id")"
+  started=$(date +%s.%N)
+  call PUT "/integrations/connections/$id/push" '{"enabled":true,"since":"2000-01-01"}' >/dev/null
+  idle=0
+  for _ in $(seq 1 4800); do
+    queued=$(call GET "/integrations/connections/$id/pushes?status=queued&limit=1" | json 'len(d["items"])')
+    done_=$(call GET "/integrations/connections/$id/pushes?limit=1" | json 'len(d["items"])')
+    if [ "$done_" = 1 ] && [ "$queued" = 0 ]; then idle=$((idle + 1)); else idle=0; fi
+    [ "$idle" -ge 4 ] && break
+    sleep 0.25
+  done
+  pushed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]) - 0.75:.1f}')" "$started" "$(date +%s.%N)")
+  made=$(curl -fs "http://127.0.0.1:$standin/stats" | json 'd["journals_made"]')
+  refused=$(call GET "/integrations/connections/$id/pushes?status=refused&limit=200" | json 'len(d["items"])')
+  echo "  push the demo year $made journals made in $pushed s ($(python3 -c "print(f'{$made / max($pushed, 0.001):.1f}')")/s), $refused refused (two currencies)"
   echo "  stand-in saw      $(curl -fs "http://127.0.0.1:$standin/stats")"
 done

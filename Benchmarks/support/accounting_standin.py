@@ -1,6 +1,8 @@
 """A QuickBooks Online or Xero stand-in for the sync benchmark: the OAuth token endpoint, Xero's /connections, and the
 read side of the accounting API (QuickBooks query and change data capture, Xero's paged collections), over a generated
-company of N documents. It enforces the provider's published limits per company (QuickBooks 500 calls a minute and 10
+company of N documents, and the write side FinFlow pushes to (QuickBooks POST journalentry with requestid, Xero PUT
+ManualJournals with Idempotency-Key; lines must balance and name an account of the chart). POST /chart adds accounts
+numbered as FinFlow's (QuickBooks AcctNum, Xero Code), so pushed lines find them. It enforces the provider's published limits per company (QuickBooks 500 calls a minute and 10
 at once; Xero 60 a minute and 5 at once), answering 429 with Retry-After past them, and takes LATENCY_MS per call, as a
 provider across the internet does. GET /stats answers what it saw: calls, 429s, the most calls at once, the busiest
 minute.
@@ -24,7 +26,8 @@ XERO_COLLECTIONS = ["Accounts", "Contacts", "Invoices", "Payments", "ManualJourn
 START = time.time() - 86_400
 
 lock = threading.Lock()
-stats = {"calls": 0, "throttled": 0, "peak_at_once": 0, "busiest_minute": 0}
+stats = {"calls": 0, "throttled": 0, "peak_at_once": 0, "busiest_minute": 0, "journals_made": 0, "writes_refused": 0}
+answered = {}
 in_flight = 0
 starts = []
 
@@ -118,9 +121,22 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self):
+    def body(self):
         length = int(self.headers.get("Content-Length") or 0)
-        form = parse_qs(self.rfile.read(length).decode())
+        return self.rfile.read(length)
+
+    def do_PUT(self):
+        url = urlparse(self.path)
+        self.limited(url.path, parse_qs(url.query), self.body())
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        raw = self.body()
+        if url.path == "/chart":
+            return self.chart(json.loads(raw))
+        if url.path.endswith("/journalentry") or "/ManualJournals" in url.path:
+            return self.limited(url.path, parse_qs(url.query), raw)
+        form = parse_qs(raw.decode())
         if self.path.endswith("/revoke") or self.path.endswith("/revocation"):
             return self.answer(200, {})
         answer = {"access_token": "access-" + uuid.uuid4().hex, "refresh_token": "refresh-" + uuid.uuid4().hex,
@@ -155,7 +171,63 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, [{"tenantId": ORGANISATION, "tenantType": "ORGANISATION", "tenantName": "Bench Ltd"}])
         self.limited(url.path, query)
 
-    def limited(self, path, query):
+    def chart(self, accounts):
+        """Accounts numbered as FinFlow's chart, added to the books (before the first sync reads them)."""
+        classes = {"asset": "Asset", "liability": "Liability", "equity": "Equity", "revenue": "Revenue", "expense": "Expense"}
+        with lock:
+            for number, account in enumerate(accounts):
+                if KIND == "quickbooks":
+                    BOOKS["Account"].append({
+                        "Id": f"c{number}", "SyncToken": "0", "domain": "QBO", "Name": account["name"], "AcctNum": account["code"],
+                        "Classification": classes.get(account["type"], "Asset"), "Active": True,
+                        "CurrencyRef": {"value": account.get("currency", "USD")},
+                        "MetaData": {"LastUpdatedTime": datetime.fromtimestamp(START, timezone.utc).isoformat()}})
+                else:
+                    BOOKS["Accounts"].append({
+                        "AccountID": str(uuid.uuid5(uuid.NAMESPACE_URL, "chart/" + account["code"])), "Code": account["code"],
+                        "Name": account["name"], "Status": "ACTIVE", "Class": account["type"].upper(),
+                        "UpdatedDateUTC": f"/Date({int(START * 1000)}+0000)/"})
+        self.answer(200, {"added": len(accounts)})
+
+    def write_journal(self, path, query, raw):
+        """A pushed journal: made once per idempotency key, checked as the providers check one."""
+        key = (query.get("requestid") or [None])[0] if KIND == "quickbooks" else self.headers.get("Idempotency-Key")
+        with lock:
+            if key and key in answered:
+                return self.answer(200, answered[key])
+        body = json.loads(raw)
+        if KIND == "quickbooks":
+            known = {item["Id"] for item in BOOKS["Account"]}
+            lines = body.get("Line", [])
+            debits = sum(l["Amount"] for l in lines if l["JournalEntryLineDetail"]["PostingType"] == "Debit")
+            credits = sum(l["Amount"] for l in lines if l["JournalEntryLineDetail"]["PostingType"] == "Credit")
+            ok = lines and abs(debits - credits) < 1e-9 and all(l["JournalEntryLineDetail"]["AccountRef"]["value"] in known for l in lines)
+        else:
+            body = body["ManualJournals"][0]
+            known = {item.get("Code") for item in BOOKS["Accounts"]}
+            lines = body.get("JournalLines", [])
+            ok = lines and abs(sum(l["LineAmount"] for l in lines)) < 1e-9 and all(l["AccountCode"] in known for l in lines)
+        if not ok:
+            with lock:
+                stats["writes_refused"] += 1
+            return self.answer(400, {"Fault": {"Error": [{"Message": "Business Validation Error", "code": "6000"}]}})
+        with lock:
+            stats["journals_made"] += 1
+            made = stats["journals_made"]
+        stamp = f"/Date({int(time.time() * 1000)}+0000)/"
+        if KIND == "quickbooks":
+            body.update({"Id": f"j{made}", "SyncToken": "0", "domain": "QBO",
+                         "MetaData": {"LastUpdatedTime": datetime.now(timezone.utc).isoformat()}})
+            answer = {"JournalEntry": body, "time": datetime.now(timezone.utc).isoformat()}
+        else:
+            body.update({"ManualJournalID": str(uuid.uuid4()), "UpdatedDateUTC": stamp, "DateString": body["Date"] + "T00:00:00"})
+            answer = {"Status": "OK", "ManualJournals": [body]}
+        with lock:
+            if key:
+                answered[key] = answer
+        self.answer(200, answer)
+
+    def limited(self, path, query, raw=None):
         global in_flight
         now = time.time()
         with lock:
@@ -175,7 +247,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(429, {"Fault": {"Error": [{"Message": "ThrottleExceeded"}]}}, {"Retry-After": "1"})
         try:
             time.sleep(LATENCY_MS / 1000)
-            self.serve_books(path, query)
+            if raw is not None:
+                self.write_journal(path, query, raw)
+            else:
+                self.serve_books(path, query)
         finally:
             with lock:
                 in_flight -= 1

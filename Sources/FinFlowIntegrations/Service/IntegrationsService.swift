@@ -38,6 +38,7 @@ public enum IntegrationsService {
             [
                 WebhookDispatcher(desk: self.webhooks, logger: self.logger, client: WebhookDispatcher.sharedClient),
                 SyncRunner(desk: self.sync, logger: self.logger),
+                PushRunner(desk: self.sync, logger: self.logger),
             ]
         }
 

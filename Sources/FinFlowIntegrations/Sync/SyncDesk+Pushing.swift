@@ -23,8 +23,10 @@ extension SyncDesk {
     static let pushAttemptsMax = 10
     /// Pushes carried by one pass.
     static let pushesPerPass = 200
+    /// A connection's pushes in one pass.
+    static let pushesPerConnection = 60
     /// A connection's pushes in flight at once (its limiter holds them within the provider's concurrency).
-    static let pushesAtOnce = 4
+    static let pushesAtOnce = 8
 
     // MARK: requests
 
@@ -127,7 +129,11 @@ extension SyncDesk {
                 """).all(decoding: Due.self)
         }
         var claimed: [PushRecord] = []
+        var perConnection: [String: Int] = [:]
         for one in due {
+            // A connection's share of a pass: about a minute of Xero's allowance, so a pass ends and its claims hold.
+            let key = one.tenant_id + "/" + one.connection_id
+            guard perConnection[key, default: 0] < Self.pushesPerConnection else { continue }
             // Claimed for the claim window: another process passing meanwhile leaves it alone.
             if let push = try await self.database.tenantTransaction(tenantId: one.tenant_id, { db in
                 try await db.raw("""
@@ -136,7 +142,10 @@ extension SyncDesk {
                         AND next_attempt_at_ms = \(bind: one.next_attempt_at_ms)
                     RETURNING *
                     """).first(decoding: PushRecord.self)
-            }) { claimed.append(push) }
+            }) {
+                claimed.append(push)
+                perConnection[key, default: 0] += 1
+            }
         }
         let byConnection = Dictionary(grouping: claimed, by: { "\($0.tenant_id)/\($0.connection_id)" })
         await withTaskGroup(of: Void.self) { group in
@@ -167,8 +176,9 @@ extension SyncDesk {
             for push in pushes { try? await self.settle(push, status: "refused", error: "the connection is gone", externalId: nil) }
             return
         }
-        // Pushing turned off: the entries wait, unattempted, until it is turned on again.
-        guard target.push_enabled == 1 else {
+        // Pushing turned off, or the connection disconnected by a manager: the entries wait, unattempted, until pushing
+        // is turned on again (which a connection authorised anew needs).
+        guard target.push_enabled == 1, target.status != ProviderConnection.Status.disconnected.rawValue else {
             for push in pushes { try? await self.park(push) }
             return
         }

@@ -4,7 +4,7 @@ import Logging
 import ServiceLifecycle
 
 /// Applies the providers' change notifications (a run queued per connection they name), carries queued sync runs
-/// through, resumes runs whose process died or whose provider asked for a pause, and pushes the ledger entries due: a few
+/// through, and resumes runs whose process died or whose provider asked for a pause: a few
 /// at once, each connection's calls held within its provider's limits by its limiter.
 struct SyncRunner: ScheduledWork {
     let desk: SyncDesk
@@ -21,14 +21,39 @@ struct SyncRunner: ScheduledWork {
         await withTaskGroup(of: Void.self) { group in
             for claimed in due { group.addTask { await self.desk.carry(claimed) } }
         }
-        let pushed = try await self.desk.pushDue()
-        return due.count + pushed
+        return due.count
     }
 
     func run() async throws {
         while await Periodic.wait(.seconds(Self.intervalSeconds)) {
             do { _ = try await self.runDue() } catch {
                 self.logger.warning("sync runs could not be read", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Pushes the ledger entries due to the providers' books, apart from the sync runs (a connection held to Xero's 60 calls
+/// a minute pushing a year of entries never holds up another's sync): a pass that found work is followed at once by the
+/// next, an idle one waits `intervalSeconds`.
+struct PushRunner: ScheduledWork {
+    let desk: SyncDesk
+    let logger: Logger
+
+    static let intervalSeconds = 2
+
+    func runDue() async throws -> Int {
+        try await self.desk.pushDue()
+    }
+
+    func run() async throws {
+        while await Periodic.wait(.seconds(Self.intervalSeconds)) {
+            do {
+                while try await self.runDue() > 0 { try Task.checkCancellation() }
+            } catch is CancellationError {
+                return
+            } catch {
+                self.logger.warning("pushes could not be read", metadata: ["error": "\(error)"])
             }
         }
     }
