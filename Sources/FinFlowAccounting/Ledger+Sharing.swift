@@ -33,8 +33,8 @@ extension Ledger {
         for entry in entries {
             let shared = (lines[entry.id] ?? []).map { line in
                 let account = accounts[line.account_id]
-                let currency = Currency(code: line.currency)
-                let amount = currency.flatMap { try? Money(amountMinor: line.amountMinor, currency: $0).decimalText } ?? "\(line.amountMinor)"
+                // A ledger currency always has a minor unit; were one not to, the empty amount refuses the push, visibly.
+                let amount = Currency(code: line.currency).flatMap { try? Money(amountMinor: line.amountMinor, currency: $0).decimalText } ?? ""
                 return JournalEntryShared.Line(
                     accountId: line.account_id, accountCode: account?.code ?? "", accountName: account?.name ?? "", side: line.side.rawValue,
                     amount: amount, currency: line.currency, memo: line.memo)
@@ -91,7 +91,8 @@ extension Ledger {
             } ?? SQLQueryString("")
             let page = try await db.raw("""
                 SELECT * FROM journal_entries
-                WHERE tenant_id = \(bind: tenantId) AND status = 'posted' AND source NOT IN ('sync', 'close') AND \(from) \(cursor)
+                WHERE tenant_id = \(bind: tenantId) AND status = 'posted' AND source NOT IN (\(binds: Self.unshared.sorted()))
+                    AND \(from) \(cursor)
                 ORDER BY accounting_date, posted_at_ms, id LIMIT \(unsafeRaw: "\(LedgerLimits.insertChunkRows)")
                 """).all(decoding: EntryRow.self)
             guard let last = page.last else { return }

@@ -133,7 +133,7 @@ enum IntegrationsMigrations {
                 PRIMARY KEY (tenant_id, connection_id, entry_id))
             """,
             "CREATE INDEX integration_pushes_due ON integration_pushes (next_attempt_at_ms)",
-            "CREATE INDEX integration_pushes_connection ON integration_pushes (tenant_id, connection_id, status, created_at_ms)",
+            "CREATE INDEX integration_pushes_status ON integration_pushes (tenant_id, connection_id, status, entry_id)",
             // A record FinFlow pushed (origin `finflow`) and the content it pushed, so a change made at the provider is
             // told from one that changes nothing in the books.
             "ALTER TABLE integration_records ADD COLUMN origin TEXT",
