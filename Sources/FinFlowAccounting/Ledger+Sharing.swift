@@ -81,7 +81,9 @@ extension Ledger {
             guard LedgerDate(since) != nil else { return }  // validated by the producer; a bad date catches nothing up
             from = "accounting_date >= \(bind: since)"
         } else {
-            from = "posted_at_ms >= \(bind: change.changedAtMillis - Self.pushClockMarginMillis)"
+            // An event's time is outside input: a margin taken from a time near the smallest stops at it, never traps.
+            let earliest = change.changedAtMillis.subtractingReportingOverflow(Self.pushClockMarginMillis)
+            from = "posted_at_ms >= \(bind: earliest.overflow ? Int64.min : earliest.partialValue)"
         }
         // Oldest first, a page at a time, all in this transaction: the catch-up is queued whole or not at all.
         var after: (date: String, posted: Int64, id: String)?

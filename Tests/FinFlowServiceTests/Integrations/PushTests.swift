@@ -29,15 +29,7 @@ struct PushTests {
     }
 
     static func pushes(_ client: any TestClientProtocol, _ desk: Desk, _ id: String) async throws -> [[String: Any]] {
-        var all: [[String: Any]] = [], cursor: String?
-        repeat {
-            let page = try await client.send(
-                .get, "/v1/integrations/connections/\(id)/pushes?limit=200" + (cursor.map { "&cursor=\($0)" } ?? ""), token: desk.token)
-            try #require(page.status == 200, "\(page.body)")
-            all += page.body["items"] as? [[String: Any]] ?? []
-            cursor = page.body["nextCursor"] as? String
-        } while cursor != nil
-        return all
+        try await SyncTests.everyPage(client, desk, "/v1/integrations/connections/\(id)/pushes?limit=200")
     }
 
     static func entry(_ client: any TestClientProtocol, _ desk: Desk, _ lines: [(String, String, Int)], description: String = "Office rent") async throws
@@ -242,15 +234,7 @@ struct PushTests {
 
     /// Every posted entry of the desk's tenant, page after page.
     static func posted(_ client: any TestClientProtocol, _ desk: Desk) async throws -> [[String: Any]] {
-        var all: [[String: Any]] = [], cursor: String?
-        repeat {
-            let page = try await client.send(
-                .get, "/v1/accounting/journal-entries?status=posted&limit=200" + (cursor.map { "&cursor=\($0)" } ?? ""), token: desk.token)
-            try #require(page.status == 200, "\(page.body)")
-            all += page.body["items"] as? [[String: Any]] ?? []
-            cursor = page.body["nextCursor"] as? String
-        } while cursor != nil
-        return all
+        try await SyncTests.everyPage(client, desk, "/v1/accounting/journal-entries?status=posted&limit=200")
     }
 
     @Test("the demo tenant both ways with QuickBooks: its year pushed once, QuickBooks' own documents posted once, and again nothing made twice")

@@ -33,10 +33,14 @@ struct SyncTests {
 
     /// Every record of the connection, page after page.
     static func records(_ client: any TestClientProtocol, _ desk: Desk, _ id: String) async throws -> [[String: Any]] {
+        try await Self.everyPage(client, desk, "/v1/integrations/connections/\(id)/records?limit=200")
+    }
+
+    /// Every item of a cursor-paged list at `path` (which carries its query), page after page.
+    static func everyPage(_ client: any TestClientProtocol, _ desk: Desk, _ path: String) async throws -> [[String: Any]] {
         var all: [[String: Any]] = [], cursor: String?
         repeat {
-            let page = try await client.send(
-                .get, "/v1/integrations/connections/\(id)/records?limit=200" + (cursor.map { "&cursor=\($0)" } ?? ""), token: desk.token)
+            let page = try await client.send(.get, path + (cursor.map { "&cursor=\($0)" } ?? ""), token: desk.token)
             try #require(page.status == 200, "\(page.body)")
             all += page.body["items"] as? [[String: Any]] ?? []
             cursor = page.body["nextCursor"] as? String
