@@ -31,10 +31,10 @@ extension Ledger {
             }
         }
         for entry in entries {
+            let document = try await self.sharedDocument(entry, lines: lines[entry.id] ?? [], tenantId: tenantId, accounts: &accounts, db: db)
             let shared = (lines[entry.id] ?? []).map { line in
                 let account = accounts[line.account_id]
-                // A ledger currency always has a minor unit; were one not to, the empty amount refuses the push, visibly.
-                let amount = Currency(code: line.currency).flatMap { try? Money(amountMinor: line.amountMinor, currency: $0).decimalText } ?? ""
+                let amount = Self.decimalText(line.amountMinor, line.currency)
                 return JournalEntryShared.Line(
                     accountId: line.account_id, accountCode: account?.code ?? "", accountName: account?.name ?? "", side: line.side.rawValue,
                     amount: amount, currency: line.currency, memo: line.memo)
@@ -43,9 +43,87 @@ extension Ledger {
                 JournalEntryShared(
                     tenantId: tenantId, entryId: entry.id, source: entry.source, accountingDate: entry.accounting_date,
                     description: entry.description, reference: entry.reference, reversesEntryId: entry.reverses_id, connectionId: connectionId,
-                    lines: shared),
+                    lines: shared, document: document),
                 subject: tenantId, tenantId: tenantId, on: db)
         }
+    }
+
+    /// An amount in the currency's major unit. A ledger currency always has a minor unit; were one not to, the empty
+    /// amount refuses the push, visibly.
+    static func decimalText(_ minor: Int64, _ currency: String) -> String {
+        Currency(code: currency).flatMap { try? Money(amountMinor: minor, currency: $0).decimalText } ?? ""
+    }
+
+    /// The invoice or bill `entry` posts, or the payment of one it records (a reversal is none: the provider voids the
+    /// document instead); nil for any other entry.
+    func sharedDocument(_ entry: EntryRow, lines entryLines: [LineRow], tenantId: String, accounts: inout [String: AccountRow], db: any SQLDatabase) async throws
+        -> JournalEntryShared.Document?
+    {
+        guard entry.reverses_id == nil, entry.source == EntrySource.invoice.rawValue || entry.source == EntrySource.bill.rawValue else { return nil }
+        let sales = entry.source == EntrySource.invoice.rawValue
+        let metadata = entry.metadataDictionary
+        guard let documentId = metadata[sales ? "invoiceId" : "billId"] else { return nil }
+        let issue = entry.source_id == (sales ? "issue:" : "post:") + documentId
+        // A payment is keyed by nothing of its own; an entry with another source id (a credit applied) is no payment.
+        guard issue || entry.source_id == nil else { return nil }
+        struct Part {
+            let kind, number, contactId, contactName, date, currency: String
+            let dueDate, paidEntryId: String?
+            let total, tax: Int64
+            let lines: [(description: String, quantity: String, unitPrice: Int64, net: Int64, account: String)]
+        }
+        let part: Part
+        if sales {
+            guard let invoice = try await self.invoiceRow(id: documentId, tenantId: tenantId, db: db) else { return nil }
+            if issue {
+                let lines = try await db.raw("SELECT * FROM invoice_lines WHERE invoice_id = \(bind: invoice.id) ORDER BY line_no")
+                    .all(decoding: InvoiceLineRow.self)
+                part = Part(kind: invoice.kind, number: invoice.number, contactId: invoice.customer_id, contactName: invoice.customer_name,
+                            date: invoice.issue_date, currency: invoice.currency, dueDate: invoice.due_date, paidEntryId: nil,
+                            total: invoice.total_minor, tax: invoice.tax_minor,
+                            lines: lines.map { ($0.description, $0.quantity, $0.unit_price_minor, $0.net_minor, $0.revenue_account_id) })
+            } else {
+                guard let paid = Self.moved(entryLines, on: invoice.receivable_account_id), let paidEntry = invoice.entry_id
+                else { return nil }
+                part = Part(kind: "invoice_payment", number: invoice.number, contactId: invoice.customer_id, contactName: invoice.customer_name,
+                            date: entry.accounting_date, currency: invoice.currency, dueDate: nil, paidEntryId: paidEntry, total: paid, tax: 0, lines: [])
+            }
+        } else {
+            guard let bill = try await self.billRow(id: documentId, tenantId: tenantId, db: db) else { return nil }
+            if issue {
+                let lines = try await db.raw("SELECT * FROM bill_lines WHERE bill_id = \(bind: bill.id) ORDER BY line_no").all(decoding: BillLineRow.self)
+                part = Part(kind: bill.kind, number: bill.vendor_reference ?? bill.number, contactId: bill.vendor_id, contactName: bill.vendor_name,
+                            date: bill.bill_date, currency: bill.currency, dueDate: bill.due_date, paidEntryId: nil,
+                            total: bill.total_minor, tax: bill.tax_minor,
+                            lines: lines.map { ($0.description, $0.quantity, $0.unit_price_minor, $0.net_minor, $0.expense_account_id) })
+            } else {
+                guard let paid = Self.moved(entryLines, on: bill.payable_account_id), let paidEntry = bill.entry_id
+                else { return nil }
+                part = Part(kind: "bill_payment", number: bill.vendor_reference ?? bill.number, contactId: bill.vendor_id, contactName: bill.vendor_name,
+                            date: entry.accounting_date, currency: bill.currency, dueDate: nil, paidEntryId: paidEntry, total: paid, tax: 0, lines: [])
+            }
+        }
+        let missing = Set(part.lines.map(\.account)).subtracting(accounts.keys)
+        if !missing.isEmpty {
+            for account in try await LedgerStore.accounts(tenantId: tenantId, ids: missing.sorted(), forUpdate: false, db: db) { accounts[account.id] = account }
+        }
+        let known = accounts
+        return JournalEntryShared.Document(
+            kind: part.kind, documentId: documentId, number: part.number, contactId: part.contactId, contactName: part.contactName, date: part.date,
+            dueDate: part.dueDate, currency: part.currency, total: Self.decimalText(part.total, part.currency),
+            tax: Self.decimalText(part.tax, part.currency), paidEntryId: part.paidEntryId,
+            lines: part.lines.map { line in
+                JournalEntryShared.DocumentLine(
+                    description: line.description, quantity: line.quantity, unitPrice: Self.decimalText(line.unitPrice, part.currency),
+                    amount: Self.decimalText(line.net, part.currency), accountId: line.account, accountCode: known[line.account]?.code ?? "",
+                    accountName: known[line.account]?.name ?? "")
+            })
+    }
+
+    /// What a payment's entry moved on the invoice's receivable (or the bill's payable) account; nil when it moved none.
+    private static func moved(_ lines: [LineRow], on account: String) -> Int64? {
+        let moved = lines.filter { $0.account_id == account }.reduce(Int64(0)) { $0 + $1.amountMinor }
+        return moved > 0 ? moved : nil
     }
 
     /// How far before a push was turned on its catch-up reaches, for clocks that disagree between services.

@@ -7,6 +7,7 @@ enum IntegrationsMigrations {
     static let connectionTables = ["integration_authorisations", "integration_connections"]
     static let syncTables = ["integration_records", "integration_sync_cursors", "integration_sync_runs", "integration_sync_errors"]
     static let pushTables = ["integration_pushes"]
+    static let pushRefTables = ["integration_push_refs"]
 
     static let all: [Migration] = [
         Migration(1, "create the webhook endpoints, their subscriptions, deliveries and attempts, and the sealing key", [
@@ -139,5 +140,17 @@ enum IntegrationsMigrations {
             "ALTER TABLE integration_records ADD COLUMN origin TEXT",
             "ALTER TABLE integration_records ADD COLUMN pushed_content TEXT",
         ], postgresAfter: pushTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
+        Migration(6, "push invoices, bills and their payments as the providers' own documents, with the contacts and items they name", [
+            // What a push made at the provider: a journal, or an invoice, bill or payment (the kind of its record).
+            "ALTER TABLE integration_pushes ADD COLUMN entity TEXT",
+            // FinFlow's customer, vendor or revenue account and the provider's contact or item that stands for it, found
+            // by name or made once (under an idempotency key of the connection and FinFlow's id).
+            """
+            CREATE TABLE integration_push_refs (
+                tenant_id TEXT NOT NULL, connection_id TEXT NOT NULL, kind TEXT NOT NULL, finflow_id TEXT NOT NULL, external_id TEXT NOT NULL,
+                name TEXT NOT NULL, created_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, connection_id, kind, finflow_id))
+            """,
+        ], postgresAfter: pushRefTables.flatMap { Migration.rowLevelSecurity(table: $0) }),
     ]
 }

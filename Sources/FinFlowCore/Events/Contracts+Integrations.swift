@@ -202,6 +202,72 @@ public struct JournalEntryShared: EventContract, Equatable {
     /// connection.
     public let connectionId: String?
     public let lines: [Line]
+    /// The invoice or bill the entry posts, or the payment of one it records: pushed as the provider's own document
+    /// (an invoice its customer owes, a payment applied to it) rather than as a journal. Absent for any other entry.
+    public var document: Document?
+
+    /// An invoice, bill, or a payment of one, as FinFlow keeps it.
+    public struct Document: Codable, Sendable, Equatable {
+        /// invoice, credit_note, bill, vendor_credit, invoice_payment, bill_payment.
+        public let kind: String
+        /// FinFlow's invoice or bill (for a payment: the one paid).
+        public let documentId: String
+        public let number: String
+        /// The customer or vendor, by FinFlow's id and name.
+        public let contactId: String
+        public let contactName: String
+        /// The issue, bill or payment date, `YYYY-MM-DD`.
+        public let date: String
+        public let dueDate: String?
+        public let currency: String
+        /// Decimals in the currency's major unit: the total (for a payment, the amount paid) and its tax.
+        public let total: String
+        public let tax: String
+        /// For a payment: the entry that posted the invoice or bill it pays.
+        public let paidEntryId: String?
+        public let lines: [DocumentLine]
+
+        public init(
+            kind: String, documentId: String, number: String, contactId: String, contactName: String, date: String, dueDate: String?,
+            currency: String, total: String, tax: String, paidEntryId: String?, lines: [DocumentLine]
+        ) {
+            self.kind = kind
+            self.documentId = documentId
+            self.number = number
+            self.contactId = contactId
+            self.contactName = contactName
+            self.date = date
+            self.dueDate = dueDate
+            self.currency = currency
+            self.total = total
+            self.tax = tax
+            self.paidEntryId = paidEntryId
+            self.lines = lines
+        }
+    }
+
+    /// One line of an invoice or bill: what was sold or bought, and the revenue or expense account it posts to.
+    public struct DocumentLine: Codable, Sendable, Equatable {
+        public let description: String
+        /// A decimal, as entered (`"1.5"`).
+        public let quantity: String
+        /// Decimals in the currency's major unit; `amount` is the line's net as FinFlow rounded it.
+        public let unitPrice: String
+        public let amount: String
+        public let accountId: String
+        public let accountCode: String
+        public let accountName: String
+
+        public init(description: String, quantity: String, unitPrice: String, amount: String, accountId: String, accountCode: String, accountName: String) {
+            self.description = description
+            self.quantity = quantity
+            self.unitPrice = unitPrice
+            self.amount = amount
+            self.accountId = accountId
+            self.accountCode = accountCode
+            self.accountName = accountName
+        }
+    }
 
     public struct Line: Codable, Sendable, Equatable {
         public let accountId: String
@@ -228,7 +294,7 @@ public struct JournalEntryShared: EventContract, Equatable {
 
     public init(
         tenantId: String, entryId: String, source: String, accountingDate: String, description: String, reference: String?,
-        reversesEntryId: String?, connectionId: String?, lines: [Line]
+        reversesEntryId: String?, connectionId: String?, lines: [Line], document: Document? = nil
     ) {
         self.tenantId = tenantId
         self.entryId = entryId
@@ -239,5 +305,6 @@ public struct JournalEntryShared: EventContract, Equatable {
         self.reversesEntryId = reversesEntryId
         self.connectionId = connectionId
         self.lines = lines
+        self.document = document
     }
 }

@@ -70,7 +70,7 @@ extension IntegrationsAPI {
             limit: page.limit)
         let items: [Components.Schemas.Push] = pushes.map {
             .init(entryId: $0.entry_id, status: .init(rawValue: $0.status) ?? .queued, attempts: $0.attempts, externalId: $0.external_id,
-                  error: $0.error, createdAt: Self.date($0.created_at_ms), pushedAt: $0.pushed_at_ms.map(Self.date))
+                  made: $0.entity.flatMap(Components.Schemas.Push.MadePayload.init(rawValue:)), error: $0.error, createdAt: Self.date($0.created_at_ms), pushedAt: $0.pushed_at_ms.map(Self.date))
         }
         let next = pushes.count == page.limit ? pushes.last.map { PageRequest.cursor(after: $0.entry_id) } : nil
         return .ok(.init(body: .json(.init(items: items, nextCursor: next))))

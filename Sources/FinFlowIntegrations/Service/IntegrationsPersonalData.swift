@@ -39,6 +39,14 @@ extension IntegrationsService {
                 years: nil, dateColumn: nil),
             orderBy: "created_at_ms, entry_id"),
         PersonalDataSource(
+            category: "pushed-contacts", purpose: "name the tenant's customers and vendors in its QuickBooks or Xero company (contract)",
+            retention: "while the connection exists", table: "integration_push_refs",
+            columns: ["kind", "finflow_id", "external_id", "name", "created_at_ms:int"], matches: [:], mentions: ["name"],
+            erasure: .pseudonymise(
+                [], rule: "the name the provider's contact was found or made by, a copy of the tenant's own records; the provider's copy is erased there",
+                years: nil, dateColumn: nil),
+            orderBy: "kind, finflow_id"),
+        PersonalDataSource(
             category: "sync-requests", purpose: "say who started each sync (legitimate interest)",
             retention: "while the connection exists", table: "integration_sync_runs", columns: ["id", "connection_id", "created_at_ms:int"],
             matches: [.userId: "requested_by"],

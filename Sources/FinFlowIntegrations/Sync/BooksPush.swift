@@ -11,11 +11,14 @@ enum BooksPush {
     /// An entry FinFlow cannot write into the provider's books as it stands (an account with no match there).
     struct Unpushable: Error { let message: String }
 
-    /// The FinFlow entry a provider journal was pushed from, by the note FinFlow wrote on it; nil for any other document.
+    /// The FinFlow entry a provider journal, invoice, bill or payment was pushed from, by the note FinFlow wrote on it;
+    /// nil for any other document.
     static func entryId(pushedAs document: ProviderDocument, provider: AccountingProvider) -> String? {
-        guard document.entity == .journalEntry, !document.deleted,
+        // QuickBooks keeps the note in `PrivateNote` on every kind; Xero in a journal's `Narration`, elsewhere `Reference`.
+        let field = provider == .quickbooks ? "PrivateNote" : document.entity == .journalEntry ? "Narration" : "Reference"
+        guard [.journalEntry, .invoice, .bill, .payment, .billPayment].contains(document.entity), !document.deleted,
             let object = (try? JSONSerialization.jsonObject(with: document.json)) as? [String: Any],
-            let note = ProviderDocuments.text(object[provider == .quickbooks ? "PrivateNote" : "Narration"]),
+            let note = ProviderDocuments.text(object[field]),
             let range = note.range(of: Self.marker, options: .backwards)
         else { return nil }
         return UUID(uuidString: String(note[range.upperBound...].prefix(36)))?.canonical

@@ -10,6 +10,8 @@ struct PushRecord: Sendable, Decodable {
     let attempts: Int
     let next_attempt_at_ms: Int64?
     let external_id, error: String?
+    /// What the push made: `journal_entry`, `invoice`, `bill`, `payment`, `bill_payment`.
+    let entity: String?
     let created_at_ms, updated_at_ms: Int64
     let pushed_at_ms: Int64?
 }
@@ -196,23 +198,43 @@ extension SyncDesk {
             for push in pushes { try? await self.retry(push, error: (error as? AppError)?.message ?? "\(error)", counts: true) }
             return
         }
-        for start in stride(from: 0, to: pushes.count, by: Self.pushesAtOnce) {
-            await withTaskGroup(of: Void.self) { group in
-                for push in pushes[start..<min(start + Self.pushesAtOnce, pushes.count)] {
-                    group.addTask { await self.push(push, provider: provider, company: company, accounts: accounts, api: api) }
+        // Payments and voids after the documents they pay or void: an invoice and its payment claimed together go in order.
+        let dependent = pushes.filter { push in
+            let entry = try? JSONDecoder().decode(JournalEntryShared.self, from: Data(push.payload.utf8))
+            return entry?.reversesEntryId != nil || entry?.document?.paidEntryId != nil
+        }
+        let dependentIds = Set(dependent.map(\.entry_id))
+        for wave in [pushes.filter { !dependentIds.contains($0.entry_id) }, dependent] {
+            for start in stride(from: 0, to: wave.count, by: Self.pushesAtOnce) {
+                await withTaskGroup(of: Void.self) { group in
+                    for push in wave[start..<min(start + Self.pushesAtOnce, wave.count)] {
+                        group.addTask { await self.push(push, provider: provider, company: company, accounts: accounts, api: api) }
+                    }
                 }
             }
         }
     }
 
-    /// One push: the journal sent (with its idempotency key), its record kept as FinFlow's; an account without a match
-    /// or the provider's refusal refuses it, with the reason; the provider away leaves it for later.
+    /// One push: the journal or document sent (with its idempotency key), its record kept as FinFlow's; an account
+    /// without a match or the provider's refusal refuses it, with the reason; the provider away leaves it for later, as
+    /// does a payment whose invoice is still on its way.
     private func push(_ push: PushRecord, provider: AccountingProvider, company: String, accounts: BooksPush.Accounts, api: ProviderAPI) async {
         do {
             let entry = try JSONDecoder().decode(JournalEntryShared.self, from: Data(push.payload.utf8))
-            let body = try BooksPush.body(entry, provider: provider, accounts: accounts)
-            let answer = try await Self.send(body, api: api, provider: provider, company: company, key: push.idempotency_key, existingId: nil)
-            try await self.keep(answer, push: push, provider: provider, replacing: nil)
+            let depends = entry.reversesEntryId ?? entry.document?.paidEntryId
+            let earlier = try await depends.asyncMap { try await self.earlierPush(tenantId: push.tenant_id, connectionId: push.connection_id, entryId: $0) }
+            let plan = DocumentPush.plan(entry, earlier: earlier ?? nil)
+            switch plan {
+            case .journal:
+                let body = try BooksPush.body(entry, provider: provider, accounts: accounts)
+                let answer = try await Self.send(body, api: api, provider: provider, company: company, key: push.idempotency_key, existingId: nil)
+                try await self.keep(BooksPush.document(answer: answer, provider: provider), push: push, provider: provider, replacing: nil)
+            case .wait(let reason):
+                try await self.retry(push, error: reason, counts: false)
+            case .document, .payment, .void:
+                let made = try await self.pushDocument(push, entry: entry, plan: plan, provider: provider, company: company, accounts: accounts, api: api)
+                try await self.keep(made, push: push, provider: provider, replacing: nil)
+            }
         } catch let unpushable as BooksPush.Unpushable {
             try? await self.settle(push, status: "refused", error: unpushable.message, externalId: nil)
         } catch let refusal as ProviderRefusal {
@@ -241,32 +263,36 @@ extension SyncDesk {
     }
 
     /// Keeps what the provider made of a push: the record (origin FinFlow, the content it posts there) and the push done.
-    /// `replacing`: the record of a journal deleted at the provider that this push made anew.
-    private func keep(_ answer: Data, push: PushRecord, provider: AccountingProvider, replacing: String?) async throws {
-        let document = try BooksPush.document(answer: answer, provider: provider)
+    /// `replacing`: the record of a journal deleted at the provider that this push made anew. A void keeps the voided
+    /// document's record under the entry that pushed it.
+    private func keep(_ document: ProviderDocument, push: PushRecord, provider: AccountingProvider, replacing: String?) async throws {
+        let entity = document.entity.rawValue
         let tenantId = push.tenant_id, connectionId = push.connection_id, now = self.clock.nowMillis()
         try await self.database.tenantTransaction(tenantId: tenantId) { db in
-            let content = try await Self.contentKey(document, provider: provider, tenantId: tenantId, connectionId: connectionId, db: db)
+            // As a sync reading it back keys it: a deleted document by its deletion.
+            let content = document.deleted
+                ? "deleted" : try await Self.contentKey(document, provider: provider, tenantId: tenantId, connectionId: connectionId, db: db)
             let json = String(decoding: document.json, as: UTF8.self)
             if let replacing {
                 try await db.raw("""
                     DELETE FROM integration_records WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId)
-                        AND entity = 'journal_entry' AND external_id = \(bind: replacing)
+                        AND entity = \(bind: entity) AND external_id = \(bind: replacing)
                     """).run()
             }
             try await db.raw("""
                 INSERT INTO integration_records (tenant_id, connection_id, entity, external_id, finflow_id, version, status, label, document,
                     provider_updated_at_ms, synced_at_ms, created_at_ms, books_status, origin, pushed_content)
-                VALUES (\(bind: tenantId), \(bind: connectionId), 'journal_entry', \(bind: document.externalId), \(bind: push.entry_id),
-                    \(bind: document.version), 'active', \(bind: document.label), \(bind: json), \(bind: document.updatedAtMillis), \(bind: now),
-                    \(bind: now), 'pushed', 'finflow', \(bind: content))
-                ON CONFLICT (tenant_id, connection_id, entity, external_id) DO UPDATE SET version = excluded.version, status = 'active',
+                VALUES (\(bind: tenantId), \(bind: connectionId), \(bind: entity), \(bind: document.externalId), \(bind: push.entry_id),
+                    \(bind: document.version), \(bind: document.deleted ? "deleted" : "active"), \(bind: document.label), \(bind: json),
+                    \(bind: document.updatedAtMillis), \(bind: now), \(bind: now), 'pushed', 'finflow', \(bind: content))
+                ON CONFLICT (tenant_id, connection_id, entity, external_id) DO UPDATE SET version = excluded.version, status = excluded.status,
                     label = excluded.label, document = excluded.document, provider_updated_at_ms = excluded.provider_updated_at_ms,
                     synced_at_ms = excluded.synced_at_ms, books_status = 'pushed', books_problem = NULL, origin = 'finflow',
                     pushed_content = excluded.pushed_content
                 """).run()
             try await db.raw("""
-                UPDATE integration_pushes SET status = 'pushed', external_id = \(bind: document.externalId), attempts = attempts + 1,
+                UPDATE integration_pushes SET status = 'pushed', external_id = \(bind: document.externalId), entity = \(bind: entity),
+                    attempts = attempts + 1,
                     next_attempt_at_ms = NULL, error = NULL, pushed_at_ms = \(bind: now), updated_at_ms = \(bind: now)
                 WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) AND entry_id = \(bind: push.entry_id)
                 """).run()
@@ -297,7 +323,7 @@ extension SyncDesk {
     }
 
     /// Tried again later: a minute per attempt so far (at most an hour); refused after `pushAttemptsMax` failures.
-    private func retry(_ push: PushRecord, error: String, counts: Bool) async throws {
+    func retry(_ push: PushRecord, error: String, counts: Bool) async throws {
         let attempts = push.attempts + (counts ? 1 : 0)
         guard attempts < Self.pushAttemptsMax else {
             return try await self.settle(push, status: "refused", error: "given up after \(attempts) attempts: \(error)", externalId: nil)
@@ -369,6 +395,11 @@ extension SyncDesk {
             }
             return try await self.record(tenantId: tenantId, connectionId: connectionId, entity: entity, externalId: externalId)
         }
+        guard entity == .journalEntry else {
+            throw AppError.conflict(
+                code: "resolution-unsupported",
+                "FinFlow writes its side back over journals only: correct the \(entity.rawValue) in \(connection.provider.title) to match FinFlow's, or keep \(connection.provider.title)'s")
+        }
         try ConnectionDesk.requireConnected(connection)
         guard let company = connection.externalId,
             let push = try await self.database.tenantRead(tenantId: tenantId, { db in
@@ -410,7 +441,8 @@ extension SyncDesk {
         } catch let unpushable as BooksPush.Unpushable {
             throw AppError(.rejected, code: "entry-unpushable", unpushable.message)
         }
-        try await self.keep(answer, push: push, provider: provider, replacing: record.status == "deleted" ? externalId : nil)
+        try await self.keep(BooksPush.document(answer: answer, provider: provider), push: push, provider: provider,
+                            replacing: record.status == "deleted" ? externalId : nil)
         try await self.database.tenantTransaction(tenantId: tenantId) { db in try await audited("finflow", db) }
         let made = try BooksPush.document(answer: answer, provider: provider)
         return try await self.record(tenantId: tenantId, connectionId: connectionId, entity: entity, externalId: made.externalId)

@@ -104,26 +104,46 @@ extension ProviderSandbox {
                 self.query(String(request.uri.queryParameters["query"] ?? ""))
             }
         }
-        router.post("/v3/company/:realm/journalentry") { request, context in
+        router.post("/v3/company/:realm/:entity") { request, context in
             let body = try await request.body.collect(upTo: 1 << 20)
-            return try await self.serving(request, "journalentry") {
-                self.writeQuickBooksJournal(Data(body.readableBytesView), requestId: request.uri.queryParameters["requestid"].map(String.init))
+            let entity = context.parameters.get("entity") ?? ""
+            let requestId = request.uri.queryParameters["requestid"].map(String.init)
+            return try await self.serving(request, entity) {
+                guard entity == "journalentry" else {
+                    return self.writeQuickBooksDocument(
+                        entity, Data(body.readableBytesView), requestId: requestId, operation: request.uri.queryParameters["operation"].map(String.init))
+                }
+                return self.writeQuickBooksJournal(Data(body.readableBytesView), requestId: requestId)
             }
+        }
+        router.get("/v3/company/:realm/:entity/:id") { request, context in
+            let entity = context.parameters.get("entity") ?? "", id = context.parameters.get("id") ?? ""
+            return try await self.serving(request, entity) { self.readQuickBooksDocument(entity, id: id) }
         }
         // One route per shape: Hummingbird's router prefers a constant segment and would not fall back to `:collection`.
         router.put("/api.xro/2.0/:collection") { request, context in
             let body = try await request.body.collect(upTo: 1 << 20)
-            guard context.parameters.get("collection") == "ManualJournals" else { return StandIn.response(.notFound, "{}") }
-            return try await self.serving(request, "ManualJournals") {
-                self.writeXeroJournal(Data(body.readableBytesView), id: nil, key: request.headers[.init("Idempotency-Key")!])
+            let collection = context.parameters.get("collection") ?? ""
+            let key = request.headers[.init("Idempotency-Key")!]
+            return try await self.serving(request, collection) {
+                switch collection {
+                case "ManualJournals": self.writeXeroJournal(Data(body.readableBytesView), id: nil, key: key)
+                case "Contacts", "Invoices", "Payments": self.writeXeroDocument(collection, Data(body.readableBytesView), id: nil, key: key)
+                default: StandIn.response(.notFound, "{}")
+                }
             }
         }
         router.post("/api.xro/2.0/:collection/:id") { request, context in
             let body = try await request.body.collect(upTo: 1 << 20)
             let id = context.parameters.get("id") ?? ""
-            guard context.parameters.get("collection") == "ManualJournals" else { return StandIn.response(.notFound, "{}") }
-            return try await self.serving(request, "ManualJournals") {
-                self.writeXeroJournal(Data(body.readableBytesView), id: id, key: request.headers[.init("Idempotency-Key")!])
+            let collection = context.parameters.get("collection") ?? ""
+            let key = request.headers[.init("Idempotency-Key")!]
+            return try await self.serving(request, collection) {
+                switch collection {
+                case "ManualJournals": self.writeXeroJournal(Data(body.readableBytesView), id: id, key: key)
+                case "Invoices": self.writeXeroDocument(collection, Data(body.readableBytesView), id: id, key: key)
+                default: StandIn.response(.notFound, "{}")
+                }
             }
         }
         router.get("/api.xro/2.0/:collection/:id") { request, context in
@@ -146,7 +166,7 @@ extension ProviderSandbox {
                     let formatter = ISO8601DateFormatter()
                     return formatter.date(from: text + "Z")
                 }
-                return self.xeroCollection(collection, page: page, since: since)
+                return self.xeroCollection(collection, page: page, since: since, where: request.uri.queryParameters["where"].map(String.init))
             }
         }
     }
@@ -189,17 +209,17 @@ extension ProviderSandbox {
         return response
     }
 
-    private static func fault(_ message: String, _ detail: String, code: String = "4000") -> Response {
+    static func fault(_ message: String, _ detail: String, code: String = "4000") -> Response {
         StandIn.response(.badRequest, String(decoding: try! JSONSerialization.data(withJSONObject: [
             "Fault": ["Error": [["Message": message, "Detail": detail, "code": code]], "type": "ValidationFault"],
         ]), as: UTF8.self))
     }
 
-    private static func json(_ object: [String: Any]) -> Response {
+    static func json(_ object: [String: Any]) -> Response {
         StandIn.response(.ok, String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self))
     }
 
-    private static func decimal(_ value: Any?) -> Decimal? {
+    static func decimal(_ value: Any?) -> Decimal? {
         switch value {
         case let number as NSNumber: Decimal(string: number.stringValue)
         case let text as String: Decimal(string: text)
@@ -298,20 +318,20 @@ extension ProviderSandbox {
         }
     }
 
-    private static func xeroObject(_ document: SandboxBooks.Document) -> [String: Any] {
+    static func xeroObject(_ document: SandboxBooks.Document) -> [String: Any] {
         var object = (try? JSONSerialization.jsonObject(with: document.json) as? [String: Any]) ?? [:]
         object["UpdatedDateUTC"] = "/Date(\(Int64(document.updated.timeIntervalSince1970 * 1_000))+0000)/"
         if document.deleted { object["Status"] = "DELETED" }
         return object
     }
 
-    private static func quickbooksTime(_ date: Date) -> String {
+    static func quickbooksTime(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(secondsFromGMT: -8 * 3_600)
         return formatter.string(from: date)
     }
 
-    private func quickbooksObject(_ document: SandboxBooks.Document, id: String) -> [String: Any] {
+    func quickbooksObject(_ document: SandboxBooks.Document, id: String) -> [String: Any] {
         if document.deleted {
             return ["domain": "QBO", "status": "Deleted", "Id": id, "MetaData": ["LastUpdatedTime": Self.quickbooksTime(document.updated)]]
         }
@@ -353,8 +373,21 @@ extension ProviderSandbox {
         }
         let start = number(after: "STARTPOSITION") ?? 1, maximum = number(after: "MAXRESULTS") ?? 100
         guard start >= 1, (1...1_000).contains(maximum) else { return Self.fault("QueryValidationError", "MAXRESULTS is 1–1000") }
+        // `where <Field> = '<value>'` (a quote escaped by a backslash), the condition the push's look-ups use; the sync's
+        // `Active IN (true, false)` keeps every object, as the sandbox keeps no inactive ones.
+        var condition: (field: String, value: String)?
+        if let range = text.range(of: " where ", options: .caseInsensitive), let equals = text[range.upperBound...].range(of: " = '"), text.hasSuffix("'") {
+            let clause = text[range.upperBound...]
+            let value = clause[equals.upperBound...].dropLast().replacingOccurrences(of: "\\'", with: "'").replacingOccurrences(of: "\\\\", with: "\\")
+            condition = (String(clause[..<equals.lowerBound]), value)
+        }
         let objects: [[String: Any]] = self.books.withLock { books in
             let live = (books.collections[entity] ?? [:]).filter { !$0.value.deleted }.sorted { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }
+                .filter { document in
+                    guard let condition else { return true }
+                    let object = (try? JSONSerialization.jsonObject(with: document.value.json)) as? [String: Any]
+                    return (object?[condition.field] as? String) == condition.value
+                }
             return live.dropFirst(start - 1).prefix(maximum).map { self.quickbooksObject($0.value, id: $0.key) }
         }
         var response: [String: Any] = ["startPosition": start, "maxResults": objects.count]
@@ -363,10 +396,16 @@ extension ProviderSandbox {
         return StandIn.response(.ok, String(decoding: try! JSONSerialization.data(withJSONObject: answer), as: UTF8.self))
     }
 
-    private func xeroCollection(_ collection: String, page: Int, since: Date?) -> Response {
+    private func xeroCollection(_ collection: String, page: Int, since: Date?, where filter: String? = nil) -> Response {
         let paged = collection != "Accounts"
+        // `where=Name=="…"`, the one filter the sync's contact look-up uses.
+        let named = filter.flatMap { text -> String? in
+            guard text.hasPrefix("Name==\""), text.hasSuffix("\""), text.count >= 8 else { return nil }
+            return String(text.dropFirst(7).dropLast())
+        }
         let objects: [[String: Any]] = self.books.withLock { books in
             let all = (books.collections[collection] ?? [:]).filter { since == nil || $0.value.updated > since! }
+                .filter { named == nil || (((try? JSONSerialization.jsonObject(with: $0.value.json)) as? [String: Any])?["Name"] as? String) == named }
                 .sorted { ($0.value.updated, $0.key) < ($1.value.updated, $1.key) }
             let chosen = paged ? Array(all.dropFirst((max(1, page) - 1) * 100).prefix(100)) : all
             return chosen.map { Self.xeroObject($0.value) }
