@@ -83,7 +83,12 @@ struct EventSchemaTests {
         (JournalEntryShared.topic, JournalEntryShared(
             tenantId: "t", entryId: "e", source: "manual", accountingDate: "2026-03-02", description: "Rent", reference: "R-1",
             reversesEntryId: "o", connectionId: "c",
-            lines: [.init(accountId: "a", accountCode: "6100", accountName: "Rent", side: "debit", amount: "1200.00", currency: "USD", memo: "March")])),
+            lines: [.init(accountId: "a", accountCode: "6100", accountName: "Rent", side: "debit", amount: "1200.00", currency: "USD", memo: "March")],
+            document: .init(
+                kind: "invoice", documentId: "i", number: "INV-000001", contactId: "cust-1", contactName: "Acme", date: "2026-03-02",
+                dueDate: "2026-04-01", currency: "USD", total: "1200.00", tax: "0.00", paidEntryId: "p",
+                lines: [.init(description: "Widget", quantity: "1.5", unitPrice: "800.00", amount: "1200.00", accountId: "r", accountCode: "4000",
+                              accountName: "Sales")]))),
         (IntegrationSynced.topic, IntegrationSynced(
             tenantId: "t", connectionId: "c", provider: "quickbooks", kind: "invoice", externalId: "130", documentId: "d", version: "2",
             deleted: false, label: "1037",
