@@ -62,6 +62,12 @@ extension IntegrationsAPI {
         return .ok(.init(body: .json(Self.dto(connection))))
     }
 
+    func retryRefusedPushes(_ input: Operations.RetryRefusedPushes.Input) async throws -> Operations.RetryRefusedPushes.Output {
+        let principal = try RequestScope.require("integrations:manage")
+        let count = try await self.sync.retryRefused(connectionId: input.path.connectionId, principal: principal)
+        return .ok(.init(body: .json(.init(requeued: count))))
+    }
+
     func listPushes(_ input: Operations.ListPushes.Input) async throws -> Operations.ListPushes.Output {
         let principal = try RequestScope.require("integrations:read")
         let page = try PageRequest(limit: input.query.limit, cursor: input.query.cursor)

@@ -68,6 +68,41 @@ extension SyncDesk {
         return try await self.connections.connection(tenantId: tenantId, id: connectionId)
     }
 
+    /// Queues a connection's refused pushes again (audited); answers how many. One given up after its attempts keeps its
+    /// key (the provider may have made it before an answer was lost); any other was refused and made nothing, and goes
+    /// under a new key (a provider that remembers a refused request by its key would answer it the same way again).
+    func retryRefused(connectionId: String, principal: Principal) async throws -> Int {
+        let tenantId = principal.tenantId
+        let connection = try await self.connections.connection(tenantId: tenantId, id: connectionId)
+        let now = self.clock.nowMillis(), kind = self.database.kind
+        return try await self.database.tenantTransaction(tenantId: tenantId) { db in
+            struct Row: Decodable { let entry_id: String; let error: String?; let attempts: Int }
+            let refused = try await db.raw("""
+                SELECT entry_id, error, attempts FROM integration_pushes
+                WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) AND status = 'refused'
+                """).all(decoding: Row.self)
+            for push in refused {
+                let givenUp = push.error?.hasPrefix(Self.givenUp) == true
+                let key = givenUp ? nil : Self.pushKey(connectionId: connectionId, entryId: push.entry_id, round: 1_000 + push.attempts)
+                try await db.raw("""
+                    UPDATE integration_pushes SET status = 'queued', attempts = 0, error = NULL,
+                        next_attempt_at_ms = \(bind: connection.pushEnabled ? now : nil),
+                        idempotency_key = COALESCE(\(bind: key), idempotency_key), updated_at_ms = \(bind: now)
+                    WHERE tenant_id = \(bind: tenantId) AND connection_id = \(bind: connectionId) AND entry_id = \(bind: push.entry_id)
+                        AND status = 'refused'
+                    """).run()
+            }
+            try await self.audit.append(
+                AuditEntry(tenantId: tenantId, actorId: principal.subject, action: "integrations.push.retried", target: "connection:\(connectionId)",
+                           details: ["requeued": "\(refused.count)"]),
+                on: db, kind: kind)
+            return refused.count
+        }
+    }
+
+    /// How a push given up after its attempts begins its error.
+    static let givenUp = "given up after "
+
     /// The pushes of a connection, oldest first, after the entry id `after`.
     func pushes(tenantId: String, connectionId: String, status: String?, after: String?, limit: Int) async throws -> [PushRecord] {
         _ = try await self.connections.connection(tenantId: tenantId, id: connectionId)
@@ -326,7 +361,7 @@ extension SyncDesk {
     func retry(_ push: PushRecord, error: String, counts: Bool) async throws {
         let attempts = push.attempts + (counts ? 1 : 0)
         guard attempts < Self.pushAttemptsMax else {
-            return try await self.settle(push, status: "refused", error: "given up after \(attempts) attempts: \(error)", externalId: nil)
+            return try await self.settle(push, status: "refused", error: "\(Self.givenUp)\(attempts) attempts: \(error)", externalId: nil)
         }
         let now = self.clock.nowMillis(), pause = Int64(min(max(attempts, 1), 60)) * 60_000
         try await self.database.tenantTransaction(tenantId: push.tenant_id) { db in
