@@ -7,7 +7,8 @@
 # incremental run with nothing changed; the time until the ledger has posted every document the first sync read
 # (counted from the first run's end: the income account holds what the stand-in's invoices add up to); and what the
 # stand-in saw (calls, 429s, the most at once, the busiest minute). Then the push the other way: the demo tenant's year
-# of entries (about 480) pushed to the company as journals (the stand-ins carry accounts numbered as FinFlow's chart),
+# of entries (about 480) pushed to the company as journals, invoices, bills and payments (the stand-ins carry accounts
+# numbered as FinFlow's chart),
 # timed from turning pushing on to the last journal made.
 # Usage: Benchmarks/integrations-sync.sh [documents, default 10000] [latency ms, default 150]
 set -euo pipefail
@@ -119,7 +120,8 @@ print(uuid.UUID(bytes=bytes(b)))' "$id")
   done
   pushed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]) - 0.75:.1f}')" "$started" "$(date +%s.%N)")
   made=$(curl -fs "http://127.0.0.1:$standin/stats" | json 'd["journals_made"]')
+  documents=$(curl -fs "http://127.0.0.1:$standin/stats" | json 'd["documents_made"]')
   refused=$(call GET "/integrations/connections/$id/pushes?status=refused&limit=200" | json 'len(d["items"])')
-  echo "  push the demo year $made journals made in $pushed s ($(python3 -c "print(f'{$made / max($pushed, 0.001):.1f}')")/s), $refused refused (two currencies)"
+  echo "  push the demo year $made journals and $documents documents (invoices, bills, payments, contacts, items) made in $pushed s ($(python3 -c "print(f'{($made + $documents) / max($pushed, 0.001):.1f}')") writes/s), $refused refused (two currencies)"
   echo "  stand-in saw      $(curl -fs "http://127.0.0.1:$standin/stats")"
 done

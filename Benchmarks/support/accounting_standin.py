@@ -1,7 +1,9 @@
 """A QuickBooks Online or Xero stand-in for the sync benchmark: the OAuth token endpoint, Xero's /connections, and the
 read side of the accounting API (QuickBooks query and change data capture, Xero's paged collections), over a generated
 company of N documents, and the write side FinFlow pushes to (QuickBooks POST journalentry with requestid, Xero PUT
-ManualJournals with Idempotency-Key; lines must balance and name an account of the chart). POST /chart adds accounts
+ManualJournals with Idempotency-Key; lines must balance and name an account of the chart; and the documents: QuickBooks
+customers, vendors, items, invoices, bills, payments and bill payments, with `where` look-ups by name and voids; Xero
+contacts, invoices and payments, each made once per idempotency key). POST /chart adds accounts
 numbered as FinFlow's (QuickBooks AcctNum, Xero Code), so pushed lines find them. It enforces the provider's published limits per company (QuickBooks 500 calls a minute and 10
 at once; Xero 60 a minute and 5 at once), answering 429 with Retry-After past them, and takes LATENCY_MS per call, as a
 provider across the internet does. GET /stats answers what it saw: calls, 429s, the most calls at once, the busiest
@@ -26,8 +28,11 @@ XERO_COLLECTIONS = ["Accounts", "Contacts", "Invoices", "Payments", "ManualJourn
 START = time.time() - 86_400
 
 lock = threading.Lock()
-stats = {"calls": 0, "throttled": 0, "peak_at_once": 0, "busiest_minute": 0, "journals_made": 0, "writes_refused": 0}
+stats = {"calls": 0, "throttled": 0, "peak_at_once": 0, "busiest_minute": 0, "journals_made": 0, "documents_made": 0,
+         "writes_refused": 0}
 answered = {}
+# The documents pushed, by kind then id (kept apart from the generated company the sync reads).
+written = {}
 in_flight = 0
 starts = []
 
@@ -134,7 +139,7 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.body()
         if url.path == "/chart":
             return self.chart(json.loads(raw))
-        if url.path.endswith("/journalentry") or "/ManualJournals" in url.path:
+        if "/v3/company/" in url.path or "/api.xro/2.0/" in url.path:
             return self.limited(url.path, parse_qs(url.query), raw)
         form = parse_qs(raw.decode())
         if self.path.endswith("/revoke") or self.path.endswith("/revocation"):
@@ -247,15 +252,102 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(429, {"Fault": {"Error": [{"Message": "ThrottleExceeded"}]}}, {"Retry-After": "1"})
         try:
             time.sleep(LATENCY_MS / 1000)
-            if raw is not None:
+            if raw is not None and (path.endswith("/journalentry") or "/ManualJournals" in path):
                 self.write_journal(path, query, raw)
+            elif raw is not None:
+                self.write_document(path, query, raw)
             else:
                 self.serve_books(path, query)
         finally:
             with lock:
                 in_flight -= 1
 
+    def write_document(self, path, query, raw):
+        """A pushed contact, item, invoice, bill or payment, or a void: made once per idempotency key."""
+        key = (query.get("requestid") or [None])[0] if KIND == "quickbooks" else self.headers.get("Idempotency-Key")
+        with lock:
+            if key and key in answered:
+                return self.answer(200, answered[key])
+        body = json.loads(raw)
+        names = {"customer": "Customer", "vendor": "Vendor", "item": "Item", "invoice": "Invoice", "bill": "Bill", "payment": "Payment",
+                 "billpayment": "BillPayment"}
+        now = datetime.now(timezone.utc).isoformat()
+        stamp = f"/Date({int(time.time() * 1000)}+0000)/"
+        with lock:
+            stats["documents_made"] += 1
+            made = stats["documents_made"]
+            if KIND == "quickbooks":
+                entity = names.get(path.rsplit("/", 1)[1])
+                if entity is None:
+                    return self.answer(400, {"Fault": {"Error": [{"Message": "Unsupported Operation", "code": "500"}]}})
+                operation = (query.get("operation") or [None])[0]
+                if operation == "delete":
+                    answer = {entity: {"Id": body["Id"], "status": "Deleted", "domain": "QBO"}, "time": now}
+                elif operation == "void":
+                    stored = dict(written[entity][body["Id"]])
+                    stored["Line"] = [dict(line, Amount=0) for line in stored.get("Line", [])]
+                    stored.update({"TotalAmt": 0, "Balance": 0, "SyncToken": str(int(stored["SyncToken"]) + 1),
+                                   "MetaData": {"LastUpdatedTime": now}})
+                    written[entity][body["Id"]] = stored
+                    answer = {entity: stored, "time": now}
+                else:
+                    for line in body.get("Line", []):
+                        detail = line.get("SalesItemLineDetail")
+                        if detail:
+                            item = written.get("Item", {}).get(detail["ItemRef"]["value"], {})
+                            detail["ItemAccountRef"] = item.get("IncomeAccountRef")
+                    if entity in ("Invoice", "Bill"):
+                        body["TotalAmt"] = round(sum(line["Amount"] for line in body.get("Line", [])), 2)
+                        body["Balance"] = body["TotalAmt"]
+                    body.update({"Id": f"d{made}", "SyncToken": "0", "domain": "QBO", "MetaData": {"LastUpdatedTime": now}})
+                    written.setdefault(entity, {})[body["Id"]] = body
+                    answer = {entity: body, "time": now}
+            else:
+                collection = path.split("/api.xro/2.0/", 1)[1].split("/")[0]
+                item = body[collection][0]
+                if collection == "Invoices" and "/Invoices/" in path:
+                    stored = dict(written["Invoices"][item["InvoiceID"]], Status="VOIDED", UpdatedDateUTC=stamp)
+                    written["Invoices"][item["InvoiceID"]] = stored
+                    item = stored
+                else:
+                    field = {"Contacts": "ContactID", "Invoices": "InvoiceID", "Payments": "PaymentID"}[collection]
+                    item.update({field: str(uuid.uuid4()), "UpdatedDateUTC": stamp})
+                    if collection == "Invoices":
+                        item["Total"] = round(sum(line["LineAmount"] for line in item.get("LineItems", [])), 2)
+                        item["DateString"] = item["Date"] + "T00:00:00"
+                    if collection == "Payments":
+                        invoice = written.get("Invoices", {}).get(item["Invoice"]["InvoiceID"], {})
+                        item.update({"Status": "AUTHORISED", "DateString": item["Date"] + "T00:00:00",
+                                     "PaymentType": "ACCPAYPAYMENT" if invoice.get("Type") == "ACCPAY" else "ACCRECPAYMENT"})
+                    written.setdefault(collection, {})[item[field]] = item
+                answer = {"Status": "OK", collection: [item]}
+            if key:
+                answered[key] = answer
+        self.answer(200, answer)
+
+    def look_up(self, kind, field, name):
+        """What the push's look-ups by name find among the documents it made."""
+        with lock:
+            return [item for item in written.get(kind, {}).values() if item.get(field) == name]
+
     def serve_books(self, path, query):
+        if KIND == "quickbooks" and path.endswith("/query") and " where " in query["query"][0].lower():
+            text = query["query"][0]
+            entity = text.split()[3]
+            name = text.split(" = ", 1)[1].strip()[1:-1].replace("\\'", "'")
+            found = self.look_up(entity, "Name" if entity == "Item" else "DisplayName", name)
+            return self.answer(200, {"QueryResponse": {entity: found} if found else {}, "time": datetime.now(timezone.utc).isoformat()})
+        if KIND == "quickbooks" and "/v3/company/" in path and path.count("/") == 5:
+            # One pushed document read back by its id (before a void).
+            kind, ident = path.rsplit("/", 2)[1:]
+            names = {"invoice": "Invoice", "bill": "Bill"}
+            stored = written.get(names.get(kind, ""), {}).get(ident)
+            if stored is None:
+                return self.answer(400, {"Fault": {"Error": [{"Message": "Object Not Found", "code": "610"}]}})
+            return self.answer(200, {names[kind]: stored})
+        if KIND == "xero" and path.endswith("/Contacts") and "where" in query:
+            name = query["where"][0].split("==", 1)[1].strip('"')
+            return self.answer(200, {"Status": "OK", "Contacts": self.look_up("Contacts", "Name", name)})
         if KIND == "quickbooks" and path.endswith("/query"):
             words = query["query"][0].split()
             entity = words[3]

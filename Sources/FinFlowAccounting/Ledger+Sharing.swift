@@ -107,7 +107,27 @@ extension Ledger {
         if !missing.isEmpty {
             for account in try await LedgerStore.accounts(tenantId: tenantId, ids: missing.sorted(), forUpdate: false, db: db) { accounts[account.id] = account }
         }
+        // The tax, as posted: what the entry put on each account on the document's side beyond the lines' nets (the sales
+        // or input tax account; an expense bearing tax not reclaimed). None for a payment.
+        var taxed: [String: Int64] = [:]
+        if !part.lines.isEmpty {
+            let reversed = part.kind == "credit_note" || part.kind == "vendor_credit"
+            let side: Side = sales != reversed ? .credit : .debit
+            for line in entryLines where line.side == side { taxed[line.account_id, default: 0] += line.amountMinor }
+            for line in part.lines { taxed[line.account, default: 0] -= line.net }
+        }
+        let taxAccounts = taxed.filter { $0.value != 0 }.keys.sorted()
+        let absent = Set(taxAccounts).subtracting(accounts.keys)
+        if !absent.isEmpty {
+            for account in try await LedgerStore.accounts(tenantId: tenantId, ids: absent.sorted(), forUpdate: false, db: db) { accounts[account.id] = account }
+        }
         let known = accounts
+        let taxLines = taxAccounts.map { account in
+            JournalEntryShared.DocumentLine(
+                description: "Tax", quantity: "1", unitPrice: Self.decimalText(taxed[account]!, part.currency),
+                amount: Self.decimalText(taxed[account]!, part.currency), accountId: account, accountCode: known[account]?.code ?? "",
+                accountName: known[account]?.name ?? "")
+        }
         return JournalEntryShared.Document(
             kind: part.kind, documentId: documentId, number: part.number, contactId: part.contactId, contactName: part.contactName, date: part.date,
             dueDate: part.dueDate, currency: part.currency, total: Self.decimalText(part.total, part.currency),
@@ -117,7 +137,8 @@ extension Ledger {
                     description: line.description, quantity: line.quantity, unitPrice: Self.decimalText(line.unitPrice, part.currency),
                     amount: Self.decimalText(line.net, part.currency), accountId: line.account, accountCode: known[line.account]?.code ?? "",
                     accountName: known[line.account]?.name ?? "")
-            })
+            },
+            taxLines: part.lines.isEmpty ? nil : taxLines)
     }
 
     /// What a payment's entry moved on the invoice's receivable (or the bill's payable) account; nil when it moved none.

@@ -88,7 +88,9 @@ struct EventSchemaTests {
                 kind: "invoice", documentId: "i", number: "INV-000001", contactId: "cust-1", contactName: "Acme", date: "2026-03-02",
                 dueDate: "2026-04-01", currency: "USD", total: "1200.00", tax: "0.00", paidEntryId: "p",
                 lines: [.init(description: "Widget", quantity: "1.5", unitPrice: "800.00", amount: "1200.00", accountId: "r", accountCode: "4000",
-                              accountName: "Sales")]))),
+                              accountName: "Sales")],
+                taxLines: [.init(description: "Tax", quantity: "1", unitPrice: "96.00", amount: "96.00", accountId: "x", accountCode: "2200",
+                                 accountName: "Sales tax")]))),
         (IntegrationSynced.topic, IntegrationSynced(
             tenantId: "t", connectionId: "c", provider: "quickbooks", kind: "invoice", externalId: "130", documentId: "d", version: "2",
             deleted: false, label: "1037",

@@ -226,10 +226,13 @@ public struct JournalEntryShared: EventContract, Equatable {
         /// For a payment: the entry that posted the invoice or bill it pays.
         public let paidEntryId: String?
         public let lines: [DocumentLine]
+        /// The document's tax, as the entry posted it: one line per account it went to (sales or input tax, or the
+        /// expense that bears tax not reclaimed), quantity one. The lines and these come to `total`.
+        public let taxLines: [DocumentLine]?
 
         public init(
             kind: String, documentId: String, number: String, contactId: String, contactName: String, date: String, dueDate: String?,
-            currency: String, total: String, tax: String, paidEntryId: String?, lines: [DocumentLine]
+            currency: String, total: String, tax: String, paidEntryId: String?, lines: [DocumentLine], taxLines: [DocumentLine]? = nil
         ) {
             self.kind = kind
             self.documentId = documentId
@@ -243,6 +246,7 @@ public struct JournalEntryShared: EventContract, Equatable {
             self.tax = tax
             self.paidEntryId = paidEntryId
             self.lines = lines
+            self.taxLines = taxLines
         }
     }
 

@@ -8,8 +8,8 @@ import SQLKit
 enum DocumentPush {
     /// How a shared entry goes to the provider.
     enum Plan: Equatable {
-        /// As a journal (any entry that is no document, or a document the provider's own kind cannot carry as FinFlow
-        /// posted it: taxed, or in lines the provider would round otherwise).
+        /// As a journal (any entry that is no document, a credit note or vendor credit, or a document whose lines do not
+        /// come to its total).
         case journal
         /// An invoice or bill made there.
         case document(SyncEntity)
@@ -55,11 +55,21 @@ enum DocumentPush {
         }
     }
 
-    /// Whether the provider's invoice or bill carries the document as FinFlow posted it: no tax (FinFlow's tax would
-    /// meet the provider's own tax codes), one to 500 lines of positive amounts in one currency.
+    /// The document's lines as the provider's document carries them: FinFlow's lines, then its tax as lines on the
+    /// accounts the entry posted it to (the provider's own tax codes are not used: its tax reports do not see them).
+    static func lines(_ document: JournalEntryShared.Document) -> [JournalEntryShared.DocumentLine] {
+        document.lines + (document.taxLines ?? [])
+    }
+
+    /// Whether the provider's invoice or bill carries the document as FinFlow posted it: one to 500 lines of amounts
+    /// not below zero that come to its total (tax included); else it goes as the journal it posts.
     static func carried(_ document: JournalEntryShared.Document) -> Bool {
-        guard Self.decimal(document.tax) == 0, (1...500).contains(document.lines.count) else { return false }
-        return document.lines.allSatisfy { (Self.decimal($0.amount) ?? -1) >= 0 }
+        let lines = Self.lines(document)
+        guard (1...500).contains(lines.count), let total = Self.decimal(document.total) else { return false }
+        // A document whose tax the ledger did not share (written before it did) has nothing to carry its tax.
+        guard document.taxLines != nil || Self.decimal(document.tax) == 0 else { return false }
+        let amounts = lines.map { Self.decimal($0.amount) ?? -1 }
+        return amounts.allSatisfy { $0 >= 0 } && amounts.reduce(0, +) == total
     }
 
     static func decimal(_ text: String) -> Decimal? { Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) }
@@ -101,7 +111,7 @@ enum DocumentPush {
         // The receivable or payable account FinFlow posted: the entry's line on it is the document's whole.
         let control = entry.lines.first { (sales ? "debit" : "credit") == $0.side && $0.amount == document.total }
         var lines: [[String: Any]] = []
-        for line in document.lines {
+        for line in Self.lines(document) {
             let (quantity, price, amount) = Self.quantityAndPrice(line)
             let description = String(line.description.prefix(4_000))
             switch (provider, sales) {

@@ -29,7 +29,7 @@ extension SyncDesk {
             let contact = try await self.contact(document, vendor: entity == .bill, ids: ids, provider: provider, company: company, api: api)
             var items: [String: String] = [:]
             if provider == .quickbooks && entity == .invoice {
-                for line in document.lines where items[line.accountId] == nil {
+                for line in DocumentPush.lines(document) where items[line.accountId] == nil {
                     items[line.accountId] = try await self.item(line, ids: ids, accounts: accounts, company: company, api: api)
                 }
             }
