@@ -49,7 +49,14 @@ extension SyncDesk {
                 // Voided (a bill, which QuickBooks cannot void, deleted) at the SyncToken it has now: FinFlow voids only a
                 // document nothing was applied to, and QuickBooks refuses to void one with payments.
                 let name = entity.quickbooksName.lowercased()
-                let current = try await api.get("/v3/company/\(company)/\(name)/\(externalId)", query: [("minorversion", SyncReader.minorVersion)])
+                let current: Data
+                do {
+                    current = try await api.get("/v3/company/\(company)/\(name)/\(externalId)", query: [("minorversion", SyncReader.minorVersion)])
+                } catch let refusal as ProviderRefusal where refusal.code == "610" && entity == .bill {
+                    // Deleted already: the deletion's answer was lost, and this is its retry.
+                    return ProviderDocument(entity: .bill, externalId: externalId, version: "deleted", deleted: true, updatedAtMillis: nil, label: nil,
+                                            json: Data("{}".utf8))
+                }
                 let read = try DocumentPush.document(answer: current, entity: entity, provider: provider)
                 let body = try JSONSerialization.data(withJSONObject: ["Id": externalId, "SyncToken": read.version], options: [.sortedKeys])
                 answer = try await api.send(

@@ -24,7 +24,7 @@ struct DocumentPushTests {
 
     /// The business FinFlow does once pushing is on: an untaxed invoice to a customer the provider knows, paid in part;
     /// one to a new customer, voided; a taxed one; a taxed bill from a new vendor (part of its tax reclaimed, part borne
-    /// by the expense), paid in full; and a manual entry, which goes as a journal.
+    /// by the expense), paid in full; another bill, voided; and a manual entry, which goes as a journal.
     static func business(_ client: any TestClientProtocol, _ desk: Desk) async throws -> Done {
         let accounts = try await Books(client: client, token: desk.token).accounts()
         var done = Done()
@@ -45,6 +45,9 @@ struct DocumentPushTests {
                          BillTests.line("Client dinner", price: 8_000, rate: "7.5", recoverable: false, account: accounts["6300"]!)].joined(separator: ",")
         done.bill = try #require(try await send("/v1/accounting/bills", BillTests.bill(reference: "PC-77", billDate: "2026-11-05", lines: billLines))["id"] as? String)
         _ = try await send("/v1/accounting/bills/\(done.bill)/payments", #"{"amount":23475,"date":"2026-11-20","cashAccountId":"\#(accounts["1020"]!)"}"#)
+        let wrong = BillTests.line("Toner", price: 4_000, account: accounts["6300"]!)
+        let voided = try #require(try await send("/v1/accounting/bills", BillTests.bill(reference: "PC-78", billDate: "2026-11-06", lines: wrong))["id"] as? String)
+        _ = try await send("/v1/accounting/bills/\(voided)/void", "{}")
         _ = try await PushTests.entry(client, desk, [("6300", "debit", 1_000), ("1020", "credit", 1_000)], description: "Stamps")
         return done
     }
@@ -83,9 +86,9 @@ struct DocumentPushTests {
 
                 let pushes = try await PushTests.pushes(client, desk, id)
                 #expect(pushes.allSatisfy { $0["status"] as? String == "pushed" }, "\(pushes)")
-                // Three invoices, a payment and the void (which names the invoice it voided), one bill and its payment, and
-                // the manual entry as a journal.
-                #expect(Self.made(pushes) == ["invoice": 4, "payment": 1, "bill": 1, "bill_payment": 1, "journal_entry": 1], "\(pushes)")
+                // Three invoices, a payment and the void (which names the invoice it voided), two bills, a payment and a
+                // void, and the manual entry as a journal.
+                #expect(Self.made(pushes) == ["invoice": 4, "payment": 1, "bill": 3, "bill_payment": 1, "journal_entry": 1], "\(pushes)")
 
                 // The known customer found by name; the new one and the vendor made once; an item for the revenue account
                 // and one for the sales tax account.
@@ -128,7 +131,10 @@ struct DocumentPushTests {
                 #expect(taxedLines.map(\.0) == [100, 19] && (taxed.object["TotalAmt"] as? NSNumber)?.doubleValue == 119, "\(taxed.object)")
                 // The bill on the expense account, its reclaimed tax on input tax and the tax it bears on the expense, paid
                 // from the bank, nothing owed.
-                let bill = try #require(sandbox.documents("Bill").first?.value.object)
+                // The voided bill deleted (QuickBooks has no bill void), the paid one kept.
+                let bills = sandbox.documents("Bill")
+                #expect(bills.count == 1 && sandbox.bookCalls.contains("bill"), "\(bills)")
+                let bill = try #require(bills.first?.value.object)
                 #expect(bill["DocNumber"] as? String == "PC-77" && (bill["Balance"] as? NSNumber)?.doubleValue == 0, "\(bill)")
                 #expect((bill["TotalAmt"] as? NSNumber)?.doubleValue == 234.75, "\(bill)")
                 #expect((bill["APAccountRef"] as? [String: Any])?["value"] as? String == payable)
@@ -150,7 +156,7 @@ struct DocumentPushTests {
                 #expect(sandbox.documents("Invoice").count == 3 && sandbox.documents("Payment").count == 1 && sandbox.documents("Customer").count == 2)
                 #expect(sandbox.documents("Bill").count == 1 && sandbox.documents("BillPayment").count == 1 && sandbox.documents("Item").count == 2)
                 #expect(sandbox.documents("JournalEntry").count == 1)
-                #expect(Self.made(try await PushTests.pushes(client, desk, id)).values.reduce(0, +) == 8)
+                #expect(Self.made(try await PushTests.pushes(client, desk, id)).values.reduce(0, +) == 10)
 
                 // Read back, incrementally and whole: FinFlow's own documents, posted nothing, in conflict with nothing.
                 _ = try await SyncTests.sync(client, sut, desk, id)
@@ -159,7 +165,8 @@ struct DocumentPushTests {
                 #expect(try await SyncBooksTests.entries(client, desk).isEmpty)
                 let records = try await SyncTests.records(client, desk, id)
                 let ours = records.filter { ["invoice", "bill", "payment", "bill_payment"].contains($0["entity"] as? String ?? "") }
-                #expect(ours.count == 6 && ours.allSatisfy { $0["origin"] as? String == "finflow" && $0["books"] as? String == "pushed" }, "\(ours)")
+                #expect(ours.count == 7 && ours.allSatisfy { $0["origin"] as? String == "finflow" && $0["books"] as? String == "pushed" }, "\(ours)")
+                #expect(ours.filter { $0["status"] as? String == "deleted" }.count == 1, "\(ours)")
                 #expect(!records.contains { $0["books"] as? String == "conflict" }, "\(records)")
                 // A conflict on a document is resolved at the provider or by keeping its side; FinFlow writes back journals only.
                 let invoiceRecord = try #require(ours.first { $0["entity"] as? String == "invoice" })
@@ -196,11 +203,12 @@ struct DocumentPushTests {
                 try await PushTests.settle(sut)
 
                 let pushes = try await PushTests.pushes(client, desk, id)
-                #expect(Self.made(pushes) == ["invoice": 4, "payment": 1, "bill": 1, "bill_payment": 1, "journal_entry": 1], "\(pushes)")
+                #expect(Self.made(pushes) == ["invoice": 4, "payment": 1, "bill": 3, "bill_payment": 1, "journal_entry": 1], "\(pushes)")
                 let contacts = sandbox.documents("Contacts")
                 #expect(contacts.count == 3, "acme found, newco and paperco made: \(contacts.map { $0.value.object["Name"] ?? "" })")
                 let invoices = sandbox.documents("Invoices")
-                #expect(invoices.count == 4, "\(invoices)")
+                #expect(invoices.count == 5, "\(invoices)")
+                #expect(invoices.values.first { $0.object["InvoiceNumber"] as? String == "PC-78" }?.object["Status"] as? String == "VOIDED")
                 let taxed = (invoices.values.first { $0.object["InvoiceNumber"] as? String == "INV-000003" }?.object["LineItems"] as? [[String: Any]] ?? [])
                 #expect(taxed.map { $0["AccountCode"] as? String } == ["4000", "2200"] && taxed.map { ($0["LineAmount"] as? NSNumber)?.doubleValue } == [100, 19], "\(taxed)")
                 let paid = try #require(invoices.values.first { $0.object["InvoiceNumber"] as? String == "INV-000001" }?.object)
@@ -224,7 +232,7 @@ struct DocumentPushTests {
                 let records = try await SyncTests.records(client, desk, id)
                 #expect(!records.contains { $0["books"] as? String == "conflict" }, "\(records)")
                 let ours = records.filter { ["invoice", "bill", "payment", "bill_payment"].contains($0["entity"] as? String ?? "") }
-                #expect(ours.count == 6 && ours.allSatisfy { $0["origin"] as? String == "finflow" }, "\(ours)")
+                #expect(ours.count == 7 && ours.allSatisfy { $0["origin"] as? String == "finflow" }, "\(ours)")
             }
         }
     }
