@@ -217,7 +217,8 @@ struct DocumentPushTests {
                 let codes = (paid["LineItems"] as? [[String: Any]] ?? []).map { $0["AccountCode"] as? String }
                 #expect(codes == ["4000", "4000"], "\(paid)")
                 #expect(invoices.values.first { $0.object["InvoiceNumber"] as? String == "INV-000002" }?.object["Status"] as? String == "VOIDED")
-                let bill = try #require(invoices.values.first { $0.object["Type"] as? String == "ACCPAY" }?.object)
+                let bill = try #require(invoices.values.first { $0.object["InvoiceNumber"] as? String == "PC-77" }?.object)
+                #expect(bill["Type"] as? String == "ACCPAY")
                 #expect(bill["Status"] as? String == "PAID" && bill["InvoiceNumber"] as? String == "PC-77", "\(bill)")
                 let payments = sandbox.documents("Payments")
                 #expect(payments.count == 2 && payments.values.allSatisfy { ($0.object["Account"] as? [String: Any])?["Code"] as? String == "1020" })
