@@ -10,7 +10,7 @@
 # of entries (about 480) pushed to the company as journals, invoices, bills and payments (the stand-ins carry accounts
 # numbered as FinFlow's chart),
 # timed from turning pushing on to the last journal made.
-# Usage: Benchmarks/integrations-sync.sh [documents, default 10000] [latency ms, default 150]
+# Usage: Benchmarks/integrations-sync.sh [documents, default 10000] [latency ms, default 150] [providers, default "quickbooks xero"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 documents=${1:-10000}
@@ -85,7 +85,7 @@ chart=$(call GET /accounting/accounts | python3 -c 'import json,sys; print(json.
 curl -fs -X POST "http://127.0.0.1:$qbo_port/chart" -d "$chart" >/dev/null
 curl -fs -X POST "http://127.0.0.1:$xero_port/chart" -d "$chart" >/dev/null
 
-for provider in quickbooks xero; do
+for provider in ${3:-quickbooks xero}; do
   standin=$([ "$provider" = quickbooks ] && echo "$qbo_port" || echo "$xero_port")
   id=$(connect "$provider")
   echo "$provider, $documents documents, ${latency} ms a call"

@@ -108,7 +108,7 @@ enum DocumentPush {
     ) throws -> Data {
         guard let document = entry.document else { throw BooksPush.Unpushable(message: "the entry carries no document") }
         let sales = entity == .invoice
-        // The receivable or payable account FinFlow posted: the entry's line on it is the document's whole.
+        // The payable account FinFlow posted: the entry's line on it is the bill's whole.
         let control = entry.lines.first { (sales ? "debit" : "credit") == $0.side && $0.amount == document.total }
         var lines: [[String: Any]] = []
         for line in Self.lines(document) {
@@ -146,10 +146,12 @@ enum DocumentPush {
                 "PrivateNote": Self.note(entry), "CurrencyRef": ["value": document.currency], "Line": lines,
             ]
             if let due = document.dueDate { fields["DueDate"] = due }
-            if let control, let target = try? Self.target(accounts, id: control.accountId, code: control.accountCode, name: control.accountName,
-                                                          provider: provider)
+            // A bill names its payable account; a QuickBooks invoice has no receivable account of its own (it goes to the
+            // company's Accounts Receivable).
+            if !sales, let control, let target = try? Self.target(accounts, id: control.accountId, code: control.accountCode,
+                                                                  name: control.accountName, provider: provider)
             {
-                fields[sales ? "ARAccountRef" : "APAccountRef"] = ["value": target.id]
+                fields["APAccountRef"] = ["value": target.id]
             }
             object = fields
         case .xero:
