@@ -120,8 +120,8 @@ print(uuid.UUID(bytes=bytes(b)))' "$id")
   done
   pushed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]) - 0.75:.1f}')" "$started" "$(date +%s.%N)")
   made=$(curl -fs "http://127.0.0.1:$standin/stats" | json 'd["journals_made"]')
-  documents=$(curl -fs "http://127.0.0.1:$standin/stats" | json 'd["documents_made"]')
+  written=$(curl -fs "http://127.0.0.1:$standin/stats" | json 'd["documents_made"]')
   refused=$(call GET "/integrations/connections/$id/pushes?status=refused&limit=200" | json 'len(d["items"])')
-  echo "  push the demo year $made journals and $documents documents (invoices, bills, payments, contacts, items) made in $pushed s ($(python3 -c "print(f'{($made + $documents) / max($pushed, 0.001):.1f}')") writes/s), $refused refused (two currencies)"
+  echo "  push the demo year $made journals and $written documents (invoices, bills, payments, contacts, items) made in $pushed s ($(python3 -c "print(f'{($made + $written) / max($pushed, 0.001):.1f}')") writes/s), $refused refused (two currencies)"
   echo "  stand-in saw      $(curl -fs "http://127.0.0.1:$standin/stats")"
 done

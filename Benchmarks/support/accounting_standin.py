@@ -331,7 +331,7 @@ class Handler(BaseHTTPRequestHandler):
             return [item for item in written.get(kind, {}).values() if item.get(field) == name]
 
     def serve_books(self, path, query):
-        if KIND == "quickbooks" and path.endswith("/query") and " where " in query["query"][0].lower():
+        if KIND == "quickbooks" and path.endswith("/query") and " = '" in query["query"][0]:
             text = query["query"][0]
             entity = text.split()[3]
             name = text.split(" = ", 1)[1].strip()[1:-1].replace("\\'", "'")
