@@ -233,17 +233,15 @@ extension SyncDesk {
             for push in pushes { try? await self.retry(push, error: (error as? AppError)?.message ?? "\(error)", counts: true) }
             return
         }
-        // Payments and voids after the documents they pay or void: an invoice and its payment claimed together go in order.
-        let dependent = pushes.filter { push in
-            let entry = try? JSONDecoder().decode(JournalEntryShared.self, from: Data(push.payload.utf8))
-            return entry?.reversesEntryId != nil || entry?.document?.paidEntryId != nil
-        }
-        let dependentIds = Set(dependent.map(\.entry_id))
-        for wave in [pushes.filter { !dependentIds.contains($0.entry_id) }, dependent] {
+        // Each shared entry read once (nil: unreadable, refused by its push). Payments and voids after the documents
+        // they pay or void: an invoice and its payment claimed together go in order.
+        let read = pushes.map { push in (push, try? JSONDecoder().decode(JournalEntryShared.self, from: Data(push.payload.utf8))) }
+        let dependent = { (entry: JournalEntryShared?) in entry?.reversesEntryId != nil || entry?.document?.paidEntryId != nil }
+        for wave in [read.filter { !dependent($0.1) }, read.filter { dependent($0.1) }] {
             for start in stride(from: 0, to: wave.count, by: Self.pushesAtOnce) {
                 await withTaskGroup(of: Void.self) { group in
-                    for push in wave[start..<min(start + Self.pushesAtOnce, wave.count)] {
-                        group.addTask { await self.push(push, provider: provider, company: company, accounts: accounts, api: api) }
+                    for (push, entry) in wave[start..<min(start + Self.pushesAtOnce, wave.count)] {
+                        group.addTask { await self.push(push, entry: entry, provider: provider, company: company, accounts: accounts, api: api) }
                     }
                 }
             }
@@ -253,12 +251,20 @@ extension SyncDesk {
     /// One push: the journal or document sent (with its idempotency key), its record kept as FinFlow's; an account
     /// without a match or the provider's refusal refuses it, with the reason; the provider away leaves it for later, as
     /// does a payment whose invoice is still on its way.
-    private func push(_ push: PushRecord, provider: AccountingProvider, company: String, accounts: BooksPush.Accounts, api: ProviderAPI) async {
+    private func push(
+        _ push: PushRecord, entry: JournalEntryShared?, provider: AccountingProvider, company: String, accounts: BooksPush.Accounts, api: ProviderAPI
+    ) async {
+        guard let entry else {
+            try? await self.settle(push, status: "refused", error: "the shared entry could not be read", externalId: nil)
+            return
+        }
         do {
-            let entry = try JSONDecoder().decode(JournalEntryShared.self, from: Data(push.payload.utf8))
-            let depends = entry.reversesEntryId ?? entry.document?.paidEntryId
-            let earlier = try await depends.asyncMap { try await self.earlierPush(tenantId: push.tenant_id, connectionId: push.connection_id, entryId: $0) }
-            let plan = DocumentPush.plan(entry, earlier: earlier ?? nil)
+            // The push of the entry this one pays or reverses, which decides how it goes.
+            var earlier: DocumentPush.Earlier?
+            if let depends = entry.reversesEntryId ?? entry.document?.paidEntryId {
+                earlier = try await self.earlierPush(tenantId: push.tenant_id, connectionId: push.connection_id, entryId: depends)
+            }
+            let plan = DocumentPush.plan(entry, earlier: earlier)
             switch plan {
             case .journal:
                 let body = try BooksPush.body(entry, provider: provider, accounts: accounts)
@@ -274,8 +280,6 @@ extension SyncDesk {
             try? await self.settle(push, status: "refused", error: unpushable.message, externalId: nil)
         } catch let refusal as ProviderRefusal {
             try? await self.settle(push, status: "refused", error: "\(provider.title) refused it (HTTP \(refusal.status)): \(refusal.message)", externalId: nil)
-        } catch is DecodingError {
-            try? await self.settle(push, status: "refused", error: "the shared entry could not be read", externalId: nil)
         } catch {
             let message = (error as? AppError)?.message ?? "\(error)"
             if (error as? AppError)?.kind != .unavailable { self.logger.warning("a push failed", metadata: ["entry": "\(push.entry_id)", "error": "\(error)"]) }
