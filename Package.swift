@@ -272,12 +272,26 @@ let package = Package(
             resources: [.copy("Resources"), .copy("openapi.yaml")],
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
+        // performance-service: every statement timed by fingerprint, database advice, incidents, time series.
+        .target(
+            name: "FinFlowPerformance",
+            dependencies: [
+                "FinFlowCore",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
         .target(
             name: "FinFlowServer",
             dependencies: [
                 "FinFlowCore", "FinFlowAuth", "FinFlowTenancy", "FinFlowAccounting", "FinFlowTransactions",
                 "FinFlowPayments", "FinFlowCredit", "FinFlowCompliance", "FinFlowTax", "FinFlowInsights", "FinFlowAnalytics", "FinFlowRealtime",
-                "FinFlowIntegrations",
+                "FinFlowIntegrations", "FinFlowPerformance",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Yams", package: "Yams"),
@@ -300,7 +314,7 @@ let package = Package(
             name: "finflow",
             dependencies: [
                 "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowCredit", "FinFlowTenancy", "FinFlowCompliance",
-                "FinFlowTax", "FinFlowInsights", "FinFlowAnalytics", "FinFlowRealtime", "FinFlowIntegrations",
+                "FinFlowTax", "FinFlowInsights", "FinFlowAnalytics", "FinFlowRealtime", "FinFlowIntegrations", "FinFlowPerformance",
                 .target(name: "FinFlowKafka", condition: .when(traits: ["Kafka"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 state="$root/.finflow-distributed"
-services=(auth:3001 transactions:3002 tenancy:3003 accounting:3004 payments:3005 credit:3006 insights:3007 compliance:3008 tax:3009 integrations:3010 analytics:3011 realtime:3012)
+services=(auth:3001 transactions:3002 tenancy:3003 accounting:3004 payments:3005 credit:3006 insights:3007 compliance:3008 tax:3009 integrations:3010 analytics:3011 realtime:3012 performance:3013)
 pg_port=55432 kafka_port=59092 redis_port=56379
 database_url="postgres://finflow_app@127.0.0.1:$pg_port/finflow"
 

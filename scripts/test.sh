@@ -44,10 +44,22 @@ trap cleanup EXIT
 echo "== starting PostgreSQL on 127.0.0.1:$pg_port"
 run_pg "$pg_bin/initdb" -D "$pg_dir/data" -U finflow --auth=trust -E UTF8 >/dev/null
 run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=off -c max_connections=1000" start >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=off -c max_connections=1000 -c shared_preload_libraries=pg_stat_statements" start >/dev/null
 
-# The services connect as an ordinary role: a superuser would bypass row-level security.
-psql -q -h 127.0.0.1 -p "$pg_port" -U finflow -d postgres -c "CREATE ROLE finflow_app LOGIN CREATEDB" >/dev/null
+# The services connect as an ordinary role: a superuser would bypass row-level security. Every database the tests make
+# (from template1) has pg_stat_statements, as the deployment's has, and the role reads every role's statistics.
+psql -q -h 127.0.0.1 -p "$pg_port" -U finflow -d postgres -c "CREATE ROLE finflow_app LOGIN CREATEDB" \
+  -c "GRANT pg_read_all_stats TO finflow_app" >/dev/null
+psql -q -h 127.0.0.1 -p "$pg_port" -U finflow -d template1 -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+
+# promtool (Debian's prometheus package) checks the Prometheus configuration and unit-tests the alert rules.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "== installing prometheus for promtool (Debian package)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+fi
+echo "== checking the Prometheus configuration and alert rules (promtool)"
+promtool check config deploy/prometheus/prometheus.yml
+promtool test rules deploy/prometheus/alerts.test.yml
 
 # The tansu Kafka broker and a librdkafka it understands, from PyPI, for the distributed tests.
 echo "== fetching the Kafka test tools (PyPI)"

@@ -90,7 +90,15 @@ struct HealthStatus: ResponseCodable {
 public enum PrometheusSetup {
     public static let registry = PrometheusCollectorRegistry()
 
-    private static let once: Void = MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    private static let once: Void = {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Statements are many (a series per service and fingerprint): fewer buckets, from 100 µs to 10 s.
+        factory.durationHistogramBuckets["finflow_db_statement_duration_seconds"] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(10),
+        ]
+        MetricsSystem.bootstrap(factory)
+    }()
 
     /// Routes swift-metrics (request counts and latency histograms by route and status) to `/metrics`; once per
     /// process, however often it is called.

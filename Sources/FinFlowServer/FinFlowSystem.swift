@@ -80,11 +80,13 @@ public final class FinFlowSystem: @unchecked Sendable {
         let mailer = Self.mailer(settings: settings, logger: logger)
         // Every service's declaration of its personal data, for the compliance service's records of processing.
         let personalData = Dictionary(ServiceCatalog.all.map { ($0.name, $0.personalData) }) { first, _ in first }
+        let process = ProcessDatabases(slowMillis: settings.slowStatementMillis)
         // A start that fails part way closes the databases it opened before it reports why.
         do {
             for descriptor in descriptors {
-                let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: logger)
+                let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: logger, statements: process.statements)
                 databases[descriptor.name] = database
+                process.add(database, service: descriptor.name)
                 let pending = try await ServiceDatabases.pending(descriptor, database: database, clock: clock)
                 if !pending.isEmpty {
                     guard database.kind == .sqlite || settings.migrateOnStart else {
@@ -98,7 +100,7 @@ public final class FinFlowSystem: @unchecked Sendable {
                 let env = ServiceEnvironment(
                     settings: settings, database: database, clock: clock, ids: ids, bus: bus, verifier: verifier,
                     revocations: revocations, logger: logger.with(service: descriptor.name), outboxWakeup: wakeup, shared: shared,
-                    personalDataCatalogue: personalData)
+                    personalDataCatalogue: personalData, process: process)
                 services.append(try await descriptor.make(env))
                 // Woken by its outbox, a relay need poll only for what other processes write: once a second.
                 relays.append(OutboxRelay(

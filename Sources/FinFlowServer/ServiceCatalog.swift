@@ -7,6 +7,7 @@ import FinFlowCredit
 import FinFlowInsights
 import FinFlowIntegrations
 import FinFlowPayments
+import FinFlowPerformance
 import FinFlowRealtime
 import FinFlowTax
 import FinFlowTenancy
@@ -27,6 +28,7 @@ public enum ServiceCatalog {
         InsightsService.descriptor,
         AnalyticsService.descriptor,
         RealtimeService.descriptor,
+        PerformanceService.descriptor,
     ]
 
     /// The descriptors named in `names` (all when empty); an unknown name is a setting error.

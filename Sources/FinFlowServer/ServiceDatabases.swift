@@ -4,14 +4,18 @@ import Logging
 /// Opens and migrates the database of each service: a SQLite file each when embedded, a PostgreSQL schema each
 /// when distributed.
 public enum ServiceDatabases {
-    /// Opens the database of `descriptor` as `settings` say.
-    public static func open(_ descriptor: ServiceDescriptor, settings: Settings, logger: Logger) async throws -> any Database {
+    /// Opens the database of `descriptor` as `settings` say; its statements are recorded in `statements`' book for the
+    /// service, when given.
+    public static func open(
+        _ descriptor: ServiceDescriptor, settings: Settings, logger: Logger, statements: StatementStatistics? = nil
+    ) async throws -> any Database {
+        let book = statements?.book(descriptor.name)
         if let url = settings.databaseURL {
             try await PostgresDatabase.probe(url: url, logger: logger)
             return try PostgresDatabase(
-                url: url, schema: descriptor.name, poolSizeMax: settings.databasePoolSizeMax, logger: logger)
+                url: url, schema: descriptor.name, poolSizeMax: settings.databasePoolSizeMax, logger: logger, statementBook: book)
         }
-        return try await SQLiteDatabase.open(path: settings.sqlitePath(service: descriptor.name), logger: logger)
+        return try await SQLiteDatabase.open(path: settings.sqlitePath(service: descriptor.name), logger: logger, statementBook: book)
     }
 
     /// The platform and service migration tracks of one service database.

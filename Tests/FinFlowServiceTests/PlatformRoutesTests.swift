@@ -100,12 +100,16 @@ struct PlatformRoutesTests {
             #expect(try await client.send(.get, "/health/live").status == 200)
             let ready = try await client.send(.get, "/health/ready")
             #expect(ready.status == 200)
-            #expect((ready.body["checks"] as? [String: String]) == ["auth": "ok", "tenancy": "ok", "accounting": "ok", "transactions": "ok", "payments": "ok", "credit": "ok", "compliance": "ok", "tax": "ok", "insights": "ok", "integrations": "ok", "analytics": "ok", "realtime": "ok"])
+            #expect((ready.body["checks"] as? [String: String]) == ["auth": "ok", "tenancy": "ok", "accounting": "ok", "transactions": "ok", "payments": "ok", "credit": "ok", "compliance": "ok", "tax": "ok", "insights": "ok", "integrations": "ok", "analytics": "ok", "realtime": "ok", "performance": "ok"])
             _ = try await client.send(.get, "/v1/auth/me")
             try await client.execute(uri: "/metrics", method: .get) { response in
                 let text = String(buffer: response.body)
                 #expect(text.contains("/v1/auth/me"))
                 #expect(text.contains("401"))
+                // Every database statement, by service and fingerprint id (docs/performance.md names them).
+                #expect(text.contains("finflow_db_statement_duration_seconds_bucket{"))
+                #expect(text.contains("finflow_db_statement_rows_total{"))
+                #expect(text.contains(#"service="auth""#))
             }
             let traced = try await client.send(.get, "/health/live", headers: [.xRequestId: "trace-me-123"])
             #expect(traced.headers[.xRequestId] == "trace-me-123")

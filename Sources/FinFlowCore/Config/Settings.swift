@@ -97,6 +97,13 @@ public struct Settings: Sendable {
     public var auditSigningKey: String?
     /// How long a moved audit chain head waits for its signed checkpoint, at most.
     public var auditCheckpointSeconds = 300
+    /// A database statement taking this long or longer is logged as slow (with its fingerprint).
+    public var slowStatementMillis = StatementBook.slowMillisDefault
+    /// The tenant whose members operate the platform: the performance service answers only tokens of this tenant (with
+    /// `performance:read` or `performance:manage`). None by default: the fleet's figures are then read with `finflow top`.
+    public var operatorTenant: String?
+    /// How often the performance service keeps a sample of the process's figures as its own time series.
+    public var performanceSampleSeconds = 60
     /// A fault to inject, for the crash tests only: `crash-before-idempotent-answer` stops the process (SIGKILL) after
     /// a keyed request's effect has committed and before its answer is stored. None by default.
     public var faultInjection: FaultInjection?
@@ -119,7 +126,7 @@ public struct Settings: Sendable {
             paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
             smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl, integrationsSecretKey, integrationsWebhookAllowLoopback,
             quickbooksClientId, quickbooksClientSecret, quickbooksUrls, quickbooksWebhookVerifier, xeroClientId, xeroClientSecret, xeroUrls,
-            xeroWebhookKey
+            xeroWebhookKey, slowStatementMillis, operatorTenant, performanceSampleSeconds
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -338,6 +345,14 @@ public struct Settings: Sendable {
         }
         if settings.authKeyEncryptionKeyPrevious != nil, settings.authKeyEncryptionKey == nil {
             throw SettingError(key: .authKeyEncryptionKeyPrevious, message: "needs FINFLOW_AUTH_KEY_ENCRYPTION_KEY, the key that replaces it")
+        }
+        try integer(.slowStatementMillis, 1...3_600_000, into: &settings.slowStatementMillis)
+        try integer(.performanceSampleSeconds, 1...86_400, into: &settings.performanceSampleSeconds)
+        if let tenant = text(.operatorTenant), !tenant.isEmpty {
+            guard tenant.count <= 64, tenant.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw SettingError(key: .operatorTenant, message: "'\(tenant.prefix(70))' is not a tenant id (letters, digits, - and _, up to 64)")
+            }
+            settings.operatorTenant = tenant
         }
         guard settings.lockoutBaseSeconds <= settings.lockoutMaxSeconds else {
             throw SettingError(key: .lockoutBaseSeconds, message: "must not exceed lockout-max-seconds")

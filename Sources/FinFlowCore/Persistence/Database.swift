@@ -32,10 +32,15 @@ public protocol Database: Sendable {
     /// Where writes run best, if anywhere: SQLite's writer thread. Work that does little but write (a group commit)
     /// runs there from the start instead of handing over to it.
     var preferredExecutor: (any TaskExecutor)? { get }
+
+    /// Where every statement's time, rows and failure are recorded, if anywhere.
+    var statementBook: StatementBook? { get }
 }
 
 extension Database {
     public var preferredExecutor: (any TaskExecutor)? { nil }
+
+    public var statementBook: StatementBook? { nil }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await self.read(body)

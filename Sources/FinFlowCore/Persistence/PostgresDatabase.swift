@@ -21,10 +21,11 @@ public final class PostgresDatabase: Database {
     private let writeThread: DedicatedThread
     private let runTask: Task<Void, Never>
     private let logger: Logger
+    public let statementBook: StatementBook?
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) with tables in `schema`.
-    /// The pool runs in a task of its own until `shutdown`.
-    public init(url: String, schema: String, poolSizeMax: Int, logger: Logger) throws {
+    /// The pool runs in a task of its own until `shutdown`. Every statement is recorded in `statementBook`, if given.
+    public init(url: String, schema: String, poolSizeMax: Int, logger: Logger, statementBook: StatementBook? = nil) throws {
         guard schema.allSatisfy({ $0.isLetter || $0 == "_" }) else {
             throw AppError.invalid(code: "invalid-schema", "schema name '\(schema)' must be letters and underscores")
         }
@@ -46,6 +47,7 @@ public final class PostgresDatabase: Database {
         self.writeClient = writeClient
         self.schema = schema
         self.logger = logger
+        self.statementBook = statementBook
         // Started at once, so both pools run before the first statement asks them for a connection (a lease before
         // `run()` works, but the driver warns of it at every start).
         self.runTask = Task.immediate {
@@ -113,7 +115,7 @@ public final class PostgresDatabase: Database {
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await self.client.withConnection { connection in
-            try await body(ConnectionDatabase(base: connection.sql(), driver: .postgres(connection)))
+            try await body(ConnectionDatabase(base: connection.sql(), driver: .postgres(connection), book: self.statementBook))
         }
     }
 
@@ -131,7 +133,7 @@ public final class PostgresDatabase: Database {
         on client: PostgresClient, _ body: @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
         try await client.withConnection { connection in
-            let sql = ConnectionDatabase(base: connection.sql(), driver: .postgres(connection))
+            let sql = ConnectionDatabase(base: connection.sql(), driver: .postgres(connection), book: self.statementBook)
             try await sql.raw("BEGIN").run()
             do {
                 let result = try await body(sql)

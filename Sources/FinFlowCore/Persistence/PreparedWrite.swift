@@ -43,7 +43,7 @@ extension SQLDatabase {
     /// statement; returns how many rows each part wrote. On PostgreSQL only (`writesTogether`), within the row bound of
     /// one statement (more rows go through `writeTogether`).
     public func writePrepared<Shape: PreparedWriteShape>(_ shape: Shape.Type, rows: [[[SQLCell]]]) async throws -> [Int] {
-        guard case .postgres(let connection) = (self as? ConnectionDatabase)?.driver else {
+        guard let measured = self as? ConnectionDatabase, case .postgres(let connection) = measured.driver else {
             preconditionFailure("writePrepared needs a PostgreSQL connection")
         }
         let parts = Shape.parts
@@ -55,9 +55,11 @@ extension SQLDatabase {
             }
         }
         let statement = PreparedWriteStatement<Shape>(bindings: bindings)
-        var written: [Int] = []
-        for try await row in try await connection.execute(statement, logger: self.logger) { written = row }
-        return written
+        return try await measured.measured(PreparedWriteStatement<Shape>.sql) {
+            var written: [Int] = []
+            for try await row in try await connection.execute(statement, logger: self.logger) { written = row }
+            return written
+        }
     }
 
     /// Whether `rows` fit one prepared write.
@@ -125,7 +127,7 @@ public enum PreparedBind: Sendable {
 extension SQLDatabase {
     /// Runs `Shape`'s prepared statement with `binds`; its rows, for SQLKit's decoding. On PostgreSQL only.
     public func queryPrepared<Shape: PreparedQueryShape>(_ shape: Shape.Type, binds: [PreparedBind]) async throws -> [any SQLRow] {
-        guard case .postgres(let connection) = (self as? ConnectionDatabase)?.driver else {
+        guard let measured = self as? ConnectionDatabase, case .postgres(let connection) = measured.driver else {
             preconditionFailure("queryPrepared needs a PostgreSQL connection")
         }
         var bindings = PostgresBindings(capacity: binds.count)
@@ -135,11 +137,13 @@ extension SQLDatabase {
             case .texts(let texts): bindings.append(PostgresColumnArray(cells: texts.map { .text($0) }, isInteger: false))
             }
         }
-        var rows: [any SQLRow] = []
-        for try await row in try await connection.execute(PreparedQueryStatement<Shape>(bindings: bindings), logger: self.logger) {
-            rows.append(row.sql())
+        return try await measured.measured(Shape.sql, rows: { $0.count }) {
+            var rows: [any SQLRow] = []
+            for try await row in try await connection.execute(PreparedQueryStatement<Shape>(bindings: bindings), logger: self.logger) {
+                rows.append(row.sql())
+            }
+            return rows
         }
-        return rows
     }
 
     /// Names the tenant for the rest of the transaction, on PostgreSQL: row-level security then hides every other

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NIOCore
 import PostgresNIO
@@ -26,16 +27,20 @@ enum BulkInsertLimits {
 }
 
 /// The `SQLDatabase` a `Database` hands to its reads and transactions: SQLKit's for the connection, plus the
-/// driver's connection, which `insertRows` binds many rows through directly.
+/// driver's connection, which `insertRows` binds many rows through directly, and the book every statement's time,
+/// rows and failure are recorded in.
 struct ConnectionDatabase: SQLDatabase {
     enum Driver: Sendable {
-        /// SQLite's writer; reader connections write nothing in bulk and have no driver here.
+        /// SQLite's writer.
         case sqliteWriter(SQLiteWriter)
         case postgres(PostgresConnection)
+        /// A SQLite reader connection, which writes nothing in bulk.
+        case sqliteReader
     }
 
     let base: any SQLDatabase
     let driver: Driver
+    let book: StatementBook?
 
     var logger: Logger { self.base.logger }
     var eventLoop: any EventLoop { self.base.eventLoop }
@@ -44,16 +49,76 @@ struct ConnectionDatabase: SQLDatabase {
     var queryLogLevel: Logger.Level? { self.base.queryLogLevel }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        self.base.execute(sql: query, onRow)
+        guard let book = self.book else { return self.base.execute(sql: query, onRow) }
+        let (statement, rows) = self.serialize(query)
+        let started = DispatchTime.now().uptimeNanoseconds
+        return self.base.execute(sql: statement) { row in
+            rows.count += 1
+            onRow(row)
+        }.always { result in
+            let failed = if case .failure = result { true } else { false }
+            book.record(sql: statement.sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows.count, failed: failed)
+        }
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        try await self.base.execute(sql: query, onRow)
+        guard let book = self.book else { return try await self.base.execute(sql: query, onRow) }
+        let (statement, rows) = self.serialize(query)
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            try await self.base.execute(sql: statement) { row in
+                rows.count += 1
+                onRow(row)
+            }
+        } catch {
+            book.record(sql: statement.sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows.count, failed: true)
+            throw error
+        }
+        book.record(sql: statement.sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows.count, failed: false)
+    }
+
+    /// The query serialised once, for the book and the driver alike, and a counter of its rows.
+    private func serialize(_ query: any SQLExpression) -> (SerializedStatement, RowCount) {
+        var serializer = SQLSerializer(database: self.base)
+        query.serialize(to: &serializer)
+        return (SerializedStatement(sql: serializer.sql, binds: serializer.binds), RowCount())
+    }
+
+    /// Runs `body`, a statement of text `sql` sent through the driver directly, and records it; `rows` counts the rows
+    /// of its answer.
+    func measured<T>(_ sql: String, rows: (T) -> Int = { _ in 0 }, _ body: () async throws -> T) async throws -> T {
+        guard let book = self.book else { return try await body() }
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            let result = try await body()
+            book.record(sql: sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows(result), failed: false)
+            return result
+        } catch {
+            book.record(sql: sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: 0, failed: true)
+            throw error
+        }
     }
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await closure(self)
     }
+}
+
+/// A statement already serialised, handed on as it is.
+struct SerializedStatement: SQLExpression {
+    let sql: String
+    let binds: [any Encodable & Sendable]
+
+    func serialize(to serializer: inout SQLSerializer) {
+        serializer.sql += self.sql
+        serializer.binds += self.binds
+    }
+}
+
+/// The rows of one statement's answer, counted as they arrive. The driver hands rows over one at a time and the count
+/// is read after the statement finished, so no two threads touch it at once.
+final class RowCount: @unchecked Sendable {
+    var count = 0
 }
 
 extension SQLDatabase {
@@ -66,19 +131,22 @@ extension SQLDatabase {
         precondition(!columns.isEmpty && rows.allSatisfy { $0.count == columns.count }, "every row needs a value per column")
         // SQLite allows 32,766 parameters a statement; PostgreSQL's arrays have no such bound.
         let sqliteRows = max(1, min(BulkInsertLimits.sqliteRowsMax, BulkInsertLimits.sqliteParametersMax / columns.count))
-        switch (self as? ConnectionDatabase)?.driver {
-        case .postgres(let connection):
+        let connection = self as? ConnectionDatabase
+        switch connection?.driver {
+        case .postgres(let driver):
             for chunk in rows.chunked(BulkInsertLimits.postgresRowsMax) {
                 let (sql, binds) = Self.unnestInsert(into: table, columns: columns, rows: chunk, suffix: suffix)
-                let sequence = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
-                for try await _ in sequence {}
+                try await connection?.measured(sql) {
+                    let sequence = try await driver.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger)
+                    for try await _ in sequence {}
+                }
             }
         case .sqliteWriter(let writer):
             for chunk in rows.chunked(sqliteRows) {
                 let (sql, binds) = Self.valuesInsert(into: table, columns: columns, rows: chunk, suffix: suffix)
-                try writer.execute(sql, binds)
+                try await connection?.measured(sql) { try writer.execute(sql, binds) }
             }
-        case nil:
+        case nil, .sqliteReader:
             // Another SQLDatabase (a test double, a session): the same statement through SQLKit.
             for chunk in rows.chunked(sqliteRows) {
                 var query = SQLQueryString("INSERT INTO " + table + " (" + columns.joined(separator: ", ") + ") VALUES ")
@@ -203,7 +271,7 @@ extension SQLDatabase {
     /// none). The parts see the same snapshot: none may read what another writes. More rows than one statement
     /// carries are sent part by part, in chunks. Only where `writesTogether`.
     public func writeTogether(_ parts: [RowWrite]) async throws -> [Int] {
-        guard case .postgres(let connection) = (self as? ConnectionDatabase)?.driver else {
+        guard let measured = self as? ConnectionDatabase, case .postgres(let connection) = measured.driver else {
             preconditionFailure("writeTogether needs a PostgreSQL connection")
         }
         guard parts.reduce(0, { $0 + $1.rows.count }) <= BulkInsertLimits.postgresRowsMax else {
@@ -231,11 +299,13 @@ extension SQLDatabase {
         }
         guard !queries.isEmpty else { return parts.map { _ in 0 } }
         let sql = "WITH " + queries.joined(separator: ", ") + " SELECT " + counts.joined(separator: ", ")
-        var written: [Int] = []
-        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger) {
-            for cell in row { written.append(Int(try cell.decode(Int64.self))) }
+        return try await measured.measured(sql) {
+            var written: [Int] = []
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: self.logger) {
+                for cell in row { written.append(Int(try cell.decode(Int64.self))) }
+            }
+            return written
         }
-        return written
     }
 }
 

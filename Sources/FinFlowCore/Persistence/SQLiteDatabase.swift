@@ -30,6 +30,9 @@ public final class SQLiteDatabase: Database {
     private let readers: [(connection: SQLiteConnection, lock: AsyncLock)]
     private let nextReader = Mutex(0)
     private let logger: Logger
+    public let statementBook: StatementBook?
+    /// The database file; nil for an in-memory database.
+    public let path: String?
     private let checkpointer: Checkpointer?
     private let checkpoint = Mutex(CheckpointState())
     private let shutDown = Mutex(false)
@@ -68,8 +71,10 @@ public final class SQLiteDatabase: Database {
 
     private init(
         writer: SQLiteWriter, writerThread: DedicatedThread, readers: [SQLiteConnection], checkpointer: Checkpointer?,
-        checkpointFrames: Int, logger: Logger
+        checkpointFrames: Int, logger: Logger, statementBook: StatementBook?, path: String?
     ) {
+        self.statementBook = statementBook
+        self.path = path
         self.checkpointFrames = checkpointFrames
         self.writer = writer
         self.writerThread = writerThread
@@ -78,8 +83,11 @@ public final class SQLiteDatabase: Database {
         self.logger = logger
     }
 
-    /// Opens (creating if needed) the database file at `path`, or an in-memory database when `path` is nil.
-    public static func open(path: String?, logger: Logger, checkpointFrames: Int = checkpointFramesDefault) async throws -> SQLiteDatabase {
+    /// Opens (creating if needed) the database file at `path`, or an in-memory database when `path` is nil. Every
+    /// statement is recorded in `statementBook`, if given.
+    public static func open(
+        path: String?, logger: Logger, checkpointFrames: Int = checkpointFramesDefault, statementBook: StatementBook? = nil
+    ) async throws -> SQLiteDatabase {
         precondition(checkpointFrames > 0, "a checkpoint needs a positive number of log pages")
         if let path {
             let directory = (path as NSString).deletingLastPathComponent
@@ -125,7 +133,7 @@ public final class SQLiteDatabase: Database {
         }
         return SQLiteDatabase(
             writer: writer, writerThread: DedicatedThread(), readers: readers, checkpointer: checkpointer,
-            checkpointFrames: checkpointFrames, logger: logger)
+            checkpointFrames: checkpointFrames, logger: logger, statementBook: statementBook, path: path)
     }
 
     /// Every connection's settings: a commit is on disk when it returns, foreign keys hold, and a connection waits up
@@ -142,7 +150,7 @@ public final class SQLiteDatabase: Database {
         }
         let reader = self.readers[index]
         return try await reader.lock.withLock {
-            try await body(reader.connection.sql())
+            try await body(ConnectionDatabase(base: reader.connection.sql(), driver: .sqliteReader, book: self.statementBook))
         }
     }
 
@@ -183,7 +191,7 @@ public final class SQLiteDatabase: Database {
         try await withTaskExecutorPreference(self.writerThread) {
             try await self.lock.withLock {
                 let base = SQLiteWriterDatabase(writer: self.writer, logger: self.logger, eventLoop: self.writerThread.eventLoop)
-                return try await body(ConnectionDatabase(base: base, driver: .sqliteWriter(self.writer)))
+                return try await body(ConnectionDatabase(base: base, driver: .sqliteWriter(self.writer), book: self.statementBook))
             }
         }
     }

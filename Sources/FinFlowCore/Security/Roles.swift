@@ -19,6 +19,7 @@ public enum Roles {
         "integrations:read", "integrations:manage",
         "analytics:read", "analytics:manage",
         "monitoring:read",
+        "performance:read", "performance:manage",
     ]
 
     /// A built-in role.
@@ -29,7 +30,7 @@ public enum Roles {
     }
 
     private static func reads(_ extra: [String] = []) -> [String] {
-        allPermissions.filter { $0.hasSuffix(":read") && $0 != "audit:read" } + extra
+        allPermissions.filter { $0.hasSuffix(":read") && $0 != "audit:read" && !$0.hasPrefix("performance:") } + extra
     }
 
     /// The built-in roles, from most to least powerful.
@@ -54,6 +55,9 @@ public enum Roles {
         Role(
             name: "compliance-officer", description: "Screens names, loads lists and works compliance alerts",
             permissions: reads(["compliance:screen", "compliance:manage", "audit:read"])),
+        Role(
+            name: "operator", description: "Operates the platform (in the operator tenant): reads the fleet's performance and acts on its advice",
+            permissions: ["performance:read", "performance:manage", "monitoring:read"]),
         Role(name: "auditor", description: "Reads everything, including the audit trail", permissions: reads(["audit:read"])),
         Role(name: "viewer", description: "Reads the books and reports", permissions: reads()),
     ]

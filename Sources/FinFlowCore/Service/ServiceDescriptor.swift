@@ -18,14 +18,18 @@ public struct ServiceEnvironment: Sendable {
     public let shared: (any SharedStore)?
     /// Where every service of the product keeps personal data, by service: the platform's record of processing.
     public let personalDataCatalogue: [String: [PersonalDataSource]]
+    /// The databases of every service this process runs and what their statements cost: what the performance service
+    /// reads of the process it runs in.
+    public let process: ProcessDatabases
 
     /// An environment for one service.
     public init(
         settings: Settings, database: any Database, clock: any FinFlowClock, ids: IdentifierGenerator,
         bus: any EventBus, verifier: TokenVerifier, revocations: RevocationList, logger: Logger,
         outboxWakeup: OutboxWakeup = OutboxWakeup(), shared: (any SharedStore)? = nil,
-        personalDataCatalogue: [String: [PersonalDataSource]] = [:]
+        personalDataCatalogue: [String: [PersonalDataSource]] = [:], process: ProcessDatabases = ProcessDatabases()
     ) {
+        self.process = process
         self.personalDataCatalogue = personalDataCatalogue
         self.outboxWakeup = outboxWakeup
         self.shared = shared

@@ -1,0 +1,146 @@
+import FinFlowCore
+import FinFlowServer
+import Foundation
+import HummingbirdTesting
+import SQLKit
+import Testing
+
+/// The performance service: operators only; every statement recorded by fingerprint and explained on request; a
+/// deliberately missing index found by the advisor (and gone once the index exists); incidents beside the figures.
+@Suite("performance service")
+struct PerformanceTests {
+    /// A system whose operator tenant is that of a user signed up first: the operator's token, and the running system.
+    static func withOperator(_ body: @escaping @Sendable (any TestClientProtocol, TestSystem, SignedIn) async throws -> Void) async throws {
+        let first = try await TestSystem.make()
+        let settings = first.system.settings
+        let (email, tenantId) = try await first.testReturning { client in
+            let user = try await Fixtures.signUp(client, first, tag: "operator")
+            // Without an operator tenant the service answers nobody.
+            let refused = try await client.send(.get, "/v1/performance/statements", token: user.accessToken)
+            #expect(refused.status == 403 && refused.body["code"] as? String == "operator-tenant-unset", "\(refused.body)")
+            return (user.email, user.tenantId)
+        }
+        let sut = try await TestSystem.make { adjusted in
+            adjusted = settings
+            adjusted.operatorTenant = tenantId
+        }
+        try await sut.test { client in
+            let login = try await client.send(.post, "/v1/auth/login", json: #"{"email":"\#(email)","password":"\#(Fixtures.password)"}"#)
+            try #require(login.status == 200, "login: \(login.body)")
+            let tokens = try #require(login.body["tokens"] as? [String: Any])
+            let user = SignedIn(
+                userId: "", email: email, password: Fixtures.password, accessToken: tokens["accessToken"] as! String,
+                refreshToken: tokens["refreshToken"] as! String, tenantId: tenantId)
+            try await body(client, sut, user)
+        }
+    }
+
+    @Test("only members of the operator tenant are answered; another tenant's owner is refused")
+    func operatorsOnly() async throws {
+        try await Self.withOperator { client, sut, operatorUser in
+            let statements = try await client.send(.get, "/v1/performance/statements?limit=500", token: operatorUser.accessToken)
+            #expect(statements.status == 200, "\(statements.body)")
+            let items = try #require(statements.body["items"] as? [[String: Any]])
+            // The sign-in just made ran statements in auth's database, recorded under their fingerprints.
+            #expect(items.contains { $0["service"] as? String == "auth" && ($0["calls"] as? Int ?? 0) > 0 })
+            #expect(items.allSatisfy { ($0["fingerprint"] as? String)?.contains("operator") != true }, "a value reached a fingerprint")
+            let stranger = try await Fixtures.signUp(client, sut, tag: "stranger")
+            let refused = try await client.send(.get, "/v1/performance/advice", token: stranger.accessToken)
+            #expect(refused.status == 403 && refused.body["code"] as? String == "operators-only")
+            #expect(try await client.send(.get, "/v1/performance/statements").status == 401)
+            let bad = try await client.send(.get, "/v1/performance/statements?limit=0", token: operatorUser.accessToken)
+            #expect(bad.status == 400 || bad.status == 422)
+            let unknown = try await client.send(.get, "/v1/performance/statements/nothing/0123456789abcdef/plan", token: operatorUser.accessToken)
+            #expect(unknown.status == 404)
+        }
+    }
+
+    @Test("a deliberately missing index: the statement's plan reads the table whole, the advisor names the index, which once made is used")
+    func missingIndex() async throws {
+        try await Self.withOperator { client, sut, operatorUser in
+            let database = try #require(sut.system.databases["performance"])
+            try await database.write { db in
+                try await db.raw("CREATE TABLE probe_orders (id BIGINT PRIMARY KEY, customer_ref TEXT NOT NULL, amount_minor BIGINT NOT NULL)").run()
+            }
+            try await database.transaction { db in
+                try await db.insertRows(
+                    into: "probe_orders", columns: ["id", "customer_ref", "amount_minor"],
+                    rows: (1...20_000).map { [.integer(Int64($0)), .text("c\($0 % 2_000)"), .integer(Int64($0 * 7 % 10_000))] })
+            }
+            try await database.write { db in try await db.raw("ANALYZE").run() }
+            for customer in ["c1", "c2", "c3"] {
+                _ = try await database.read { db in
+                    try await db.raw("SELECT id, amount_minor FROM probe_orders WHERE customer_ref = \(bind: customer)").all()
+                }
+            }
+            let token = operatorUser.accessToken
+            let listed = try await client.send(.get, "/v1/performance/statements?service=performance&order=calls&limit=500", token: token)
+            let items = try #require(listed.body["items"] as? [[String: Any]], "\(listed.body)")
+            let probe = try #require(items.first { ($0["fingerprint"] as? String)?.hasPrefix("SELECT id, amount_minor FROM probe_orders WHERE customer_ref = ?") == true })
+            #expect(probe["calls"] as? Int == 3 && probe["rows"] as? Int == 30)
+            #expect((probe["p99Millis"] as? Double ?? -1) >= 0 && (probe["maxMillis"] as? Double ?? -1) >= (probe["p50Millis"] as? Double ?? 0) / 1.25)
+            let id = try #require(probe["id"] as? String)
+
+            let plan = try await client.send(.get, "/v1/performance/statements/performance/\(id)/plan", token: token)
+            #expect(plan.status == 200, "\(plan.body)")
+            #expect(plan.body["scans"] as? [String] == ["probe_orders"], "\(plan.body)")
+            let advice = try await client.send(.get, "/v1/performance/advice?service=performance", token: token)
+            #expect(advice.status == 200, "\(advice.body)")
+            let found = try #require((advice.body["items"] as? [[String: Any]])?.first { $0["kind"] as? String == "missing-index" && $0["table"] as? String == "probe_orders" },
+                                     "\(advice.body)")
+            let statement = try #require(found["statement"] as? String)
+            #expect(statement.hasPrefix("CREATE INDEX") && statement.hasSuffix("probe_orders (customer_ref)"), "\(statement)")
+            #expect((found["evidence"] as? [String])?.contains { $0.contains("3 calls") && $0.contains(id) } == true, "\(found)")
+            // Nothing was changed by asking.
+            let stillMissing = try await client.send(.get, "/v1/performance/statements/performance/\(id)/plan", token: token)
+            #expect(stillMissing.body["usesIndex"] as? Bool == false)
+
+            // The operator runs the advised statement; the plan then uses the index and the advice is gone.
+            try await database.write { db in try await db.raw("\(unsafeRaw: statement.replacingOccurrences(of: " CONCURRENTLY", with: ""))").run() }
+            try await database.write { db in try await db.raw("ANALYZE").run() }
+            let planned = try await client.send(.get, "/v1/performance/statements/performance/\(id)/plan", token: token)
+            #expect(planned.body["usesIndex"] as? Bool == true && planned.body["scans"] as? [String] == [], "\(planned.body)")
+            let after = try await client.send(.get, "/v1/performance/advice?service=performance", token: token)
+            #expect((after.body["items"] as? [[String: Any]])?.contains { $0["kind"] as? String == "missing-index" && $0["table"] as? String == "probe_orders" } == false)
+        }
+    }
+
+    @Test("compliance alerts and anomalies become incidents once, beside each service's statements sampled around them")
+    func incidents() async throws {
+        try await Self.withOperator { client, sut, operatorUser in
+            _ = try await sut.system.runScheduledWork()
+            let alert = ComplianceAlert(
+                alertId: UUID().uuidString.lowercased(), tenantId: operatorUser.tenantId, kind: "aml", severity: "high", subjectType: "transaction",
+                subjectId: "t-1", userId: nil, action: "review", reason: "structured cash deposits", raisedAtMillis: sut.clock.nowMillis())
+            let eventId = UUID().uuidString
+            for _ in 0..<2 { try await LedgerEventTests.publish(alert, tenantId: operatorUser.tenantId, id: eventId, on: sut) }
+            try await sut.deliver()
+            let listed = try await client.send(.get, "/v1/performance/incidents", token: operatorUser.accessToken)
+            let items = try #require(listed.body["items"] as? [[String: Any]], "\(listed.body)")
+            #expect(items.count == 1)
+            let incident = try #require(items.first)
+            #expect(incident["source"] as? String == "compliance-alert" && incident["reason"] as? String == "structured cash deposits")
+            let signals = try #require(incident["signals"] as? [[String: Any]])
+            #expect(signals.contains { $0["service"] as? String == "auth" && ($0["calls"] as? Int ?? 0) > 0 }, "\(signals)")
+            let series = try await client.send(.get, "/v1/performance/series?service=auth&metric=statement-calls", token: operatorUser.accessToken)
+            #expect(((series.body["samples"] as? [[String: Any]])?.count ?? 0) >= 1, "\(series.body)")
+            let databases = try await client.send(.get, "/v1/performance/databases", token: operatorUser.accessToken)
+            let health = try #require(databases.body["items"] as? [[String: Any]])
+            #expect(health.count == ServiceCatalog.all.count && health.allSatisfy { ($0["sizeBytes"] as? Int ?? 0) > 0 })
+        }
+    }
+}
+
+extension TestSystem {
+    /// Runs `body` against the router and answers what it returns, then closes the databases.
+    func testReturning<T: Sendable>(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        let answer = Answer<T>()
+        try await self.test { client in answer.value = try await body(client) }
+        return try #require(answer.value)
+    }
+}
+
+/// What a test body answered, handed out of the closure it ran in (read after the body finished).
+final class Answer<T: Sendable>: @unchecked Sendable {
+    var value: T?
+}
