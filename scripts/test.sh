@@ -60,6 +60,13 @@ fi
 echo "== checking the Prometheus configuration and alert rules (promtool)"
 promtool check config deploy/prometheus/prometheus.yml
 promtool test rules deploy/prometheus/alerts.test.yml
+# The Grafana dashboards are generated: the committed ones must be what the generator makes, and every panel's query
+# must parse (each is checked as a recording rule).
+dashboard_rules=$(mktemp /tmp/finflow-dashboards.XXXXXX)
+python3 deploy/grafana/make_dashboards.py --rules "$dashboard_rules"
+promtool check rules "$dashboard_rules" >/dev/null
+rm -f "$dashboard_rules"
+git diff --quiet -- deploy/grafana/dashboards || { echo "deploy/grafana/dashboards differs from make_dashboards.py's output: regenerate and commit" >&2; exit 1; }
 
 # The tansu Kafka broker and a librdkafka it understands, from PyPI, for the distributed tests.
 echo "== fetching the Kafka test tools (PyPI)"

@@ -47,6 +47,16 @@ enum IndexSuggestion {
         return equal + range.prefix(1)
     }
 
+    /// The columns of `columns` that `condition` compares for equality, in order.
+    static func equalityColumns(in condition: String, of columns: Set<String>) -> [String] {
+        var equal: [String] = []
+        for match in condition.matches(of: /(?:[A-Za-z_][A-Za-z0-9_]*\.)?"?([A-Za-z_][A-Za-z0-9_]*)"?\)?\s*(=|\bIN\b)\s*[^=]/.ignoresCase()) {
+            let column = String(match.1).lowercased()
+            if columns.contains(column), !equal.contains(column) { equal.append(column) }
+        }
+        return equal
+    }
+
     /// `CREATE INDEX …` for `columns` of `table`; on PostgreSQL built without blocking writes.
     static func statement(table: String, schema: String?, columns: [String], kind: DatabaseKind) -> String {
         let name = String((([table] + columns).joined(separator: "_") + "_idx").prefix(63))

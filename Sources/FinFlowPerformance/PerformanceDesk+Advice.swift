@@ -41,15 +41,27 @@ extension PerformanceDesk {
         for summary in statements {
             // A statement the database cannot plan without its values (or one whose table is gone) has no advice.
             guard let plan = try? await StatementPlan.explain(summary.example, in: database) else { continue }
-            for scan in plan.scans where scan.table.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+            for scan in plan.scans + plan.partialScans where scan.table.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
                 if facts[scan.table] == nil { facts[scan.table] = try await TableFacts.read(scan.table, in: database) }
                 guard let table = facts[scan.table], table.rows >= IndexSuggestion.scannedRowsMin else { continue }
                 let condition = scan.filter ?? IndexSuggestion.condition(of: summary.fingerprint)
-                let columns = IndexSuggestion.columns(in: condition, of: table.columns)
-                guard !columns.isEmpty else { continue }
+                var columns = IndexSuggestion.columns(in: condition, of: table.columns)
+                if scan.served.isEmpty {
+                    // An index that leads with the column exists: the planner chose to read the table whole anyway (a
+                    // small table, or a condition it cannot use the index for), and another index would not change that.
+                    guard let first = columns.first, !table.indexedLeadingColumns.contains(first) else { continue }
+                } else {
+                    // Read through an index by only some of the compared columns: advice only when a column compared for
+                    // equality is left to filter row by row, and then an index of the served columns followed by it.
+                    let equal = IndexSuggestion.equalityColumns(in: condition, of: table.columns)
+                    let unserved = equal.filter { !scan.served.contains($0) }
+                    guard !unserved.isEmpty else { continue }
+                    columns = scan.served + unserved
+                }
                 let key = "\(scan.table)|\(columns.joined(separator: ","))"
                 let figures = summary.figures
-                let line = "\(figures.calls) calls, \(Self.millis(figures.totalNanoseconds)) ms in all, read \(scan.table) whole "
+                let how = scan.served.isEmpty ? "read \(scan.table) whole" : "read \(scan.table) by \(scan.served.joined(separator: ", ")) only"
+                let line = "\(figures.calls) calls, \(Self.millis(figures.totalNanoseconds)) ms in all, \(how) "
                     + "(about \(table.rows) rows): \(summary.fingerprint.prefix(300)) [statement \(summary.id)]"
                 var entry = found[key] ?? (scan.table, columns, table.schema, table.rows, [], 0)
                 entry.evidence.append(line)
@@ -61,7 +73,7 @@ extension PerformanceDesk {
             Advice(
                 kind: .missingIndex, service: service, table: entry.table,
                 severity: entry.nanoseconds >= 10_000_000_000 ? .critical : .warning,
-                title: "\(entry.table) is read whole to find rows by \(entry.columns.joined(separator: ", "))",
+                title: "no index serves \(entry.table)'s rows by \(entry.columns.joined(separator: ", "))",
                 statement: IndexSuggestion.statement(table: entry.table, schema: entry.schema, columns: entry.columns, kind: database.kind),
                 evidence: entry.evidence)
         }
@@ -77,11 +89,17 @@ struct TableFacts: Sendable {
     let schema: String?
     let rows: Int
     let columns: Set<String>
+    /// The first column of each index of the table.
+    let indexedLeadingColumns: Set<String>
 
     /// Counted up to this many rows on SQLite, which keeps no estimate unless analysed.
     static let countedRowsMax = 100_000
 
     static func read(_ table: String, in database: any Database) async throws -> TableFacts {
+        try await StatementBook.$unrecorded.withValue(true) { try await Self.reading(table, in: database) }
+    }
+
+    private static func reading(_ table: String, in database: any Database) async throws -> TableFacts {
         switch database.kind {
         case .sqlite:
             return try await database.read { db in
@@ -89,7 +107,10 @@ struct TableFacts: Sendable {
                     .first()?.decode(column: "n", as: Int.self) ?? 0
                 let columns = try await db.raw("SELECT name FROM pragma_table_info(\(bind: table))").all()
                     .map { try $0.decode(column: "name", as: String.self).lowercased() }
-                return TableFacts(schema: nil, rows: rows, columns: Set(columns))
+                let leading = try await db.raw("""
+                    SELECT ii.name AS name FROM pragma_index_list(\(bind: table)) AS l JOIN pragma_index_info(l.name) AS ii WHERE ii.seqno = 0
+                    """).all().compactMap { try $0.decode(column: "name", as: String?.self)?.lowercased() }
+                return TableFacts(schema: nil, rows: rows, columns: Set(columns), indexedLeadingColumns: Set(leading))
             }
         case .postgres:
             return try await database.read { db in
@@ -103,9 +124,14 @@ struct TableFacts: Sendable {
                 let columns = try await db.raw("""
                     SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = \(bind: table)
                     """).all().map { try $0.decode(column: "column_name", as: String.self).lowercased() }
+                let leading = try await db.raw("""
+                    SELECT a.attname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+                    JOIN pg_namespace ns ON ns.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+                    WHERE c.relname = \(bind: table) AND ns.nspname = current_schema()
+                    """).all().map { try $0.decode(column: "name", as: String.self).lowercased() }
                 return TableFacts(
                     schema: try row?.decode(column: "schema", as: String.self), rows: Int(try row?.decode(column: "n", as: Int64.self) ?? 0),
-                    columns: Set(columns))
+                    columns: Set(columns), indexedLeadingColumns: Set(leading))
             }
         }
     }

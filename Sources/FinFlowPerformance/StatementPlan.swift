@@ -17,7 +17,14 @@ struct StatementPlan: Sendable {
     struct Scan: Sendable, Equatable {
         let table: String
         let filter: String?
+        /// The columns an index serves when the table is read through one by only some of the columns its condition
+        /// compares (`SEARCH t USING INDEX i (tenant_id=?)` for `tenant_id = ? AND account_id = ?`); empty for a read
+        /// of the whole table.
+        var served: [String] = []
     }
+
+    /// Index reads that serve only part of a statement's condition, reported beside the whole-table reads.
+    let partialScans: [Scan]
 
     /// Whether a statement of this text can be explained: a query or a change, not a transaction's bracket, a setting
     /// or a schema change.
@@ -31,9 +38,11 @@ struct StatementPlan: Sendable {
         guard Self.isExplainable(sql) else {
             throw AppError(.rejected, code: "not-explainable", "only queries and changes have a plan; this statement is neither")
         }
-        switch database.kind {
-        case .sqlite: return try await Self.explainSQLite(sql, in: database)
-        case .postgres: return try await Self.explainPostgres(sql, in: database)
+        return try await StatementBook.$unrecorded.withValue(true) {
+            switch database.kind {
+            case .sqlite: return try await Self.explainSQLite(sql, in: database)
+            case .postgres: return try await Self.explainPostgres(sql, in: database)
+            }
         }
     }
 
@@ -47,13 +56,19 @@ struct StatementPlan: Sendable {
             return (tables, details)
         }
         var scans: [Scan] = []
+        var partial: [Scan] = []
         for detail in details {
             let words = detail.split(separator: " ").map(String.init)
+            guard words.count >= 2, tables.contains(words[1]) else { continue }
             // `SCAN t` reads t whole; `SCAN t USING INDEX i` and `SEARCH t USING …` do not.
-            guard words.count >= 2, words[0] == "SCAN", !detail.contains(" USING "), tables.contains(words[1]) else { continue }
-            scans.append(Scan(table: words[1], filter: nil))
+            if words[0] == "SCAN", !detail.contains(" USING ") {
+                scans.append(Scan(table: words[1], filter: nil))
+            } else if words[0] == "SEARCH", let match = detail.firstMatch(of: /USING (?:COVERING )?INDEX \S+ \(([^)]*)\)$/) {
+                let served = match.1.split(separator: " AND ").compactMap { $0.firstMatch(of: /^([A-Za-z_][A-Za-z0-9_]*)/).map { String($0.1).lowercased() } }
+                partial.append(Scan(table: words[1], filter: nil, served: served))
+            }
         }
-        return StatementPlan(lines: details, scans: scans, usesIndex: details.contains { $0.contains(" INDEX ") })
+        return StatementPlan(lines: details, scans: scans, usesIndex: details.contains { $0.contains(" INDEX ") }, partialScans: partial)
     }
 
     private static func explainPostgres(_ sql: String, in database: any Database) async throws -> StatementPlan {
@@ -81,6 +96,7 @@ struct StatementPlan: Sendable {
         else { throw InvariantViolation("PostgreSQL's plan is not the JSON EXPLAIN documents") }
         var lines: [String] = []
         var scans: [Scan] = []
+        var partial: [Scan] = []
         var usesIndex = false
         func walk(_ node: [String: Any], depth: Int) {
             let type = node["Node Type"] as? String ?? "?"
@@ -97,10 +113,16 @@ struct StatementPlan: Sendable {
                 if let condition = node[key] as? String { lines.append(String(repeating: "  ", count: depth + 1) + "\(key): \(condition)") }
             }
             if type == "Seq Scan", let relation { scans.append(Scan(table: relation, filter: node["Filter"] as? String)) }
+            if type.hasPrefix("Index") || type.hasPrefix("Bitmap Heap"), let relation, let filter = node["Filter"] as? String {
+                let served = ((node["Index Cond"] ?? node["Recheck Cond"]) as? String).map { condition in
+                    condition.matches(of: /\(?([A-Za-z_][A-Za-z0-9_]*) (?:=|<|>|<=|>=)/).map { String($0.1).lowercased() }
+                } ?? []
+                partial.append(Scan(table: relation, filter: filter, served: served))
+            }
             for child in (node["Plans"] as? [[String: Any]]) ?? [] { walk(child, depth: depth + 1) }
         }
         walk(root, depth: 0)
-        return StatementPlan(lines: lines, scans: scans, usesIndex: usesIndex)
+        return StatementPlan(lines: lines, scans: scans, usesIndex: usesIndex, partialScans: partial)
     }
 
     /// The highest `$n` in `sql`: how many parameters its prepared form takes.

@@ -80,11 +80,12 @@ public final class FinFlowSystem: @unchecked Sendable {
         let mailer = Self.mailer(settings: settings, logger: logger)
         // Every service's declaration of its personal data, for the compliance service's records of processing.
         let personalData = Dictionary(ServiceCatalog.all.map { ($0.name, $0.personalData) }) { first, _ in first }
-        let process = ProcessDatabases(slowMillis: settings.slowStatementMillis)
+        let process = ProcessDatabases(slowMillis: settings.slowStatementMillis, logger: logger)
         // A start that fails part way closes the databases it opened before it reports why.
         do {
             for descriptor in descriptors {
-                let database = try await ServiceDatabases.open(descriptor, settings: settings, logger: logger, statements: process.statements)
+                let database = try await ServiceDatabases.open(
+                    descriptor, settings: settings, logger: logger, statements: settings.statementStatistics ? process.statements : nil)
                 databases[descriptor.name] = database
                 process.add(database, service: descriptor.name)
                 let pending = try await ServiceDatabases.pending(descriptor, database: database, clock: clock)
@@ -105,7 +106,7 @@ public final class FinFlowSystem: @unchecked Sendable {
                 // Woken by its outbox, a relay need poll only for what other processes write: once a second.
                 relays.append(OutboxRelay(
                     database: database, bus: bus, clock: clock, logger: logger.with(service: descriptor.name), pollIntervalMillis: 1_000,
-                    wakeup: wakeup))
+                    wakeup: wakeup, serviceName: descriptor.name))
                 housekeeping.append(Housekeeping(database: database, clock: clock, logger: logger.with(service: descriptor.name)))
                 // A service that keeps personal data answers data subject requests from its declaration of it.
                 if !descriptor.personalData.isEmpty {

@@ -25,6 +25,7 @@ extension FinFlowCommand {
             TenantsCommand.self,
             IntegrationsCommand.self,
             RolesCommand.self,
+            TopCommand.self,
             CreditBench.self,
             ScreeningBench.self,
             MonitoringBench.self,

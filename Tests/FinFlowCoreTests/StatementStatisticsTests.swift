@@ -95,3 +95,29 @@ struct StatementStatisticsTests {
         #expect(figures["SELECT nothing FROM nowhere"]?.errors == 1)
     }
 }
+
+@Suite("Prometheus text")
+struct PrometheusTextTests {
+    @Test("samples with and without labels, escaped label values and special values are read; comments and junk are skipped")
+    func parse() {
+        let text = """
+            # HELP hb_requests requests
+            # TYPE hb_requests counter
+            hb_requests{http_route="/v1/auth/me",http_request_method="GET",http_response_status_code="401"} 3
+            finflow_db_statement_duration_seconds_bucket{service="auth",statement="0123456789abcdef",le="+Inf"} 12
+            odd{label="a \\"quoted\\" \\\\ value, with comma"} 1.5e3
+            plain 7
+            gauge_inf +Inf
+            broken{label="unterminated} 1
+            not a sample
+            """
+        let samples = PrometheusText.parse(text)
+        #expect(samples.count == 5)
+        #expect(samples[0] == PrometheusSample(
+            name: "hb_requests", labels: ["http_route": "/v1/auth/me", "http_request_method": "GET", "http_response_status_code": "401"], value: 3))
+        #expect(samples[1].labels["le"] == "+Inf" && samples[1].value == 12)
+        #expect(samples[2].labels["label"] == #"a "quoted" \ value, with comma"# && samples[2].value == 1500)
+        #expect(samples[3] == PrometheusSample(name: "plain", labels: [:], value: 7))
+        #expect(samples[4].value == .infinity)
+    }
+}

@@ -23,6 +23,9 @@ struct TestSystem: Sendable {
         settings.bcryptCost = 4
         // Tests reach no outside service: VAT numbers are checked against the VIES test server where a test starts one.
         settings.viesURL = nil
+        // Many systems share the machine's two cores: a statement waits its turn far longer than in service, and each
+        // would be logged as slow.
+        settings.slowStatementMillis = 60_000
         settings.dataDirectory = NSTemporaryDirectory() + "finflow-test-" + UUID().uuidString
         if let base = ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"], !base.isEmpty {
             settings.databaseURL = try await freshPostgresDatabase(base: base, template: try await MigratedTemplate.shared.name(base: base))

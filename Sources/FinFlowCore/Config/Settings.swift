@@ -97,6 +97,9 @@ public struct Settings: Sendable {
     public var auditSigningKey: String?
     /// How long a moved audit chain head waits for its signed checkpoint, at most.
     public var auditCheckpointSeconds = 300
+    /// Every database statement is timed by its fingerprint (the performance service's figures); false measures nothing,
+    /// for comparing the cost of measuring.
+    public var statementStatistics = true
     /// A database statement taking this long or longer is logged as slow (with its fingerprint).
     public var slowStatementMillis = StatementBook.slowMillisDefault
     /// The tenant whose members operate the platform: the performance service answers only tokens of this tenant (with
@@ -126,7 +129,7 @@ public struct Settings: Sendable {
             paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
             smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl, integrationsSecretKey, integrationsWebhookAllowLoopback,
             quickbooksClientId, quickbooksClientSecret, quickbooksUrls, quickbooksWebhookVerifier, xeroClientId, xeroClientSecret, xeroUrls,
-            xeroWebhookKey, slowStatementMillis, operatorTenant, performanceSampleSeconds
+            xeroWebhookKey, statementStatistics, slowStatementMillis, operatorTenant, performanceSampleSeconds
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -346,6 +349,7 @@ public struct Settings: Sendable {
         if settings.authKeyEncryptionKeyPrevious != nil, settings.authKeyEncryptionKey == nil {
             throw SettingError(key: .authKeyEncryptionKeyPrevious, message: "needs FINFLOW_AUTH_KEY_ENCRYPTION_KEY, the key that replaces it")
         }
+        try flag(.statementStatistics, into: &settings.statementStatistics)
         try integer(.slowStatementMillis, 1...3_600_000, into: &settings.slowStatementMillis)
         try integer(.performanceSampleSeconds, 1...86_400, into: &settings.performanceSampleSeconds)
         if let tenant = text(.operatorTenant), !tenant.isEmpty {

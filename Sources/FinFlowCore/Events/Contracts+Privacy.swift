@@ -4,7 +4,7 @@ public struct DataSubjectRequestOpened: EventContract, Equatable {
     public static let eventType = "finflow.data-subject-request.opened"
     public static let schemaVersion = 1
     /// The services that hold personal data and answer every request; a test holds it to the services' declarations.
-    public static let answeringServices = ["accounting", "analytics", "auth", "compliance", "credit", "insights", "integrations", "payments", "realtime", "tenancy", "transactions"]
+    public static let answeringServices = ["accounting", "analytics", "auth", "compliance", "credit", "insights", "integrations", "payments", "performance", "realtime", "tenancy", "transactions"]
 
     public let requestId: String
     public let tenantId: String

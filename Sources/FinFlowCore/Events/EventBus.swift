@@ -1,4 +1,6 @@
+import Dispatch
 import Logging
+import Metrics
 import SQLKit
 import Synchronization
 
@@ -65,6 +67,7 @@ public struct EventConsumer: Sendable {
     /// Runs once a delivery's transaction has committed, with the events it applied (never for one rolled back): where
     /// the effect must leave the process only once it is durable (a push to connected clients).
     let committed: (@Sendable ([PublishedEvent]) async -> Void)?
+    let metrics: RuntimeMetrics.Consumer
 
     /// A consumer applying events of `topic` inside a transaction of `database` (nil: no database, no inbox).
     public init(
@@ -77,6 +80,7 @@ public struct EventConsumer: Sendable {
         self.apply = apply
         self.applyAll = nil
         self.committed = nil
+        self.metrics = RuntimeMetrics.Consumer(consumer: name, topic: topic)
     }
 
     /// A consumer applying each delivery's new events of `topic` together, inside a transaction of `database`.
@@ -94,6 +98,7 @@ public struct EventConsumer: Sendable {
         }
         self.applyAll = applyAll
         self.committed = committed
+        self.metrics = RuntimeMetrics.Consumer(consumer: name, topic: topic)
     }
 
     /// A consumer of a typed contract.
@@ -135,9 +140,22 @@ public struct EventConsumer: Sendable {
     /// (and applies none) when any fails; the caller then delivers them one by one. Returns how many were new.
     @discardableResult
     public func deliver(_ events: [PublishedEvent], clock: any FinFlowClock) async throws -> Int {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let fresh: [PublishedEvent]
+        do {
+            fresh = try await self.deliverMeasured(events, clock: clock)
+        } catch {
+            self.metrics.failures.increment()
+            throw error
+        }
+        self.measured(fresh, started: started, clock: clock)
+        return fresh.count
+    }
+
+    private func deliverMeasured(_ events: [PublishedEvent], clock: any FinFlowClock) async throws -> [PublishedEvent] {
         guard let database = self.database else {
             for event in events { try await self.apply(event, nil) }
-            return events.count
+            return events
         }
         let now = clock.nowMillis()
         let fresh = try await database.transaction { db in
@@ -150,7 +168,20 @@ public struct EventConsumer: Sendable {
             return fresh
         }
         if let committed = self.committed, !fresh.isEmpty { await committed(fresh) }
-        return fresh.count
+        return fresh
+    }
+
+    /// Counts the events a delivery applied, its time, and each event's lag from its creation.
+    private func measured(_ applied: [PublishedEvent], started: UInt64, clock: any FinFlowClock) {
+        guard !applied.isEmpty else { return }
+        self.metrics.duration.recordNanoseconds(RuntimeMetrics.since(started))
+        self.metrics.applied.increment(by: Int64(applied.count))
+        let now = clock.nowMillis()
+        for event in applied {
+            if let created = RuntimeMetrics.millis(ofVersion7: event.id), created <= now {
+                self.metrics.lag.recordNanoseconds((now - created) * 1_000_000)
+            }
+        }
     }
 
     /// The most events one inbox statement records (three parameters each, well inside SQLite's bound).
@@ -181,6 +212,18 @@ public struct EventConsumer: Sendable {
     /// Returns false when the event had been applied before.
     @discardableResult
     public func deliver(_ event: PublishedEvent, clock: any FinFlowClock) async throws -> Bool {
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            let applied = try await self.deliverMeasured(event, clock: clock)
+            if applied { self.measured([event], started: started, clock: clock) }
+            return applied
+        } catch {
+            self.metrics.failures.increment()
+            throw error
+        }
+    }
+
+    private func deliverMeasured(_ event: PublishedEvent, clock: any FinFlowClock) async throws -> Bool {
         let now = clock.nowMillis()
         guard let database = self.database else {
             try await self.apply(event, nil)

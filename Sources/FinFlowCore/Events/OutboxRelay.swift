@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import SQLKit
 import ServiceLifecycle
 
@@ -33,12 +34,15 @@ public final class OutboxRelay: Service {
     /// How long a PostgreSQL replica holds its claim on a batch, in milliseconds.
     static let leaseMillis: Int64 = 30_000
     private let lock = AsyncLock()
+    private let metrics: RuntimeMetrics.Outbox
 
-    /// A relay from `database`'s outbox to `bus`.
+    /// A relay from `database`'s outbox to `bus`; its figures are labelled with `serviceName` (by default the service
+    /// whose statements the database records).
     public init(
         database: any Database, bus: any EventBus, clock: any FinFlowClock, logger: Logger, batchSize: Int = 500,
-        pollIntervalMillis: Int = 100, deadLetterAfterAttempts: Int = 10, wakeup: OutboxWakeup? = nil
+        pollIntervalMillis: Int = 100, deadLetterAfterAttempts: Int = 10, wakeup: OutboxWakeup? = nil, serviceName: String? = nil
     ) {
+        self.metrics = RuntimeMetrics.Outbox(service: serviceName ?? database.statementBook?.service ?? "unnamed")
         self.wakeup = wakeup
         self.database = database
         self.bus = bus
@@ -148,6 +152,12 @@ public final class OutboxRelay: Service {
             }
         }
         let now = self.clock.nowMillis()
+        if !published.isEmpty {
+            self.metrics.published.increment(by: Int64(published.count))
+            for id in published {
+                if let created = RuntimeMetrics.millis(ofVersion7: id), created <= now { self.metrics.lag.recordNanoseconds((now - created) * 1_000_000) }
+            }
+        }
         for chunk in published.chunked(500) {
             try await self.database.write { db in
                 try await db.raw("UPDATE outbox SET published_at_ms = \(bind: now) WHERE id IN (\(binds: Array(chunk)))").run()
@@ -169,6 +179,7 @@ public final class OutboxRelay: Service {
                 WHERE id = \(bind: row.id)
                 """).run()
         }
+        if deadLetter { self.metrics.deadLetters.increment() }
         self.logger.error(
             deadLetter ? "event dead-lettered" : "event delivery failed; will retry",
             metadata: ["event_id": "\(row.id)", "topic": "\(row.topic)", "attempts": "\(attempts)", "error": "\(message)"])

@@ -1,3 +1,4 @@
+import Metrics
 import PostgresNIO
 import SQLKit
 
@@ -35,6 +36,7 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
     private let apply: OptimisticApply
     private var queue: [Job] = []
     private var committing = false
+    private let sizes: Recorder
     /// Transactions committed so far, and requests waiting for the next one (for monitoring and tests).
     public private(set) var commits = 0
     public var waiting: Int { self.queue.count }
@@ -43,6 +45,7 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
         self.database = database
         self.jobsPerCommitMax = jobsPerCommitMax
         self.sharedLockKey = nil
+        self.sizes = RuntimeMetrics.groupCommitSize(service: database.statementBook?.service ?? "unnamed")
         self.apply = { inputs, db, _ in try await apply(inputs, db) }
     }
 
@@ -55,6 +58,7 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
         self.database = database
         self.jobsPerCommitMax = jobsPerCommitMax
         self.sharedLockKey = sharedLockKey
+        self.sizes = RuntimeMetrics.groupCommitSize(service: database.statementBook?.service ?? "unnamed")
         self.apply = optimisticApply
     }
 
@@ -75,6 +79,7 @@ public actor GroupCommit<Input: Sendable, Output: Sendable> {
         while !self.queue.isEmpty {
             let jobs = Array(self.queue.prefix(self.jobsPerCommitMax))
             self.queue.removeFirst(jobs.count)
+            self.sizes.record(jobs.count)
             let outcomes = await Self.commit(jobs, database: self.database, sharedLockKey: self.sharedLockKey, apply: self.apply)
             self.commits += 1
             for (job, outcome) in zip(jobs, outcomes) { job.continuation.resume(with: outcome) }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PostgresKit
 import PostgresNIO
 import SQLKit
@@ -22,6 +23,7 @@ public final class PostgresDatabase: Database {
     private let runTask: Task<Void, Never>
     private let logger: Logger
     public let statementBook: StatementBook?
+    private let waits: RuntimeMetrics.DatabaseWaits
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) with tables in `schema`.
     /// The pool runs in a task of its own until `shutdown`. Every statement is recorded in `statementBook`, if given.
@@ -48,6 +50,7 @@ public final class PostgresDatabase: Database {
         self.schema = schema
         self.logger = logger
         self.statementBook = statementBook
+        self.waits = RuntimeMetrics.DatabaseWaits(service: statementBook?.service ?? schema)
         // Started at once, so both pools run before the first statement asks them for a connection (a lease before
         // `run()` works, but the driver warns of it at every start).
         self.runTask = Task.immediate {
@@ -114,8 +117,10 @@ public final class PostgresDatabase: Database {
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await self.client.withConnection { connection in
-            try await body(ConnectionDatabase(base: connection.sql(), driver: .postgres(connection), book: self.statementBook))
+        let asked = DispatchTime.now().uptimeNanoseconds
+        return try await self.client.withConnection { connection in
+            self.waits.connection.recordNanoseconds(RuntimeMetrics.since(asked))
+            return try await body(ConnectionDatabase(base: connection.sql(), driver: .postgres(connection), book: self.statementBook))
         }
     }
 
@@ -132,7 +137,9 @@ public final class PostgresDatabase: Database {
     private func inTransaction<T: Sendable>(
         on client: PostgresClient, _ body: @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
-        try await client.withConnection { connection in
+        let asked = DispatchTime.now().uptimeNanoseconds
+        return try await client.withConnection { connection in
+            self.waits.connection.recordNanoseconds(RuntimeMetrics.since(asked))
             let sql = ConnectionDatabase(base: connection.sql(), driver: .postgres(connection), book: self.statementBook)
             try await sql.raw("BEGIN").run()
             do {

@@ -48,8 +48,11 @@ struct ConnectionDatabase: SQLDatabase {
     var dialect: any SQLDialect { self.base.dialect }
     var queryLogLevel: Logger.Level? { self.base.queryLogLevel }
 
+    /// The book to record in, unless the task runs unrecorded work.
+    private var recording: StatementBook? { StatementBook.unrecorded ? nil : self.book }
+
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        guard let book = self.book else { return self.base.execute(sql: query, onRow) }
+        guard let book = self.recording else { return self.base.execute(sql: query, onRow) }
         let (statement, rows) = self.serialize(query)
         let started = DispatchTime.now().uptimeNanoseconds
         return self.base.execute(sql: statement) { row in
@@ -62,7 +65,7 @@ struct ConnectionDatabase: SQLDatabase {
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        guard let book = self.book else { return try await self.base.execute(sql: query, onRow) }
+        guard let book = self.recording else { return try await self.base.execute(sql: query, onRow) }
         let (statement, rows) = self.serialize(query)
         let started = DispatchTime.now().uptimeNanoseconds
         do {
@@ -87,7 +90,7 @@ struct ConnectionDatabase: SQLDatabase {
     /// Runs `body`, a statement of text `sql` sent through the driver directly, and records it; `rows` counts the rows
     /// of its answer.
     func measured<T>(_ sql: String, rows: (T) -> Int = { _ in 0 }, _ body: () async throws -> T) async throws -> T {
-        guard let book = self.book else { return try await body() }
+        guard let book = self.recording else { return try await body() }
         let started = DispatchTime.now().uptimeNanoseconds
         do {
             let result = try await body()

@@ -1,6 +1,7 @@
 import CFinFlowSystem
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import SQLKit
@@ -33,6 +34,7 @@ public final class SQLiteDatabase: Database {
     public let statementBook: StatementBook?
     /// The database file; nil for an in-memory database.
     public let path: String?
+    private let waits: RuntimeMetrics.DatabaseWaits
     private let checkpointer: Checkpointer?
     private let checkpoint = Mutex(CheckpointState())
     private let shutDown = Mutex(false)
@@ -75,6 +77,8 @@ public final class SQLiteDatabase: Database {
     ) {
         self.statementBook = statementBook
         self.path = path
+        self.waits = RuntimeMetrics.DatabaseWaits(
+            service: statementBook?.service ?? path.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension } ?? "memory")
         self.checkpointFrames = checkpointFrames
         self.writer = writer
         self.writerThread = writerThread
@@ -188,8 +192,10 @@ public final class SQLiteDatabase: Database {
 
     /// Runs `body` with the writer, alone, on the writer's thread.
     private func onWriter<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(self.writerThread) {
+        let asked = DispatchTime.now().uptimeNanoseconds
+        return try await withTaskExecutorPreference(self.writerThread) {
             try await self.lock.withLock {
+                self.waits.writer.recordNanoseconds(RuntimeMetrics.since(asked))
                 let base = SQLiteWriterDatabase(writer: self.writer, logger: self.logger, eventLoop: self.writerThread.eventLoop)
                 return try await body(ConnectionDatabase(base: base, driver: .sqliteWriter(self.writer), book: self.statementBook))
             }
@@ -222,11 +228,14 @@ public final class SQLiteDatabase: Database {
             }
         case .start:
             let logger = self.logger
+            let checkpointTimer = self.waits.checkpoint
             // Detached: not on the writer's thread, which the transaction preferred.
             let copying = Task.detached {
                 do {
+                    let started = DispatchTime.now().uptimeNanoseconds
                     // Twice: the second pass copies what was committed during the first, so the writer's share is small.
                     for _ in 0..<2 { try await Self.copyLog(checkpointer) }
+                    checkpointTimer.recordNanoseconds(RuntimeMetrics.since(started))
                 } catch {
                     logger.critical(
                         "checkpoint failed: the log keeps every commit, no further checkpoint until restart",

@@ -48,6 +48,10 @@ public final class StatementBook: Sendable {
         self.logger = logger
     }
 
+    /// Set for work that looks at the statements themselves (explaining them, counting a table's rows for advice): what it
+    /// runs is not the service's own work and is not recorded.
+    @TaskLocal public static var unrecorded = false
+
     /// When a statement is logged as slow, by default.
     public static let slowMillisDefault = 500
 
@@ -174,17 +178,19 @@ public struct StatementSummary: Sendable {
 public final class StatementStatistics: Sendable {
     private let books = Mutex<[String: StatementBook]>([:])
     private let slowMillis: Int
+    private let logger: Logger
 
-    /// Statistics whose books log statements taking `slowMillis` or longer.
-    public init(slowMillis: Int = StatementBook.slowMillisDefault) {
+    /// Statistics whose books log statements taking `slowMillis` or longer to `logger`.
+    public init(slowMillis: Int = StatementBook.slowMillisDefault, logger: Logger = Logger(label: "finflow.statements")) {
         self.slowMillis = slowMillis
+        self.logger = logger
     }
 
     /// The book of `service`, made on first use.
     public func book(_ service: String) -> StatementBook {
         self.books.withLock { books in
             if let book = books[service] { return book }
-            let book = StatementBook(service: service, slowMillis: self.slowMillis)
+            let book = StatementBook(service: service, slowMillis: self.slowMillis, logger: self.logger)
             books[service] = book
             return book
         }

@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// The databases of the services one process runs, by service name, with the statistics of their statements. Filled as
@@ -7,9 +8,9 @@ public final class ProcessDatabases: Sendable {
     public let statements: StatementStatistics
     private let databases = Mutex<[String: any Database]>([:])
 
-    /// An empty registry whose books log statements taking `slowMillis` or longer.
-    public init(slowMillis: Int = StatementBook.slowMillisDefault) {
-        self.statements = StatementStatistics(slowMillis: slowMillis)
+    /// An empty registry whose books log statements taking `slowMillis` or longer to `logger`.
+    public init(slowMillis: Int = StatementBook.slowMillisDefault, logger: Logger = Logger(label: "finflow.statements")) {
+        self.statements = StatementStatistics(slowMillis: slowMillis, logger: logger)
     }
 
     /// Adds the database of `service`.

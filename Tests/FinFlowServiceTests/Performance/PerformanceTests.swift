@@ -144,3 +144,71 @@ extension TestSystem {
 final class Answer<T: Sendable>: @unchecked Sendable {
     var value: T?
 }
+
+/// Each service's migrations against the statements it runs: a year of demo books made and read, then every recorded
+/// statement explained. A statement that reads a table of 1,000 rows or more whole, where no index serves its condition,
+/// fails the test by name.
+@Suite("performance: the migrations serve the recorded statements")
+struct MigrationPlanTests {
+    @Test("after a demo year is made and read, no recorded statement reads a large table whole for want of an index",
+          .enabled(if: !TestSystem.onPostgres))
+    func demoYear() async throws {
+        try await PerformanceTests.withOperator { client, sut, operatorUser in
+            let demo = try await sut.system.createDemo()
+            let login = try await client.send(.post, "/v1/auth/login", json: #"{"email":"\#(demo.email)","password":"\#(demo.password)"}"#)
+            let token = try #require((login.body["tokens"] as? [String: Any])?["accessToken"] as? String, "\(login.body)")
+            for path in [
+                "/v1/accounting/statements/trial-balance", "/v1/accounting/statements/balance-sheet?translate=true",
+                "/v1/accounting/statements/income-statement?from=2000-01-01", "/v1/accounting/statements/cash-flow?from=2000-01-01",
+                "/v1/accounting/statements/receivables-aging", "/v1/accounting/statements/payables-aging",
+                "/v1/accounting/bills?status=paid", "/v1/accounting/invoices?status=paid", "/v1/accounting/journal-entries?source=close",
+                "/v1/accounting/journal-entries", "/v1/accounting/accounts", "/v1/transactions", "/v1/payments",
+                "/v1/accounting/statements/general-ledger?from=2000-01-01",
+            ] {
+                let response = try await client.send(.get, path, token: token)
+                #expect(response.status == 200, "\(path): \(response.body)")
+            }
+            // Each account's statement, as a bookkeeper reads them.
+            let accounts = try await Books(client: client, token: token).accounts()
+            for code in ["1010", "1100", "4000", "6300"] {
+                let statement = try await client.send(.get, "/v1/accounting/accounts/\(try #require(accounts[code]))/statement?from=2000-01-01", token: token)
+                #expect(statement.status == 200, "\(code): \(statement.body)")
+            }
+            try await sut.deliver()
+            let advice = try await client.send(.get, "/v1/performance/advice", token: operatorUser.accessToken)
+            let items = try #require(advice.body["items"] as? [[String: Any]], "\(advice.body)")
+            let missing = items.filter { $0["kind"] as? String == "missing-index" }
+            // The check has teeth: without the index the ledger's account reads need, it names that index.
+            let accounting = try #require(sut.system.databases["accounting"])
+            try await accounting.write { db in try await db.raw("DROP INDEX journal_lines_account").run() }
+            let again = try await client.send(.get, "/v1/performance/advice?service=accounting", token: operatorUser.accessToken)
+            let named = ((again.body["items"] as? [[String: Any]]) ?? []).filter { $0["kind"] as? String == "missing-index" }
+            #expect(named.map { $0["statement"] as? String } == ["CREATE INDEX journal_lines_tenant_id_account_id_state_accounting_date_idx ON journal_lines (tenant_id, account_id, state, accounting_date)"], "\(named)")
+
+            #expect(missing.isEmpty, "\(missing.map { "\($0["service"] ?? "")/\($0["title"] ?? ""): \($0["statement"] ?? "") \($0["evidence"] ?? "")" }.joined(separator: "\n"))")
+        }
+    }
+}
+
+@Suite("finflow top")
+struct FleetTopTests {
+    @Test("a frame holds the routes, statements and consumers that moved between two readings; an unreachable target is named")
+    func frame() async throws {
+        PrometheusSetup.bootstrap()
+        let sut = try await TestSystem.make()
+        try await sut.testLive { client, base in
+            let top = FleetTop(targets: [base, "http://127.0.0.1:1"], rows: 100)
+            let before = await top.read()
+            for _ in 0..<5 { _ = try await client.send(.get, "/v1/auth/me") }
+            _ = try await Fixtures.signUp(client, sut, tag: "top")
+            let after = await top.read()
+            let frame = top.frame(from: before, to: after)
+            #expect(frame.routes.contains { $0.name == "GET /v1/auth/me" && $0.perSecond > 0 }, "\(frame.routes)")
+            #expect(frame.statements.contains { $0.name.hasPrefix("auth ") && $0.perSecond > 0 && $0.meanMillis >= 0 }, "\(frame.statements)")
+            #expect(frame.consumers.contains { $0.name.hasPrefix("tenancy.") && $0.perSecond > 0 }, "\(frame.consumers)")
+            #expect(frame.failures["http://127.0.0.1:1"] != nil)
+            let text = FleetTop.render(frame)
+            #expect(text.contains("Routes") && text.contains("GET /v1/auth/me") && text.contains("unreachable: http://127.0.0.1:1"))
+        }
+    }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# What measuring every database statement costs: posting throughput with the statement statistics on and off
+# (FINFLOW_STATEMENT_STATISTICS), next to each other in one run on a release build. A demo tenant (a year of books);
+# then, alternately off and on (so drift of the machine falls on both alike), single journal entries over HTTP as fast
+# as the server takes them (8 connections) and batches of 500 entries (the group-commit path, 4 connections). Prints
+# each round, the medians and the cost of measuring as a share of throughput.
+# SQLite by default; pass --database-url postgres://… to measure PostgreSQL (the database must exist).
+# Usage: Benchmarks/statement-overhead.sh [--database-url URL] [rounds, default 3] [seconds a round, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+storage=()
+if [ "${1:-}" = "--database-url" ]; then storage=(--database-url "$2"); shift 2; fi
+rounds=${1:-3}
+seconds=${2:-10}
+swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
+bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+work=$(mktemp -d /tmp/finflow-overhead-bench.XXXXXX)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+[ ${#storage[@]} -gt 0 ] && "$bin" migrate "${storage[@]}" >/dev/null
+demo=$("$bin" demo --data-directory "$work/data" "${storage[@]}" 2>&1)
+email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
+password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+port=$((30000 + RANDOM % 20000))
+
+start_server() {
+  FINFLOW_STATEMENT_STATISTICS=$1 FINFLOW_LOG_LEVEL=error "$bin" serve --port "$port" --data-directory "$work/data" "${storage[@]}" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "the server did not start" >&2; exit 1
+}
+stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+
+declare -A single batch
+for round in $(seq 1 "$rounds"); do
+  for measuring in false true; do
+    start_server "$measuring"
+    token=$(curl -fs "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
+      -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
+    accounts=$(curl -fs "http://127.0.0.1:$port/v1/accounting/accounts" -H "authorization: Bearer $token")
+    debit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="6300"][0])')
+    credit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="1010"][0])')
+    python3 Benchmarks/support/post_rate.py "$port" "$token" "$debit" "$credit" 2 >/dev/null  # warm-up
+    s=$(python3 Benchmarks/support/post_rate.py "$port" "$token" "$debit" "$credit" "$seconds")
+    b=$(python3 Benchmarks/support/batch_post.py "$port" "$token" "$debit" "$credit" 40 | sed 's/ lines\/s.*//')
+    single[$measuring]="${single[$measuring]:-} $s"
+    batch[$measuring]="${batch[$measuring]:-} $b"
+    echo "round $round, statement statistics $measuring: single entries $s/s, batched $b lines/s"
+    stop_server
+  done
+done
+python3 - "${single[false]}" "${single[true]}" "${batch[false]}" "${batch[true]}" <<'PY'
+import statistics, sys
+off_s, on_s, off_b, on_b = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+for name, off, on in (("single-entry posting (entries/s)", off_s, on_s), ("batched posting (lines/s)", off_b, on_b)):
+    a, b = statistics.median(off), statistics.median(on)
+    print(f"{name}: median {a:.0f} without measuring, {b:.0f} with; measuring costs {100 * (a - b) / a:.1f}% of throughput")
+PY

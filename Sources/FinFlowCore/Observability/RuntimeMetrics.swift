@@ -1,0 +1,70 @@
+import Foundation
+import Metrics
+
+/// The names under which the platform's own work reaches `/metrics` (documented in docs/performance.md): each handle
+/// made once, where the work is set up, so measuring costs no look-up on the hot path.
+public enum RuntimeMetrics {
+    /// A consumer's deliveries: events applied, failed deliveries, time to apply a delivery, and lag (from the event's
+    /// creation, read from its time-ordered id, to its application).
+    struct Consumer: Sendable {
+        let applied: Counter
+        let failures: Counter
+        let duration: Metrics.Timer
+        let lag: Metrics.Timer
+
+        init(consumer: String, topic: String) {
+            let dimensions = [("consumer", consumer), ("topic", topic)]
+            self.applied = Counter(label: "finflow_events_consumed_total", dimensions: dimensions)
+            self.failures = Counter(label: "finflow_event_delivery_failures_total", dimensions: dimensions)
+            self.duration = Metrics.Timer(label: "finflow_event_delivery_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+            self.lag = Metrics.Timer(label: "finflow_event_consumer_lag_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+        }
+    }
+
+    /// An outbox relay's publishing: events published, their wait in the outbox, events set aside (dead letters).
+    struct Outbox: Sendable {
+        let published: Counter
+        let lag: Metrics.Timer
+        let deadLetters: Counter
+
+        init(service: String) {
+            let dimensions = [("service", service)]
+            self.published = Counter(label: "finflow_outbox_published_total", dimensions: dimensions)
+            self.lag = Metrics.Timer(label: "finflow_outbox_lag_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+            self.deadLetters = Counter(label: "finflow_outbox_dead_letters_total", dimensions: dimensions)
+        }
+    }
+
+    /// A database's waits: for a pooled connection (PostgreSQL) or the writer (SQLite), and SQLite's background
+    /// checkpoints.
+    struct DatabaseWaits: Sendable {
+        let connection: Metrics.Timer
+        let writer: Metrics.Timer
+        let checkpoint: Metrics.Timer
+
+        init(service: String) {
+            let dimensions = [("service", service)]
+            self.connection = Metrics.Timer(label: "finflow_db_pool_wait_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+            self.writer = Metrics.Timer(label: "finflow_sqlite_writer_wait_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+            self.checkpoint = Metrics.Timer(label: "finflow_sqlite_checkpoint_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+        }
+    }
+
+    /// Jobs per group commit.
+    static func groupCommitSize(service: String) -> Recorder {
+        Recorder(label: "finflow_group_commit_jobs", dimensions: [("service", service)], aggregate: true)
+    }
+
+    /// The creation time (Unix milliseconds) a UUIDv7 id carries in its first 48 bits; nil for another kind of id.
+    static func millis(ofVersion7 id: String) -> Int64? {
+        let hex = id.utf8.prefix(13)
+        guard hex.count == 13, id.utf8.count == 36, Array(id.utf8)[14] == UInt8(ascii: "7") else { return nil }
+        let digits = String(decoding: hex.filter { $0 != UInt8(ascii: "-") }, as: UTF8.self)
+        return Int64(digits, radix: 16)
+    }
+
+    /// Nanoseconds since `start` (a `DispatchTime` reading).
+    static func since(_ start: UInt64) -> Int64 {
+        Int64(clamping: DispatchTime.now().uptimeNanoseconds &- start)
+    }
+}
