@@ -34,10 +34,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-credentials=$("$binary" demo --data-directory "$work/data" | sed -nE 's/.*email ([^ ]+)  password ([^ ]+).*/\1 \2/p')
+demo=$("$binary" demo --data-directory "$work/data")
+credentials=$(printf '%s\n' "$demo" | sed -nE 's/.*email ([^ ]+)  password ([^ ]+).*/\1 \2/p')
 read -r email password <<<"$credentials"
+# The demo tenant is also the operator tenant, so the performance service's routes are fuzzed past their operator check.
+operator_tenant=$(printf '%s\n' "$demo" | sed -nE 's/^Demo tenant ([0-9a-f-]+) holds.*/\1/p')
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$binary" serve --port "$port" --data-directory "$work/data" --log-level error >"$work/server.log" 2>&1 &
+FINFLOW_OPERATOR_TENANT="$operator_tenant" "$binary" serve --port "$port" --data-directory "$work/data" --log-level error >"$work/server.log" 2>&1 &
 server_pid=$!
 disown "$server_pid"
 base="http://127.0.0.1:$port"

@@ -6,8 +6,9 @@ import Synchronization
 import ServiceLifecycle
 
 extension PerformanceDesk {
-    /// Keeps what each service's statements did since the last sample as time series, prunes old samples and incidents,
-    /// and optimises each SQLite database once a day. Answers how many samples it wrote.
+    /// Keeps what each service's statements did since the last sample as time series, prunes old samples, and optimises
+    /// each SQLite database once a day (incidents expire through the platform's retention sweep, as declared personal
+    /// data). Answers how many samples it wrote.
     func sample() async throws -> Int {
         let now = self.env.clock.nowMillis()
         var current: [String: ServiceTotals] = [:]
@@ -37,7 +38,6 @@ extension PerformanceDesk {
         }
         let samples = rows
         let keepSamples = now - Int64(Self.sampleRetentionDays) * 86_400_000
-        let keepIncidents = now - Int64(Self.incidentRetentionDays) * 86_400_000
         try await self.database.transaction { db in
             for row in samples {
                 try await db.raw("""
@@ -46,7 +46,6 @@ extension PerformanceDesk {
                     """).run()
             }
             try await db.raw("DELETE FROM performance_samples WHERE taken_at_ms < \(bind: keepSamples)").run()
-            try await db.raw("DELETE FROM performance_incidents WHERE recorded_at_ms < \(bind: keepIncidents)").run()
         }
         try await self.optimizeDue(nowMillis: now)
         return rows.count

@@ -106,11 +106,11 @@ public enum SQLFingerprint {
 
     /// `?, ?` at the end becomes `?`: a list of values of any length is one shape.
     private static func collapseList(_ out: inout [UInt8]) {
-        let tail: [UInt8] = Array("?, ?".utf8)
-        let tight: [UInt8] = Array("?,?".utf8)
-        if out.count >= tail.count, out.suffix(tail.count).elementsEqual(tail) {
+        let count = out.count
+        let question = UInt8(ascii: "?"), comma = UInt8(ascii: ","), space = UInt8(ascii: " ")
+        if count >= 4, out[count - 1] == question, out[count - 2] == space, out[count - 3] == comma, out[count - 4] == question {
             out.removeLast(3)
-        } else if out.count >= tight.count, out.suffix(tight.count).elementsEqual(tight) {
+        } else if count >= 3, out[count - 1] == question, out[count - 2] == comma, out[count - 3] == question {
             out.removeLast(2)
         }
     }

@@ -29,6 +29,8 @@ public final class StatementBook: Sendable {
         var entries: [Entry] = []
         var byFingerprint: [String: Int] = [:]
         var byText: [String: Int] = [:]
+        /// Texts longer than `exampleBytesMax` (bulk inserts) by their hash, so they are not kept whole.
+        var byLongText: [Int: Int] = [:]
     }
 
     private struct Entry {
@@ -57,8 +59,11 @@ public final class StatementBook: Sendable {
 
     /// Records one statement of text `sql` that took `nanoseconds`, returned `rows` rows and failed when `failed`.
     public func record(sql: String, nanoseconds: UInt64, rows: Int, failed: Bool) {
+        // A long text is hashed outside the lock; a collision of two (one in 2^64) would only file one's figures
+        // under the other's fingerprint.
+        let longKey = sql.utf8.count > Self.exampleBytesMax ? sql.hashValue : nil
         let recorded = self.state.withLock { state -> (Metrics.Timer, Counter, Counter, String, String) in
-            let index = Self.index(of: sql, in: &state, service: self.service)
+            let index = Self.index(of: sql, longKey: longKey, in: &state, service: self.service)
             state.entries[index].figures.add(nanoseconds: nanoseconds, rows: rows, failed: failed)
             let entry = state.entries[index]
             return (entry.timer, entry.rows, entry.errors, entry.id, entry.fingerprint)
@@ -76,8 +81,12 @@ public final class StatementBook: Sendable {
         }
     }
 
-    private static func index(of sql: String, in state: inout State, service: String) -> Int {
-        if let known = state.byText[sql] { return known }
+    private static func index(of sql: String, longKey: Int?, in state: inout State, service: String) -> Int {
+        if let longKey {
+            if let known = state.byLongText[longKey] { return known }
+        } else if let known = state.byText[sql] {
+            return known
+        }
         var fingerprint = SQLFingerprint.of(sql)
         // The last place is kept for the rest.
         if state.byFingerprint[fingerprint] == nil && state.entries.count >= Self.fingerprintsMax - 1 { fingerprint = Self.otherFingerprint }
@@ -95,7 +104,11 @@ public final class StatementBook: Sendable {
                 errors: Counter(label: "finflow_db_statement_errors_total", dimensions: dimensions)))
             state.byFingerprint[fingerprint] = index
         }
-        if state.byText.count < Self.textsMax && sql.utf8.count <= Self.exampleBytesMax { state.byText[sql] = index }
+        if let longKey {
+            if state.byLongText.count < Self.textsMax { state.byLongText[longKey] = index }
+        } else if state.byText.count < Self.textsMax {
+            state.byText[sql] = index
+        }
         return index
     }
 
