@@ -15,7 +15,8 @@ public enum ServiceDatabases {
             return try PostgresDatabase(
                 url: url, schema: descriptor.name, poolSizeMax: settings.databasePoolSizeMax, logger: logger, statementBook: book)
         }
-        return try await SQLiteDatabase.open(path: settings.sqlitePath(service: descriptor.name), logger: logger, statementBook: book)
+        return try await SQLiteDatabase.open(
+            path: settings.sqlitePath(service: descriptor.name), logger: logger, statementBook: book, readerConnections: settings.sqliteReaders)
     }
 
     /// The platform and service migration tracks of one service database.

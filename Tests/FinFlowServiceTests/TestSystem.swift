@@ -26,6 +26,10 @@ struct TestSystem: Sendable {
         // Many systems share the machine's two cores: a statement waits its turn far longer than in service, and each
         // would be logged as slow.
         settings.slowStatementMillis = 60_000
+        // Two readers a service instead of four: sixteen systems of thirteen services at once held so many files open
+        // that Foundation's Process, which reads /proc/self/fd when it starts a child (the command-line and server
+        // tests), crashed the test process copying a directory entry past the end of its buffer.
+        settings.sqliteReaders = 2
         settings.dataDirectory = NSTemporaryDirectory() + "finflow-test-" + UUID().uuidString
         if let base = ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"], !base.isEmpty {
             settings.databaseURL = try await freshPostgresDatabase(base: base, template: try await MigratedTemplate.shared.name(base: base))

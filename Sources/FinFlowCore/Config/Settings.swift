@@ -14,6 +14,8 @@ public struct Settings: Sendable {
     /// `postgres://…`; nil runs on SQLite files in `dataDirectory`.
     public var databaseURL: String?
     public var databasePoolSizeMax = 10
+    /// Reader connections of each service's SQLite file (each holds two file descriptors).
+    public var sqliteReaders = SQLiteDatabase.readerCount
     /// Apply pending PostgreSQL migrations at start instead of refusing to start.
     public var migrateOnStart = false
     /// `json`, `text`, or `auto` (JSON unless the output is a terminal).
@@ -129,7 +131,7 @@ public struct Settings: Sendable {
             paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
             smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl, integrationsSecretKey, integrationsWebhookAllowLoopback,
             quickbooksClientId, quickbooksClientSecret, quickbooksUrls, quickbooksWebhookVerifier, xeroClientId, xeroClientSecret, xeroUrls,
-            xeroWebhookKey, statementStatistics, slowStatementMillis, operatorTenant, performanceSampleSeconds
+            xeroWebhookKey, sqliteReaders, statementStatistics, slowStatementMillis, operatorTenant, performanceSampleSeconds
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -350,6 +352,7 @@ public struct Settings: Sendable {
             throw SettingError(key: .authKeyEncryptionKeyPrevious, message: "needs FINFLOW_AUTH_KEY_ENCRYPTION_KEY, the key that replaces it")
         }
         try flag(.statementStatistics, into: &settings.statementStatistics)
+        try integer(.sqliteReaders, 1...64, into: &settings.sqliteReaders)
         try integer(.slowStatementMillis, 1...3_600_000, into: &settings.slowStatementMillis)
         try integer(.performanceSampleSeconds, 1...86_400, into: &settings.performanceSampleSeconds)
         if let tenant = text(.operatorTenant), !tenant.isEmpty {

@@ -41,7 +41,7 @@ public final class SQLiteDatabase: Database {
     /// Log pages committed between background checkpoints (of 4 KiB: a 16 MiB log).
     public static let checkpointFramesDefault = 4_096
     private let checkpointFrames: Int
-    /// Reader connections of a file database (an in-memory one has only its writer).
+    /// Reader connections of a file database by default (an in-memory one has only its writer).
     public static let readerCount = 4
     /// The writer connection's page cache.
     static let writerCacheKiB = 65_536
@@ -90,8 +90,10 @@ public final class SQLiteDatabase: Database {
     /// Opens (creating if needed) the database file at `path`, or an in-memory database when `path` is nil. Every
     /// statement is recorded in `statementBook`, if given.
     public static func open(
-        path: String?, logger: Logger, checkpointFrames: Int = checkpointFramesDefault, statementBook: StatementBook? = nil
+        path: String?, logger: Logger, checkpointFrames: Int = checkpointFramesDefault, statementBook: StatementBook? = nil,
+        readerConnections: Int = readerCount
     ) async throws -> SQLiteDatabase {
+        precondition(readerConnections > 0, "a file database needs a reader connection")
         precondition(checkpointFrames > 0, "a checkpoint needs a positive number of log pages")
         if let path {
             let directory = (path as NSString).deletingLastPathComponent
@@ -121,7 +123,7 @@ public final class SQLiteDatabase: Database {
             }
             do {
                 writer.observeLog()
-                for _ in 0..<Self.readerCount { readers.append(try await connect()) }
+                for _ in 0..<readerConnections { readers.append(try await connect()) }
                 let copier = try await connect()
                 // Its copies are synced by `copyLog`, a piece at a time, while `pin` holds the log.
                 try await copier.sql().raw("PRAGMA synchronous = OFF").run()
