@@ -26,7 +26,9 @@ public enum PerformanceService {
                     try await desk.record(alert: event.data, db: db)
                 },
                 .of(AnomalyDetected.self, name: "performance.anomaly-detected", database: desk.database) { event, db in
-                    try await desk.record(anomaly: event.data, occurredAtMillis: Int64(event.time.timeIntervalSince1970 * 1000), db: db)
+                    // The envelope's time, within the calendar's years (recordIncident checks the range again).
+                    let seconds = max(0, min(32_503_680_000, event.time.timeIntervalSince1970))
+                    try await desk.record(anomaly: event.data, occurredAtMillis: Int64(seconds * 1000), db: db)
                 },
             ]
         }

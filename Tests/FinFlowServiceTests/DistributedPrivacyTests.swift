@@ -14,7 +14,7 @@ import Testing
 /// is started again.
 @Suite("distributed: a data subject request and a strongly authenticated payment initiation across processes", .timeLimit(.minutes(5)))
 struct DistributedPrivacyTests {
-    @Test("compliance, transactions and the other nine services apart: the killed service answers after its restart; compliance verifies auth's authentication code with the JWKS alone", .enabled(if: DistributedKafkaTests.available))
+    @Test("compliance, transactions and the other ten services apart: the killed service answers after its restart; compliance verifies auth's authentication code with the JWKS alone", .enabled(if: DistributedKafkaTests.available))
     func accessRequestAcrossProcesses() async throws {
         let cluster = try await DistributedCluster.open(tag: "privacy", poolSize: 3)
         defer { cluster.close() }
@@ -24,7 +24,7 @@ struct DistributedPrivacyTests {
             try await cluster.start(services, port: port, environment: environment)
         }
         let ports = (0..<3).map { _ in FreePort.next() }
-        let others = try await start("auth,tenancy,accounting,payments,credit,insights,integrations,analytics,realtime", port: ports[0], environment: kafka)
+        let others = try await start("auth,tenancy,accounting,payments,credit,insights,integrations,analytics,realtime,performance", port: ports[0], environment: kafka)
         let remote = kafka.merging(["FINFLOW_JWKS_URL": others.base + "/.well-known/jwks.json"]) { $1 }
         var transactions = try await start("transactions", port: ports[1], environment: remote)
         let compliance = try await start("compliance", port: ports[2], environment: remote)
@@ -50,7 +50,7 @@ struct DistributedPrivacyTests {
             return (request.body["status"] as? String ?? "", waiting)
         }
         #expect(try await DistributedKafkaTests.eventually(90) { try await services().waiting == ["transactions"] },
-                "the nine running services did not answer, or the stopped one did not show as awaited")
+                "the ten running services did not answer, or the stopped one did not show as awaited")
         #expect(try await services().status == "open")
 
         transactions = try await start("transactions", port: ports[1], environment: remote)

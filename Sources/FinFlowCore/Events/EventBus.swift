@@ -178,8 +178,8 @@ public struct EventConsumer: Sendable {
         self.metrics.applied.increment(by: Int64(applied.count))
         let now = clock.nowMillis()
         for event in applied {
-            if let created = RuntimeMetrics.millis(ofVersion7: event.id), created <= now {
-                self.metrics.lag.recordNanoseconds((now - created) * 1_000_000)
+            if let created = RuntimeMetrics.millis(ofVersion7: event.id), let lag = RuntimeMetrics.lagNanoseconds(from: created, to: now) {
+                self.metrics.lag.recordNanoseconds(lag)
             }
         }
     }

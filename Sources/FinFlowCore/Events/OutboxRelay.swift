@@ -155,7 +155,9 @@ public final class OutboxRelay: Service {
         if !published.isEmpty {
             self.metrics.published.increment(by: Int64(published.count))
             for id in published {
-                if let created = RuntimeMetrics.millis(ofVersion7: id), created <= now { self.metrics.lag.recordNanoseconds((now - created) * 1_000_000) }
+                if let created = RuntimeMetrics.millis(ofVersion7: id), let lag = RuntimeMetrics.lagNanoseconds(from: created, to: now) {
+                    self.metrics.lag.recordNanoseconds(lag)
+                }
             }
         }
         for chunk in published.chunked(500) {

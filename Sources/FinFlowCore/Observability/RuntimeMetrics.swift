@@ -63,6 +63,14 @@ public enum RuntimeMetrics {
         return Int64(digits, radix: 16)
     }
 
+    /// The nanoseconds from `createdMillis` to `nowMillis`, or nil when the event claims to be from the future or from
+    /// more than a year before (an id or a clock not to be trusted with a figure).
+    static func lagNanoseconds(from createdMillis: Int64, to nowMillis: Int64) -> Int64? {
+        let millis = nowMillis - createdMillis
+        guard (0...31_622_400_000).contains(millis) else { return nil }
+        return millis * 1_000_000
+    }
+
     /// Nanoseconds since `start` (a `DispatchTime` reading).
     static func since(_ start: UInt64) -> Int64 {
         Int64(clamping: DispatchTime.now().uptimeNanoseconds &- start)

@@ -101,7 +101,11 @@ struct PerformanceTests {
             let planned = try await client.send(.get, "/v1/performance/statements/performance/\(id)/plan", token: token)
             #expect(planned.body["usesIndex"] as? Bool == true && planned.body["scans"] as? [String] == [], "\(planned.body)")
             let after = try await client.send(.get, "/v1/performance/advice?service=performance", token: token)
-            #expect((after.body["items"] as? [[String: Any]])?.contains { $0["kind"] as? String == "missing-index" && $0["table"] as? String == "probe_orders" } == false)
+            // The index advice is gone. (On PostgreSQL the table's statistics still show the sequential scans made
+            // before, and that advice, which names no index, stays until they age out.)
+            #expect((after.body["items"] as? [[String: Any]])?.contains {
+                $0["kind"] as? String == "missing-index" && $0["table"] as? String == "probe_orders" && ($0["statement"] as? String)?.hasPrefix("CREATE INDEX") == true
+            } == false, "\(after.body)")
         }
     }
 
