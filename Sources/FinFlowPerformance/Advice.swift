@@ -14,10 +14,15 @@ struct Advice: Sendable, Equatable {
     enum Severity: String, Sendable, Comparable {
         case info, warning, critical
 
-        static func < (a: Severity, b: Severity) -> Bool {
-            let order: [Severity] = [.info, .warning, .critical]
-            return order.firstIndex(of: a)! < order.firstIndex(of: b)!
+        private var rank: Int {
+            switch self {
+            case .info: 0
+            case .warning: 1
+            case .critical: 2
+            }
         }
+
+        static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
     }
 
     let kind: Kind

@@ -47,9 +47,7 @@ final class PerformanceDesk: Sendable {
 
     /// The statements of `service` (every service when nil), ordered by `order`, at most `limit`.
     func statements(service: String?, order: StatementOrder, limit: Int) throws -> [StatementSummary] {
-        if let service, !self.process.all.contains(where: { $0.service == service }) {
-            throw AppError.notFound("service '\(service)' in this process")
-        }
+        if let service { _ = try self.database(of: service) }
         let books = self.process.statements.all.filter { service == nil || $0.service == service }
         let all = books.flatMap { $0.snapshot() }.filter { $0.figures.calls > 0 }
         return Array(all.sorted { order.key($0) > order.key($1) }.prefix(limit))
@@ -64,9 +62,7 @@ final class PerformanceDesk: Sendable {
 
     /// One recorded statement, by service and id.
     func statement(service: String, id: String) throws -> (StatementSummary, any Database) {
-        guard let database = self.process.all.first(where: { $0.service == service })?.database else {
-            throw AppError.notFound("service '\(service)' in this process")
-        }
+        let database = try self.database(of: service)
         guard let summary = self.process.statements.book(service).snapshot().first(where: { $0.id == id }),
             summary.fingerprint != StatementBook.otherFingerprint
         else { throw AppError.notFound("statement \(id) of \(service)") }

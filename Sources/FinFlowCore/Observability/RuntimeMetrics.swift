@@ -57,10 +57,24 @@ public enum RuntimeMetrics {
 
     /// The creation time (Unix milliseconds) a UUIDv7 id carries in its first 48 bits; nil for another kind of id.
     static func millis(ofVersion7 id: String) -> Int64? {
-        let hex = id.utf8.prefix(13)
-        guard hex.count == 13, id.utf8.count == 36, Array(id.utf8)[14] == UInt8(ascii: "7") else { return nil }
-        let digits = String(decoding: hex.filter { $0 != UInt8(ascii: "-") }, as: UTF8.self)
-        return Int64(digits, radix: 16)
+        // `xxxxxxxx-xxxx-7…`: 36 characters, the version digit at offset 14; no copy of the id (every event passes here).
+        guard id.utf8.count == 36, id.utf8.dropFirst(14).first == UInt8(ascii: "7") else { return nil }
+        var millis: Int64 = 0
+        for byte in id.utf8.prefix(13) where byte != UInt8(ascii: "-") {
+            let digit = hexValue(byte)
+            guard digit >= 0 else { return nil }
+            millis = millis << 4 | Int64(digit)
+        }
+        return millis
+    }
+
+    private static func hexValue(_ byte: UInt8) -> Int {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A")) + 10
+        default: -1
+        }
     }
 
     /// The nanoseconds from `createdMillis` to `nowMillis`, or nil when the event claims to be from the future or from
