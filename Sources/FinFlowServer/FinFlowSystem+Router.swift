@@ -14,6 +14,11 @@ extension FinFlowSystem {
         shared: (any SharedStore)?
     ) throws -> FinFlowRouter {
         let router = FinFlowRouter(context: FinFlowRequestContext.self)
+        if FinFlowTracing.isEnabled {
+            // A server span per request, continuing the caller's `traceparent`; query values that may name a person or
+            // carry a secret are not written into it.
+            router.add(middleware: TracingMiddleware(redactingQueryParameters: Self.redactedQueryParameters))
+        }
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware(ids: ids))
         router.add(middleware: BodyLimitMiddleware(requestBodyBytesMax: settings.requestBodyBytesMax))
@@ -68,6 +73,11 @@ extension FinFlowSystem {
         }
         return router
     }
+
+    /// Query parameters a request span records as `REDACTED`.
+    static let redactedQueryParameters: Set<String> = [
+        "code", "state", "token", "access_token", "id_token", "email", "q", "search", "name", "counterparty", "iban", "reference",
+    ]
 
     static func json(_ data: Data) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))

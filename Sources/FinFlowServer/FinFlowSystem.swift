@@ -245,14 +245,15 @@ public final class FinFlowSystem: @unchecked Sendable {
     }
 
     /// The HTTP application with the relays and background services beside it.
-    public func application(onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in })
-        -> some ApplicationProtocol
-    {
+    /// `alongside` are more services to run with them (the trace exporter).
+    public func application(
+        alongside: [any Service] = [], onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         Application(
             router: self.router,
             server: self.server,
             configuration: .init(address: .hostname(self.settings.host, port: self.settings.port), serverName: "FinFlow"),
-            services: self.busServices + self.relays.map { $0 as any Service } + self.background,
+            services: self.busServices + self.relays.map { $0 as any Service } + self.background + alongside,
             onServerRunning: onServerRunning,
             logger: self.logger)
     }

@@ -6,6 +6,7 @@ import FinFlowTenancy
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// The `finflow` command line.
 @main
@@ -102,6 +103,12 @@ struct Serve: AsyncParsableCommand {
         JSONLogHandler.bootstrap(format: settings.logFormat, level: settings.logLevel)
         PrometheusSetup.bootstrap()
         let logger = Logger(label: "finflow")
+        let tracing: (any Service)?
+        do {
+            tracing = try TracingSetup.bootstrap(environment: ProcessInfo.processInfo.environment, services: settings.services)
+        } catch let error as TracingSettingError {
+            throw ValidationError(error.description)
+        }
         let demoText = self.demo ? try await DemoCommand.create(settings: settings, logger: logger) : ""
         let system: FinFlowSystem
         do {
@@ -111,7 +118,7 @@ struct Serve: AsyncParsableCommand {
         }
         let services = settings.services.isEmpty ? ServiceCatalog.all.map(\.name) : settings.services
         let storageText = settings.databaseURL == nil ? "SQLite files in \(settings.dataDirectory)/" : "PostgreSQL"
-        let app = system.application { channel in
+        let app = system.application(alongside: tracing.map { [$0] } ?? []) { channel in
             let port = channel.localAddress?.port ?? settings.port
             let base = "http://\(settings.host):\(port)"
             // Written unbuffered, so it shows at once even when the output is a pipe.

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import SQLKit
 import Synchronization
+import Tracing
 
 /// Carries published events to consumers. In-process when embedded; Kafka when distributed.
 public protocol EventBus: Sendable {
@@ -140,6 +141,12 @@ public struct EventConsumer: Sendable {
     /// (and applies none) when any fails; the caller then delivers them one by one. Returns how many were new.
     @discardableResult
     public func deliver(_ events: [PublishedEvent], clock: any FinFlowClock) async throws -> Int {
+        try await FinFlowTracing.traced(events, operation: "process", kind: .consumer, consumer: self.name) {
+            try await self.deliverCounted(events, clock: clock)
+        }
+    }
+
+    private func deliverCounted(_ events: [PublishedEvent], clock: any FinFlowClock) async throws -> Int {
         let started = DispatchTime.now().uptimeNanoseconds
         let fresh: [PublishedEvent]
         do {
@@ -212,6 +219,12 @@ public struct EventConsumer: Sendable {
     /// Returns false when the event had been applied before.
     @discardableResult
     public func deliver(_ event: PublishedEvent, clock: any FinFlowClock) async throws -> Bool {
+        try await FinFlowTracing.traced([event], operation: "process", kind: .consumer, consumer: self.name) {
+            try await self.deliverCounted(event, clock: clock)
+        }
+    }
+
+    private func deliverCounted(_ event: PublishedEvent, clock: any FinFlowClock) async throws -> Bool {
         let started = DispatchTime.now().uptimeNanoseconds
         do {
             let applied = try await self.deliverMeasured(event, clock: clock)

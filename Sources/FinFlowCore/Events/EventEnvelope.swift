@@ -30,6 +30,10 @@ public struct CloudEvent<Payload: Codable & Sendable>: Codable, Sendable {
     public var dataschema: String
     public var datacontenttype = "application/json"
     public var data: Payload
+    /// The W3C trace context the event was written in (CloudEvents distributed tracing extension); absent when the
+    /// producing process does not trace.
+    public var traceparent: String?
+    public var tracestate: String?
 
     /// An envelope around `data`.
     public init(
@@ -83,9 +87,10 @@ public struct PublishedEvent: Sendable, Equatable {
     public init<Contract: EventContract>(
         _ payload: Contract, id: String, service: String, time: Date, subject: String?, tenantId: String?
     ) throws {
-        let envelope = CloudEvent(
+        var envelope = CloudEvent(
             id: id, source: "urn:finflow:service:\(service)", type: Contract.eventType, time: time, subject: subject, tenantid: tenantId,
             dataschema: "urn:finflow:schema:\(Contract.eventType):\(Contract.schemaVersion)", data: payload)
+        (envelope.traceparent, envelope.tracestate) = FinFlowTracing.producerHeaders(topic: Contract.topic, eventId: id, tenantId: tenantId)
         self.init(id: id, topic: Contract.topic, type: Contract.eventType, tenantId: tenantId, json: try CloudEvent<Contract>.encoder.encode(envelope))
     }
 

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import SQLKit
 import ServiceLifecycle
+import Tracing
 
 /// Publishes a service's outbox to the bus, oldest first, marking each event once the bus has taken it: delivery is
 /// at least once, and consumers' inboxes make it at most once in effect. An event that keeps failing is set aside
@@ -133,7 +134,7 @@ public final class OutboxRelay: Service {
                 id: row.id, topic: row.topic, type: row.topic.split(separator: ".").dropLast().joined(separator: "."),
                 tenantId: row.tenant_id, json: Data(row.payload.utf8))
         }
-        let results = await self.bus.publish(events)
+        let results = try await FinFlowTracing.traced(events, operation: "send", kind: .producer) { await self.bus.publish(events) }
         var published: [String] = []
         var goOn = true
         for (row, result) in zip(rows, results) {

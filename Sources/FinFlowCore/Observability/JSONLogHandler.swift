@@ -57,9 +57,12 @@ public struct JSONLogHandler: LogHandler {
         }, metadataProvider: Self.requestIdProvider)
     }
 
-    /// Adds the request id of the request being handled to every log line written while handling it.
+    /// Adds the request id of the request being handled to every log line written while handling it, and the trace and
+    /// span ids of the current span when tracing is on.
     public static let requestIdProvider = Logger.MetadataProvider {
-        guard let scope = RequestScope.current else { return [:] }
-        return ["request_id": .string(scope.requestId)]
+        var metadata: Logger.Metadata = [:]
+        if let scope = RequestScope.current { metadata["request_id"] = .string(scope.requestId) }
+        for (key, value) in FinFlowTracing.logMetadata { metadata[key] = .string(value) }
+        return metadata
     }
 }

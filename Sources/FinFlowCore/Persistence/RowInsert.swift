@@ -4,6 +4,7 @@ import NIOCore
 import PostgresNIO
 import SQLKit
 import SQLiteNIO
+import Tracing
 
 /// One value of a row written by `insertRows`: typed up front, so thousands of rows bind without Codable's
 /// per-value encoding and dynamic casts.
@@ -51,16 +52,27 @@ struct ConnectionDatabase: SQLDatabase {
     /// The book to record in, unless the task runs unrecorded work.
     private var recording: StatementBook? { StatementBook.unrecorded ? nil : self.book }
 
+    /// The span a statement run now is a child of: the task's, when tracing is on.
+    private var traceParent: ServiceContext? { FinFlowTracing.isEnabled ? ServiceContext.current : nil }
+
+    /// The database system, as traces name it.
+    private var system: String {
+        if case .postgres = self.driver { "postgresql" } else { "sqlite" }
+    }
+
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
         guard let book = self.recording else { return self.base.execute(sql: query, onRow) }
         let (statement, rows) = self.serialize(query)
+        let (trace, system) = (self.traceParent, self.system)
         let started = DispatchTime.now().uptimeNanoseconds
         return self.base.execute(sql: statement) { row in
             rows.count += 1
             onRow(row)
         }.always { result in
             let failed = if case .failure = result { true } else { false }
-            book.record(sql: statement.sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows.count, failed: failed)
+            book.record(
+                sql: statement.sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows.count, failed: failed,
+                system: system, trace: trace)
         }
     }
 
@@ -74,10 +86,14 @@ struct ConnectionDatabase: SQLDatabase {
                 onRow(row)
             }
         } catch {
-            book.record(sql: statement.sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows.count, failed: true)
+            book.record(
+                sql: statement.sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows.count, failed: true,
+                system: self.system, trace: self.traceParent)
             throw error
         }
-        book.record(sql: statement.sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows.count, failed: false)
+        book.record(
+            sql: statement.sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows.count, failed: false,
+            system: self.system, trace: self.traceParent)
     }
 
     /// The query serialised once, for the book and the driver alike, and a counter of its rows.
@@ -94,10 +110,14 @@ struct ConnectionDatabase: SQLDatabase {
         let started = DispatchTime.now().uptimeNanoseconds
         do {
             let result = try await body()
-            book.record(sql: sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows(result), failed: false)
+            book.record(
+                sql: sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: rows(result), failed: false, system: self.system,
+                trace: self.traceParent)
             return result
         } catch {
-            book.record(sql: sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: 0, failed: true)
+            book.record(
+                sql: sql, nanoseconds: DispatchTime.now().uptimeNanoseconds &- started, rows: 0, failed: true, system: self.system,
+                trace: self.traceParent)
             throw error
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import Synchronization
+import Tracing
 
 /// What every database statement of one service's database has cost since the process started, by fingerprint
 /// (`SQLFingerprint`): count, errors, total and longest time, rows, and a histogram of times for its percentiles.
@@ -58,7 +59,8 @@ public final class StatementBook: Sendable {
     public static let slowMillisDefault = 500
 
     /// Records one statement of text `sql` that took `nanoseconds`, returned `rows` rows and failed when `failed`.
-    public func record(sql: String, nanoseconds: UInt64, rows: Int, failed: Bool) {
+    /// With a `trace` parent, the statement is also a span of that trace, on database `system`.
+    public func record(sql: String, nanoseconds: UInt64, rows: Int, failed: Bool, system: String = "sqlite", trace: ServiceContext? = nil) {
         // A long text is hashed outside the lock; a collision of two (one in 2^64) would only file one's figures
         // under the other's fingerprint.
         let longKey = sql.utf8.count > Self.exampleBytesMax ? sql.hashValue : nil
@@ -71,6 +73,11 @@ public final class StatementBook: Sendable {
         recorded.0.recordNanoseconds(Int64(clamping: nanoseconds))
         if rows > 0 { recorded.1.increment(by: Int64(rows)) }
         if failed { recorded.2.increment() }
+        if let trace {
+            FinFlowTracing.statementSpan(
+                parent: trace, service: self.service, system: system, id: recorded.3, fingerprint: recorded.4, nanoseconds: nanoseconds,
+                rows: rows, failed: failed)
+        }
         if nanoseconds >= UInt64(self.slowMillis) * 1_000_000 {
             self.logger.warning(
                 "slow statement",
