@@ -281,6 +281,9 @@ let package = Package(
             name: "FinFlowPerformance",
             dependencies: [
                 "FinFlowCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -383,7 +386,7 @@ let package = Package(
             name: "FinFlowServiceTests",
             dependencies: [
                 "FinFlowServer", "FinFlowCore", "FinFlowAuth", "FinFlowAccounting", "FinFlowTransactions", "FinFlowPayments", "FinFlowCredit",
-                "FinFlowCompliance", "FinFlowTax", "FinFlowAnalytics", "FinFlowIntegrations",
+                "FinFlowCompliance", "FinFlowTax", "FinFlowAnalytics", "FinFlowIntegrations", "FinFlowPerformance",
                 .target(name: "FinFlowRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -22,17 +22,37 @@ extension PerformanceDesk {
             }
             current[book.service] = totals
         }
+        // The fleet's other processes, each read once a sample; a service this process runs itself is counted here only.
+        var remote: Set<String> = []
+        for (service, totals) in await self.fleetTotals() where current[service] == nil {
+            current[service] = totals
+            remote.insert(service)
+        }
+        let read = current
         let previous = self.lastSampled.withLock { last in
-            defer { last = current }
-            return last
+            let before = last
+            // A service not read this time (its process did not answer) keeps its last totals, so the next sample
+            // counts only what it did since.
+            last = read.merging(before) { now, _ in now }
+            return before
         }
         var rows: [(service: String, metric: SeriesMetric, value: Double)] = []
         for (service, totals) in current.sorted(by: { $0.key < $1.key }) {
-            // A reset (or the first sample) starts from zero.
-            let before = previous[service].flatMap { $0.calls <= totals.calls ? $0 : nil } ?? ServiceTotals()
+            let before: ServiceTotals
+            if let earlier = previous[service] {
+                // A counter that went down is a reset (or a restarted process): count from zero.
+                before = earlier.calls <= totals.calls ? earlier : ServiceTotals()
+            } else if remote.contains(service) {
+                // Another process read for the first time: its totals since it started are the baseline, not a sample.
+                continue
+            } else {
+                before = ServiceTotals()
+            }
+            // Each figure on its own: replicas of one service add up, and one restarting lowers some sums, not all.
+            func since<T: BinaryInteger>(_ now: T, _ then: T) -> Double { Double(now >= then ? now - then : now) }
             let figures: [(SeriesMetric, Double)] = [
-                (.statementCalls, Double(totals.calls - before.calls)), (.statementErrors, Double(totals.errors - before.errors)),
-                (.statementRows, Double(totals.rows - before.rows)), (.statementMillis, Double(totals.nanoseconds &- before.nanoseconds) / 1e6),
+                (.statementCalls, since(totals.calls, before.calls)), (.statementErrors, since(totals.errors, before.errors)),
+                (.statementRows, since(totals.rows, before.rows)), (.statementMillis, since(totals.nanoseconds, before.nanoseconds) / 1e6),
             ]
             for (metric, value) in figures { rows.append((service, metric, value)) }
         }
@@ -48,7 +68,52 @@ extension PerformanceDesk {
             try await db.raw("DELETE FROM performance_samples WHERE taken_at_ms < \(bind: keepSamples)").run()
         }
         try await self.optimizeDue(nowMillis: now)
+        await self.logSlowPlans()
         return rows.count
+    }
+
+    /// Logs the plan of each statement that ran slow since the last sample (once a statement, in this process), beside
+    /// the slow-statement line its run already wrote: the operator reading the log sees how the database ran it.
+    func logSlowPlans() async {
+        for book in self.process.statements.all {
+            let slow = book.takeSlowUnexplained()
+            guard !slow.isEmpty, let database = try? self.database(of: book.service) else { continue }
+            for summary in slow {
+                var metadata: Logger.Metadata = [
+                    "service": "\(summary.service)", "statement": "\(summary.id)",
+                    "max_millis": "\(summary.figures.maxNanoseconds / 1_000_000)", "fingerprint": "\(summary.fingerprint.prefix(2_000))",
+                ]
+                do {
+                    let plan = try await StatementPlan.explain(summary.example, in: database)
+                    metadata["plan"] = .array(plan.lines.prefix(50).map { .string($0) })
+                    metadata["scans"] = .array(plan.scans.map { .string($0.table) })
+                } catch {
+                    metadata["plan_error"] = "\(error)"
+                }
+                self.env.logger.warning("slow statement plan", metadata: metadata)
+            }
+        }
+    }
+
+    /// The statement totals of every service in the processes of `FINFLOW_PERFORMANCE_TARGETS`. A process that does not
+    /// answer is logged and left out of this sample (its next sample counts what it did meanwhile).
+    func fleetTotals() async -> [String: ServiceTotals] {
+        var totals: [String: ServiceTotals] = [:]
+        for target in self.env.settings.performanceTargets {
+            do {
+                for (service, figures) in FleetMetrics.statementTotals(try await FleetMetrics.read(target)) {
+                    var sum = totals[service, default: ServiceTotals()]
+                    sum.calls += figures.calls
+                    sum.errors += figures.errors
+                    sum.rows += figures.rows
+                    sum.nanoseconds &+= figures.nanoseconds
+                    totals[service] = sum
+                }
+            } catch {
+                self.env.logger.warning("a process's figures could not be read", metadata: ["target": "\(target)", "error": "\(error)"])
+            }
+        }
+        return totals
     }
 
     /// `PRAGMA optimize` on each SQLite database of the process not optimised in the last day.

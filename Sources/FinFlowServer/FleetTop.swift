@@ -1,5 +1,5 @@
-import AsyncHTTPClient
 import FinFlowCore
+import FinFlowPerformance
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -11,9 +11,6 @@ public struct FleetTop: Sendable {
     public let targets: [String]
     /// Rows in each table.
     public let rows: Int
-
-    /// The largest `/metrics` answer read from a target.
-    static let metricsBytesMax = 64 << 20
 
     public init(targets: [String], rows: Int) {
         self.targets = targets
@@ -33,14 +30,7 @@ public struct FleetTop: Sendable {
         var failures: [String: String] = [:]
         for target in self.targets {
             do {
-                let request = HTTPClientRequest(url: target + "/metrics")
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-                guard response.status == .ok else {
-                    failures[target] = "HTTP \(response.status.code)"
-                    continue
-                }
-                let body = try await response.body.collect(upTo: Self.metricsBytesMax)
-                samples[target] = PrometheusText.parse(String(buffer: body))
+                samples[target] = try await FleetMetrics.read(target)
             } catch {
                 failures[target] = "\(error)"
             }

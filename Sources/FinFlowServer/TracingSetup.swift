@@ -1,5 +1,6 @@
 import FinFlowCore
 import Foundation
+import Logging
 import OTel
 import ServiceLifecycle
 import Tracing
@@ -62,9 +63,11 @@ public enum TracingSetup {
 
     /// Installs the OTLP tracer when the environment asks for it, and answers the service that exports its spans (to
     /// run beside the server, so spans still queued are sent at shutdown); nil when tracing stays off.
-    public static func bootstrap(environment: [String: String], services: [String]) throws -> (any Service)? {
+    public static func bootstrap(environment: [String: String], services: [String], logger: Logger) throws -> (any Service)? {
         guard try self.choice(environment) == .otlp else { return nil }
         var configuration = OTel.Configuration.default
+        // The exporter's own warnings (a collector that does not answer) go to the process's log, in its format.
+        configuration.diagnosticLogger = .custom(logger)
         configuration.serviceName = services.isEmpty ? "finflow" : "finflow-" + services.joined(separator: "-")
         configuration.logs.enabled = false
         configuration.metrics.enabled = false

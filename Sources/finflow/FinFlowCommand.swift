@@ -105,7 +105,8 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "finflow")
         let tracing: (any Service)?
         do {
-            tracing = try TracingSetup.bootstrap(environment: ProcessInfo.processInfo.environment, services: settings.services)
+            tracing = try TracingSetup.bootstrap(
+                environment: ProcessInfo.processInfo.environment, services: settings.services, logger: Logger(label: "finflow.tracing"))
         } catch let error as TracingSettingError {
             throw ValidationError(error.description)
         }

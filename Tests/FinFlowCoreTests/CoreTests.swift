@@ -56,6 +56,14 @@ struct CoreTests {
         }
         #expect(throws: SettingError.self) { try Settings.load(flags: [:], environment: ["FINFLOW_BCRYPT_COST": "3"]) }
         #expect(throws: SettingError.self) { try Settings.load(flags: [:], environment: ["FINFLOW_DATABASE_URL": "mysql://x"]) }
+        // The processes the performance service samples: http(s) base URLs, trailing slash dropped.
+        let targets = try Settings.load(flags: [:], environment: ["FINFLOW_PERFORMANCE_TARGETS": " http://auth:3001/, https://ledger.internal:3004 "])
+        #expect(targets.performanceTargets == ["http://auth:3001", "https://ledger.internal:3004"])
+        for bad in ["auth:3001", "ftp://auth", "http://", "http://auth:3001/metrics?x=1", Array(repeating: "http://a:1", count: 65).joined(separator: ",")] {
+            #expect(throws: SettingError.self, "\(bad.prefix(40)) was accepted") {
+                try Settings.load(flags: [:], environment: ["FINFLOW_PERFORMANCE_TARGETS": bad])
+            }
+        }
     }
 
     /// An empty database: in-memory SQLite, or a fresh PostgreSQL database when FINFLOW_TEST_POSTGRES_URL is set.

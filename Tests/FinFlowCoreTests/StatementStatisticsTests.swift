@@ -59,6 +59,21 @@ struct StatementStatisticsTests {
         #expect(book.snapshot().allSatisfy { $0.figures.calls == 0 })
     }
 
+    @Test("a slow statement is handed out for its plan once; fast ones never are")
+    func slowUnexplained() {
+        let book = StatementBook(service: "test", slowMillis: 10, logger: Logger(label: "test"))
+        book.record(sql: "SELECT * FROM a WHERE id = $1", nanoseconds: 9_999_999, rows: 1, failed: false)
+        #expect(book.takeSlowUnexplained().isEmpty)
+        book.record(sql: "SELECT * FROM a WHERE id = $1", nanoseconds: 10_000_000, rows: 1, failed: false)
+        book.record(sql: "SELECT * FROM a WHERE id = 7", nanoseconds: 20_000_000, rows: 1, failed: false)
+        let slow = book.takeSlowUnexplained()
+        #expect(slow.count == 1 && slow.first?.fingerprint == "SELECT * FROM a WHERE id = ?" && slow.first?.figures.calls == 3)
+        book.record(sql: "SELECT * FROM a WHERE id = $1", nanoseconds: 30_000_000, rows: 1, failed: false)
+        #expect(book.takeSlowUnexplained().isEmpty)
+        book.record(sql: "SELECT * FROM b", nanoseconds: 30_000_000, rows: 1, failed: false)
+        #expect(book.takeSlowUnexplained().map(\.fingerprint) == ["SELECT * FROM b"])
+    }
+
     @Test("a book keeps at most its bound of fingerprints; the rest count as other statements")
     func bounded() {
         let book = StatementBook(service: "test", logger: Logger(label: "test"))

@@ -49,9 +49,44 @@ struct DeploymentManifestTests {
             ports[name] = port
         }
         #expect(Set(ports.values).count == ports.count, "two services share a port")
+        // The performance service samples every other process of the stack.
+        let performance = (services["performance"]?["environment"] as? [String: Any])?.mapValues { "\($0)" } ?? [:]
+        let targets = Set((performance["FINFLOW_PERFORMANCE_TARGETS"] ?? "").split(separator: ",").map(String.init))
+        #expect(targets == Set(ports.filter { $0.key != "performance" }.map { "http://\($0.key):\($0.value)" }), "the performance service samples \(targets.sorted())")
         for name in Self.services where name != "auth" {
             let environment = (services[name]?["environment"] as? [String: Any])?.mapValues { "\($0)" } ?? [:]
             #expect(environment["FINFLOW_JWKS_URL"] == "http://auth:\(ports["auth"]!)/.well-known/jwks.json", "\(name) cannot reach auth's keys")
+        }
+    }
+
+    @Test("docker-compose.yml sends every service's traces to an OpenTelemetry collector, whose pipeline reaches Jaeger")
+    func traces() throws {
+        let compose = try #require(try Yams.load(yaml: Self.text("docker-compose.yml")) as? [String: Any])
+        let services = try #require(compose["services"] as? [String: [String: Any]])
+        let collector = try #require(services["otel-collector"], "docker-compose.yml has no otel-collector")
+        #expect(services["jaeger"] != nil)
+        for name in Self.services {
+            let environment = (services[name]?["environment"] as? [String: Any])?.mapValues { "\($0)" } ?? [:]
+            #expect(environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318", "\(name) sends no traces to the collector")
+            #expect(try TracingSetup.choice(environment) == .otlp, "\(name) would not trace")
+        }
+        let mounted = ((collector["volumes"] as? [String]) ?? []).compactMap { $0.split(separator: ":").first.map(String.init) }
+        #expect(mounted.contains("./deploy/otel/collector.yaml"))
+        let config = try #require(try Self.documents("deploy/otel/collector.yaml").first)
+        let receivers = try #require(config["receivers"] as? [String: Any])
+        let http = (((receivers["otlp"] as? [String: Any])?["protocols"] as? [String: Any])?["http"] as? [String: Any])?["endpoint"] as? String
+        #expect(http?.hasSuffix(":4318") == true, "the collector does not take OTLP over HTTP on 4318")
+        let pipeline = try #require(((config["service"] as? [String: Any])?["pipelines"] as? [String: Any])?["traces"] as? [String: Any])
+        let exporters = try #require(config["exporters"] as? [String: Any])
+        let processors = (config["processors"] as? [String: Any]) ?? [:]
+        #expect((pipeline["receivers"] as? [String]) == ["otlp"])
+        for processor in (pipeline["processors"] as? [String]) ?? [] { #expect(processors[processor] != nil, "no processor \(processor)") }
+        let named = (pipeline["exporters"] as? [String]) ?? []
+        #expect(!named.isEmpty)
+        for exporter in named {
+            let endpoint = try #require((exporters[exporter] as? [String: Any])?["endpoint"] as? String, "no exporter \(exporter)")
+            let host = String(endpoint.split(separator: ":").first ?? "")
+            #expect(services[host] != nil, "\(exporter) sends to \(host), which compose does not run")
         }
     }
 
@@ -72,6 +107,8 @@ struct DeploymentManifestTests {
             .subtracting(["kustomization.yaml"])
         #expect(listed == files, "kustomization.yaml lists \(listed.sorted()), the directory holds \(files.sorted())")
         var servicePorts: [String: Int] = [:]
+        var addresses: [String: String] = [:]
+        var performanceTargets: Set<String> = []
         for descriptor in ServiceCatalog.all {
             let name = descriptor.name
             // A manifest is named after the service, or after its product name where that is what operators know it by.
@@ -104,7 +141,10 @@ struct DeploymentManifestTests {
             let servicePort = try #require((serviceSpec["ports"] as? [[String: Any]])?.first)
             #expect(servicePort["port"] as? Int == port && servicePort["targetPort"] as? String == "http")
             servicePorts[name] = port
+            addresses[name] = "http://\((service["metadata"] as? [String: Any])?["name"] ?? ""):\(port)"
+            if name == "performance" { performanceTargets = Set((env["FINFLOW_PERFORMANCE_TARGETS"] ?? "").split(separator: ",").map(String.init)) }
         }
+        #expect(performanceTargets == Set(addresses.filter { $0.key != "performance" }.values), "the performance service samples \(performanceTargets.sorted())")
         #expect(Set(servicePorts.values).count == servicePorts.count, "two services share a port")
         #expect(settings["FINFLOW_JWKS_URL"] as? String == "http://finflow-auth:\(servicePorts["auth"]!)/.well-known/jwks.json")
     }

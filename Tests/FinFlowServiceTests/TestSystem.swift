@@ -18,7 +18,7 @@ struct TestSystem: Sendable {
     /// the other engine's run shows them as skipped instead of passing with nothing checked.
     static var onPostgres: Bool { !(ProcessInfo.processInfo.environment["FINFLOW_TEST_POSTGRES_URL"] ?? "").isEmpty }
 
-    static func make(_ adjust: (inout Settings) -> Void = { _ in }) async throws -> TestSystem {
+    static func make(logger: Logger? = nil, _ adjust: (inout Settings) -> Void = { _ in }) async throws -> TestSystem {
         var settings = Settings()
         settings.bcryptCost = 4
         // Tests reach no outside service: VAT numbers are checked against the VIES test server where a test starts one.
@@ -41,8 +41,7 @@ struct TestSystem: Sendable {
         }
         adjust(&settings)
         let clock = ManualClock(start: Date())
-        let logger = Logger(label: "finflow.test")
-        let system = try await FinFlowSystem.build(settings: settings, clock: clock, logger: logger)
+        let system = try await FinFlowSystem.build(settings: settings, clock: clock, logger: logger ?? Logger(label: "finflow.test"))
         return TestSystem(system: system, clock: clock)
     }
 

@@ -109,9 +109,14 @@ public struct Settings: Sendable {
     public var operatorTenant: String?
     /// How often the performance service keeps a sample of the process's figures as its own time series.
     public var performanceSampleSeconds = 60
+    /// Other processes of the fleet (base URLs) whose `/metrics` the performance service reads into its time series at
+    /// each sample. None by default: the samples cover the performance service's own process (every service, embedded).
+    public var performanceTargets: [String] = []
     /// A fault to inject, for the crash tests only: `crash-before-idempotent-answer` stops the process (SIGKILL) after
     /// a keyed request's effect has committed and before its answer is stored. None by default.
     public var faultInjection: FaultInjection?
+    /// The most processes `FINFLOW_PERFORMANCE_TARGETS` may name.
+    public static let performanceTargetsMax = 64
     /// `redisURL` read (checked when the settings are loaded).
     public var redisAddress: RedisAddress? { self.redisURL.flatMap(RedisAddress.init(url:)) }
 
@@ -131,7 +136,8 @@ public struct Settings: Sendable {
             paymentsCredentialKey, authKeyEncryptionKey, authKeyEncryptionKeyPrevious, redisUrl, complianceSharedFigures, idempotencyRunningTimeoutSeconds, faultInjection, smtpUrl, smtpFrom,
             smtpTrustRootsFile, auditSigningKey, auditCheckpointSeconds, viesUrl, integrationsSecretKey, integrationsWebhookAllowLoopback,
             quickbooksClientId, quickbooksClientSecret, quickbooksUrls, quickbooksWebhookVerifier, xeroClientId, xeroClientSecret, xeroUrls,
-            xeroWebhookKey, sqliteReaders, statementStatistics, slowStatementMillis, operatorTenant, performanceSampleSeconds
+            xeroWebhookKey, sqliteReaders, statementStatistics, slowStatementMillis, operatorTenant, performanceSampleSeconds,
+            performanceTargets
 
         var configKey: ConfigKey { ConfigKey(["finflow", self.rawValue]) }
 
@@ -355,6 +361,20 @@ public struct Settings: Sendable {
         try integer(.sqliteReaders, 1...64, into: &settings.sqliteReaders)
         try integer(.slowStatementMillis, 1...3_600_000, into: &settings.slowStatementMillis)
         try integer(.performanceSampleSeconds, 1...86_400, into: &settings.performanceSampleSeconds)
+        if let targets = text(.performanceTargets), !targets.isEmpty {
+            let list = targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard list.count <= Self.performanceTargetsMax else {
+                throw SettingError(key: .performanceTargets, message: "names \(list.count) processes; at most \(Self.performanceTargetsMax)")
+            }
+            for target in list {
+                guard let url = URL(string: target), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
+                    url.query == nil, url.fragment == nil
+                else {
+                    throw SettingError(key: .performanceTargets, message: "'\(target.prefix(200))' is not an http(s) base URL")
+                }
+            }
+            settings.performanceTargets = list.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        }
         if let tenant = text(.operatorTenant), !tenant.isEmpty {
             guard tenant.count <= 64, tenant.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
                 throw SettingError(key: .operatorTenant, message: "'\(tenant.prefix(70))' is not a tenant id (letters, digits, - and _, up to 64)")

@@ -32,7 +32,13 @@ public final class StatementBook: Sendable {
         var byText: [String: Int] = [:]
         /// Texts longer than `exampleBytesMax` (bulk inserts) by their hash, so they are not kept whole.
         var byLongText: [Int: Int] = [:]
+        /// Entries that ran slow and whose plan has not been logged yet, and those whose plan has been.
+        var slowUnexplained: [Int] = []
+        var slowExplained: Set<Int> = []
     }
+
+    /// Most slow statements waiting for their plan to be logged.
+    static let slowUnexplainedMax = 100
 
     private struct Entry {
         let fingerprint: String
@@ -64,9 +70,15 @@ public final class StatementBook: Sendable {
         // A long text is hashed outside the lock; a collision of two (one in 2^64) would only file one's figures
         // under the other's fingerprint.
         let longKey = sql.utf8.count > Self.exampleBytesMax ? sql.hashValue : nil
+        let slow = nanoseconds >= UInt64(self.slowMillis) * 1_000_000
         let recorded = self.state.withLock { state -> (Metrics.Timer, Counter, Counter, String, String) in
             let index = Self.index(of: sql, longKey: longKey, in: &state, service: self.service)
             state.entries[index].figures.add(nanoseconds: nanoseconds, rows: rows, failed: failed)
+            if slow, !state.slowExplained.contains(index), !state.slowUnexplained.contains(index),
+                state.slowUnexplained.count < Self.slowUnexplainedMax
+            {
+                state.slowUnexplained.append(index)
+            }
             let entry = state.entries[index]
             return (entry.timer, entry.rows, entry.errors, entry.id, entry.fingerprint)
         }
@@ -78,7 +90,7 @@ public final class StatementBook: Sendable {
                 parent: trace, service: self.service, system: system, id: recorded.3, fingerprint: recorded.4, nanoseconds: nanoseconds,
                 rows: rows, failed: failed)
         }
-        if nanoseconds >= UInt64(self.slowMillis) * 1_000_000 {
+        if slow {
             self.logger.warning(
                 "slow statement",
                 metadata: [
@@ -124,6 +136,21 @@ public final class StatementBook: Sendable {
         self.state.withLock { state in
             state.entries.map { entry in
                 StatementSummary(service: self.service, id: entry.id, fingerprint: entry.fingerprint, example: entry.example, figures: entry.figures)
+            }
+        }
+    }
+
+    /// The statements that ran slow since the last call and whose plan has not been logged in this process, each once:
+    /// the performance service explains and logs them at its next sample.
+    public func takeSlowUnexplained() -> [StatementSummary] {
+        self.state.withLock { state in
+            defer {
+                state.slowExplained.formUnion(state.slowUnexplained)
+                state.slowUnexplained = []
+            }
+            return state.slowUnexplained.map { index in
+                let entry = state.entries[index]
+                return StatementSummary(service: self.service, id: entry.id, fingerprint: entry.fingerprint, example: entry.example, figures: entry.figures)
             }
         }
     }

@@ -1,9 +1,42 @@
 import FinFlowCore
+@testable import FinFlowPerformance
 import FinFlowServer
 import Foundation
 import HummingbirdTesting
+import Logging
 import SQLKit
+import Synchronization
 import Testing
+
+/// Every line logged through its handlers, for tests that check what was logged.
+final class CapturedLog: Sendable {
+    struct Record: Sendable {
+        let message: String
+        let metadata: Logger.Metadata
+    }
+
+    private let lines = Mutex<[Record]>([])
+
+    var records: [Record] { self.lines.withLock { $0 } }
+
+    func handler(_ label: String) -> any LogHandler { Handler(log: self) }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { self.metadata[key] }
+            set { self.metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = self.metadata.merging(event.metadata ?? [:]) { $1 }
+            self.log.lines.withLock { $0.append(Record(message: event.message.description, metadata: merged)) }
+        }
+    }
+}
 
 /// The performance service: operators only; every statement recorded by fingerprint and explained on request; a
 /// deliberately missing index found by the advisor (and gone once the index exists); incidents beside the figures.
@@ -196,6 +229,86 @@ struct MigrationPlanTests {
 
 @Suite("finflow top")
 struct FleetTopTests {
+    @Test("a statement slower than FINFLOW_SLOW_STATEMENT_MILLIS is logged with its plan at the next sample, once a statement")
+    func slowPlans() async throws {
+        let log = CapturedLog()
+        let sut = try await TestSystem.make(logger: Logger(label: "finflow.test") { label in log.handler(label) }) { $0.slowStatementMillis = 1 }
+        let auth = try #require(sut.system.databases["auth"])
+        let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 400000) SELECT COUNT(*) AS n FROM c"
+        _ = try await auth.read { db in try await db.raw(SQLQueryString(slow)).all() }
+        _ = try await sut.system.runScheduledWork()
+        let plans = log.records.filter { $0.message == "slow statement plan" && "\($0.metadata["fingerprint"] ?? "")".hasPrefix("WITH RECURSIVE c") }
+        try #require(plans.count == 1, "\(log.records.map(\.message))")
+        #expect(plans[0].metadata["service"] == "auth")
+        guard case .array(let lines)? = plans[0].metadata["plan"] else {
+            Issue.record("no plan in \(plans[0].metadata)")
+            return
+        }
+        #expect(!lines.isEmpty)
+        #expect(log.records.contains { $0.message == "slow statement" && $0.metadata["statement"] == plans[0].metadata["statement"] })
+        // Slow again: its line is written again, its plan is not.
+        _ = try await auth.read { db in try await db.raw(SQLQueryString(slow)).all() }
+        _ = try await sut.system.runScheduledWork()
+        #expect(log.records.filter { $0.message == "slow statement plan" && $0.metadata["statement"] == plans[0].metadata["statement"] }.count == 1)
+    }
+
+
+    @Test("with FINFLOW_PERFORMANCE_TARGETS, the performance service's samples keep the other processes' statement figures; one that does not answer is left out")
+    func fleetSamples() async throws {
+        PrometheusSetup.bootstrap()
+        let fleet = try await TestSystem.make()
+        try await fleet.testLive { client, base in
+            let desk = try await TestSystem.make { settings in
+                settings.services = ["performance"]
+                settings.performanceTargets = [base, "http://127.0.0.1:1"]
+            }
+            let database = try #require(desk.system.databases["performance"])
+            #expect(desk.system.databases["auth"] == nil)
+            struct Sample: Decodable { let service: String; let value: Double }
+            func samples() async throws -> [Sample] {
+                try await database.read { db in
+                    try await db.raw("SELECT service, value FROM performance_samples WHERE metric = 'statement-calls' ORDER BY taken_at_ms")
+                        .all(decoding: Sample.self)
+                }
+            }
+            _ = try await Fixtures.signUp(client, fleet, tag: "before")
+            // The first reading of another process is its baseline: what it did before it was watched is no sample.
+            _ = try await desk.system.runScheduledWork()
+            let first = try await samples()
+            #expect(first.allSatisfy { $0.service == "performance" }, "\(first)")
+            _ = try await Fixtures.signUp(client, fleet, tag: "sampled")
+            _ = try await desk.system.runScheduledWork()
+            // The sign-up ran statements in auth and tenancy, which only the other process runs.
+            let second = try await samples()
+            for service in ["auth", "tenancy"] {
+                #expect(second.contains { $0.service == service && $0.value > 0 }, "\(service): \(second)")
+            }
+        }
+    }
+
+    @Test("a process's /metrics gives each service's statement calls, time, rows and errors; values no counter holds are left out")
+    func statementTotals() {
+        let samples = PrometheusText.parse("""
+            # TYPE finflow_db_statement_duration_seconds histogram
+            finflow_db_statement_duration_seconds_bucket{service="auth",statement="a1",le="0.001"} 3
+            finflow_db_statement_duration_seconds_count{service="auth",statement="a1"} 4
+            finflow_db_statement_duration_seconds_sum{service="auth",statement="a1"} 0.5
+            finflow_db_statement_duration_seconds_count{service="auth",statement="a2"} 6
+            finflow_db_statement_duration_seconds_sum{service="auth",statement="a2"} 0.25
+            finflow_db_statement_rows_total{service="auth",statement="a2"} 12
+            finflow_db_statement_errors_total{service="accounting",statement="b1"} 2
+            finflow_db_statement_duration_seconds_count{service="accounting",statement="b1"} NaN
+            finflow_db_statement_duration_seconds_count{service="accounting",statement="b2"} -5
+            finflow_db_statement_duration_seconds_count{service="accounting",statement="b3"} 1e300
+            finflow_db_statement_duration_seconds_count{statement="unlabelled"} 9
+            hb_requests{http_route="/x"} 7
+            """)
+        let totals = FleetMetrics.statementTotals(samples)
+        #expect(totals["auth"] == ServiceTotals(calls: 10, errors: 0, rows: 12, nanoseconds: 750_000_000))
+        #expect(totals["accounting"] == ServiceTotals(calls: 0, errors: 2, rows: 0, nanoseconds: 0))
+        #expect(totals.count == 2)
+    }
+
     @Test("a frame holds the routes, statements and consumers that moved between two readings; an unreachable target is named")
     func frame() async throws {
         PrometheusSetup.bootstrap()
