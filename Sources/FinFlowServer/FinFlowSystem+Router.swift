@@ -18,6 +18,7 @@ extension FinFlowSystem {
             // A server span per request, continuing the caller's `traceparent`; query values that may name a person or
             // carry a secret are not written into it.
             router.add(middleware: TracingMiddleware(redactingQueryParameters: Self.redactedQueryParameters))
+            router.add(middleware: TraceSamplingMiddleware())
         }
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware(ids: ids))

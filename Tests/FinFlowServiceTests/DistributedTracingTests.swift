@@ -183,6 +183,16 @@ struct DistributedTracingTests {
             let texts = trace.compactMap { $0.attributes["db.query.text"] }
             #expect(texts.count >= 10)
             #expect(!texts.contains { $0.contains("4321") || $0.contains("Tracewell") || $0.contains(id) }, "a statement span carries a value")
+
+            // A caller that does not sample its trace: the request is not recorded, nor are its statements.
+            let unsampled = "0af7651916cd43dd8448eb211c80319c"
+            let quiet = try await front.send(.GET, "/v1/transactions/\(id)", token: token, headers: [("traceparent", "00-\(unsampled)-b7ad6b7169203331-00")])
+            #expect(quiet.status == 200)
+            let marker = try await front.send(.GET, "/v1/transactions/\(id)", token: token, headers: [("traceparent", "00-\(traceId)-\(callerSpan)-01")])
+            #expect(marker.status == 200)
+            // The sampled request after it is exported; by then the unsampled one would have been too.
+            #expect(try await DistributedKafkaTests.eventually(30) { receiver.spans.contains { $0.traceId == traceId && $0.kind == 2 && $0.name.hasPrefix("/v1/transactions/") } })
+            #expect(!receiver.spans.contains { $0.traceId == unsampled }, "an unsampled request was exported")
         }
     }
 }

@@ -26,6 +26,16 @@ public enum FinFlowTracing {
         self.enabledFlag.store(true, ordering: .relaxed)
     }
 
+    /// Whether the task's trace is sampled, where FinFlow knows it (a request, after the tracing middleware; a delivery):
+    /// statements of an unsampled trace start no span, since the sampler would drop it anyway.
+    @TaskLocal public static var sampled = true
+
+    /// Whether `context` carries a sampled span: its `traceparent`'s flags, as the installed tracer writes them.
+    public static func isSampled(_ context: ServiceContext) -> Bool {
+        guard let traceparent = self.headers(of: context).traceparent else { return false }
+        return traceparent.hasSuffix("-01")
+    }
+
     /// The W3C trace context fields of `context` (its `traceparent` and `tracestate`), as the installed tracer writes them.
     public static func headers(of context: ServiceContext) -> (traceparent: String?, tracestate: String?) {
         var carrier: [String: String] = [:]
@@ -48,12 +58,14 @@ public enum FinFlowTracing {
     static func producerHeaders(topic: String, eventId: String, tenantId: String?) -> (traceparent: String?, tracestate: String?) {
         guard self.isEnabled, let current = ServiceContext.current else { return (nil, nil) }
         let span = InstrumentationSystem.tracer.startSpan("\(topic) publish", context: current, ofKind: .producer)
-        span.updateAttributes { attributes in
-            attributes["messaging.system"] = "finflow"
-            attributes["messaging.operation.type"] = "create"
-            attributes["messaging.destination.name"] = topic
-            attributes["messaging.message.id"] = eventId
-            if let tenantId { attributes["finflow.tenant_id"] = tenantId }
+        if span.isRecording {
+            span.updateAttributes { attributes in
+                attributes["messaging.system"] = "finflow"
+                attributes["messaging.operation.type"] = "create"
+                attributes["messaging.destination.name"] = topic
+                attributes["messaging.message.id"] = eventId
+                if let tenantId { attributes["finflow.tenant_id"] = tenantId }
+            }
         }
         defer { span.end() }
         return self.headers(of: span.context)
@@ -83,20 +95,24 @@ public enum FinFlowTracing {
         let spans: [any Span] = events.compactMap { event in
             guard let parent = self.context(of: event) else { return nil }
             let span = InstrumentationSystem.tracer.startSpan("\(event.topic) \(operation)", context: parent, ofKind: kind)
-            span.updateAttributes { attributes in
-                attributes["messaging.system"] = "finflow"
-                attributes["messaging.operation.type"] = operation
-                attributes["messaging.destination.name"] = event.topic
-                attributes["messaging.message.id"] = event.id
-                if events.count > 1 { attributes["messaging.batch.message_count"] = events.count }
-                if let consumer { attributes["messaging.consumer.group.name"] = consumer }
-                if let tenantId = event.tenantId { attributes["finflow.tenant_id"] = tenantId }
+            if span.isRecording {
+                span.updateAttributes { attributes in
+                    attributes["messaging.system"] = "finflow"
+                    attributes["messaging.operation.type"] = operation
+                    attributes["messaging.destination.name"] = event.topic
+                    attributes["messaging.message.id"] = event.id
+                    if events.count > 1 { attributes["messaging.batch.message_count"] = events.count }
+                    if let consumer { attributes["messaging.consumer.group.name"] = consumer }
+                    if let tenantId = event.tenantId { attributes["finflow.tenant_id"] = tenantId }
+                }
             }
             return span
         }
         guard let first = spans.first else { return try await body() }
         do {
-            let result = try await ServiceContext.$current.withValue(first.context) { try await body() }
+            let result = try await ServiceContext.$current.withValue(first.context) {
+                try await Self.$sampled.withValue(first.isRecording) { try await body() }
+            }
             for span in spans { span.end() }
             return result
         } catch {
@@ -117,17 +133,21 @@ public enum FinFlowTracing {
     ) {
         let end = DefaultTracerClock.now
         let start = DefaultTracerClock.Instant(nanosecondsSinceEpoch: end.nanosecondsSinceEpoch &- min(nanoseconds, end.nanosecondsSinceEpoch))
-        let verb = fingerprint.prefix { $0 != " " }.uppercased()
-        let span = InstrumentationSystem.tracer.startSpan("\(verb.isEmpty ? "SQL" : verb) \(service)", context: parent, ofKind: .client, at: start)
-        span.updateAttributes { attributes in
-            attributes["db.system.name"] = system
-            attributes["db.namespace"] = service
-            attributes["db.operation.name"] = verb
-            attributes["db.query.text"] = String(fingerprint.prefix(2_000))
-            attributes["db.response.returned_rows"] = rows
-            attributes["finflow.statement.id"] = id
+        let span = InstrumentationSystem.tracer.startSpan("SQL", context: parent, ofKind: .client, at: start)
+        // A span the sampler dropped is ended as it is: its name and attributes would be built for nothing.
+        if span.isRecording {
+            let verb = fingerprint.prefix { $0 != " " }.uppercased()
+            span.operationName = "\(verb.isEmpty ? "SQL" : verb) \(service)"
+            span.updateAttributes { attributes in
+                attributes["db.system.name"] = system
+                attributes["db.namespace"] = service
+                attributes["db.operation.name"] = verb
+                attributes["db.query.text"] = String(fingerprint.prefix(2_000))
+                attributes["db.response.returned_rows"] = rows
+                attributes["finflow.statement.id"] = id
+            }
+            if failed { span.setStatus(SpanStatus(code: .error)) }
         }
-        if failed { span.setStatus(SpanStatus(code: .error)) }
         span.end(at: end)
     }
 

@@ -53,7 +53,7 @@ struct ConnectionDatabase: SQLDatabase {
     private var recording: StatementBook? { StatementBook.unrecorded ? nil : self.book }
 
     /// The span a statement run now is a child of: the task's, when tracing is on.
-    private var traceParent: ServiceContext? { FinFlowTracing.isEnabled ? ServiceContext.current : nil }
+    private var traceParent: ServiceContext? { FinFlowTracing.isEnabled && FinFlowTracing.sampled ? ServiceContext.current : nil }
 
     /// The database system, as traces name it.
     private var system: String {
