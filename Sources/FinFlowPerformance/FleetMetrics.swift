@@ -28,17 +28,28 @@ public enum FleetMetrics {
     static func statementTotals(_ samples: [PrometheusSample]) -> [String: ServiceTotals] {
         var totals: [String: ServiceTotals] = [:]
         for sample in samples {
-            guard let service = sample.labels["service"], sample.value.isFinite, sample.value >= 0 else { continue }
-            // Counters beyond Int's range are not FinFlow's; such a sample is left out rather than trapped on.
-            guard sample.value < 9e15 else { continue }
+            // Counters beyond these bounds are not FinFlow's; such a sample is left out rather than trapped on.
+            guard let service = sample.labels["service"], sample.value.isFinite, sample.value >= 0, sample.value < 9e15 else { continue }
             switch sample.name {
-            case "finflow_db_statement_duration_seconds_count": totals[service, default: .init()].calls += Int(sample.value)
-            case "finflow_db_statement_duration_seconds_sum": totals[service, default: .init()].nanoseconds &+= UInt64(sample.value * 1e9)
-            case "finflow_db_statement_rows_total": totals[service, default: .init()].rows += Int(sample.value)
-            case "finflow_db_statement_errors_total": totals[service, default: .init()].errors += Int(sample.value)
+            case "finflow_db_statement_duration_seconds_count":
+                totals[service, default: .init()].calls.saturatingAdd(Int(sample.value))
+            case "finflow_db_statement_duration_seconds_sum":
+                guard sample.value < 1e10 else { continue }
+                totals[service, default: .init()].nanoseconds &+= UInt64(sample.value * 1e9)
+            case "finflow_db_statement_rows_total": totals[service, default: .init()].rows.saturatingAdd(Int(sample.value))
+            case "finflow_db_statement_errors_total": totals[service, default: .init()].errors.saturatingAdd(Int(sample.value))
             default: continue
             }
         }
         return totals
+    }
+}
+
+extension Int {
+    /// Adds `other` (both not negative), stopping at `Int.max`: a process's counters summed over many lines or
+    /// processes cannot overflow.
+    mutating func saturatingAdd(_ other: Int) {
+        let (sum, overflow) = self.addingReportingOverflow(other)
+        self = overflow ? .max : sum
     }
 }

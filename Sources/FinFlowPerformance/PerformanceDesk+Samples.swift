@@ -103,9 +103,9 @@ extension PerformanceDesk {
             do {
                 for (service, figures) in FleetMetrics.statementTotals(try await FleetMetrics.read(target)) {
                     var sum = totals[service, default: ServiceTotals()]
-                    sum.calls += figures.calls
-                    sum.errors += figures.errors
-                    sum.rows += figures.rows
+                    sum.calls.saturatingAdd(figures.calls)
+                    sum.errors.saturatingAdd(figures.errors)
+                    sum.rows.saturatingAdd(figures.rows)
                     sum.nanoseconds &+= figures.nanoseconds
                     totals[service] = sum
                 }

@@ -32,8 +32,11 @@ public enum FinFlowTracing {
 
     /// Whether `context` carries a sampled span: its `traceparent`'s flags, as the installed tracer writes them.
     public static func isSampled(_ context: ServiceContext) -> Bool {
-        guard let traceparent = self.headers(of: context).traceparent else { return false }
-        return traceparent.hasSuffix("-01")
+        // version-traceid-spanid-flags; bit 0 of the flags is "sampled".
+        guard let flags = self.headers(of: context).traceparent?.split(separator: "-").last, let value = UInt8(flags, radix: 16) else {
+            return false
+        }
+        return value & 1 == 1
     }
 
     /// The W3C trace context fields of `context` (its `traceparent` and `tracestate`), as the installed tracer writes them.
