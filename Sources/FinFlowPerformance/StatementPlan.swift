@@ -57,18 +57,35 @@ struct StatementPlan: Sendable {
         }
         var scans: [Scan] = []
         var partial: [Scan] = []
+        // SQLite names a table read under an alias by the alias (`SCAN l` for `FROM journal_lines l`).
+        let aliases = Self.sqliteAliases(in: sql, tables: tables)
         for detail in details {
             let words = detail.split(separator: " ").map(String.init)
-            guard words.count >= 2, tables.contains(words[1]) else { continue }
+            guard words.count >= 2, let table = tables.contains(words[1]) ? words[1] : aliases[words[1]] else { continue }
             // `SCAN t` reads t whole; `SCAN t USING INDEX i` and `SEARCH t USING …` do not.
             if words[0] == "SCAN", !detail.contains(" USING ") {
-                scans.append(Scan(table: words[1], filter: nil))
+                scans.append(Scan(table: table, filter: nil))
             } else if words[0] == "SEARCH", let match = detail.firstMatch(of: /USING (?:COVERING )?INDEX \S+ \(([^)]*)\)$/) {
                 let served = match.1.split(separator: " AND ").compactMap { $0.firstMatch(of: /^([A-Za-z_][A-Za-z0-9_]*)/).map { String($0.1).lowercased() } }
-                partial.append(Scan(table: words[1], filter: nil, served: served))
+                partial.append(Scan(table: table, filter: nil, served: served))
             }
         }
         return StatementPlan(lines: details, scans: scans, usesIndex: details.contains { $0.contains(" INDEX ") }, partialScans: partial)
+    }
+
+    /// The tables of `tables` that `sql` reads under an alias (`FROM journal_lines l`, `JOIN accounts AS a`), by alias.
+    static func sqliteAliases(in sql: String, tables: Set<String>) -> [String: String] {
+        let keywords: Set<String> = [
+            "WHERE", "JOIN", "ON", "USING", "LEFT", "RIGHT", "FULL", "INNER", "OUTER", "CROSS", "NATURAL", "GROUP", "ORDER",
+            "LIMIT", "UNION", "EXCEPT", "INTERSECT", "HAVING", "WINDOW", "SET", "VALUES", "RETURNING", "INDEXED", "NOT",
+        ]
+        var aliases: [String: String] = [:]
+        for match in sql.matches(of: /\b(?:FROM|JOIN)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?\s+(?:AS\s+)?"?([A-Za-z_][A-Za-z0-9_]*)"?/.ignoresCase()) {
+            let (table, alias) = (String(match.1), String(match.2))
+            guard tables.contains(table), !tables.contains(alias), !keywords.contains(alias.uppercased()) else { continue }
+            aliases[alias] = table
+        }
+        return aliases
     }
 
     private static func explainPostgres(_ sql: String, in database: any Database) async throws -> StatementPlan {
