@@ -108,9 +108,19 @@ run_tests() {
   status=${PIPESTATUS[0]}
   set -e
   if [ "$status" = 124 ] || [ "$status" = 137 ]; then
-    # The test bundle is swift test's child and outlives it; only this checkout's is stopped.
+    # The test bundle is swift test's child and outlives it; only this checkout's is stopped, after its threads'
+    # stacks are printed (what each waits for) and, on PostgreSQL, the statements still running or waiting.
+    for bundle in $(pgrep -f "$PWD/.build/.*finflowPackageTests.xctest" || true); do
+      echo "== the stacks of the hung test process $bundle"
+      scripts/hang-report.sh "$bundle" || true
+    done
+    if [ "$label" = PostgreSQL ]; then
+      echo "== PostgreSQL sessions not idle"
+      psql -h 127.0.0.1 -p "$pg_port" -U finflow -d postgres -c "SELECT pid, datname, state, wait_event_type, wait_event, now() - query_start AS running, left(query, 100) AS query FROM pg_stat_activity WHERE state <> 'idle' AND pid <> pg_backend_pid() ORDER BY query_start" || true
+    fi
     pkill -KILL -f "$PWD/.build/.*finflowPackageTests.xctest" 2>/dev/null || true
-    echo "== the tests on $label did not finish within $limit s; these started and had not finished:"
+    echo "== the tests on $label did not finish within $limit s; these started and had not finished (at most"
+    echo "   $SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH of them were running; the others waited for their turn):"
     sed -nE 's/^◇ Test ("[^"]*"|[^ ]+\(.*\)) started\.$/\1/p' "$log" | sort -u > "$log.started"
     sed -nE 's/^.* Test (.*) (passed|failed) after .*$/\1/p; s/^.* Test (.*) skipped.*$/\1/p' "$log" | sed -E 's/ with [0-9]+ test cases?$//' | sort -u > "$log.ended"
     comm -23 "$log.started" "$log.ended" | sed 's/^/   /'

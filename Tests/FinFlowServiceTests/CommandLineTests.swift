@@ -11,29 +11,11 @@ struct CommandLineTests {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("finflow")
     }
 
-    /// Runs the binary on a thread of its own: waiting for a child blocks, and the suite's cooperative threads (two on
-    /// two cores) must keep serving the tests that run beside it, or their servers stall past their clients' timeouts.
+    /// Runs the binary to its end, with `environment` over the test's own minus its `FINFLOW_*` variables.
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try Self.runBlocking(arguments, environment: environment) })
-            }
-        }
-    }
-
-    private static func runBlocking(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = self.binary
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FINFLOW_") }
-            .merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try await ChildProcess.run(
+            self.binary.path, arguments,
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FINFLOW_") }.merging(environment) { $1 })
     }
 
     @Test("a bad setting stops the start with a message naming it", arguments: [

@@ -4,10 +4,10 @@ import Testing
 
 /// The stage of a distributed test: a fresh PostgreSQL database, migrated, with the demo owner in it, a tansu Kafka
 /// broker, and a work directory; services are started on it as separate `finflow serve` processes.
-final class DistributedCluster: @unchecked Sendable {
+final class DistributedCluster: Sendable {
     let databaseURL: String
     let work: URL
-    let broker: Process
+    let broker: ChildProcess
     /// The environment every process gets: the database (with a small pool: the suite's other tests share the server)
     /// and the librdkafka tansu understands.
     let storage: [String: String]
@@ -24,13 +24,10 @@ final class DistributedCluster: @unchecked Sendable {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("finflow-\(tag)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let kafkaPort = FreePort.next()
-        let broker = Process()
-        broker.executableURL = URL(fileURLWithPath: env["FINFLOW_TANSU"]!)
-        broker.arguments = ["broker", "--listener-url", "tcp://127.0.0.1:\(kafkaPort)", "--advertised-listener-url",
-                            "tcp://127.0.0.1:\(kafkaPort)", "--storage-engine", "memory://tansu/"]
-        broker.standardOutput = FileHandle.nullDevice
-        broker.standardError = FileHandle.nullDevice
-        try broker.run()
+        let broker = try ChildProcess(env["FINFLOW_TANSU"]!, [
+            "broker", "--listener-url", "tcp://127.0.0.1:\(kafkaPort)", "--advertised-listener-url", "tcp://127.0.0.1:\(kafkaPort)",
+            "--storage-engine", "memory://tansu/",
+        ])
         let library = env["FINFLOW_RDKAFKA_LIBRARY_PATH"]! + (env["LD_LIBRARY_PATH"].map { ":" + $0 } ?? "")
         let storage = ["FINFLOW_DATABASE_URL": databaseURL, "LD_LIBRARY_PATH": library, "FINFLOW_DATABASE_POOL_SIZE_MAX": String(poolSize)]
         do {
@@ -44,13 +41,13 @@ final class DistributedCluster: @unchecked Sendable {
             return DistributedCluster(
                 databaseURL: databaseURL, work: work, broker: broker, storage: storage, kafka: kafka, email: String(sign.1), password: String(sign.2))
         } catch {
-            kill(broker.processIdentifier, SIGKILL)
+            broker.send(SIGKILL)
             try? FileManager.default.removeItem(at: work)
             throw error
         }
     }
 
-    private init(databaseURL: String, work: URL, broker: Process, storage: [String: String], kafka: [String: String], email: String, password: String) {
+    private init(databaseURL: String, work: URL, broker: ChildProcess, storage: [String: String], kafka: [String: String], email: String, password: String) {
         self.databaseURL = databaseURL
         self.work = work
         self.broker = broker
@@ -62,7 +59,7 @@ final class DistributedCluster: @unchecked Sendable {
 
     /// Starts `finflow serve --services services` on `port` and waits until it answers.
     func start(_ services: String, port: Int, environment: [String: String]) async throws -> ServerProcess {
-        try #require(self.broker.isRunning, "the tansu broker exited before the services started")
+        try #require(!self.broker.hasExited, "the tansu broker exited before the services started")
         let server = try ServerProcess(
             arguments: ["serve", "--services", services, "--port", String(port), "--data-directory", self.work.appendingPathComponent(services).path],
             port: port, environment: environment, log: self.work.appendingPathComponent("\(services)-\(UUID().uuidString.prefix(4)).log"))
@@ -70,10 +67,9 @@ final class DistributedCluster: @unchecked Sendable {
         return server
     }
 
-    /// Stops the broker (SIGKILL: a child of the test process does not always stop on SIGTERM, and a broker left
-    /// behind keeps running) and removes the work directory.
+    /// Stops the broker and removes the work directory.
     func close() {
-        kill(self.broker.processIdentifier, SIGKILL)
+        self.broker.send(SIGKILL)
         try? FileManager.default.removeItem(at: self.work)
     }
 }

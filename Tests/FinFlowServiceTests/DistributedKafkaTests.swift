@@ -126,7 +126,7 @@ struct DistributedKafkaTests {
         #expect(try await Self.eventually(90) { try await posted() == 3 }, "a transaction was lost while accounting was down")
 
         // The broker stalled: the producers' outbox holds the events, and delivers them when it answers again.
-        kill(broker.processIdentifier, SIGSTOP)
+        broker.send(SIGSTOP)
         try await createTenant()
         try await createTenant()
         try await createTransaction()
@@ -141,7 +141,7 @@ struct DistributedKafkaTests {
         }
         #expect(heldTransactions == 1, "the transaction outbox let its event go while the broker was stalled")
         #expect(try await ledgers() == 5)
-        kill(broker.processIdentifier, SIGCONT)
+        broker.send(SIGCONT)
         #expect(try await Self.eventually(90) { try await ledgers() == 7 }, "events held during the stall were not delivered")
         #expect(try await Self.eventually(90) { try await posted() == 4 }, "the transaction held during the stall was not posted")
         // Each transaction posted exactly once, and the ledger's accounts show them all.

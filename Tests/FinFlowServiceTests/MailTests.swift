@@ -6,8 +6,8 @@ import Testing
 
 /// tools/mail/smtp-test-server.py (aiosmtpd) on 127.0.0.1 with a certificate made for the test: STARTTLS and AUTH PLAIN
 /// required, accepted messages written to a Maildir.
-final class SMTPTestServer: @unchecked Sendable {
-    let process = Process()
+final class SMTPTestServer: Sendable {
+    let process: ChildProcess
     let port = FreePort.next()
     let directory: URL
     var certificate: String { self.directory.appendingPathComponent("cert.pem").path }
@@ -18,33 +18,28 @@ final class SMTPTestServer: @unchecked Sendable {
     init() throws {
         let path = try #require(
             ProcessInfo.processInfo.environment["FINFLOW_AIOSMTPD_PATH"], "run the tests through scripts/test.sh, or source scripts/mail-tools.sh first")
-        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("finflow-smtp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        openssl.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                             "-keyout", self.directory.appendingPathComponent("key.pem").path, "-out", self.certificate]
-        openssl.standardOutput = FileHandle.nullDevice
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0, "openssl could not make the test certificate")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("finflow-smtp-\(UUID().uuidString)")
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let key = directory.appendingPathComponent("key.pem").path, certificate = directory.appendingPathComponent("cert.pem").path
+        let openssl = try ChildProcess("openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
+        ])
+        // A key takes openssl well under a second; the wait polls, as an initialiser cannot suspend.
+        while !openssl.hasExited { usleep(10_000) }
+        try #require(openssl.exitStatus == 0, "openssl could not make the test certificate")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("tools/mail/smtp-test-server.py").path
-        self.process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        self.process.arguments = ["python3", script, String(self.port), self.certificate, self.directory.appendingPathComponent("key.pem").path,
-                                  self.maildir.path, Self.user, Self.password]
-        self.process.environment = ProcessInfo.processInfo.environment.merging(["PYTHONPATH": path]) { $1 }
-        self.process.standardOutput = FileHandle.nullDevice
-        self.process.standardError = FileHandle.nullDevice
-        try self.process.run()
+        self.process = try ChildProcess(
+            "python3", [script, String(self.port), certificate, key, directory.appendingPathComponent("maildir").path, Self.user, Self.password],
+            environment: ProcessInfo.processInfo.environment.merging(["PYTHONPATH": path]) { $1 })
     }
 
     /// Waits until it takes connections.
     func ready() async throws {
         for _ in 0..<100 {
-            try #require(self.process.isRunning, "the SMTP test server exited before serving")
+            try #require(!self.process.hasExited, "the SMTP test server exited before serving")
             let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -67,9 +62,9 @@ final class SMTPTestServer: @unchecked Sendable {
         return try files.map { try String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8) }
     }
 
-    /// Kills it: children of the test process inherit SIGTERM blocked.
+    /// Kills it.
     func stop() {
-        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+        self.process.send(SIGKILL)
         try? FileManager.default.removeItem(at: self.directory)
     }
 }

@@ -7,8 +7,8 @@ import NIOHTTP1
 import Testing
 
 /// A `finflow serve` process of the built binary, on a random port.
-final class ServerProcess: @unchecked Sendable {
-    let process = Process()
+final class ServerProcess: Sendable {
+    let process: ChildProcess
     let port: Int
     /// Where the process writes its output, when the test keeps it.
     let log: URL?
@@ -26,22 +26,10 @@ final class ServerProcess: @unchecked Sendable {
     init(arguments: [String], port: Int, environment: [String: String] = [:], log: URL? = nil) throws {
         self.port = port
         self.log = log
-        self.process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FINFLOW_") }
-            .merging(environment) { $1 }
-        if let log {
-            // The shell opens the log in the child and becomes the server (same pid): handing the child a FileHandle
-            // of this process lets Foundation and the handle both close that descriptor, and the second close hit a
-            // descriptor reused meanwhile by SQLite or an event loop of another test.
-            self.process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            self.process.arguments = ["-c", #"exec "$0" "$@" >>"$SERVER_LOG_PATH" 2>&1"#, CommandLineTests.binary.path] + arguments
-            self.process.environment?["SERVER_LOG_PATH"] = log.path
-        } else {
-            self.process.executableURL = CommandLineTests.binary
-            self.process.arguments = arguments
-        }
-        self.process.standardOutput = FileHandle.nullDevice
-        self.process.standardError = FileHandle.nullDevice
-        try self.process.run()
+        self.process = try ChildProcess(
+            CommandLineTests.binary.path, arguments,
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FINFLOW_") }.merging(environment) { $1 },
+            output: log?.path)
     }
 
     /// Why a server process could not be waited for.
@@ -70,32 +58,19 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     func kill() {
-        Foundation.kill(self.process.processIdentifier, SIGKILL)
+        self.process.send(SIGKILL)
     }
 
     func stop() {
-        self.process.terminate()
+        self.process.send(SIGTERM)
     }
 
-    /// Waits for the process to end without holding a thread of the cooperative pool. On Linux it asks the kernel
-    /// (`/proc`): Foundation's `Process` learns of an exit when a socket it gives the child closes, and a process
-    /// spawned meanwhile by another test can inherit that socket and keep `isRunning` true long after the exit.
+    /// Waits for the process to end without holding a thread of the cooperative pool.
     func exited() async throws {
-        while !self.hasExited { try await Task.sleep(for: .milliseconds(50)) }
+        _ = try await self.process.waitForExit()
     }
 
-    /// Whether the process is gone or a zombie waiting to be reaped.
-    var hasExited: Bool {
-        #if os(Linux)
-        let pid = self.process.processIdentifier
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-        // The state follows the parenthesised command name, which may itself hold spaces or parentheses.
-        let state = stat.lastIndex(of: ")").flatMap { stat[stat.index(after: $0)...].drop { $0 == " " }.first }
-        return state == "Z" || state == "X" || !self.process.isRunning
-        #else
-        return !self.process.isRunning
-        #endif
-    }
+    var hasExited: Bool { self.process.hasExited }
 
     /// Sends a JSON request and returns the status and decoded body.
     func send(

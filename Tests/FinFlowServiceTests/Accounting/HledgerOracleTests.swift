@@ -4,26 +4,6 @@ import Foundation
 import HummingbirdTesting
 import Testing
 
-/// Runs a program and returns its standard output; the wait does not block a thread of the cooperative pool.
-func runProgram(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-    let outputFile = NSTemporaryDirectory() + "finflow-run-" + UUID().uuidString
-    guard FileManager.default.createFile(atPath: outputFile, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
-    defer { try? FileManager.default.removeItem(atPath: outputFile) }
-    let process = Process()
-    // The shell writes the output file in the child: a FileHandle of this process handed to the child gets closed by
-    // Foundation and by the handle, and the second close can hit a descriptor another test reuses meanwhile.
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", #"exec "$0" "$@" >"$RUN_OUTPUT_PATH""#, path] + arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(["RUN_OUTPUT_PATH": outputFile]) { $1 }
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch { continuation.resume(throwing: error) }
-    }
-    return (status, String(decoding: FileManager.default.contents(atPath: outputFile) ?? Data(), as: UTF8.self))
-}
-
 @Suite("accounting: hledger as an oracle")
 struct HledgerOracleTests {
     static let hledger = ["/usr/bin/hledger", "/usr/local/bin/hledger"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -101,7 +81,7 @@ struct HledgerOracleTests {
             defer { try? FileManager.default.removeItem(atPath: file) }
 
             // Trial balance: every account's balance.
-            let balances = try await runProgram(hledger, ["-f", file, "bal", "-N", "-O", "csv"])
+            let balances = try await ChildProcess.run(hledger, ["-f", file, "bal", "-N", "-O", "csv"], keepErrors: false)
             try #require(balances.status == 0, "hledger could not read the export")
             var theirs: [String: [String: Int64]] = [:]
             for (name, amounts) in try Self.rows(balances.output) where name != "account" {
@@ -122,7 +102,7 @@ struct HledgerOracleTests {
 
             // Balance sheet and income statement totals.
             func totals(_ report: String) async throws -> [String: [String: Int64]] {
-                let output = try await runProgram(hledger, ["-f", file, report, "-O", "csv"])
+                let output = try await ChildProcess.run(hledger, ["-f", file, report, "-O", "csv"], keepErrors: false)
                 var section = ""
                 var result: [String: [String: Int64]] = [:]
                 for (name, amounts) in try Self.rows(output.output) {
