@@ -110,6 +110,9 @@ run_tests() {
   if [ "$status" = 124 ] || [ "$status" = 137 ]; then
     # The test bundle is swift test's child and outlives it; only this checkout's is stopped, after its threads'
     # stacks are printed (what each waits for) and, on PostgreSQL, the statements still running or waiting.
+    if ! command -v gdb >/dev/null 2>&1; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdb >/dev/null || true
+    fi
     for bundle in $(pgrep -f "$PWD/.build/.*finflowPackageTests.xctest" || true); do
       echo "== the stacks of the hung test process $bundle"
       scripts/hang-report.sh "$bundle" || true
