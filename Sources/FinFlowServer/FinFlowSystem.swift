@@ -258,9 +258,18 @@ public final class FinFlowSystem: @unchecked Sendable {
             logger: self.logger)
     }
 
-    /// HTTP/1.1 with the services' WebSocket upgrades (an upgrade the WebSocket router refuses is an ordinary request).
+    /// HTTP/1.1 with the services' WebSocket upgrades (an upgrade the WebSocket router refuses is an ordinary request),
+    /// where a first request that cannot be parsed gets a problem instead of a connection left open.
     public var server: HTTPServerBuilder {
-        .http1WebSocketUpgrade(webSocketRouter: self.webSocketRouter, configuration: .init(ws: .init(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: .seconds(30)))))
+        let webSocketResponder = self.webSocketRouter.buildResponder()
+        let ids = IdentifierGenerator(clock: self.clock)
+        return HTTPServerBuilder { responder in
+            AnsweringMalformedRequests(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder,
+                    configuration: .init(ws: .init(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: .seconds(30))))),
+                ids: ids)
+        }
     }
 
     /// Closes every database.

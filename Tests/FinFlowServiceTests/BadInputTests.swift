@@ -2,6 +2,7 @@ import FinFlowCore
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import NIOPosix
 import Testing
 
 @Suite("bad input gets its 4xx and changes nothing")
@@ -68,6 +69,95 @@ struct BadInputTests {
                 .patch, "/v1/tenants/current/members/\(owner.userId)", json: #"{"roles":["viewer"]}"#, token: owner.accessToken)
             #expect(demoted.status == 409)
             #expect(demoted.body["code"] as? String == "last-owner")
+        }
+    }
+
+    /// Sends `bytes` on a new connection to `port` and reads until the server closes it, or 10 s pass (then `closed`
+    /// is false). Blocking socket calls, on NIO's thread pool rather than a thread of the cooperative pool.
+    static func exchange(port: Int, _ bytes: [UInt8]) async throws -> (answer: String, closed: Bool) {
+        try await NIOThreadPool.singleton.runIfActive {
+            let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(socket) }
+            var wait = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            try #require(connected == 0, "no connection to the server")
+            // The server may answer and close before the whole request is sent: a failed send is not the test's end.
+            var sent = 0
+            while sent < bytes.count {
+                let written = bytes[sent...].withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if written <= 0 { break }
+                sent += written
+            }
+            var answer: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = recv(socket, &buffer, buffer.count, 0)
+                if count == 0 { return (String(decoding: answer, as: UTF8.self), true) }
+                if count < 0 { return (String(decoding: answer, as: UTF8.self), errno == ECONNRESET) }
+                answer += buffer[0..<count]
+            }
+        }
+    }
+
+    /// A request that cannot be parsed, named by what is wrong with it (its bytes would flood a failure's report).
+    struct Unparsable: CustomTestStringConvertible, Sendable {
+        let name: String
+        let request: String
+        let status: Int
+        let code: String
+        var testDescription: String { self.name }
+    }
+
+    @Test("a request that cannot be parsed gets a problem and a closed connection, and the server serves on", arguments: [
+        Unparsable(name: "a garbled request line", request: "GARBAGE\r\n\r\n", status: 400, code: "malformed-request"),
+        Unparsable(name: "a header name with a space", request: "GET /health/live HTTP/1.1\r\nHo st: x\r\n\r\n", status: 400, code: "malformed-request"),
+        Unparsable(
+            name: "a header over 80 KB", request: "GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 90_000))\r\n\r\n",
+            status: 431, code: "request-headers-too-large"),
+        Unparsable(
+            name: "1,200 header fields", request: "GET /health/live HTTP/1.1\r\nHost: x\r\n\(String(repeating: "X-A: b\r\n", count: 1_200))\r\n",
+            status: 431, code: "request-headers-too-large"),
+        Unparsable(
+            name: "2 MB of header", request: "GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 2_000_000))\r\n\r\n",
+            status: 431, code: "request-headers-too-large"),
+    ])
+    func unparsable(_ bad: Unparsable) async throws {
+        let (name, request, status, code) = (bad.name, Array(bad.request.utf8), bad.status, bad.code)
+        let sut = try await TestSystem.make()
+        try await sut.testLive { client, _ in
+            let port = try #require(client.port)
+            let (answer, closed) = try await Self.exchange(port: port, request)
+            #expect(closed, "\(name): the connection was left open")
+            #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "\(name): \(answer.prefix(200))")
+            #expect(answer.lowercased().contains("content-type: application/problem+json"), "\(name): \(answer.prefix(300))")
+            #expect(answer.lowercased().contains("connection: close"), "\(name)")
+            let body = try #require(answer.range(of: "\r\n\r\n").map { answer[$0.upperBound...] })
+            let problem = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], "\(name): \(body)")
+            #expect(problem["code"] as? String == code && problem["status"] as? Int == status, "\(name): \(problem)")
+            #expect((problem["requestId"] as? String)?.isEmpty == false)
+            // The server answers the next connection as before.
+            let live = try await Self.exchange(port: port, Array("GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            #expect(live.answer.hasPrefix("HTTP/1.1 200 "), "\(live.answer.prefix(200))")
+        }
+    }
+
+    @Test("a second request that cannot be parsed, on a connection kept alive, is refused after the first is answered")
+    func unparsableSecond() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.testLive { client, _ in
+            let port = try #require(client.port)
+            let request = "GET /health/live HTTP/1.1\r\nHost: x\r\n\r\nGET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 90_000))\r\n\r\n"
+            let (answer, closed) = try await Self.exchange(port: port, Array(request.utf8))
+            #expect(closed)
+            let statuses = answer.matches(of: #/HTTP/1\.1 (\d{3}) /#).map { String($0.1) }
+            #expect(statuses.count == 2 && statuses.first == "200" && statuses.last?.hasPrefix("4") == true, "\(statuses)")
         }
     }
 }
