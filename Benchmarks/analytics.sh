@@ -7,6 +7,6 @@
 # Usage: Benchmarks/analytics.sh [transactions] [questions]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 "$bin" analytics-bench --transactions "${1:-1000000}" --questions "${2:-200}"

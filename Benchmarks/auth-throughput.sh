@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-10}
 connections=${2:-64}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 data=$(mktemp -d /tmp/finflow-bench.XXXXXX)
 port=$((30000 + RANDOM % 20000))
 base="http://127.0.0.1:$port"

@@ -12,8 +12,8 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install --quiet "$(grep '^xgboost-cpu==' tools/ml/requirements.txt)" "$(grep '^numpy==' tools/ml/requirements.txt)" \
     "$(grep '^scipy==' tools/ml/requirements.txt)"
 fi
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 echo "== FinFlow (Swift, in process)"
 "$bin" credit-bench --fixture "$model/fixture.json"
 echo "== Python xgboost $("$venv/bin/python" -c 'import xgboost; print(xgboost.__version__)')"

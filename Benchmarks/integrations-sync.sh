@@ -15,8 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 documents=${1:-10000}
 latency=${2:-150}
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 work=$(mktemp -d /tmp/finflow-sync.XXXXXX)
 pids=()
 cleanup() {
@@ -32,14 +32,12 @@ qbo_port=$(free_port) xero_port=$(free_port) port=$(free_port)
 python3 Benchmarks/support/accounting_standin.py quickbooks "$qbo_port" "$documents" "$latency" & pids+=($!)
 python3 Benchmarks/support/accounting_standin.py xero "$xero_port" "$documents" "$latency" & pids+=($!)
 urls() { echo "authorize=http://127.0.0.1:$1/authorize,token=http://127.0.0.1:$1/token,revoke=http://127.0.0.1:$1/revoke,api=http://127.0.0.1:$1"; }
-demo=$("$bin" demo --data-directory "$work/data" 2>&1)
-email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
-password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+make_demo --data-directory "$work/data"
 FINFLOW_LOG_LEVEL=error \
 FINFLOW_QUICKBOOKS_CLIENT_ID=bench FINFLOW_QUICKBOOKS_CLIENT_SECRET=bench FINFLOW_QUICKBOOKS_URLS=$(urls "$qbo_port") \
 FINFLOW_XERO_CLIENT_ID=bench FINFLOW_XERO_CLIENT_SECRET=bench FINFLOW_XERO_URLS=$(urls "$xero_port") \
   "$bin" serve --port "$port" --data-directory "$work/data" >/dev/null 2>&1 & pids+=($!)
-for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for_server "$port"
 api="http://127.0.0.1:$port/v1"
 token=$(curl -fs "$api/auth/login" -H 'content-type: application/json' -d "{\"email\":\"$email\",\"password\":\"$password\"}" | json 'd["tokens"]["accessToken"]')
 call() { curl -fs -X "$1" "$api$2" -H "authorization: Bearer $token" -H 'content-type: application/json' ${3:+-d "$3"}; }

@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 count=${1:-50000}
 rate=${2:-1000}
 source scripts/kafka-tools.sh
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 export LD_LIBRARY_PATH="$FINFLOW_RDKAFKA_LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 port=$((50000 + RANDOM % 10000))
 broker=""

@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-1000000}
 command -v hledger >/dev/null || { echo "hledger is needed: apt-get install hledger" >&2; exit 1; }
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 work=$(mktemp -d /tmp/finflow-ledger-bench.XXXXXX)
 chmod 755 "$work"
 pids=()
@@ -29,10 +29,8 @@ entries=$(python3 Benchmarks/support/make_journal.py "$lines" "$work/journal")
 run() {
   local label=$1; shift
   local demo tenant email password
-  demo=$("$bin" demo "$@" 2>&1)
+  make_demo "$@"
   tenant=$(printf '%s' "$demo" | sed -n 's/^Demo tenant \([0-9a-f-]*\) holds.*/\1/p')
-  email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
-  password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
   local start end posting=0 took
   start=$(now)
   for file in "$work"/journal/part-*.journal; do
@@ -47,13 +45,10 @@ run() {
   local port=$((30000 + RANDOM % 20000))
   FINFLOW_LOG_LEVEL=error "$bin" serve --port "$port" "$@" >/dev/null 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
+  wait_for_server "$port"
   local token accounts debit credit
-  token=$(curl -fs "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
-  accounts=$(curl -fs "http://127.0.0.1:$port/v1/accounting/accounts" -H "authorization: Bearer $token")
-  debit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="6300"][0])')
-  credit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="1010"][0])')
+  sign_in "$port"
+  posting_accounts "$port"
   for report in trial-balance balance-sheet; do
     local best=999999
     for _ in 1 2 3; do

@@ -9,6 +9,6 @@
 #        [--rate N] [--seconds N] [--baseline N] [--turns N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 "$bin" monitoring-bench "$@"

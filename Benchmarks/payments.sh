@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(10 20)
 source scripts/payment-tools.sh
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 work=$(mktemp -d /tmp/finflow-payments.XXXXXX)
 server="" stripe=""
 cleanup() {
@@ -32,15 +32,12 @@ start_stripe() {
   stripe=$!
   for _ in $(seq 1 200); do curl -s "http://127.0.0.1:$stripe_port/v1/payment_intents/pi_none" -H 'authorization: Bearer sk_test_bench' >/dev/null 2>&1 && break; sleep 0.1; done
 }
-demo=$("$bin" demo --data-directory "$work/data" 2>&1)
-email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
-password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+make_demo --data-directory "$work/data"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 FINFLOW_LOG_LEVEL=error "$bin" serve --port "$port" --data-directory "$work/data" >/dev/null 2>&1 &
 server=$!
-for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
-token=$(curl -fs "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
-  -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
+wait_for_server "$port"
+sign_in "$port"
 use_stripe() {
   curl -fs -X PUT "http://127.0.0.1:$port/v1/payments/gateways/stripe" -H "authorization: Bearer $token" -H 'content-type: application/json' \
     -d "{\"baseUrl\":\"http://127.0.0.1:$stripe_port\",\"credentials\":{\"secretKey\":\"sk_test_bench\"}}" >/dev/null

@@ -22,8 +22,8 @@ while [ $# -gt 0 ]; do
 done
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(100 250 500)
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 work=$(mktemp -d /tmp/finflow-latency.XXXXXX)
 [ ${#storage[@]} -gt 0 ] || storage=(--data-directory "$work/data")
 server=""
@@ -31,9 +31,7 @@ cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null || 
 trap cleanup EXIT
 
 "$bin" migrate "${storage[@]}" >/dev/null 2>&1  # a PostgreSQL database is not migrated by `demo`
-demo=$("$bin" demo "${storage[@]}" 2>&1)
-email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
-password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+make_demo "${storage[@]}"
 if [ "$journal_lines" -gt 0 ]; then
   tenant=$(printf '%s' "$demo" | sed -n 's/^Demo tenant \([0-9a-f-]*\) holds.*/\1/p')
   python3 Benchmarks/support/make_journal.py "$journal_lines" "$work/journal" >/dev/null
@@ -43,12 +41,9 @@ fi
 port=$((30000 + RANDOM % 20000))
 FINFLOW_LOG_LEVEL=error "$bin" serve --port "$port" "${storage[@]}" >/dev/null 2>&1 &
 server=$!
-for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
-token=$(curl -fs "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
-  -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
-accounts=$(curl -fs "http://127.0.0.1:$port/v1/accounting/accounts" -H "authorization: Bearer $token")
-debit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="6300"][0])')
-credit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="1010"][0])')
+wait_for_server "$port"
+sign_in "$port"
+posting_accounts "$port"
 # Warm-up: the server's first seconds also relay the demo's events.
 python3 Benchmarks/support/fixed_rate.py "$port" "$token" "$debit" "$credit" 50 5 >/dev/null
 for _ in $(seq 1 "$rounds"); do

@@ -8,6 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 count="${1:-100000}"
 shift || true
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 "$bin" privacy-bench --transactions "$count" "$@"

@@ -6,6 +6,6 @@
 # Usage: Benchmarks/realtime-push.sh [rate] [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 "$bin" realtime-push-bench --rate "${1:-1000}" --seconds "${2:-20}"

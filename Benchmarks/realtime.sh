@@ -5,6 +5,6 @@
 # Usage: Benchmarks/realtime.sh [events]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 "$bin" realtime-bench --events "${1:-200000}" --tenants 10 --batch 500

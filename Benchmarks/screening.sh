@@ -6,6 +6,6 @@
 # letter pairs grows with the vocabulary]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 "$bin" screening-bench --synthetic "${1:-100000}"

@@ -16,17 +16,15 @@ if [ "${1:-}" = "--tracing" ]; then tracing=true; shift; fi
 if [ "${1:-}" = "--database-url" ]; then storage=(--database-url "$2"); shift 2; fi
 rounds=${1:-3}
 seconds=${2:-10}
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 work=$(mktemp -d /tmp/finflow-overhead-bench.XXXXXX)
 pid=""
 sink=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$sink" ] && kill "$sink" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 [ ${#storage[@]} -gt 0 ] && "$bin" migrate "${storage[@]}" >/dev/null
-demo=$("$bin" demo --data-directory "$work/data" "${storage[@]}" 2>&1)
-email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
-password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+make_demo --data-directory "$work/data" "${storage[@]}"
 port=$((30000 + RANDOM % 20000))
 
 otlp_port=$((30000 + RANDOM % 20000))
@@ -44,8 +42,7 @@ start_server() {
   fi
   env "${settings[@]}" FINFLOW_LOG_LEVEL=error "$bin" serve --port "$port" --data-directory "$work/data" "${storage[@]}" >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "the server did not start" >&2; exit 1
+  wait_for_server "$port" /health/ready
 }
 stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 
@@ -53,11 +50,8 @@ declare -A single batch
 for round in $(seq 1 "$rounds"); do
   for measuring in false true; do
     start_server "$measuring"
-    token=$(curl -fs "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
-      -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
-    accounts=$(curl -fs "http://127.0.0.1:$port/v1/accounting/accounts" -H "authorization: Bearer $token")
-    debit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="6300"][0])')
-    credit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="1010"][0])')
+    sign_in "$port"
+    posting_accounts "$port"
     python3 Benchmarks/support/post_rate.py "$port" "$token" "$debit" "$credit" 2 >/dev/null  # warm-up
     s=$(python3 Benchmarks/support/post_rate.py "$port" "$token" "$debit" "$credit" "$seconds")
     b=$(python3 Benchmarks/support/batch_post.py "$port" "$token" "$debit" "$credit" 40 | sed 's/ lines\/s.*//')

@@ -7,24 +7,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 load=${1:-batch}
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 work=$(mktemp -d /tmp/finflow-statement-profile.XXXXXX)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-demo=$("$bin" demo --data-directory "$work/data" 2>&1)
-email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
-password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+make_demo --data-directory "$work/data"
 port=$((30000 + RANDOM % 20000))
 FINFLOW_LOG_LEVEL=error "$bin" serve --port "$port" --data-directory "$work/data" >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
-token=$(curl -fs "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
-  -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
-accounts=$(curl -fs "http://127.0.0.1:$port/v1/accounting/accounts" -H "authorization: Bearer $token")
-debit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="6300"][0])')
-credit=$(printf '%s' "$accounts" | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["code"]=="1010"][0])')
+wait_for_server "$port" /health/ready
+sign_in "$port"
+posting_accounts "$port"
 run_load() {
   if [ "$load" = single ]; then python3 Benchmarks/support/post_rate.py "$port" "$token" "$debit" "$credit" "$1"
   else python3 Benchmarks/support/batch_post.py "$port" "$token" "$debit" "$credit" "$(( $1 * 6 ))"; fi

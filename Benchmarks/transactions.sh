@@ -8,22 +8,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(100 250)
-swift build -c release --scratch-path .build-release --traits Kafka,Redis --product finflow >/dev/null
-bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/finflow
+source Benchmarks/support/demo-server.sh
+release_binary
 work=$(mktemp -d /tmp/finflow-transactions.XXXXXX)
 server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-demo=$("$bin" demo --data-directory "$work/data" 2>&1)
-email=$(printf '%s' "$demo" | sed -n 's/.*email \([^ ]*\)  password.*/\1/p' | head -1)
-password=$(printf '%s' "$demo" | sed -n 's/.*  password \([^ ]*\)$/\1/p' | head -1)
+make_demo --data-directory "$work/data"
 port=$((30000 + RANDOM % 20000))
 FINFLOW_LOG_LEVEL=error "$bin" serve --port "$port" --data-directory "$work/data" >/dev/null 2>&1 &
 server=$!
-for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break; sleep 0.1; done
-token=$(curl -fs "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
-  -d "{\"email\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens"]["accessToken"])')
+wait_for_server "$port"
+sign_in "$port"
 accounts=$(curl -fs "http://127.0.0.1:$port/v1/transactions/accounts" -H "authorization: Bearer $token")
 pick() { printf '%s' "$accounts" | python3 -c "import json,sys; print([a['$2'] for a in json.load(sys.stdin)['items'] if a['code']=='$1'][0])"; }
 source_account=$(pick 1020 id) destination=$(pick 6300 id) currency=$(pick 1020 currency)
