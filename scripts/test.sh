@@ -4,30 +4,32 @@
 # missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each step's line says when it began, in minutes and seconds since the start, so a slow step shows in CI's log.
+say() { printf '== %s (at %dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 pg_bin=""
 for candidate in /usr/lib/postgresql/*/bin; do [ -x "$candidate/initdb" ] && pg_bin="$candidate"; done
 if [ -z "$pg_bin" ]; then
-  echo "== installing PostgreSQL (Debian packages)"
+  say "installing PostgreSQL (Debian packages)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   for candidate in /usr/lib/postgresql/*/bin; do [ -x "$candidate/initdb" ] && pg_bin="$candidate"; done
 fi
 
 # librdkafka's headers: the Kafka event bus links the library (Debian's librdkafka-dev).
 if [ ! -f /usr/include/librdkafka/rdkafka.h ]; then
-  echo "== installing librdkafka-dev (Debian package)"
+  say "installing librdkafka-dev (Debian package)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librdkafka-dev >/dev/null
 fi
 
 # hiredis's headers (the shared Redis state links the library) and redis-server, which the shared-state tests start.
 if [ ! -f /usr/include/hiredis/hiredis.h ] || ! command -v redis-server >/dev/null 2>&1; then
-  echo "== installing libhiredis-dev and redis-server (Debian packages)"
+  say "installing libhiredis-dev and redis-server (Debian packages)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libhiredis-dev redis-server >/dev/null
 fi
 
 # hledger is the oracle the accounting tests compare their statements with.
 if ! command -v hledger >/dev/null 2>&1; then
-  echo "== installing hledger (Debian package)"
+  say "installing hledger (Debian package)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hledger >/dev/null
 fi
 
@@ -41,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== starting PostgreSQL on 127.0.0.1:$pg_port"
+say "starting PostgreSQL on 127.0.0.1:$pg_port"
 run_pg "$pg_bin/initdb" -D "$pg_dir/data" -U finflow --auth=trust -E UTF8 >/dev/null
 run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=off -c max_connections=1000 -c shared_preload_libraries=pg_stat_statements" start >/dev/null
@@ -54,10 +56,10 @@ psql -q -h 127.0.0.1 -p "$pg_port" -U finflow -d template1 -c "CREATE EXTENSION 
 
 # promtool (Debian's prometheus package) checks the Prometheus configuration and unit-tests the alert rules.
 if ! command -v promtool >/dev/null 2>&1; then
-  echo "== installing prometheus for promtool (Debian package)"
+  say "installing prometheus for promtool (Debian package)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
 fi
-echo "== checking the Prometheus configuration and alert rules (promtool)"
+say "checking the Prometheus configuration and alert rules (promtool)"
 promtool check config deploy/prometheus/prometheus.yml
 promtool test rules deploy/prometheus/alerts.test.yml
 # The Grafana dashboards are generated: the committed ones must be what the generator makes, and every panel's query
@@ -69,24 +71,24 @@ rm -f "$dashboard_rules"
 git diff --quiet -- deploy/grafana/dashboards || { echo "deploy/grafana/dashboards differs from make_dashboards.py's output: regenerate and commit" >&2; exit 1; }
 
 # The tansu Kafka broker and a librdkafka it understands, from PyPI, for the distributed tests.
-echo "== fetching the Kafka test tools (PyPI)"
+say "fetching the Kafka test tools (PyPI)"
 source scripts/kafka-tools.sh
 
 # aiosmtpd, the real SMTP server the mail tests start (STARTTLS with a certificate openssl makes), from PyPI.
 if ! command -v openssl >/dev/null 2>&1; then
-  echo "== installing openssl (Debian package)"
+  say "installing openssl (Debian package)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
 fi
-echo "== fetching the mail test tools (PyPI)"
+say "fetching the mail test tools (PyPI)"
 source scripts/mail-tools.sh
 
 # localstripe, the fake Stripe the payments tests run against, from PyPI.
-echo "== fetching the payments test tools (PyPI)"
+say "fetching the payments test tools (PyPI)"
 source scripts/payment-tools.sh
 
 # The whole product: Kafka and Redis are package traits a plain `swift build` leaves out (it needs nothing but Swift).
 traits=Kafka,Redis
-echo "== building (traits $traits)"
+say "building (traits $traits)"
 swift build --build-tests --traits "$traits"
 
 # At most this many tests at once: each test runs a whole system (a pool a service on PostgreSQL), and with no bound
@@ -114,16 +116,16 @@ run_tests() {
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdb >/dev/null || true
     fi
     for bundle in $(pgrep -f "$PWD/.build/.*finflowPackageTests.xctest" || true); do
-      echo "== the stacks of the hung test process $bundle"
+      say "the stacks of the hung test process $bundle"
       scripts/hang-report.sh "$bundle" || true
     done
     if [ "$label" = PostgreSQL ]; then
-      echo "== PostgreSQL sessions not idle"
+      say "PostgreSQL sessions not idle"
       psql -h 127.0.0.1 -p "$pg_port" -U finflow -d postgres -c "SELECT pid, datname, state, wait_event_type, wait_event, now() - query_start AS running, left(query, 100) AS query FROM pg_stat_activity WHERE state <> 'idle' AND pid <> pg_backend_pid() ORDER BY query_start" || true
     fi
     pkill -KILL -f "$PWD/.build/.*finflowPackageTests.xctest" 2>/dev/null || true
-    echo "== the tests on $label did not finish within $limit s; these started and had not finished (at most"
-    echo "   $SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH of them were running; the others waited for their turn):"
+    say "the tests on $label did not finish within $limit s"
+    echo "   these started and had not finished (at most $SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH ran at once; the others waited their turn):"
     sed -nE 's/^◇ Test ("[^"]*"|[^ ]+\(.*\)) started\.$/\1/p' "$log" | sort -u > "$log.started"
     sed -nE 's/^.* Test (.*) (passed|failed) after .*$/\1/p; s/^.* Test (.*) skipped.*$/\1/p' "$log" | sed -E 's/ with [0-9]+ test cases?$//' | sort -u > "$log.ended"
     comm -23 "$log.started" "$log.ended" | sed 's/^/   /'
@@ -134,15 +136,15 @@ run_tests() {
 
 # The whole HTTP API under Schemathesis, on a server of the binary just built (before the suites, so the test runner's
 # summary stays the run's last line).
-echo "== API fuzzing (Schemathesis)"
+say "API fuzzing (Schemathesis)"
 scripts/api-fuzz.sh
 
 # The web app in a real browser (Playwright and Debian's Chromium) against a demo server of the same binary.
-echo "== browser test of the web app"
+say "browser test of the web app"
 scripts/browser-test.sh "$(swift build --show-bin-path --traits "$traits")/finflow"
 
-echo "== tests on SQLite"
+say "tests on SQLite"
 run_tests SQLite
 
-echo "== tests on PostgreSQL"
+say "tests on PostgreSQL"
 run_tests PostgreSQL FINFLOW_TEST_POSTGRES_URL="postgres://finflow_app@127.0.0.1:$pg_port/postgres"
