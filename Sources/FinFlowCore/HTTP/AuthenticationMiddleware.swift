@@ -28,10 +28,13 @@ public struct AuthenticationMiddleware: RouterMiddleware {
             throw AppError.unauthenticated(code: "invalid-token", "the Authorization header must be 'Bearer <token>'")
         }
         let principal = try await self.verifier.verify(String(parts[1]))
+        let watch = TokenWatch(verifier: self.verifier, token: String(parts[1]))
         var scope = RequestScope.current ?? RequestScope(requestId: "unknown")
         scope.principal = principal
+        scope.tokenWatch = watch
         var context = context
         context.principal = principal
+        context.tokenWatch = watch
         return try await RequestScope.$current.withValue(scope) { [context] in
             try await next(request, context)
         }

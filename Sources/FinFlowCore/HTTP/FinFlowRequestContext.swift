@@ -14,6 +14,8 @@ public struct FinFlowRequestContext: RequestContext, RemoteAddressRequestContext
     /// Who the verified access token speaks for: set by the authentication middleware, and read by a WebSocket
     /// connection, which lives on after the request scope of its upgrade has ended.
     public var principal: Principal?
+    /// The bearer token the principal came from (see `RequestScope.tokenWatch`).
+    public var tokenWatch: TokenWatch?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

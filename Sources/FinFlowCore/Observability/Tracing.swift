@@ -80,9 +80,14 @@ public enum FinFlowTracing {
         let tracestate: String?
     }
 
-    /// The context `event` was written in, or nil when it carries none (or tracing is off).
+    /// The envelope key of the trace context, looked for before the envelope is decoded for it.
+    private static let traceparentKey = Data(#""traceparent""#.utf8)
+
+    /// The context `event` was written in, or nil when it carries none (or tracing is off). An event written outside
+    /// any trace (by background work, or by a process without tracing) is told apart by a search for the key, without
+    /// decoding its envelope.
     static func context(of event: PublishedEvent) -> ServiceContext? {
-        guard self.isEnabled,
+        guard self.isEnabled, event.json.range(of: Self.traceparentKey) != nil,
             let fields = try? JSONDecoder().decode(EnvelopeTrace.self, from: event.json), fields.traceparent != nil
         else { return nil }
         return self.context(traceparent: fields.traceparent, tracestate: fields.tracestate)

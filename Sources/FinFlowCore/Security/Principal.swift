@@ -51,6 +51,8 @@ public struct RequestScope: Sendable {
     public var authorization: String?
     /// The `Idempotency-Key` this request runs under, once the idempotency middleware has claimed it.
     public var idempotency: IdempotentRun?
+    /// The bearer token the principal came from, for a response that outlives the request to check it again.
+    public var tokenWatch: TokenWatch?
 
     /// A scope for a new request.
     public init(

@@ -133,3 +133,28 @@ public final class RevocationList: Sendable {
         self.state.withLock { $0.suspendedTenants.contains(tenantId) }
     }
 }
+
+/// The access token a response that outlives its request (a live feed) was opened with, checked again while it goes
+/// on: once the token expires, its session ends or its tenant is suspended, the response ends as a new request with
+/// the token would be refused.
+public struct TokenWatch: Sendable {
+    let verifier: TokenVerifier
+    let token: String
+
+    public init(verifier: TokenVerifier, token: String) {
+        self.verifier = verifier
+        self.token = token
+    }
+
+    /// Nil while the token holds; otherwise the refusal a request with it would get now.
+    public func lapse() async -> AppError? {
+        do {
+            _ = try await self.verifier.verify(self.token)
+            return nil
+        } catch let error as AppError {
+            return error
+        } catch {
+            return AppError.unauthenticated(code: "invalid-token", "the access token is invalid")
+        }
+    }
+}

@@ -14,6 +14,9 @@ final class FeedReader: @unchecked Sendable {
         case keepAlive
         /// The feed ends here (the client fell too far behind, or the process is stopping): resume after `after`.
         case resume(after: Int64)
+        /// The feed ends here because its access token no longer holds (expired, its session ended, its tenant
+        /// suspended): `code` is the refusal a request with it would get.
+        case refused(code: String)
     }
 
     // Used by the one task iterating the response body, one call at a time.
@@ -27,11 +30,13 @@ final class FeedReader: @unchecked Sendable {
     private var started = false
     private var ended = false
     private let encode: @Sendable (StoredAnomaly) throws -> Data
+    private let watch: TokenWatch?
 
     /// Ticks (two seconds apart) without a message before a keep-alive comment.
     static let keepAliveTicks = 7
 
-    init?(desk: RealtimeDesk, tenantId: String, after: Int64, encode: @escaping @Sendable (StoredAnomaly) throws -> Data) {
+    /// A reader for `tenantId` after sequence `after`, checking `watch`'s token before each message and at each tick.
+    init?(desk: RealtimeDesk, tenantId: String, after: Int64, watch: TokenWatch?, encode: @escaping @Sendable (StoredAnomaly) throws -> Data) {
         guard let (id, items) = desk.feed.subscribe(tenantId: tenantId) else { return nil }
         self.desk = desk
         self.tenantId = tenantId
@@ -39,6 +44,7 @@ final class FeedReader: @unchecked Sendable {
         self.items = items.makeAsyncIterator()
         self.lastSent = after
         self.encode = encode
+        self.watch = watch
     }
 
     deinit { self.desk.feed.unsubscribe(self.subscription) }
@@ -53,6 +59,10 @@ final class FeedReader: @unchecked Sendable {
             return .opened
         }
         while true {
+            if let refusal = await self.watch?.lapse() {
+                self.ended = true
+                return .refused(code: refusal.code)
+            }
             if !self.backlog.isEmpty { return try self.message(self.backlog.removeFirst()) }
             guard let item = await self.items.next() else {
                 self.ended = true
@@ -96,6 +106,7 @@ final class FeedReader: @unchecked Sendable {
         case .anomaly(let sequence, let json): "id: \(sequence)\nevent: anomaly\ndata: \(String(decoding: json, as: UTF8.self))\n\n"
         case .keepAlive: ": keep-alive\n\n"
         case .resume(let after): "event: resume\ndata: {\"after\":\(after)}\n\n"
+        case .refused(let code): "event: refused\ndata: {\"code\":\"\(code)\"}\n\n"
         }
         return ArraySlice(Array(text.utf8))
     }
@@ -108,6 +119,7 @@ final class FeedReader: @unchecked Sendable {
         case .anomaly(let sequence, let json): "{\"type\":\"anomaly\",\"id\":\(sequence),\"anomaly\":\(String(decoding: json, as: UTF8.self))}"
         case .keepAlive: nil
         case .resume(let after): "{\"type\":\"resume\",\"after\":\(after)}"
+        case .refused(let code): "{\"type\":\"refused\",\"code\":\"\(code)\"}"
         }
     }
 }

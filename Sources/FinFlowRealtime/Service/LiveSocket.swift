@@ -25,7 +25,8 @@ struct LiveSocket {
             return .upgrade(offered.contains(Self.subprotocol) ? [.secWebSocketProtocol: Self.subprotocol] : [:])
         }, onUpgrade: { inbound, outbound, context in
             guard let principal = context.requestContext.principal, let after = Self.after(context.request) else { return }
-            guard let reader = FeedReader(desk: desk, tenantId: principal.tenantId, after: after, encode: { anomaly in
+            let watch = context.requestContext.tokenWatch
+            guard let reader = FeedReader(desk: desk, tenantId: principal.tenantId, after: after, watch: watch, encode: { anomaly in
                 try RealtimeAPI.encoder.encode(RealtimeAPI.dto(anomaly))
             }) else {
                 // 1013, try again later.
@@ -39,6 +40,11 @@ struct LiveSocket {
                     while let message = try await reader.next() {
                         guard let text = FeedReader.webSocketText(message) else { continue }
                         try await outbound.write(.text(text))
+                        if case .refused(let code) = message {
+                            // 1008, policy violation: the token no longer allows the feed.
+                            try await outbound.close(.policyViolation, reason: code)
+                            return
+                        }
                         if case .resume = message { break }
                     }
                     // The feed ended (a full queue, or the process stopping): close, so the client's answer ends the reading too.

@@ -27,7 +27,7 @@ struct RealtimeAPI: APIProtocol {
             }
             after = max(after, resumed)
         }
-        guard let reader = FeedReader(desk: self.desk, tenantId: principal.tenantId, after: after, encode: { anomaly in
+        guard let reader = FeedReader(desk: self.desk, tenantId: principal.tenantId, after: after, watch: RequestScope.current?.tokenWatch, encode: { anomaly in
             try Self.encoder.encode(Self.dto(anomaly))
         }) else {
             throw AppError(.unavailable, code: "feed-full", "the live feed takes no more clients on this process; retry shortly", retryAfterSeconds: 5)

@@ -94,6 +94,43 @@ struct RealtimeTests {
         }
     }
 
+    @Test("a live feed ends when its token stops holding: its session signed out, or the token expired; another session's feed goes on")
+    func feedEndsWithItsToken() async throws {
+        let sut = try await TestSystem.make()
+        try await sut.testLive { client, base in
+            let desk = try await Desk.open(client, sut, tag: "realtime-token")
+            let login = try await client.send(.post, "/v1/auth/login", json: #"{"email":"\#(desk.user.email)","password":"\#(desk.user.password)"}"#)
+            let other = try #require((login.body["tokens"] as? [String: Any])?["accessToken"] as? String, "\(login.body)")
+            let stream = base + "/v1/realtime/anomalies/stream"
+            let socketURL = base.replacingOccurrences(of: "http://", with: "ws://") + "/v1/realtime/anomalies/ws"
+            let feed = try await EventStreamClient.open(stream, token: desk.token)
+            let socket = SocketFeedClient.connect(socketURL, headers: [.authorization: "Bearer \(desk.token)"])
+            let otherFeed = try await EventStreamClient.open(stream, token: other)
+            #expect(feed.status == 200 && otherFeed.status == 200)
+            #expect(try await socket.waitFor(1, type: "opened").count == 1)
+
+            // Signing out ends the session: both of its feeds are refused within a tick, the other session's is not.
+            #expect(try await client.send(.post, "/v1/auth/logout", token: desk.token).status == 204)
+            try await sut.deliver()
+            let refused = try await feed.waitFor(1, event: "refused", seconds: 10)
+            #expect(refused.first?.data == #"{"code":"session-revoked"}"#, "\(refused)")
+            let socketRefused = try await socket.waitFor(1, type: "refused", seconds: 10)
+            #expect(socketRefused.first?["code"] as? String == "session-revoked", "\(socketRefused)")
+            for _ in 0..<100 where !(feed.hasEnded && socket.hasEnded) { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(feed.hasEnded && socket.hasEnded, "the signed-out session's feeds are closed")
+            #expect(socket.closeFrame?.code == "policyViolation" && socket.closeFrame?.reason == "session-revoked", "\(String(describing: socket.closeFrame))")
+            try await Task.sleep(for: .milliseconds(2_500))
+            #expect(!otherFeed.hasEnded && otherFeed.received("refused").isEmpty, "another session's feed goes on")
+
+            // Its token's lifetime passed on the system's clock: the next check refuses it.
+            sut.clock.advance(seconds: TimeInterval(sut.system.settings.accessTokenTTLSeconds) + TokenVerifier.leewaySeconds + 1)
+            let expired = try await otherFeed.waitFor(1, event: "refused", seconds: 10)
+            #expect(expired.first?.data == #"{"code":"invalid-token"}"#, "\(expired)")
+            for feed in [feed, otherFeed] { feed.close() }
+            socket.close()
+        }
+    }
+
     @Test("thresholds are the tenant's to set within bounds, audited; bad resumptions and pages are refused")
     func settingsAndRefusals() async throws {
         let sut = try await TestSystem.make()

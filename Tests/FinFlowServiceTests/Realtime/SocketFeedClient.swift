@@ -9,6 +9,7 @@ final class SocketFeedClient: Sendable {
     private let texts = Mutex<[String]>([])
     private let ended = Mutex(false)
     private let task = Mutex<Task<Void, Never>?>(nil)
+    private let closing = Mutex<(code: String, reason: String?)?>(nil)
 
     private init() {}
 
@@ -17,7 +18,7 @@ final class SocketFeedClient: Sendable {
         let client = SocketFeedClient()
         client.task.withLock { task in
             task = Task {
-                _ = try? await WebSocketClient.connect(
+                let frame = try? await WebSocketClient.connect(
                     url: url, configuration: .init(additionalHeaders: headers), logger: Logger(label: "test.ws")
                 ) { inbound, _, _ in
                     for try await message in inbound.messages(maxSize: 1 << 20) {
@@ -25,6 +26,7 @@ final class SocketFeedClient: Sendable {
                         client.texts.withLock { $0.append(text) }
                     }
                 }
+                if let frame { client.closing.withLock { $0 = ("\(frame.closeCode)", frame.reason) } }
                 client.ended.withLock { $0 = true }
             }
         }
@@ -38,6 +40,9 @@ final class SocketFeedClient: Sendable {
     }
 
     var hasEnded: Bool { self.ended.withLock { $0 } }
+
+    /// The server's close frame, once the connection ended with one: its code (`policyViolation`) and reason.
+    var closeFrame: (code: String, reason: String?)? { self.closing.withLock { $0 } }
 
     /// Waits until `count` messages of `type` arrived, the connection ended, or `seconds` passed; answers them.
     func waitFor(_ count: Int, type: String = "anomaly", seconds: Double = 10) async throws -> [[String: Any]] {
