@@ -263,12 +263,14 @@ public final class FinFlowSystem: @unchecked Sendable {
     public var server: HTTPServerBuilder {
         let webSocketResponder = self.webSocketRouter.buildResponder()
         let ids = IdentifierGenerator(clock: self.clock)
+        let idle = TimeAmount.seconds(Int64(self.settings.httpIdleTimeoutSeconds))
         return HTTPServerBuilder { responder in
             AnsweringMalformedRequests(
                 inner: HTTP1WebSocketUpgradeChannel(
                     responder: responder, webSocketResponder: webSocketResponder,
-                    configuration: .init(ws: .init(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: .seconds(30))))),
-                ids: ids)
+                    configuration: .init(
+                        http1: .init(idleTimeout: idle), ws: .init(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: .seconds(30))))),
+                ids: ids, firstRequestTimeout: idle)
         }
     }
 

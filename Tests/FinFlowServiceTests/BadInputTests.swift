@@ -160,4 +160,23 @@ struct BadInputTests {
             #expect(statuses.count == 2 && statuses.first == "200" && statuses.last?.hasPrefix("4") == true, "\(statuses)")
         }
     }
+
+    @Test("a connection that sends no request, or its head too slowly, gets a 408 at the idle timeout; an idle kept-alive one is closed")
+    func silentConnections() async throws {
+        let sut = try await TestSystem.make { $0.httpIdleTimeoutSeconds = 1 }
+        try await sut.testLive { client, _ in
+            let port = try #require(client.port)
+            for (name, request) in [("nothing", ""), ("half a head", "GET /health/live HTTP/1.1\r\nHost: x\r\n")] {
+                let started = Date()
+                let (answer, closed) = try await Self.exchange(port: port, Array(request.utf8))
+                #expect(closed && answer.hasPrefix("HTTP/1.1 408 "), "\(name): \(answer.prefix(200))")
+                #expect(answer.contains(#""code":"request-timeout""#), "\(name): \(answer)")
+                #expect(Date().timeIntervalSince(started) < 8, "\(name): answered at the deadline, not the client's")
+            }
+            // A request answered on a kept-alive connection, then silence: the server closes it.
+            let started = Date()
+            let (answer, closed) = try await Self.exchange(port: port, Array("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(closed && answer.hasPrefix("HTTP/1.1 200 ") && Date().timeIntervalSince(started) < 8, "\(answer.prefix(200))")
+        }
+    }
 }

@@ -22,6 +22,9 @@ public struct Settings: Sendable {
     public var logFormat = "auto"
     public var logLevel = "info"
     public var requestBodyBytesMax = 1 << 20
+    /// How long a connection may wait for its first request's head, or stay open idle between requests, before the
+    /// server ends it (a first request too slow gets a 408 problem).
+    public var httpIdleTimeoutSeconds = 60
     /// The `iss` of access tokens.
     public var tokenIssuer = "urn:finflow:auth"
     /// The `aud` of access tokens.
@@ -129,7 +132,7 @@ public struct Settings: Sendable {
     /// The configuration keys, with the flag and environment variable each is read from.
     enum Key: String, CaseIterable {
         case host, port, services, dataDirectory, databaseUrl, databasePoolSizeMax, migrate, logFormat, logLevel,
-            requestBodyBytesMax, tokenIssuer, tokenAudience, accessTokenTtlSeconds, refreshTokenTtlSeconds, bcryptCost,
+            requestBodyBytesMax, httpIdleTimeoutSeconds, tokenIssuer, tokenAudience, accessTokenTtlSeconds, refreshTokenTtlSeconds, bcryptCost,
             lockoutThreshold, lockoutWindowSeconds, lockoutBaseSeconds, lockoutMaxSeconds,
             signInAttemptsPerAddressPerMinute, jwksUrl, kafkaBrokers, publicBaseUrl, oidcIssuer, oidcClientId, oidcClientSecret,
             oidcRedirectUri, transactionsSanctionedCountries, transactionsBlockedCounterparties, transactionsBlockedCounterpartiesFile,
@@ -223,6 +226,7 @@ public struct Settings: Sendable {
             settings.logLevel = level
         }
         try integer(.requestBodyBytesMax, 1_024...(64 << 20), into: &settings.requestBodyBytesMax)
+        try integer(.httpIdleTimeoutSeconds, 1...3_600, into: &settings.httpIdleTimeoutSeconds)
         if let issuer = text(.tokenIssuer), !issuer.isEmpty { settings.tokenIssuer = issuer }
         if let audience = text(.tokenAudience), !audience.isEmpty { settings.tokenAudience = audience }
         try integer(.accessTokenTtlSeconds, 60...86_400, into: &settings.accessTokenTTLSeconds)
