@@ -132,7 +132,7 @@ final class MalformedRequestResponder: ChannelInboundHandler, RemovableChannelHa
         if error == .headerOverflow {
             return (
                 .requestHeaderFieldsTooLarge,
-                AppError(.invalidInput, code: "request-headers-too-large", "the request's header fields exceed 80 KB, alone or together")
+                AppError(.invalidInput, code: "request-headers-too-large", "the request's header fields exceed the limits: 80 KB for one, 80 KB for all, 1,000 in number")
             )
         }
         return (.badRequest, AppError(.invalidInput, code: "malformed-request", "the request is not valid HTTP/1.1 (\(error))"))

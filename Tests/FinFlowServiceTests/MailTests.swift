@@ -15,20 +15,18 @@ final class SMTPTestServer: Sendable {
     static let user = "finflow"
     static let password = "mail-Secret-7"
 
-    init() throws {
+    init() async throws {
         let path = try #require(
             ProcessInfo.processInfo.environment["FINFLOW_AIOSMTPD_PATH"], "run the tests through scripts/test.sh, or source scripts/mail-tools.sh first")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("finflow-smtp-\(UUID().uuidString)")
         self.directory = directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let key = directory.appendingPathComponent("key.pem").path, certificate = directory.appendingPathComponent("cert.pem").path
-        let openssl = try ChildProcess("openssl", [
+        let openssl = try await ChildProcess.run("openssl", [
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
         ])
-        // A key takes openssl well under a second; the wait polls, as an initialiser cannot suspend.
-        while !openssl.hasExited { usleep(10_000) }
-        try #require(openssl.exitStatus == 0, "openssl could not make the test certificate")
+        try #require(openssl.status == 0, "openssl could not make the test certificate: \(openssl.output)")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("tools/mail/smtp-test-server.py").path
         self.process = try ChildProcess(
@@ -80,7 +78,7 @@ struct MailTests {
 
     @Test("verification and reset mails go through STARTTLS and AUTH to a real SMTP server; their tokens are in no event and the sent text is dropped")
     func smtp() async throws {
-        let server = try SMTPTestServer()
+        let server = try await SMTPTestServer()
         defer { server.stop() }
         try await server.ready()
         let sut = try await TestSystem.make {
@@ -121,7 +119,7 @@ struct MailTests {
 
     @Test("a refused recipient gives the message up; an untrusted certificate is tried again later; nothing goes in the clear")
     func refusals() async throws {
-        let server = try SMTPTestServer()
+        let server = try await SMTPTestServer()
         defer { server.stop() }
         try await server.ready()
         let sut = try await TestSystem.make()
